@@ -1,0 +1,170 @@
+"""`egate` command line: serve, database, demo data, OpenAPI documents, and each service's
+administration commands (registered by the services' own ``cli`` modules)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from egate.settings import Settings, SettingsError, load_settings
+
+OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def progress(message: str) -> None:
+    print(f"• {message}", file=sys.stderr, flush=True)
+
+
+def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
+    from egate.runtime import Runtime
+
+    return Runtime.build(settings)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from egate import migrations
+    from egate.app import create_app
+    from egate.observability import configure_logging
+
+    host = args.host or settings.host
+    port = args.port or settings.port
+    runtime = _runtime(settings)
+    if migrations.is_behind(runtime.engine):
+        if not settings.auto_migrate:
+            print(
+                "egate: the database is behind the migrations and EGATE_AUTO_MIGRATE is off;"
+                " run `egate db upgrade` first",
+                file=sys.stderr,
+            )
+            return 2
+        progress("migrating the database to the latest schema")
+        migrations.upgrade(runtime.engine)
+    if args.demo:
+        from egate.demo import seed_demo
+
+        seed_demo(runtime, progress)
+    configure_logging(settings.log_level, settings.log_json)
+    progress(f"serving on http://{host}:{port} (issuer {settings.issuer})")
+    uvicorn.run(
+        create_app(runtime),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        access_log=False,
+        proxy_headers=False,
+    )
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    from egate import migrations
+
+    runtime = _runtime(settings)
+    if args.action == "upgrade":
+        progress(f"upgrading to {args.revision}")
+        migrations.upgrade(runtime.engine, args.revision)
+    elif args.action == "revision":
+        migrations.new_revision(runtime.engine, args.revision)
+        return 0
+    elif args.action == "downgrade":
+        progress(f"downgrading to {args.revision}")
+        migrations.downgrade(runtime.engine, args.revision)
+    with runtime.engine.connect() as connection:
+        print(f"database at revision {migrations.current_revision(connection)}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from egate import migrations
+    from egate.demo import seed_demo
+
+    runtime = _runtime(settings)
+    progress("migrating the database")
+    migrations.upgrade(runtime.engine)
+    seed_demo(runtime, progress)
+    return 0
+
+
+def render_openapi(settings: Settings) -> dict[str, str]:
+    """The OpenAPI document of each service as committed text, keyed by file name."""
+    from egate.app import service_apps
+
+    documents = {}
+    for name, app in service_apps(_runtime(settings)).items():
+        documents[f"{name}.json"] = json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
+    return documents
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    target = Path(args.output)
+    target.mkdir(parents=True, exist_ok=True)
+    drift = []
+    for file_name, text in render_openapi(settings).items():
+        path = target / file_name
+        if args.check:
+            if not path.exists() or path.read_text() != text:
+                drift.append(file_name)
+        else:
+            path.write_text(text)
+            progress(f"wrote {path}")
+    if drift:
+        print(f"OpenAPI documents out of date: {', '.join(drift)}; run `egate openapi`")
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="egate", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate, then serve all three services")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--demo", action="store_true", help="seed the demo data first")
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade", "downgrade", "current", "revision"])
+    db.add_argument("revision", nargs="?", help="target, or the message of a new revision")
+    db.set_defaults(handler=cmd_db)
+
+    demo = commands.add_parser("demo", help="seed a demo department, resident and forms")
+    demo.set_defaults(handler=cmd_demo)
+
+    openapi = commands.add_parser("openapi", help="write the services' OpenAPI documents")
+    openapi.add_argument("--output", default=str(OPENAPI_DIR))
+    openapi.add_argument("--check", action="store_true", help="fail when they drift")
+    openapi.set_defaults(handler=cmd_openapi)
+
+    for register in _service_commands():
+        register(commands)
+    return parser
+
+
+def _service_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
+    import consent.cli
+    import forms_hub.cli
+    import identity.cli
+
+    return [identity.cli.register, consent.cli.register, forms_hub.cli.register]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "db" and args.revision is None:
+        args.revision = "base" if args.action == "downgrade" else "head"
+    try:
+        return args.handler(args, load_settings())
+    except SettingsError as exc:
+        print(f"egate: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

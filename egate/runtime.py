@@ -1,0 +1,46 @@
+"""What every service is built from: settings, the database, the master secret, the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from egate.db import create_db_engine, create_session_factory, session_scope, utcnow
+from egate.keys import load_master_key
+from egate.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    master_key: bytes = field(repr=False)
+    clock: Callable[[], datetime] = utcnow
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        master_key = load_master_key(settings)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_db_engine(settings.effective_database_url)
+        return cls(settings, engine, create_session_factory(engine), master_key)
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _db_session(request: Request) -> Iterator[Session]:
+    # scope="function" below: the commit happens before the response is sent, so nothing
+    # acknowledged to a client can be lost to a failed commit afterwards.
+    yield from session_scope(get_runtime(request).sessions)
+
+
+DbSession = Annotated[Session, Depends(_db_session, scope="function")]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -1,0 +1,88 @@
+"""All configuration, read once from ``EGATE_*`` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is malformed; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EGATE_", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    issuer: str = "http://127.0.0.1:8000"
+    database_url: str | None = None
+    # Master secret (base64, 32 bytes) from which every other key is derived; when unset it
+    # is read from, or generated into, master_key_file (default: <data_dir>/master.key).
+    master_key: str | None = Field(default=None, repr=False)
+    master_key_file: Path | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_json: bool = False
+    auto_migrate: bool = True
+
+    # argon2id: OWASP's minimum (m=19 MiB, t=2, p=1); tests lower these through the environment.
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+
+    access_token_ttl_seconds: int = Field(default=600, ge=30)
+    id_token_ttl_seconds: int = Field(default=600, ge=30)
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
+    refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=120)
+    authorization_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    session_idle_seconds: int = Field(default=30 * 60, ge=60)
+    session_absolute_seconds: int = Field(default=12 * 3600, ge=300)
+
+    admin_token: str | None = Field(default=None, repr=False)
+    mail_backend: Literal["console", "file", "smtp"] = "file"
+    smtp_url: str | None = Field(default=None, repr=False)
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_is_absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL, e.g. https://id.example.gov.hk")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment (OpenID Discovery §3)")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_is_supported(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'egate.sqlite3').resolve()}"
+
+    @property
+    def effective_master_key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning pydantic's report into one line that names the setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = "EGATE_" + str(first["loc"][0]).upper() if first["loc"] else "EGATE_*"
+        raise SettingsError(f"{name}: {first['msg']}") from None

@@ -1,0 +1,39 @@
+"""Department clients (relying parties) registered with the provider."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from identity.db import Base
+
+
+class Client(Base):
+    __tablename__ = "idp_clients"
+
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_secret_hash: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(200))
+    name_zh: Mapped[str | None] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(64))
+    client_type: Mapped[str] = mapped_column(String(16), default="confidential")
+    redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_types: Mapped[list[str]] = mapped_column(JSON, default=list)
+    allowed_scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    jwks_uri: Mapped[str | None] = mapped_column(String(500))
+    subject_type: Mapped[str] = mapped_column(String(16), default="pairwise")
+    sector_identifier: Mapped[str] = mapped_column(String(200))
+    id_token_signed_response_alg: Mapped[str] = mapped_column(String(8), default="RS256")
+    purpose: Mapped[str | None] = mapped_column(Text)
+    purpose_zh: Mapped[str | None] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    require_per_request_consent: Mapped[bool] = mapped_column(default=False)
+    first_party: Mapped[bool] = mapped_column(default=False)
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]

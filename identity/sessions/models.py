@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from identity.db import Base
+
+
+class BrowserSession(Base):
+    """A server-side sign-in session; the cookie holds a random token, we keep its hash."""
+
+    __tablename__ = "idp_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie
+    account_id: Mapped[str] = mapped_column(ForeignKey("idp_accounts.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    auth_time: Mapped[datetime]
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    acr: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_idp_sessions_account", "account_id"),)

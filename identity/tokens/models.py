@@ -1,0 +1,76 @@
+"""Authorization codes and issued tokens: everything a restart or a second replica needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from identity.db import Base
+
+
+class AuthorizationCode(Base):
+    __tablename__ = "idp_authorization_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str] = mapped_column(String(32))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str] = mapped_column(Text)
+    nonce: Mapped[str | None] = mapped_column(String(255))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    code_challenge_method: Mapped[str] = mapped_column(String(8))
+    claims_request: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    granted_claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_id: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[datetime]
+    acr: Mapped[str] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class IssuedToken(Base):
+    """Access and refresh tokens. Access tokens are JWTs verified locally by resource servers;
+    we keep their jti so revocation and introspection work. Refresh tokens are opaque; we keep
+    a hash. ``family_id`` links a refresh chain to the code it came from."""
+
+    __tablename__ = "idp_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # access | refresh
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    account_id: Mapped[str | None] = mapped_column(String(32))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    scope: Mapped[str] = mapped_column(Text)
+    granted_claims: Mapped[list[str]] = mapped_column(JSON, default=list)
+    grant_id: Mapped[str | None] = mapped_column(String(64))
+    family_id: Mapped[str] = mapped_column(String(64))
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    auth_time: Mapped[datetime | None]
+    acr: Mapped[str | None] = mapped_column(String(64))
+    amr: Mapped[list[str]] = mapped_column(JSON, default=list)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    spent_at: Mapped[datetime | None]  # refresh tokens: rotated away
+    revoked_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_idp_tokens_family", "family_id"),
+        Index("ix_idp_tokens_account", "account_id"),
+    )
+
+
+class AssertionJti(Base):
+    """private_key_jwt assertions seen, so one cannot be replayed (RFC 7523 §3, item 7)."""
+
+    __tablename__ = "idp_assertion_jtis"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]

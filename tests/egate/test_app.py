@@ -1,0 +1,46 @@
+import logging
+
+from starlette.testclient import TestClient
+
+from egate.app import create_app
+from egate.cli import OPENAPI_DIR, render_openapi
+
+
+def test_liveness_and_readiness_on_a_migrated_database(runtime):
+    with TestClient(create_app(runtime)) as client:
+        assert client.get("/health/live").json() == {"status": "ok"}
+        ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["database"] == "ok"
+
+
+def test_readiness_fails_when_the_database_is_behind(tmp_path):
+    from egate.runtime import Runtime
+    from tests.support.databases import make_settings
+
+    runtime = Runtime.build(make_settings(tmp_path))  # fresh SQLite file, never migrated
+    with TestClient(create_app(runtime)) as client:
+        response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["database"] == "not migrated"
+
+
+def test_request_id_is_returned_and_query_strings_are_not_logged(runtime, caplog):
+    caplog.set_level(logging.INFO, logger="egate.access")
+    with TestClient(create_app(runtime)) as client:
+        response = client.get("/health/live?code=secret-code", headers={"X-Request-ID": "abc-1"})
+        generated = client.get("/health/live", headers={"X-Request-ID": "bad id\n"})
+    assert response.headers["x-request-id"] == "abc-1"
+    assert generated.headers["x-request-id"] != "bad id\n"
+    logged = [r for r in caplog.records if r.name == "egate.access"]
+    assert logged and all("secret-code" not in str(r.__dict__) for r in logged)
+    assert logged[0].fields["path"] == "/health/live"
+
+
+def test_committed_openapi_documents_match_the_code(tmp_path):
+    from tests.support.databases import make_settings
+
+    for file_name, text in render_openapi(make_settings(tmp_path)).items():
+        committed = OPENAPI_DIR / file_name
+        assert committed.exists(), f"openapi/{file_name} missing: run `egate openapi`"
+        assert committed.read_text() == text, f"openapi/{file_name} drifted: run `egate openapi`"

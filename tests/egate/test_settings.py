@@ -1,0 +1,73 @@
+import stat
+
+import pytest
+
+from egate.cli import main
+from egate.keys import load_master_key
+from egate.settings import SettingsError, load_settings
+
+
+def test_defaults_put_sqlite_under_the_data_dir(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.effective_database_url == f"sqlite:///{tmp_path.resolve()}/egate.sqlite3"
+    assert settings.issuer == "http://127.0.0.1:8000"
+
+
+def test_environment_prefix_is_egate(monkeypatch):
+    monkeypatch.setenv("EGATE_ISSUER", "https://id.example.gov.hk/")
+    monkeypatch.setenv("EGATE_PORT", "9001")
+    settings = load_settings()
+    assert settings.issuer == "https://id.example.gov.hk"
+    assert settings.port == 9001
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("issuer", "id.example.gov.hk", "EGATE_ISSUER"),
+        ("issuer", "https://id.example.gov.hk/?x=1", "EGATE_ISSUER"),
+        ("database_url", "mysql://db/x", "EGATE_DATABASE_URL"),
+        ("port", 70000, "EGATE_PORT"),
+        ("log_level", "chatty", "EGATE_LOG_LEVEL"),
+    ],
+)
+def test_malformed_setting_names_the_setting_in_one_line(field, value, named):
+    with pytest.raises(SettingsError) as info:
+        load_settings(**{field: value})
+    message = str(info.value)
+    assert message.startswith(named + ":")
+    assert "\n" not in message
+
+
+def test_master_key_is_generated_once_with_owner_only_permissions(tmp_path):
+    settings = load_settings(data_dir=tmp_path / "data")
+    first = load_master_key(settings)
+    key_file = tmp_path / "data" / "master.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert len(first) == 32
+    assert load_master_key(settings) == first
+
+
+def test_master_key_file_readable_by_others_is_refused(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    load_master_key(settings)
+    (tmp_path / "master.key").chmod(0o644)
+    with pytest.raises(SettingsError, match="^EGATE_MASTER_KEY_FILE: .*chmod 600"):
+        load_master_key(settings)
+
+
+def test_master_key_file_that_is_not_a_key_is_refused(tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("not base64 at all!")
+    key_file.chmod(0o600)
+    with pytest.raises(SettingsError, match="^EGATE_MASTER_KEY_FILE: not valid base64"):
+        load_master_key(load_settings(data_dir=tmp_path))
+
+
+def test_cli_reports_a_bad_setting_as_one_line_and_exit_code_2(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EGATE_ISSUER", "not-a-url")
+    assert main(["db", "current"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("egate: configuration error: EGATE_ISSUER:")
+    assert "\n" not in err and "Traceback" not in err

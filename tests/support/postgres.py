@@ -1,0 +1,121 @@
+"""A throwaway PostgreSQL 15 cluster for one test run: a temp dir, a unix socket, no TCP.
+
+As root the server runs as the `postgres` user (PostgreSQL refuses to run as root).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+CANDIDATE_BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/local/bin"]
+
+
+class PostgresUnavailable(RuntimeError):
+    pass
+
+
+def _bin_dir() -> Path:
+    for candidate in CANDIDATE_BIN_DIRS:
+        if (Path(candidate) / "initdb").exists() and (Path(candidate) / "pg_ctl").exists():
+            return Path(candidate)
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).resolve().parent
+    raise PostgresUnavailable("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+
+
+@dataclass
+class TempCluster:
+    root: Path
+    bin_dir: Path
+    as_user: list[str]
+
+    @property
+    def socket_dir(self) -> Path:
+        return self.root / "socket"
+
+    def _run(self, *argv: str) -> None:
+        result = subprocess.run(
+            [*self.as_user, *argv], capture_output=True, text=True, timeout=120, check=False
+        )
+        if result.returncode != 0:
+            raise PostgresUnavailable(f"{argv[0]} failed: {result.stderr.strip()[-500:]}")
+
+    def start(self) -> None:
+        data = self.root / "data"
+        self._run(
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
+            " -c full_page_writes=off -c max_connections=60"
+        )
+        self._run(
+            str(self.bin_dir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-o",
+            options,
+            "-w",
+            "-l",
+            str(self.root / "server.log"),
+            "start",
+        )
+
+    def stop(self) -> None:
+        subprocess.run(
+            [
+                *self.as_user,
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def url(self, database: str) -> str:
+        return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
+
+
+def start_temp_cluster() -> TempCluster:
+    bin_dir = _bin_dir()
+    root = Path(tempfile.mkdtemp(prefix="egate-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            raise PostgresUnavailable("running as root but `runuser` is missing")
+        as_user = [runuser, "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+    (root / "socket").mkdir()
+    if as_user:
+        shutil.chown(root / "socket", "postgres")
+    cluster = TempCluster(root, bin_dir, as_user)
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
