@@ -4,12 +4,40 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from consent.auth import AccessTokenVerifier, HttpJwks, JwksSource
+from consent.config import ConsentConfig, ledger_origin
+from consent.context import ConsentServices
+from consent.grants.routes import router as grants_router
+from consent.ledger.routes import router as ledger_router
+from consent.ledger.service import Ledger
 from egate.problems import install_problem_handlers
 from egate.runtime import Runtime
 
+AUDIENCE_SUFFIX = "/consent"
 
-def create_app(runtime: Runtime) -> FastAPI:
+
+def create_app(
+    runtime: Runtime, *, config: ConsentConfig | None = None, jwks: JwksSource | None = None
+) -> FastAPI:
+    """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly."""
+    config = config or ConsentConfig()
+    issuer = runtime.settings.issuer
     app = FastAPI(title="e-Gateway consent and disclosure ledger", version="1")
     app.state.runtime = runtime
+    app.state.consent = ConsentServices(
+        runtime=runtime,
+        config=config,
+        ledger=Ledger(origin=ledger_origin(issuer), master_key=runtime.master_key, policy=config.checkpoints),
+        verifier=AccessTokenVerifier(
+            issuer=issuer,
+            audience=issuer + AUDIENCE_SUFFIX,
+            jwks=jwks or HttpJwks(f"{issuer}/jwks", ttl_seconds=config.jwks_cache_seconds),
+            clock=runtime.clock,
+            resident_client_ids=config.resident_client_ids,
+        ),
+    )
+    # AuthProblem is a Problem whose response carries the WWW-Authenticate challenge.
     install_problem_handlers(app)
+    app.include_router(ledger_router)
+    app.include_router(grants_router)
     return app

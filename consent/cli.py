@@ -1,9 +1,152 @@
-"""Administration commands of this service, registered into `egate`."""
+"""Administration commands of this service, registered into `egate`:
+
+- ``egate ledger export --output FILE``: the offline verifier's JSON lines (signs a fresh
+  checkpoint first, so every exported entry is covered; ``--no-checkpoint`` skips that).
+- ``egate ledger verify FILE --public-key VKEY_OR_FILE``: offline, no database.
+- ``egate ledger checkpoint``: sign the current tree head now (run it from a timer to
+  cover a quiet log).
+- ``egate ledger public-key``: print the verifier key (vkey) auditors verify with.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
+
+from egate.settings import Settings
+
+
+def _ledger(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
+    from consent.config import ledger_origin
+    from consent.ledger.service import Ledger
+    from egate.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    return runtime, Ledger(origin=ledger_origin(settings.issuer), master_key=runtime.master_key)
+
+
+def _unit_of_work(sessions):  # noqa: ANN001, ANN202
+    from contextlib import contextmanager
+
+    from egate.db import session_scope
+
+    return contextmanager(session_scope)(sessions)
+
+
+def _err(message: str) -> None:
+    print(f"egate ledger: {message}", file=sys.stderr, flush=True)
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    runtime, ledger = _ledger(settings)
+    through = None
+    if args.checkpoint:
+        with _unit_of_work(runtime.sessions) as db:
+            through = ledger.sign_checkpoint(db, runtime.clock()).tree_size
+    elif not args.include_uncovered:
+        with runtime.sessions() as db:
+            latest = ledger.latest_checkpoint(db)
+        through = latest.tree_size if latest else 0
+    output = Path(args.output)
+    temporary = output.with_name(output.name + ".partial")
+    count = 0
+    with temporary.open("w", encoding="utf-8") as handle:
+        for line in ledger.export_lines(runtime.sessions, through=through):
+            handle.write(line)
+            count += 1
+    temporary.replace(output)
+    _err(f"wrote {count} lines to {output}")
+    return 0
+
+
+def _read_public_key(value: str) -> str:
+    """A vkey given inline, or the path of a file holding one."""
+    candidate = Path(value)
+    if candidate.is_file():
+        return candidate.read_text(encoding="utf-8").strip()
+    return value.strip()
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Needs nothing but the export and the key: no database, no master secret."""
+    from consent.ledger.checkpoint import CheckpointError
+    from consent.ledger.verifier import verify_export
+
+    try:
+        vkey = _read_public_key(args.public_key)
+        with open(args.file, encoding="utf-8") as lines:
+            report = verify_export(
+                lines, vkey, origin=args.origin, allow_uncovered_tail=args.allow_uncovered_tail
+            )
+    except OSError as error:
+        _err(f"cannot read: {error}")
+        return 2
+    except (CheckpointError, ValueError) as error:
+        _err(f"bad public key: {error}")
+        return 2
+    if not report.ok:
+        print(f"FAILED: {report.first_error}")
+        print(f"entries checked before the failure: {report.entries_checked}")
+        return 1
+    last = report.last_checkpoint
+    print(f"OK: {report.entries_checked} entries, {report.checkpoints_checked} checkpoints verified")
+    if last is not None:
+        print(f"latest checkpoint: origin {last.origin}, size {last.tree_size}, time {last.timestamp}")
+    if report.uncovered_entries:
+        print(f"warning: {report.uncovered_entries} entries after the last checkpoint are not covered")
+    return 0
+
+
+def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    runtime, ledger = _ledger(settings)
+    with _unit_of_work(runtime.sessions) as db:
+        checkpoint = ledger.sign_checkpoint(db, runtime.clock())
+    sys.stdout.write(checkpoint.note)
+    return 0
+
+
+def cmd_public_key(args: argparse.Namespace, settings: Settings) -> int:
+    runtime, ledger = _ledger(settings)
+    with _unit_of_work(runtime.sessions) as db:
+        key = ledger.verifier_key(db, runtime.clock())
+    print(key.vkey)
+    return 0
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this service's subcommands to the `egate` parser."""
+    ledger = commands.add_parser("ledger", help="the disclosure ledger: export, verify, checkpoint")
+    actions = ledger.add_subparsers(dest="ledger_command", required=True)
+
+    export = actions.add_parser("export", help="write the ledger as the verifier's JSON lines")
+    export.add_argument("--output", "-o", required=True, help="file to write")
+    export.add_argument(
+        "--no-checkpoint",
+        dest="checkpoint",
+        action="store_false",
+        help="do not sign a checkpoint first; end at the latest existing one",
+    )
+    export.add_argument(
+        "--include-uncovered",
+        action="store_true",
+        help="with --no-checkpoint: also export entries after the latest checkpoint",
+    )
+    export.set_defaults(handler=cmd_export)
+
+    verify = actions.add_parser("verify", help="verify an export offline (no database needed)")
+    verify.add_argument("file", help="the exported JSON lines")
+    verify.add_argument("--public-key", required=True, help="the vkey, or a file holding it")
+    verify.add_argument("--origin", help="require this log origin in every checkpoint")
+    verify.add_argument(
+        "--allow-uncovered-tail",
+        action="store_true",
+        help="accept entries after the last checkpoint (reported, not verified)",
+    )
+    verify.set_defaults(handler=cmd_verify)
+
+    checkpoint = actions.add_parser("checkpoint", help="sign a checkpoint of the current tree now")
+    checkpoint.set_defaults(handler=cmd_checkpoint)
+
+    public_key = actions.add_parser("public-key", help="print the checkpoint verifier key (vkey)")
+    public_key.set_defaults(handler=cmd_public_key)

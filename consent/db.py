@@ -11,7 +11,7 @@ from sqlalchemy.orm import DeclarativeBase
 from egate.db import UTCDateTime, new_metadata
 
 TABLE_PREFIX = "consent_"
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = ("consent.grants.models", "consent.ledger.models")
 
 
 class Base(DeclarativeBase):

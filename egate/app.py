@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
 import consent.app
 import forms_hub.app
 import identity.app
+from consent.port import LedgerConsentPort
 from egate import health
 from egate.observability import RequestContextMiddleware
 from egate.runtime import Runtime
@@ -15,12 +19,26 @@ FORMS_PREFIX = "/forms"
 CONSENT_PREFIX = "/consent"
 
 
+class FormsHubDisclosures:
+    """forms_hub's DisclosureRecorder on the consent port: a form submission hands the
+    resident's answers to a department, recorded in the same transaction."""
+
+    def __init__(self, port: LedgerConsentPort) -> None:
+        self.port = port
+
+    def record(self, db: Session, *, resident_sub: str, legal_basis: str, **entry: Any) -> str:
+        return self.port.record_disclosure(
+            db, resident_id=resident_sub, grant_id=None, legal_basis=legal_basis, **entry
+        )
+
+
 def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
     """Each service's own app, keyed by its name; also what `egate openapi` documents."""
+    consent_port = LedgerConsentPort()
     return {
-        "identity": identity.app.create_app(runtime),
+        "identity": identity.app.create_app(runtime, consent_port),
         "consent": consent.app.create_app(runtime),
-        "forms_hub": forms_hub.app.create_app(runtime),
+        "forms_hub": forms_hub.app.create_app(runtime, FormsHubDisclosures(consent_port)),
     }
 
 

@@ -7,6 +7,7 @@ its prefix: ``idp_``, ``consent_``, ``forms_``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -47,11 +48,13 @@ def new_metadata() -> MetaData:
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
-        )
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
+        gate = _WriterGate()
         event.listen(engine, "connect", _sqlite_on_connect)
-        event.listen(engine, "begin", _sqlite_on_begin)
+        event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "commit", gate.end)
+        event.listen(engine, "rollback", gate.end)
+        event.listen(engine.pool, "reset", gate.reset)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
@@ -68,10 +71,38 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _sqlite_on_begin(connection: Any) -> None:
-    # IMMEDIATE takes the write lock at the start: two writers never both read-then-write and
-    # deadlock on upgrade, which is what makes appends to the ledger safely serial on SQLite.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+class _WriterGate:
+    """Serialises this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
+
+    BEGIN IMMEDIATE takes SQLite's write lock at the start, so two writers never both
+    read-then-write and deadlock on upgrade (what keeps ledger appends gap-free). Waiting for
+    it inside SQLite means its busy handler, which sleeps up to 100 ms between retries; a
+    lock hands over at once. Other processes still meet at SQLite's lock (busy_timeout).
+    """
+
+    TIMEOUT_SECONDS = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def begin(self, connection: Any) -> None:
+        if not self._lock.acquire(timeout=self.TIMEOUT_SECONDS):
+            raise TimeoutError("waited too long for the SQLite write lock")
+        connection.info["holds_writer_gate"] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            self.end(connection)
+            raise
+
+    def end(self, connection: Any) -> None:
+        if connection.info.pop("holds_writer_gate", False):
+            self._lock.release()
+
+    def reset(self, dbapi_connection: Any, record: Any, reset_state: Any) -> None:
+        # A connection returned to the pool mid-transaction is rolled back by the pool.
+        if record.info.pop("holds_writer_gate", False):
+            self._lock.release()
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -1,11 +1,84 @@
-"""Demo data so a newcomer can sign in within a minute: each service seeds its own part."""
+"""Demo data so a newcomer can sign in within a minute. Idempotent: run it again and
+nothing is duplicated. Each service seeds its own part; this module only calls them."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from egate.db import session_scope
 from egate.runtime import Runtime
+
+DEMO_CLIENT_ID = "demo-department"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+FORMS_HUB_CLIENT_ID = "forms-hub"
 
 
 def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
-    progress("demo data: nothing to seed yet")
+    from identity.accounts.demo import seed_demo_resident
+    from identity.clients.service import Registration, get_client, register
+
+    issuer = runtime.settings.issuer
+    for db in session_scope(runtime.sessions):
+        identifier, password = seed_demo_resident(db, runtime)
+        seed_forms_hub(db, runtime)
+        secret = None
+        if get_client(db, DEMO_CLIENT_ID) is None:
+            _, secret = register(
+                db,
+                runtime.master_key,
+                Registration(
+                    client_id=DEMO_CLIENT_ID,
+                    name="Demo Department e-Service",
+                    name_zh="示範部門電子服務",
+                    department="DEMO",
+                    redirect_uris=[DEMO_REDIRECT_URI],
+                    post_logout_redirect_uris=("http://127.0.0.1:8765/",),
+                    grant_types=("authorization_code", "refresh_token", "client_credentials"),
+                    allowed_scopes=("openid", "profile", "email", "phone", "address", "ledger:department"),
+                    purpose="To show how a department receives your details",
+                    purpose_zh="示範部門如何接收你的資料",
+                ),
+                runtime.clock(),
+            )
+    progress("demo data ready")
+    print(f"\n  Sign in at {issuer}/signin")
+    print(f"    identity card number: {identifier}")
+    print(f"    password:             {password}")
+    print(f"\n  Government forms: {issuer}/forms/")
+    print(f"\n  Demo department client '{DEMO_CLIENT_ID}'")
+    print(f"    discovery: {issuer}/.well-known/openid-configuration")
+    if secret:
+        print(f"    client secret: {secret}   (shown once)")
+    print()
+
+
+def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
+    """The forms hub's own client at the provider (first-party, public subject type, so its
+    ``sub`` is the account id the ledger uses), its credentials, and the demo forms."""
+    from forms_hub.demo import seed_demo_forms
+    from forms_hub.oidc_client.service import set_client_credentials
+    from identity.clients.service import Registration, get_client, register
+
+    issuer = runtime.settings.issuer
+    if get_client(db, FORMS_HUB_CLIENT_ID) is None:
+        _, secret = register(
+            db,
+            runtime.master_key,
+            Registration(
+                client_id=FORMS_HUB_CLIENT_ID,
+                name="e-Gateway forms",
+                name_zh="電子通道表格",
+                department="FORMSHUB",
+                redirect_uris=[f"{issuer}/forms/auth/callback"],
+                post_logout_redirect_uris=(f"{issuer}/forms/",),
+                grant_types=("authorization_code", "refresh_token"),
+                allowed_scopes=("openid", "profile", "email", "phone", "address", "hkid"),
+                subject_type="public",
+                first_party=True,
+                purpose="To fill in government forms with your details",
+                purpose_zh="以你的資料填寫政府表格",
+            ),
+            runtime.clock(),
+        )
+        set_client_credentials(db, runtime.master_key, FORMS_HUB_CLIENT_ID, secret, runtime.clock())
+    seed_demo_forms(db, runtime)

@@ -47,9 +47,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"field": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
             for e in exc.errors()
         ]
-        return Problem(
-            422, "Invalid request", "Some fields are not valid.", errors=errors
-        ).response(request.url.path)
+        return Problem(422, "Invalid request", "Some fields are not valid.", errors=errors).response(
+            request.url.path
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,6 +24,8 @@ class Settings(BaseSettings):
     # is read from, or generated into, master_key_file (default: <data_dir>/master.key).
     master_key: str | None = Field(default=None, repr=False)
     master_key_file: Path | None = None
+    # Generation of the field-encryption key new ciphertexts use (identity/security/keyring.py).
+    field_key_generation: int = Field(default=1, ge=1, le=999)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -11,7 +11,13 @@ from sqlalchemy.orm import DeclarativeBase
 from egate.db import UTCDateTime, new_metadata
 
 TABLE_PREFIX = "forms_"
-MODEL_MODULES: tuple[str, ...] = ()
+MODEL_MODULES: tuple[str, ...] = (
+    "forms_hub.definitions.models",
+    "forms_hub.submissions.models",
+    "forms_hub.attachments.models",
+    "forms_hub.licences.models",
+    "forms_hub.oidc_client.models",
+)
 
 
 class Base(DeclarativeBase):

@@ -2,12 +2,31 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse
 
 from egate.runtime import Runtime
+from identity.clients import routes as client_routes
+from identity.consent_port import ConsentPort
+from identity.oidc import routes as oidc_routes
+from identity.oidc.provider import OpenIDProvider
+from identity.web.pages import install_pages
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app = FastAPI(title="e-Gateway identity provider", version="1")
     app.state.runtime = runtime
+    app.state.provider = OpenIDProvider(runtime, consent)
+    app.include_router(oidc_routes.router)
+    app.include_router(client_routes.router)
+    install_pages(app)  # sign-in, enrolment and account pages, /static
+
+    @app.exception_handler(client_routes.AdminAuthError)
+    async def _admin_auth(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(
+            {"error": "invalid_token", "error_description": "administrator credential required"},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+        )
+
     return app

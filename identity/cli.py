@@ -7,3 +7,10 @@ import argparse
 
 def register(commands: argparse._SubParsersAction) -> None:
     """Add this service's subcommands to the `egate` parser."""
+    from identity.accounts import cli as accounts_cli
+    from identity.clients import cli as clients_cli
+    from identity.keys import cli as keys_cli
+
+    clients_cli.register(commands)  # clients add|list
+    keys_cli.register(commands)  # keys rotate (token signing keys)
+    accounts_cli.register(commands)  # staff create, field-keys rotate, outbox deliver

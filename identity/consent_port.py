@@ -39,12 +39,15 @@ class ConsentDecision:
 
 
 class ConsentPort(Protocol):
-    def find_covering_grant(
-        self, db: Session, request: ConsentRequest, now: datetime
-    ) -> ConsentDecision: ...
+    def find_covering_grant(self, db: Session, request: ConsentRequest, now: datetime) -> ConsentDecision: ...
 
     def record_grant(
-        self, db: Session, request: ConsentRequest, *, remember: bool, given_via: str,
+        self,
+        db: Session,
+        request: ConsentRequest,
+        *,
+        remember: bool,
+        given_via: str,
         now: datetime,
     ) -> str:
         """Store the resident's agreement; returns the grant id. A per-request grant
@@ -54,8 +57,18 @@ class ConsentPort(Protocol):
         """False once revoked or expired: userinfo checks this on every call."""
 
     def record_disclosure(
-        self, db: Session, *, resident_id: str, client_id: str, department: str, channel: str,
-        fields: Sequence[str], purpose: str, grant_id: str | None, legal_basis: str | None,
-        request_id: str | None, now: datetime,
+        self,
+        db: Session,
+        *,
+        resident_id: str,
+        client_id: str,
+        department: str,
+        channel: str,
+        fields: Sequence[str],
+        purpose: str,
+        grant_id: str | None,
+        legal_basis: str | None,
+        request_id: str | None,
+        now: datetime,
     ) -> str:
         """Append one ledger entry (field names only, never values); returns its entry id."""

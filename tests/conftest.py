@@ -68,9 +68,7 @@ def db_connection(db_engine: Engine) -> Iterator:
 def session_factory(db_connection) -> sessionmaker[Session]:
     # Each commit inside the code under test releases a savepoint; the outer transaction is
     # rolled back after the test, so tests never see each other's rows.
-    return sessionmaker(
-        bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False
-    )
+    return sessionmaker(bind=db_connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ Token format: ``v1.<key_id>.<b64url nonce>.<b64url ciphertext||tag>``
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -74,6 +75,7 @@ def _b64decode(text: str) -> bytes:
     return data
 
 
+@functools.lru_cache(maxsize=64)
 def derive_key(master: bytes, purpose: str, *, length: int = _KEY_LEN) -> bytes:
     """Derive an independent sub-key for ``purpose`` with HKDF-SHA256.
 

@@ -26,3 +26,20 @@ class BrowserSession(Base):
     ended_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_idp_sessions_account", "account_id"),)
+
+
+class PendingSignin(Base):
+    """A sign-in whose password was right and that waits for the second factor, or a step-up
+    of a live session (``session_id``). The cookie holds a random token; we keep its hash."""
+
+    __tablename__ = "idp_pending_signins"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie
+    account_id: Mapped[str] = mapped_column(ForeignKey("idp_accounts.id", ondelete="CASCADE"))
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    next_path: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ix_idp_pending_signins_account", "account_id"),)

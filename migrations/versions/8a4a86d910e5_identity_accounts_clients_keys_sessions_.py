@@ -240,9 +240,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idp_verification_codes")),
     )
     with op.batch_alter_table("idp_verification_codes", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_idp_verification_codes_account", ["account_id", "purpose"], unique=False
-        )
+        batch_op.create_index("ix_idp_verification_codes_account", ["account_id", "purpose"], unique=False)
 
     # ### end Alembic commands ###
 

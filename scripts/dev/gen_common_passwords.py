@@ -541,9 +541,7 @@ def digit_sequences() -> set[str]:
         for e in range(10):
             out.add(f"{d}{d}{e}{e}" * 2)
     # Chinese "love" numerals and lucky-number runs frequent in CJK breaches.
-    for a, b in itertools.permutations(
-        ["520", "1314", "5201314", "521", "168", "888", "666", "999"], 2
-    ):
+    for a, b in itertools.permutations(["520", "1314", "5201314", "521", "168", "888", "666", "999"], 2):
         s = a + b
         if len(s) >= 8:
             out.add(s)
@@ -575,11 +573,7 @@ def main(path: str) -> None:
         entries.add(w.translate(LEET))
         entries.add(w.translate(LEET_DIGITS))
     kept = sorted(
-        {
-            e.lower()
-            for e in entries
-            if len(e) >= 8 and e.isascii() and e.isprintable() and " " not in e
-        }
+        {e.lower() for e in entries if len(e) >= 8 and e.isascii() and e.isprintable() and " " not in e}
     )
     with open(path, "w", encoding="utf-8", newline="\n") as f:
         f.write("\n".join(kept) + "\n")

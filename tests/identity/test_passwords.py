@@ -74,9 +74,9 @@ def test_needs_rehash(hasher: PasswordHasher) -> None:
 
 
 def test_non_argon2id_hash_needs_rehash(hasher: PasswordHasher) -> None:
-    legacy = argon2.PasswordHasher(
-        time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I
-    ).hash("legacy password")
+    legacy = argon2.PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=argon2.Type.I).hash(
+        "legacy password"
+    )
     assert hasher.verify(legacy, "legacy password")
     assert hasher.needs_rehash(legacy)
 

@@ -1,0 +1,44 @@
+"""The consent service's tunables, passed in by whoever builds it (never read from the
+environment here: STYLE.md, settings in one place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """When an append also signs a checkpoint: once this many entries are not yet covered by
+    one, or the last one is older than ``max_age``. ``egate ledger checkpoint`` and the API
+    sign on demand; a quiet log is covered by running the command from a timer."""
+
+    max_entries: int = 1000
+    max_age: timedelta = timedelta(minutes=1)
+    sign_on_append: bool = True
+
+
+@dataclass(frozen=True)
+class GrantPolicy:
+    """How long consent lasts. A per-request grant lives as long as the tokens of the one
+    release flow it was given for may (the provider's refresh-token lifetime by default)."""
+
+    remembered_for: timedelta = timedelta(days=365)
+    per_request_for: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class ConsentConfig:
+    checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
+    grants: GrantPolicy = field(default_factory=GrantPolicy)
+    # The provider's JWKS is cached this long; an unknown ``kid`` refetches sooner.
+    jwks_cache_seconds: float = 60.0
+    # When set, only these (first-party, public-subject) clients may use ``ledger:resident``.
+    resident_client_ids: frozenset[str] | None = None
+
+
+def ledger_origin(issuer: str) -> str:
+    """The log's name in its checkpoints (c2sp.org/tlog-checkpoint: a schema-less URL)."""
+    parts = urlsplit(issuer)
+    return f"{parts.netloc}{parts.path.rstrip('/')}/consent/ledger"

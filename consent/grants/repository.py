@@ -1,0 +1,48 @@
+"""Every query of consent grants."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from consent.grants.models import ConsentGrant
+
+
+def get(db: Session, grant_id: str) -> ConsentGrant | None:
+    return db.get(ConsentGrant, grant_id)
+
+
+def add(db: Session, grant: ConsentGrant) -> None:
+    db.add(grant)
+    db.flush()
+
+
+def live_remembered(
+    db: Session, *, resident_id: str, client_id: str, purpose_en: str, now: datetime
+) -> Sequence[ConsentGrant]:
+    """Remembered grants still in force for this resident, client and purpose, newest first."""
+    statement = (
+        select(ConsentGrant)
+        .where(
+            ConsentGrant.resident_id == resident_id,
+            ConsentGrant.client_id == client_id,
+            ConsentGrant.purpose_en == purpose_en,
+            ConsentGrant.remembered.is_(True),
+            ConsentGrant.revoked_at.is_(None),
+            ConsentGrant.expires_at > now,
+        )
+        .order_by(ConsentGrant.given_at.desc(), ConsentGrant.grant_id)
+    )
+    return db.scalars(statement).all()
+
+
+def for_resident(db: Session, resident_id: str) -> Sequence[ConsentGrant]:
+    statement = (
+        select(ConsentGrant)
+        .where(ConsentGrant.resident_id == resident_id)
+        .order_by(ConsentGrant.given_at.desc(), ConsentGrant.grant_id)
+    )
+    return db.scalars(statement).all()

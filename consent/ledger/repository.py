@@ -1,0 +1,467 @@
+"""Every query of the disclosure ledger. Appends use Core statements: they run once per
+release of claims, so they avoid the ORM's unit-of-work overhead."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import SmallInteger, Text, and_, cast, literal, or_, select, union_all, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from consent.ledger.models import (
+    FRONTIER_ROW_ID,
+    AuditAccess,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerFrontier,
+    LedgerSigningKey,
+    MerkleNode,
+)
+
+_entries = LedgerEntry.__table__
+_nodes = MerkleNode.__table__
+_frontier = LedgerFrontier.__table__
+_checkpoints = LedgerCheckpoint.__table__
+
+_FRONTIER_COLUMNS = (
+    _frontier.c.tree_size,
+    _frontier.c.hashes,
+    _frontier.c.checkpoint_size,
+    _frontier.c.checkpoint_at,
+)
+_READ_FRONTIER = select(*_FRONTIER_COLUMNS).where(_frontier.c.id == FRONTIER_ROW_ID)
+_UPDATE_FRONTIER = update(_frontier).where(_frontier.c.id == FRONTIER_ROW_ID)
+
+# Export reads rows in index order; columns by position, in canonical entry order.
+EXPORT_COLUMNS = (
+    _entries.c.index,
+    _entries.c.entry_id,
+    _entries.c.recorded_at,
+    _entries.c.resident_id,
+    _entries.c.recipient_client_id,
+    _entries.c.recipient_department,
+    _entries.c.channel,
+    _entries.c.fields,
+    _entries.c.purpose,
+    _entries.c.basis,
+    _entries.c.grant_id,
+    _entries.c.legal_basis,
+    _entries.c.request_id,
+)
+
+
+class LedgerStateError(RuntimeError):
+    """The ledger's tables are not in the state appends left them in."""
+
+
+@dataclass(frozen=True)
+class FrontierRow:
+    tree_size: int
+    hashes: bytes
+    checkpoint_size: int
+    checkpoint_at: datetime | None
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    resident_id: str | None = None
+    department: str | None = None
+    client_id: str | None = None
+    channel: str | None = None
+    field: str | None = None
+    basis: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+def _frontier_row(row: Any) -> FrontierRow:
+    if row is None:
+        raise LedgerStateError("the ledger frontier row is missing: run `egate db upgrade`")
+    return FrontierRow(row[0], bytes(row[1]), row[2], row[3])
+
+
+def lock_frontier(db: Session) -> FrontierRow:
+    """Read the frontier and hold it until the transaction ends: the append lock."""
+    with appending(db) as append:
+        return append.lock()
+
+
+def read_frontier(db: Session) -> FrontierRow:
+    return _frontier_row(db.connection().execute(_READ_FRONTIER).first())
+
+
+def save_frontier(db: Session, tree_size: int, hashes: bytes, **checkpoint: Any) -> None:
+    db.connection().execute(_UPDATE_FRONTIER, {"tree_size": tree_size, "hashes": hashes, **checkpoint})
+
+
+@dataclass(frozen=True)
+class Appending:
+    """One append on the session's own DBAPI connection: lock the frontier, then save the
+    entries, their completed nodes and the moved frontier (``tree_size``, ``hashes``,
+    ``checkpoint_size``, ``checkpoint_at``)."""
+
+    path: _AppendPath
+    cursor: Any
+
+    def lock(self) -> FrontierRow:
+        return self.path.lock(self.cursor)
+
+    def save(
+        self,
+        entries: Sequence[Mapping[str, Any]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        self.path.save(self.cursor, entries, nodes, frontier)
+
+    @property
+    def optimistic(self) -> bool:
+        """Whether :meth:`save_if_unchanged` is available (PostgreSQL)."""
+        return self.path.postgresql
+
+    def save_if_unchanged(
+        self,
+        expected: FrontierRow,
+        entry: Mapping[str, Any],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> bool:
+        """Save one entry computed from ``expected`` without reading the frontier first,
+        provided the frontier row still is exactly ``expected``; False (and nothing written)
+        if another writer moved it. The row lock is taken by this very statement."""
+        return self.path.save_if_unchanged(self.cursor, expected, entry, nodes, frontier)
+
+
+@contextmanager
+def appending(db: Session) -> Iterator[Appending]:
+    connection = db.connection()
+    dialect = connection.dialect
+    cursor = connection.connection.cursor()
+    try:
+        yield Appending(_append_path(dialect), cursor)
+    except dialect.loaded_dbapi.Error as error:
+        # Callers see SQLAlchemy's exceptions (IntegrityError, OperationalError...), as from
+        # any other statement, and a lost connection is not handed back to the pool.
+        invalidated = dialect.is_disconnect(error, connection.connection, cursor)
+        if invalidated:
+            connection.invalidate(error)
+        raise DBAPIError.instance(
+            None, None, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
+        ) from error
+    finally:
+        cursor.close()
+
+
+class _AppendPath:
+    """The two steps of every append, straight on the DBAPI cursor of the session's own
+    connection (so inside the caller's transaction).
+
+    Why not SQLAlchemy here: an append is paid for by every release of claims and runs
+    while holding the one lock all writers queue on; SQLAlchemy's per-statement overhead
+    was most of its cost. Values still go through the columns' own SQLAlchemy type
+    processors, so rows read back through the models exactly as if the ORM had written them.
+    """
+
+    ENTRY_COLUMNS = tuple(c.name for c in _entries.columns)
+
+    def __init__(self, dialect: Any) -> None:
+        self.postgresql = dialect.name == "postgresql"
+        self.placeholder = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
+        self.bind = {
+            column.name: processor
+            for column in (*_entries.columns, *_frontier.columns)
+            if (processor := column.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        self.read_checkpoint_at = _frontier.c.checkpoint_at.type.dialect_impl(dialect).result_processor(
+            dialect, None
+        )
+        # The SQL below is built once from the tables' own column names; no value is ever
+        # formatted into it (hence the S608 waivers).
+        p = self.placeholder.format
+        lock = "SELECT tree_size, hashes, checkpoint_size, checkpoint_at FROM consent_ledger_frontier"
+        # FOR UPDATE on PostgreSQL; SQLite has no row locks, but every SQLite transaction here
+        # starts with BEGIN IMMEDIATE (egate.db), which serialises writers just the same.
+        self.lock_sql = lock + " WHERE id = 1" + (" FOR UPDATE" if self.postgresql else "")
+        columns = ", ".join(f'"{name}"' for name in self.ENTRY_COLUMNS)
+        moved = (
+            f"tree_size = {p('tree_size')}, hashes = {p('hashes')},"
+            f" checkpoint_size = {p('checkpoint_size')}, checkpoint_at = {p('checkpoint_at')}"
+        )
+        frontier = f"UPDATE consent_ledger_frontier SET {moved} WHERE id = 1"  # noqa: S608
+        node_columns = 'consent_ledger_nodes (level, "index", hash)'
+        if self.postgresql:
+            # One round trip for any number of entries and nodes: arrays unnested into rows.
+            arrays = ", ".join(
+                f"{p(column.name)}::{column.type.compile(dialect=dialect)}[]" for column in _entries.columns
+            )
+            node_arrays = (
+                f"{p('node_level')}::smallint[], {p('node_index')}::bigint[], {p('node_hash')}::bytea[]"
+            )
+            self.save_sql = (
+                f"WITH e AS (INSERT INTO consent_ledger_entries ({columns}) SELECT * FROM unnest({arrays})),"  # noqa: S608
+                f" n AS (INSERT INTO {node_columns} SELECT * FROM unnest({node_arrays})) {frontier}"
+            )
+            # A single entry (every release of claims) skips the arrays, whose adaptation costs
+            # more than the statement: plain VALUES, one statement text per number of nodes.
+            values = ", ".join(
+                f"{p(column.name)}::{column.type.compile(dialect=dialect)}" for column in _entries.columns
+            )
+            self.single_entry_sql = (
+                f"WITH e AS (INSERT INTO consent_ledger_entries ({columns}) VALUES ({values}))"  # noqa: S608
+            )
+            self.node_values_sql = f", n AS (INSERT INTO {node_columns} VALUES {{}})"  # noqa: S608
+            self.frontier_sql = frontier
+            self._single_sql: dict[int, str] = {}
+            # Compare-and-set: the UPDATE locks the row and moves it only if it is unchanged
+            # (after waiting for a concurrent writer, PostgreSQL re-checks the condition on the
+            # row that writer committed); the inserts happen only if it did.
+            unchanged = (
+                f"id = 1 AND tree_size = {p('was_tree_size')} AND hashes = {p('was_hashes')}"
+                f" AND checkpoint_size = {p('was_checkpoint_size')}"
+                f" AND checkpoint_at IS NOT DISTINCT FROM {p('was_checkpoint_at')}::timestamp"
+            )
+            self.cas_head_sql = (
+                f"WITH f AS (UPDATE consent_ledger_frontier SET {moved} WHERE {unchanged} RETURNING id),"  # noqa: S608
+                f" e AS (INSERT INTO consent_ledger_entries ({columns}) SELECT {values}"
+                " WHERE EXISTS (SELECT FROM f))"
+            )
+            self.cas_nodes_sql = (
+                f", n AS (INSERT INTO {node_columns} SELECT * FROM (VALUES {{}}) AS v"  # noqa: S608
+                " WHERE EXISTS (SELECT FROM f))"
+            )
+            self._cas_sql: dict[int, str] = {}
+        else:
+            values = ", ".join(p(name) for name in self.ENTRY_COLUMNS)
+            self.entries_sql = f"INSERT INTO consent_ledger_entries ({columns}) VALUES ({values})"  # noqa: S608
+            self.nodes_sql = f"INSERT INTO {node_columns} VALUES ({p('level')}, {p('index')}, {p('hash')})"  # noqa: S608
+            self.frontier_sql = frontier
+
+    def _bound(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        bind = self.bind
+        return {k: (bind[k](v) if k in bind and v is not None else v) for k, v in row.items()}
+
+    def lock(self, cursor: Any) -> FrontierRow:
+        cursor.execute(self.lock_sql)
+        row = cursor.fetchone()
+        if row is None:
+            return _frontier_row(None)
+        checkpoint_at = row[3]
+        if self.read_checkpoint_at is not None:
+            checkpoint_at = self.read_checkpoint_at(checkpoint_at)
+        return FrontierRow(row[0], bytes(row[1]), row[2], checkpoint_at)
+
+    def save(
+        self,
+        cursor: Any,
+        entries: Sequence[Mapping[str, Any]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        if self.postgresql and len(entries) == 1:
+            parameters = self._bound(entries[0])
+            self._add_nodes(parameters, nodes)
+            parameters.update(self._bound(frontier))
+            cursor.execute(self._single_entry_sql(len(nodes)), parameters)
+        elif self.postgresql:
+            bound = [self._bound(entry) for entry in entries]
+            parameters = {name: [row[name] for row in bound] for name in self.ENTRY_COLUMNS}
+            parameters["node_level"] = [n["level"] for n in nodes]
+            parameters["node_index"] = [n["index"] for n in nodes]
+            parameters["node_hash"] = [n["hash"] for n in nodes]
+            parameters.update(self._bound(frontier))
+            cursor.execute(self.save_sql, parameters)
+        else:
+            cursor.executemany(self.entries_sql, [self._bound(entry) for entry in entries])
+            if nodes:
+                cursor.executemany(self.nodes_sql, nodes)
+            cursor.execute(self.frontier_sql, self._bound(frontier))
+
+    def save_if_unchanged(
+        self,
+        cursor: Any,
+        expected: FrontierRow,
+        entry: Mapping[str, Any],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> bool:
+        parameters = self._bound(entry)
+        self._add_nodes(parameters, nodes)
+        parameters.update(self._bound(frontier))
+        was = {
+            "tree_size": expected.tree_size,
+            "hashes": expected.hashes,
+            "checkpoint_size": expected.checkpoint_size,
+            "checkpoint_at": expected.checkpoint_at,
+        }
+        parameters.update({f"was_{k}": v for k, v in self._bound(was).items()})
+        cursor.execute(self._cas_statement(len(nodes)), parameters)
+        row = cursor.fetchone()
+        return bool(row and row[0])
+
+    @staticmethod
+    def _add_nodes(parameters: dict[str, Any], nodes: Sequence[Mapping[str, Any]]) -> None:
+        for i, node in enumerate(nodes):
+            parameters[f"l{i}"], parameters[f"i{i}"], parameters[f"h{i}"] = (
+                node["level"],
+                node["index"],
+                node["hash"],
+            )
+
+    def _node_rows_sql(self, node_count: int) -> str:
+        p = self.placeholder.format
+        return ", ".join(
+            f"({p(f'l{i}')}::smallint, {p(f'i{i}')}::bigint, {p(f'h{i}')}::bytea)" for i in range(node_count)
+        )
+
+    def _cas_statement(self, node_count: int) -> str:
+        sql = self._cas_sql.get(node_count)
+        if sql is None:
+            nodes = self.cas_nodes_sql.format(self._node_rows_sql(node_count)) if node_count else ""
+            sql = f"{self.cas_head_sql}{nodes} SELECT count(*) FROM f"  # noqa: S608
+            self._cas_sql[node_count] = sql
+        return sql
+
+    def _single_entry_sql(self, node_count: int) -> str:
+        sql = self._single_sql.get(node_count)
+        if sql is None:
+            nodes = self.node_values_sql.format(self._node_rows_sql(node_count)) if node_count else ""
+            sql = self._single_sql[node_count] = f"{self.single_entry_sql}{nodes} {self.frontier_sql}"
+        return sql
+
+
+_append_paths: dict[str, _AppendPath] = {}
+
+
+def _append_path(dialect: Any) -> _AppendPath:
+    path = _append_paths.get(dialect.name)
+    if path is None:
+        path = _append_paths[dialect.name] = _AppendPath(dialect)
+    return path
+
+
+def nodes(db: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Hashes of the given completed subtrees, in one query; level 0 is the entries' leaves."""
+    by_level: dict[int, set[int]] = {}
+    for level, index in wanted:
+        by_level.setdefault(level, set()).add(index)
+    if not by_level:
+        return {}
+    parts = []
+    leaves = by_level.pop(0, None)
+    if leaves:
+        parts.append(
+            select(literal(0, SmallInteger).label("level"), _entries.c.index, _entries.c.leaf_hash).where(
+                _entries.c.index.in_(sorted(leaves))
+            )
+        )
+    if by_level:
+        # One primary-key lookup per node: SQLite scans the table for a row-value IN list,
+        # but searches the key for each "level = ? AND index IN (...)" of an OR.
+        condition = or_(
+            *(and_(_nodes.c.level == lvl, _nodes.c.index.in_(sorted(ix))) for lvl, ix in by_level.items())
+        )
+        parts.append(select(_nodes.c.level, _nodes.c.index, _nodes.c.hash).where(condition))
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    return {(level, index): bytes(digest) for level, index, digest in db.connection().execute(statement)}
+
+
+def _filtered(statement: Any, filters: EntryFilter) -> Any:
+    if filters.resident_id is not None:
+        statement = statement.where(LedgerEntry.resident_id == filters.resident_id)
+    if filters.department is not None:
+        statement = statement.where(LedgerEntry.recipient_department == filters.department)
+    if filters.client_id is not None:
+        statement = statement.where(LedgerEntry.recipient_client_id == filters.client_id)
+    if filters.channel is not None:
+        statement = statement.where(LedgerEntry.channel == filters.channel)
+    if filters.basis is not None:
+        statement = statement.where(LedgerEntry.basis == filters.basis)
+    if filters.field is not None:
+        # Field names are stored as a JSON array; the quoted name only matches a whole element.
+        statement = statement.where(
+            cast(LedgerEntry.fields, Text).contains(json.dumps(filters.field), autoescape=True)
+        )
+    if filters.since is not None:
+        statement = statement.where(LedgerEntry.recorded_at >= filters.since)
+    if filters.until is not None:
+        statement = statement.where(LedgerEntry.recorded_at < filters.until)
+    return statement
+
+
+def find_entries(
+    db: Session, filters: EntryFilter, *, limit: int, before: int | None = None
+) -> Sequence[LedgerEntry]:
+    """Newest first; ``before`` (an index) pages backwards."""
+    statement = _filtered(select(LedgerEntry), filters)
+    if before is not None:
+        statement = statement.where(LedgerEntry.index < before)
+    return db.scalars(statement.order_by(LedgerEntry.index.desc()).limit(limit)).all()
+
+
+def entry_at(db: Session, index: int) -> LedgerEntry | None:
+    return db.get(LedgerEntry, index)
+
+
+def entry_rows(db: Session, start: int, end: int) -> Sequence[Any]:
+    """Rows of ``EXPORT_COLUMNS`` for indices ``start <= index < end``, in order."""
+    statement = (
+        select(*EXPORT_COLUMNS)
+        .where(_entries.c.index >= start, _entries.c.index < end)
+        .order_by(_entries.c.index)
+    )
+    return db.execute(statement).all()
+
+
+def add_checkpoint(db: Session, checkpoint: LedgerCheckpoint) -> None:
+    db.add(checkpoint)
+    db.flush()
+
+
+def latest_checkpoint(db: Session, tree_size: int | None = None) -> LedgerCheckpoint | None:
+    statement = select(LedgerCheckpoint)
+    if tree_size is not None:
+        statement = statement.where(LedgerCheckpoint.tree_size == tree_size)
+    statement = statement.order_by(LedgerCheckpoint.tree_size.desc(), LedgerCheckpoint.id.desc())
+    return db.scalars(statement.limit(1)).first()
+
+
+def checkpoint_notes_up_to(db: Session, tree_size: int) -> list[tuple[int, str]]:
+    statement = (
+        select(_checkpoints.c.tree_size, _checkpoints.c.note)
+        .where(_checkpoints.c.tree_size <= tree_size)
+        .order_by(_checkpoints.c.tree_size, _checkpoints.c.id)
+    )
+    return [(size, note) for size, note in db.execute(statement)]
+
+
+def active_signing_key(db: Session) -> LedgerSigningKey | None:
+    statement = (
+        select(LedgerSigningKey)
+        .where(LedgerSigningKey.retired_at.is_(None))
+        .order_by(LedgerSigningKey.created_at.desc())
+        .limit(1)
+    )
+    return db.scalars(statement).first()
+
+
+def add_signing_key(db: Session, key: LedgerSigningKey) -> None:
+    db.add(key)
+    db.flush()
+
+
+def add_access(db: Session, access: AuditAccess) -> None:
+    db.add(access)
+    db.flush()
+
+
+def access_log(db: Session, *, limit: int, before: int | None = None) -> Sequence[AuditAccess]:
+    statement = select(AuditAccess)
+    if before is not None:
+        statement = statement.where(AuditAccess.id < before)
+    return db.scalars(statement.order_by(AuditAccess.id.desc()).limit(limit)).all()

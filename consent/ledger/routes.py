@@ -1,0 +1,448 @@
+"""The ledger's HTTP surface: residents read their own entries, departments the entries
+they received, auditors everything (each of their queries is logged); checkpoints and
+proofs for anyone holding a ledger scope; the verifier key for everyone."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import Annotated, Any, Literal, TypeVar
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.responses import StreamingResponse
+
+from consent.auth import (
+    SCOPE_AUDIT,
+    SCOPE_DEPARTMENT,
+    SCOPE_RESIDENT,
+    Auditor,
+    AuditorOrAdmin,
+    Department,
+    LedgerReader,
+    Principal,
+    Resident,
+)
+from consent.context import Services, as_utc, request_id
+from consent.ledger import service
+from consent.ledger.entry import rfc3339_utc
+from consent.ledger.schemas import (
+    AccessOut,
+    AccessPage,
+    CheckpointOut,
+    ConsistencyProofOut,
+    DepartmentEntryOut,
+    DepartmentEntryPage,
+    EntryOut,
+    EntryPage,
+    InclusionProofOut,
+    PublicKeyOut,
+    ResidentExport,
+)
+from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
+from egate.problems import Problem
+from egate.runtime import DbSession
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+T = TypeVar("T")
+
+MAX_PAGE = 500
+JSON_LINES = "application/jsonl"
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+Before = Annotated[int | None, Query(ge=1, description="return entries with a smaller index")]
+Since = Annotated[datetime | None, Query(description="inclusive; UTC when no offset is given")]
+Until = Annotated[datetime | None, Query(description="exclusive; UTC when no offset is given")]
+Name = Annotated[str | None, Query(min_length=1, max_length=64)]
+
+
+def _page(views: list[DisclosureView], limit: int) -> int | None:
+    return views[-1].index if len(views) == limit else None
+
+
+class AuditTrail:
+    """Runs a query and, when the caller is an auditor (or the administrator), records it
+    in the access log. A failed query is recorded too: its problem is returned rather than
+    raised, so the request's transaction still commits the log row."""
+
+    def __init__(self, request: Request, db: DbSession, services: Services, principal: Principal) -> None:
+        self.request, self.db, self.services, self.principal = request, db, services, principal
+
+    def __call__(
+        self, action: str, parameters: dict[str, Any], query: Callable[[], tuple[T, int]]
+    ) -> T | Response:
+        try:
+            result, count = query()
+        except Problem as problem:
+            self.record(action, parameters, None, problem.status)
+            return problem.response(self.request.url.path)
+        self.record(action, parameters, count, 200)
+        return result
+
+    def record(self, action: str, parameters: dict[str, Any], count: int | None, status: int) -> None:
+        principal = self.principal
+        if not (principal.is_auditor or principal.is_admin):
+            return
+        service.record_audit_access(
+            self.db,
+            subject=principal.subject,
+            client_id=principal.client_id,
+            action=action,
+            parameters={k: _jsonable(v) for k, v in parameters.items() if v is not None},
+            result_count=count,
+            status=status,
+            request_id=request_id(self.request),
+            now=self.services.now(),
+        )
+
+
+def _jsonable(value: Any) -> Any:
+    return rfc3339_utc(value) if isinstance(value, datetime) else value
+
+
+def _range_problem(error: ProofRangeError) -> Problem:
+    return Problem(400, "Outside the log", str(error))
+
+
+# -- public ---------------------------------------------------------------------------------
+
+
+@router.get("/public-key", response_model=PublicKeyOut)
+def public_key(db: DbSession, services: Services) -> PublicKeyOut:
+    """The Ed25519 key checkpoints are signed with, as a signed-note vkey and raw."""
+    return PublicKeyOut.of(services.ledger.verifier_key(db, services.now()))
+
+
+# -- checkpoints and proofs -----------------------------------------------------------------
+
+
+def _reader_trail(request: Request, db: DbSession, services: Services, principal: LedgerReader) -> AuditTrail:
+    return AuditTrail(request, db, services, principal)
+
+
+def _auditor_trail(request: Request, db: DbSession, services: Services, principal: Auditor) -> AuditTrail:
+    return AuditTrail(request, db, services, principal)
+
+
+def _signer_trail(
+    request: Request, db: DbSession, services: Services, principal: AuditorOrAdmin
+) -> AuditTrail:
+    return AuditTrail(request, db, services, principal)
+
+
+ReaderTrail = Annotated[AuditTrail, Depends(_reader_trail)]
+AuditorTrail = Annotated[AuditTrail, Depends(_auditor_trail)]
+SignerTrail = Annotated[AuditTrail, Depends(_signer_trail)]
+
+
+@router.get("/checkpoints/latest", response_model=CheckpointOut)
+def latest_checkpoint(db: DbSession, services: Services, audit: ReaderTrail) -> Any:
+    def query() -> tuple[CheckpointOut, int]:
+        checkpoint = services.ledger.latest_checkpoint(db)
+        if checkpoint is None:
+            raise Problem(404, "No checkpoint", "No checkpoint has been signed yet.")
+        return CheckpointOut.of(checkpoint), 1
+
+    return audit("checkpoint.latest", {}, query)
+
+
+@router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
+def checkpoint_at(tree_size: int, db: DbSession, services: Services, audit: ReaderTrail) -> Any:
+    """The most recently signed checkpoint at exactly this tree size."""
+
+    def query() -> tuple[CheckpointOut, int]:
+        checkpoint = services.ledger.latest_checkpoint(db, tree_size)
+        if checkpoint is None:
+            raise Problem(404, "No checkpoint", f"No checkpoint was signed at tree size {tree_size}.")
+        return CheckpointOut.of(checkpoint), 1
+
+    return audit("checkpoint.at", {"tree_size": tree_size}, query)
+
+
+@router.post("/checkpoints", response_model=CheckpointOut, status_code=201)
+def sign_checkpoint(db: DbSession, services: Services, audit: SignerTrail) -> Any:
+    """Sign the current tree head now (auditors, or the administrator credential)."""
+    checkpoint = services.ledger.sign_checkpoint(db, services.now())
+    audit.record("checkpoint.sign", {"tree_size": checkpoint.tree_size}, 1, 201)
+    return CheckpointOut.of(checkpoint)
+
+
+def _may_see(principal: Principal, entry: DisclosureView) -> bool:
+    scopes = principal.scopes
+    if SCOPE_AUDIT in scopes:
+        return True
+    if SCOPE_DEPARTMENT in scopes and principal.department == entry.recipient_department:
+        return True
+    own = principal.department is None and principal.subject == entry.resident_id
+    return SCOPE_RESIDENT in scopes and own
+
+
+def _default_size(db: DbSession, services: Services) -> int:
+    checkpoint = services.ledger.latest_checkpoint(db)
+    if checkpoint is None:
+        raise Problem(409, "No checkpoint", "No checkpoint has been signed yet; pass tree_size.")
+    return checkpoint.tree_size
+
+
+@router.get("/proofs/inclusion", response_model=InclusionProofOut)
+def inclusion_proof(
+    db: DbSession,
+    services: Services,
+    audit: ReaderTrail,
+    index: Annotated[int, Query(ge=0)],
+    tree_size: Annotated[int | None, Query(ge=1, description="default: the latest checkpoint's")] = None,
+) -> Any:
+    """Proof that entry ``index`` is in the tree of ``tree_size`` (RFC 9162 §2.1.3).
+    Residents and departments get proofs only for entries they may read."""
+
+    def query() -> tuple[InclusionProofOut, int]:
+        entry = service.disclosure_at(db, index)
+        if entry is None or not _may_see(audit.principal, entry):
+            raise Problem(404, "No such entry", f"There is no entry {index} you may read.")
+        size = tree_size if tree_size is not None else _default_size(db, services)
+        if index >= size:
+            raise Problem(
+                409,
+                "Entry not covered",
+                f"Entry {index} is not in a tree of size {size}; sign a newer checkpoint or pass tree_size.",
+            )
+        try:
+            proof = services.ledger.inclusion_proof(db, index, size)
+        except ProofRangeError as error:
+            raise _range_problem(error) from None
+        return InclusionProofOut.of(proof, services.ledger.latest_checkpoint(db, size)), 1
+
+    return audit("proof.inclusion", {"index": index, "tree_size": tree_size}, query)
+
+
+@router.get("/proofs/consistency", response_model=ConsistencyProofOut)
+def consistency_proof(
+    db: DbSession,
+    services: Services,
+    audit: ReaderTrail,
+    old_size: Annotated[int, Query(ge=0)],
+    new_size: Annotated[int | None, Query(ge=0, description="default: the latest checkpoint's")] = None,
+) -> Any:
+    """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size`` (RFC 9162 §2.1.4)."""
+
+    def query() -> tuple[ConsistencyProofOut, int]:
+        size = new_size if new_size is not None else _default_size(db, services)
+        try:
+            proof = services.ledger.consistency_proof(db, old_size, size)
+        except ProofRangeError as error:
+            raise _range_problem(error) from None
+        return ConsistencyProofOut.of(proof), 1
+
+    return audit("proof.consistency", {"old_size": old_size, "new_size": new_size}, query)
+
+
+# -- residents --------------------------------------------------------------------------------
+
+
+@router.get("/me/entries", response_model=EntryPage)
+def my_entries(
+    db: DbSession,
+    principal: Resident,
+    department: Name = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    before: Before = None,
+) -> EntryPage:
+    """Where the caller's data went, newest first."""
+    views = service.list_disclosures(
+        db,
+        principal.subject,
+        department=department,
+        since=as_utc(since),
+        until=as_utc(until),
+        limit=limit,
+        before=before,
+    )
+    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(views, limit))
+
+
+CSV_COLUMNS = (
+    "recorded_at",
+    "recipient_department",
+    "recipient_client_id",
+    "channel",
+    "fields",
+    "purpose",
+    "basis",
+    "grant_id",
+    "legal_basis",
+    "entry_id",
+    "index",
+    "request_id",
+)
+
+
+def _csv_cell(value: Any) -> str:
+    text = "" if value is None else " ".join(value) if isinstance(value, list) else str(value)
+    # Spreadsheets run cells starting with these as formulas (OWASP "CSV injection").
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@router.get(
+    "/me/entries/export",
+    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    response_class=Response,
+)
+def export_my_entries(
+    db: DbSession,
+    services: Services,
+    principal: Resident,
+    format: Literal["json", "csv"] = "json",
+    department: Name = None,
+    since: Since = None,
+    until: Until = None,
+) -> Response:
+    """All of the caller's entries (with the filters), as CSV or JSON, to keep."""
+    views: list[DisclosureView] = []
+    before = None
+    while True:
+        page = service.list_disclosures(
+            db,
+            principal.subject,
+            department=department,
+            since=as_utc(since),
+            until=as_utc(until),
+            limit=MAX_PAGE,
+            before=before,
+        )
+        views.extend(page)
+        if len(page) < MAX_PAGE:
+            break
+        before = page[-1].index
+    stamp = services.now().strftime("%Y%m%d")
+    if format == "csv":
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(CSV_COLUMNS)
+        for view in views:
+            entry = view.entry()
+            writer.writerow([_csv_cell(entry[column]) for column in CSV_COLUMNS])
+        return Response(
+            buffer.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="disclosures-{stamp}.csv"'},
+        )
+    body = ResidentExport(
+        resident_id=principal.subject,
+        exported_at=rfc3339_utc(services.now()),
+        entries=[EntryOut.of(v) for v in views],
+    )
+    return Response(
+        body.model_dump_json(indent=2),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="disclosures-{stamp}.json"'},
+    )
+
+
+# -- departments ------------------------------------------------------------------------------
+
+
+@router.get("/department/entries", response_model=DepartmentEntryPage)
+def department_entries(
+    db: DbSession,
+    principal: Department,
+    channel: Name = None,
+    field: Name = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    before: Before = None,
+) -> DepartmentEntryPage:
+    """Entries whose recipient is the token's department, newest first."""
+    filters = EntryFilter(
+        department=principal.department,
+        channel=channel,
+        field=field,
+        since=as_utc(since),
+        until=as_utc(until),
+    )
+    views = service.query_disclosures(db, filters, limit=limit, before=before)
+    return DepartmentEntryPage(
+        entries=[DepartmentEntryOut.of(v) for v in views], next_before=_page(views, limit)
+    )
+
+
+# -- auditors ---------------------------------------------------------------------------------
+
+
+@router.get("/audit/entries", response_model=EntryPage)
+def audit_entries(
+    db: DbSession,
+    audit: AuditorTrail,
+    department: Name = None,
+    client_id: Name = None,
+    resident_id: Name = None,
+    field: Name = None,
+    channel: Name = None,
+    basis: Annotated[Literal["consent", "legal", "sign-in"] | None, Query()] = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 100,
+    before: Before = None,
+) -> EntryPage:
+    """Entries across residents, newest first. The query is recorded in the access log."""
+    filters = EntryFilter(
+        resident_id=resident_id,
+        department=department,
+        client_id=client_id,
+        channel=channel,
+        field=field,
+        basis=basis,
+        since=as_utc(since),
+        until=as_utc(until),
+    )
+    views = service.query_disclosures(db, filters, limit=limit, before=before)
+    parameters = {**filters.__dict__, "limit": limit, "before": before}
+    audit.record("entries.query", parameters, len(views), 200)
+    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(views, limit))
+
+
+@router.get(
+    "/audit/export",
+    responses={200: {"content": {JSON_LINES: {}}, "description": "the offline verifier's JSON lines"}},
+    response_class=StreamingResponse,
+)
+def audit_export(
+    db: DbSession,
+    services: Services,
+    audit: AuditorTrail,
+    include_uncovered: Annotated[
+        bool, Query(description="also export entries after the latest checkpoint")
+    ] = False,
+) -> StreamingResponse:
+    """The whole log in the offline verifier's format (``egate ledger verify``). By default
+    it ends at the latest checkpoint, so every exported entry is covered by a signature."""
+    if include_uncovered:
+        through = services.ledger.tree_size(db)
+    else:
+        latest = services.ledger.latest_checkpoint(db)
+        through = latest.tree_size if latest else 0
+    audit.record("ledger.export", {"include_uncovered": include_uncovered}, through, 200)
+    lines = services.ledger.export_lines(services.runtime.sessions, through=through)
+    return StreamingResponse(
+        lines,
+        media_type=JSON_LINES,
+        headers={"Content-Disposition": f'attachment; filename="ledger-{through}.jsonl"'},
+    )
+
+
+@router.get("/audit/access-log", response_model=AccessPage)
+def access_log(
+    db: DbSession,
+    audit: AuditorTrail,
+    limit: Limit = 100,
+    before: Before = None,
+) -> AccessPage:
+    """Who queried the ledger as an auditor, newest first (reading it is logged too)."""
+    rows = service.audit_accesses(db, limit=limit, before=before)
+    audit.record("access_log.query", {"limit": limit, "before": before}, len(rows), 200)
+    return AccessPage(
+        accesses=[AccessOut.of(r) for r in rows],
+        next_before=rows[-1].id if len(rows) == limit else None,
+    )

@@ -1,0 +1,613 @@
+"""The disclosure ledger's operations: append, sign checkpoints, prove, export, read.
+
+Appending follows RFC 9162 §2.1: the entry's canonical bytes
+(:func:`consent.ledger.entry.canonical_entry_bytes`) are the leaf, the persisted compact
+range is the right-hand frontier, and the new leaf completes at most ``log2(n) + 1``
+perfect subtrees, stored as rows. Nothing is ever re-hashed; proofs read O(log n) rows.
+
+Services never commit: an append joins the caller's transaction (the release of claims it
+records), and the frontier row lock it takes is held until that transaction ends.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent.config import CheckpointPolicy
+from consent.ledger import keystore, repository
+from consent.ledger.checkpoint import (
+    Checkpoint,
+    key_id,
+    public_key_to_vkey,
+    sign_checkpoint,
+)
+from consent.ledger.entry import BASES, canonical_entry_bytes, entry_problem, rfc3339_utc
+from consent.ledger.models import AuditAccess, LedgerCheckpoint, LedgerEntry, LedgerSigningKey
+from consent.ledger.repository import EntryFilter, FrontierRow, LedgerStateError
+from consent.ledger.rfc9162 import (
+    HASH_SIZE,
+    CompactRange,
+    GetNode,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    root_from_nodes,
+)
+from consent.ledger.verifier import export_checkpoint_line, export_entry_line
+
+BASIS_CONSENT = "consent"
+BASIS_LEGAL = "legal"
+# A resident's own sign-in reveals only their pairwise ``sub`` to the department they chose;
+# no grant and no statutory basis is involved, yet it is a disclosure and is recorded.
+BASIS_SIGN_IN = "sign-in"
+EXPORT_CHUNK = 5000
+
+__all__ = [
+    "BASIS_CONSENT",
+    "BASIS_LEGAL",
+    "BASIS_SIGN_IN",
+    "Appended",
+    "ConsistencyProof",
+    "Disclosure",
+    "DisclosureView",
+    "EntryFilter",
+    "InclusionProof",
+    "InvalidDisclosure",
+    "Ledger",
+    "LedgerKeyUnavailable",
+    "LedgerStateError",
+    "ProofRangeError",
+    "SignedCheckpoint",
+    "VerifierKeyInfo",
+    "list_disclosures",
+    "query_disclosures",
+]
+
+
+class InvalidDisclosure(ValueError):
+    """A disclosure that cannot be a ledger entry (e.g. no fields, empty purpose)."""
+
+
+class ProofRangeError(ValueError):
+    """A proof or checkpoint was asked for sizes or indices the log does not have."""
+
+
+class LedgerKeyUnavailable(RuntimeError):
+    """Signing needs the master secret, which this ledger was built without."""
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    """One release of a resident's field names to a recipient, as the caller describes it."""
+
+    resident_id: str
+    recipient_client_id: str
+    recipient_department: str
+    channel: str
+    fields: Sequence[str]
+    purpose: str
+    grant_id: str | None
+    legal_basis: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class Appended:
+    index: int
+    entry_id: str
+    leaf_hash: bytes
+
+
+@dataclass(frozen=True)
+class DisclosureView:
+    """A ledger entry as read back: what a resident, department or auditor is shown."""
+
+    index: int
+    entry_id: str
+    recorded_at: datetime
+    resident_id: str
+    recipient_client_id: str
+    recipient_department: str
+    channel: str
+    fields: tuple[str, ...]
+    purpose: str
+    basis: str
+    grant_id: str | None
+    legal_basis: str | None
+    request_id: str
+    leaf_hash: bytes
+
+    @classmethod
+    def of(cls, row: LedgerEntry) -> DisclosureView:
+        return cls(
+            index=row.index,
+            entry_id=row.entry_id,
+            recorded_at=row.recorded_at,
+            resident_id=row.resident_id,
+            recipient_client_id=row.recipient_client_id,
+            recipient_department=row.recipient_department,
+            channel=row.channel,
+            fields=tuple(row.fields),
+            purpose=row.purpose,
+            basis=row.basis,
+            grant_id=row.grant_id,
+            legal_basis=row.legal_basis,
+            request_id=row.request_id,
+            leaf_hash=bytes(row.leaf_hash),
+        )
+
+    def entry(self) -> dict[str, Any]:
+        """The entry exactly as hashed (see consent.ledger.entry)."""
+        return {
+            "index": self.index,
+            "entry_id": self.entry_id,
+            "recorded_at": rfc3339_utc(self.recorded_at),
+            "resident_id": self.resident_id,
+            "recipient_client_id": self.recipient_client_id,
+            "recipient_department": self.recipient_department,
+            "channel": self.channel,
+            "fields": list(self.fields),
+            "purpose": self.purpose,
+            "basis": self.basis,
+            "grant_id": self.grant_id,
+            "legal_basis": self.legal_basis,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    timestamp: int
+    signed_at: datetime
+    key_id: str
+    note: str
+
+    @classmethod
+    def of(cls, row: LedgerCheckpoint) -> SignedCheckpoint:
+        return cls(row.tree_size, bytes(row.root_hash), row.timestamp, row.signed_at, row.key_id, row.note)
+
+
+@dataclass(frozen=True)
+class VerifierKeyInfo:
+    origin: str
+    key_name: str
+    key_id: str
+    public_key: bytes  # raw Ed25519, 32 bytes
+    vkey: str  # c2sp.org/signed-note verifier key
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    leaf_index: int
+    tree_size: int
+    leaf_hash: bytes
+    root_hash: bytes
+    path: list[bytes]
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    old_size: int
+    new_size: int
+    old_root: bytes
+    new_root: bytes
+    path: list[bytes]
+
+
+def entry_basis(grant_id: str | None, legal_basis: str | None) -> str:
+    if grant_id is not None:
+        return BASIS_CONSENT
+    if legal_basis is not None:
+        return BASIS_LEGAL
+    return BASIS_SIGN_IN
+
+
+def _entry_problem(entry: dict[str, Any]) -> str | None:
+    if entry["basis"] != BASIS_SIGN_IN or BASIS_SIGN_IN in BASES:
+        return entry_problem(entry)
+    # The pure core does not know the sign-in basis yet (consent.ledger.entry.BASES): check
+    # everything else with it, and the sign-in rule (neither grant nor legal basis) here.
+    if entry["grant_id"] is not None or entry["legal_basis"] is not None:
+        return "entry with basis 'sign-in' must have neither grant_id nor legal_basis"
+    return entry_problem({**entry, "basis": BASIS_LEGAL, "legal_basis": BASIS_SIGN_IN})
+
+
+def _new_entry_id() -> str:
+    return "dl-" + secrets.token_hex(16)
+
+
+class _MissingNode(LookupError):
+    pass
+
+
+def _read_nodes(db: Session, tree_size: int, compute: Callable[[GetNode], Any]) -> Any:
+    """Run a proof computation over a tree of ``tree_size`` with every node it needs
+    fetched in one query.
+
+    The RFC 9162 recursions visit the same nodes whatever their hashes are, so a first
+    dry run with placeholder hashes lists them. Every node of a size the log has reached
+    exists; a missing one means the size is beyond the log (checked only then, to save a
+    query on the common path) or the tables were damaged.
+    """
+    if tree_size < 0:
+        raise ProofRangeError(f"tree size {tree_size} is negative")
+    wanted: list[tuple[int, int]] = []
+    placeholder = bytes(HASH_SIZE)
+
+    def record(level: int, index: int) -> bytes:
+        wanted.append((level, index))
+        return placeholder
+
+    compute(record)
+    found = repository.nodes(db, wanted)
+
+    def get_node(level: int, index: int) -> bytes:
+        try:
+            return found[level, index]
+        except KeyError:
+            raise _MissingNode(level, index) from None
+
+    try:
+        return compute(get_node)
+    except _MissingNode as missing:
+        size = repository.read_frontier(db).tree_size
+        if tree_size > size:
+            raise ProofRangeError(f"tree size {tree_size} is outside 0..{size}") from None
+        level, index = missing.args
+        raise LedgerStateError(f"Merkle node missing at level {level}, index {index}") from None
+
+
+class Ledger:
+    """The ledger of one deployment. ``master_key`` opens the checkpoint signing key; a
+    ledger built without it appends and proves but leaves signing to one that has it."""
+
+    def __init__(
+        self,
+        *,
+        origin: str,
+        master_key: bytes | None,
+        policy: CheckpointPolicy | None = None,
+    ) -> None:
+        self.origin = origin
+        self._master_key = master_key
+        self.policy = policy or CheckpointPolicy()
+        self._unsealed: dict[str, Ed25519PrivateKey] = {}
+        # The frontier as this process last wrote it: only a guess to check against the
+        # stored row (see _append_unless_moved), never a source of truth.
+        self._frontier_hint: FrontierRow | None = None
+
+    # -- appending -----------------------------------------------------------------------
+
+    def append(self, db: Session, disclosure: Disclosure, now: datetime) -> Appended:
+        return self.append_many(db, [disclosure], now)[0]
+
+    def append_many(self, db: Session, disclosures: Sequence[Disclosure], now: datetime) -> list[Appended]:
+        """Append entries in order, in the caller's transaction; O(log n) work per entry."""
+        if not disclosures:
+            return []
+        recorded_at = rfc3339_utc(now)
+        # Validate before taking the lock: a bad disclosure should not queue other writers.
+        entries = [self._entry(d, recorded_at) for d in disclosures]
+        with repository.appending(db) as storage:
+            hint = self._frontier_hint
+            if storage.optimistic and hint is not None and len(entries) == 1:
+                appended = self._append_unless_moved(storage, entries, hint, now)
+                if appended is not None:
+                    return appended
+            state = storage.lock()
+            appended, entry_rows, node_rows, frontier = self._grow(entries, state, now)
+            moved = _moved(frontier, state)
+            if self._checkpoint_due(state, frontier.size, now):
+                checkpoint = self._sign(db, frontier, now)
+                moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
+            storage.save(entry_rows, node_rows, moved)
+        self._frontier_hint = FrontierRow(**moved)
+        return appended
+
+    def _append_unless_moved(
+        self, storage: repository.Appending, entries: list[dict[str, Any]], hint: FrontierRow, now: datetime
+    ) -> list[Appended] | None:
+        """One round trip instead of two: build on the frontier this process last wrote and
+        let the database check it is still the one stored (compare-and-set). The hint is
+        never trusted: if another writer (process, thread, or a rollback) moved the
+        frontier, nothing is written and the caller takes the lock and reads it."""
+        if self._checkpoint_due(hint, hint.tree_size + 1, now):
+            return None  # signing needs the locked, read state
+        appended, entry_rows, node_rows, frontier = self._grow(entries, hint, now)
+        moved = _moved(frontier, hint)
+        if not storage.save_if_unchanged(hint, entry_rows[0], node_rows, moved):
+            return None
+        self._frontier_hint = FrontierRow(**moved)
+        return appended
+
+    @staticmethod
+    def _grow(
+        entries: list[dict[str, Any]], state: FrontierRow, now: datetime
+    ) -> tuple[list[Appended], list[dict[str, Any]], list[dict[str, Any]], CompactRange]:
+        frontier = _compact_range(state)
+        entry_rows, node_rows, appended = [], [], []
+        for entry in entries:
+            index = entry["index"] = frontier.size
+            digest = leaf_hash(canonical_entry_bytes(entry))
+            # Level 0 is the entry's own leaf_hash column; the rest are stored as nodes.
+            for level, node_index, node in frontier.append_nodes(digest)[1:]:
+                node_rows.append({"level": level, "index": node_index, "hash": node})
+            entry_rows.append({**entry, "recorded_at": now, "leaf_hash": digest})
+            appended.append(Appended(index, entry["entry_id"], digest))
+        return appended, entry_rows, node_rows, frontier
+
+    def _entry(self, d: Disclosure, recorded_at: str) -> dict[str, Any]:
+        fields = sorted(set(d.fields))
+        entry = {
+            "index": 0,
+            "entry_id": _new_entry_id(),
+            "recorded_at": recorded_at,
+            "resident_id": d.resident_id,
+            "recipient_client_id": d.recipient_client_id,
+            "recipient_department": d.recipient_department,
+            "channel": d.channel,
+            "fields": fields,
+            "purpose": d.purpose,
+            "basis": entry_basis(d.grant_id, d.legal_basis),
+            "grant_id": d.grant_id,
+            "legal_basis": d.legal_basis,
+            "request_id": d.request_id or "unattributed-" + secrets.token_hex(8),
+        }
+        problem = _entry_problem(entry)
+        if problem is not None:
+            raise InvalidDisclosure(problem)
+        return entry
+
+    def _checkpoint_due(self, state: FrontierRow, size: int, now: datetime) -> bool:
+        policy = self.policy
+        if not policy.sign_on_append or self._master_key is None:
+            return False
+        if state.checkpoint_at is None or size - state.checkpoint_size >= policy.max_entries:
+            return True
+        return now - state.checkpoint_at >= policy.max_age
+
+    # -- checkpoints and keys ------------------------------------------------------------
+
+    def sign_checkpoint(self, db: Session, now: datetime) -> SignedCheckpoint:
+        """Sign the current tree head now (on demand: the CLI, an auditor, an admin)."""
+        state = repository.lock_frontier(db)
+        frontier = _compact_range(state)
+        checkpoint = self._sign(db, frontier, now)
+        repository.save_frontier(
+            db, state.tree_size, state.hashes, checkpoint_size=frontier.size, checkpoint_at=now
+        )
+        return checkpoint
+
+    def _sign(self, db: Session, frontier: CompactRange, now: datetime) -> SignedCheckpoint:
+        # Called with the frontier row locked, so two signers never create two keys.
+        key_row, private_key = self._signing_key(db, now)
+        body = Checkpoint(key_row.origin, frontier.size, frontier.root(), int(now.timestamp()))
+        row = LedgerCheckpoint(
+            tree_size=body.tree_size,
+            root_hash=body.root_hash,
+            timestamp=body.timestamp,
+            signed_at=now,
+            key_id=key_row.key_id,
+            note=sign_checkpoint(body, private_key, key_row.key_name),
+        )
+        repository.add_checkpoint(db, row)
+        return SignedCheckpoint.of(row)
+
+    def _signing_key(self, db: Session, now: datetime) -> tuple[LedgerSigningKey, Ed25519PrivateKey]:
+        if self._master_key is None:
+            raise LedgerKeyUnavailable("this ledger was built without the master secret: it cannot sign")
+        row = repository.active_signing_key(db)
+        if row is None:
+            private_key = Ed25519PrivateKey.generate()
+            public_key = private_key.public_key()
+            identifier = key_id(self.origin, public_key).hex()
+            row = LedgerSigningKey(
+                key_id=identifier,
+                origin=self.origin,
+                key_name=self.origin,
+                public_key=public_key.public_bytes(Encoding.Raw, PublicFormat.Raw),
+                private_key_sealed=keystore.seal(self._master_key, private_key, identifier),
+                created_at=now,
+            )
+            repository.add_signing_key(db, row)
+            self._unsealed[identifier] = private_key
+        if row.key_id not in self._unsealed:
+            self._unsealed[row.key_id] = keystore.unseal(self._master_key, row.private_key_sealed, row.key_id)
+        return row, self._unsealed[row.key_id]
+
+    def verifier_key(self, db: Session, now: datetime) -> VerifierKeyInfo:
+        """The public key auditors verify checkpoints with (created on first use)."""
+        row = repository.active_signing_key(db)
+        if row is None:
+            repository.lock_frontier(db)
+            row, _ = self._signing_key(db, now)
+        return VerifierKeyInfo(
+            origin=row.origin,
+            key_name=row.key_name,
+            key_id=row.key_id,
+            public_key=bytes(row.public_key),
+            vkey=public_key_to_vkey(row.key_name, Ed25519PublicKey.from_public_bytes(bytes(row.public_key))),
+        )
+
+    # -- reading the tree ----------------------------------------------------------------
+
+    def tree_size(self, db: Session) -> int:
+        return repository.read_frontier(db).tree_size
+
+    def latest_checkpoint(self, db: Session, tree_size: int | None = None) -> SignedCheckpoint | None:
+        row = repository.latest_checkpoint(db, tree_size)
+        return SignedCheckpoint.of(row) if row else None
+
+    def root(self, db: Session, tree_size: int) -> bytes:
+        return _read_nodes(db, tree_size, lambda get_node: root_from_nodes(tree_size, get_node))
+
+    def inclusion_proof(self, db: Session, leaf_index: int, tree_size: int) -> InclusionProof:
+        """PATH(leaf_index, D[tree_size]) with its root (RFC 9162 §2.1.3.1)."""
+        if not 0 <= leaf_index < tree_size:
+            raise ProofRangeError(f"entry {leaf_index} is not in a tree of size {tree_size}")
+
+        def compute(get_node: GetNode) -> tuple[bytes, bytes, list[bytes]]:
+            return (
+                get_node(0, leaf_index),
+                root_from_nodes(tree_size, get_node),
+                inclusion_proof(leaf_index, tree_size, get_node),
+            )
+
+        leaf, root, path = _read_nodes(db, tree_size, compute)
+        return InclusionProof(leaf_index, tree_size, leaf, root, path)
+
+    def consistency_proof(self, db: Session, old_size: int, new_size: int) -> ConsistencyProof:
+        """PROOF(old_size, D[new_size]) with both roots (RFC 9162 §2.1.4.1)."""
+        if not 0 <= old_size <= new_size:
+            raise ProofRangeError(f"cannot prove size {old_size} consistent with size {new_size}")
+
+        def compute(get_node: GetNode) -> tuple[bytes, bytes, list[bytes]]:
+            return (
+                root_from_nodes(old_size, get_node),
+                root_from_nodes(new_size, get_node),
+                consistency_proof(old_size, new_size, get_node),
+            )
+
+        old_root, new_root, path = _read_nodes(db, new_size, compute)
+        return ConsistencyProof(old_size, new_size, old_root, new_root, path)
+
+    # -- export --------------------------------------------------------------------------
+
+    def export_lines(self, sessions: sessionmaker[Session], *, through: int | None = None) -> Iterator[str]:
+        """The offline verifier's JSON lines (consent.ledger.verifier), entries
+        ``0..through - 1`` (default: all) with each checkpoint right after its last entry.
+
+        Reads in short transactions of EXPORT_CHUNK entries, so a long export never holds
+        the SQLite write lock for long; entries and checkpoints never change, so the
+        chunks add up to a consistent export.
+        """
+        with sessions() as db:
+            size = self.tree_size(db)
+            through = size if through is None else through
+            if not 0 <= through <= size:
+                raise ProofRangeError(f"export size {through} is outside 0..{size}")
+            notes: dict[int, list[str]] = {}
+            for tree_size, note in repository.checkpoint_notes_up_to(db, through):
+                notes.setdefault(tree_size, []).append(note)
+        for note in notes.get(0, ()):
+            yield export_checkpoint_line(note) + "\n"
+        for start in range(0, through, EXPORT_CHUNK):
+            with sessions() as db:
+                rows = repository.entry_rows(db, start, min(start + EXPORT_CHUNK, through))
+            for expected, row in enumerate(rows, start):
+                if row[0] != expected:
+                    raise LedgerStateError(f"ledger entry {expected} is missing")
+                yield export_entry_line(_export_entry(row)) + "\n"
+                for note in notes.get(expected + 1, ()):
+                    yield export_checkpoint_line(note) + "\n"
+            if len(rows) != min(EXPORT_CHUNK, through - start):
+                raise LedgerStateError(f"ledger entries after {start + len(rows) - 1} are missing")
+
+
+def _export_entry(row: Sequence[Any]) -> dict[str, Any]:
+    (index, entry_id, recorded_at, resident_id, client_id, department, channel) = row[:7]
+    fields, purpose, basis, grant_id, legal_basis, request_id = row[7:]
+    return {
+        "index": index,
+        "entry_id": entry_id,
+        "recorded_at": rfc3339_utc(recorded_at),
+        "resident_id": resident_id,
+        "recipient_client_id": client_id,
+        "recipient_department": department,
+        "channel": channel,
+        "fields": fields,
+        "purpose": purpose,
+        "basis": basis,
+        "grant_id": grant_id,
+        "legal_basis": legal_basis,
+        "request_id": request_id,
+    }
+
+
+def _moved(frontier: CompactRange, state: FrontierRow) -> dict[str, Any]:
+    """The frontier row after an append (checkpoint fields as they were)."""
+    return {
+        "tree_size": frontier.size,
+        "hashes": b"".join(frontier.to_hashes()),
+        "checkpoint_size": state.checkpoint_size,
+        "checkpoint_at": state.checkpoint_at,
+    }
+
+
+def _compact_range(state: FrontierRow) -> CompactRange:
+    hashes = [state.hashes[i : i + HASH_SIZE] for i in range(0, len(state.hashes), HASH_SIZE)]
+    try:
+        return CompactRange.from_hashes(state.tree_size, hashes)
+    except ValueError as error:
+        raise LedgerStateError(f"the ledger frontier is corrupt: {error}") from None
+
+
+# -- reading entries (residents' pages, departments, auditors) ------------------------------
+
+
+def list_disclosures(
+    db: Session,
+    resident_id: str,
+    *,
+    department: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    before: int | None = None,
+) -> list[DisclosureView]:
+    """A resident's own entries, newest first (``since`` inclusive, ``until`` exclusive)."""
+    filters = EntryFilter(resident_id=resident_id, department=department, since=since, until=until)
+    return query_disclosures(db, filters, limit=limit, before=before)
+
+
+def query_disclosures(
+    db: Session, filters: EntryFilter, *, limit: int = 100, before: int | None = None
+) -> list[DisclosureView]:
+    rows = repository.find_entries(db, filters, limit=limit, before=before)
+    return [DisclosureView.of(row) for row in rows]
+
+
+def disclosure_at(db: Session, index: int) -> DisclosureView | None:
+    row = repository.entry_at(db, index)
+    return DisclosureView.of(row) if row else None
+
+
+def record_audit_access(
+    db: Session,
+    *,
+    subject: str,
+    client_id: str | None,
+    action: str,
+    parameters: dict[str, Any],
+    result_count: int | None,
+    status: int,
+    request_id: str | None,
+    now: datetime,
+) -> None:
+    repository.add_access(
+        db,
+        AuditAccess(
+            at=now,
+            subject=subject,
+            client_id=client_id,
+            action=action,
+            parameters=parameters,
+            result_count=result_count,
+            status=status,
+            request_id=request_id,
+        ),
+    )
+
+
+def audit_accesses(db: Session, *, limit: int = 100, before: int | None = None) -> list[AuditAccess]:
+    return list(repository.access_log(db, limit=limit, before=before))

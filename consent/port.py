@@ -1,0 +1,143 @@
+"""The consent service as the identity provider sees it: ``LedgerConsentPort`` has the
+shape of ``identity.consent_port.ConsentPort`` (matched structurally; consent never imports
+identity) plus the read API the resident's account pages use.
+
+Every method works in the caller's session and never commits: a release of claims and its
+ledger entry commit together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlalchemy.orm import Session
+
+from consent.config import ConsentConfig, ledger_origin
+from consent.grants import service as grants
+from consent.grants.service import GrantView
+from consent.ledger import service as ledger
+from consent.ledger.service import Disclosure, DisclosureView, Ledger
+from egate.runtime import Runtime
+
+
+class ConsentRequestLike(Protocol):
+    resident_id: str
+    client_id: str
+    department: str
+    fields: Sequence[str]
+    purpose_en: str
+    purpose_zh: str
+
+
+@dataclass(frozen=True)
+class GrantCoverage:
+    """``grant_id`` and ``missing_fields``, the two attributes the provider reads.
+
+    Covered when ``grant_id`` is set and ``missing_fields`` is empty. A ``grant_id`` with
+    missing fields names the live remembered grant covering most of the request (its
+    fields can be shown as already agreed); no ``grant_id`` means nothing covers it.
+    """
+
+    grant_id: str | None
+    missing_fields: tuple[str, ...]
+
+
+class LedgerConsentPort:
+    """Consent grants and the disclosure ledger behind the provider's ``ConsentPort``.
+
+    Built with the runtime, appends also sign checkpoints as ``config.checkpoints`` says
+    (the signing key is sealed under the runtime's master secret). Built without one, it
+    records and checks everything the same way and leaves signing to the consent app, the
+    ``egate ledger checkpoint`` command or a port that has the runtime.
+    """
+
+    def __init__(self, runtime: Runtime | None = None, config: ConsentConfig | None = None) -> None:
+        self.config = config or ConsentConfig()
+        self.ledger = Ledger(
+            origin=ledger_origin(runtime.settings.issuer if runtime else "http://localhost"),
+            master_key=runtime.master_key if runtime else None,
+            policy=self.config.checkpoints,
+        )
+
+    # -- identity.consent_port.ConsentPort ------------------------------------------------
+
+    def find_covering_grant(self, db: Session, request: ConsentRequestLike, now: datetime) -> GrantCoverage:
+        coverage = grants.find_covering_grant(db, request, now)
+        return GrantCoverage(coverage.grant_id, coverage.missing_fields)
+
+    def record_grant(
+        self,
+        db: Session,
+        request: ConsentRequestLike,
+        *,
+        remember: bool,
+        given_via: str,
+        now: datetime,
+    ) -> str:
+        return grants.record_grant(
+            db, request, remember=remember, given_via=given_via, now=now, policy=self.config.grants
+        )
+
+    def grant_is_valid(self, db: Session, grant_id: str, now: datetime) -> bool:
+        return grants.grant_is_valid(db, grant_id, now)
+
+    def record_disclosure(
+        self,
+        db: Session,
+        *,
+        resident_id: str,
+        client_id: str,
+        department: str,
+        channel: str,
+        fields: Sequence[str],
+        purpose: str,
+        grant_id: str | None,
+        legal_basis: str | None,
+        request_id: str | None,
+        now: datetime,
+    ) -> str:
+        """Append one ledger entry (field names only) in the caller's transaction.
+
+        The basis is ``consent`` with a grant, ``legal`` with a legal basis, and
+        ``sign-in`` with neither (a sign-in that released only the pairwise ``sub``).
+        Raises ``consent.ledger.service.InvalidDisclosure`` for an entry the ledger cannot
+        hold (no fields, empty names): the release must then not happen.
+        """
+        disclosure = Disclosure(
+            resident_id=resident_id,
+            recipient_client_id=client_id,
+            recipient_department=department,
+            channel=channel,
+            fields=fields,
+            purpose=purpose,
+            grant_id=grant_id,
+            legal_basis=legal_basis,
+            request_id=request_id,
+        )
+        return self.ledger.append(db, disclosure, now).entry_id
+
+    # -- the resident's account pages -----------------------------------------------------
+
+    def list_disclosures(
+        self,
+        db: Session,
+        resident_id: str,
+        *,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[DisclosureView]:
+        return ledger.list_disclosures(
+            db, resident_id, department=department, since=since, until=until, limit=limit
+        )
+
+    def list_grants(self, db: Session, resident_id: str) -> list[GrantView]:
+        return grants.list_grants(db, resident_id)
+
+    def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:
+        """Raises ``consent.grants.service.GrantNotFound`` for another resident's grant."""
+        return grants.revoke_grant(db, resident_id, grant_id, now)

@@ -1,0 +1,263 @@
+"""The form definition format: a JSON document holding the JSON Schema (Draft 2020-12) of
+the answers and the bilingual presentation (pages, labels, help, options), the prefill
+mapping to identity claims, the attachments and, for a licence application, the licence.
+
+``definition.schema.json`` (next to this module) is the format's own JSON Schema; the
+checks in :func:`definition_problems` add what a schema cannot say (every answer has a page
+and a label, prefill targets exist, ...).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+
+LANGUAGES = ("en", "zh-HK")
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+SCALAR_TYPES = ("string", "integer", "number", "boolean")
+
+# Identity claims a form may prefill, and whether the provider's value is verified (taken
+# from registration: read-only in the form and re-checked at submission) or self-declared
+# (the resident may edit it), as in iAM Smart's profile.
+PREFILL_CLAIMS: dict[str, bool] = {
+    "name": True,
+    "name#zh-HK": True,
+    "birthdate": True,
+    "gender": True,
+    "hkid_number": True,
+    "email": False,
+    "phone_number": False,
+    "address": False,
+}
+CLAIM_LABELS: dict[str, dict[str, str]] = {
+    "name": {"en": "English name", "zh-HK": "英文姓名"},
+    "name#zh-HK": {"en": "Chinese name", "zh-HK": "中文姓名"},
+    "birthdate": {"en": "Date of birth", "zh-HK": "出生日期"},
+    "gender": {"en": "Gender", "zh-HK": "性別"},
+    "hkid_number": {"en": "Hong Kong identity card number", "zh-HK": "香港身份證號碼"},
+    "email": {"en": "Email address", "zh-HK": "電郵地址"},
+    "phone_number": {"en": "Mobile phone number", "zh-HK": "手提電話號碼"},
+    "address": {"en": "Residential address", "zh-HK": "住址"},
+}
+
+
+@lru_cache(maxsize=1)
+def _format_validator() -> Draft202012Validator:
+    path = Path(__file__).resolve().parent / "definition.schema.json"
+    return Draft202012Validator(json.loads(path.read_text()))
+
+
+def _where(path: Any) -> str:
+    return "/".join(str(p) for p in path) or "(document)"
+
+
+def definition_problems(doc: Any) -> list[str]:
+    """Everything wrong with a definition document, one readable line each (empty: valid)."""
+    problems = [
+        f"{_where(e.absolute_path)}: {e.message}"
+        for e in sorted(_format_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    ]
+    if problems:
+        return problems
+    schema = doc["schema"]
+    if schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        problems.append(f"schema/$schema: must be {DRAFT_2020_12}")
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        return [*problems, f"schema/{_where(exc.absolute_path)}: {exc.message}"]
+    properties = schema.get("properties")
+    if schema.get("type") != "object" or not isinstance(properties, dict) or not properties:
+        return [*problems, "schema: must be an object schema with at least one property"]
+    if schema.get("additionalProperties") is not False:
+        problems.append("schema/additionalProperties: must be false (unknown answers are refused)")
+    for name, prop in properties.items():
+        problems.extend(_property_problems(name, prop, doc["fields"].get(name)))
+    for name in schema.get("required", []):
+        if name not in properties:
+            problems.append(f"schema/required: {name!r} is not a property")
+    placed: dict[str, str] = {}
+    for page in doc["pages"]:
+        for name in page["fields"]:
+            if name not in properties:
+                problems.append(f"pages/{page['id']}: {name!r} is not a property of the schema")
+            elif name in placed:
+                problems.append(f"pages/{page['id']}: {name!r} is already on page {placed[name]!r}")
+            else:
+                placed[name] = page["id"]
+    for name in properties:
+        if name not in placed:
+            problems.append(f"pages: property {name!r} is on no page")
+        if name not in doc["fields"]:
+            problems.append(f"fields: property {name!r} has no label")
+    for name in doc["fields"]:
+        if name not in properties:
+            problems.append(f"fields: {name!r} is not a property of the schema")
+    for name in doc.get("prefill", {}):
+        if name not in properties:
+            problems.append(f"prefill: {name!r} is not a property of the schema")
+        elif properties[name].get("type") != "string":
+            problems.append(f"prefill: {name!r} must be a string property")
+    slots = [a["name"] for a in doc.get("attachments", [])]
+    for name in slots:
+        if slots.count(name) > 1:
+            problems.append(f"attachments: {name!r} is declared twice")
+        if name in properties:
+            problems.append(f"attachments: {name!r} is also a property of the schema")
+    licence = doc.get("licence")
+    if licence:
+        if licence.get("holder_field") and licence["holder_field"] not in properties:
+            problems.append("licence/holder_field: not a property of the schema")
+        if licence["renewal_window_days"] >= licence["validity_days"]:
+            problems.append("licence/renewal_window_days: must be shorter than validity_days")
+    if doc.get("notify_email_field") and doc["notify_email_field"] not in properties:
+        problems.append("notify_email_field: not a property of the schema")
+    return sorted(set(problems), key=problems.index)
+
+
+def _property_problems(name: str, prop: Any, field: dict[str, Any] | None) -> list[str]:
+    where = f"schema/properties/{name}"
+    if not isinstance(prop, dict):
+        return [f"{where}: must be an object"]
+    kind = prop.get("type")
+    if kind == "array":
+        items = prop.get("items")
+        if not isinstance(items, dict) or items.get("type") != "string" or not items.get("enum"):
+            return [f"{where}: an array answer must be a list of strings from an enum"]
+        values = items["enum"]
+    elif kind in SCALAR_TYPES:
+        values = prop.get("enum")
+    else:
+        return [f"{where}: type must be one of string, integer, number, boolean or array"]
+    if values and field is not None:
+        labelled = field.get("options", {})
+        missing = [str(v) for v in values if str(v) not in labelled]
+        if missing:
+            return [f"fields/{name}/options: no label for {', '.join(missing)}"]
+    return []
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    schema: dict[str, Any]
+    presentation: dict[str, Any]
+    required: bool
+    prefill_claim: str | None
+
+    @property
+    def label(self) -> dict[str, str]:
+        return self.presentation["label"]
+
+    @property
+    def help(self) -> dict[str, str] | None:
+        return self.presentation.get("help")
+
+    @property
+    def type(self) -> str:
+        return self.schema.get("type", "string")
+
+    @property
+    def enum(self) -> list[Any] | None:
+        if self.type == "array":
+            return self.schema["items"]["enum"]
+        return self.schema.get("enum")
+
+    @property
+    def options(self) -> list[tuple[str, dict[str, str]]]:
+        labels = self.presentation.get("options", {})
+        return [(str(v), labels.get(str(v), {"en": str(v), "zh-HK": str(v)})) for v in self.enum or []]
+
+    @property
+    def widget(self) -> str:
+        if self.presentation.get("widget"):
+            return self.presentation["widget"]
+        if self.type == "array":
+            return "checkboxes"
+        if self.type == "boolean":
+            return "checkbox"
+        if self.type in ("integer", "number"):
+            return "number"
+        if self.enum:
+            return "select"
+        return {"date": "date", "email": "email"}.get(self.schema.get("format", ""), "text")
+
+    @property
+    def verified_prefill(self) -> bool:
+        return bool(self.prefill_claim and PREFILL_CLAIMS[self.prefill_claim])
+
+
+class FormDocument:
+    """Read-only view of a valid definition document."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self.raw = document
+
+    @property
+    def slug(self) -> str:
+        return self.raw["slug"]
+
+    @property
+    def department(self) -> str:
+        return self.raw["department"]
+
+    @property
+    def title(self) -> dict[str, str]:
+        return self.raw["title"]
+
+    @property
+    def purpose(self) -> dict[str, str]:
+        return self.raw["purpose"]
+
+    @property
+    def legal_basis(self) -> str | None:
+        return self.raw.get("legal_basis")
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        return self.raw["schema"]
+
+    @property
+    def prefill(self) -> dict[str, str]:
+        return self.raw.get("prefill", {})
+
+    @property
+    def attachments(self) -> list[dict[str, Any]]:
+        return self.raw.get("attachments", [])
+
+    def attachment(self, slot: str) -> dict[str, Any] | None:
+        return next((a for a in self.attachments if a["name"] == slot), None)
+
+    @property
+    def licence(self) -> dict[str, Any] | None:
+        return self.raw.get("licence")
+
+    @cached_property
+    def fields(self) -> dict[str, Field]:
+        required = set(self.schema.get("required", []))
+        return {
+            name: Field(name, prop, self.raw["fields"][name], name in required, self.prefill.get(name))
+            for name, prop in self.schema["properties"].items()
+        }
+
+    @property
+    def pages(self) -> list[dict[str, Any]]:
+        return self.raw["pages"]
+
+    @cached_property
+    def validator(self) -> Draft202012Validator:
+        """The answers' validator, with format checks (date, email) switched on."""
+        return Draft202012Validator(self.schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+    @cached_property
+    def field_order(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(name for page in self.pages for name in page["fields"])}
+
+    def page_fields(self, page: dict[str, Any]) -> list[Field]:
+        return [self.fields[name] for name in page["fields"]]

@@ -1,0 +1,69 @@
+"""The forms hub's domain errors. Routes turn them into RFC 9457 problem details on the API
+and into a message on the page; services raise them and never build HTTP responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class FormsError(Exception):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(FormsError):
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Forbidden(FormsError):
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class Conflict(FormsError):
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class AlreadySubmitted(Conflict):
+    code, title = "already_submitted", "Already submitted"
+
+
+class IllegalTransitionError(Conflict):
+    code, title = "illegal_transition", "Not allowed in this status"
+
+
+class FormNotOpen(Conflict):
+    code, title = "form_not_open", "This form is not open for submissions"
+
+
+class PrefillRecheckNeeded(Conflict):
+    code, title = "prefill_recheck_needed", "Prefilled details must be checked again"
+
+
+class DraftExpired(Conflict):
+    code, title = "draft_expired", "This draft has expired"
+
+
+class InvalidAnswers(FormsError):
+    status, code, title = 422, "invalid_answers", "Some answers are not valid"
+
+
+class InvalidInput(FormsError):
+    status, code, title = 422, "invalid_input", "Invalid input"
+
+
+class IdempotencyKeyReused(FormsError):
+    status, code, title = 422, "idempotency_key_reused", "Idempotency-Key already used for another request"
+
+
+class AttachmentRejected(FormsError):
+    status, code, title = 422, "attachment_rejected", "The file was not accepted"
+
+
+class AttachmentTooLarge(AttachmentRejected):
+    status, code, title = 413, "attachment_too_large", "The file is too large"

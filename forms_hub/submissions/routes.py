@@ -1,0 +1,464 @@
+"""HTTP surface of submissions: the resident's API, the department's queue and
+transitions, notifications, and receipt verification. Handlers parse, authorise (through
+the access dependencies), call the service and shape the response."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.responses import JSONResponse, Response
+
+from egate.problems import Problem
+from egate.runtime import DbSession
+from forms_hub.access import CurrentResident, CurrentStaff
+from forms_hub.crypto import canonical_json, sha256_hex
+from forms_hub.errors import AttachmentTooLarge, FormsError, InvalidInput, PrefillRecheckNeeded
+from forms_hub.hub import FormsHub, HubDep, Resident, request_id_of
+from forms_hub.oidc_client.service import (
+    client_credentials,
+    drop_prefill_tokens,
+    prefill_tokens,
+    store_prefill_tokens,
+)
+from forms_hub.submissions import flows, repository
+from forms_hub.submissions import service as submissions
+from forms_hub.submissions.prefill import fresh_release
+from forms_hub.submissions.receipts import InvalidReceipt
+from forms_hub.submissions.schemas import (
+    Answers,
+    Assignment,
+    DepartmentTransition,
+    NewSubmission,
+    NotificationsRead,
+    ReceiptToVerify,
+    Resubmission,
+    Withdrawal,
+)
+from forms_hub.submissions.views import notification_view, queue_item, submission_view
+
+router = APIRouter(tags=["submissions"])
+department_router = APIRouter(tags=["department"])
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key", max_length=128, description="Makes a retried submit produce one submission"
+    ),
+]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _json(body: Any, status: int = 200, *, replayed: bool = False) -> JSONResponse:
+    headers = dict(NO_STORE)
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _key(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().strip('"')  # the IETF draft sends it as an sf-string
+    if not value or len(value) > 128 or not value.isprintable():
+        raise InvalidInput("Idempotency-Key must be 1 to 128 printable characters.")
+    return value
+
+
+# -- resident -------------------------------------------------------------------------------
+
+
+@router.post("/api/submissions", status_code=201)
+def create_submission(
+    body: NewSubmission,
+    request: Request,
+    resident: CurrentResident,
+    hub: HubDep,
+    db: DbSession,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once."""
+    now = hub.now()
+    if not body.submit:
+        draft = submissions.create_draft(db, hub, resident, body.form, body.answers, now)
+        return _json(submission_view(db, hub, draft, for_resident=True), 201)
+    key = _key(idempotency_key)
+    if key is None:
+        raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
+    fingerprint = sha256_hex(canonical_json({"form": body.form, "answers": body.answers}))
+    try:
+        submission, replayed = submissions.submit_new(
+            db,
+            hub,
+            resident,
+            body.form,
+            body.answers,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            request_id=request_id_of(request),
+            now=now,
+        )
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as its replay.
+        db.rollback()
+        submission, replayed = submissions.submit_new(
+            db,
+            hub,
+            resident,
+            body.form,
+            body.answers,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            request_id=request_id_of(request),
+            now=now,
+        )
+    return _json(
+        submission_view(db, hub, submission, for_resident=True), 200 if replayed else 201, replayed=replayed
+    )
+
+
+@router.post(
+    "/api/forms/{slug}/submissions",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["answers"],
+                        "properties": {
+                            "answers": {"type": "string", "description": "The answers as a JSON object"},
+                        },
+                        "additionalProperties": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "A file, in a part named after the definition's attachment",
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def submit_form(
+    slug: str, request: Request, resident: CurrentResident, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    """Submit a form in one request: the answers and the files (multipart, each file in a
+    part named after the definition's attachment). Needs an Idempotency-Key; a retry with
+    the same key and request returns the first submission."""
+    key = _key(request.headers.get("idempotency-key"))
+    if key is None:
+        raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
+    limit = hub.config.max_upload_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit + 256 * 1024:
+        raise AttachmentTooLarge(f"The request is larger than {limit // (1024 * 1024)} MB.")
+    form = await request.form(max_files=20, max_fields=20)
+    try:
+        answers = json.loads(str(form.get("answers", "")))
+    except ValueError:
+        raise InvalidInput("The answers part must be a JSON object.") from None
+    if not isinstance(answers, dict):
+        raise InvalidInput("The answers part must be a JSON object.")
+    files = []
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            value.file.seek(0)
+            files.append((name, value.filename, value.file.read(limit + 1)))
+    fingerprint = sha256_hex(
+        canonical_json({"form": slug, "answers": answers, "files": [[n, sha256_hex(d)] for n, _, d in files]})
+    )
+
+    def work() -> JSONResponse:
+        def attempt() -> tuple[Any, bool]:
+            return submissions.submit_new(
+                db,
+                hub,
+                resident,
+                slug,
+                answers,
+                idempotency_key=key,
+                fingerprint=fingerprint,
+                request_id=request_id_of(request),
+                now=hub.now(),
+                files=files,
+            )
+
+        try:
+            submission, replayed = attempt()
+        except IntegrityError:
+            db.rollback()  # a concurrent request with this key won: answer as its replay
+            submission, replayed = attempt()
+        body = submission_view(db, hub, submission, for_resident=True)
+        return _json(body, 200 if replayed else 201, replayed=replayed)
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/api/submissions")
+def my_submissions(resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
+    rows = repository.for_resident(db, resident.sub, hub.now())
+    return _json(
+        {"items": [submission_view(db, hub, s, for_resident=True, with_details=False) for s in rows]}
+    )
+
+
+@router.get("/api/submissions/{submission_id}")
+def my_submission(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
+    submission = submissions.get_own(db, resident, submission_id, hub.now())
+    notice = submissions.bring_up_to_date(db, hub, submission, hub.now())
+    return _json(submission_view(db, hub, submission, for_resident=True, notice=notice))
+
+
+@router.put("/api/submissions/{submission_id}/answers")
+def save_answers(
+    submission_id: str, body: Answers, resident: CurrentResident, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    now = hub.now()
+    submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+    submissions.save_answers(db, hub, submission, body.answers, now)
+    return _json(submission_view(db, hub, submission, for_resident=True))
+
+
+@router.delete("/api/submissions/{submission_id}", status_code=204)
+def discard(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> Response:
+    submission = submissions.get_own(db, resident, submission_id, hub.now(), lock=True)
+    submissions.discard_draft(db, hub, submission)
+    return Response(status_code=204)
+
+
+def submit_with_recheck(
+    hub: FormsHub,
+    resident: Resident,
+    submission_id: str,
+    *,
+    key: str | None,
+    request_id: str,
+    view: bool = False,
+) -> tuple[dict[str, Any] | None, bool]:
+    """Submit a draft, re-checking verified prefilled answers against a fresh release.
+
+    Without prefilled answers this is one transaction. With them, three steps so that no
+    transaction is open while the provider is called: read what the re-check needs; call
+    the provider; submit in a transaction of its own. Returns (the submission's view when
+    asked for, replayed). Raises FormsError (and then nothing changed)."""
+    now = hub.now()
+    with hub.transaction() as db:
+        submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+        if submission.status != "draft" or not submissions.verified_prefill(submission):
+            submission, replayed = submissions.submit(
+                db,
+                hub,
+                submission,
+                resident,
+                idempotency_key=key,
+                fingerprint=None,
+                fresh_claims=None,
+                request_id=request_id,
+                now=now,
+            )
+            body = submission_view(db, hub, submission, for_resident=True) if view else None
+            return body, replayed
+        stored = prefill_tokens(db, hub, submission.id)
+        credentials = client_credentials(db, hub) if stored else None
+    if stored is None or credentials is None:
+        raise PrefillRecheckNeeded(
+            "The details filled from your identity must be checked again before submitting."
+        )
+    fresh, refreshed = fresh_release(hub, *credentials, stored, now)
+    try:
+        with hub.transaction() as db:
+            submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+            submission, replayed = submissions.submit(
+                db,
+                hub,
+                submission,
+                resident,
+                idempotency_key=key,
+                fingerprint=None,
+                fresh_claims=fresh,
+                request_id=request_id,
+                now=now,
+            )
+            drop_prefill_tokens(db, submission.id)
+            body = submission_view(db, hub, submission, for_resident=True) if view else None
+    except FormsError:
+        if refreshed:
+            # The old refresh token is spent (rotation): keep the new ones for the retry.
+            with hub.transaction() as db:
+                store_prefill_tokens(db, hub, submission_id, stored.sub, refreshed, stored.claims, now)
+        raise
+    return body, replayed
+
+
+@router.post("/api/submissions/{submission_id}/submit")
+def submit_draft(
+    submission_id: str,
+    request: Request,
+    resident: CurrentResident,
+    hub: HubDep,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Submit a draft. Verified answers filled from the identity are checked again against
+    a fresh release from the provider; a changed value is refused."""
+    key = _key(idempotency_key)
+    body, replayed = submit_with_recheck(
+        hub, resident, submission_id, key=key, request_id=request_id_of(request), view=True
+    )
+    return _json(body, 200, replayed=replayed)
+
+
+@router.post("/api/submissions/{submission_id}/resubmit")
+def resubmit(
+    submission_id: str,
+    body: Resubmission,
+    request: Request,
+    resident: CurrentResident,
+    hub: HubDep,
+    db: DbSession,
+) -> JSONResponse:
+    now = hub.now()
+    submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+    submissions.resubmit(
+        db,
+        hub,
+        submission,
+        resident,
+        answers=body.answers,
+        note=body.note,
+        request_id=request_id_of(request),
+        now=now,
+    )
+    return _json(submission_view(db, hub, submission, for_resident=True))
+
+
+@router.post("/api/submissions/{submission_id}/withdraw")
+def withdraw(
+    submission_id: str, body: Withdrawal, resident: CurrentResident, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    now = hub.now()
+    submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+    submissions.withdraw(db, hub, submission, resident, body.reason, now)
+    return _json(submission_view(db, hub, submission, for_resident=True))
+
+
+@router.get("/api/submissions/{submission_id}/receipt")
+def receipt(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
+    submission = submissions.get_own(db, resident, submission_id, hub.now())
+    if not submission.receipt:
+        raise Problem(404, "Not found", "A draft has no receipt.")
+    return _json({"reference": submission.reference, "receipt": submission.receipt})
+
+
+@router.get("/api/notifications")
+def notifications(resident: CurrentResident, db: DbSession) -> JSONResponse:
+    rows = repository.notifications(db, resident.sub)
+    return _json(
+        {"items": [notification_view(n) for n in rows], "unread": sum(1 for n in rows if n.read_at is None)}
+    )
+
+
+@router.post("/api/notifications/read")
+def notifications_read(
+    body: NotificationsRead, resident: CurrentResident, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    count = repository.mark_notifications_read(db, resident.sub, hub.now(), body.ids)
+    return _json({"marked": count})
+
+
+# -- anyone ---------------------------------------------------------------------------------
+
+
+@router.post("/api/receipts/verify", tags=["public"])
+def verify_receipt(body: ReceiptToVerify, hub: HubDep) -> JSONResponse:
+    """Check a receipt's signature against the hub's keys; says nothing about the case."""
+    try:
+        claims = hub.receipts.verify(body.receipt)
+    except InvalidReceipt as exc:
+        raise Problem(422, "Invalid receipt", str(exc)) from None
+    return _json({"valid": True, "claims": claims})
+
+
+# -- department -----------------------------------------------------------------------------
+
+
+def _statuses(value: str | None) -> tuple[str, ...]:
+    if not value:
+        return ()
+    statuses = tuple(s for s in value.split(",") if s)
+    unknown = [s for s in statuses if s not in flows.STATUSES or s == "draft"]
+    if unknown:
+        raise InvalidInput(f"Unknown status {unknown[0]!r}.")
+    return statuses
+
+
+@department_router.get("/api/department/submissions")
+def department_queue(
+    staff: CurrentStaff,
+    hub: HubDep,
+    db: DbSession,
+    status: Annotated[str | None, Query(max_length=200, description="Comma-separated statuses")] = None,
+    form: Annotated[str | None, Query(max_length=64)] = None,
+    assigned: Annotated[
+        str | None, Query(max_length=64, description='"me", "none" or an officer\'s sub')
+    ] = None,
+    sort: Annotated[str, Query(pattern="^(oldest|newest)$")] = "oldest",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> JSONResponse:
+    """The department's queue (never another department's), oldest first by default."""
+    assigned_to = None
+    if assigned == "me":
+        assigned_to = staff.actor if staff.actor_kind == "officer" else None
+    elif assigned == "none":
+        assigned_to = ""
+    elif assigned:
+        assigned_to = assigned
+    spec = repository.QueueFilter(
+        department=staff.department,
+        statuses=_statuses(status),
+        form_slug=form,
+        assigned_to=assigned_to,
+        newest_first=sort == "newest",
+        limit=limit,
+        cursor=cursor,
+    )
+    try:
+        rows, next_cursor = repository.queue(db, spec)
+    except repository.BadCursor as exc:
+        raise InvalidInput(str(exc)) from None
+    return _json({"items": [queue_item(s) for s in rows], "next_cursor": next_cursor})
+
+
+@department_router.get("/api/department/submissions/{reference}")
+def department_submission(reference: str, staff: CurrentStaff, hub: HubDep, db: DbSession) -> JSONResponse:
+    submission = submissions.get_for_department(db, staff, reference)
+    return _json(submission_view(db, hub, submission, for_resident=False))
+
+
+@department_router.post("/api/department/submissions/{reference}/assignment")
+def department_assign(
+    reference: str, body: Assignment, staff: CurrentStaff, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    submission = submissions.get_for_department(db, staff, reference, lock=True)
+    assignee = staff.actor if body.assignee == "me" else body.assignee
+    submissions.assign(db, submission, staff, assignee, hub.now())
+    return _json(submission_view(db, hub, submission, for_resident=False))
+
+
+@department_router.post("/api/department/submissions/{reference}/transitions")
+def department_transition(
+    reference: str, body: DepartmentTransition, staff: CurrentStaff, hub: HubDep, db: DbSession
+) -> JSONResponse:
+    """start_review, request_info (reason), approve (issues the licence of a licence
+    application), reject (reason). Anything the state machine does not allow is refused."""
+    submission = submissions.get_for_department(db, staff, reference, lock=True)
+    submissions.department_action(
+        db, hub, submission, staff, body.action, reason=body.reason, conditions=body.conditions, now=hub.now()
+    )
+    return _json(submission_view(db, hub, submission, for_resident=False))

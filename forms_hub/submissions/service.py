@@ -1,0 +1,689 @@
+"""The submission lifecycle: drafts, submission with its reference number, receipt and
+ledger entry, the department's transitions and the resident's withdrawal. Services never
+commit: the request or command that calls them owns the transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from forms_hub.attachments.models import Attachment
+from forms_hub.definitions import repository as definitions
+from forms_hub.definitions.answers import answers_digest, prefill_mismatch, validate_answers
+from forms_hub.definitions.document import FormDocument
+from forms_hub.definitions.models import FormDefinition
+from forms_hub.definitions.service import document_of
+from forms_hub.errors import (
+    AlreadySubmitted,
+    Conflict,
+    DraftExpired,
+    FormNotOpen,
+    IdempotencyKeyReused,
+    IllegalTransitionError,
+    InvalidAnswers,
+    InvalidInput,
+    NotFound,
+    PrefillRecheckNeeded,
+)
+from forms_hub.hub import FormsHub, Officer, Resident, Staff
+from forms_hub.ports import CHANNEL_FORM_SUBMISSION
+from forms_hub.submissions import flows, numbers
+from forms_hub.submissions import repository as submissions
+from forms_hub.submissions.models import Notification, Submission, SubmissionEvent
+
+MAX_REASON_LENGTH = 2000
+NOTICE_NEWER_VERSION = "newer_version"
+NOTICE_MIGRATED = "migrated"
+NOTICE_FORM_CLOSED = "form_closed"
+
+
+# -- small helpers ------------------------------------------------------------------------
+
+
+def open_answers(hub: FormsHub, submission: Submission) -> dict[str, Any]:
+    return hub.sealer.open(submission.answers_sealed, submission.id)
+
+
+def _seal(hub: FormsHub, submission: Submission, answers: Mapping[str, Any]) -> None:
+    submission.answers_sealed = hub.sealer.seal(dict(answers), submission.id)
+
+
+def definition_of(db: Session, submission: Submission) -> FormDefinition:
+    definition = definitions.get(db, submission.definition_id)
+    assert definition is not None  # a foreign key
+    return definition
+
+
+def attachments_of(db: Session, submission_id: str) -> list[Attachment]:
+    return list(
+        db.scalars(
+            select(Attachment)
+            .where(Attachment.submission_id == submission_id)
+            .order_by(Attachment.uploaded_at)
+        )
+    )
+
+
+def record_event(
+    db: Session,
+    submission: Submission,
+    *,
+    actor_kind: str,
+    actor: str,
+    action: str,
+    from_status: str | None,
+    reason: str | None,
+    now: datetime,
+) -> None:
+    db.add(
+        SubmissionEvent(
+            submission_id=submission.id,
+            occurred_at=now,
+            actor_kind=actor_kind,
+            actor=actor,
+            action=action,
+            from_status=from_status,
+            to_status=submission.status,
+            reason=reason,
+        )
+    )
+
+
+def notify(
+    db: Session,
+    hub: FormsHub,
+    submission: Submission,
+    definition: FormDefinition,
+    now: datetime,
+    **params: Any,
+) -> None:
+    """The resident's notification of a status change, and an email when the form names an
+    answer holding the resident's address (``notify_email_field``)."""
+    params = {
+        "reference": submission.reference,
+        "status": submission.status,
+        "title": {"en": definition.title_en, "zh-HK": definition.title_zh},
+        **params,
+    }
+    db.add(
+        Notification(
+            resident_sub=submission.resident_sub,
+            submission_id=submission.id,
+            kind="status_changed",
+            params=params,
+            created_at=now,
+        )
+    )
+    email_field = document_of(definition).raw.get("notify_email_field")
+    address = open_answers(hub, submission).get(email_field) if email_field else None
+    if isinstance(address, str) and "@" in address:
+        from forms_hub.submissions.outbox import queue_email
+
+        link = f"{hub.base_url}/submissions/{submission.id}"
+        queue_email(db, hub.master_key, address, "status_changed", params, link, now)
+
+
+def _draft_is_live(submission: Submission, now: datetime) -> bool:
+    return submission.draft_expires_at is None or submission.draft_expires_at > now
+
+
+def _check_reason(reason: str | None, required: bool) -> str | None:
+    text = (reason or "").strip()
+    if required and not text:
+        raise InvalidInput("Give a reason.", errors=[{"field": "reason", "code": "required"}])
+    if len(text) > MAX_REASON_LENGTH:
+        raise InvalidInput(f"The reason must be {MAX_REASON_LENGTH} characters or fewer.")
+    return text or None
+
+
+# -- reading ------------------------------------------------------------------------------
+
+
+def get_own(
+    db: Session, resident: Resident, submission_id: str, now: datetime, *, lock: bool = False
+) -> Submission:
+    """The resident's own submission; another's, or an expired draft, is "not found"."""
+    submission = submissions.get(db, submission_id, for_update=lock)
+    if submission is None or submission.resident_sub != resident.sub:
+        raise NotFound("No such submission.")
+    if submission.status == "draft" and not _draft_is_live(submission, now):
+        raise NotFound("This draft has expired and was removed.")
+    return submission
+
+
+def get_for_department(db: Session, staff: Staff, reference: str, *, lock: bool = False) -> Submission:
+    submission = (
+        submissions.by_reference(db, reference, for_update=lock)
+        if numbers.is_well_formed(reference)
+        else None
+    )
+    if submission is None or submission.department != staff.department:
+        raise NotFound("No submission with this reference in your department's queue.")
+    return submission
+
+
+# -- drafts -------------------------------------------------------------------------------
+
+
+def published_definition(db: Session, slug: str) -> FormDefinition:
+    definition = definitions.published(db, slug) if isinstance(slug, str) and len(slug) <= 64 else None
+    if definition is None:
+        raise NotFound(f"No published form {slug!r}.")
+    return definition
+
+
+def create_draft(
+    db: Session,
+    hub: FormsHub,
+    resident: Resident,
+    slug: str,
+    answers: Mapping[str, Any] | None,
+    now: datetime,
+    *,
+    renews_licence_id: str | None = None,
+) -> Submission:
+    definition = published_definition(db, slug)
+    doc = document_of(definition)
+    answers = dict(answers or {})
+    errors = validate_answers(doc, answers, complete=False)
+    if errors:
+        raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
+    submission = Submission(
+        id=uuid.uuid4().hex,
+        definition_id=definition.id,
+        form_slug=definition.slug,
+        department=definition.department,
+        resident_sub=resident.sub,
+        status="draft",
+        prefill={},
+        renews_licence_id=renews_licence_id,
+        created_at=now,
+        updated_at=now,
+        draft_expires_at=now + hub.config.draft_ttl,
+    )
+    _seal(hub, submission, answers)
+    db.add(submission)
+    record_event(
+        db,
+        submission,
+        actor_kind="resident",
+        actor=resident.sub,
+        action="create",
+        from_status=None,
+        reason=None,
+        now=now,
+    )
+    db.flush()
+    return submission
+
+
+def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: datetime) -> str | None:
+    """A draft on a version that is no longer published: may still be submitted on its own
+    version during the grace period (notice ``newer_version``); after that it is moved to
+    the published version, keeping the answers the new version still asks for (notice
+    ``migrated``). ``form_closed``: the form is retired."""
+    if submission.status != "draft":
+        return None
+    definition = definition_of(db, submission)
+    if definition.status == "published":
+        return None
+    latest = definitions.published(db, submission.form_slug)
+    if latest is None:
+        return NOTICE_FORM_CLOSED
+    if definition.superseded_at and now < definition.superseded_at + hub.config.superseded_grace:
+        return NOTICE_NEWER_VERSION
+    new_doc = document_of(latest)
+    answers = {k: v for k, v in open_answers(hub, submission).items() if k in new_doc.fields}
+    submission.prefill = {
+        k: v
+        for k, v in submission.prefill.items()
+        if new_doc.fields.get(k) and new_doc.prefill.get(k) == v["claim"]
+    }
+    answers = {k: v for k, v in answers.items() if not validate_answers_one(new_doc, k, v)}
+    for attachment in attachments_of(db, submission.id):
+        if new_doc.attachment(attachment.slot) is None:
+            db.delete(attachment)
+    submission.migrated_from_version = definition.version
+    submission.definition_id = latest.id
+    submission.updated_at = now
+    _seal(hub, submission, answers)
+    record_event(
+        db,
+        submission,
+        actor_kind="system",
+        actor="forms-hub",
+        action="migrate",
+        from_status="draft",
+        reason=f"moved from version {definition.version} to version {latest.version}",
+        now=now,
+    )
+    db.flush()
+    return NOTICE_MIGRATED
+
+
+def validate_answers_one(doc: FormDocument, name: str, value: Any) -> bool:
+    """True when this one answer is malformed under ``doc`` (dropped when migrating)."""
+    return any(e.field == name for e in validate_answers(doc, {name: value}, complete=False))
+
+
+def _editable(submission: Submission, now: datetime) -> None:
+    if submission.status not in ("draft", "info_requested"):
+        raise Conflict(f"A submission that is {submission.status} cannot be changed.")
+    if submission.status == "draft" and not _draft_is_live(submission, now):
+        raise DraftExpired("This draft has expired.")
+
+
+def save_answers(
+    db: Session, hub: FormsHub, submission: Submission, answers: Mapping[str, Any], now: datetime
+) -> Submission:
+    """Replace the answers of a draft (or of a submission the department asked more
+    information about). Verified prefilled answers are read-only."""
+    _editable(submission, now)
+    doc = document_of(definition_of(db, submission))
+    answers = dict(answers)
+    errors = validate_answers(doc, answers, complete=False)
+    before = open_answers(hub, submission)
+    for name, meta in submission.prefill.items():
+        if meta.get("verified") and answers.get(name) != before.get(name):
+            errors = [e for e in errors if e.field != name] + [prefill_mismatch(doc, name)]
+    if errors:
+        raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
+    _seal(hub, submission, answers)
+    submission.updated_at = now
+    if submission.status == "draft":
+        submission.draft_expires_at = now + hub.config.draft_ttl
+    db.flush()
+    return submission
+
+
+def discard_draft(db: Session, hub: FormsHub, submission: Submission) -> None:
+    if submission.status != "draft":
+        raise Conflict("Only a draft can be discarded; withdraw a submission instead.")
+    for attachment in attachments_of(db, submission.id):
+        hub.storage.delete(attachment.storage_key)
+    db.delete(submission)
+    db.flush()
+
+
+def purge_expired_drafts(db: Session, hub: FormsHub, now: datetime) -> int:
+    purged = 0
+    for submission in submissions.expired_drafts(db, now):
+        discard_draft(db, hub, submission)
+        purged += 1
+    return purged
+
+
+# -- submitting ---------------------------------------------------------------------------
+
+
+def claim_value(userinfo: Mapping[str, Any], claim: str) -> str | None:
+    value = userinfo.get(claim)
+    if claim == "address" and isinstance(value, dict):
+        value = value.get("formatted")
+    if isinstance(value, bool) or value is None:
+        return None
+    return str(value)
+
+
+def verified_prefill(submission: Submission) -> dict[str, str]:
+    """field -> claim of the answers prefilled from verified identity data."""
+    return {name: meta["claim"] for name, meta in submission.prefill.items() if meta.get("verified")}
+
+
+def _completeness_errors(
+    doc: FormDocument, attachments: list[Attachment], answers: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    errors = validate_answers(doc, answers, complete=True)
+    attached = {a.slot for a in attachments}
+    for slot in doc.attachments:
+        if slot.get("required") and slot["name"] not in attached:
+            label = slot["label"]
+            errors.append(
+                {
+                    "field": slot["name"],
+                    "code": "required",
+                    "message": {"en": f"Attach {label['en']}", "zh-HK": f"請附上{label['zh-HK']}"},
+                }
+            )
+    return [e if isinstance(e, dict) else e.as_json() for e in errors]
+
+
+def _hand_over(
+    db: Session,
+    hub: FormsHub,
+    submission: Submission,
+    doc: FormDocument,
+    definition: FormDefinition,
+    answers: Mapping[str, Any],
+    attachments: list[Attachment],
+    request_id: str,
+    now: datetime,
+) -> None:
+    """Record in the disclosure ledger that these answers went to the department."""
+    from forms_hub.oidc_client.service import own_client_id
+
+    attached = {a.slot for a in attachments}
+    fields = sorted({*answers.keys(), *(f"attachment:{slot}" for slot in attached)})
+    if not fields:
+        return
+    hub.disclosures.record(
+        db,
+        resident_sub=submission.resident_sub,
+        client_id=own_client_id(db, hub),
+        department=submission.department,
+        channel=CHANNEL_FORM_SUBMISSION,
+        fields=fields,
+        purpose=doc.purpose["en"],
+        legal_basis=doc.legal_basis
+        or f"Application made by the resident ({definition.slug} v{definition.version})",
+        request_id=request_id,
+        now=now,
+    )
+
+
+def submit(
+    db: Session,
+    hub: FormsHub,
+    submission: Submission,
+    resident: Resident,
+    *,
+    idempotency_key: str | None,
+    fingerprint: str | None,
+    fresh_claims: Mapping[str, Any] | None,
+    request_id: str,
+    now: datetime,
+    key_checked: bool = False,
+) -> tuple[Submission, bool]:
+    """Submit a draft; returns it and whether this was a replay of an earlier submit.
+    ``key_checked``: the caller already made sure no other submission has this key.
+
+    Raises:
+        AlreadySubmitted, DraftExpired, FormNotOpen, Conflict (draft migrated),
+        InvalidAnswers, PrefillRecheckNeeded, IdempotencyKeyReused.
+    """
+    if submission.status != "draft":
+        if idempotency_key and submission.idempotency_key == idempotency_key:
+            return submission, True
+        raise AlreadySubmitted(
+            f"This was already submitted as {submission.reference}.", reference=submission.reference
+        )
+    if idempotency_key and not key_checked:
+        other = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
+        if other is not None and other.id != submission.id:
+            raise IdempotencyKeyReused("This Idempotency-Key was used for another submission.")
+    if not _draft_is_live(submission, now):
+        raise DraftExpired("This draft has expired.")
+    notice = bring_up_to_date(db, hub, submission, now)
+    if notice == NOTICE_FORM_CLOSED:
+        raise FormNotOpen("This form is no longer open for submissions.")
+    if notice == NOTICE_MIGRATED:
+        raise Conflict(
+            "This form has a new version and your draft was moved to it: check your answers, then submit.",
+            notice=NOTICE_MIGRATED,
+        )
+    definition = definition_of(db, submission)
+    doc = document_of(definition)
+    answers = open_answers(hub, submission)
+    attachments = attachments_of(db, submission.id)
+    errors = _completeness_errors(doc, attachments, answers)
+    verified = verified_prefill(submission)
+    if verified and not errors:
+        if fresh_claims is None:
+            raise PrefillRecheckNeeded(
+                "The details filled from your identity must be checked again before submitting."
+            )
+        for name, claim in verified.items():
+            if answers.get(name) != claim_value(fresh_claims, claim):
+                errors.append(prefill_mismatch(doc, name).as_json())
+    if errors:
+        raise InvalidAnswers("Some answers are not valid.", errors=errors)
+    reference = numbers.new_number(db, "submission", submission.department, now.year)
+    digest = answers_digest(answers, [(a.slot, a.sha256) for a in attachments])
+    submission.receipt = hub.receipts.sign(
+        {
+            "jti": submission.id,
+            "iat": int(now.timestamp()),
+            "reference": reference,
+            "department": submission.department,
+            "form": {"slug": definition.slug, "version": definition.version, "title": doc.title},
+            "submitted_at": now.isoformat().replace("+00:00", "Z"),
+            "answers_sha256": digest,
+            "attachments": [{"name": a.slot, "sha256": a.sha256, "size": a.size} for a in attachments],
+        }
+    )
+    submission.reference = reference
+    submission.answers_digest = digest
+    submission.status = "submitted"
+    submission.submitted_at = now
+    submission.updated_at = now
+    submission.draft_expires_at = None
+    submission.idempotency_key = idempotency_key
+    submission.request_fingerprint = fingerprint
+    record_event(
+        db,
+        submission,
+        actor_kind="resident",
+        actor=resident.sub,
+        action="submit",
+        from_status="draft",
+        reason=None,
+        now=now,
+    )
+    notify(db, hub, submission, definition, now)
+    _hand_over(db, hub, submission, doc, definition, answers, attachments, request_id, now)
+    db.flush()
+    return submission, False
+
+
+def submit_new(
+    db: Session,
+    hub: FormsHub,
+    resident: Resident,
+    slug: str,
+    answers: Mapping[str, Any],
+    *,
+    idempotency_key: str,
+    fingerprint: str,
+    request_id: str,
+    now: datetime,
+    files: Sequence[tuple[str, str | None, bytes]] = (),
+) -> tuple[Submission, bool]:
+    """Create and submit in one call (the API), with the files (slot, file name, bytes). A
+    retry with the same Idempotency-Key and the same request returns the first result;
+    with another request it is refused."""
+    from forms_hub.attachments.service import add_attachment
+
+    existing = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
+    if existing is not None:
+        if existing.request_fingerprint != fingerprint:
+            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
+        return existing, True
+    draft = create_draft(db, hub, resident, slug, answers, now)
+    for slot, filename, data in files:
+        add_attachment(db, hub, draft, slot, filename, data, now)
+    return submit(
+        db,
+        hub,
+        draft,
+        resident,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        fresh_claims=None,
+        request_id=request_id,
+        now=now,
+        key_checked=True,
+    )
+
+
+# -- transitions after submission ---------------------------------------------------------
+
+
+def _move(
+    db: Session,
+    submission: Submission,
+    action: str,
+    actor: str,
+    *,
+    actor_kind: str,
+    actor_id: str,
+    reason: str | None,
+    now: datetime,
+) -> tuple[str, str | None]:
+    try:
+        step = flows.transition(submission.status, action, actor)
+    except flows.IllegalTransition as exc:
+        raise IllegalTransitionError(str(exc), current_status=submission.status, action=action) from None
+    reason = _check_reason(reason, step.reason_required)
+    before = submission.status
+    submission.status = step.target
+    submission.updated_at = now
+    if step.target in flows.DECIDED:
+        submission.decided_at = now
+    record_event(
+        db,
+        submission,
+        actor_kind=actor_kind,
+        actor=actor_id,
+        action=action,
+        from_status=before,
+        reason=reason,
+        now=now,
+    )
+    return before, reason
+
+
+def withdraw(
+    db: Session, hub: FormsHub, submission: Submission, resident: Resident, reason: str | None, now: datetime
+) -> Submission:
+    _, reason = _move(
+        db,
+        submission,
+        "withdraw",
+        flows.RESIDENT,
+        actor_kind="resident",
+        actor_id=resident.sub,
+        reason=reason,
+        now=now,
+    )
+    notify(db, hub, submission, definition_of(db, submission), now, reason=reason)
+    db.flush()
+    return submission
+
+
+def resubmit(
+    db: Session,
+    hub: FormsHub,
+    submission: Submission,
+    resident: Resident,
+    *,
+    answers: Mapping[str, Any] | None,
+    note: str | None,
+    request_id: str,
+    now: datetime,
+) -> Submission:
+    """The resident answers a request for more information and sends the case back."""
+    if submission.status != "info_requested":
+        raise IllegalTransitionError(
+            f"cannot resubmit a submission that is {submission.status}",
+            status=submission.status,
+            action="resubmit",
+        )
+    if answers is not None:
+        save_answers(db, hub, submission, answers, now)
+    definition = definition_of(db, submission)
+    doc = document_of(definition)
+    current = open_answers(hub, submission)
+    attachments = attachments_of(db, submission.id)
+    errors = _completeness_errors(doc, attachments, current)
+    if errors:
+        raise InvalidAnswers("Some answers are not valid.", errors=errors)
+    submission.answers_digest = answers_digest(current, [(a.slot, a.sha256) for a in attachments])
+    _move(
+        db,
+        submission,
+        "resubmit",
+        flows.RESIDENT,
+        actor_kind="resident",
+        actor_id=resident.sub,
+        reason=note,
+        now=now,
+    )
+    notify(db, hub, submission, definition, now)
+    _hand_over(db, hub, submission, doc, definition, current, attachments, request_id, now)
+    db.flush()
+    return submission
+
+
+def assign(
+    db: Session, submission: Submission, staff: Staff, assignee: str | None, now: datetime
+) -> Submission:
+    """An officer takes a case (assignee = themselves) or hands it back (None); a back-end
+    system may assign any officer of its department."""
+    if submission.status in flows.DECIDED:
+        raise Conflict(f"A submission that is {submission.status} cannot be assigned.")
+    if isinstance(staff, Officer) and assignee not in (None, staff.sub):
+        raise InvalidInput("An officer can only assign a case to themselves.")
+    if assignee is not None and (not isinstance(assignee, str) or not 0 < len(assignee) <= 64):
+        raise InvalidInput("assignee must be an officer's identifier.")
+    submission.assigned_to = assignee
+    submission.updated_at = now
+    record_event(
+        db,
+        submission,
+        actor_kind=staff.actor_kind,
+        actor=staff.actor,
+        action="assign" if assignee else "unassign",
+        from_status=submission.status,
+        reason=assignee,
+        now=now,
+    )
+    db.flush()
+    return submission
+
+
+def department_action(
+    db: Session,
+    hub: FormsHub,
+    submission: Submission,
+    staff: Staff,
+    action: str,
+    *,
+    reason: str | None,
+    conditions: list[str] | None,
+    now: datetime,
+) -> tuple[Submission, Any]:
+    """Review, ask for more information, approve or reject. Approving a licence
+    application issues its licence in the same transaction; returns (submission, licence)."""
+    from forms_hub.licences.service import issue_licence
+
+    if action not in flows.DEPARTMENT_ACTIONS:
+        raise InvalidInput(f"action must be one of {', '.join(flows.DEPARTMENT_ACTIONS)}.")
+    if conditions is not None and (
+        not isinstance(conditions, list)
+        or any(not isinstance(c, str) or not c.strip() or len(c) > 500 for c in conditions)
+    ):
+        raise InvalidInput("conditions must be a list of non-empty texts of at most 500 characters.")
+    _, reason = _move(
+        db,
+        submission,
+        action,
+        flows.DEPARTMENT,
+        actor_kind=staff.actor_kind,
+        actor_id=staff.actor,
+        reason=reason,
+        now=now,
+    )
+    if action == "start_review" and submission.assigned_to is None and isinstance(staff, Officer):
+        submission.assigned_to = staff.sub
+    definition = definition_of(db, submission)
+    licence = None
+    if action == "approve" and definition.is_licence:
+        licence = issue_licence(db, hub, submission, document_of(definition), conditions or [], staff, now)
+    notify(db, hub, submission, definition, now, reason=reason, licence=licence.number if licence else None)
+    db.flush()
+    return submission, licence

@@ -1,0 +1,117 @@
+"""Every query of the accounts domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
+
+
+def get(db: Session, account_id: str) -> Account | None:
+    return db.get(Account, account_id)
+
+
+def by_hkid_index(db: Session, digest: str) -> Account | None:
+    return db.scalars(select(Account).where(Account.hkid_index == digest)).one_or_none()
+
+
+def by_email_index(db: Session, digest: str) -> Account | None:
+    return db.scalars(select(Account).where(Account.email_index == digest)).one_or_none()
+
+
+def by_username(db: Session, username: str) -> Account | None:
+    return db.scalars(select(Account).where(Account.username == username)).one_or_none()
+
+
+def add_event(db: Session, event: AccountEvent) -> None:
+    db.add(event)
+
+
+def events(db: Session, account_id: str, limit: int = 100) -> Sequence[AccountEvent]:
+    return db.scalars(
+        select(AccountEvent)
+        .where(AccountEvent.account_id == account_id)
+        .order_by(AccountEvent.occurred_at.desc(), AccountEvent.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def claim_totp_step(db: Session, account_id: str, step: int) -> bool:
+    """Record ``step`` as used unless a concurrent request already used it or a later one
+    (RFC 6238 §5.2: a code is accepted once)."""
+    result = db.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .where(or_(Account.totp_last_step.is_(None), Account.totp_last_step < step))
+        .values(totp_last_step=step)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def unused_recovery_codes(db: Session, account_id: str) -> Sequence[RecoveryCode]:
+    return db.scalars(
+        select(RecoveryCode)
+        .where(RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None))
+        .order_by(RecoveryCode.id)
+    ).all()
+
+
+def use_recovery_code(db: Session, code_id: int, now: datetime) -> bool:
+    result = db.execute(
+        update(RecoveryCode)
+        .where(RecoveryCode.id == code_id, RecoveryCode.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def delete_recovery_codes(db: Session, account_id: str) -> None:
+    for row in db.scalars(select(RecoveryCode).where(RecoveryCode.account_id == account_id)):
+        db.delete(row)
+
+
+def live_codes(db: Session, account_id: str, purpose: str, now: datetime) -> Sequence[VerificationCode]:
+    return db.scalars(
+        select(VerificationCode)
+        .where(
+            VerificationCode.account_id == account_id,
+            VerificationCode.purpose == purpose,
+            VerificationCode.used_at.is_(None),
+            VerificationCode.expires_at > now,
+        )
+        .order_by(VerificationCode.id.desc())
+    ).all()
+
+
+def codes_sent_since(db: Session, account_id: str, purpose: str, since: datetime) -> int:
+    rows = db.scalars(
+        select(VerificationCode.id).where(
+            VerificationCode.account_id == account_id,
+            VerificationCode.purpose == purpose,
+            VerificationCode.expires_at > since,
+        )
+    ).all()
+    return len(rows)
+
+
+def retire_codes(db: Session, account_id: str, purpose: str, now: datetime) -> None:
+    db.execute(
+        update(VerificationCode)
+        .where(
+            VerificationCode.account_id == account_id,
+            VerificationCode.purpose == purpose,
+            VerificationCode.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def all_encrypted_accounts(db: Session) -> Sequence[Account]:
+    return db.scalars(select(Account).order_by(Account.id)).all()

@@ -1,0 +1,416 @@
+"""The resident's pages: enrolment, account home (profile), contact verification, security
+(password, TOTP, recovery codes, sessions), account activity, password reset."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from markupsafe import Markup
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from egate.runtime import DbSession, RuntimeDep
+from identity.accounts import service as accounts
+from identity.accounts.schemas import ContactChange, Enrolment, FormErrors
+from identity.assurance import ACR_BASIC, AMR_PASSWORD
+from identity.messaging.delivery import after_response
+from identity.security import totp
+from identity.security.keyring import keyring_for
+from identity.sessions import service as sessions
+from identity.sessions.dependencies import CurrentAccount, Meta, OptionalSession
+from identity.throttling import service as throttling
+from identity.web import render
+from identity.web.forms import CheckedForm, notice_from
+from identity.web.rendering import HONG_KONG
+
+router = APIRouter(include_in_schema=False)
+
+ENROL_FIELDS = ("hkid", "name", "name_zh", "birthdate", "gender", "address", "phone", "email")
+Channel = Literal["email", "phone"]
+
+
+def _page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
+    return render(
+        request, template, {"signed_in": True, "notice": notice_from(request), **context}, status_code
+    )
+
+
+def _redirect(path: str, runtime=None) -> RedirectResponse:  # noqa: ANN001
+    background = after_response(runtime) if runtime is not None else None
+    return RedirectResponse(path, status_code=303, background=background)
+
+
+# Enrolment -------------------------------------------------------------------------------
+
+
+@router.get("/enrol")
+def enrol_page(request: Request, session: OptionalSession) -> Response:
+    return render(request, "enrol.html", {"form": {}, "signed_in": session is not None})
+
+
+@router.post("/enrol")
+def enrol_submit(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    session: OptionalSession,
+) -> Response:
+    echo = {name: str(form.get(name) or "") for name in ENROL_FIELDS}
+    now = runtime.clock()
+    today = now.astimezone(HONG_KONG).date()
+    # "This number is already enrolled" tells a prober that the number has an account: such
+    # refusals count against the source, which is then paused like a guessing sign-in.
+    probe_key = "enrol:" + (throttling.source_key(request.client.host if request.client else None) or "-")
+    lock, _failures = throttling.check(db, probe_key, None, now)
+    if lock is not None:
+        context = {"form": echo, "locked_until": lock.until, "signed_in": session is not None}
+        return render(request, "enrol.html", context, 429)
+    try:
+        account = accounts.enrol_resident(db, runtime, Enrolment.parse(form, today), meta)
+    except FormErrors as exc:
+        if {"hkid.taken", "email.taken"} & set(exc.errors.values()):
+            throttling.record_failure(db, probe_key, None, now)
+        return render(
+            request,
+            "enrol.html",
+            {"form": echo, "errors": exc.errors, "signed_in": session is not None},
+            400,
+        )
+    accounts.issue_code(db, runtime, account, "email")
+    accounts.issue_code(db, runtime, account, "phone")
+    if session is not None:
+        sessions.end_session(db, session.id, runtime.clock())
+    token, _ = sessions.start_session(
+        db,
+        runtime,
+        account_id=account.id,
+        acr=ACR_BASIC,
+        amr=[AMR_PASSWORD],
+        source=meta.source,
+        user_agent=meta.user_agent,
+    )
+    response = _redirect("/account/verify/email?notice=notice.enrolled", runtime)
+    sessions.set_session_cookie(response, runtime, token)
+    return response
+
+
+# Account home and profile ----------------------------------------------------------------
+
+
+@router.get("/account")
+def account_home(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+    keyring = keyring_for(runtime)
+    account = current.account
+    return _page(
+        request,
+        "account/home.html",
+        {
+            "kind": account.kind,
+            "profile": accounts.load_profile(keyring, account),
+            "hkid_masked": accounts.masked_hkid(keyring, account),
+            "email_verified": account.email_verified_at is not None,
+            "phone_verified": account.phone_verified_at is not None,
+            "totp_enabled": accounts.has_totp(account),
+            "username": account.username,
+            "department": account.department,
+            "roles": account.roles,
+        },
+    )
+
+
+@router.get("/account/profile")
+def profile_page(request: Request, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+    profile = accounts.load_profile(keyring_for(runtime), current.account)
+    form = {"email": profile.email, "phone": profile.phone, "address": profile.address}
+    return _page(request, "account/profile.html", {"form": form})
+
+
+@router.post("/account/profile")
+def profile_submit(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    echo = {name: str(form.get(name) or "") for name in ("email", "phone", "address")}
+    try:
+        changed = accounts.change_contact(db, runtime, current.account, ContactChange.parse(form), meta)
+    except FormErrors as exc:
+        return _page(request, "account/profile.html", {"form": echo, "errors": exc.errors}, 400)
+    if changed:
+        return _redirect(f"/account/verify/{changed[0]}?notice=notice.profile_updated", runtime)
+    return _redirect("/account?notice=notice.profile_updated")
+
+
+@router.get("/account/verify/{channel}")
+def verify_page(request: Request, channel: Channel, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+    account = current.account
+    verified = account.email_verified_at if channel == "email" else account.phone_verified_at
+    if verified is not None:
+        return _redirect(f"/account?notice=notice.{channel}_verified")
+    profile = accounts.load_profile(keyring_for(runtime), account)
+    destination = profile.email if channel == "email" else profile.phone
+    return _page(request, "account/verify.html", {"channel": channel, "destination": destination})
+
+
+@router.post("/account/verify/{channel}")
+def verify_submit(
+    request: Request,
+    channel: Channel,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    code = str(form.get("code") or "").strip()
+    error = "code.required" if not code else None
+    if error is None and not accounts.verify_contact(db, runtime, current.account, channel, code, meta):
+        error = "code.wrong"
+    if error:
+        profile = accounts.load_profile(keyring_for(runtime), current.account)
+        destination = profile.email if channel == "email" else profile.phone
+        return _page(
+            request,
+            "account/verify.html",
+            {"channel": channel, "destination": destination, "errors": {"code": error}},
+            400,
+        )
+    return _redirect(f"/account?notice=notice.{channel}_verified")
+
+
+@router.post("/account/verify/{channel}/resend")
+def verify_resend(
+    channel: Channel,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    current: CurrentAccount,
+) -> Response:
+    sent = accounts.issue_code(db, runtime, current.account, channel)
+    notice = "notice.code_sent" if sent else "notice.code_not_sent"
+    return _redirect(f"/account/verify/{channel}?notice={notice}", runtime)
+
+
+# Security --------------------------------------------------------------------------------
+
+
+def _security_page(request: Request, db, runtime, current, errors=None, status_code: int = 200) -> Response:  # noqa: ANN001
+    account = current.account
+    return _page(
+        request,
+        "account/security.html",
+        {
+            "totp_enabled": accounts.has_totp(account),
+            "recovery_left": accounts.remaining_recovery_codes(db, account.id),
+            "sessions": sessions.live_sessions(db, runtime, account.id),
+            "current_session_id": current.session.id,
+            "errors": errors or {},
+        },
+        status_code,
+    )
+
+
+@router.get("/account/security")
+def security_page(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+    return _security_page(request, db, runtime, current)
+
+
+@router.post("/account/security/password")
+def change_password(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    try:
+        accounts.change_password(
+            db,
+            runtime,
+            current.account,
+            str(form.get("current_password") or ""),
+            str(form.get("new_password") or ""),
+            str(form.get("new_password_confirm") or ""),
+            meta,
+        )
+    except FormErrors as exc:
+        return _security_page(request, db, runtime, current, exc.errors, 400)
+    sessions.end_all_sessions(db, current.account.id, runtime.clock(), keep=current.session.id)
+    return _redirect("/account/security?notice=notice.password_changed")
+
+
+@router.get("/account/security/totp")
+def totp_page(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+    if accounts.has_totp(current.account):
+        return _redirect("/account/security")
+    return _totp_setup_page(request, db, runtime, current)
+
+
+def _totp_setup_page(request: Request, db, runtime, current, errors=None, status_code: int = 200) -> Response:  # noqa: ANN001
+    keyring = keyring_for(runtime)
+    secret = accounts.begin_totp_setup(db, runtime, current.account)
+    uri = totp.provisioning_uri(secret, accounts.totp_label(keyring, current.account))
+    manual_key = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+    qr_svg = Markup(totp.qr_svg(uri))  # noqa: S704 - SVG made by segno, which escapes the URI
+    context = {"qr_svg": qr_svg, "manual_key": manual_key, "errors": errors or {}}
+    return _page(request, "account/totp_setup.html", context, status_code)
+
+
+@router.post("/account/security/totp")
+def totp_confirm(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    if accounts.has_totp(current.account):
+        return _redirect("/account/security")
+    try:
+        codes = accounts.confirm_totp(db, runtime, current.account, str(form.get("code") or ""), meta)
+    except FormErrors as exc:
+        return _totp_setup_page(request, db, runtime, current, exc.errors, 400)
+    return _page(request, "account/recovery_codes.html", {"codes": codes})
+
+
+@router.post("/account/security/recovery-codes")
+def regenerate_recovery_codes(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    account = current.account
+    if not accounts.has_totp(account):
+        return _redirect("/account/security")
+    password = str(form.get("recovery_password") or "")
+    if not accounts.hasher_for(runtime).verify(account.password_hash, password):
+        return _security_page(request, db, runtime, current, {"recovery_password": "password.wrong"}, 400)
+    codes = accounts.new_recovery_codes(db, runtime, account, meta)
+    return _page(request, "account/recovery_codes.html", {"codes": codes})
+
+
+@router.post("/account/security/totp/disable")
+def totp_disable(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    try:
+        accounts.disable_totp(db, runtime, current.account, str(form.get("password") or ""), meta)
+    except FormErrors as exc:
+        return _security_page(request, db, runtime, current, exc.errors, 400)
+    return _redirect("/account/security?notice=notice.totp_disabled")
+
+
+@router.post("/account/sessions/end")
+def end_one_session(
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    session_id = str(form.get("session") or "")
+    owned = {row.id for row in sessions.live_sessions(db, runtime, current.account.id)}
+    if session_id in owned and session_id != current.session.id:
+        now = runtime.clock()
+        sessions.end_session(db, session_id, now)
+        accounts.record_event(db, current.account.id, "session.ended", meta, now)
+    return _redirect("/account/security?notice=notice.session_ended")
+
+
+@router.post("/account/sessions/end-all")
+def end_other_sessions(
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    current: CurrentAccount,
+) -> Response:
+    now = runtime.clock()
+    ended = sessions.end_all_sessions(db, current.account.id, now, keep=current.session.id)
+    accounts.record_event(db, current.account.id, "sessions.ended_all", meta, now, count=ended)
+    return _redirect("/account/security?notice=notice.sessions_ended")
+
+
+@router.get("/account/activity")
+def activity_page(request: Request, db: DbSession, current: CurrentAccount) -> Response:
+    return _page(request, "account/activity.html", {"events": accounts.activity(db, current.account.id)})
+
+
+# Password reset --------------------------------------------------------------------------
+
+
+@router.get("/reset")
+def reset_page(request: Request, session: OptionalSession) -> Response:
+    return render(request, "reset/request.html", {"identifier": "", "signed_in": session is not None})
+
+
+@router.post("/reset")
+def reset_request(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+) -> Response:
+    identifier = str(form.get("identifier") or "").strip()
+    if not identifier:
+        return render(
+            request,
+            "reset/request.html",
+            {"identifier": "", "errors": {"identifier": "identifier.required"}},
+            400,
+        )
+    account = accounts.find_by_identifier(db, keyring_for(runtime), identifier)
+    active = account is not None and account.status == accounts.ACTIVE
+    if active and accounts.issue_code(db, runtime, account, "reset"):
+        accounts.record_event(db, account.id, "password.reset_requested", meta, runtime.clock())
+    # The same page whether or not an account matched: no way to probe for accounts.
+    response = render(request, "reset/confirm.html", {"identifier": identifier})
+    response.background = after_response(runtime)
+    return response
+
+
+@router.post("/reset/confirm")
+def reset_confirm(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+) -> Response:
+    identifier = str(form.get("identifier") or "").strip()
+    code = str(form.get("code") or "").strip()
+    new = str(form.get("new_password") or "")
+    confirm = str(form.get("new_password_confirm") or "")
+    account = accounts.find_by_identifier(db, keyring_for(runtime), identifier) if identifier else None
+    try:
+        if not code:
+            raise FormErrors({"code": "code.required"})
+        if account is None or account.status != accounts.ACTIVE:
+            raise FormErrors({"code": "code.wrong"})
+        accounts.reset_password(db, runtime, account, code, new, confirm, meta)
+    except FormErrors as exc:
+        return render(request, "reset/confirm.html", {"identifier": identifier, "errors": exc.errors}, 400)
+    now = runtime.clock()
+    ended = sessions.end_all_sessions(db, account.id, now)
+    sessions.revoke_tokens(db, account.id, now)
+    accounts.record_event(db, account.id, "sessions.ended_all", meta, now, count=ended)
+    response = _redirect("/signin?notice=notice.password_reset", runtime)
+    sessions.clear_session_cookie(response, runtime)
+    return response

@@ -1,0 +1,660 @@
+"""Accounts of residents and staff: enrolment, profile, verification codes, passwords, TOTP.
+
+Services never commit: the request (or CLI command) that owns the unit of work does. Nothing
+here logs or returns an identity-document number, password or code in clear except where the
+caller must show it once (new recovery codes, the TOTP key during set-up).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from egate.runtime import Runtime
+from identity.accounts import repository
+from identity.accounts.hashing import PooledHasher
+from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
+from identity.accounts.schemas import (
+    STAFF_ROLES,
+    ContactChange,
+    Enrolment,
+    FormErrors,
+    clean_username,
+    password_errors,
+)
+from identity.messaging import outbox
+from identity.residents.hkid import InvalidHKID, format_hkid, mask_hkid, normalise_hkid
+from identity.security import totp
+from identity.security.keyring import Keyring, keyring_for
+from identity.security.passwords import PasswordHasher
+
+RESIDENT = "resident"
+STAFF = "staff"
+ACTIVE = "active"
+
+CODE_TTL = {"email": timedelta(minutes=30), "phone": timedelta(minutes=30), "reset": timedelta(minutes=15)}
+CODE_MAX_ATTEMPTS = 5
+CODES_PER_HOUR = 5
+
+
+@dataclass(frozen=True)
+class RequestMeta:
+    """Where an action came from, as recorded in the account activity (never the full IP)."""
+
+    source: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def of(cls, client_host: str | None, user_agent: str | None) -> RequestMeta:
+        return cls(_truncate_address(client_host), (user_agent or "")[:200] or None)
+
+
+def _truncate_address(host: str | None) -> str | None:
+    if not host:
+        return None
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    prefix = 24 if ip.version == 4 else 48
+    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+
+
+@dataclass
+class Profile:
+    name: str
+    name_zh: str | None = None
+    birthdate: str | None = None
+    gender: str | None = None
+    address: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+def hasher_for(runtime: Runtime) -> PooledHasher:
+    """The argon2id hasher at the settings' parameters, run on the hashing threads."""
+    settings = runtime.settings
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+@cache
+def _hasher(time_cost: int, memory: int, parallelism: int) -> PooledHasher:
+    return PooledHasher(PasswordHasher(time_cost=time_cost, memory_cost=memory, parallelism=parallelism))
+
+
+# Profile encryption ----------------------------------------------------------------------
+
+
+def _profile_context(account_id: str) -> str:
+    return f"account.profile:{account_id}"
+
+
+def _hkid_context(account_id: str) -> str:
+    return f"account.hkid:{account_id}"
+
+
+def _totp_context(account_id: str) -> str:
+    return f"account.totp:{account_id}"
+
+
+def load_profile(keyring: Keyring, account: Account) -> Profile:
+    data = json.loads(keyring.fields.decrypt(account.profile_encrypted, context=_profile_context(account.id)))
+    return Profile(**data)
+
+
+def store_profile(keyring: Keyring, account: Account, profile: Profile) -> None:
+    plaintext = json.dumps(asdict(profile), ensure_ascii=False, sort_keys=True)
+    account.profile_encrypted = keyring.fields.encrypt(plaintext, context=_profile_context(account.id))
+
+
+def account_hkid(keyring: Keyring, account: Account) -> str | None:
+    if account.hkid_encrypted is None:
+        return None
+    return keyring.fields.decrypt(account.hkid_encrypted, context=_hkid_context(account.id))
+
+
+def masked_hkid(keyring: Keyring, account: Account) -> str | None:
+    canonical = account_hkid(keyring, account)
+    return mask_hkid(canonical) if canonical else None
+
+
+def formatted_hkid(keyring: Keyring, account: Account) -> str | None:
+    canonical = account_hkid(keyring, account)
+    return format_hkid(canonical) if canonical else None
+
+
+def totp_secret(keyring: Keyring, account: Account) -> str | None:
+    if account.totp_secret_encrypted is None:
+        return None
+    return keyring.fields.decrypt(account.totp_secret_encrypted, context=_totp_context(account.id))
+
+
+def has_totp(account: Account) -> bool:
+    return account.totp_secret_encrypted is not None and account.totp_confirmed_at is not None
+
+
+def rotate_field_encryption(db: Session, runtime: Runtime) -> int:
+    """Re-encrypt every encrypted column not under the active field key; returns rows changed.
+
+    Part of the key-rotation path documented in identity/security/keyring.py.
+    """
+    keyring = keyring_for(runtime)
+    cipher = keyring.fields
+    changed = 0
+    for account in repository.all_encrypted_accounts(db):
+        touched = False
+        for attribute, context in (
+            ("profile_encrypted", _profile_context(account.id)),
+            ("hkid_encrypted", _hkid_context(account.id)),
+            ("totp_secret_encrypted", _totp_context(account.id)),
+        ):
+            token = getattr(account, attribute)
+            if token is not None and cipher.needs_reencrypt(token):
+                setattr(account, attribute, cipher.reencrypt(token, context))
+                touched = True
+        changed += touched
+    changed += outbox.rotate(db, keyring)
+    db.flush()
+    return changed
+
+
+# Events ----------------------------------------------------------------------------------
+
+
+def record_event(
+    db: Session, account_id: str, tag: str, meta: RequestMeta | None, now: datetime, **details: Any
+) -> None:
+    meta = meta or RequestMeta()
+    repository.add_event(
+        db,
+        AccountEvent(
+            account_id=account_id,
+            tag=tag,
+            occurred_at=now,
+            source=meta.source,
+            user_agent=meta.user_agent,
+            details=details,
+        ),
+    )
+
+
+def activity(db: Session, account_id: str, limit: int = 100) -> list[AccountEvent]:
+    return list(repository.events(db, account_id, limit))
+
+
+# Enrolment and lookup --------------------------------------------------------------------
+
+
+def new_account_id() -> str:
+    return secrets.token_hex(16)
+
+
+def enrol_resident(
+    db: Session,
+    runtime: Runtime,
+    enrolment: Enrolment,
+    meta: RequestMeta | None,
+    *,
+    email_verified: bool = False,
+    phone_verified: bool = False,
+) -> Account:
+    """Create a resident account.
+
+    Raises:
+        FormErrors: ``{"hkid": "hkid.taken"}`` when the number already has an account, or
+            ``{"email": "email.taken"}``. The message shown never says whose account it is.
+    """
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    hkid_digest = keyring.hkid_digest(enrolment.hkid)
+    email_digest = keyring.email_digest(enrolment.email)
+    errors = {}
+    if repository.by_hkid_index(db, hkid_digest) is not None:
+        errors["hkid"] = "hkid.taken"
+    if repository.by_email_index(db, email_digest) is not None:
+        errors["email"] = "email.taken"
+    if errors:
+        hasher_for(runtime).dummy_verify(enrolment.password)  # same cost as a new account
+        raise FormErrors(errors)
+    account = Account(
+        id=new_account_id(),
+        kind=RESIDENT,
+        status=ACTIVE,
+        hkid_index=hkid_digest,
+        email_index=email_digest,
+        password_hash=hasher_for(runtime).hash(enrolment.password),
+        email_verified_at=now if email_verified else None,
+        phone_verified_at=now if phone_verified else None,
+        roles=[],
+        locale="en",
+        created_at=now,
+        updated_at=now,
+    )
+    account.hkid_encrypted = keyring.fields.encrypt(enrolment.hkid, context=_hkid_context(account.id))
+    store_profile(
+        keyring,
+        account,
+        Profile(
+            name=enrolment.name,
+            name_zh=enrolment.name_zh,
+            birthdate=enrolment.birthdate.isoformat(),
+            gender=enrolment.gender,
+            address=enrolment.address,
+            phone=enrolment.phone,
+            email=enrolment.email,
+        ),
+    )
+    try:
+        # A concurrent enrolment with the same number loses on the unique index.
+        with db.begin_nested():
+            db.add(account)
+    except IntegrityError:
+        raise FormErrors({"hkid": "hkid.taken"}) from None
+    record_event(db, account.id, "account.enrolled", meta, now)
+    return account
+
+
+def create_staff(
+    db: Session,
+    runtime: Runtime,
+    *,
+    username: str,
+    password: str,
+    department: str,
+    roles: list[str],
+    name: str,
+    email: str | None = None,
+) -> Account:
+    """Create a staff account (department officer, auditor or administrator).
+
+    Raises:
+        FormErrors: invalid username, role, department or password, or username taken.
+    """
+    errors: dict[str, str] = {}
+    try:
+        username = clean_username(username)
+    except ValueError as exc:
+        errors["username"] = str(exc)
+    unknown = [role for role in roles if role not in STAFF_ROLES]
+    if unknown or not roles:
+        errors["roles"] = "roles.unknown"
+    if not department.strip() or len(department) > 64:
+        errors["department"] = "department.required"
+    problem = password_errors(password, password, [username, *name.split()])
+    if problem:
+        errors["password"] = problem
+    if not errors and repository.by_username(db, username) is not None:
+        errors["username"] = "username.taken"
+    if errors:
+        raise FormErrors(errors)
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    account = Account(
+        id=new_account_id(),
+        kind=STAFF,
+        status=ACTIVE,
+        username=username,
+        email_index=keyring.email_digest(email) if email else None,
+        password_hash=hasher_for(runtime).hash(password),
+        email_verified_at=now if email else None,
+        department=department.strip(),
+        roles=sorted(set(roles)),
+        locale="en",
+        created_at=now,
+        updated_at=now,
+    )
+    store_profile(keyring, account, Profile(name=name, email=email))
+    db.add(account)
+    db.flush()
+    record_event(db, account.id, "account.created", None, now)
+    return account
+
+
+def find_by_identifier(db: Session, keyring: Keyring, identifier: str) -> Account | None:
+    """Residents type their HKID number or email; staff their username."""
+    identifier = identifier.strip()
+    if not identifier or len(identifier) > 254:
+        return None
+    if "@" in identifier:
+        return repository.by_email_index(db, keyring.email_digest(identifier))
+    try:
+        canonical = normalise_hkid(identifier)
+    except InvalidHKID:
+        return repository.by_username(db, identifier.lower())
+    return repository.by_hkid_index(db, keyring.hkid_digest(canonical))
+
+
+def identifier_throttle_digest(keyring: Keyring, identifier: str) -> str:
+    """A stable key for what was typed, for throttling identifiers that match no account."""
+    folded = identifier.strip().lower()
+    with contextlib.suppress(InvalidHKID):
+        folded = normalise_hkid(identifier)
+    return keyring.throttle_digest(folded)
+
+
+# Verification codes (email, phone, password reset) ----------------------------------------
+
+
+def _new_code() -> str:
+    return f"{secrets.randbelow(10**6):06d}"
+
+
+def issue_code(db: Session, runtime: Runtime, account: Account, purpose: str) -> bool:
+    """Create a one-time code and queue it to the email or phone it proves (``purpose`` email
+    or phone), or to the verified contact (``reset``). False when rate-limited or there is
+    nowhere to send it."""
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    ttl = CODE_TTL[purpose]
+    recent = repository.codes_sent_since(db, account.id, purpose, now - timedelta(hours=1) + ttl)
+    if recent >= CODES_PER_HOUR:
+        return False
+    profile = load_profile(keyring, account)
+    channel, recipient = _destination(account, profile, purpose)
+    if recipient is None:
+        return False
+    repository.retire_codes(db, account.id, purpose, now)
+    code = _new_code()
+    db.add(
+        VerificationCode(
+            account_id=account.id,
+            purpose=purpose,
+            code_hash=keyring.hash_one_time_code(purpose, account.id, code),
+            expires_at=now + ttl,
+            attempts=0,
+        )
+    )
+    subject, body = _code_message(purpose, code, int(ttl.total_seconds() // 60))
+    outbox.enqueue(db, keyring, channel=channel, recipient=recipient, subject=subject, body=body, now=now)
+    return True
+
+
+def _destination(account: Account, profile: Profile, purpose: str) -> tuple[str, str | None]:
+    if purpose == "email":
+        return outbox.EMAIL, profile.email
+    if purpose == "phone":
+        return outbox.SMS, profile.phone
+    if account.email_verified_at and profile.email:
+        return outbox.EMAIL, profile.email
+    if account.phone_verified_at and profile.phone:
+        return outbox.SMS, profile.phone
+    return outbox.EMAIL, None
+
+
+def _code_message(purpose: str, code: str, minutes: int) -> tuple[str, str]:
+    # Bilingual, as Hong Kong government messages are; the code is never in the subject.
+    if purpose == "reset":
+        subject = "e-Gateway password reset / 重設密碼"
+        body = (
+            f"Your code to reset your e-Gateway password is {code}. It expires in {minutes} "
+            "minutes. If you did not ask for it, you can ignore this message.\n"
+            f"你的 e-Gateway 重設密碼驗證碼是 {code}，{minutes} 分鐘內有效。如非你本人要求，請忽略此訊息。"
+        )
+    else:
+        subject = "e-Gateway verification code / 驗證碼"
+        body = (
+            f"Your e-Gateway verification code is {code}. It expires in {minutes} minutes.\n"
+            f"你的 e-Gateway 驗證碼是 {code}，{minutes} 分鐘內有效。"
+        )
+    return subject, body
+
+
+def check_code(db: Session, runtime: Runtime, account: Account, purpose: str, code: str) -> bool:
+    """Consume a matching live code; wrong guesses count against the code (5 at most)."""
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    candidate = "".join(str(code or "").split())
+    rows = repository.live_codes(db, account.id, purpose, now)
+    if not rows:
+        return False
+    row = rows[0]
+    if row.attempts >= CODE_MAX_ATTEMPTS:
+        return False
+    expected = keyring.hash_one_time_code(purpose, account.id, candidate)
+    if secrets.compare_digest(expected, row.code_hash):
+        row.used_at = now
+        return True
+    row.attempts += 1
+    return False
+
+
+def verify_contact(
+    db: Session, runtime: Runtime, account: Account, channel: str, code: str, meta: RequestMeta | None
+) -> bool:
+    if not check_code(db, runtime, account, channel, code):
+        return False
+    now = runtime.clock()
+    if channel == "email":
+        account.email_verified_at = now
+    else:
+        account.phone_verified_at = now
+    account.updated_at = now
+    record_event(db, account.id, f"{channel}.verified", meta, now)
+    return True
+
+
+def change_contact(
+    db: Session, runtime: Runtime, account: Account, change: ContactChange, meta: RequestMeta | None
+) -> list[str]:
+    """Update email, phone, address; a changed email or phone must be verified again.
+    Returns the channels that now need verification.
+
+    Raises:
+        FormErrors: ``{"email": "email.taken"}`` when another account uses the email.
+    """
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    profile = load_profile(keyring, account)
+    changed: list[str] = []
+    if change.email != profile.email:
+        digest = keyring.email_digest(change.email)
+        other = repository.by_email_index(db, digest)
+        if other is not None and other.id != account.id:
+            raise FormErrors({"email": "email.taken"})
+        account.email_index = digest
+        account.email_verified_at = None
+        changed.append("email")
+    if change.phone != profile.phone:
+        account.phone_verified_at = None
+        changed.append("phone")
+    fields = [
+        name for name in ("email", "phone", "address") if getattr(change, name) != getattr(profile, name)
+    ]
+    profile.email, profile.phone, profile.address = change.email, change.phone, change.address
+    store_profile(keyring, account, profile)
+    account.updated_at = now
+    if fields:
+        record_event(db, account.id, "profile.updated", meta, now, fields=fields)
+    db.flush()
+    for channel in changed:
+        issue_code(db, runtime, account, channel)
+    return changed
+
+
+# Passwords -------------------------------------------------------------------------------
+
+
+def _context_words(keyring: Keyring, account: Account) -> list[str]:
+    profile = load_profile(keyring, account)
+    words = [profile.name, *profile.name.split()]
+    if profile.email:
+        words.append(profile.email.split("@")[0])
+    if account.username:
+        words.append(account.username)
+    return words
+
+
+def change_password(
+    db: Session,
+    runtime: Runtime,
+    account: Account,
+    current: str,
+    new: str,
+    confirm: str,
+    meta: RequestMeta | None,
+) -> None:
+    """Raises FormErrors (``current_password`` wrong, or the new one refused)."""
+    hasher = hasher_for(runtime)
+    if not hasher.verify(account.password_hash, current or ""):
+        raise FormErrors({"current_password": "password.wrong"})
+    problem = password_errors(new, confirm, _context_words(keyring_for(runtime), account))
+    if problem:
+        raise FormErrors({"new_password": problem})
+    now = runtime.clock()
+    account.password_hash = hasher.hash(new)
+    account.updated_at = now
+    record_event(db, account.id, "password.changed", meta, now)
+
+
+def reset_password(
+    db: Session,
+    runtime: Runtime,
+    account: Account,
+    code: str,
+    new: str,
+    confirm: str,
+    meta: RequestMeta | None,
+) -> None:
+    """Set a new password after proving the verified contact with a reset code. The caller
+    ends every session and revokes refresh tokens in the same transaction.
+
+    Raises:
+        FormErrors: ``code`` wrong or expired, or the new password refused. The code is
+            checked first, and the password is checked before the code is consumed.
+    """
+    problem = password_errors(new, confirm, _context_words(keyring_for(runtime), account))
+    if problem:
+        raise FormErrors({"new_password": problem})
+    if not check_code(db, runtime, account, "reset", code):
+        raise FormErrors({"code": "code.wrong"})
+    now = runtime.clock()
+    account.password_hash = hasher_for(runtime).hash(new)
+    account.updated_at = now
+    record_event(db, account.id, "password.reset", meta, now)
+    profile = load_profile(keyring_for(runtime), account)
+    channel, recipient = _destination(account, profile, "reset")
+    if recipient:
+        outbox.enqueue(
+            db,
+            keyring_for(runtime),
+            channel=channel,
+            recipient=recipient,
+            subject="e-Gateway password changed / 密碼已更改",
+            body=(
+                "Your e-Gateway password was reset and every session was signed out. If this was "
+                "not you, contact us at once.\n"
+                "你的 e-Gateway 密碼已重設，所有登入均已登出。如非你本人操作，請立即聯絡我們。"
+            ),
+            now=now,
+        )
+
+
+# Second factor ---------------------------------------------------------------------------
+
+
+def begin_totp_setup(db: Session, runtime: Runtime, account: Account) -> str:
+    """The pending (unconfirmed) TOTP secret, created on first call and kept until confirmed."""
+    keyring = keyring_for(runtime)
+    if account.totp_secret_encrypted is not None and account.totp_confirmed_at is None:
+        return totp_secret(keyring, account) or ""
+    secret = totp.new_totp_secret()
+    account.totp_secret_encrypted = keyring.fields.encrypt(secret, context=_totp_context(account.id))
+    account.totp_confirmed_at = None
+    account.totp_last_step = None
+    return secret
+
+
+def totp_label(keyring: Keyring, account: Account) -> str:
+    profile = load_profile(keyring, account)
+    return profile.email or account.username or "resident"
+
+
+def confirm_totp(
+    db: Session, runtime: Runtime, account: Account, code: str, meta: RequestMeta | None
+) -> list[str]:
+    """Confirm set-up with a first code; returns ten new recovery codes (shown once).
+
+    Raises:
+        FormErrors: ``{"code": "totp.wrong"}``.
+    """
+    keyring = keyring_for(runtime)
+    secret = totp_secret(keyring, account)
+    if secret is None or account.totp_confirmed_at is not None:
+        raise FormErrors({"code": "totp.wrong"})
+    now = runtime.clock()
+    step = totp.verify_totp(secret, code, last_used_step=account.totp_last_step, now=now.timestamp())
+    if step is None:
+        raise FormErrors({"code": "totp.wrong"})
+    account.totp_last_step = step
+    account.totp_confirmed_at = now
+    account.updated_at = now
+    record_event(db, account.id, "totp.enabled", meta, now)
+    return new_recovery_codes(db, runtime, account, meta)
+
+
+def new_recovery_codes(
+    db: Session, runtime: Runtime, account: Account, meta: RequestMeta | None
+) -> list[str]:
+    keyring = keyring_for(runtime)
+    repository.delete_recovery_codes(db, account.id)
+    codes = totp.generate_recovery_codes(10)
+    for code in codes:
+        db.add(RecoveryCode(account_id=account.id, code_hash=keyring.hash_recovery_code(code)))
+    record_event(db, account.id, "recovery_codes.generated", meta, runtime.clock())
+    return codes
+
+
+def disable_totp(
+    db: Session, runtime: Runtime, account: Account, password: str, meta: RequestMeta | None
+) -> None:
+    if not hasher_for(runtime).verify(account.password_hash, password or ""):
+        raise FormErrors({"password": "password.wrong"})
+    now = runtime.clock()
+    account.totp_secret_encrypted = None
+    account.totp_confirmed_at = None
+    account.totp_last_step = None
+    repository.delete_recovery_codes(db, account.id)
+    account.updated_at = now
+    record_event(db, account.id, "totp.disabled", meta, now)
+
+
+def check_second_factor(
+    db: Session, runtime: Runtime, account: Account, code: str, meta: RequestMeta | None
+) -> str | None:
+    """Check a TOTP code or a recovery code; returns "totp" or "recovery_code", or None.
+
+    A TOTP step and a recovery code are each accepted once, also under concurrent requests
+    (conditional UPDATEs).
+    """
+    keyring = keyring_for(runtime)
+    now = runtime.clock()
+    secret = totp_secret(keyring, account)
+    if secret is None or account.totp_confirmed_at is None:
+        return None
+    compact = "".join((code or "").split())
+    if len(compact) == totp.TOTP_DIGITS:
+        step = totp.verify_totp(secret, compact, last_used_step=account.totp_last_step, now=now.timestamp())
+        if step is not None and repository.claim_totp_step(db, account.id, step):
+            return "totp"
+        return None
+    stored = repository.unused_recovery_codes(db, account.id)
+    matched = keyring.match_recovery_code(compact, [row.code_hash for row in stored])
+    for row in stored:
+        if row.code_hash == matched and repository.use_recovery_code(db, row.id, now):
+            left = len(stored) - 1
+            record_event(db, account.id, "recovery_code.used", meta, now, remaining=left)
+            return "recovery_code"
+    return None
+
+
+def remaining_recovery_codes(db: Session, account_id: str) -> int:
+    return len(repository.unused_recovery_codes(db, account_id))

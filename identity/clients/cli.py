@@ -1,0 +1,101 @@
+"""`egate clients add|list`: register department clients from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from egate.settings import Settings
+
+
+def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
+    from egate.db import session_scope
+    from egate.runtime import Runtime
+    from identity.clients.service import ClientRegistrationError, Registration, register
+
+    jwks = json.loads(open(args.jwks_file).read()) if args.jwks_file else None  # noqa: SIM115
+    registration = Registration(
+        name=args.name,
+        name_zh=args.name_zh,
+        department=args.department,
+        redirect_uris=args.redirect_uri,
+        post_logout_redirect_uris=tuple(args.post_logout_redirect_uri),
+        grant_types=tuple(args.grant_type),
+        allowed_scopes=tuple(args.scope.split()),
+        token_endpoint_auth_method=args.auth_method,
+        jwks=jwks,
+        jwks_uri=args.jwks_uri,
+        subject_type=args.subject_type,
+        purpose=args.purpose,
+        purpose_zh=args.purpose_zh,
+        legal_basis=args.legal_basis,
+        require_per_request_consent=args.per_request_consent,
+        client_id=args.client_id,
+    )
+    runtime = Runtime.build(settings)
+    try:
+        for db in session_scope(runtime.sessions):
+            client, secret = register(db, runtime.master_key, registration, runtime.clock())
+    except ClientRegistrationError as exc:
+        print(f"egate: {exc}", file=sys.stderr)
+        return 2
+    print(f"client_id:     {client.client_id}")
+    if secret:
+        print(f"client_secret: {secret}   (shown once; store it in the department's vault)")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from egate.db import session_scope
+    from egate.runtime import Runtime
+    from identity.clients.service import list_clients
+
+    runtime = Runtime.build(settings)
+    for db in session_scope(runtime.sessions):
+        for client in list_clients(db):
+            print(f"{client.client_id}\t{client.department}\t{client.name}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    clients = commands.add_parser("clients", help="department clients of the provider")
+    actions = clients.add_subparsers(dest="clients_action", required=True)
+    add = actions.add_parser("add", help="register a department client")
+    add.add_argument("--name", required=True)
+    add.add_argument("--name-zh")
+    add.add_argument("--department", required=True)
+    add.add_argument("--redirect-uri", action="append", default=[])
+    add.add_argument("--post-logout-redirect-uri", action="append", default=[])
+    add.add_argument(
+        "--grant-type",
+        action="append",
+        default=None,
+        choices=["authorization_code", "refresh_token", "client_credentials"],
+    )
+    add.add_argument("--scope", default="openid profile")
+    add.add_argument(
+        "--auth-method",
+        default="client_secret_basic",
+        choices=["client_secret_basic", "client_secret_post", "private_key_jwt", "none"],
+    )
+    add.add_argument("--jwks-file")
+    add.add_argument("--jwks-uri")
+    add.add_argument("--subject-type", default="pairwise", choices=["pairwise", "public"])
+    add.add_argument("--purpose")
+    add.add_argument("--purpose-zh")
+    add.add_argument("--legal-basis")
+    add.add_argument("--per-request-consent", action="store_true")
+    add.add_argument("--client-id")
+    add.set_defaults(handler=_with_default_grants(cmd_add))
+    listing = actions.add_parser("list", help="list registered clients")
+    listing.set_defaults(handler=cmd_list)
+
+
+def _with_default_grants(handler):  # noqa: ANN001, ANN202
+    def run(args: argparse.Namespace, settings: Settings) -> int:
+        if args.grant_type is None:
+            args.grant_type = ["authorization_code", "refresh_token"]
+        return handler(args, settings)
+
+    return run

@@ -1,0 +1,87 @@
+"""Admin API for department clients, protected by the administrator credential
+(EGATE_ADMIN_TOKEN). Errors follow RFC 7591 §3.2.2."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header
+from starlette.responses import JSONResponse
+
+from egate.runtime import DbSession, RuntimeDep
+from identity.clients.models import Client
+from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrationResponse
+from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
+
+router = APIRouter(prefix="/admin/clients", tags=["admin"])
+
+
+class AdminAuthError(Exception):
+    pass
+
+
+def require_admin(runtime: RuntimeDep, authorization: Annotated[str, Header()] = "") -> None:
+    expected = runtime.settings.admin_token
+    scheme, _, presented = authorization.partition(" ")
+    if (
+        not expected
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(presented.encode(), expected.encode())
+    ):
+        raise AdminAuthError
+
+
+AdminOnly = Annotated[None, Depends(require_admin)]
+
+
+def to_response(client: Client, secret: str | None) -> ClientRegistrationResponse:
+    return ClientRegistrationResponse(
+        client_id=client.client_id,
+        client_secret=secret,
+        client_name=client.name,
+        department=client.department,
+        redirect_uris=client.redirect_uris,
+        post_logout_redirect_uris=client.post_logout_redirect_uris,
+        grant_types=client.grant_types,
+        scope=" ".join(client.allowed_scopes),
+        token_endpoint_auth_method=client.token_endpoint_auth_method,
+        subject_type=client.subject_type,
+        id_token_signed_response_alg=client.id_token_signed_response_alg,
+    )
+
+
+@router.post("", status_code=201, response_model=ClientRegistrationResponse)
+def create_client(
+    body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, runtime: RuntimeDep
+) -> ClientRegistrationResponse | JSONResponse:
+    registration = Registration(
+        name=body.client_name,
+        name_zh=body.client_name_zh,
+        department=body.department,
+        redirect_uris=body.redirect_uris,
+        post_logout_redirect_uris=tuple(body.post_logout_redirect_uris),
+        grant_types=tuple(body.grant_types),
+        allowed_scopes=tuple(body.scope.split()),
+        token_endpoint_auth_method=body.token_endpoint_auth_method,
+        jwks=body.jwks,
+        jwks_uri=body.jwks_uri,
+        subject_type=body.subject_type,
+        id_token_signed_response_alg=body.id_token_signed_response_alg,
+        purpose=body.purpose,
+        purpose_zh=body.purpose_zh,
+        legal_basis=body.legal_basis,
+        require_per_request_consent=body.require_per_request_consent,
+        client_id=body.client_id,
+    )
+    try:
+        client, secret = register(db, runtime.master_key, registration, runtime.clock())
+    except ClientRegistrationError as exc:
+        error = "invalid_redirect_uri" if "redirect_uri" in exc.field else "invalid_client_metadata"
+        return JSONResponse({"error": error, "error_description": str(exc)}, status_code=400)
+    return to_response(client, secret)
+
+
+@router.get("", response_model=list[ClientRegistrationResponse])
+def get_clients(_: AdminOnly, db: DbSession) -> list[ClientRegistrationResponse]:
+    return [to_response(client, None) for client in list_clients(db)]

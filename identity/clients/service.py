@@ -1,0 +1,174 @@
+"""Registering department clients and checking their secrets.
+
+Client secrets are 256-bit random values that we generate, so a keyed SHA-256 (HMAC) is a
+sound way to store them: there is no low-entropy password to stretch, and an argon2 hash on
+every token request would cap client_credentials throughput at a few dozen per second.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from identity.clients.models import Client
+from identity.security.fieldcrypt import derive_key
+
+AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offline_access")
+# Scopes of the gateway's own APIs, granted to department back-ends and auditors.
+API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department")
+SUBJECT_TYPES = ("pairwise", "public")
+
+
+class ClientRegistrationError(ValueError):
+    """A registration field is invalid; ``field`` names it (RFC 7591 §3.2.2 style)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    department: str
+    redirect_uris: list[str]
+    token_endpoint_auth_method: str = "client_secret_basic"
+    grant_types: tuple[str, ...] = ("authorization_code", "refresh_token")
+    allowed_scopes: tuple[str, ...] = ("openid", "profile")
+    post_logout_redirect_uris: tuple[str, ...] = ()
+    jwks: dict[str, Any] | None = None
+    jwks_uri: str | None = None
+    subject_type: str = "pairwise"
+    sector_identifier: str | None = None
+    id_token_signed_response_alg: str = "RS256"
+    name_zh: str | None = None
+    purpose: str | None = None
+    purpose_zh: str | None = None
+    legal_basis: str | None = None
+    require_per_request_consent: bool = False
+    first_party: bool = False
+    client_id: str | None = None
+
+
+def secret_digest(master_key: bytes, secret: str) -> str:
+    key = derive_key(master_key, "client-secrets/v1")
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()
+
+
+def check_secret(master_key: bytes, stored_digest: str | None, presented: str) -> bool:
+    if not stored_digest or not presented:
+        return False
+    return hmac.compare_digest(stored_digest, secret_digest(master_key, presented))
+
+
+def _validate_redirect_uri(uri: str, field: str, *, native: bool) -> None:
+    parts = urlsplit(uri)
+    if parts.fragment:
+        raise ClientRegistrationError(field, f"{uri!r} must not contain a fragment (RFC 6749 §3.1.2)")
+    if parts.scheme == "https" and parts.netloc:
+        return
+    loopback = parts.hostname in ("127.0.0.1", "::1", "localhost")
+    if parts.scheme == "http" and loopback:
+        return
+    # RFC 8252 §7.1: native apps may use a private-use scheme in reverse domain notation.
+    if native and parts.scheme and "." in parts.scheme and not parts.netloc.startswith("//"):
+        return
+    raise ClientRegistrationError(field, f"{uri!r} must be https (or http on loopback)")
+
+
+def validate(reg: Registration) -> None:
+    if not reg.name.strip():
+        raise ClientRegistrationError("name", "is required")
+    if not reg.department.strip():
+        raise ClientRegistrationError("department", "is required")
+    if reg.token_endpoint_auth_method not in AUTH_METHODS:
+        raise ClientRegistrationError("token_endpoint_auth_method", f"one of {AUTH_METHODS}")
+    for grant in reg.grant_types:
+        if grant not in GRANT_TYPES:
+            raise ClientRegistrationError("grant_types", f"{grant!r} is not supported")
+    for scope in reg.allowed_scopes:
+        if scope not in OIDC_SCOPES + API_SCOPES:
+            raise ClientRegistrationError("scope", f"{scope!r} is not supported")
+    native = reg.token_endpoint_auth_method == "none"
+    if "authorization_code" in reg.grant_types and not reg.redirect_uris:
+        raise ClientRegistrationError("redirect_uris", "at least one is required")
+    for uri in reg.redirect_uris:
+        _validate_redirect_uri(uri, "redirect_uris", native=native)
+    for uri in reg.post_logout_redirect_uris:
+        _validate_redirect_uri(uri, "post_logout_redirect_uris", native=native)
+    if native and "client_credentials" in reg.grant_types:
+        raise ClientRegistrationError("grant_types", "a public client cannot use client_credentials")
+    if reg.token_endpoint_auth_method == "private_key_jwt":
+        if bool(reg.jwks) == bool(reg.jwks_uri):
+            raise ClientRegistrationError("jwks", "give exactly one of jwks or jwks_uri")
+        if reg.jwks is not None and not isinstance(reg.jwks.get("keys"), list):
+            raise ClientRegistrationError("jwks", "must be a JWK Set with a 'keys' list")
+    if reg.subject_type not in SUBJECT_TYPES:
+        raise ClientRegistrationError("subject_type", f"one of {SUBJECT_TYPES}")
+    if reg.id_token_signed_response_alg not in ("RS256", "ES256"):
+        raise ClientRegistrationError("id_token_signed_response_alg", "RS256 or ES256")
+
+
+def register(db: Session, master_key: bytes, reg: Registration, now: datetime) -> tuple[Client, str | None]:
+    """Store a new client; returns it and its secret (shown once, never stored in clear)."""
+    validate(reg)
+    client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
+    if db.get(Client, client_id) is not None:
+        raise ClientRegistrationError("client_id", "is already registered")
+    needs_secret = reg.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post")
+    secret = secrets.token_urlsafe(32) if needs_secret else None
+    sector = reg.sector_identifier or _default_sector(reg)
+    client = Client(
+        client_id=client_id,
+        client_secret_hash=secret_digest(master_key, secret) if secret else None,
+        name=reg.name.strip(),
+        name_zh=reg.name_zh,
+        department=reg.department.strip().upper(),
+        client_type="public" if reg.token_endpoint_auth_method == "none" else "confidential",
+        redirect_uris=list(reg.redirect_uris),
+        post_logout_redirect_uris=list(reg.post_logout_redirect_uris),
+        grant_types=list(reg.grant_types),
+        allowed_scopes=list(reg.allowed_scopes),
+        token_endpoint_auth_method=reg.token_endpoint_auth_method,
+        jwks=reg.jwks,
+        jwks_uri=reg.jwks_uri,
+        subject_type=reg.subject_type,
+        sector_identifier=sector,
+        id_token_signed_response_alg=reg.id_token_signed_response_alg,
+        purpose=reg.purpose,
+        purpose_zh=reg.purpose_zh,
+        legal_basis=reg.legal_basis,
+        require_per_request_consent=reg.require_per_request_consent,
+        first_party=reg.first_party,
+        created_at=now,
+    )
+    db.add(client)
+    db.flush()
+    return client, secret
+
+
+def _default_sector(reg: Registration) -> str:
+    """OIDC Core §8.1: without a sector_identifier_uri the sector is the redirect URIs' host;
+    we take the department, so one department's several clients share one pairwise ``sub``."""
+    return f"department:{reg.department.strip().upper()}"
+
+
+def get_client(db: Session, client_id: str) -> Client | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    client = db.get(Client, client_id)
+    return None if client is None or client.disabled else client
+
+
+def list_clients(db: Session) -> list[Client]:
+    return list(db.scalars(select(Client).order_by(Client.client_id)))

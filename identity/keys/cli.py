@@ -1,0 +1,29 @@
+"""`egate keys rotate`: new signing keys for new tokens; old public keys stay published."""
+
+from __future__ import annotations
+
+import argparse
+
+from egate.cli import progress
+from egate.settings import Settings
+
+
+def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
+    from egate.db import session_scope
+    from egate.runtime import Runtime
+    from identity.keys.service import ensure_keys, rotate
+
+    runtime = Runtime.build(settings)
+    longest = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)
+    for db in session_scope(runtime.sessions):
+        ensure_keys(db, runtime.master_key, runtime.clock())
+        new_kids = rotate(db, runtime.master_key, runtime.clock(), longest)
+    progress(f"new signing keys: {', '.join(new_kids)}; old public keys stay published {longest}s")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser("keys", help="token signing keys")
+    actions = keys.add_subparsers(dest="keys_action", required=True)
+    rotate = actions.add_parser("rotate", help="make new keys active; keep old public keys")
+    rotate.set_defaults(handler=cmd_rotate)

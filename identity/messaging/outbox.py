@@ -1,0 +1,90 @@
+"""The outbox: messages (email, SMS) are written in the same transaction as the change that
+caused them, and delivered after the commit by a :class:`~identity.messaging.delivery.Delivery`.
+
+Recipient and body are personal data (a body may carry a one-time code), so both are stored
+encrypted; the subject is clear text and must never carry a code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from identity.accounts.models import OutboxMessage
+from identity.security.keyring import Keyring
+
+EMAIL = "email"
+SMS = "sms"
+RECIPIENT_CONTEXT = "outbox.recipient"
+BODY_CONTEXT = "outbox.body"
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    channel: str
+    recipient: str
+    subject: str
+    body: str
+
+
+def enqueue(
+    db: Session,
+    keyring: Keyring,
+    *,
+    channel: str,
+    recipient: str,
+    subject: str,
+    body: str,
+    now: datetime,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        channel=channel,
+        recipient_encrypted=keyring.fields.encrypt(recipient, context=RECIPIENT_CONTEXT),
+        subject=subject[:200],
+        body_encrypted=keyring.fields.encrypt(body, context=BODY_CONTEXT),
+        created_at=now,
+    )
+    db.add(message)
+    db.flush()
+    return message
+
+
+def open_message(keyring: Keyring, row: OutboxMessage) -> Message:
+    return Message(
+        id=row.id,
+        channel=row.channel,
+        recipient=keyring.fields.decrypt(row.recipient_encrypted, context=RECIPIENT_CONTEXT),
+        subject=row.subject,
+        body=keyring.fields.decrypt(row.body_encrypted, context=BODY_CONTEXT),
+    )
+
+
+def claim_pending(db: Session, limit: int = 50) -> list[OutboxMessage]:
+    """Unsent messages, locked so that two replicas never deliver the same one."""
+    query = (
+        select(OutboxMessage)
+        .where(OutboxMessage.sent_at.is_(None))
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(db.scalars(query))
+
+
+def rotate(db: Session, keyring: Keyring) -> int:
+    """Re-encrypt messages still under an older field key (key rotation)."""
+    changed = 0
+    for row in db.scalars(select(OutboxMessage)):
+        for attribute, context in (
+            ("recipient_encrypted", RECIPIENT_CONTEXT),
+            ("body_encrypted", BODY_CONTEXT),
+        ):
+            token = getattr(row, attribute)
+            if keyring.fields.needs_reencrypt(token):
+                setattr(row, attribute, keyring.fields.reencrypt(token, context))
+                changed += 1
+    return changed

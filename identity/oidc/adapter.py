@@ -1,0 +1,122 @@
+"""Authlib's framework-agnostic AuthorizationServer, spoken to from Starlette.
+
+Authlib ships server integrations for Flask and Django only. This adapter turns a Starlette
+request whose body was already read into an ``OAuth2Request`` and Authlib's
+``(status, body, headers)`` triples back into Starlette responses. It holds no state: each
+request's database session travels in a context variable (see ``RequestContext``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData, QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+
+from egate.runtime import Runtime
+
+# RFC 6749 leaves size limits to the server; nothing a client legitimately sends is larger.
+MAX_PARAMETER_LENGTH = 4096
+MAX_PARAMETERS = 64
+
+
+class OversizedRequest(ValueError):
+    pass
+
+
+@dataclass
+class RequestContext:
+    """What the server's callbacks need and Authlib does not pass them."""
+
+    db: Session
+    runtime: Runtime
+    request_id: str | None = None
+    pending: list[Any] = field(default_factory=list)  # rows to add in save_token
+
+
+current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("oidc_request")
+
+
+class StarlettePayload(OAuth2Payload):
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._datalist: defaultdict[str, list[str]] = defaultdict(list)
+        for key, value in pairs:
+            self._datalist[key].append(value)
+        # The first value of each key, like werkzeug's MultiDict; duplicates are still visible
+        # through datalist, which Authlib checks for parameters that must not repeat.
+        self._data = {key: values[0] for key, values in self._datalist.items()}
+
+    @property
+    def data(self) -> dict[str, str]:
+        return self._data
+
+    @property
+    def datalist(self) -> defaultdict[str, list[str]]:
+        return self._datalist
+
+
+class StarletteOAuth2Request(OAuth2Request):
+    def __init__(self, request: Request, form: FormData | None) -> None:
+        # The URI as the issuer publishes it, never rebuilt from Host headers; Authlib refuses
+        # plain http except on loopback (RFC 8252 §7.3).
+        issuer = request.app.state.runtime.settings.issuer
+        query = request.url.query
+        uri = issuer + request.url.path + (f"?{query}" if query else "")
+        super().__init__(method=request.method, uri=uri, headers=request.headers)
+        query_pairs = list(request.query_params.multi_items())
+        form_pairs = [(k, v) for k, v in (form.multi_items() if form else []) if isinstance(v, str)]
+        _check_sizes(query_pairs + form_pairs)
+        self._args = dict(query_pairs)
+        self._form = dict(form_pairs)
+        self.payload = StarlettePayload(query_pairs + form_pairs)
+
+    @property
+    def args(self) -> Mapping[str, str]:
+        return self._args
+
+    @property
+    def form(self) -> Mapping[str, str]:
+        return self._form
+
+
+def _check_sizes(pairs: list[tuple[str, str]]) -> None:
+    if len(pairs) > MAX_PARAMETERS:
+        raise OversizedRequest("too many parameters")
+    for key, value in pairs:
+        if len(key) > 128 or len(value) > MAX_PARAMETER_LENGTH:
+            raise OversizedRequest(f"parameter {key[:40]!r} is too long")
+
+
+async def read_oauth2_request(request: Request) -> StarletteOAuth2Request:
+    form = None
+    if request.method == "POST":
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            form = await request.form(max_files=0, max_fields=MAX_PARAMETERS)
+    return StarletteOAuth2Request(request, form)
+
+
+def to_response(status: int, body: Any, headers: list[tuple[str, str]] | None) -> Response:
+    headers = list(headers or [])
+    if isinstance(body, dict):
+        body = json.dumps(body)
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            headers.append(("Content-Type", "application/json"))
+    response = Response(content=body or b"", status_code=status)
+    for name, value in headers:
+        response.headers[name] = value
+    if status in (400, 401) and "cache-control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def query_params_of(location: str) -> QueryParams:
+    return QueryParams(location.split("?", 1)[1] if "?" in location else "")

@@ -1,0 +1,195 @@
+"""The authorization endpoint's decisions (OIDC Core §3.1.2): who is signed in, whether the
+sign-in is fresh and strong enough, and whether the resident agreed to release the claims.
+
+Authlib validates the request (client, exact redirect URI, response type, scope, PKCE,
+nonce, prompt syntax); this module decides what happens next and returns one of: a
+redirect to sign in, the consent page, an error for the client, or the code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oidc.core.errors import (
+    ConsentRequiredError,
+    InteractionRequiredError,
+    LoginRequiredError,
+)
+
+from identity.assurance import acr_satisfies, strongest_satisfying
+from identity.clients.models import Client
+from identity.consent_port import ConsentRequest
+from identity.oidc.adapter import RequestContext
+from identity.oidc.release import consent_fields, requested_claims
+
+PROMPT_VALUES = {"none", "login", "consent", "select_account"}
+RESPONSE_MODES = {"query", "form_post"}
+LOGIN_AFTER_PARAM = "egate_login_after"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What Authlib's ``save_authorization_code`` stores with the code (``request.user``)."""
+
+    account_id: str
+    session_id: str
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+    granted_claims: tuple[str, ...]
+    grant_id: str | None
+    claims_request: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class SignInNeeded:
+    acr: str | None
+    force: bool
+
+
+@dataclass(frozen=True)
+class ConsentNeeded:
+    request: ConsentRequest
+    client: Client
+    already_granted: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParsedParameters:
+    prompts: frozenset[str]
+    max_age: int | None
+    required_acr: str | None
+    claims_request: dict[str, Any] | None
+    response_mode: str
+    login_after: int | None
+
+
+def parse_parameters(data: dict[str, str], redirect_uri: str) -> ParsedParameters:
+    """OIDC parameters Authlib leaves to us; errors are redirected to the client."""
+
+    def invalid(description: str) -> OAuth2Error:
+        return InvalidRequestError(description, redirect_uri=redirect_uri)
+
+    response_mode = data.get("response_mode", "query")
+    if response_mode not in RESPONSE_MODES:
+        raise invalid("response_mode must be query or form_post.")
+    if data.get("response_type") != "code":
+        raise invalid("Only response_type=code is supported.")
+    if data.get("request") or data.get("request_uri"):
+        raise InvalidRequestError("Request objects are not supported.", redirect_uri=redirect_uri)
+    prompts = frozenset((data.get("prompt") or "").split())
+    if not prompts <= PROMPT_VALUES:
+        raise invalid("Unknown prompt value.")
+    if "none" in prompts and len(prompts) > 1:
+        raise invalid("prompt=none cannot be combined with other values.")
+    max_age = None
+    if "max_age" in data:
+        try:
+            max_age = int(data["max_age"])
+        except ValueError:
+            raise invalid("max_age must be a non-negative integer.") from None
+        if max_age < 0:
+            raise invalid("max_age must be a non-negative integer.")
+    claims_request = None
+    if data.get("claims"):
+        try:
+            claims_request = json.loads(data["claims"])
+        except ValueError:
+            raise invalid("claims must be a JSON object (OIDC Core §5.5).") from None
+        if not isinstance(claims_request, dict) or not all(
+            isinstance(v, dict | type(None)) for v in claims_request.values()
+        ):
+            raise invalid("claims must be a JSON object of objects (OIDC Core §5.5).")
+    acr_requested = (data.get("acr_values") or "").split()
+    essential_acr = ((claims_request or {}).get("id_token") or {}).get("acr")
+    if isinstance(essential_acr, dict) and essential_acr.get("essential"):
+        acr_requested += list(essential_acr.get("values") or [essential_acr.get("value")])
+    login_after = None
+    if data.get(LOGIN_AFTER_PARAM, "").isdigit():
+        login_after = int(data[LOGIN_AFTER_PARAM])
+    return ParsedParameters(
+        prompts=prompts,
+        max_age=max_age,
+        required_acr=strongest_satisfying([a for a in acr_requested if isinstance(a, str)]),
+        claims_request=claims_request,
+        response_mode=response_mode,
+        login_after=login_after,
+    )
+
+
+def authentication_step(
+    params: ParsedParameters, session: Any | None, now: datetime, redirect_uri: str
+) -> SignInNeeded | None:
+    """None when the current session may be used; otherwise what sign-in must do."""
+    silent = "none" in params.prompts
+    if session is None:
+        if silent:
+            raise LoginRequiredError(redirect_uri=redirect_uri)
+        return SignInNeeded(params.required_acr, force=False)
+    auth_age = (now - session.auth_time).total_seconds()
+    forced_done = params.login_after is not None and session.auth_time.timestamp() >= params.login_after
+    if "login" in params.prompts and not forced_done:
+        return SignInNeeded(params.required_acr, force=True)
+    if params.max_age is not None and auth_age > params.max_age and not forced_done:
+        if silent:
+            raise LoginRequiredError(redirect_uri=redirect_uri)
+        return SignInNeeded(params.required_acr, force=True)
+    if params.required_acr and not acr_satisfies(session.acr, params.required_acr):
+        if silent:
+            raise InteractionRequiredError(redirect_uri=redirect_uri)
+        return SignInNeeded(params.required_acr, force=False)
+    return None
+
+
+def consent_step(
+    ctx: RequestContext,
+    consent,  # noqa: ANN001 - ConsentPort
+    client: Client,
+    account_id: str,
+    scope: str,
+    params: ParsedParameters,
+    redirect_uri: str,
+) -> tuple[tuple[str, ...], str | None] | ConsentNeeded:
+    """The claims that may be released and the grant covering them, or the consent to ask."""
+    names = requested_claims(scope, params.claims_request, client)
+    if not names:
+        return (), None
+    if client.legal_basis:
+        # A statutory release: no consent asked, still recorded with its legal basis.
+        return tuple(consent_fields(names)), None
+    request = ConsentRequest(
+        resident_id=account_id,
+        client_id=client.client_id,
+        department=client.department,
+        fields=consent_fields(names),
+        purpose_en=client.purpose or client.name,
+        purpose_zh=client.purpose_zh or client.purpose or client.name_zh or client.name,
+    )
+    ask_anyway = "consent" in params.prompts or client.require_per_request_consent
+    decision = consent.find_covering_grant(ctx.db, request, ctx.runtime.clock())
+    if decision.grant_id and not decision.missing_fields and not ask_anyway:
+        return request.fields, decision.grant_id
+    if "none" in params.prompts:
+        raise ConsentRequiredError(redirect_uri=redirect_uri)
+    granted = tuple(f for f in request.fields if f not in decision.missing_fields)
+    return ConsentNeeded(request, client, granted if decision.grant_id else ())
+
+
+def sign_in_location(original_query: dict[str, str], step: SignInNeeded, now: datetime) -> str:
+    resume = dict(original_query)
+    params: dict[str, str] = {}
+    if step.force:
+        resume[LOGIN_AFTER_PARAM] = str(int(now.timestamp()))
+        params["prompt"] = "login"
+    params["next"] = "/authorize?" + urlencode(resume)
+    if step.acr:
+        params["acr"] = step.acr
+    for name in ("login_hint", "ui_locales"):
+        if original_query.get(name):
+            params[name] = original_query[name]
+    return "/signin?" + urlencode(params)

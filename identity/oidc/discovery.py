@@ -1,0 +1,60 @@
+"""OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414): every value listed
+is one the provider really supports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from identity import claims
+from identity.assurance import ACR_VALUES_SUPPORTED
+from identity.clients.service import API_SCOPES, OIDC_SCOPES
+from identity.oidc.server import ASSERTION_ALGORITHMS, CONFIDENTIAL_AUTH_METHODS
+
+
+def metadata(issuer: str) -> dict[str, Any]:
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": f"{issuer}/authorize",
+        "token_endpoint": f"{issuer}/token",
+        "userinfo_endpoint": f"{issuer}/userinfo",
+        "jwks_uri": f"{issuer}/jwks",
+        "revocation_endpoint": f"{issuer}/revoke",
+        "introspection_endpoint": f"{issuer}/introspect",
+        "end_session_endpoint": f"{issuer}/logout",
+        "scopes_supported": [*OIDC_SCOPES, *API_SCOPES],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "subject_types_supported": ["pairwise", "public"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": [],
+        "token_endpoint_auth_methods_supported": [*CONFIDENTIAL_AUTH_METHODS, "none"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        "revocation_endpoint_auth_methods_supported": [*CONFIDENTIAL_AUTH_METHODS, "none"],
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "azp",
+            "at_hash",
+            "sid",
+            *claims.ALL_RESIDENT_CLAIMS,
+        ],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "acr_values_supported": ACR_VALUES_SUPPORTED,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "ui_locales_supported": ["en", "zh-HK"],
+        "claims_locales_supported": ["en", "zh-HK"],
+        "authorization_response_iss_parameter_supported": True,
+        "access_token_signing_alg_values_supported": ["ES256"],
+    }

@@ -1,0 +1,72 @@
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2-3)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import Request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from identity.clients.service import get_client
+from identity.keys.service import published_jwks
+from identity.oidc.adapter import current
+
+
+def _hinted_client_id(provider, id_token_hint: str) -> str | None:  # noqa: ANN001
+    """The audience of an ID token we issued (expired ones are accepted, per §2)."""
+    ctx = current.get()
+    keys = KeySet.import_key_set(published_jwks(ctx.db, ctx.runtime.clock()))
+    try:
+        token = jwt.decode(id_token_hint, keys, algorithms=["RS256", "ES256"])
+    except (JoseError, ValueError):
+        return None
+    if token.claims.get("iss") != ctx.runtime.settings.issuer:
+        return None
+    aud = token.claims.get("aud")
+    return aud if isinstance(aud, str) else None
+
+
+def end_session(provider, request: Request, params: dict[str, str]) -> Response:  # noqa: ANN001
+    from identity.sessions.service import current_session
+    from identity.sessions.service import end_session as end_browser_session
+
+    ctx = current.get()
+    post_logout = params.get("post_logout_redirect_uri")
+    client_id = params.get("client_id")
+    if params.get("id_token_hint"):
+        hinted = _hinted_client_id(provider, params["id_token_hint"])
+        if hinted is None or (client_id and client_id != hinted):
+            return _page(400, "The sign-out request is not valid (id_token_hint).")
+        client_id = hinted
+    redirect = None
+    if post_logout:
+        client = get_client(ctx.db, client_id) if client_id else None
+        if client is None or post_logout not in client.post_logout_redirect_uris:
+            # Never redirect to an address the client did not register (§3).
+            return _page(400, "The sign-out request is not valid (post_logout_redirect_uri).")
+        redirect = post_logout
+    session = current_session(ctx.db, request, ctx.runtime)
+    if session is not None:
+        end_browser_session(ctx.db, session.id, ctx.runtime.clock())
+    if redirect:
+        if params.get("state"):
+            redirect += ("&" if "?" in redirect else "?") + urlencode({"state": params["state"]})
+        response: Response = RedirectResponse(redirect, status_code=303)
+    else:
+        response = _page(200, "You have signed out.")
+    from identity.sessions.service import SESSION_COOKIE
+
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+def _page(status: int, message: str) -> HTMLResponse:
+    return HTMLResponse(
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sign out</title>"
+        f"</head><body><main><h1>{message}</h1></main></body></html>",
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )

@@ -1,0 +1,131 @@
+"""Releasing claims: only those the resident agreed to (or a registered legal basis allows),
+and every release recorded in the disclosure ledger through the consent port."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from identity import claims as claim_names
+from identity.accounts.models import Account
+from identity.clients.models import Client
+from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_USERINFO, ConsentPort
+from identity.oidc.adapter import RequestContext
+from identity.oidc.tokens import Grantee, TokenIssuer, session_reference
+from identity.tokens.models import IssuedToken
+
+
+def claims_for_scope(scope: str) -> list[str]:
+    names: list[str] = []
+    for item in scope.split():
+        names.extend(claim_names.SCOPE_CLAIMS.get(item, ()))
+    return names
+
+
+def client_may_receive(client: Client) -> set[str]:
+    return set(claims_for_scope(" ".join(client.allowed_scopes)))
+
+
+def requested_claims(scope: str, claims_request: dict[str, Any] | None, client: Client) -> list[str]:
+    """Claims asked for by scope (OIDC Core §5.4) and by the ``claims`` parameter (§5.5),
+    limited to what the client's registration allows, in a stable order."""
+    wanted = set(claims_for_scope(scope))
+    for target in ("userinfo", "id_token"):
+        section = (claims_request or {}).get(target) or {}
+        wanted.update(name for name in section if isinstance(name, str))
+    allowed = client_may_receive(client)
+    return [name for name in claim_names.ALL_RESIDENT_CLAIMS if name in wanted and name in allowed]
+
+
+def consent_fields(names: Iterable[str]) -> tuple[str, ...]:
+    """Verification flags ride on their claim: consent is asked for the claim itself."""
+    return tuple(dict.fromkeys(claim_names.COMPANION_CLAIMS.get(n, n) for n in names))
+
+
+def fields_covered(granted: Iterable[str], names: Iterable[str]) -> list[str]:
+    granted_set = set(granted)
+    return [n for n in names if claim_names.COMPANION_CLAIMS.get(n, n) in granted_set]
+
+
+class ClaimRelease:
+    def __init__(self, consent: ConsentPort, issuer: TokenIssuer) -> None:
+        self.consent = consent
+        self.issuer = issuer
+
+    def profile(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
+        from identity.accounts.claims import resident_claims
+
+        return resident_claims(ctx.db, ctx.runtime, account_id)
+
+    def id_token(
+        self, ctx: RequestContext, client: Client, grantee: Grantee, access_token: str | None
+    ) -> str:
+        claims_request = grantee.extra_claims.get("claims_request") or {}
+        asked = [n for n in (claims_request.get("id_token") or {}) if isinstance(n, str)]
+        names = fields_covered(grantee.granted_claims, asked)
+        released: dict[str, Any] = {}
+        if names:
+            profile = self.profile(ctx, grantee.account_id)
+            released = {n: profile[n] for n in names if n in profile}
+        settings = ctx.runtime.settings
+        token = self.issuer.id_token(
+            ctx.db,
+            client=client,
+            grantee=grantee,
+            access_token=access_token,
+            now=ctx.runtime.clock(),
+            ttl=settings.id_token_ttl_seconds,
+            released_claims=released,
+            session_ref=session_reference(grantee.session_id),
+        )
+        self.record(ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, ["sub", *released], grantee.grant_id)
+        return token
+
+    def userinfo(self, ctx: RequestContext, token: IssuedToken, client: Client) -> dict[str, Any]:
+        """OIDC Core §5.3: ``sub`` plus the consented claims of the token's scope. A consent
+        withdrawn since the token was issued takes effect here, on the next release."""
+        body: dict[str, Any] = {"sub": self.issuer.subject(client, token.account_id)}
+        names = fields_covered(token.granted_claims, claims_for_scope(token.scope))
+        claims_request_names = [n for n in token.granted_claims if n not in names]
+        names += fields_covered(token.granted_claims, claims_request_names)
+        now = ctx.runtime.clock()
+        if names and token.grant_id and not self.consent.grant_is_valid(ctx.db, token.grant_id, now):
+            names = []
+        if names and not token.grant_id and not client.legal_basis:
+            names = []
+        if names:
+            profile = self.profile(ctx, token.account_id)
+            body.update({n: profile[n] for n in names if n in profile})
+        self.record(ctx, client, token.account_id, CHANNEL_USERINFO, list(body), token.grant_id)
+        return body
+
+    def record(
+        self,
+        ctx: RequestContext,
+        client: Client,
+        account_id: str,
+        channel: str,
+        fields: list[str],
+        grant_id: str | None,
+    ) -> None:
+        self.consent.record_disclosure(
+            ctx.db,
+            resident_id=account_id,
+            client_id=client.client_id,
+            department=client.department,
+            channel=channel,
+            fields=sorted(set(fields)),
+            purpose=client.purpose or client.name,
+            grant_id=grant_id,
+            legal_basis=None if grant_id else client.legal_basis,
+            request_id=ctx.request_id,
+            now=ctx.runtime.clock(),
+        )
+
+    def account_inactive(self, db: Session, account_id: str | None) -> bool:
+        if account_id is None:
+            return False
+        account = db.get(Account, account_id)
+        return account is None or account.status != "active"

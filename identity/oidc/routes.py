@@ -1,0 +1,294 @@
+"""HTTP surface of the OpenID Provider: discovery, JWKS, authorize, token, userinfo,
+revocation, introspection and RP-initiated logout. Handlers parse, call the protocol code in
+a worker thread with the request's database session, and shape the response."""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from authlib.oauth2.rfc6749 import OAuth2Error
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from egate.db import session_scope
+from egate.runtime import DbSession, Runtime, RuntimeDep
+from identity.oidc import discovery, logout
+from identity.oidc.adapter import (
+    OversizedRequest,
+    RequestContext,
+    StarletteOAuth2Request,
+    current,
+    query_params_of,
+    read_oauth2_request,
+)
+from identity.oidc.authorize import (
+    ConsentNeeded,
+    Decision,
+    SignInNeeded,
+    authentication_step,
+    consent_step,
+    parse_parameters,
+    sign_in_location,
+)
+from identity.oidc.provider import OpenIDProvider, get_provider
+from identity.oidc.userinfo import userinfo_response
+
+router = APIRouter(tags=["openid-connect"])
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+async def _in_context(request: Request, runtime: Runtime, work: Callable[[], Response]) -> Response:
+    """Run the protocol work in one worker thread, inside one unit of work that is committed
+    before the response leaves (a single thread hop on the token endpoint's hot path)."""
+    request_id = request.scope.get("state", {}).get("request_id")
+
+    def run() -> Response:
+        for db in session_scope(runtime.sessions):
+            token = current.set(RequestContext(db=db, runtime=runtime, request_id=request_id))
+            try:
+                response = work()
+            finally:
+                current.reset(token)
+        return response
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/.well-known/openid-configuration")
+def openid_configuration(runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(discovery.metadata(runtime.settings.issuer))
+
+
+@router.get("/jwks")
+def jwks(request: Request, db: DbSession, runtime: RuntimeDep) -> JSONResponse:
+    from identity.keys.service import published_jwks
+
+    get_provider(request).keys.signing_key(db, "ES256")  # creates the keys on first start
+    return JSONResponse(
+        published_jwks(db, runtime.clock()),
+        headers={"Cache-Control": "public, max-age=60"},
+    )
+
+
+def error_page(status: int, title: str, detail: str) -> HTMLResponse:
+    body = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sign-in error</title>"
+        f"</head><body><main><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p></main></body></html>"
+    )
+    return HTMLResponse(body, status_code=status, headers=NO_STORE)
+
+
+def respond_to_client(location: str, response_mode: str) -> Response:
+    """Deliver a result to the client's redirect URI: query string, or form_post (OAuth 2.0
+    Form Post Response Mode) as an auto-submitting form."""
+    if response_mode != "form_post":
+        return RedirectResponse(location, status_code=302, headers=NO_STORE)
+    target = location.split("?", 1)[0]
+    fields = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in query_params_of(location).multi_items()
+    )
+    nonce = secrets.token_urlsafe(16)
+    page = (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Continue</title></head>"
+        f'<body><form method="post" action="{html.escape(target)}">{fields}'
+        "<noscript><button type='submit'>Continue</button></noscript></form>"
+        f"<script nonce='{nonce}'>document.forms[0].submit()</script></body></html>"
+    )
+    policy = f"default-src 'none'; script-src 'nonce-{nonce}'; form-action {target}"
+    return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": policy})
+
+
+def authorization_error(error: OAuth2Error, oauth_req: StarletteOAuth2Request) -> Response:
+    if not error.redirect_uri:
+        # RFC 6749 §4.1.2.1: without a verified redirect URI, never redirect.
+        return error_page(
+            400,
+            "This sign-in request cannot be processed",
+            f"{error.error}: {error.description or ''}",
+        )
+    params = {"error": error.error}
+    if error.description:
+        params["error_description"] = error.description
+    if oauth_req.payload.data.get("state"):
+        params["state"] = oauth_req.payload.data["state"]
+    params["iss"] = current.get().runtime.settings.issuer  # RFC 9207
+    separator = "&" if "?" in error.redirect_uri else "?"
+    mode = oauth_req.payload.data.get("response_mode", "query")
+    return respond_to_client(
+        error.redirect_uri + separator + urlencode(params), mode if mode == "form_post" else "query"
+    )
+
+
+def _authorize(
+    provider: OpenIDProvider,
+    request: Request,
+    oauth_req: StarletteOAuth2Request,
+    consent_answer: dict[str, Any] | None,
+) -> Response:
+    from identity.sessions.service import current_session
+
+    ctx = current.get()
+    now = ctx.runtime.clock()
+    session = current_session(ctx.db, request, ctx.runtime)
+    try:
+        grant = provider.server.get_consent_grant(oauth_req, end_user=session)
+        redirect_uri = oauth_req.payload.data["redirect_uri"]
+        params = parse_parameters(oauth_req.payload.data, redirect_uri)
+        step = authentication_step(params, session, now, redirect_uri)
+        if isinstance(step, SignInNeeded):
+            query = {k: v for k, v in oauth_req.payload.data.items()}
+            return RedirectResponse(sign_in_location(query, step, now), status_code=303)
+        client = grant.client.row if grant.client else oauth_req.client.row
+        outcome = consent_step(
+            ctx,
+            provider.consent,
+            client,
+            session.account_id,
+            oauth_req.scope or "",
+            params,
+            redirect_uri,
+        )
+        if isinstance(outcome, ConsentNeeded):
+            if consent_answer is None:
+                return provider.consent_page(request, oauth_req, outcome)
+            if not consent_answer["approve"]:
+                from authlib.oauth2.rfc6749 import AccessDeniedError
+
+                raise AccessDeniedError(redirect_uri=redirect_uri)
+            grant_id = provider.consent.record_grant(
+                ctx.db,
+                outcome.request,
+                remember=consent_answer["remember"],
+                given_via="consent-page",
+                now=now,
+            )
+            granted, grant_id = outcome.request.fields, grant_id
+        else:
+            granted, grant_id = outcome
+        decision = Decision(
+            account_id=session.account_id,
+            session_id=session.id,
+            auth_time=session.auth_time,
+            acr=session.acr,
+            amr=tuple(session.amr),
+            granted_claims=tuple(granted),
+            grant_id=grant_id,
+            claims_request=params.claims_request,
+        )
+        oauth_req.user = decision
+        response = provider.server.create_authorization_response(oauth_req, grant_user=decision, grant=grant)
+        location = response.headers.get("location", "")
+        if response.status_code == 302 and "code=" in location:
+            location += "&" + urlencode({"iss": ctx.runtime.settings.issuer})  # RFC 9207
+            return respond_to_client(location, params.response_mode)
+        return response
+    except OAuth2Error as error:
+        return authorization_error(error, oauth_req)
+
+
+@router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=True)
+async def authorize(request: Request, runtime: RuntimeDep) -> Response:
+    provider = get_provider(request)
+    try:
+        oauth_req = await read_oauth2_request(request)
+    except OversizedRequest as exc:
+        return error_page(400, "This sign-in request is too large", str(exc))
+    return await _in_context(request, runtime, lambda: _authorize(provider, request, oauth_req, None))
+
+
+@router.post("/authorize/consent", include_in_schema=False)
+async def authorize_consent(request: Request, runtime: RuntimeDep) -> Response:
+    """The resident's answer on the consent page; the original request is re-validated."""
+    from identity.web import verify_csrf
+
+    provider = get_provider(request)
+    form = await request.form(max_files=0, max_fields=64)
+    verify_csrf(request, form)
+    original = str(form.get("authorization_request", ""))
+    scope = dict(request.scope)
+    scope["method"], scope["query_string"] = "GET", original.encode()
+    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+    replay = Request(scope)
+    try:
+        oauth_req = StarletteOAuth2Request(replay, None)
+    except OversizedRequest as exc:
+        return error_page(400, "This sign-in request is too large", str(exc))
+    answer = {
+        "approve": form.get("decision") == "approve",
+        "remember": form.get("remember") == "yes",
+    }
+    return await _in_context(request, runtime, lambda: _authorize(provider, replay, oauth_req, answer))
+
+
+async def _token_like(request: Request, runtime: Runtime, work: Callable) -> Response:
+    provider = get_provider(request)
+    try:
+        oauth_req = await read_oauth2_request(request)
+    except OversizedRequest as exc:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
+        )
+    return await _in_context(request, runtime, lambda: work(provider, oauth_req))
+
+
+@router.post("/token")
+async def token(request: Request, runtime: RuntimeDep) -> Response:
+    def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        response = provider.server.create_token_response(oauth_req)
+        return _with_auth_challenge(response)
+
+    return await _token_like(request, runtime, issue)
+
+
+@router.post("/revoke")
+async def revoke(request: Request, runtime: RuntimeDep) -> Response:
+    def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        return _with_auth_challenge(provider.server.create_endpoint_response("revocation", oauth_req))
+
+    return await _token_like(request, runtime, run)
+
+
+@router.post("/introspect")
+async def introspect(request: Request, runtime: RuntimeDep) -> Response:
+    def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
+
+    return await _token_like(request, runtime, run)
+
+
+def _with_auth_challenge(response: Response) -> Response:
+    """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate."""
+    if response.status_code in (400, 401):
+        try:
+            error = json.loads(response.body).get("error")
+        except ValueError:
+            error = None
+        if error == "invalid_client":
+            response.status_code = 401
+            response.headers["WWW-Authenticate"] = 'Basic realm="token", error="invalid_client"'
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.api_route("/userinfo", methods=["GET", "POST"])
+async def userinfo(request: Request, runtime: RuntimeDep) -> Response:
+    provider = get_provider(request)
+    header = request.headers.get("authorization", "")
+    return await _in_context(request, runtime, lambda: userinfo_response(provider, header))
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+async def end_session(request: Request, runtime: RuntimeDep) -> Response:
+    provider = get_provider(request)
+    params = dict(request.query_params)
+    if request.method == "POST":
+        form = await request.form(max_files=0, max_fields=16)
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return await _in_context(request, runtime, lambda: logout.end_session(provider, request, params))

@@ -1,0 +1,416 @@
+"""The provider's Authlib AuthorizationServer: grants, PKCE, client authentication,
+revocation and introspection wired to our storage.
+
+Authlib does the protocol (RFC 6749, 7636, 7009, 7662, 7523, OIDC Core); this module answers
+its questions from the database of the current request (``adapter.current``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidClientError
+from authlib.oauth2.rfc6749.grants import (
+    AuthorizationCodeGrant,
+    ClientCredentialsGrant,
+    RefreshTokenGrant,
+)
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oidc.core.grants import OpenIDCode
+from joserfc import jwt
+from joserfc.errors import JoseError
+from sqlalchemy import select, update
+
+from identity.clients.service import API_SCOPES, OIDC_SCOPES, get_client
+from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION
+from identity.oidc import jwks_cache
+from identity.oidc.adapter import current, to_response
+from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
+from identity.oidc.release import ClaimRelease
+from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
+from identity.tokens.models import AssertionJti, AuthorizationCode, IssuedToken
+
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
+ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
+ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256"]
+
+
+class S256OnlyCodeChallenge(CodeChallenge):
+    """PKCE required for every client, S256 only (RFC 9700 §2.1.1: plain is refused)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri):  # noqa: ANN001, ANN201
+        from authlib.oauth2.rfc6749 import InvalidRequestError
+
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256.")
+        return super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result):  # noqa: ANN001, ANN201
+        from authlib.oauth2.rfc6749 import InvalidRequestError
+
+        if not grant.request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier'.")
+        return super().validate_code_verifier(grant, result)
+
+    def get_authorization_code_challenge(self, authorization_code: CodeRecord) -> str:
+        return authorization_code.row.code_challenge
+
+    def get_authorization_code_challenge_method(self, authorization_code: CodeRecord) -> str:
+        return authorization_code.row.code_challenge_method
+
+
+class CodeGrant(AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
+        ctx = current.get()
+        decision = request.user
+        now = ctx.runtime.clock()
+        data = request.payload.data
+        ctx.db.add(
+            AuthorizationCode(
+                code_hash=token_hash(code),
+                client_id=request.client.client_id,
+                account_id=decision.account_id,
+                session_id=decision.session_id,
+                redirect_uri=data["redirect_uri"],
+                scope=request.scope,
+                nonce=data.get("nonce"),
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data.get("code_challenge_method", "S256"),
+                claims_request=decision.claims_request,
+                granted_claims=list(decision.granted_claims),
+                grant_id=decision.grant_id,
+                auth_time=decision.auth_time,
+                acr=decision.acr,
+                amr=list(decision.amr),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ctx.runtime.settings.authorization_code_ttl_seconds),
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
+        ctx = current.get()
+        now = ctx.runtime.clock()
+        row = ctx.db.scalars(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)).with_for_update()
+        ).one_or_none()
+        if row is None or row.client_id != client.get_client_id():
+            return None
+        if row.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
+            ctx.db.execute(
+                update(IssuedToken)
+                .where(IssuedToken.code_hash == row.code_hash, IssuedToken.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            return None
+        if row.expires_at <= now:
+            return None
+        return CodeRecord(row)
+
+    def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
+        # Kept (marked used) rather than deleted, so that a replay can be recognised.
+        authorization_code.row.used_at = current.get().runtime.clock()
+
+    def authenticate_user(self, authorization_code: CodeRecord) -> Grantee:
+        row = authorization_code.row
+        return Grantee(
+            account_id=row.account_id,
+            auth_time=row.auth_time,
+            acr=row.acr,
+            amr=tuple(row.amr),
+            session_id=row.session_id,
+            granted_claims=tuple(row.granted_claims),
+            grant_id=row.grant_id,
+            family_id=secrets.token_urlsafe(16),
+            code_hash=row.code_hash,
+            nonce=row.nonce,
+            extra_claims={"claims_request": row.claims_request or {}},
+        )
+
+
+class IDTokenExtension(OpenIDCode):
+    """Adds the ID token to the code grant's token response (OIDC Core §3.1.3.3)."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request) -> bool:  # noqa: ANN001
+        # Nonces are bound to one code each; the client checks it in the ID token.
+        return False
+
+    def process_token(self, grant, response):  # noqa: ANN001, ANN201
+        _, token, _ = response
+        if "openid" not in (token.get("scope") or "").split():
+            return token
+        ctx = current.get()
+        grantee: Grantee = grant.request.user
+        client: OAuthClient = grant.request.client
+        token["id_token"] = self.provider.release.id_token(
+            ctx, client.row, grantee, token.get("access_token")
+        )
+        return token
+
+
+class RotatingRefreshGrant(RefreshTokenGrant):
+    """Refresh tokens rotate on every use. A spent token presented again after the grace
+    period means it leaked: the whole family (every token descended from the same code) is
+    revoked (RFC 9700 §4.14.2). Within the grace period (settings.refresh_reuse_grace_seconds)
+    two concurrent refreshes by the same client both succeed instead of logging the user out.
+    """
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
+        ctx = current.get()
+        now = ctx.runtime.clock()
+        row = ctx.db.scalars(
+            select(IssuedToken).where(IssuedToken.token_hash == token_hash(refresh_token)).with_for_update()
+        ).one_or_none()
+        if row is None or row.kind != "refresh" or row.revoked_at is not None:
+            return None
+        if row.expires_at <= now:
+            return None
+        if row.spent_at is not None:
+            grace = timedelta(seconds=ctx.runtime.settings.refresh_reuse_grace_seconds)
+            if now - row.spent_at > grace:
+                revoke_family(ctx.db, row.family_id, now)
+                return None
+        return TokenRecord(row, now)
+
+    def authenticate_user(self, refresh_token: TokenRecord) -> Grantee | None:
+        row = refresh_token.row
+        return Grantee(
+            account_id=row.account_id,
+            auth_time=row.auth_time,
+            acr=row.acr,
+            amr=tuple(row.amr),
+            session_id=row.session_id,
+            granted_claims=tuple(row.granted_claims),
+            grant_id=row.grant_id,
+            family_id=row.family_id,
+            code_hash=row.code_hash,
+        )
+
+    def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
+        if refresh_token.row.spent_at is None:
+            refresh_token.row.spent_at = current.get().runtime.clock()
+
+
+class DepartmentCredentialsGrant(ClientCredentialsGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """private_key_jwt (OIDC Core §9, RFC 7523 §2.2) with one-time ``jti``s."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def __init__(self, issuer: str) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.issuer = issuer
+
+    def get_audiences(self) -> list[str]:
+        return [f"{self.issuer}/token", self.issuer]
+
+    def process_assertion_claims(self, assertion, resolve_key):  # noqa: ANN001, ANN201
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="Invalid client assertion.") from exc
+        claims = token.claims
+        now = current.get().runtime.clock().timestamp()
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float) or iat > now + self.leeway:
+            raise InvalidClientError(description="Client assertion 'iat' is missing or in the future.")
+        if isinstance(claims.get("exp"), int | float) and claims["exp"] - iat > 300:
+            raise InvalidClientError(description="Client assertion lifetime is too long.")
+        self.verify_claims(claims)
+        return claims
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        ctx = current.get()
+        client_id = claims["sub"]
+        if not isinstance(jti, str) or len(jti) > 255:
+            return False
+        if ctx.db.get(AssertionJti, (jti, client_id)) is not None:
+            return False
+        exp = claims.get("exp")
+        now = ctx.runtime.clock()
+        expires = now + timedelta(seconds=600)
+        if isinstance(exp, int | float):
+            expires = max(now, now.fromtimestamp(exp, tz=now.tzinfo)) + timedelta(seconds=60)
+        ctx.db.add(AssertionJti(jti=jti, client_id=client_id, expires_at=expires))
+        ctx.db.flush()
+        return True
+
+    def resolve_client_public_key(self, client: OAuthClient):  # noqa: ANN201
+        return jwks_cache.client_keys(client.row)
+
+
+def revoke_family(db, family_id: str, now) -> None:  # noqa: ANN001
+    db.execute(
+        update(IssuedToken)
+        .where(IssuedToken.family_id == family_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
+    ctx = current.get()
+    now = ctx.runtime.clock()
+    row = None
+    if token_string.count(".") == 2 and hint != "refresh_token":
+        claims = provider.verify_access_token(token_string, check_expiry=False)
+        if claims is not None:
+            row = ctx.db.get(IssuedToken, claims["jti"])
+    if row is None and len(token_string) <= 512:
+        row = ctx.db.scalars(
+            select(IssuedToken).where(IssuedToken.token_hash == token_hash(token_string))
+        ).one_or_none()
+    return TokenRecord(row, now) if row is not None else None
+
+
+class Revocation(RevocationEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS + ["none"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return find_token(self.server, token_string, token_type_hint)
+
+    def revoke_token(self, token: TokenRecord, request) -> None:  # noqa: ANN001
+        now = current.get().runtime.clock()
+        if token.row.kind == "refresh":
+            # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
+            revoke_family(current.get().db, token.row.family_id, now)
+        elif token.row.revoked_at is None:
+            token.row.revoked_at = now
+
+
+class Introspection(IntrospectionEndpoint):
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
+        return find_token(self.server, token_string, token_type_hint)
+
+    def check_permission(self, token: TokenRecord, client: OAuthClient, request) -> bool:  # noqa: ANN001
+        # A department sees its own tokens; the gateway's first-party resource servers see all.
+        return token.row.client_id == client.get_client_id() or client.row.first_party
+
+    def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
+        ctx = current.get()
+        row = token.row
+        owner = get_client(ctx.db, row.client_id)
+        if owner is None or self.server.account_inactive(row.account_id):
+            return {"active": False}
+        body: dict[str, Any] = {
+            "active": True,
+            "client_id": row.client_id,
+            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
+            "scope": row.scope,
+            "exp": int(row.expires_at.timestamp()),
+            "iat": int(row.issued_at.timestamp()),
+            "iss": ctx.runtime.settings.issuer,
+            "jti": row.jti,
+        }
+        if row.account_id:
+            body["sub"] = self.server.issuer.subject(owner, row.account_id)
+            body["acr"] = row.acr
+            body["auth_time"] = int(row.auth_time.timestamp()) if row.auth_time else None
+            self.server.release.record(
+                ctx, owner, row.account_id, CHANNEL_INTROSPECTION, ["sub"], row.grant_id
+            )
+        else:
+            body["sub"] = row.client_id
+        return body
+
+    def create_endpoint_response(self, request):  # noqa: ANN001, ANN201
+        status, body, headers = super().create_endpoint_response(request)
+        # RFC 7662 §2.2: an expired or revoked token is simply not active.
+        return status, body, headers
+
+
+class Provider(AuthorizationServer):
+    def __init__(self, issuer: TokenIssuer, release: ClaimRelease) -> None:
+        super().__init__(scopes_supported=[*OIDC_SCOPES, *API_SCOPES])
+        self.issuer = issuer
+        self.release = release
+        self.register_grant(CodeGrant, [S256OnlyCodeChallenge(required=True), IDTokenExtension(self)])
+        self.register_grant(RotatingRefreshGrant)
+        self.register_grant(DepartmentCredentialsGrant)
+        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer))
+        self.register_endpoint(Revocation)
+        self.register_endpoint(Introspection)
+
+    # -- Authlib's storage callbacks -------------------------------------------------------
+    def query_client(self, client_id: str) -> OAuthClient | None:
+        ctx = current.get()
+        row = get_client(ctx.db, client_id) if isinstance(client_id, str) else None
+        return OAuthClient(row, ctx.runtime.master_key) if row else None
+
+    def generate_token(
+        self,
+        grant_type,
+        client,
+        user=None,
+        scope=None,
+        expires_in=None,  # noqa: ANN001
+        include_refresh_token=True,  # noqa: ANN001
+    ) -> dict[str, Any]:
+        ctx = current.get()
+        settings = ctx.runtime.settings
+        body, rows = self.issuer.issue(
+            ctx.db,
+            client=client.row,
+            grantee=user,
+            scope=scope or "",
+            now=ctx.runtime.clock(),
+            access_ttl=settings.access_token_ttl_seconds,
+            refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
+        )
+        ctx.pending.extend(rows)
+        return body
+
+    def save_token(self, token: dict[str, Any], request) -> None:  # noqa: ANN001
+        ctx = current.get()
+        ctx.db.add_all(ctx.pending)
+        ctx.pending.clear()
+
+    def create_oauth2_request(self, request):  # noqa: ANN001, ANN201
+        return request  # the adapter already built it
+
+    def handle_response(self, status, body, headers):  # noqa: ANN001, ANN201
+        return to_response(status, body, headers)
+
+    def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    # -- helpers for the endpoints ---------------------------------------------------------
+    def verify_access_token(self, token: str, *, check_expiry: bool = True) -> dict[str, Any] | None:
+        ctx = current.get()
+        return jwks_cache.verify_own_access_token(
+            ctx.db,
+            token,
+            issuer=self.issuer.issuer,
+            now=ctx.runtime.clock(),
+            check_expiry=check_expiry,
+        )
+
+    def account_inactive(self, account_id: str | None) -> bool:
+        return self.release.account_inactive(current.get().db, account_id)
+
+
+__all__ = ["Provider", "session_reference", "CHANNEL_ID_TOKEN"]

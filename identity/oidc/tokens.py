@@ -1,0 +1,170 @@
+"""Issuing tokens: RFC 9068 JWT access tokens (ES256), opaque rotating refresh tokens, and
+ID tokens (OIDC Core §2) signed with the algorithm the client registered (RS256 default)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oidc.core.util import create_half_hash
+from joserfc import jwt
+from sqlalchemy.orm import Session
+
+from identity.clients.models import Client
+from identity.keys.service import KeyCache
+from identity.oidc.subjects import SubjectIdentifiers
+from identity.tokens.models import IssuedToken
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+
+
+@dataclass(frozen=True)
+class Grantee:
+    """The resident (or officer) on whose behalf tokens are issued, with how they signed in
+    and what they agreed to release. Built from an authorization code or a refresh token."""
+
+    account_id: str
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+    session_id: str | None
+    granted_claims: tuple[str, ...]
+    grant_id: str | None
+    family_id: str
+    code_hash: str | None = None
+    nonce: str | None = None
+    extra_claims: dict[str, Any] = field(default_factory=dict)
+
+
+def token_hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def resource_audiences(issuer: str) -> list[str]:
+    """The gateway's resource servers: the provider's userinfo, consent and forms_hub."""
+    return [issuer, f"{issuer}/consent", f"{issuer}/forms"]
+
+
+class TokenIssuer:
+    def __init__(self, issuer: str, keys: KeyCache, subjects: SubjectIdentifiers) -> None:
+        self.issuer = issuer
+        self.keys = keys
+        self.subjects = subjects
+
+    def subject(self, client: Client, account_id: str) -> str:
+        return self.subjects.for_client(account_id, client.subject_type, client.sector_identifier)
+
+    def issue(
+        self,
+        db: Session,
+        *,
+        client: Client,
+        grantee: Grantee | None,
+        scope: str,
+        now: datetime,
+        access_ttl: int,
+        refresh_ttl: int | None,
+        extra_claims: dict[str, Any] | None = None,
+    ) -> tuple[dict[str, Any], list[IssuedToken]]:
+        """Returns the token response body and the rows that record what was issued."""
+        jti = secrets.token_urlsafe(16)
+        iat = int(now.timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": resource_audiences(self.issuer),
+            "exp": iat + access_ttl,
+            "iat": iat,
+            "jti": jti,
+            "client_id": client.client_id,
+            "scope": scope,
+            "sub": self.subject(client, grantee.account_id) if grantee else client.client_id,
+        }
+        if grantee:
+            claims["auth_time"] = int(grantee.auth_time.timestamp())
+            claims["acr"] = grantee.acr
+            claims["amr"] = list(grantee.amr)
+        else:
+            claims["department"] = client.department
+        claims.update(extra_claims or {})
+        key = self.keys.signing_key(db, "ES256")
+        access_token = jwt.encode({"alg": "ES256", "typ": ACCESS_TOKEN_TYPE, "kid": key.kid}, claims, key.key)
+        family_id = grantee.family_id if grantee else jti
+        common = dict(
+            client_id=client.client_id,
+            account_id=grantee.account_id if grantee else None,
+            session_id=grantee.session_id if grantee else None,
+            scope=scope,
+            granted_claims=list(grantee.granted_claims) if grantee else [],
+            grant_id=grantee.grant_id if grantee else None,
+            family_id=family_id,
+            code_hash=grantee.code_hash if grantee else None,
+            auth_time=grantee.auth_time if grantee else None,
+            acr=grantee.acr if grantee else None,
+            amr=list(grantee.amr) if grantee else [],
+            issued_at=now,
+        )
+        rows = [IssuedToken(jti=jti, kind="access", expires_at=now + timedelta(seconds=access_ttl), **common)]
+        body: dict[str, Any] = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": access_ttl,
+            "scope": scope,
+        }
+        if refresh_ttl and grantee:
+            refresh_token = secrets.token_urlsafe(32)
+            rows.append(
+                IssuedToken(
+                    jti=secrets.token_urlsafe(16),
+                    kind="refresh",
+                    token_hash=token_hash(refresh_token),
+                    expires_at=now + timedelta(seconds=refresh_ttl),
+                    **common,
+                )
+            )
+            body["refresh_token"] = refresh_token
+        return body, rows
+
+    def id_token(
+        self,
+        db: Session,
+        *,
+        client: Client,
+        grantee: Grantee,
+        access_token: str | None,
+        now: datetime,
+        ttl: int,
+        released_claims: dict[str, Any],
+        session_ref: str | None,
+    ) -> str:
+        alg = client.id_token_signed_response_alg
+        key = self.keys.signing_key(db, alg)
+        iat = int(now.timestamp())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "sub": self.subject(client, grantee.account_id),
+            "aud": client.client_id,
+            "azp": client.client_id,
+            "exp": iat + ttl,
+            "iat": iat,
+            "auth_time": int(grantee.auth_time.timestamp()),
+            "acr": grantee.acr,
+            "amr": list(grantee.amr),
+        }
+        if grantee.nonce:
+            claims["nonce"] = grantee.nonce
+        if session_ref:
+            claims["sid"] = session_ref
+        if access_token:
+            claims["at_hash"] = create_half_hash(access_token, alg).decode()
+        claims.update(released_claims)
+        return jwt.encode({"alg": alg, "typ": "JWT", "kid": key.kid}, claims, key.key)
+
+
+def session_reference(session_id: str | None) -> str | None:
+    """The ``sid`` claim: derived from, but not revealing, the session's cookie hash."""
+    if session_id is None:
+        return None
+    return hashlib.sha256(b"sid\x00" + session_id.encode()).hexdigest()[:32]

@@ -1,0 +1,77 @@
+"""Every query of the sessions domain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from identity.sessions.models import BrowserSession, PendingSignin
+from identity.tokens.models import IssuedToken
+
+
+def get(db: Session, session_id: str) -> BrowserSession | None:
+    return db.get(BrowserSession, session_id)
+
+
+def add(db: Session, row: BrowserSession | PendingSignin) -> None:
+    db.add(row)
+
+
+def live_for_account(db: Session, account_id: str, now: datetime) -> Sequence[BrowserSession]:
+    return db.scalars(
+        select(BrowserSession)
+        .where(
+            BrowserSession.account_id == account_id,
+            BrowserSession.ended_at.is_(None),
+            BrowserSession.expires_at > now,
+        )
+        .order_by(BrowserSession.last_seen_at.desc())
+    ).all()
+
+
+def end(db: Session, session_id: str, now: datetime) -> bool:
+    result = db.execute(
+        update(BrowserSession)
+        .where(BrowserSession.id == session_id, BrowserSession.ended_at.is_(None))
+        .values(ended_at=now)
+        .execution_options(synchronize_session="fetch")
+    )
+    return result.rowcount == 1
+
+
+def end_all(db: Session, account_id: str, now: datetime, keep: str | None = None) -> int:
+    query = update(BrowserSession).where(
+        BrowserSession.account_id == account_id, BrowserSession.ended_at.is_(None)
+    )
+    if keep is not None:
+        query = query.where(BrowserSession.id != keep)
+    result = db.execute(query.values(ended_at=now).execution_options(synchronize_session="fetch"))
+    return result.rowcount
+
+
+def revoke_tokens_of_account(db: Session, account_id: str, now: datetime) -> int:
+    """Revoke every outstanding access and refresh token of the account (password reset)."""
+    result = db.execute(
+        update(IssuedToken)
+        .where(IssuedToken.account_id == account_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def get_pending(db: Session, pending_id: str) -> PendingSignin | None:
+    return db.get(PendingSignin, pending_id)
+
+
+def delete_pending(db: Session, pending_id: str) -> None:
+    db.execute(delete(PendingSignin).where(PendingSignin.id == pending_id))
+
+
+def delete_expired_pending(db: Session, account_id: str, now: datetime) -> None:
+    db.execute(
+        delete(PendingSignin).where(PendingSignin.account_id == account_id, PendingSignin.expires_at <= now)
+    )

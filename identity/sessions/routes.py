@@ -1,0 +1,238 @@
+"""Sign-in, second factor, step-up and sign-out pages.
+
+``GET /signin?next=&acr=&prompt=login&login_hint=&ui_locales=`` is the entry point the
+OpenID Provider sends browsers to; after success the browser goes back to ``next`` (a path
+on this site, see identity.web.forms.safe_next) with a 303.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from egate.runtime import DbSession, RuntimeDep
+from identity.accounts import service as accounts
+from identity.sessions import flows
+from identity.sessions.dependencies import Meta, OptionalSession
+from identity.sessions.service import (
+    clear_session_cookie,
+    current_session,
+    end_session,
+    set_session_cookie,
+)
+from identity.web import render
+from identity.web.forms import CheckedForm, notice_from, safe_next
+
+router = APIRouter(include_in_schema=False)
+
+SECOND_FACTOR_PATH = "/signin/second-factor"
+
+
+def _with_locale(path: str, request: Request) -> str:
+    ui_locales = request.query_params.get("ui_locales")
+    return f"{path}?{urlencode({'ui_locales': ui_locales})}" if ui_locales else path
+
+
+def _set_pending_cookie(response: Response, request: Request, token: str) -> None:
+    runtime = request.app.state.runtime
+    response.set_cookie(
+        flows.PENDING_COOKIE,
+        token,
+        max_age=int(flows.PENDING_TTL.total_seconds()),
+        path="/signin",
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.issuer.startswith("https://"),
+    )
+
+
+def _clear_pending_cookie(response: Response) -> None:
+    response.delete_cookie(flows.PENDING_COOKIE, path="/signin", httponly=True, samesite="lax")
+
+
+def _signin_page(
+    request: Request,
+    *,
+    identifier: str = "",
+    errors: dict[str, str] | None = None,
+    locked_until=None,
+    signed_in: bool = False,
+    status_code: int = 200,
+) -> Response:  # noqa: ANN001
+    return render(
+        request,
+        "signin.html",
+        {
+            "identifier": identifier,
+            "errors": errors or {},
+            "locked_until": locked_until,
+            "signed_in": signed_in,
+            "notice": notice_from(request),
+        },
+        status_code,
+    )
+
+
+@router.get("/signin")
+def signin_page(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    session: OptionalSession,
+    next: str | None = None,
+    acr: str | None = None,
+    prompt: str | None = None,
+    login_hint: str | None = None,
+) -> Response:
+    next_path = safe_next(next)
+    if session is not None and prompt != "login":
+        if flows.needs_step_up(db, session, acr):
+            token = flows.begin_step_up(db, runtime, session, next_path)
+            response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
+            _set_pending_cookie(response, request, token)
+            return response
+        return RedirectResponse(next_path, status_code=303)
+    return _signin_page(request, identifier=(login_hint or "")[:254], signed_in=session is not None)
+
+
+@router.post("/signin")
+def signin_submit(
+    request: Request,
+    db: DbSession,
+    form: CheckedForm,
+    meta: Meta,
+    next: str | None = None,
+) -> Response:
+    # The hot path (bench/signin.py): the runtime and the session are read here rather than
+    # through sync dependencies, each of which would cost a hop through the thread pool.
+    runtime = request.app.state.runtime
+    session = current_session(db, request, runtime)
+    next_path = safe_next(next)
+    identifier = str(form.get("identifier") or "").strip()
+    password = str(form.get("password") or "")
+    errors = {}
+    if not identifier:
+        errors["identifier"] = "identifier.required"
+    if not password:
+        errors["password"] = "password.required"
+    if errors:
+        return _signin_page(request, identifier=identifier, errors=errors, status_code=400)
+    outcome = flows.password_signin(
+        db,
+        runtime,
+        identifier=identifier,
+        password=password,
+        client_host=request.client.host if request.client else None,
+        meta=meta,
+        existing=session,
+        next_path=next_path,
+    )
+    if isinstance(outcome, flows.Failed):
+        locked = outcome.error == "signin.locked"
+        return _signin_page(
+            request,
+            identifier=identifier,
+            errors={}
+            if locked
+            else {"password" if outcome.error == "signin.wrong" else "identifier": outcome.error},
+            locked_until=outcome.locked_until,
+            status_code=429 if locked else 400,
+        )
+    if isinstance(outcome, flows.NeedsSecondFactor):
+        response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
+        _set_pending_cookie(response, request, outcome.pending_token)
+        return response
+    response = RedirectResponse(next_path, status_code=303)
+    if outcome.new_cookie_token:
+        set_session_cookie(response, runtime, outcome.new_cookie_token)
+    return response
+
+
+def _second_factor_page(
+    request: Request, *, step_up: bool, errors=None, locked_until=None, status_code: int = 200
+) -> Response:  # noqa: ANN001
+    return render(
+        request,
+        "second_factor.html",
+        {"step_up": step_up, "errors": errors or {}, "locked_until": locked_until},
+        status_code,
+    )
+
+
+@router.get(SECOND_FACTOR_PATH)
+def second_factor_page(request: Request, db: DbSession, runtime: RuntimeDep) -> Response:
+    pending = flows.pending_signin(db, runtime, request.cookies.get(flows.PENDING_COOKIE))
+    if pending is None:
+        return RedirectResponse("/signin", status_code=303)
+    return _second_factor_page(request, step_up=pending.session_id is not None)
+
+
+@router.post(SECOND_FACTOR_PATH)
+def second_factor_submit(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    session: OptionalSession,
+) -> Response:
+    pending = flows.pending_signin(db, runtime, request.cookies.get(flows.PENDING_COOKIE))
+    if pending is None:
+        return RedirectResponse("/signin?notice=second_factor.restart", status_code=303)
+    code = str(form.get("code") or "").strip()
+    step_up = pending.session_id is not None
+    if not code:
+        return _second_factor_page(
+            request, step_up=step_up, errors={"code": "code.required"}, status_code=400
+        )
+    next_path = pending.next_path
+    outcome = flows.second_factor(
+        db,
+        runtime,
+        pending=pending,
+        code=code,
+        client_host=request.client.host if request.client else None,
+        meta=meta,
+        existing=session,
+    )
+    if isinstance(outcome, flows.Failed):
+        if outcome.error == "second_factor.restart":
+            query = urlencode({"next": next_path, "notice": "second_factor.restart"})
+            response = RedirectResponse(f"/signin?{query}", status_code=303)
+            _clear_pending_cookie(response)
+            return response
+        locked = outcome.error == "signin.locked"
+        return _second_factor_page(
+            request,
+            step_up=step_up,
+            errors={} if locked else {"code": outcome.error},
+            locked_until=outcome.locked_until,
+            status_code=429 if locked else 400,
+        )
+    assert isinstance(outcome, flows.SignedIn)
+    response = RedirectResponse(next_path, status_code=303)
+    _clear_pending_cookie(response)
+    if outcome.new_cookie_token:
+        set_session_cookie(response, runtime, outcome.new_cookie_token)
+    return response
+
+
+@router.post("/signout")
+def signout(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    form: CheckedForm,
+    meta: Meta,
+    session: OptionalSession,
+) -> Response:
+    if session is not None:
+        now = runtime.clock()
+        end_session(db, session.id, now)
+        accounts.record_event(db, session.account_id, "session.ended", meta, now)
+    response = RedirectResponse("/signin?notice=notice.signed_out", status_code=303)
+    clear_session_cookie(response, runtime)
+    return response

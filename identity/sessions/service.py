@@ -1,0 +1,149 @@
+"""Server-side sign-in sessions: the contract the OpenID Provider relies on.
+
+The cookie carries a random 256-bit token; the database keeps only its SHA-256, so a copy of
+the sessions table cannot be replayed as cookies. A session ends on sign-out, "sign out
+everywhere", a password reset, after ``session_idle_seconds`` without use, or
+``session_absolute_seconds`` after it began, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import Response
+
+from egate.runtime import Runtime
+from identity.sessions import repository
+from identity.sessions.models import BrowserSession
+
+SESSION_COOKIE = "egate_session"
+LAST_SEEN_GRANULARITY = timedelta(seconds=60)  # fewer writes: last_seen is refreshed per minute
+
+
+@dataclass(frozen=True)
+class SignedInSession:
+    id: str
+    account_id: str
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def _view(row: BrowserSession) -> SignedInSession:
+    return SignedInSession(row.id, row.account_id, row.auth_time, row.acr, tuple(row.amr))
+
+
+def is_live(row: BrowserSession, runtime: Runtime, now: datetime) -> bool:
+    idle = timedelta(seconds=runtime.settings.session_idle_seconds)
+    return row.ended_at is None and now < row.expires_at and now - row.last_seen_at <= idle
+
+
+def current_session(db: Session, request: Request, runtime: Runtime) -> SignedInSession | None:
+    """The browser's live session, or None when absent, ended or timed out (idle/absolute).
+
+    Refreshes ``last_seen_at`` (at most once a minute), which extends the idle timeout.
+    """
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or len(token) > 128:
+        return None
+    row = repository.get(db, token_hash(token))
+    now = runtime.clock()
+    if row is None or not is_live(row, runtime, now):
+        return None
+    if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
+        row.last_seen_at = now
+    return _view(row)
+
+
+def start_session(
+    db: Session,
+    runtime: Runtime,
+    *,
+    account_id: str,
+    acr: str,
+    amr: list[str],
+    source: str | None,
+    user_agent: str | None,
+) -> tuple[str, SignedInSession]:
+    """A new session; returns the cookie token (set it with :func:`set_session_cookie`)."""
+    now = runtime.clock()
+    token = secrets.token_urlsafe(32)
+    row = BrowserSession(
+        id=token_hash(token),
+        account_id=account_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(seconds=runtime.settings.session_absolute_seconds),
+        auth_time=now,
+        acr=acr,
+        amr=list(amr),
+        source=source,
+        user_agent=user_agent,
+    )
+    repository.add(db, row)
+    return token, _view(row)
+
+
+def reauthenticate(
+    db: Session, runtime: Runtime, session_id: str, *, acr: str, amr: list[str]
+) -> SignedInSession | None:
+    """The person authenticated again in this session (``prompt=login`` or a step-up): keep the
+    session, record the new authentication time and level."""
+    row = repository.get(db, session_id)
+    now = runtime.clock()
+    if row is None or not is_live(row, runtime, now):
+        return None
+    row.auth_time = now
+    row.last_seen_at = now
+    row.acr = acr
+    row.amr = list(amr)
+    return _view(row)
+
+
+def end_session(db: Session, session_id: str, now: datetime) -> bool:
+    return repository.end(db, session_id, now)
+
+
+def end_all_sessions(db: Session, account_id: str, now: datetime, *, keep: str | None = None) -> int:
+    """Sign out everywhere (but ``keep``, when given); returns how many sessions ended."""
+    return repository.end_all(db, account_id, now, keep)
+
+
+def revoke_tokens(db: Session, account_id: str, now: datetime) -> int:
+    return repository.revoke_tokens_of_account(db, account_id, now)
+
+
+def live_sessions(db: Session, runtime: Runtime, account_id: str) -> list[BrowserSession]:
+    now = runtime.clock()
+    return [row for row in repository.live_for_account(db, account_id, now) if is_live(row, runtime, now)]
+
+
+def set_session_cookie(response: Response, runtime: Runtime, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=runtime.settings.session_absolute_seconds,
+        path="/",
+        httponly=True,
+        secure=runtime.settings.issuer.startswith("https://"),
+        samesite="lax",
+    )
+
+
+def clear_session_cookie(response: Response, runtime: Runtime) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        httponly=True,
+        secure=runtime.settings.issuer.startswith("https://"),
+        samesite="lax",
+    )

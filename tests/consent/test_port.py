@@ -1,0 +1,111 @@
+"""LedgerConsentPort has the provider's ConsentPort shape, and a disclosure it records
+belongs to the caller's transaction."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from consent.ledger.models import LedgerEntry
+from consent.ledger.service import InvalidDisclosure
+from consent.port import GrantCoverage, LedgerConsentPort
+
+PORT_METHODS = ("find_covering_grant", "record_grant", "grant_is_valid", "record_disclosure")
+
+
+def test_the_port_has_the_providers_method_signatures():
+    from identity.consent_port import ConsentPort
+
+    for name in PORT_METHODS:
+        theirs = inspect.signature(getattr(ConsentPort, name))
+        ours = inspect.signature(getattr(LedgerConsentPort, name))
+        assert list(ours.parameters) == list(theirs.parameters), name
+        assert [p.kind for p in ours.parameters.values()] == [p.kind for p in theirs.parameters.values()]
+    assert set(GrantCoverage.__dataclass_fields__) == {"grant_id", "missing_fields"}
+
+
+def test_consent_imports_neither_identity_nor_forms_hub():
+    package = Path(__file__).resolve().parents[2] / "consent"
+    for source in package.rglob("*.py"):
+        tree = ast.parse(source.read_text(), str(source))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] not in ("identity", "forms_hub"), f"{source}: imports {name}"
+
+
+def _record(port, db, now, **overrides) -> str:  # noqa: ANN001
+    fields = dict(
+        resident_id="resident-a",
+        client_id="td-licensing",
+        department="TD",
+        channel="userinfo",
+        fields=["sub", "email"],
+        purpose="Driving licence renewal",
+        grant_id="cg-1",
+        legal_basis=None,
+        request_id="req-1",
+        now=now,
+    )
+    fields.update(overrides)
+    return port.record_disclosure(db, **fields)
+
+
+def test_record_disclosure_appends_an_entry_and_returns_its_id(db, port, now):
+    entry_id = _record(port, db, now)
+    [view] = port.list_disclosures(db, "resident-a")
+    assert view.entry_id == entry_id
+    assert (view.channel, view.fields, view.basis, view.grant_id) == (
+        "userinfo",
+        ("email", "sub"),
+        "consent",
+        "cg-1",
+    )
+
+
+def test_a_rolled_back_release_leaves_no_entry(db, port, now):
+    _record(port, db, now)
+    savepoint = db.begin_nested()
+    _record(port, db, now, request_id="req-2")
+    savepoint.rollback()
+    assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+    # The frontier rolled back with it: the next entry takes index 1, not 2.
+    _record(port, db, now, request_id="req-3")
+    assert sorted(v.index for v in port.list_disclosures(db, "resident-a")) == [0, 1]
+
+
+def test_an_unrecordable_release_raises(db, port, now):
+    with pytest.raises(InvalidDisclosure):
+        _record(port, db, now, fields=[])
+
+
+def test_list_disclosures_filters_by_department_and_time(db, port, now):
+    _record(port, db, now, department="TD")
+    _record(port, db, now + timedelta(days=1), department="IRD", client_id="ird-etax")
+    _record(port, db, now + timedelta(days=2), department="TD")
+    _record(port, db, now, resident_id="resident-b")
+    views = port.list_disclosures(db, "resident-a")
+    assert [v.recorded_at for v in views] == [now + timedelta(days=d) for d in (2, 1, 0)]
+    assert [v.recipient_department for v in port.list_disclosures(db, "resident-a", department="IRD")] == [
+        "IRD"
+    ]
+    window = port.list_disclosures(
+        db, "resident-a", since=now + timedelta(hours=1), until=now + timedelta(days=2)
+    )
+    assert [v.recipient_department for v in window] == ["IRD"]
+    assert len(port.list_disclosures(db, "resident-a", limit=2)) == 2
+
+
+def test_a_port_without_runtime_still_records(db, now):
+    port = LedgerConsentPort()
+    _record(port, db, now)
+    assert port.ledger.latest_checkpoint(db) is None

@@ -1,0 +1,158 @@
+"""The pages, driven as a browser without script would: bilingual, CSRF-protected, a
+one-time form token so a double click submits once, printable receipt, officers' queue."""
+
+from __future__ import annotations
+
+import re
+
+from tests.forms_hub.conftest import PDF, restaurant_answers, sign_in
+from tests.forms_hub.test_sign_in_and_prefill import csrf_of
+
+
+def form_token_of(page: str) -> str:
+    return re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+
+
+def start(client, slug: str) -> tuple[str, str]:
+    index = client.get("/forms/")
+    started = client.post(f"/forms/start/{slug}", data={"csrf": csrf_of(index.text)}, follow_redirects=False)
+    assert started.status_code == 303, started.text
+    url = started.headers["location"]
+    return url, client.get(url).text
+
+
+def page_answers(**overrides):
+    answers = {k: str(v) for k, v in restaurant_answers().items() if not isinstance(v, list | bool)}
+    answers.update({"cuisine": ["chinese", "cafe"], "declaration": "true"})
+    answers.update(overrides)
+    return answers
+
+
+def test_the_forms_list_in_both_languages(client):
+    client.cookies.clear()
+    english = client.get("/forms/")
+    assert english.status_code == 200 and "Application for a general restaurant licence" in english.text
+    assert "Log in with e-Gateway" in english.text
+    assert "default-src 'self'" in english.headers["content-security-policy"]
+    chinese = client.get("/forms/?lang=zh-HK")
+    assert "申請普通食肆牌照" in chinese.text and 'lang="zh-Hant-HK"' in chinese.text
+    assert "lang=zh-HK" in chinese.headers["set-cookie"]
+    assert "以電子通道登入" in client.get("/forms/").text  # the choice is remembered
+    assert client.get("/forms/my", follow_redirects=False).headers["location"].startswith("/forms/auth/login")
+
+
+def test_fill_attach_submit_once_and_print_the_receipt(client, resident, disclosures):
+    url, page = start(client, "food-business-licence")
+    assert 'enctype="multipart/form-data"' in page and 'name="file:layout_plan"' in page
+    missing = client.post(
+        url, data={"csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+    )
+    assert missing.status_code == 422 and "There is a problem" in missing.text
+    assert "Enter Applicant&#39;s name in English" in missing.text and "Attach Layout plan" in missing.text
+    assert "You must confirm the declaration" in missing.text
+    chinese = client.post(
+        url + "?lang=zh-HK", data={"csrf": csrf_of(page), "form_token": "t0", "action": "submit"}
+    )
+    assert "請填寫申請人英文姓名" in chinese.text
+    wrong = client.post(
+        url + "?lang=en",
+        data={**page_answers(seats="lots"), "csrf": csrf_of(page), "form_token": "t1", "action": "submit"},
+        files={"file:layout_plan": ("plan.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")},
+    )
+    assert wrong.status_code == 422 and "Number of seats must be a whole number" in wrong.text
+    assert "allowed type" in wrong.text
+    token = form_token_of(page)
+    data = {**page_answers(), "csrf": csrf_of(page), "form_token": token, "action": "submit"}
+    done = client.post(
+        url,
+        data=data,
+        files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    receipt_url = done.headers["location"]
+    assert receipt_url.endswith("/receipt")
+    double = client.post(
+        url,
+        data=data,
+        files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")},
+        follow_redirects=False,
+    )
+    assert double.status_code == 303 and double.headers["location"] == receipt_url
+    receipt = client.get(receipt_url)
+    reference = re.search(r'id="reference">([^<]+)<', receipt.text).group(1)
+    assert reference.startswith("FEHD-") and 'class="jws"' in receipt.text
+    items = client.get("/forms/api/submissions").json()["items"]
+    assert [i["reference"] for i in items] == [reference] and len(disclosures.entries) == 1
+    jws = re.search(r'id="receipt-jws">([^<]+)<', receipt.text).group(1)
+    checked = client.post("/forms/receipts/verify", data={"receipt": jws})
+    assert "The receipt is genuine." in checked.text and reference in checked.text
+    tampered = client.post("/forms/receipts/verify", data={"receipt": jws[:-4] + "AAAA"})
+    assert "The receipt is not genuine" in tampered.text
+    status = client.get(receipt_url.removesuffix("/receipt"))
+    assert "Withdraw application" in status.text and "Submitted" in status.text
+
+
+def test_csrf_is_required_on_every_page_form(client, resident):
+    url, page = start(client, "public-toilet-fault-report")
+    refused = client.post(url, data={"csrf": "nope", "action": "save"})
+    assert refused.status_code == 403 and "expired" in refused.text
+    assert client.post("/forms/start/public-toilet-fault-report", data={}).status_code == 403
+
+
+def test_an_officer_reviews_and_approves_from_the_queue_page(client, provider, resident):
+    url, page = start(client, "food-business-licence")
+    data = {**page_answers(), "csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+    client.post(url, data=data, files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")})
+    [item] = client.get("/forms/api/submissions").json()["items"]
+    sign_in(client, provider, "officer-fehd", roles=["officer"], department="FEHD")
+    queue = client.get("/forms/officer")
+    assert item["reference"] in queue.text
+    case_url = f"/forms/officer/cases/{item['reference']}"
+    case = client.get(case_url)
+    assert "Harbour Noodles" in case.text and "plan.pdf" in case.text
+    csrf = csrf_of(case.text)
+    for action in ("assign", "start_review"):
+        assert (
+            client.post(
+                f"{case_url}/action", data={"csrf": csrf, "action": action}, follow_redirects=False
+            ).status_code
+            == 303
+        )
+    approved = client.post(
+        f"{case_url}/action", data={"csrf": csrf, "action": "approve", "conditions": "Open until 23:00 only"}
+    )
+    number = re.search(r'id="licence-number">([^<]+)<', approved.text).group(1)
+    illegal = client.post(f"{case_url}/action", data={"csrf": csrf, "action": "start_review"})
+    assert illegal.status_code == 409
+    attachment = re.search(r'href="(/forms/officer/cases/[^"]+/attachments/[^"]+)"', case.text).group(1)
+    assert client.get(attachment).content == PDF
+    verify = client.get(f"/forms/verify?number={number}")
+    assert "Valid" in verify.text and "General restaurant licence" in verify.text
+    sign_in(client, provider, "officer-td", roles=["officer"], department="TD")
+    assert client.get(case_url).status_code == 404
+    assert item["reference"] not in client.get("/forms/officer").text
+
+
+def test_the_resident_answers_a_request_for_information_on_the_page(client, provider, resident):
+    from tests.forms_hub.conftest import department
+
+    url, page = start(client, "food-business-licence")
+    data = {**page_answers(), "csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+    client.post(url, data=data, files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")})
+    [item] = client.get("/forms/api/submissions").json()["items"]
+    fehd = department(client, provider, "FEHD")
+    transitions = f"/forms/api/department/submissions/{item['reference']}/transitions"
+    client.post(transitions, json={"action": "start_review"}, headers=fehd)
+    client.post(
+        transitions, json={"action": "request_info", "reason": "How many seats outdoors?"}, headers=fehd
+    )
+    status = client.get(f"/forms/submissions/{item['id']}")
+    assert "Answer the department" in status.text
+    edit = client.get(url)
+    assert "How many seats outdoors?" in edit.text and "Send information" in edit.text
+    data = {**page_answers(seats="48"), "csrf": csrf_of(edit.text), "form_token": "x", "action": "resubmit"}
+    sent = client.post(url, data=data, follow_redirects=False)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/forms/submissions/{item['id']}"
+    view = client.get(f"/forms/api/submissions/{item['id']}").json()
+    assert view["status"] == "in_review" and view["answers"]["seats"] == 48

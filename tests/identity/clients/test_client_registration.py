@@ -1,0 +1,96 @@
+import pytest
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from egate.app import create_app
+from identity.clients.models import Client
+from identity.clients.service import ClientRegistrationError, Registration, check_secret, register
+from identity.keys.models import SigningKey
+from identity.keys.service import ensure_keys, published_jwks, rotate
+
+
+def registration(**overrides):
+    fields = dict(name="Transport Department", department="td", redirect_uris=["https://td.example/cb"])
+    fields.update(overrides)
+    return Registration(**fields)
+
+
+def test_secret_is_returned_once_and_stored_only_as_a_keyed_digest(db, runtime):
+    client, secret = register(db, runtime.master_key, registration(), runtime.clock())
+    stored = db.scalars(select(Client).where(Client.client_id == client.client_id)).one()
+    assert secret and secret not in stored.client_secret_hash
+    assert check_secret(runtime.master_key, stored.client_secret_hash, secret)
+    assert not check_secret(runtime.master_key, stored.client_secret_hash, secret + "x")
+    assert stored.department == "TD" and stored.subject_type == "pairwise"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"redirect_uris": ["http://td.example/cb"]}, "redirect_uris"),
+        ({"redirect_uris": ["https://td.example/cb#frag"]}, "redirect_uris"),
+        ({"redirect_uris": []}, "redirect_uris"),
+        ({"token_endpoint_auth_method": "private_key_jwt"}, "jwks"),
+        ({"allowed_scopes": ("openid", "admin")}, "scope"),
+        ({"grant_types": ("password",)}, "grant_types"),
+        ({"token_endpoint_auth_method": "none", "grant_types": ("client_credentials",)}, "grant_types"),
+        ({"subject_type": "global"}, "subject_type"),
+    ],
+)
+def test_invalid_registrations_name_the_field_and_store_nothing(db, runtime, overrides, field):
+    before = db.scalars(select(Client)).all()
+    with pytest.raises(ClientRegistrationError) as info:
+        register(db, runtime.master_key, registration(**overrides), runtime.clock())
+    assert info.value.field == field
+    assert db.scalars(select(Client)).all() == before
+
+
+def test_native_app_may_use_private_scheme_and_loopback(db, runtime):
+    client, secret = register(
+        db,
+        runtime.master_key,
+        registration(
+            token_endpoint_auth_method="none",
+            redirect_uris=["hk.gov.egate.app:/callback", "http://127.0.0.1:7777/cb"],
+        ),
+        runtime.clock(),
+    )
+    assert secret is None and client.client_type == "public"
+
+
+def test_admin_api_requires_the_admin_credential(runtime):
+    runtime.settings.admin_token = "admin-secret"
+    with TestClient(create_app(runtime)) as http:
+        body = {
+            "client_name": "FEHD Licensing",
+            "department": "FEHD",
+            "redirect_uris": ["https://fehd.example/cb"],
+        }
+        refused = http.post("/admin/clients", json=body)
+        wrong = http.post("/admin/clients", json=body, headers={"Authorization": "Bearer nope"})
+        created = http.post("/admin/clients", json=body, headers={"Authorization": "Bearer admin-secret"})
+        invalid = http.post(
+            "/admin/clients",
+            json={**body, "redirect_uris": ["ftp://x"]},
+            headers={"Authorization": "Bearer admin-secret"},
+        )
+    assert refused.status_code == 401 and wrong.status_code == 401
+    assert refused.json()["error"] == "invalid_token"
+    assert created.status_code == 201 and created.json()["client_secret"]
+    assert invalid.status_code == 400 and invalid.json()["error"] == "invalid_redirect_uri"
+
+
+def test_signing_keys_are_encrypted_at_rest_and_rotation_keeps_old_public_keys(db, runtime):
+    now = runtime.clock()
+    ensure_keys(db, runtime.master_key, now)
+    rows = db.scalars(select(SigningKey)).all()
+    assert {r.alg for r in rows} == {"RS256", "ES256"}
+    assert all("PRIVATE KEY" not in r.private_key_encrypted for r in rows)
+    old_kids = {r.kid for r in rows}
+    new_kids = set(rotate(db, runtime.master_key, now, 600))
+    published = {k["kid"] for k in published_jwks(db, now)["keys"]}
+    assert old_kids | new_kids <= published
+    from datetime import timedelta
+
+    later = {k["kid"] for k in published_jwks(db, now + timedelta(seconds=601))["keys"]}
+    assert later == new_kids

@@ -1,0 +1,96 @@
+from datetime import timedelta
+
+from starlette.requests import Request
+
+from identity.assurance import ACR_BASIC, ACR_MFA
+from identity.sessions import service as sessions
+from identity.sessions.service import SESSION_COOKIE, SignedInSession, current_session
+from identity.throttling import service as throttling
+from tests.identity.accounts.factories import create_resident
+
+
+def _request(token: str | None) -> Request:
+    headers = [(b"cookie", f"{SESSION_COOKIE}={token}".encode())] if token else []
+    return Request({"type": "http", "headers": headers, "query_string": b""})
+
+
+def _start(db, runtime, account_id, acr=ACR_BASIC, amr=("pwd",)):
+    return sessions.start_session(
+        db, runtime, account_id=account_id, acr=acr, amr=list(amr), source=None, user_agent=None
+    )
+
+
+def test_current_session_reads_the_cookie_and_only_stores_its_hash(db, runtime, clock):
+    account, _ = create_resident(db, runtime)
+    token, started = _start(db, runtime, account.id, ACR_MFA, ("pwd", "otp"))
+    found = current_session(db, _request(token), runtime)
+    assert found == SignedInSession(started.id, account.id, clock.now, ACR_MFA, ("pwd", "otp"))
+    assert started.id == sessions.token_hash(token) != token
+    assert current_session(db, _request(None), runtime) is None
+    assert current_session(db, _request("forged"), runtime) is None
+
+
+def test_idle_timeout_is_extended_by_use(db, runtime, clock):
+    account, _ = create_resident(db, runtime)
+    token, _ = _start(db, runtime, account.id)
+    idle = runtime.settings.session_idle_seconds
+    clock.advance(seconds=idle - 10)
+    assert current_session(db, _request(token), runtime) is not None  # refreshes last_seen
+    clock.advance(seconds=idle - 10)
+    assert current_session(db, _request(token), runtime) is not None
+    clock.advance(seconds=idle + 1)
+    assert current_session(db, _request(token), runtime) is None
+
+
+def test_absolute_timeout_ends_even_a_busy_session(db, runtime, clock):
+    account, _ = create_resident(db, runtime)
+    token, _ = _start(db, runtime, account.id)
+    step = runtime.settings.session_idle_seconds // 2
+    elapsed = 0
+    while elapsed + step < runtime.settings.session_absolute_seconds:
+        clock.advance(seconds=step)
+        elapsed += step
+        assert current_session(db, _request(token), runtime) is not None
+    clock.advance(seconds=step)
+    assert current_session(db, _request(token), runtime) is None
+
+
+def test_end_session_and_sign_out_everywhere(db, runtime, clock):
+    account, _ = create_resident(db, runtime)
+    other, _ = create_resident(db, runtime)
+    tokens = [_start(db, runtime, account.id)[0] for _ in range(3)]
+    theirs, _ = _start(db, runtime, other.id)
+    assert sessions.end_session(db, sessions.token_hash(tokens[0]), clock.now)
+    assert current_session(db, _request(tokens[0]), runtime) is None
+    assert sessions.end_all_sessions(db, account.id, clock.now) == 2
+    assert all(current_session(db, _request(t), runtime) is None for t in tokens)
+    assert current_session(db, _request(theirs), runtime) is not None
+
+
+def test_reauthentication_keeps_the_session_id(db, runtime, clock):
+    account, _ = create_resident(db, runtime)
+    token, started = _start(db, runtime, account.id)
+    clock.advance(minutes=3)
+    raised = sessions.reauthenticate(db, runtime, started.id, acr=ACR_MFA, amr=["pwd", "otp"])
+    assert raised.id == started.id and raised.auth_time == clock.now and raised.acr == ACR_MFA
+    assert current_session(db, _request(token), runtime).amr == ("pwd", "otp")
+
+
+def test_throttle_policy():
+    assert throttling.account_lock_for(2) == timedelta(0)
+    assert throttling.account_lock_for(3) == timedelta(seconds=10)
+    assert throttling.account_lock_for(5) == timedelta(minutes=15)
+    assert throttling.account_lock_for(6) == timedelta(minutes=30)
+    assert throttling.account_lock_for(50) == throttling.MAX_LOCK
+    assert throttling.source_key("203.0.113.77") == "src:203.0.113.0/24"
+    assert throttling.source_key("2001:db8::1") == "src:2001:db8::/64"
+
+
+def test_failures_are_forgotten_after_a_day(db, runtime, clock):
+    key = throttling.account_key("someone")
+    for _ in range(4):
+        throttling.record_failure(db, key, None, clock.now)
+        clock.advance(minutes=1)
+    clock.advance(hours=25)
+    failures, lock = throttling.record_failure(db, key, None, clock.now)
+    assert failures == 1 and lock is None
