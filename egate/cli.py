@@ -144,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _service_commands():
         register(commands)
+    from egate.phone import register_cli as register_phone_app
+
+    register_phone_app(commands)
     return parser
 
 

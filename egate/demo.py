@@ -21,6 +21,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     for db in session_scope(runtime.sessions):
         identifier, password = seed_demo_resident(db, runtime)
         seed_forms_hub(db, runtime)
+        seed_phone_app_client(db, runtime)
         secret = None
         if get_client(db, DEMO_CLIENT_ID) is None:
             _, secret = register(
@@ -45,6 +46,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     print(f"    identity card number: {identifier}")
     print(f"    password:             {password}")
     print(f"\n  Government forms: {issuer}/forms/")
+    print(f"  Phone app: .venv/bin/egate app bind --identifier '{identifier}'  (then scan/approve)")
     print(f"\n  Demo department client '{DEMO_CLIENT_ID}'")
     print(f"    discovery: {issuer}/.well-known/openid-configuration")
     if secret:
@@ -82,3 +84,29 @@ def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
         )
         set_client_credentials(db, runtime.master_key, FORMS_HUB_CLIENT_ID, secret, runtime.clock())
     seed_demo_forms(db, runtime)
+
+
+def seed_phone_app_client(db, runtime: Runtime) -> None:  # noqa: ANN001
+    """The resident's phone app: a first-party native client (RFC 8252: public, PKCE,
+    loopback redirect), allowed to bind a device key (scope app:device)."""
+    from egate.phone import APP_CLIENT_ID, LOOPBACK_REDIRECT
+    from identity.clients.service import Registration, get_client, register
+
+    if get_client(db, APP_CLIENT_ID) is None:
+        register(
+            db,
+            runtime.master_key,
+            Registration(
+                client_id=APP_CLIENT_ID,
+                name="e-Gateway app",
+                name_zh="電子通道應用程式",
+                department="EGATE",
+                redirect_uris=[LOOPBACK_REDIRECT],
+                token_endpoint_auth_method="none",
+                grant_types=("authorization_code", "refresh_token"),
+                allowed_scopes=("openid", "app:device"),
+                subject_type="public",
+                first_party=True,
+            ),
+            runtime.clock(),
+        )

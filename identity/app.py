@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from egate.runtime import Runtime
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
+from identity.devices import routes as device_routes
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
 from identity.web.pages import install_pages
@@ -19,6 +20,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.provider = OpenIDProvider(runtime, consent)
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)
+    app.include_router(device_routes.router)
     install_pages(app)  # sign-in, enrolment and account pages, /static
 
     @app.exception_handler(client_routes.AdminAuthError)

@@ -14,6 +14,7 @@ TABLE_PREFIX = "idp_"
 MODEL_MODULES = (
     "identity.accounts.models",
     "identity.clients.models",
+    "identity.devices.models",
     "identity.keys.models",
     "identity.sessions.models",
     "identity.tokens.models",

@@ -22,10 +22,11 @@ from identity.clients.models import Client
 from identity.security.fieldcrypt import derive_key
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", CIBA_GRANT_TYPE)
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offline_access")
 # Scopes of the gateway's own APIs, granted to department back-ends and auditors.
-API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department")
+API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department", "app:device")
 SUBJECT_TYPES = ("pairwise", "public")
 
 

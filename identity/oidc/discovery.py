@@ -7,7 +7,7 @@ from typing import Any
 
 from identity import claims
 from identity.assurance import ACR_VALUES_SUPPORTED
-from identity.clients.service import API_SCOPES, OIDC_SCOPES
+from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES
 from identity.oidc.server import ASSERTION_ALGORITHMS, CONFIDENTIAL_AUTH_METHODS
 
 
@@ -24,7 +24,17 @@ def metadata(issuer: str) -> dict[str, Any]:
         "scopes_supported": [*OIDC_SCOPES, *API_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            CIBA_GRANT_TYPE,
+        ],
+        # OpenID Connect CIBA (poll mode): a department back-end asks the resident's app.
+        "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
+        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_user_code_parameter_supported": False,
+        "backchannel_authentication_request_signing_alg_values_supported": [],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "userinfo_signing_alg_values_supported": [],

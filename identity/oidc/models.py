@@ -6,6 +6,7 @@ Protocol code asks these; the rows stay plain storage (STYLE.md: Authlib's Clien
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -14,6 +15,13 @@ from authlib.oidc.core import AuthorizationCodeMixin
 from identity.clients.models import Client
 from identity.clients.service import check_secret
 from identity.tokens.models import AuthorizationCode, IssuedToken
+
+
+def _without_port(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    if parts.scheme != "http" or parts.hostname != "127.0.0.1":
+        return None
+    return parts._replace(netloc="127.0.0.1").geturl()
 
 
 class OAuthClient(ClientMixin):
@@ -40,7 +48,12 @@ class OAuthClient(ClientMixin):
         return " ".join(s for s in scope_to_list(scope) if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.row.redirect_uris  # exact string match (RFC 9700 §4.1.3)
+        if redirect_uri in self.row.redirect_uris:  # exact string match (RFC 9700 §4.1.3)
+            return True
+        # RFC 8252 §7.3: a native app's loopback redirect may use any port.
+        return self.row.client_type == "public" and _without_port(redirect_uri) in {
+            _without_port(uri) for uri in self.row.redirect_uris if uri.startswith("http://127.0.0.1")
+        }
 
     def check_client_secret(self, client_secret: str) -> bool:
         return check_secret(self._master_key, self.row.client_secret_hash, client_secret)

@@ -69,6 +69,8 @@ class ClaimRelease:
         if names:
             profile = self.profile(ctx, grantee.account_id)
             released = {n: profile[n] for n in names if n in profile}
+        if client.first_party:
+            released.update(self.staff_claims(ctx, grantee.account_id))
         settings = ctx.runtime.settings
         token = self.issuer.id_token(
             ctx.db,
@@ -123,6 +125,16 @@ class ClaimRelease:
             request_id=ctx.request_id,
             now=ctx.runtime.clock(),
         )
+
+    def staff_claims(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
+        """An officer's roles and department, for the gateway's own services only (first-party
+        clients such as the forms hub): what lets an officer work their department's queue."""
+        from identity.accounts.claims import account_kind_and_roles
+
+        kind, department, roles = account_kind_and_roles(ctx.db, account_id)
+        if kind != "staff":
+            return {}
+        return {"roles": list(roles), "department": department}
 
     def account_inactive(self, db: Session, account_id: str | None) -> bool:
         if account_id is None:

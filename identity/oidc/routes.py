@@ -18,6 +18,8 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from egate.db import session_scope
 from egate.runtime import DbSession, Runtime, RuntimeDep
+from identity.clients.service import CIBA_GRANT_TYPE
+from identity.devices.service import CIBA_INTERVAL
 from identity.oidc import discovery, logout
 from identity.oidc.adapter import (
     OversizedRequest,
@@ -193,7 +195,8 @@ def _authorize(
         return authorization_error(error, oauth_req)
 
 
-@router.api_route("/authorize", methods=["GET", "POST"], include_in_schema=True)
+@router.get("/authorize", operation_id="authorize_get", include_in_schema=True)
+@router.post("/authorize", operation_id="authorize_post", include_in_schema=True)
 async def authorize(request: Request, runtime: RuntimeDep) -> Response:
     provider = get_provider(request)
     try:
@@ -277,14 +280,16 @@ def _with_auth_challenge(response: Response) -> Response:
     return response
 
 
-@router.api_route("/userinfo", methods=["GET", "POST"])
+@router.get("/userinfo", operation_id="userinfo_get")
+@router.post("/userinfo", operation_id="userinfo_post")
 async def userinfo(request: Request, runtime: RuntimeDep) -> Response:
     provider = get_provider(request)
     header = request.headers.get("authorization", "")
     return await _in_context(request, runtime, lambda: userinfo_response(provider, header))
 
 
-@router.api_route("/logout", methods=["GET", "POST"])
+@router.get("/logout", operation_id="logout_get")
+@router.post("/logout", operation_id="logout_post")
 async def end_session(request: Request, runtime: RuntimeDep) -> Response:
     provider = get_provider(request)
     params = dict(request.query_params)
@@ -292,3 +297,80 @@ async def end_session(request: Request, runtime: RuntimeDep) -> Response:
         form = await request.form(max_files=0, max_fields=16)
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
     return await _in_context(request, runtime, lambda: logout.end_session(provider, request, params))
+
+
+@router.post("/bc-authorize")
+async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> Response:
+    """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
+    endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
+    from authlib.oauth2.rfc6749 import OAuth2Error as AuthlibError
+
+    from identity.devices.service import AppSigninError, start_backchannel
+    from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
+
+    provider = get_provider(request)
+    try:
+        oauth_req = await read_oauth2_request(request)
+    except OversizedRequest as exc:
+        return JSONResponse(
+            {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
+        )
+
+    def run() -> Response:
+        ctx = current.get()
+        try:
+            client = provider.server.authenticate_client(oauth_req, CONFIDENTIAL_AUTH_METHODS, "token")
+        except AuthlibError as error:
+            return _with_auth_challenge(provider.server.handle_error_response(oauth_req, error))
+        if not client.check_grant_type(CIBA_GRANT_TYPE):
+            body = {"error": "unauthorized_client", "error_description": "CIBA is not registered"}
+            return JSONResponse(body, 400, headers=NO_STORE)
+        form = oauth_req.form
+        expiry = form.get("requested_expiry")
+        try:
+            auth_req_id, signin = start_backchannel(
+                ctx.db,
+                ctx.runtime,
+                client=client.row,
+                scope=client.get_allowed_scope(form.get("scope", "")),
+                login_hint=form.get("login_hint"),
+                binding_message=form.get("binding_message"),
+                requested_expiry=int(expiry) if expiry and expiry.isdigit() else None,
+            )
+        except AppSigninError as exc:
+            return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)
+        expires_in = int((signin.expires_at - signin.created_at).total_seconds())
+        body = {"auth_req_id": auth_req_id, "expires_in": expires_in, "interval": CIBA_INTERVAL}
+        return JSONResponse(body, headers=NO_STORE)
+
+    return await _in_context(request, runtime, run)
+
+
+@router.get("/authorize/app-denied", include_in_schema=False)
+async def app_denied(request: Request, rid: str, runtime: RuntimeDep) -> Response:
+    """The resident denied (or let expire) an app sign-in started from an authorization
+    request: the department gets ``access_denied`` at its verified redirect URI."""
+    from authlib.oauth2.rfc6749 import AccessDeniedError
+
+    from identity.devices.models import AppSignin
+
+    provider = get_provider(request)
+
+    def run() -> Response:
+        ctx = current.get()
+        signin = ctx.db.get(AppSignin, rid[:32])
+        if signin is None or signin.kind != "browser" or signin.status not in ("denied", "expired"):
+            return error_page(
+                400, "This sign-in request cannot be processed", "unknown or unanswered request"
+            )
+        scope = dict(request.scope)
+        scope["query_string"] = (signin.next_path or "").partition("?")[2].encode()
+        replay = Request(scope)
+        oauth_req = StarletteOAuth2Request(replay, None)
+        try:
+            provider.server.get_consent_grant(oauth_req, end_user=None)
+            raise AccessDeniedError(redirect_uri=oauth_req.payload.data["redirect_uri"])
+        except OAuth2Error as error:
+            return authorization_error(error, oauth_req)
+
+    return await _in_context(request, runtime, run)

@@ -11,23 +11,33 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import AuthorizationServer, InvalidClientError
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    AuthorizationServer,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    UnauthorizedClientError,
+)
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
     ClientCredentialsGrant,
     RefreshTokenGrant,
 )
+from authlib.oauth2.rfc6749.grants.base import BaseGrant, TokenEndpointMixin
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError, SlowDownError
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc import jwt
 from joserfc.errors import JoseError
 from sqlalchemy import select, update
 
-from identity.clients.service import API_SCOPES, OIDC_SCOPES, get_client
-from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION
+from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
+from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
 from identity.oidc import jwks_cache
 from identity.oidc.adapter import current, to_response
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
@@ -215,6 +225,79 @@ class DepartmentCredentialsGrant(ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
 
+class BackchannelGrant(BaseGrant, TokenEndpointMixin):
+    """OpenID Connect CIBA §10.1, poll mode: the department polls with its auth_req_id until
+    the resident has approved in the app (or denied, or the request expired)."""
+
+    GRANT_TYPE = CIBA_GRANT_TYPE
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+    ERRORS = {
+        "authorization_pending": AuthorizationPendingError,
+        "slow_down": SlowDownError,
+        "expired_token": ExpiredTokenError,
+        "access_denied": AccessDeniedError,
+    }
+
+    def validate_token_request(self) -> None:
+        from identity.devices.service import AppSigninError, poll_backchannel
+
+        client = self.authenticate_token_endpoint_client()
+        if not client.check_grant_type(self.GRANT_TYPE):
+            raise UnauthorizedClientError(f"The client is not authorized to use {self.GRANT_TYPE}.")
+        auth_req_id = self.request.form.get("auth_req_id")
+        if not auth_req_id:
+            raise InvalidRequestError("Missing 'auth_req_id'.")
+        ctx = current.get()
+        try:
+            signin = poll_backchannel(ctx.db, ctx.runtime, client.row, auth_req_id)
+        except AppSigninError as exc:
+            raise self.ERRORS.get(exc.code, InvalidGrantError)(description=str(exc)) from None
+        grant_id = (
+            self.server.release.consent.record_grant(
+                ctx.db,
+                ConsentRequest(
+                    resident_id=signin.account_id,
+                    client_id=client.client_id,
+                    department=client.row.department,
+                    fields=tuple(signin.fields),
+                    purpose_en=client.row.purpose or client.row.name,
+                    purpose_zh=client.row.purpose_zh or client.row.purpose or client.row.name,
+                ),
+                remember=False,
+                given_via="app-approval",
+                now=ctx.runtime.clock(),
+            )
+            if signin.fields
+            else None
+        )
+        self.request.client = client
+        self.request.user = Grantee(
+            account_id=signin.account_id,
+            auth_time=signin.decided_at,
+            acr=ACR_DEVICE,
+            amr=(AMR_SOFTWARE_KEY,),
+            session_id=signin.session_id,
+            granted_claims=tuple(signin.fields),
+            grant_id=grant_id,
+            family_id=secrets.token_urlsafe(16),
+        )
+        self.request.scope = signin.scope
+
+    def create_token_response(self):  # noqa: ANN201
+        client = self.request.client
+        grantee: Grantee = self.request.user
+        token = self.generate_token(
+            user=grantee,
+            scope=self.request.scope,
+            include_refresh_token=client.check_grant_type("refresh_token"),
+        )
+        token["id_token"] = self.server.release.id_token(
+            current.get(), client.row, grantee, token["access_token"]
+        )
+        self.save_token(token)
+        return 200, token, self.TOKEN_RESPONSE_HEADER
+
+
 class PrivateKeyJWT(JWTBearerClientAssertion):
     """private_key_jwt (OIDC Core §9, RFC 7523 §2.2) with one-time ``jti``s."""
 
@@ -351,6 +434,7 @@ class Provider(AuthorizationServer):
         self.register_grant(CodeGrant, [S256OnlyCodeChallenge(required=True), IDTokenExtension(self)])
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
+        self.register_grant(BackchannelGrant)
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer))
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)

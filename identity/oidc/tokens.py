@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from identity.clients.models import Client
 from identity.keys.service import KeyCache
 from identity.oidc.subjects import SubjectIdentifiers
-from identity.tokens.models import IssuedToken
+from identity.tokens.models import IssuedToken, SubjectRecord
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 
@@ -56,6 +56,14 @@ class TokenIssuer:
 
     def subject(self, client: Client, account_id: str) -> str:
         return self.subjects.for_client(account_id, client.subject_type, client.sector_identifier)
+
+    def remember_subject(self, db: Session, client: Client, account_id: str) -> str:
+        """The ``sub`` for this client, kept so the department may later name the resident
+        by it (CIBA login_hint)."""
+        sub = self.subject(client, account_id)
+        if db.get(SubjectRecord, (client.sector_identifier, sub)) is None:
+            db.add(SubjectRecord(sector=client.sector_identifier, sub=sub, account_id=account_id))
+        return sub
 
     def issue(
         self,
@@ -144,7 +152,7 @@ class TokenIssuer:
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.issuer,
-            "sub": self.subject(client, grantee.account_id),
+            "sub": self.remember_subject(db, client, grantee.account_id),
             "aud": client.client_id,
             "azp": client.client_id,
             "exp": iat + ttl,

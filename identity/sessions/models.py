@@ -24,6 +24,7 @@ class BrowserSession(Base):
     source: Mapped[str | None] = mapped_column(String(64))
     user_agent: Mapped[str | None] = mapped_column(String(200))
     ended_at: Mapped[datetime | None]
+    device_id: Mapped[str | None] = mapped_column(String(32))  # approved on this bound device
 
     __table_args__ = (Index("ix_idp_sessions_account", "account_id"),)
 

@@ -74,3 +74,14 @@ class AssertionJti(Base):
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime]
+
+
+class SubjectRecord(Base):
+    """Which account a pairwise ``sub`` stands for, kept when an ID token is issued, so a
+    department can name the resident it already knows (CIBA ``login_hint``)."""
+
+    __tablename__ = "idp_subjects"
+
+    sector: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(32))

@@ -50,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "csrf.title": "This form has expired",
     "csrf.detail": "For your security, go back, reload the page and submit the form again.",
     "notfound.title": "Page not found",
+    "app.unknown": "This sign-in request has ended. Go back and start again.",
     "notice.password_reset": "Your password has been reset and every session was signed out. Sign in with your new password.",
     "notice.signed_out": "You have signed out.",
     "notice.password_changed": "Your password has been changed. Your other sessions were signed out.",

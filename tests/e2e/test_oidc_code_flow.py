@@ -203,3 +203,31 @@ def test_logout_checks_the_registered_post_logout_uri(gateway):
     url, _ = dept.start(dept.session("openid"), prompt="none")
     after = browser.get(url, allow_redirects=False, timeout=10)
     assert query_of(after.headers["location"])["error"] == "login_required"
+
+
+def test_officer_roles_reach_first_party_services_only(gateway):
+    import secrets
+
+    from egate.db import session_scope
+    from identity.accounts.service import create_staff
+
+    for db in session_scope(gateway.runtime.sessions):
+        officer = create_staff(
+            db,
+            gateway.runtime,
+            username=f"officer-{secrets.token_hex(3)}",
+            password="a long staff passphrase",
+            department="TD",
+            roles=["officer"],
+            name="WONG Officer",
+        )
+        officer_id = officer.id
+    first_party = department(gateway, first_party=True, subject_type="public")
+    outside = department(gateway)
+    for dept, expected in ((first_party, {"roles": ["officer"], "department": "TD"}), (outside, None)):
+        tokens, nonce, _ = sign_in_and_get_tokens(gateway, dept, officer_id, scope="openid")
+        claims = dept.verify_id_token(tokens["id_token"], tokens["access_token"], nonce)
+        if expected:
+            assert {k: claims[k] for k in expected} == expected
+        else:
+            assert "roles" not in claims and "department" not in claims

@@ -1,0 +1,252 @@
+"""The resident's phone app, modelled in Python so the app flows run end to end without a
+phone: `egate app bind | scan | approve | deny | pending | devices | remove`.
+
+It is a first-party native client of the provider (RFC 8252: public client, authorization
+code + PKCE, loopback redirect) and talks to it over HTTP only, sharing no code with it. After
+signing in it binds an ES256 device key; every view and decision is a JWS signed by that key.
+The key never leaves the state file (mode 0600).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from joserfc import jwt
+from joserfc.jwk import ECKey
+
+APP_CLIENT_ID = "egate-app"
+LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
+DEVICE_REQUEST_TYPE = "egate-device+jwt"
+
+
+class AppError(Exception):
+    pass
+
+
+def request_id_from(payload: str) -> str:
+    """The request id from a scanned QR payload (the universal link) or a bare id."""
+    if payload.startswith("http"):
+        values = parse_qs(urlsplit(payload).query).get("rid")
+        if not values:
+            raise AppError("this QR code is not an e-Gateway sign-in")
+        return values[0]
+    return payload
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+@dataclass
+class PhoneApp:
+    issuer: str
+    state_path: Path | None = None
+    http: httpx.Client | None = None
+
+    def __post_init__(self) -> None:
+        self.issuer = self.issuer.rstrip("/")
+        self.http = self.http or httpx.Client(base_url=self.issuer, timeout=15, follow_redirects=False)
+        self.state: dict[str, Any] = {}
+        if self.state_path and self.state_path.exists():
+            self.state = json.loads(self.state_path.read_text())
+
+    # -- binding ----------------------------------------------------------------------------
+    def sign_in_and_bind(
+        self, identifier: str, password: str, *, otp: str | None = None, device_name: str = "Phone"
+    ) -> str:
+        """Sign in as the resident (the in-app browser fills the provider's sign-in page),
+        get tokens for the app, then register a new device key. Returns the device id."""
+        verifier = secrets.token_urlsafe(48)
+        challenge = _b64url(hashlib.sha256(verifier.encode()).digest())
+        state = secrets.token_urlsafe(12)
+        params = {
+            "response_type": "code",
+            "client_id": APP_CLIENT_ID,
+            "redirect_uri": LOOPBACK_REDIRECT,
+            "scope": "openid app:device",
+            "state": state,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "nonce": secrets.token_urlsafe(12),
+        }
+        location = self._follow_sign_in(f"/authorize?{urlencode(params)}", identifier, password, otp)
+        query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        if query.get("state") != state or "code" not in query:
+            raise AppError(f"sign-in did not return a code: {query.get('error', 'unknown error')}")
+        tokens = self.http.post(
+            "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": query["code"],
+                "redirect_uri": LOOPBACK_REDIRECT,
+                "client_id": APP_CLIENT_ID,
+                "code_verifier": verifier,
+            },
+        )
+        if tokens.status_code != 200:
+            raise AppError(f"token exchange failed: {tokens.text}")
+        access_token = tokens.json()["access_token"]
+        key = ec.generate_private_key(ec.SECP256R1())
+        public = ECKey.import_key(key.public_key()).as_dict(private=False)
+        response = self.http.post(
+            "/app/devices",
+            json={"name": device_name, "public_jwk": public},
+            headers={"Authorization": f"Bearer {access_token}"},
+        )
+        if response.status_code != 201:
+            raise AppError(f"binding failed: {response.text}")
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self.state = {
+            "issuer": self.issuer,
+            "device_id": response.json()["device_id"],
+            "private_key": pem,
+            "access_token": access_token,
+        }
+        self._save()
+        return self.state["device_id"]
+
+    def _follow_sign_in(self, path: str, identifier: str, password: str, otp: str | None) -> str:
+        response = self.http.get(path)
+        for _ in range(8):
+            location = response.headers.get("location", "")
+            if response.status_code in (302, 303) and not location.startswith("/"):
+                return location  # back at the app's redirect URI
+            if response.status_code in (302, 303):
+                response = self.http.get(location)
+                continue
+            page = response.text
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+            if token is None:
+                raise AppError(f"unexpected page during sign-in (HTTP {response.status_code})")
+            if 'name="password"' in page:
+                data = {"csrf_token": token.group(1), "identifier": identifier, "password": password}
+            elif 'name="code"' in page and otp:
+                data = {"csrf_token": token.group(1), "code": otp}
+            else:
+                raise AppError("the provider asks for something this app cannot answer")
+            response = self.http.post(response.url.raw_path.decode(), data=data)
+        raise AppError("too many steps during sign-in")
+
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.state_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.state, handle)
+
+    # -- signed requests --------------------------------------------------------------------
+    def signed(self, action: str, **claims: Any) -> str:
+        if "device_id" not in self.state:
+            raise AppError("this app is not bound yet: run `egate app bind`")
+        now = int(time.time())
+        key = ECKey.import_key(self.state["private_key"])
+        body = {
+            "aud": self.issuer,
+            "iat": now,
+            "exp": now + 60,
+            "jti": secrets.token_urlsafe(16),
+            "action": action,
+            **claims,
+        }
+        header = {"alg": "ES256", "typ": DEVICE_REQUEST_TYPE, "kid": self.state["device_id"]}
+        return jwt.encode(header, body, key)
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | list[Any]:
+        response = self.http.post(path, json=body)
+        if response.status_code >= 400:
+            detail = response.json().get("detail", response.text) if response.content else ""
+            raise AppError(f"{response.status_code}: {detail}")
+        return response.json()
+
+    def view(self, payload: str) -> dict[str, Any]:
+        rid = request_id_from(payload)
+        return self._post(f"/app/requests/{rid}/view", {"signed": self.signed("view", rid=rid)})
+
+    def approve(self, payload: str, code: str) -> dict[str, Any]:
+        rid = request_id_from(payload)
+        signed = self.signed("approve", rid=rid, code=code)
+        return self._post(f"/app/requests/{rid}/decision", {"decision": "approve", "signed": signed})
+
+    def deny(self, payload: str) -> dict[str, Any]:
+        rid = request_id_from(payload)
+        signed = self.signed("deny", rid=rid)
+        return self._post(f"/app/requests/{rid}/decision", {"decision": "deny", "signed": signed})
+
+    def pending(self) -> list[dict[str, Any]]:
+        return self._post("/app/approvals", {"signed": self.signed("list")})  # type: ignore[return-value]
+
+
+def register_cli(commands: Any) -> None:
+    import argparse
+    import getpass
+
+    def app_for(args: argparse.Namespace, settings: Any) -> PhoneApp:
+        return PhoneApp(args.issuer or settings.issuer, Path(args.state))
+
+    def bind(args: argparse.Namespace, settings: Any) -> int:
+        password = getpass.getpass("password: ") if args.password is None else args.password
+        device = app_for(args, settings).sign_in_and_bind(
+            args.identifier, password, otp=args.otp, device_name=args.name
+        )
+        print(f"device bound: {device}")
+        return 0
+
+    def scan(args: argparse.Namespace, settings: Any) -> int:
+        details = app_for(args, settings).view(args.payload)
+        print(f"{details['client_name']} ({details['department']}) asks you to sign in")
+        print(f"  details to share: {', '.join(details['fields']) or 'none'}")
+        print(f"  check the code on the screen: {details['code']}")
+        return 0
+
+    def approve(args: argparse.Namespace, settings: Any) -> int:
+        print(app_for(args, settings).approve(args.payload, args.code)["status"])
+        return 0
+
+    def deny(args: argparse.Namespace, settings: Any) -> int:
+        print(app_for(args, settings).deny(args.payload)["status"])
+        return 0
+
+    def pending(args: argparse.Namespace, settings: Any) -> int:
+        for item in app_for(args, settings).pending():
+            message = item["binding_message"] or ""
+            print(f"{item['request_id']}\t{item['client_name']}\t{message}\t{item['code']}")
+        return 0
+
+    app = commands.add_parser("app", help="the resident's phone app, for trying app sign-in")
+    app.add_argument("--issuer", help="the provider (default: EGATE_ISSUER)")
+    app.add_argument("--state", default="data/phone-app.json", help="where the device key is kept")
+    actions = app.add_subparsers(dest="app_action", required=True)
+    b = actions.add_parser("bind", help="sign in and bind this 'phone'")
+    b.add_argument("--identifier", required=True)
+    b.add_argument("--password")
+    b.add_argument("--otp")
+    b.add_argument("--name", default="Phone")
+    b.set_defaults(handler=bind)
+    s = actions.add_parser("scan", help="show who asks, for what, and the code")
+    s.add_argument("payload", help="the QR code's content or the request id")
+    s.set_defaults(handler=scan)
+    a = actions.add_parser("approve", help="approve with the device key")
+    a.add_argument("payload")
+    a.add_argument("--code", required=True, help="the code shown on the sign-in page")
+    a.set_defaults(handler=approve)
+    d = actions.add_parser("deny", help="deny")
+    d.add_argument("payload")
+    d.set_defaults(handler=deny)
+    p = actions.add_parser("pending", help="approvals waiting (requests from department back-ends)")
+    p.set_defaults(handler=pending)

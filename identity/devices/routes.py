@@ -1,0 +1,274 @@
+"""HTTP surface of app sign-in: the browser's QR / app-to-app page, the app's API (binding,
+signed views and decisions, pending approvals) and the residents' device list."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+
+from egate.problems import PROBLEM_JSON
+from egate.runtime import DbSession, RuntimeDep
+from identity.accounts.service import RequestMeta
+from identity.clients.service import get_client
+from identity.devices import service
+from identity.devices.signatures import DeviceSignatureError, verify_device_request
+from identity.sessions.dependencies import Meta, OptionalSession
+from identity.sessions.service import set_session_cookie
+from identity.tokens.models import IssuedToken
+from identity.web import render
+from identity.web.forms import CheckedForm, safe_next
+
+router = APIRouter(tags=["app sign-in"])
+APP_SCOPE = "app:device"
+REFRESH_SECONDS = 2
+
+
+def problem(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {
+            "type": f"urn:egate:app:{code}",
+            "title": code.replace("_", " "),
+            "status": status,
+            "detail": detail,
+        },
+        status_code=status,
+        media_type=PROBLEM_JSON,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+def open_link(request: Request, request_id: str) -> str:
+    """The universal-link-shaped URL in the QR code and behind the "open the app" button."""
+    return f"{request.app.state.runtime.settings.issuer}/app/open?rid={request_id}"
+
+
+# -- the browser ------------------------------------------------------------------------------
+
+
+@router.post("/signin/app/start", include_in_schema=False)
+def start(request: Request, form: CheckedForm, db: DbSession, runtime: RuntimeDep) -> Response:
+    next_path = safe_next(str(form.get("next") or ""))
+    signin, browser_token = service.start_browser_signin(db, runtime, next_path)
+    response = RedirectResponse(f"/signin/app?rid={signin.id}", status_code=303)
+    response.set_cookie(
+        service.BROWSER_COOKIE,
+        browser_token,
+        max_age=int(service.BROWSER_SIGNIN_TTL.total_seconds()) + 60,
+        path="/signin/app",
+        httponly=True,
+        samesite="lax",
+        secure=runtime.settings.issuer.startswith("https://"),
+    )
+    return response
+
+
+def _outcome(request: Request, db, runtime, rid: str) -> service.BrowserOutcome:  # noqa: ANN001
+    return service.browser_outcome(db, runtime, rid, request.cookies.get(service.BROWSER_COOKIE))
+
+
+@router.get("/signin/app", include_in_schema=False)
+def waiting_page(request: Request, rid: str, db: DbSession, runtime: RuntimeDep) -> Response:
+    """Shows the QR code and the short code; reloads itself every few seconds (no script:
+    the pages' CSP allows none) and moves on once the app has answered."""
+    import segno
+
+    try:
+        outcome = _outcome(request, db, runtime, rid)
+    except service.AppSigninError:
+        return render(request, "error.html", {"title_code": "app.unknown", "detail_code": "app.unknown"}, 404)
+    if outcome.status == "pending":
+        signin = db.get(service.AppSignin, rid)
+        link = open_link(request, rid)
+        qr = segno.make(link, error="m").svg_inline(scale=5, title="QR code for the e-Gateway app")
+        from markupsafe import Markup
+
+        response = render(
+            request,
+            "devices/app_signin.html",
+            {
+                "qr_svg": Markup(qr),  # noqa: S704 - SVG made by segno, which escapes the link
+                "code": signin.short_code,
+                "link": link,
+                "client_name": signin.client_name,
+                "department": signin.department,
+            },
+        )
+        response.headers["refresh"] = str(REFRESH_SECONDS)
+        return response
+    return _finish(outcome, runtime)
+
+
+def _finish(outcome: service.BrowserOutcome, runtime) -> Response:  # noqa: ANN001
+    response = RedirectResponse(outcome.location or "/account", status_code=303)
+    if outcome.session_cookie:
+        set_session_cookie(response, runtime, outcome.session_cookie)
+        response.delete_cookie(service.BROWSER_COOKIE, path="/signin/app")
+    return response
+
+
+@router.get("/signin/app/status", include_in_schema=False)
+def status(request: Request, rid: str, db: DbSession, runtime: RuntimeDep) -> Response:
+    try:
+        outcome = _outcome(request, db, runtime, rid)
+    except service.AppSigninError as exc:
+        return problem(404, exc.code, str(exc))
+    response = JSONResponse({"status": outcome.status, "location": outcome.location})
+    if outcome.session_cookie:
+        set_session_cookie(response, runtime, outcome.session_cookie)
+    return response
+
+
+@router.get("/app/open", include_in_schema=False)
+def open_in_app(request: Request, rid: str) -> Response:
+    """Where the universal link lands when the app is not installed on this device."""
+    return render(request, "devices/open_app.html", {"link": open_link(request, rid)})
+
+
+# -- the app's API ----------------------------------------------------------------------------
+
+
+def _bearer_account(request: Request, db, runtime) -> tuple[str, IssuedToken] | None:  # noqa: ANN001
+    from identity.oidc.adapter import RequestContext, current
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    marker = current.set(RequestContext(db=db, runtime=runtime))
+    try:
+        claims = request.app.state.provider.server.verify_access_token(token.strip())
+    finally:
+        current.reset(marker)
+    row = db.get(IssuedToken, claims["jti"]) if claims else None
+    if row is None or row.revoked_at is not None or row.account_id is None:
+        return None
+    client = get_client(db, row.client_id)
+    if client is None or not client.first_party or APP_SCOPE not in row.scope.split():
+        return None
+    return row.account_id, row
+
+
+@router.post("/app/devices", status_code=201)
+def bind(
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    meta: Meta,
+    body: Annotated[dict[str, Any], Body()],
+) -> Response:
+    found = _bearer_account(request, db, runtime)
+    if found is None:
+        return problem(401, "invalid_token", f"an access token of the e-Gateway app with scope {APP_SCOPE}")
+    account_id, token = found
+    try:
+        device = service.bind_device(
+            db,
+            runtime,
+            account_id=account_id,
+            name=str(body.get("name", "")),
+            public_jwk=body.get("public_jwk"),
+            session_id=token.session_id,
+            meta=meta,
+        )
+    except service.AppSigninError as exc:
+        return problem(400, exc.code, str(exc))
+    return JSONResponse({"device_id": device.id, "name": device.name}, status_code=201)
+
+
+@router.get("/app/devices")
+def devices(request: Request, db: DbSession, runtime: RuntimeDep) -> Response:
+    found = _bearer_account(request, db, runtime)
+    if found is None:
+        return problem(401, "invalid_token", f"an access token of the e-Gateway app with scope {APP_SCOPE}")
+    return JSONResponse(
+        [
+            {"device_id": d.id, "name": d.name, "created_at": d.created_at.isoformat()}
+            for d in service.list_devices(db, found[0])
+        ]
+    )
+
+
+def _signed(db, runtime, body: dict[str, Any], action: str):  # noqa: ANN001, ANN202
+    return verify_device_request(
+        db, str(body.get("signed", "")), issuer=runtime.settings.issuer, action=action, now=runtime.clock()
+    )
+
+
+@router.post("/app/requests/{rid}/view")
+def view(rid: str, db: DbSession, runtime: RuntimeDep, body: Annotated[dict[str, Any], Body()]) -> Response:
+    try:
+        signed = _signed(db, runtime, body, "view")
+        if signed.claims.get("rid") != rid:
+            raise service.AppSigninError("invalid_request", "signed for another request")
+        signin = service.load_open_request(db, runtime, rid)
+        if signin.kind == "ciba" and signin.target_account_id != signed.device.account_id:
+            raise service.AppSigninError("wrong_device", "this request is for another resident's device")
+    except DeviceSignatureError as exc:
+        return problem(401, "invalid_signature", str(exc))
+    except service.AppSigninError as exc:
+        return problem(404 if exc.code == "not_found" else 409, exc.code, str(exc))
+    return JSONResponse(service.describe(signin))
+
+
+@router.post("/app/requests/{rid}/decision")
+def decision(
+    rid: str,
+    request: Request,
+    db: DbSession,
+    runtime: RuntimeDep,
+    body: Annotated[dict[str, Any], Body()],
+) -> Response:
+    meta = RequestMeta.of(None, "e-Gateway app")
+    try:
+        action = str(body.get("decision", ""))
+        if action not in ("approve", "deny"):
+            raise service.AppSigninError("invalid_request", "decision must be approve or deny")
+        signed = _signed(db, runtime, body, action)
+        if signed.claims.get("rid") != rid:
+            raise service.AppSigninError("invalid_request", "signed for another request")
+        signin = service.decide(db, runtime, signed, approve=action == "approve", meta=meta)
+    except DeviceSignatureError as exc:
+        return problem(401, "invalid_signature", str(exc))
+    except service.AppSigninError as exc:
+        status_code = {"not_found": 404, "invalid_request": 400}.get(exc.code, 409)
+        return problem(status_code, exc.code, str(exc))
+    return JSONResponse({"status": signin.status})
+
+
+@router.post("/app/approvals")
+def approvals(db: DbSession, runtime: RuntimeDep, body: Annotated[dict[str, Any], Body()]) -> Response:
+    try:
+        signed = _signed(db, runtime, body, "list")
+    except DeviceSignatureError as exc:
+        return problem(401, "invalid_signature", str(exc))
+    return JSONResponse([service.describe(s) for s in service.pending_for_device(db, runtime, signed.device)])
+
+
+# -- the resident's device list ---------------------------------------------------------------
+
+
+@router.get("/account/devices", include_in_schema=False)
+def device_page(request: Request, db: DbSession, session: OptionalSession) -> Response:
+    if session is None:
+        return RedirectResponse("/signin?next=/account/devices", status_code=303)
+    return render(
+        request,
+        "account/devices.html",
+        {"signed_in": True, "devices": service.list_devices(db, session.account_id)},
+    )
+
+
+@router.post("/account/devices/{device_id}/remove", include_in_schema=False)
+def remove_from_page(
+    device_id: str,
+    form: CheckedForm,
+    db: DbSession,
+    runtime: RuntimeDep,
+    session: OptionalSession,
+    meta: Meta,
+) -> Response:
+    if session is None:
+        return RedirectResponse("/signin?next=/account/devices", status_code=303)
+    service.remove_device(db, runtime, account_id=session.account_id, device_id=device_id, meta=meta)
+    return RedirectResponse("/account/devices", status_code=303)
