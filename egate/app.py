@@ -34,7 +34,7 @@ class FormsHubDisclosures:
 
 def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
     """Each service's own app, keyed by its name; also what `egate openapi` documents."""
-    consent_port = LedgerConsentPort()
+    consent_port = LedgerConsentPort(runtime)
     return {
         "identity": identity.app.create_app(runtime, consent_port),
         "consent": consent.app.create_app(runtime),

@@ -11,6 +11,7 @@ from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
+from identity.privacy import routes as privacy_routes
 from identity.web.pages import install_pages
 
 
@@ -21,6 +22,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)
     app.include_router(device_routes.router)
+    app.include_router(privacy_routes.router)
     install_pages(app)  # sign-in, enrolment and account pages, /static
 
     @app.exception_handler(client_routes.AdminAuthError)

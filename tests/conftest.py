@@ -9,6 +9,7 @@ EGATE_TEST_POSTGRES_URL). Under CI=true PostgreSQL must be available: no silent 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,3 +83,21 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 def runtime(db_engine: Engine, session_factory, tmp_path: Path) -> Runtime:
     settings = make_settings(tmp_path, database_url=str(db_engine.url.render_as_string(False)))
     return Runtime(settings, db_engine, session_factory, master_key=load_master_key(settings))
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package; Playwright never downloads a browser here
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not shutil.which(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"{CHROMIUM} is required under CI=true")
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()

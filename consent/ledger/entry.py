@@ -12,7 +12,8 @@ consent or legal basis — never the values. It is a JSON object with exactly th
 ``channel``               str, how it left (e.g. ``id_token``, ``userinfo``, ``form_prefill``)
 ``fields``                list[str], the field NAMES disclosed, sorted, no duplicates
 ``purpose``               str, the stated purpose
-``basis``                 ``"consent"`` or ``"legal"``
+``basis``                 ``"consent"``, ``"legal"`` or ``"sign-in"`` (the resident's own
+                          sign-in revealed only their ``sub`` to the department they chose)
 ``grant_id``              str | None, the consent grant relied on (required for consent)
 ``legal_basis``           str | None, the legal provision relied on (required for legal)
 ``request_id``            str, the request that caused the disclosure
@@ -47,7 +48,7 @@ ENTRY_FIELDS = (
     "legal_basis",
     "request_id",
 )
-BASES = ("consent", "legal")
+BASES = ("consent", "legal", "sign-in")
 
 _ENTRY_KEYS = frozenset(ENTRY_FIELDS)
 _REQUIRED_STRINGS = (
@@ -126,8 +127,11 @@ def entry_problem(entry: Mapping[str, Any]) -> str | None:
     elif basis == "legal":
         if legal_basis is None:
             return "entry with basis 'legal' has no legal_basis"
+    elif basis == "sign-in":
+        if grant_id is not None or legal_basis is not None:
+            return "entry with basis 'sign-in' must have neither grant_id nor legal_basis"
     else:
-        return "entry basis must be 'consent' or 'legal'"
+        return "entry basis must be 'consent', 'legal' or 'sign-in'"
     return None
 
 

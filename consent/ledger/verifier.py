@@ -140,7 +140,7 @@ def verify_export(
 _TEXT = r'[^"\\\x00-\x1f]+'
 _STRING = f'"({_TEXT})"'
 _VALUE_PATTERNS = {
-    "basis": r'"(consent|legal)"',
+    "basis": r'"(consent|legal|sign-in)"',
     "channel": _STRING,
     "entry_id": _STRING,
     "fields": rf'\[("{_TEXT}"(?:,"{_TEXT}")*)\]',
@@ -276,7 +276,11 @@ def _fast_entry(line: str, expected_index: int) -> tuple[str, bytes] | None:
     names = fields[1:-1].split('","')
     if (
         int(index) != expected_index
-        or (grant_id if basis == "consent" else legal_basis) is None
+        or (
+            (grant_id, legal_basis) != (None, None)
+            if basis == "sign-in"
+            else (grant_id if basis == "consent" else legal_basis) is None
+        )
         or names != sorted(set(names))
     ):
         return None

@@ -50,6 +50,7 @@ MESSAGES: dict[str, str] = {
     "csrf.title": "This form has expired",
     "csrf.detail": "For your security, go back, reload the page and submit the form again.",
     "notfound.title": "Page not found",
+    "notice.consent_revoked": "The consent has been withdrawn. The department receives nothing more under it.",
     "app.unknown": "This sign-in request has ended. Go back and start again.",
     "notice.password_reset": "Your password has been reset and every session was signed out. Sign in with your new password.",
     "notice.signed_out": "You have signed out.",

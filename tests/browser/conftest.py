@@ -3,7 +3,6 @@ uvicorn, once per database backend."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -16,11 +15,8 @@ from egate.db import create_db_engine, create_session_factory, session_scope
 from egate.keys import load_master_key
 from egate.runtime import Runtime
 from tests.identity.accounts.factories import PASSWORD, outbox_messages, random_email, random_hkid
-from tests.support.databases import IN_CI, make_settings, new_database_url
+from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 @dataclass
@@ -91,20 +87,6 @@ def site(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> Iter
     yield Site(server.base_url, runtime)
     server.stop()
     engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def chromium():
-    if not shutil.which(CHROMIUM):
-        if IN_CI:
-            pytest.fail(f"{CHROMIUM} is required under CI=true")
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

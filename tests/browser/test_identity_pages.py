@@ -19,7 +19,7 @@ def sign_in(page, site, identifier: str, password: str = PASSWORD, query: str = 
     page.goto(site.url("/signin" + query))
     page.get_by_label("Identity card number, email address or staff user name").fill(identifier)
     page.get_by_label("Password", exact=True).fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def test_enrol_verify_totp_sign_out_sign_in_and_switch_language(page, site):
@@ -127,10 +127,11 @@ def test_duplicate_identity_card_number_is_refused_without_revealing_the_account
 def test_a_form_with_a_forged_csrf_token_is_refused(page, site):
     resident = site.new_resident()
     page.goto(site.url("/signin"))
-    page.locator("input[name=csrf_token]").evaluate("input => input.value = 'forged'")
+    sign_in_form = page.locator("form", has=page.locator("input[name=password]"))
+    sign_in_form.locator("input[name=csrf_token]").evaluate("input => input.value = 'forged'")
     page.get_by_label("Identity card number, email address or staff user name").fill(resident["email"])
     page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="This form has expired")).to_be_visible()
     assert not [c for c in page.context.cookies() if c["name"] == "egate_session"]
 

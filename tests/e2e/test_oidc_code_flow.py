@@ -231,3 +231,40 @@ def test_officer_roles_reach_first_party_services_only(gateway):
             assert {k: claims[k] for k in expected} == expected
         else:
             assert "roles" not in claims and "department" not in claims
+
+
+def test_resident_sees_disclosures_and_withdrawing_consent_stops_userinfo(gateway):
+    dept = department(gateway, department="HD")
+    account_id = gateway.new_resident()
+    tokens, _, browser = sign_in_and_get_tokens(gateway, dept, account_id, scope="openid profile")
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    assert "name" in requests.get(dept.metadata["userinfo_endpoint"], headers=headers, timeout=10).json()
+
+    record = browser.get(f"{gateway.base_url}/account/disclosures", timeout=10)
+    assert record.status_code == 200 and "HD" in record.text and "English name" in record.text
+    exported = browser.get(
+        f"{gateway.base_url}/account/disclosures?format=json&department=hd", timeout=10
+    ).json()
+    assert {e["channel"] for e in exported} == {"id_token", "userinfo"}
+    assert all(e["recipient_department"] == "HD" for e in exported)
+    assert not any("CHAN" in str(e) for e in exported)  # names of fields, never their values
+    csv_export = browser.get(f"{gateway.base_url}/account/disclosures?format=csv", timeout=10).text
+    assert csv_export.splitlines()[0].startswith("recorded_at,recipient_department")
+    nothing = browser.get(f"{gateway.base_url}/account/disclosures?format=json&department=NOPE", timeout=10)
+    assert nothing.json() == []
+
+    page = browser.get(f"{gateway.base_url}/account/consents", timeout=10)
+    form = page.text.split('action="/account/consents/', 1)[1]
+    grant_id = form.split("/revoke", 1)[0]
+    from tests.e2e.conftest import form_fields
+
+    revoked = browser.post(
+        f"{gateway.base_url}/account/consents/{grant_id}/revoke",
+        data=form_fields(form),
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert revoked.status_code == 303
+    after = requests.get(dept.metadata["userinfo_endpoint"], headers=headers, timeout=10).json()
+    assert after == {"sub": after["sub"]}
+    assert "Withdrawn" in browser.get(f"{gateway.base_url}/account/consents", timeout=10).text

@@ -4,8 +4,6 @@ receipt; an officer approves it from the queue; anyone verifies the licence."""
 
 from __future__ import annotations
 
-import pytest
-
 from egate.db import session_scope
 from forms_hub.app import build_hub
 from forms_hub.oidc_client.service import create_session_for_tests
@@ -13,36 +11,13 @@ from tests.e2e.conftest import gateway  # noqa: F401 - the live gateway fixture
 from tests.forms_hub.conftest import PDF
 from tests.forms_hub.test_e2e_with_the_provider import hub_client  # noqa: F401
 
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    from pathlib import Path
-
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
 
 def test_apply_with_prefill_and_attachment_officer_approves_licence_verifies(
     gateway,  # noqa: F811
     hub_client,  # noqa: F811
     chromium,
-    backend,
     tmp_path,
 ):
-    if backend != "sqlite":
-        pytest.skip("the pages are the same on every backend; one browser run is enough")
     base = gateway.base_url
     account_id = gateway.new_resident()
     provider_session = gateway.browser(account_id).cookies.get("egate_session")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 from consent.config import CheckpointPolicy
 from consent.ledger import repository
 from consent.ledger.checkpoint import public_key_from_vkey, verify_signed_checkpoint
-from consent.ledger.entry import BASES, canonical_entry_bytes
+from consent.ledger.entry import canonical_entry_bytes
 from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode
 from consent.ledger.rfc9162 import (
     MemoryMerkleLog,
@@ -31,8 +31,6 @@ from consent.ledger.service import (
 )
 from consent.ledger.verifier import verify_export
 from tests.consent.conftest import disclosure
-
-SIGN_IN_IN_CORE = "sign-in" in BASES
 
 
 def append(ledger: Ledger, db, now, count: int, **kwargs) -> list:  # noqa: ANN001
@@ -298,12 +296,6 @@ def test_deleting_a_stored_entry_stops_the_export_and_an_edited_export_fails(db,
         _export(ledger, db)
 
 
-@pytest.mark.xfail(
-    not SIGN_IN_IN_CORE,
-    reason="consent.ledger.entry does not know the 'sign-in' basis yet: the offline verifier"
-    " rejects sign-in entries until BASES and its checks include it",
-    strict=True,
-)
 def test_sign_in_entries_verify_offline(db, ledger, now):
     ledger.append(db, disclosure(grant_id=None, fields=("sub",)), now)
     ledger.append(db, disclosure(), now)

@@ -440,3 +440,26 @@ def test_fast_path_hashes_exactly_the_canonical_bytes(change) -> None:
 def test_fast_path_is_taken_for_ordinary_entries() -> None:
     assert _CANONICAL_ENTRY_LINE(export_entry_line(make_entry(1))) is not None
     assert _CANONICAL_ENTRY_LINE(export_entry_line(make_entry(5))) is None  # has a quote
+
+
+def test_sign_in_entries_must_carry_neither_grant_nor_legal_basis():
+    from consent.ledger.entry import entry_problem
+
+    base = {
+        "index": 0,
+        "entry_id": "e1",
+        "recorded_at": "2026-11-22T00:00:00Z",
+        "resident_id": "r1",
+        "recipient_client_id": "c1",
+        "recipient_department": "TD",
+        "channel": "id_token",
+        "fields": ["sub"],
+        "purpose": "Sign in",
+        "basis": "sign-in",
+        "grant_id": None,
+        "legal_basis": None,
+        "request_id": "req-1",
+    }
+    assert entry_problem(base) is None
+    assert "neither" in entry_problem({**base, "grant_id": "g1"})
+    assert "neither" in entry_problem({**base, "legal_basis": "Cap. 1"})
