@@ -43,7 +43,6 @@ def seed(env: dict[str, str]) -> dict[str, str]:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from consent.port import LedgerConsentPort
-
     from egate import migrations
     from egate.db import session_scope
     from egate.runtime import Runtime

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 
 from egate.runtime import Runtime
 from identity.clients import routes as client_routes
@@ -24,6 +24,11 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(device_routes.router)
     app.include_router(privacy_routes.router)
     install_pages(app)  # sign-in, enrolment and account pages, /static
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        # Newcomers open the bare address: the account pages sign them in first.
+        return RedirectResponse("/account", status_code=303)
 
     @app.exception_handler(client_routes.AdminAuthError)
     async def _admin_auth(request: Request, exc: Exception) -> JSONResponse:
