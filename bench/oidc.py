@@ -5,7 +5,7 @@ seeds a department client and a resident, then drives, from this process:
 authorization-code exchange, refresh (rotating), client_credentials, and userinfo (each call
 also appends a disclosure to the ledger). Prints requests/s and p50/p99 latency for each.
 
-    .venv/bin/python bench/oidc.py [--requests 2000] [--concurrency 8]
+    taskset -c 1 .venv/bin/python bench/oidc.py --server-cpu 0 [--requests 2000] [--concurrency 8]
 """
 
 from __future__ import annotations
@@ -230,6 +230,7 @@ def main() -> None:
     )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--server-cpu", help="pin the server to this core (taskset), e.g. 0")
     args = parser.parse_args()
     data_dir = tempfile.mkdtemp(prefix="egate-bench-")
     port = free_port()
@@ -239,8 +240,9 @@ def main() -> None:
         "EGATE_LOG_LEVEL": "warning",
     }
     seeded = seed(env)
+    pin = ["taskset", "-c", args.server_cpu] if args.server_cpu else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "egate.cli", "serve", "--port", str(port)],
+        [*pin, sys.executable, "-m", "egate.cli", "serve", "--port", str(port)],
         env={**os.environ, **env},
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
