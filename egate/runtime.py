@@ -32,14 +32,15 @@ class Runtime:
         return cls(settings, engine, create_session_factory(engine), master_key)
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: FastAPI runs a sync dependency in a worker thread; this one needs no thread.
     return request.app.state.runtime
 
 
 def _db_session(request: Request) -> Iterator[Session]:
     # scope="function" below: the commit happens before the response is sent, so nothing
     # acknowledged to a client can be lost to a failed commit afterwards.
-    yield from session_scope(get_runtime(request).sessions)
+    yield from session_scope(request.app.state.runtime.sessions)
 
 
 DbSession = Annotated[Session, Depends(_db_session, scope="function")]
