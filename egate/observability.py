@@ -51,6 +51,10 @@ def configure_logging(level: str, as_json: bool) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log prints the full URL including the query string: replaced by ours.
     logging.getLogger("uvicorn.access").disabled = True
+    # Authlib's and SQLAlchemy's debug logs print tokens, codes and bound parameters (personal
+    # data): never below INFO, whatever the gateway's own level.
+    for noisy in ("authlib", "sqlalchemy", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
 
 
 class RequestContextMiddleware:

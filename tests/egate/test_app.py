@@ -44,3 +44,17 @@ def test_committed_openapi_documents_match_the_code(tmp_path):
         committed = OPENAPI_DIR / file_name
         assert committed.exists(), f"openapi/{file_name} missing: run `egate openapi`"
         assert committed.read_text() == text, f"openapi/{file_name} drifted: run `egate openapi`"
+
+
+def test_debug_logging_never_lets_libraries_print_tokens():
+    import logging
+
+    from egate.observability import configure_logging
+
+    configure_logging("debug", as_json=True)
+    try:
+        assert not logging.getLogger("authlib").isEnabledFor(logging.DEBUG)
+        assert not logging.getLogger("sqlalchemy").isEnabledFor(logging.DEBUG)
+        assert logging.getLogger("egate").isEnabledFor(logging.DEBUG)
+    finally:
+        configure_logging("info", as_json=False)
