@@ -420,11 +420,6 @@ class Introspection(IntrospectionEndpoint):
             body["sub"] = row.client_id
         return body
 
-    def create_endpoint_response(self, request):  # noqa: ANN001, ANN201
-        status, body, headers = super().create_endpoint_response(request)
-        # RFC 7662 §2.2: an expired or revoked token is simply not active.
-        return status, body, headers
-
 
 class Provider(AuthorizationServer):
     def __init__(self, issuer: TokenIssuer, release: ClaimRelease) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+import tests.e2e.conftest as e2e
+import tests.e2e.test_oidc_code_flow as code_flow
 from consent.ledger.verifier import verify_export
 from egate import migrations
 from egate.app import create_app
@@ -19,9 +21,6 @@ from egate.keys import load_master_key
 from egate.runtime import Runtime
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
-
-e2e = pytest.importorskip("tests.e2e.conftest")
-code_flow = pytest.importorskip("tests.e2e.test_oidc_code_flow")
 
 
 @pytest.fixture(scope="module")
