@@ -124,14 +124,14 @@ def free_port() -> int:
 def seed(env: dict[str, str], residents: int) -> dict:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    from egate import migrations
-    from egate.db import session_scope
-    from egate.runtime import Runtime
-    from egate.settings import load_settings
     from forms_hub.app import build_hub
     from forms_hub.definitions.service import load
     from forms_hub.oidc_client.service import create_session_for_tests
     from identity.clients.service import Registration, register
+    from kit import migrations
+    from kit.db import session_scope
+    from kit.runtime import Runtime
+    from kit.settings import load_settings
 
     runtime = Runtime.build(load_settings())
     migrations.upgrade(runtime.engine)
@@ -162,11 +162,11 @@ def fill_queue(env: dict[str, str], target: int) -> int:
     """Bulk-insert submitted (not drafts) rows until the department has ``target``."""
     from sqlalchemy import func, insert, select
 
-    from egate.runtime import Runtime
-    from egate.settings import load_settings
     from forms_hub.definitions import repository as definitions
     from forms_hub.submissions.models import Submission
     from forms_hub.submissions.numbers import format_number
+    from kit.runtime import Runtime
+    from kit.settings import load_settings
 
     runtime = Runtime.build(load_settings())
     with runtime.sessions() as db:

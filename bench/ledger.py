@@ -33,10 +33,10 @@ from consent.ledger.rfc9162 import verify_consistency, verify_inclusion  # noqa:
 from consent.ledger.service import Disclosure  # noqa: E402
 from consent.ledger.verifier import verify_export  # noqa: E402
 from consent.port import LedgerConsentPort  # noqa: E402
-from egate import migrations  # noqa: E402
-from egate.db import create_db_engine, create_session_factory, session_scope  # noqa: E402
-from egate.runtime import Runtime  # noqa: E402
-from egate.settings import Settings  # noqa: E402
+from kit import migrations  # noqa: E402
+from kit.db import create_db_engine, create_session_factory, session_scope  # noqa: E402
+from kit.runtime import Runtime  # noqa: E402
+from kit.settings import Settings  # noqa: E402
 
 unit_of_work = contextmanager(session_scope)
 FIELD_SETS = (("sub", "name", "email"), ("sub", "birthdate", "name"), ("sub", "address", "phone_number"))

@@ -43,10 +43,6 @@ def seed(env: dict[str, str]) -> dict[str, str]:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from consent.port import LedgerConsentPort
-    from egate import migrations
-    from egate.db import session_scope
-    from egate.runtime import Runtime
-    from egate.settings import load_settings
     from identity.accounts.schemas import Enrolment
     from identity.accounts.service import enrol_resident
     from identity.assurance import ACR_BASIC
@@ -54,6 +50,10 @@ def seed(env: dict[str, str]) -> dict[str, str]:
     from identity.consent_port import ConsentRequest
     from identity.residents.hkid import check_digit
     from identity.sessions.service import start_session
+    from kit import migrations
+    from kit.db import session_scope
+    from kit.runtime import Runtime
+    from kit.settings import load_settings
 
     runtime = Runtime.build(load_settings())
     migrations.upgrade(runtime.engine)

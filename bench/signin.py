@@ -52,13 +52,13 @@ def pin(core: int) -> None:
 
 
 def seed(env: dict[str, str], residents: int) -> list[str]:
-    from egate import migrations
-    from egate.db import session_scope
-    from egate.runtime import Runtime
-    from egate.settings import Settings
     from identity.accounts.schemas import Enrolment
     from identity.accounts.service import enrol_resident
     from identity.residents.hkid import check_digit
+    from kit import migrations
+    from kit.db import session_scope
+    from kit.runtime import Runtime
+    from kit.settings import Settings
 
     settings = Settings(**{k[6:].lower(): v for k, v in env.items() if k.startswith("EGATE_")})
     runtime = Runtime.build(settings)

@@ -10,8 +10,8 @@ from consent.context import ConsentServices
 from consent.grants.routes import router as grants_router
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
-from egate.problems import install_problem_handlers
-from egate.runtime import Runtime
+from kit.problems import install_problem_handlers
+from kit.runtime import Runtime
 
 AUDIENCE_SUFFIX = "/consent"
 

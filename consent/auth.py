@@ -31,7 +31,7 @@ from jose import jwt
 from jose.exceptions import JOSEError
 from starlette.responses import JSONResponse
 
-from egate.problems import Problem
+from kit.problems import Problem
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1
 ALGORITHM = "ES256"

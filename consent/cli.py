@@ -14,13 +14,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from egate.settings import Settings
+from kit.settings import Settings
 
 
 def _ledger(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
     from consent.config import ledger_origin
     from consent.ledger.service import Ledger
-    from egate.runtime import Runtime
+    from kit.runtime import Runtime
 
     runtime = Runtime.build(settings)
     return runtime, Ledger(origin=ledger_origin(settings.issuer), master_key=runtime.master_key)
@@ -29,7 +29,7 @@ def _ledger(settings: Settings):  # noqa: ANN202 - imported lazily to keep --hel
 def _unit_of_work(sessions):  # noqa: ANN001, ANN202
     from contextlib import contextmanager
 
-    from egate.db import session_scope
+    from kit.db import session_scope
 
     return contextmanager(session_scope)(sessions)
 

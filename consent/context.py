@@ -11,7 +11,7 @@ from fastapi import Depends, Request
 from consent.auth import AccessTokenVerifier
 from consent.config import ConsentConfig
 from consent.ledger.service import Ledger
-from egate.runtime import Runtime
+from kit.runtime import Runtime
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from consent.grants import service as grants
 from consent.grants.service import GrantView
 from consent.ledger import service as ledger
 from consent.ledger.service import Disclosure, DisclosureView, Ledger
-from egate.runtime import Runtime
+from kit.runtime import Runtime
 
 
 class ConsentRequestLike(Protocol):

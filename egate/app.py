@@ -12,8 +12,8 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort
 from egate import health
-from egate.observability import RequestContextMiddleware
-from egate.runtime import Runtime
+from kit.observability import RequestContextMiddleware
+from kit.runtime import Runtime
 
 FORMS_PREFIX = "/forms"
 CONSENT_PREFIX = "/consent"

@@ -9,18 +9,15 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from egate.settings import Settings, SettingsError, load_settings
+from kit.console import progress
+from kit.settings import Settings, SettingsError, load_settings
 
 OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
 Handler = Callable[[argparse.Namespace, Settings], int]
 
 
-def progress(message: str) -> None:
-    print(f"• {message}", file=sys.stderr, flush=True)
-
-
 def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from egate.runtime import Runtime
+    from kit.runtime import Runtime
 
     return Runtime.build(settings)
 
@@ -28,9 +25,9 @@ def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --he
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from egate import migrations
     from egate.app import create_app
-    from egate.observability import configure_logging
+    from kit import migrations
+    from kit.observability import configure_logging
 
     host = args.host or settings.host
     port = args.port or settings.port
@@ -63,7 +60,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from egate import migrations
+    from kit import migrations
 
     runtime = _runtime(settings)
     if args.action == "upgrade":
@@ -81,8 +78,8 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from egate import migrations
     from egate.demo import seed_demo
+    from kit import migrations
 
     runtime = _runtime(settings)
     progress("migrating the database")
@@ -144,9 +141,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     for register in _service_commands():
         register(commands)
-    from egate.phone import register_cli as register_phone_app
-
-    register_phone_app(commands)
     return parser
 
 

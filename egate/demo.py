@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from egate.db import session_scope
-from egate.runtime import Runtime
+from kit.db import session_scope
+from kit.runtime import Runtime
 
 DEMO_CLIENT_ID = "demo-department"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 FORMS_HUB_CLIENT_ID = "forms-hub"
+# The resident's phone app (devtools/phone_app.py plays it): a native client, loopback redirect.
+APP_CLIENT_ID = "egate-app"
+LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
 
 
 def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
@@ -89,7 +92,6 @@ def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
 def seed_phone_app_client(db, runtime: Runtime) -> None:  # noqa: ANN001
     """The resident's phone app: a first-party native client (RFC 8252: public, PKCE,
     loopback redirect), allowed to bind a device key (scope app:device)."""
-    from egate.phone import APP_CLIENT_ID, LOOPBACK_REDIRECT
     from identity.clients.service import Registration, get_client, register
 
     if get_client(db, APP_CLIENT_ID) is None:

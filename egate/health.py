@@ -6,8 +6,8 @@ from fastapi import APIRouter
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
-from egate.migrations import current_revision, head_revision
-from egate.runtime import RuntimeDep
+from kit.migrations import current_revision, head_revision
+from kit.runtime import RuntimeDep
 
 router = APIRouter(tags=["health"])
 

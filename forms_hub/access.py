@@ -24,10 +24,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request
 from starlette.responses import JSONResponse
 
-from egate.problems import Problem
 from forms_hub.hub import DepartmentSystem, FormsHub, Officer, Resident, Staff, get_hub
 from forms_hub.oidc_client.provider import InvalidToken, ProviderError
 from forms_hub.oidc_client.service import SESSION_COOKIE, session_from_cookie
+from kit.problems import Problem
 
 DEPARTMENT_SCOPE = "forms:department"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")

@@ -9,8 +9,6 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, Response
 
-from egate.problems import Problem, install_problem_handlers
-from egate.runtime import Runtime
 from forms_hub.attachments import routes as attachment_routes
 from forms_hub.attachments.storage import AttachmentStorage, FilesystemStorage
 from forms_hub.config import FormsConfig
@@ -25,6 +23,8 @@ from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions import routes as submission_routes
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web import pages
+from kit.problems import Problem, install_problem_handlers
+from kit.runtime import Runtime
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 

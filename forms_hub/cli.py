@@ -8,19 +8,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from egate.settings import Settings
+from kit.settings import Settings
 
 
 def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from egate.runtime import Runtime
+    from kit.runtime import Runtime
 
     return Runtime.build(settings)
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.definitions.service import DefinitionError
     from forms_hub.demo import load_directory
+    from kit.db import session_scope
 
     directory = Path(args.directory)
     if not directory.is_dir():
@@ -43,8 +43,8 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.definitions import repository
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     for db in session_scope(runtime.sessions):
@@ -54,8 +54,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retire(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.definitions.service import DefinitionError, retire
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     try:
@@ -69,8 +69,8 @@ def cmd_retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_client(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.oidc_client.service import set_client_credentials
+    from kit.db import session_scope
 
     secret = Path(args.secret_file).read_text().strip() if args.secret_file else sys.stdin.readline().strip()
     if not secret:
@@ -84,9 +84,9 @@ def cmd_client(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.app import build_hub
     from forms_hub.submissions.service import purge_expired_drafts
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     hub = build_hub(runtime, disclosures=None)  # type: ignore[arg-type] - purging hands nothing over
@@ -97,8 +97,8 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_remind(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.licences.service import send_expiry_reminders
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     for db in session_scope(runtime.sessions):
@@ -108,8 +108,8 @@ def cmd_remind(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from forms_hub.submissions.outbox import deliver_pending, delivery_for
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     delivery = delivery_for(settings)

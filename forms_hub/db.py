@@ -1,14 +1,12 @@
-"""The forms_hub service's declarative base; its tables are named ``forms_*``."""
+"""The forms_hub service's tables (on the kernel's one declarative base); they are named ``forms_*``."""
 
 from __future__ import annotations
 
 import importlib
-from datetime import datetime
 
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
 
-from egate.db import UTCDateTime, new_metadata
+from kit.db import Base
 
 TABLE_PREFIX = "forms_"
 MODEL_MODULES: tuple[str, ...] = (
@@ -18,11 +16,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "forms_hub.licences.models",
     "forms_hub.oidc_client.models",
 )
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-    type_annotation_map = {datetime: UTCDateTime()}
 
 
 def load_models() -> MetaData:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from forms_hub.definitions.service import DefinitionError, Loaded, load
+from kit.runtime import Runtime
 
 DEMO_FORMS_DIR = Path(__file__).resolve().parent / "demo_forms"
 

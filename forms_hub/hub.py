@@ -13,14 +13,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from egate.db import session_scope
-from egate.runtime import Runtime
 from forms_hub.attachments.storage import AttachmentStorage
 from forms_hub.config import FormsConfig
 from forms_hub.crypto import Sealer
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.receipts import ReceiptSigner
+from kit.db import session_scope
+from kit.runtime import Runtime
 
 
 @dataclass

@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, RedirectResponse
 
-from egate.runtime import Runtime
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
@@ -13,6 +12,7 @@ from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
 from identity.privacy import routes as privacy_routes
 from identity.web.pages import install_pages
+from kit.runtime import Runtime
 
 
 def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:

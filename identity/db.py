@@ -1,14 +1,12 @@
-"""The identity service's declarative base; its tables are named ``idp_*``."""
+"""The identity service's tables (on the kernel's one declarative base); they are named ``idp_*``."""
 
 from __future__ import annotations
 
 import importlib
-from datetime import datetime
 
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
 
-from egate.db import UTCDateTime, new_metadata
+from kit.db import Base
 
 TABLE_PREFIX = "idp_"
 MODEL_MODULES = (
@@ -19,11 +17,6 @@ MODEL_MODULES = (
     "identity.sessions.models",
     "identity.tokens.models",
 )
-
-
-class Base(DeclarativeBase):
-    metadata = new_metadata()
-    type_annotation_map = {datetime: UTCDateTime()}
 
 
 def load_models() -> MetaData:

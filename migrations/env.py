@@ -1,5 +1,5 @@
 """One Alembic history for the three services (their tables carry the prefixes idp_,
-consent_ and forms_). Run through egate.migrations, which hands us a connection."""
+consent_ and forms_). Run through kit.migrations, which hands us a connection."""
 
 from alembic import context
 

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from egate import migrations
-from egate.db import create_db_engine
-from egate.keys import load_master_key
-from egate.runtime import Runtime
+from kit import migrations
+from kit.db import create_db_engine
+from kit.keys import load_master_key
+from kit.runtime import Runtime
 from tests.support.databases import BACKENDS, IN_CI, make_settings, new_database_url
 from tests.support.postgres import PostgresUnavailable, TempCluster, start_temp_cluster
 

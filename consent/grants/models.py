@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent.db import Base
+from kit.db import Base
 
 
 class ConsentGrant(Base):

@@ -10,8 +10,8 @@ from consent.auth import Resident
 from consent.context import Services
 from consent.grants import service
 from consent.grants.schemas import GrantList, GrantOut
-from egate.problems import Problem
-from egate.runtime import DbSession
+from kit.problems import Problem
+from kit.runtime import DbSession
 
 router = APIRouter(prefix="/grants", tags=["grants"])
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from consent.config import GrantPolicy
 from consent.grants import repository
 from consent.grants.models import ConsentGrant
-from egate.db import utcnow
+from kit.db import utcnow
 
 REVOKED_BY_RESIDENT = "resident"
 

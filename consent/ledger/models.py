@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent.db import Base
+from kit.db import Base
 
 FRONTIER_ROW_ID = 1
 

@@ -186,7 +186,7 @@ class _AppendPath:
         p = self.placeholder.format
         lock = "SELECT tree_size, hashes, checkpoint_size, checkpoint_at FROM consent_ledger_frontier"
         # FOR UPDATE on PostgreSQL; SQLite has no row locks, but every SQLite transaction here
-        # starts with BEGIN IMMEDIATE (egate.db), which serialises writers just the same.
+        # starts with BEGIN IMMEDIATE (kit.db), which serialises writers just the same.
         self.lock_sql = lock + " WHERE id = 1" + (" FOR UPDATE" if self.postgresql else "")
         columns = ", ".join(f'"{name}"' for name in self.ENTRY_COLUMNS)
         moved = (

@@ -41,8 +41,8 @@ from consent.ledger.schemas import (
     ResidentExport,
 )
 from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
-from egate.problems import Problem
-from egate.runtime import DbSession
+from kit.problems import Problem
+from kit.runtime import DbSession
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 T = TypeVar("T")

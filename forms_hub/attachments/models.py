@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forms_hub.db import Base
+from kit.db import Base
 
 
 class Attachment(Base):

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import JSONResponse, Response
 
-from egate.runtime import DbSession
 from forms_hub.access import CurrentResident, CurrentStaff
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.service import add_attachment, describe, get_attachment, remove_attachment
 from forms_hub.errors import AttachmentTooLarge
 from forms_hub.hub import FormsHub, HubDep
 from forms_hub.submissions import service as submissions
+from kit.runtime import DbSession
 
 router = APIRouter(tags=["attachments"])
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forms_hub.db import Base
+from kit.db import Base
 
 # draft: loaded, not yet offered; published: the version new drafts use; superseded: an
 # older published version (its drafts may still be submitted for a grace period); retired:

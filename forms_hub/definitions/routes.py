@@ -7,8 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from starlette.responses import JSONResponse
 
-from egate.problems import Problem
-from egate.runtime import DbSession
 from forms_hub.access import CurrentFormAdmin, FormAdmin
 from forms_hub.definitions import repository
 from forms_hub.definitions import service as definitions
@@ -16,6 +14,8 @@ from forms_hub.definitions.models import FormDefinition
 from forms_hub.errors import NotFound
 from forms_hub.hub import HubDep
 from forms_hub.submissions.views import document_view
+from kit.problems import Problem
+from kit.runtime import DbSession
 
 router = APIRouter(tags=["forms"])
 admin_router = APIRouter(tags=["administration"])

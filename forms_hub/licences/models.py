@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from forms_hub.db import Base
+from kit.db import Base
 
 LICENCE_STATUSES = ("active", "suspended", "revoked")  # "expired" is computed from valid_to
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
-from egate.runtime import DbSession
 from forms_hub.access import CurrentResident, CurrentStaff
 from forms_hub.errors import NotFound
 from forms_hub.hub import FormsHub, HubDep
@@ -19,6 +18,7 @@ from forms_hub.licences import service
 from forms_hub.licences.models import Licence
 from forms_hub.submissions import numbers
 from forms_hub.submissions.views import iso, submission_view
+from kit.runtime import DbSession
 
 router = APIRouter(tags=["licences"])
 

@@ -13,8 +13,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from egate.problems import Problem
-from egate.runtime import DbSession
 from forms_hub.access import CurrentResident, CurrentStaff
 from forms_hub.crypto import canonical_json, sha256_hex
 from forms_hub.errors import AttachmentTooLarge, FormsError, InvalidInput, PrefillRecheckNeeded
@@ -40,6 +38,8 @@ from forms_hub.submissions.schemas import (
     Withdrawal,
 )
 from forms_hub.submissions.views import notification_view, queue_item, submission_view
+from kit.problems import Problem
+from kit.runtime import DbSession
 
 router = APIRouter(tags=["submissions"])
 department_router = APIRouter(tags=["department"])

@@ -7,12 +7,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from identity import claims as names
 from identity.accounts import repository
 from identity.accounts.service import account_hkid, load_profile
 from identity.residents.hkid import format_hkid
 from identity.security.keyring import keyring_for
+from kit.runtime import Runtime
 
 
 class UnknownAccount(LookupError):

@@ -6,20 +6,20 @@ import argparse
 import getpass
 import sys
 
-from egate.settings import Settings
+from kit.settings import Settings
 
 
 def _runtime(settings: Settings):  # noqa: ANN202
-    from egate.runtime import Runtime
+    from kit.runtime import Runtime
 
     return Runtime.build(settings)
 
 
 def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from identity.accounts.demo import create_staff
     from identity.accounts.schemas import FormErrors
     from identity.web.messages import message_for
+    from kit.db import session_scope
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -49,8 +49,8 @@ def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_fields(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
     from identity.accounts.service import rotate_field_encryption
+    from kit.db import session_scope
 
     runtime = _runtime(settings)
     for db in session_scope(runtime.sessions):

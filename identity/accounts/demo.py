@@ -7,7 +7,6 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from identity.accounts import repository
 from identity.accounts import service as accounts
 from identity.accounts.models import Account
@@ -15,6 +14,7 @@ from identity.accounts.schemas import Enrolment
 from identity.residents.hkid import format_hkid
 from identity.security.fieldcrypt import derive_key
 from identity.security.keyring import keyring_for
+from kit.runtime import Runtime
 
 DEMO_HKID = "A1234563"  # A123456(3): a valid check digit, not a real person's number
 

@@ -10,7 +10,6 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from egate.runtime import DbSession, RuntimeDep
 from identity.accounts import service as accounts
 from identity.accounts.schemas import ContactChange, Enrolment, FormErrors
 from identity.assurance import ACR_BASIC, AMR_PASSWORD
@@ -23,6 +22,7 @@ from identity.throttling import service as throttling
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from
 from identity.web.rendering import HONG_KONG
+from kit.runtime import DbSession, RuntimeDep
 
 router = APIRouter(include_in_schema=False)
 

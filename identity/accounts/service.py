@@ -19,7 +19,6 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from identity.accounts import repository
 from identity.accounts.hashing import PooledHasher
 from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
@@ -36,6 +35,7 @@ from identity.residents.hkid import InvalidHKID, format_hkid, mask_hkid, normali
 from identity.security import totp
 from identity.security.keyring import Keyring, keyring_for
 from identity.security.passwords import PasswordHasher
+from kit.runtime import Runtime
 
 RESIDENT = "resident"
 STAFF = "staff"

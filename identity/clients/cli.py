@@ -6,13 +6,13 @@ import argparse
 import json
 import sys
 
-from egate.settings import Settings
+from kit.settings import Settings
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
-    from egate.runtime import Runtime
     from identity.clients.service import ClientRegistrationError, Registration, register
+    from kit.db import session_scope
+    from kit.runtime import Runtime
 
     jwks = json.loads(open(args.jwks_file).read()) if args.jwks_file else None  # noqa: SIM115
     registration = Registration(
@@ -47,9 +47,9 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
-    from egate.runtime import Runtime
     from identity.clients.service import list_clients
+    from kit.db import session_scope
+    from kit.runtime import Runtime
 
     runtime = Runtime.build(settings)
     for db in session_scope(runtime.sessions):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from identity.db import Base
+from kit.db import Base
 
 
 class Client(Base):

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header
 from starlette.responses import JSONResponse
 
-from egate.runtime import DbSession, RuntimeDep
 from identity.clients.models import Client
 from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrationResponse
 from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
+from kit.runtime import DbSession, RuntimeDep
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
 

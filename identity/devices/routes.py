@@ -8,8 +8,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from egate.problems import PROBLEM_JSON
-from egate.runtime import DbSession, RuntimeDep
 from identity.accounts.service import RequestMeta
 from identity.clients.service import get_client
 from identity.devices import service
@@ -19,6 +17,8 @@ from identity.sessions.service import set_session_cookie
 from identity.tokens.models import IssuedToken
 from identity.web import render
 from identity.web.forms import CheckedForm, safe_next
+from kit.problems import PROBLEM_JSON
+from kit.runtime import DbSession, RuntimeDep
 
 router = APIRouter(tags=["app sign-in"])
 APP_SCOPE = "app:device"

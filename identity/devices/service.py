@@ -21,7 +21,6 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
 from identity.clients.models import Client
@@ -31,6 +30,7 @@ from identity.devices.signatures import SignedRequest
 from identity.oidc.release import requested_claims
 from identity.sessions.models import BrowserSession
 from identity.tokens.models import IssuedToken, SubjectRecord
+from kit.runtime import Runtime
 
 BROWSER_SIGNIN_TTL = timedelta(minutes=2)
 CIBA_DEFAULT_TTL = 180

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from egate.cli import progress
-from egate.settings import Settings
+from kit.console import progress
+from kit.settings import Settings
 
 
 def cmd_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.db import session_scope
-    from egate.runtime import Runtime
     from identity.keys.service import ensure_keys, rotate
+    from kit.db import session_scope
+    from kit.runtime import Runtime
 
     runtime = Runtime.build(settings)
     longest = max(settings.access_token_ttl_seconds, settings.id_token_ttl_seconds)

@@ -17,9 +17,9 @@ from urllib.parse import unquote, urlsplit
 
 from starlette.background import BackgroundTask
 
-from egate.runtime import Runtime
 from identity.messaging.outbox import EMAIL, Message, claim_pending, open_message
 from identity.security.keyring import keyring_for
+from kit.runtime import Runtime
 
 log = logging.getLogger(__name__)
 

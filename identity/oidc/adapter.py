@@ -21,7 +21,7 @@ from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
 
-from egate.runtime import Runtime
+from kit.runtime import Runtime
 
 # RFC 6749 leaves size limits to the server; nothing a client legitimately sends is larger.
 MAX_PARAMETER_LENGTH = 4096

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from fastapi import Request
 from starlette.responses import Response
 
-from egate.runtime import Runtime
 from identity.consent_port import ConsentPort
 from identity.keys.service import KeyCache
 from identity.oidc.authorize import ConsentNeeded
@@ -16,6 +15,7 @@ from identity.oidc.release import ClaimRelease
 from identity.oidc.server import Provider
 from identity.oidc.subjects import SubjectIdentifiers
 from identity.oidc.tokens import TokenIssuer
+from kit.runtime import Runtime
 
 
 class OpenIDProvider:

@@ -16,8 +16,6 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from egate.db import session_scope
-from egate.runtime import DbSession, Runtime, RuntimeDep
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices.service import CIBA_INTERVAL
 from identity.oidc import discovery, logout
@@ -40,6 +38,8 @@ from identity.oidc.authorize import (
 )
 from identity.oidc.provider import OpenIDProvider, get_provider
 from identity.oidc.userinfo import userinfo_response
+from kit.db import session_scope
+from kit.runtime import DbSession, Runtime, RuntimeDep
 
 router = APIRouter(tags=["openid-connect"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, time, timedelta
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from egate.runtime import DbSession, RuntimeDep
 from identity.accounts.service import record_event
 from identity.sessions.dependencies import CurrentAccount, Meta
 from identity.web import render
 from identity.web.forms import CheckedForm
+from kit.runtime import DbSession, RuntimeDep
 
 router = APIRouter(include_in_schema=False)
 HONG_KONG = timedelta(hours=8)

@@ -119,6 +119,6 @@ def build_keyring(master_key: bytes, field_generation: int = 1) -> Keyring:
     )
 
 
-def keyring_for(runtime) -> Keyring:  # noqa: ANN001 - egate.runtime.Runtime (no import cycle)
+def keyring_for(runtime) -> Keyring:  # noqa: ANN001 - kit.runtime.Runtime (no import cycle)
     generation = getattr(runtime.settings, "field_key_generation", 1)
     return build_keyring(runtime.master_key, generation)

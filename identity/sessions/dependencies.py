@@ -11,11 +11,11 @@ from fastapi import Depends
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from egate.runtime import DbSession, RuntimeDep
 from identity.accounts import repository as accounts_repository
 from identity.accounts.models import Account
 from identity.accounts.service import ACTIVE, RequestMeta
 from identity.sessions.service import SignedInSession, current_session
+from kit.runtime import DbSession, RuntimeDep
 
 
 class SignInRequired(Exception):

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from egate.runtime import Runtime
 from identity.accounts import repository as accounts_repository
 from identity.accounts import service as accounts
 from identity.accounts.models import Account
@@ -32,6 +31,7 @@ from identity.sessions import repository, service
 from identity.sessions.models import PendingSignin
 from identity.sessions.service import SignedInSession
 from identity.throttling import service as throttling
+from kit.runtime import Runtime
 
 PENDING_COOKIE = "egate_pending"
 PENDING_TTL = timedelta(minutes=5)

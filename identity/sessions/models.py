@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from identity.db import Base
+from kit.db import Base
 
 
 class BrowserSession(Base):

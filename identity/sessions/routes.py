@@ -13,7 +13,6 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from egate.runtime import DbSession, RuntimeDep
 from identity.accounts import service as accounts
 from identity.sessions import flows
 from identity.sessions.dependencies import Meta, OptionalSession
@@ -25,6 +24,7 @@ from identity.sessions.service import (
 )
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from, safe_next
+from kit.runtime import DbSession, RuntimeDep
 
 router = APIRouter(include_in_schema=False)
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import Response
 
-from egate.runtime import Runtime
 from identity.sessions import repository
 from identity.sessions.models import BrowserSession
+from kit.runtime import Runtime
 
 SESSION_COOKIE = "egate_session"
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)  # fewer writes: last_seen is refreshed per minute

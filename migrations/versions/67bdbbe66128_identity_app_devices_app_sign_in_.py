@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import egate.db
+import kit.db
 
 revision: str = "67bdbbe66128"
 down_revision: str | Sequence[str] | None = "83afb13f3bb9"
@@ -39,11 +39,11 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=32), nullable=True),
         sa.Column("device_id", sa.String(length=32), nullable=True),
         sa.Column("session_id", sa.String(length=64), nullable=True),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("decided_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("consumed_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("last_polled_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("decided_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("consumed_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("last_polled_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idp_app_signins")),
         sa.UniqueConstraint("auth_req_id_hash", name=op.f("uq_idp_app_signins_auth_req_id_hash")),
     )
@@ -54,7 +54,7 @@ def upgrade() -> None:
         "idp_device_signature_jtis",
         sa.Column("jti", sa.String(length=64), nullable=False),
         sa.Column("device_id", sa.String(length=32), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("jti", "device_id", name=op.f("pk_idp_device_signature_jtis")),
     )
     op.create_table(
@@ -71,9 +71,9 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("public_jwk", sa.JSON(), nullable=False),
         sa.Column("bound_session_id", sa.String(length=64), nullable=True),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("last_used_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("removed_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("last_used_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("removed_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["idp_accounts.id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import egate.db
+import kit.db
 
 revision: str = "779583b17e71"
 down_revision: str | Sequence[str] | None = "8a4a86d910e5"
@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("session_id", sa.String(length=64), nullable=True),
         sa.Column("next_path", sa.String(length=2000), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import egate.db
+import kit.db
 
 revision: str = "83afb13f3bb9"
 down_revision: str | Sequence[str] | None = "cd05a8aa0671"
@@ -31,8 +31,8 @@ def upgrade() -> None:
         sa.Column("sub", sa.String(length=64), nullable=True),
         sa.Column("submission_id", sa.String(length=32), nullable=True),
         sa.Column("claims", sa.JSON(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("state_hash", name=op.f("pk_forms_auth_requests")),
     )
     with op.batch_alter_table("forms_auth_requests", schema=None) as batch_op:
@@ -50,9 +50,9 @@ def upgrade() -> None:
         sa.Column("is_licence", sa.Boolean(), nullable=False),
         sa.Column("document", sa.JSON(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("published_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("superseded_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("published_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("superseded_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_forms_definitions")),
         sa.UniqueConstraint("slug", "version", name=op.f("uq_forms_definitions_slug_version")),
     )
@@ -71,8 +71,8 @@ def upgrade() -> None:
         sa.Column("recipient_sealed", sa.Text(), nullable=False),
         sa.Column("subject", sa.String(length=300), nullable=False),
         sa.Column("body_sealed", sa.Text(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_forms_outbox")),
     )
     with op.batch_alter_table("forms_outbox", schema=None) as batch_op:
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
         sa.Column("secret_sealed", sa.Text(), nullable=False),
-        sa.Column("updated_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_forms_rp_client")),
     )
     op.create_table(
@@ -94,8 +94,8 @@ def upgrade() -> None:
         sa.Column("department", sa.String(length=16), nullable=True),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("acr", sa.String(length=64), nullable=True),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id_hash", name=op.f("pk_forms_sessions")),
     )
     with op.batch_alter_table("forms_sessions", schema=None) as batch_op:
@@ -119,11 +119,11 @@ def upgrade() -> None:
         sa.Column("renews_licence_id", sa.String(length=32), nullable=True),
         sa.Column("migrated_from_version", sa.Integer(), nullable=True),
         sa.Column("receipt", sa.Text(), nullable=True),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("submitted_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("decided_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("draft_expires_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("submitted_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("decided_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("draft_expires_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["definition_id"],
             ["forms_definitions.id"],
@@ -157,7 +157,7 @@ def upgrade() -> None:
         sa.Column("size", sa.Integer(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("storage_key", sa.String(length=200), nullable=False),
-        sa.Column("uploaded_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("uploaded_at", kit.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["forms_submissions.id"],
@@ -180,13 +180,13 @@ def upgrade() -> None:
         sa.Column("holder_sub", sa.String(length=64), nullable=False),
         sa.Column("holder_name_sealed", sa.Text(), nullable=True),
         sa.Column("conditions", sa.JSON(), nullable=False),
-        sa.Column("valid_from", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("valid_to", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("valid_from", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("valid_to", kit.db.UTCDateTime(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_reason", sa.Text(), nullable=True),
         sa.Column("previous_licence_id", sa.String(length=32), nullable=True),
-        sa.Column("issued_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("reminded_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("issued_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("reminded_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["forms_submissions.id"],
@@ -207,8 +207,8 @@ def upgrade() -> None:
         sa.Column("licence_id", sa.String(length=32), nullable=True),
         sa.Column("kind", sa.String(length=32), nullable=False),
         sa.Column("params", sa.JSON(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("read_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("read_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["forms_submissions.id"],
@@ -226,7 +226,7 @@ def upgrade() -> None:
         sa.Column("sub", sa.String(length=64), nullable=False),
         sa.Column("tokens_sealed", sa.Text(), nullable=False),
         sa.Column("claims", sa.JSON(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["submission_id"],
             ["forms_submissions.id"],
@@ -239,7 +239,7 @@ def upgrade() -> None:
         "forms_submission_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("submission_id", sa.String(length=32), nullable=False),
-        sa.Column("occurred_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("actor_kind", sa.String(length=24), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=24), nullable=False),
@@ -261,7 +261,7 @@ def upgrade() -> None:
         "forms_licence_events",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("licence_id", sa.String(length=32), nullable=False),
-        sa.Column("occurred_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("actor_kind", sa.String(length=24), nullable=False),
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=24), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import egate.db
+import kit.db
 
 revision: str = "8a4a86d910e5"
 down_revision: str | Sequence[str] | None = None
@@ -31,16 +31,16 @@ def upgrade() -> None:
         sa.Column("hkid_encrypted", sa.Text(), nullable=True),
         sa.Column("profile_encrypted", sa.Text(), nullable=False),
         sa.Column("password_hash", sa.String(length=255), nullable=False),
-        sa.Column("email_verified_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("phone_verified_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("email_verified_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("phone_verified_at", kit.db.UTCDateTime(), nullable=True),
         sa.Column("totp_secret_encrypted", sa.Text(), nullable=True),
-        sa.Column("totp_confirmed_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("totp_confirmed_at", kit.db.UTCDateTime(), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("department", sa.String(length=64), nullable=True),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("locale", sa.String(length=8), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idp_accounts")),
         sa.UniqueConstraint("email_index", name=op.f("uq_idp_accounts_email_index")),
         sa.UniqueConstraint("hkid_index", name=op.f("uq_idp_accounts_hkid_index")),
@@ -50,7 +50,7 @@ def upgrade() -> None:
         "idp_assertion_jtis",
         sa.Column("jti", sa.String(length=255), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("jti", "client_id", name=op.f("pk_idp_assertion_jtis")),
     )
     op.create_table(
@@ -67,12 +67,12 @@ def upgrade() -> None:
         sa.Column("claims_request", sa.JSON(), nullable=True),
         sa.Column("granted_claims", sa.JSON(), nullable=False),
         sa.Column("grant_id", sa.String(length=64), nullable=True),
-        sa.Column("auth_time", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("auth_time", kit.db.UTCDateTime(), nullable=False),
         sa.Column("acr", sa.String(length=64), nullable=False),
         sa.Column("amr", sa.JSON(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("used_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("code_hash", name=op.f("pk_idp_authorization_codes")),
     )
     op.create_table(
@@ -99,15 +99,15 @@ def upgrade() -> None:
         sa.Column("require_per_request_consent", sa.Boolean(), nullable=False),
         sa.Column("first_party", sa.Boolean(), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("client_id", name=op.f("pk_idp_clients")),
     )
     op.create_table(
         "idp_login_throttle",
         sa.Column("key", sa.String(length=80), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("last_failure_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("locked_until", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("last_failure_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("locked_until", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_idp_login_throttle")),
     )
     op.create_table(
@@ -117,8 +117,8 @@ def upgrade() -> None:
         sa.Column("recipient_encrypted", sa.Text(), nullable=False),
         sa.Column("subject", sa.String(length=200), nullable=False),
         sa.Column("body_encrypted", sa.Text(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("sent_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("sent_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_idp_outbox")),
     )
     op.create_table(
@@ -127,9 +127,9 @@ def upgrade() -> None:
         sa.Column("alg", sa.String(length=8), nullable=False),
         sa.Column("private_key_encrypted", sa.Text(), nullable=False),
         sa.Column("public_jwk", sa.JSON(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("publish_until", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("retired_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("publish_until", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("kid", name=op.f("pk_idp_signing_keys")),
     )
     op.create_table(
@@ -145,13 +145,13 @@ def upgrade() -> None:
         sa.Column("grant_id", sa.String(length=64), nullable=True),
         sa.Column("family_id", sa.String(length=64), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=True),
-        sa.Column("auth_time", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("auth_time", kit.db.UTCDateTime(), nullable=True),
         sa.Column("acr", sa.String(length=64), nullable=True),
         sa.Column("amr", sa.JSON(), nullable=False),
-        sa.Column("issued_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("spent_at", egate.db.UTCDateTime(), nullable=True),
-        sa.Column("revoked_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("issued_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("spent_at", kit.db.UTCDateTime(), nullable=True),
+        sa.Column("revoked_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("jti", name=op.f("pk_idp_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_idp_tokens_token_hash")),
     )
@@ -164,7 +164,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("tag", sa.String(length=48), nullable=False),
-        sa.Column("occurred_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=200), nullable=True),
         sa.Column("details", sa.JSON(), nullable=False),
@@ -186,7 +186,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("used_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("used_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["idp_accounts.id"],
@@ -202,15 +202,15 @@ def upgrade() -> None:
         "idp_sessions",
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column("account_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("last_seen_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("auth_time", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("last_seen_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("auth_time", kit.db.UTCDateTime(), nullable=False),
         sa.Column("amr", sa.JSON(), nullable=False),
         sa.Column("acr", sa.String(length=64), nullable=False),
         sa.Column("source", sa.String(length=64), nullable=True),
         sa.Column("user_agent", sa.String(length=200), nullable=True),
-        sa.Column("ended_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("ended_at", kit.db.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"],
             ["idp_accounts.id"],
@@ -228,8 +228,8 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=32), nullable=False),
         sa.Column("purpose", sa.String(length=16), nullable=False),
         sa.Column("code_hash", sa.String(length=64), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("used_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("used_at", kit.db.UTCDateTime(), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["account_id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import egate.db
+import kit.db
 
 revision: str = "cd05a8aa0671"
 down_revision: str | Sequence[str] | None = "779583b17e71"
@@ -29,11 +29,11 @@ def upgrade() -> None:
         sa.Column("purpose_en", sa.Text(), nullable=False),
         sa.Column("purpose_zh", sa.Text(), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
-        sa.Column("given_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("given_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("given_via", sa.String(length=64), nullable=False),
         sa.Column("remembered", sa.Boolean(), nullable=False),
-        sa.Column("expires_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("expires_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", kit.db.UTCDateTime(), nullable=True),
         sa.Column("revoked_by", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("grant_id", name=op.f("pk_consent_grants")),
     )
@@ -43,7 +43,7 @@ def upgrade() -> None:
     op.create_table(
         "consent_ledger_access_log",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
-        sa.Column("at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("subject", sa.String(length=255), nullable=False),
         sa.Column("client_id", sa.String(length=64), nullable=True),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), nullable=False),
         sa.Column("root_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
-        sa.Column("signed_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("signed_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("key_id", sa.String(length=32), nullable=False),
         sa.Column("note", sa.Text(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_ledger_checkpoints")),
@@ -76,7 +76,7 @@ def upgrade() -> None:
         "consent_ledger_entries",
         sa.Column("index", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("entry_id", sa.String(length=64), nullable=False),
-        sa.Column("recorded_at", egate.db.UTCDateTime(), nullable=False),
+        sa.Column("recorded_at", kit.db.UTCDateTime(), nullable=False),
         sa.Column("resident_id", sa.String(length=64), nullable=False),
         sa.Column("recipient_client_id", sa.String(length=64), nullable=False),
         sa.Column("recipient_department", sa.String(length=64), nullable=False),
@@ -104,7 +104,7 @@ def upgrade() -> None:
         sa.Column("tree_size", sa.BigInteger(), nullable=False),
         sa.Column("hashes", sa.LargeBinary(), nullable=False),
         sa.Column("checkpoint_size", sa.BigInteger(), nullable=False),
-        sa.Column("checkpoint_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("checkpoint_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_ledger_frontier")),
     )
     # The one frontier row every append locks: it exists from the start, so concurrent first
@@ -124,8 +124,8 @@ def upgrade() -> None:
         sa.Column("key_name", sa.String(length=255), nullable=False),
         sa.Column("public_key", sa.LargeBinary(length=32), nullable=False),
         sa.Column("private_key_sealed", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", egate.db.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", egate.db.UTCDateTime(), nullable=True),
+        sa.Column("created_at", kit.db.UTCDateTime(), nullable=False),
+        sa.Column("retired_at", kit.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("key_id", name=op.f("pk_consent_ledger_signing_keys")),
     )
     # ### end Alembic commands ###

@@ -9,11 +9,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from egate import migrations
 from egate.app import create_app
-from egate.db import create_db_engine, create_session_factory, session_scope
-from egate.keys import load_master_key
-from egate.runtime import Runtime
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.keys import load_master_key
+from kit.runtime import Runtime
 from tests.identity.accounts.factories import PASSWORD, outbox_messages, random_email, random_hkid
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server

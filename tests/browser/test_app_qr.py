@@ -9,8 +9,8 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from egate.db import session_scope
-from egate.phone import PhoneApp
+from devtools.phone_app import PhoneApp
+from kit.db import session_scope
 
 pytestmark = pytest.mark.browser
 

@@ -9,10 +9,10 @@ from contextlib import contextmanager
 import pytest
 
 from consent.port import LedgerConsentPort
-from egate import migrations
 from egate.cli import main
-from egate.db import session_scope
-from egate.runtime import Runtime
+from kit import migrations
+from kit.db import session_scope
+from kit.runtime import Runtime
 from tests.support.databases import TEST_SETTINGS
 
 
@@ -22,7 +22,7 @@ def data_dir(tmp_path, monkeypatch, now):  # noqa: ANN001, ANN201
     monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
     for name, value in TEST_SETTINGS.items():
         monkeypatch.setenv(f"EGATE_{name.upper()}", str(value))
-    from egate.settings import load_settings
+    from kit.settings import load_settings
 
     runtime = Runtime.build(load_settings())
     migrations.upgrade(runtime.engine)

@@ -14,11 +14,11 @@ import requests
 import tests.e2e.conftest as e2e
 import tests.e2e.test_oidc_code_flow as code_flow
 from consent.ledger.verifier import verify_export
-from egate import migrations
 from egate.app import create_app
-from egate.db import create_db_engine, create_session_factory
-from egate.keys import load_master_key
-from egate.runtime import Runtime
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory
+from kit.keys import load_master_key
+from kit.runtime import Runtime
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
 

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import requests
 
-from egate import migrations
 from egate.app import create_app
-from egate.db import create_db_engine, create_session_factory, session_scope
-from egate.keys import load_master_key
-from egate.runtime import Runtime
 from identity.assurance import ACR_BASIC
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.keys import load_master_key
+from kit.runtime import Runtime
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
 

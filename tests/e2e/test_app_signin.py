@@ -1,5 +1,5 @@
 """Signing in with the phone app: QR across devices, app-to-app, back-channel (CIBA), and
-every refusal. The department is requests-oauthlib; the phone is egate.phone.PhoneApp,
+every refusal. The department is requests-oauthlib; the phone is devtools.phone_app.PhoneApp,
 which speaks to the provider over HTTP only."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import httpx
 import pytest
 import requests
 
-from egate.db import session_scope
-from egate.phone import PhoneApp, request_id_from
+from devtools.phone_app import PhoneApp, request_id_from
 from identity.assurance import ACR_DEVICE
+from kit.db import session_scope
 from tests.e2e.conftest import form_fields
 from tests.e2e.oidc_client import follow_to_callback, query_of
 from tests.e2e.test_oidc_code_flow import department

@@ -208,8 +208,8 @@ def test_logout_checks_the_registered_post_logout_uri(gateway):
 def test_officer_roles_reach_first_party_services_only(gateway):
     import secrets
 
-    from egate.db import session_scope
     from identity.accounts.service import create_staff
+    from kit.db import session_scope
 
     for db in session_scope(gateway.runtime.sessions):
         officer = create_staff(

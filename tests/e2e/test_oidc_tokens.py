@@ -344,9 +344,9 @@ def test_revocation_of_access_and_refresh_tokens(gateway):
 
 
 def test_key_rotation_keeps_old_tokens_verifiable(gateway, monkeypatch):
-    from egate.db import session_scope
     from identity.keys.service import rotate
     from identity.oidc import jwks_cache
+    from kit.db import session_scope
 
     dept = department(gateway)
     before, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")

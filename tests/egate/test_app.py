@@ -15,7 +15,7 @@ def test_liveness_and_readiness_on_a_migrated_database(runtime):
 
 
 def test_readiness_fails_when_the_database_is_behind(tmp_path):
-    from egate.runtime import Runtime
+    from kit.runtime import Runtime
     from tests.support.databases import make_settings
 
     runtime = Runtime.build(make_settings(tmp_path))  # fresh SQLite file, never migrated
@@ -49,7 +49,7 @@ def test_committed_openapi_documents_match_the_code(tmp_path):
 def test_debug_logging_never_lets_libraries_print_tokens():
     import logging
 
-    from egate.observability import configure_logging
+    from kit.observability import configure_logging
 
     configure_logging("debug", as_json=True)
     try:

@@ -4,9 +4,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from egate import migrations
-from egate.db import create_db_engine
 from egate.schema import all_metadata
+from kit import migrations
+from kit.db import create_db_engine
 from tests.support.databases import new_database_url
 
 SERVICE_PREFIXES = ("idp_", "consent_", "forms_")
@@ -22,9 +22,8 @@ def test_models_and_migrations_agree(db_engine):
 
 
 def test_every_table_belongs_to_one_service():
-    for metadata in all_metadata():
-        for table in metadata.tables:
-            assert table.startswith(SERVICE_PREFIXES), table
+    for table in all_metadata().tables:
+        assert table.startswith(SERVICE_PREFIXES), table
 
 
 def test_upgrade_to_head_then_downgrade_to_base(backend, request, tmp_path):
@@ -33,7 +32,7 @@ def test_upgrade_to_head_then_downgrade_to_base(backend, request, tmp_path):
         migrations.upgrade(engine)
         assert not migrations.is_behind(engine)
         tables = set(inspect(engine).get_table_names())
-        expected = {t for m in all_metadata() for t in m.tables}
+        expected = set(all_metadata().tables)
         assert expected <= tables
         migrations.downgrade(engine, "base")
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}

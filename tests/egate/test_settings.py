@@ -3,8 +3,8 @@ import stat
 import pytest
 
 from egate.cli import main
-from egate.keys import load_master_key
-from egate.settings import SettingsError, load_settings
+from kit.keys import load_master_key
+from kit.settings import SettingsError, load_settings
 
 
 def test_defaults_put_sqlite_under_the_data_dir(tmp_path):

@@ -14,14 +14,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from egate.db import session_scope
-from egate.keys import load_master_key
-from egate.runtime import Runtime
 from forms_hub.app import create_app
 from forms_hub.attachments.storage import MemoryStorage
 from forms_hub.demo import seed_demo_forms
 from forms_hub.hub import FormsHub
 from forms_hub.oidc_client.service import set_client_credentials
+from kit.db import session_scope
+from kit.keys import load_master_key
+from kit.runtime import Runtime
 from tests.forms_hub.fake_provider import FakeProvider
 from tests.support.databases import make_settings
 

@@ -12,9 +12,9 @@ import pytest
 import requests
 from jose import jwt as jose_jwt
 
-from egate.db import session_scope
 from forms_hub.demo import seed_demo_forms
 from forms_hub.oidc_client.service import set_client_credentials
+from kit.db import session_scope
 from tests.e2e.conftest import gateway  # noqa: F401 - the live gateway fixture
 from tests.e2e.oidc_client import follow_to_callback
 from tests.forms_hub.conftest import PDF, restaurant_answers

@@ -4,9 +4,9 @@ receipt; an officer approves it from the queue; anyone verifies the licence."""
 
 from __future__ import annotations
 
-from egate.db import session_scope
 from forms_hub.app import build_hub
 from forms_hub.oidc_client.service import create_session_for_tests
+from kit.db import session_scope
 from tests.e2e.conftest import gateway  # noqa: F401 - the live gateway fixture
 from tests.forms_hub.conftest import PDF
 from tests.forms_hub.test_e2e_with_the_provider import hub_client  # noqa: F401

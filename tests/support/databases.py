@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from egate.settings import Settings
+from kit.settings import Settings
 from tests.support.postgres import TempCluster
 
 BACKENDS = ["sqlite", "postgresql"]

@@ -18,8 +18,8 @@ from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode
 from consent.ledger.rfc9162 import MemoryMerkleLog, leaf_hash
 from consent.ledger.service import DisclosureView, Ledger
 from consent.ledger.verifier import verify_export
-from egate import migrations
-from egate.db import create_db_engine, create_session_factory, session_scope
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory, session_scope
 from tests.consent.conftest import disclosure
 from tests.support.databases import new_database_url
 

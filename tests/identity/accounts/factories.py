@@ -12,7 +12,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
-from egate.runtime import Runtime
 from identity.accounts import service as accounts
 from identity.accounts.models import Account, OutboxMessage
 from identity.accounts.schemas import Enrolment
@@ -20,6 +19,7 @@ from identity.messaging.outbox import open_message
 from identity.residents.hkid import check_digit, format_hkid
 from identity.security.keyring import keyring_for
 from identity.web.pages import install_pages
+from kit.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
 

@@ -123,15 +123,15 @@ def test_outbox_is_delivered_after_commit_to_files(db, runtime, tmp_path):
 
 
 def test_staff_create_command(tmp_path, monkeypatch, capsys):
-    from egate import migrations
     from egate.cli import main
-    from egate.runtime import Runtime
+    from kit import migrations
+    from kit.runtime import Runtime
     from tests.support.databases import TEST_SETTINGS
 
     for name, value in TEST_SETTINGS.items():
         monkeypatch.setenv(f"EGATE_{name.upper()}", str(value))
     monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
-    from egate.settings import load_settings
+    from kit.settings import load_settings
 
     migrations.upgrade(Runtime.build(load_settings()).engine)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))

@@ -11,9 +11,9 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from egate.db import create_db_engine, create_session_factory, session_scope, utcnow
-from egate.keys import load_master_key
-from egate.settings import Settings
+from kit.db import create_db_engine, create_session_factory, session_scope, utcnow
+from kit.keys import load_master_key
+from kit.settings import Settings
 
 
 @dataclass

@@ -9,7 +9,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from egate.settings import Settings, SettingsError
+from kit.settings import Settings, SettingsError
 
 MASTER_KEY_BYTES = 32
 

@@ -1,8 +1,8 @@
 """Database plumbing shared by the services: engine, sessions, the UTC time column type.
 
-Nothing here knows a service's tables: each service declares its own ``Base`` (with
-``new_metadata()`` and ``UTCDateTime`` for datetimes) and owns the tables whose names carry
-its prefix: ``idp_``, ``consent_``, ``forms_``.
+Nothing here knows a service's tables: every service's models derive from the one ``Base``
+below, and each service owns the tables whose names carry its prefix: ``idp_``, ``consent_``,
+``forms_``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -44,6 +44,13 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Base(DeclarativeBase):
+    """The one declarative base; each service prefixes its own tables (idp_, consent_, forms_)."""
+
+    metadata = new_metadata()
+    type_annotation_map = {datetime: UTCDateTime()}
 
 
 def create_db_engine(url: str, **kwargs: Any) -> Engine:

@@ -1,5 +1,5 @@
 """The resident's phone app, modelled in Python so the app flows run end to end without a
-phone: `egate app bind | scan | approve | deny | pending | devices | remove`.
+phone: `scripts/phone-app bind | scan | approve | deny | pending`.
 
 It is a first-party native client of the provider (RFC 8252: public client, authorization
 code + PKCE, loopback redirect) and talks to it over HTTP only, sharing no code with it. After
@@ -9,12 +9,15 @@ The key never leaves the state file (mode 0600).
 
 from __future__ import annotations
 
+import argparse
 import base64
+import getpass
 import hashlib
 import json
 import os
 import re
 import secrets
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +30,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import ECKey
 
-APP_CLIENT_ID = "egate-app"
-LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
+# The app is configured against the client the demo registers for it.
+from egate.demo import APP_CLIENT_ID, LOOPBACK_REDIRECT
+
 DEVICE_REQUEST_TYPE = "egate-device+jwt"
 
 
@@ -153,7 +157,7 @@ class PhoneApp:
     # -- signed requests --------------------------------------------------------------------
     def signed(self, action: str, **claims: Any) -> str:
         if "device_id" not in self.state:
-            raise AppError("this app is not bound yet: run `egate app bind`")
+            raise AppError("this app is not bound yet: run `scripts/phone-app bind`")
         now = int(time.time())
         key = ECKey.import_key(self.state["private_key"])
         body = {
@@ -192,9 +196,8 @@ class PhoneApp:
         return self._post("/app/approvals", {"signed": self.signed("list")})  # type: ignore[return-value]
 
 
-def register_cli(commands: Any) -> None:
-    import argparse
-    import getpass
+def main(argv: list[str] | None = None) -> int:
+    from kit.settings import load_settings
 
     def app_for(args: argparse.Namespace, settings: Any) -> PhoneApp:
         return PhoneApp(args.issuer or settings.issuer, Path(args.state))
@@ -228,7 +231,9 @@ def register_cli(commands: Any) -> None:
             print(f"{item['request_id']}\t{item['client_name']}\t{message}\t{item['code']}")
         return 0
 
-    app = commands.add_parser("app", help="the resident's phone app, for trying app sign-in")
+    app = argparse.ArgumentParser(
+        prog="phone-app", description="the resident's phone app, for trying app sign-in"
+    )
     app.add_argument("--issuer", help="the provider (default: EGATE_ISSUER)")
     app.add_argument("--state", default="data/phone-app.json", help="where the device key is kept")
     actions = app.add_subparsers(dest="app_action", required=True)
@@ -250,3 +255,13 @@ def register_cli(commands: Any) -> None:
     d.set_defaults(handler=deny)
     p = actions.add_parser("pending", help="approvals waiting (requests from department back-ends)")
     p.set_defaults(handler=pending)
+    args = app.parse_args(argv)
+    try:
+        return args.handler(args, load_settings())
+    except AppError as exc:
+        print(f"phone-app: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
