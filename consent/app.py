@@ -20,7 +20,7 @@ def create_app(
     runtime: Runtime, *, config: ConsentConfig | None = None, jwks: JwksSource | None = None
 ) -> FastAPI:
     """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly."""
-    config = config or ConsentConfig()
+    config = config or ConsentConfig.from_settings(runtime.settings)
     issuer = runtime.settings.issuer
     app = FastAPI(title="e-Gateway consent and disclosure ledger", version="1")
     app.state.runtime = runtime

@@ -1,11 +1,13 @@
-"""The consent service's tunables, passed in by whoever builds it (never read from the
-environment here: STYLE.md, settings in one place)."""
+"""The consent service's tunables, built from the one ``Settings`` (STYLE.md: settings in
+one place; nothing here reads the environment)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
+
+from kit.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,27 @@ class ConsentConfig:
     jwks_cache_seconds: float = 60.0
     # When set, only these (first-party, public-subject) clients may use ``ledger:resident``.
     resident_client_ids: frozenset[str] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ConsentConfig:
+        """The operator's ``EGATE_CONSENT_*`` settings; the defaults above are theirs too."""
+        resident_clients = settings.consent_resident_client_ids
+        return cls(
+            checkpoints=CheckpointPolicy(
+                max_entries=settings.consent_checkpoint_max_entries,
+                max_age=timedelta(seconds=settings.consent_checkpoint_max_age_seconds),
+            ),
+            grants=GrantPolicy(
+                remembered_for=timedelta(days=settings.consent_remembered_days),
+                per_request_for=timedelta(days=settings.consent_per_request_days),
+            ),
+            jwks_cache_seconds=settings.consent_jwks_cache_seconds,
+            resident_client_ids=(
+                frozenset(part.strip() for part in resident_clients.split(",") if part.strip())
+                if resident_clients
+                else None
+            ),
+        )
 
 
 def ledger_origin(issuer: str) -> str:

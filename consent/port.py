@@ -55,7 +55,9 @@ class LedgerConsentPort:
     """
 
     def __init__(self, runtime: Runtime | None = None, config: ConsentConfig | None = None) -> None:
-        self.config = config or ConsentConfig()
+        if config is None:
+            config = ConsentConfig.from_settings(runtime.settings) if runtime else ConsentConfig()
+        self.config = config
         self.ledger = Ledger(
             origin=ledger_origin(runtime.settings.issuer if runtime else "http://localhost"),
             master_key=runtime.master_key if runtime else None,

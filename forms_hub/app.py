@@ -44,7 +44,7 @@ def build_hub(
     http: httpx.Client | None = None,
     storage: AttachmentStorage | None = None,
 ) -> FormsHub:
-    config = config or FormsConfig()
+    config = config or FormsConfig.from_settings(runtime.settings)
     issuer = runtime.settings.issuer
     return FormsHub(
         runtime=runtime,

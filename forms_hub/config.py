@@ -1,10 +1,12 @@
-"""The forms hub's tunables, passed in by whoever builds it (STYLE.md: settings in one
+"""The forms hub's tunables, built from the one ``Settings`` (STYLE.md: settings in one
 place; nothing here reads the environment)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+
+from kit.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -27,3 +29,18 @@ class FormsConfig:
     provider_cache_seconds: float = 300.0
     http_timeout_seconds: float = 10.0
     queue_page_size: int = 50
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FormsConfig:
+        """The operator's ``EGATE_FORMS_*`` settings; the defaults above are theirs too."""
+        return cls(
+            draft_ttl=timedelta(days=settings.forms_draft_ttl_days),
+            superseded_grace=timedelta(days=settings.forms_superseded_grace_days),
+            session_ttl=timedelta(seconds=settings.forms_session_ttl_seconds),
+            auth_request_ttl=timedelta(seconds=settings.forms_auth_request_ttl_seconds),
+            receipt_key_generation=settings.forms_receipt_key_generation,
+            max_upload_bytes=settings.forms_max_upload_bytes,
+            provider_cache_seconds=settings.forms_provider_cache_seconds,
+            http_timeout_seconds=settings.forms_http_timeout_seconds,
+            queue_page_size=settings.forms_queue_page_size,
+        )

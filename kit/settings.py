@@ -46,6 +46,26 @@ class Settings(BaseSettings):
     session_idle_seconds: int = Field(default=30 * 60, ge=60)
     session_absolute_seconds: int = Field(default=12 * 3600, ge=300)
 
+    # consent (consent/config.py): when the ledger signs a checkpoint on append, how long
+    # consent lasts, and which first-party clients may read a resident's own entries.
+    consent_checkpoint_max_entries: int = Field(default=1000, ge=1)
+    consent_checkpoint_max_age_seconds: int = Field(default=60, ge=1)
+    consent_remembered_days: int = Field(default=365, ge=1)
+    consent_per_request_days: int = Field(default=30, ge=1)
+    consent_jwks_cache_seconds: float = Field(default=60.0, ge=0)
+    consent_resident_client_ids: str | None = None  # comma-separated; unset: any public-subject client
+
+    # forms hub (forms_hub/config.py).
+    forms_draft_ttl_days: int = Field(default=30, ge=1)
+    forms_superseded_grace_days: int = Field(default=30, ge=0)
+    forms_session_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    forms_auth_request_ttl_seconds: int = Field(default=600, ge=60)
+    forms_receipt_key_generation: int = Field(default=1, ge=1, le=999)
+    forms_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    forms_provider_cache_seconds: float = Field(default=300.0, ge=0)
+    forms_http_timeout_seconds: float = Field(default=10.0, gt=0)
+    forms_queue_page_size: int = Field(default=50, ge=1, le=500)
+
     admin_token: str | None = Field(default=None, repr=False)
     mail_backend: Literal["console", "file", "smtp"] = "file"
     smtp_url: str | None = Field(default=None, repr=False)

@@ -2,7 +2,9 @@ import stat
 
 import pytest
 
+from consent.config import ConsentConfig
 from egate.cli import main
+from forms_hub.config import FormsConfig
 from kit.keys import load_master_key
 from kit.settings import SettingsError, load_settings
 
@@ -71,3 +73,22 @@ def test_cli_reports_a_bad_setting_as_one_line_and_exit_code_2(monkeypatch, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("egate: configuration error: EGATE_ISSUER:")
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_operator_settings_reach_the_consent_and_forms_configs():
+    settings = load_settings(
+        consent_checkpoint_max_entries=7,
+        consent_remembered_days=90,
+        consent_resident_client_ids="egate-account, egate-app",
+        forms_draft_ttl_days=3,
+        forms_max_upload_bytes=4096,
+    )
+    consent = ConsentConfig.from_settings(settings)
+    forms = FormsConfig.from_settings(settings)
+    assert consent.checkpoints.max_entries == 7
+    assert consent.grants.remembered_for.days == 90
+    assert consent.resident_client_ids == frozenset({"egate-account", "egate-app"})
+    assert forms.draft_ttl.days == 3
+    assert forms.max_upload_bytes == 4096
+    assert ConsentConfig.from_settings(load_settings()) == ConsentConfig()
+    assert FormsConfig.from_settings(load_settings()) == FormsConfig()
