@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from consent.ledger.models import LEDGER_TABLES
 from kit.console import progress
 from kit.settings import Settings, SettingsError, load_settings
 
@@ -71,7 +72,21 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     elif args.action == "downgrade":
         progress(f"downgrading to {args.revision}")
-        migrations.downgrade(runtime.engine, args.revision)
+        try:
+            migrations.downgrade(
+                runtime.engine,
+                args.revision,
+                protected_tables=LEDGER_TABLES,
+                allow_dropping_protected=args.drop_ledger,
+            )
+        except migrations.ProtectedTablesError as exc:
+            print(
+                f"egate: refusing to downgrade to {args.revision}: it would drop the disclosure"
+                f" ledger ({exc}); nothing was changed. Export it first (`egate ledger export`)"
+                " and add --drop-ledger if you really mean it.",
+                file=sys.stderr,
+            )
+            return 2
     with runtime.engine.connect() as connection:
         print(f"database at revision {migrations.current_revision(connection)}")
     return 0
@@ -128,7 +143,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="database migrations")
     db.add_argument("action", choices=["upgrade", "downgrade", "current", "revision"])
-    db.add_argument("revision", nargs="?", help="target, or the message of a new revision")
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="target (required for downgrade; upgrade defaults to head), or a new revision's message",
+    )
+    db.add_argument(
+        "--drop-ledger",
+        action="store_true",
+        help="allow a downgrade that drops the disclosure ledger's tables",
+    )
     db.set_defaults(handler=cmd_db)
 
     demo = commands.add_parser("demo", help="seed a demo department, resident and forms")
@@ -153,9 +177,12 @@ def _service_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command == "db" and args.revision is None:
-        args.revision = "base" if args.action == "downgrade" else "head"
+        if args.action in ("downgrade", "revision"):
+            parser.error(f"db {args.action} needs a revision: nothing is assumed")
+        args.revision = "head"
     try:
         return args.handler(args, load_settings())
     except SettingsError as exc:

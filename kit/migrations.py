@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from functools import cache
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -36,9 +37,30 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection), revision)
 
 
-def downgrade(engine: Engine, revision: str = "base") -> None:
+class ProtectedTablesError(Exception):
+    """A downgrade would drop tables that must not go without the operator's confirmation."""
+
+
+def downgrade(
+    engine: Engine,
+    revision: str,
+    *,
+    protected_tables: Collection[str] = (),
+    allow_dropping_protected: bool = False,
+) -> None:
+    """Downgrade to ``revision`` in one transaction (both backends have transactional DDL).
+
+    When the downgrade would drop any of ``protected_tables`` and that was not allowed, the
+    transaction is rolled back and nothing changes: irreplaceable data (the ledger and its
+    sealed signing key) never goes by a mistyped command.
+    """
     with engine.begin() as connection:
+        before = set(inspect(connection).get_table_names())
         command.downgrade(alembic_config(connection), revision)
+        after = set(inspect(connection).get_table_names())
+        dropped = sorted((before - after) & set(protected_tables))
+        if dropped and not allow_dropping_protected:
+            raise ProtectedTablesError(", ".join(dropped))
 
 
 def new_revision(engine: Engine, message: str) -> None:

@@ -18,6 +18,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("egate.access")
 
+LIBRARY_LOGGERS = ("authlib", "sqlalchemy", "alembic", "httpx", "httpcore", "urllib3", "multipart", "jose")
+
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
@@ -51,10 +53,10 @@ def configure_logging(level: str, as_json: bool) -> None:
     root.setLevel(level.upper())
     # uvicorn's access log prints the full URL including the query string: replaced by ours.
     logging.getLogger("uvicorn.access").disabled = True
-    # Authlib's and SQLAlchemy's debug logs print tokens, codes and bound parameters (personal
-    # data): never below INFO, whatever the gateway's own level.
-    for noisy in ("authlib", "sqlalchemy", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(max(logging.INFO, root.level))
+    # Libraries' INFO and DEBUG lines print tokens, codes, SQL with bound parameters and
+    # URLs with query strings: held at WARNING whatever the gateway's own level.
+    for library in LIBRARY_LOGGERS:
+        logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
 class RequestContextMiddleware:

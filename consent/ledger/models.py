@@ -103,3 +103,18 @@ class AuditAccess(Base):
     result_count: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[int] = mapped_column(SmallInteger)  # the HTTP status answered
     request_id: Mapped[str | None] = mapped_column(String(128))
+
+
+# What `egate db downgrade` refuses to drop without --drop-ledger: the log, its proofs and
+# the sealed key its checkpoints are signed with cannot be rebuilt once gone.
+LEDGER_TABLES = tuple(
+    model.__tablename__
+    for model in (
+        LedgerEntry,
+        MerkleNode,
+        LedgerFrontier,
+        LedgerCheckpoint,
+        LedgerSigningKey,
+        AuditAccess,
+    )
+)

@@ -1,9 +1,13 @@
 import logging
 
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
 from egate.app import create_app
 from egate.cli import OPENAPI_DIR, render_openapi
+from kit.observability import configure_logging
 
 
 def test_liveness_and_readiness_on_a_migrated_database(runtime):
@@ -40,21 +44,29 @@ def test_request_id_is_returned_and_query_strings_are_not_logged(runtime, caplog
 def test_committed_openapi_documents_match_the_code(tmp_path):
     from tests.support.databases import make_settings
 
-    for file_name, text in render_openapi(make_settings(tmp_path)).items():
+    for file_name, document in render_openapi(make_settings(tmp_path)).items():
         committed = OPENAPI_DIR / file_name
         assert committed.exists(), f"openapi/{file_name} missing: run `egate openapi`"
-        assert committed.read_text() == text, f"openapi/{file_name} drifted: run `egate openapi`"
+        assert committed.read_text() == document, f"openapi/{file_name} drifted: run `egate openapi`"
 
 
-def test_debug_logging_never_lets_libraries_print_tokens():
-    import logging
-
-    from kit.observability import configure_logging
-
-    configure_logging("debug", as_json=True)
+@pytest.mark.parametrize("level", ["debug", "info"])
+def test_library_loggers_stay_at_warning_whatever_the_gateway_level(level):
+    configure_logging(level, as_json=True)
     try:
-        assert not logging.getLogger("authlib").isEnabledFor(logging.DEBUG)
-        assert not logging.getLogger("sqlalchemy").isEnabledFor(logging.DEBUG)
-        assert logging.getLogger("egate").isEnabledFor(logging.DEBUG)
+        for library in ("authlib", "sqlalchemy.engine", "httpx", "alembic"):
+            assert not logging.getLogger(library).isEnabledFor(logging.INFO), library
+        assert logging.getLogger("egate").isEnabledFor(getattr(logging, level.upper()))
     finally:
         configure_logging("info", as_json=False)
+
+
+def test_sql_errors_and_echo_never_carry_bound_parameters(db_engine, caplog):
+    secret = "pkce-verifier-" + "x" * 20
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    with db_engine.connect() as connection:
+        with pytest.raises(DBAPIError) as error:
+            connection.execute(text("SELECT no_such_column FROM alembic_version WHERE 1 = :p"), {"p": secret})
+        connection.rollback()
+    assert secret not in str(error.value)
+    assert all(secret not in record.getMessage() for record in caplog.records)

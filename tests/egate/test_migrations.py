@@ -1,12 +1,16 @@
 """One Alembic history: it agrees with the models and goes up and down on both backends."""
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
+from consent.ledger.models import LEDGER_TABLES
+from egate.cli import main
 from egate.schema import all_metadata
 from kit import migrations
 from kit.db import create_db_engine
+from kit.settings import load_settings
 from tests.support.databases import new_database_url
 
 SERVICE_PREFIXES = ("idp_", "consent_", "forms_")
@@ -34,9 +38,60 @@ def test_upgrade_to_head_then_downgrade_to_base(backend, request, tmp_path):
         tables = set(inspect(engine).get_table_names())
         expected = set(all_metadata().tables)
         assert expected <= tables
-        migrations.downgrade(engine, "base")
+        migrations.downgrade(engine, "base", allow_dropping_protected=True)
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrations.upgrade(engine)
         assert expected <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_a_downgrade_that_would_drop_the_ledger_is_refused_and_changes_nothing(backend, request, tmp_path):
+    engine = create_db_engine(new_database_url(backend, request, tmp_path))
+    try:
+        migrations.upgrade(engine)
+        head = migrations.head_revision()
+        with pytest.raises(migrations.ProtectedTablesError, match="consent_ledger_entries"):
+            migrations.downgrade(engine, "base", protected_tables=LEDGER_TABLES)
+        with engine.connect() as connection:
+            assert migrations.current_revision(connection) == head
+        assert set(all_metadata().tables) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_the_cli_never_assumes_a_downgrade_target(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        main(["db", "downgrade"])
+    assert exit_info.value.code == 2
+    assert "needs a revision" in capsys.readouterr().err
+
+    assert main(["db", "downgrade", "base"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to downgrade" in err and "--drop-ledger" in err and "Traceback" not in err
+    engine = create_db_engine(load_settings().effective_database_url)
+    try:
+        assert "consent_ledger_entries" in inspect(engine).get_table_names()
+        assert not migrations.is_behind(engine)
+    finally:
+        engine.dispose()
+
+    assert main(["db", "downgrade", "base", "--drop-ledger"]) == 0
+    engine = create_db_engine(load_settings().effective_database_url)
+    try:
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_commits_are_durable_against_power_loss(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'durable.sqlite3'}")
+    try:
+        with engine.connect() as connection:
+            # 2 = FULL: the WAL is synced at every commit, not only at checkpoints.
+            assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
     finally:
         engine.dispose()
