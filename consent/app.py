@@ -10,6 +10,7 @@ from consent.context import ConsentServices
 from consent.grants.routes import router as grants_router
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
+from kit.outage import install_outage_handlers, outage_problem
 from kit.problems import install_problem_handlers
 from kit.runtime import Runtime
 
@@ -38,6 +39,8 @@ def create_app(
     )
     # AuthProblem is a Problem whose response carries the WWW-Authenticate challenge.
     install_problem_handlers(app)
+    install_outage_handlers(app)
+    app.state.render_outage = outage_problem
     app.include_router(ledger_router)
     app.include_router(grants_router)
     return app

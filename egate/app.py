@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 import consent.app
 import forms_hub.app
@@ -13,6 +14,7 @@ import identity.app
 from consent.port import LedgerConsentPort
 from egate import health
 from kit.observability import RequestContextMiddleware
+from kit.outage import DeadlineMiddleware
 from kit.runtime import Runtime
 
 FORMS_PREFIX = "/forms"
@@ -52,5 +54,18 @@ def create_app(runtime: Runtime) -> FastAPI:
     # The identity provider sits at the root because the issuer's discovery document must be
     # at <issuer>/.well-known/openid-configuration; mounted last so it only gets the rest.
     root.mount("", apps["identity"])
+
+    def render_outage(request: Request) -> Response:
+        """Whichever service the path belongs to renders the 503 in its own format."""
+        path = request.scope.get("path", "")
+        for prefix, name in ((FORMS_PREFIX, "forms_hub"), (CONSENT_PREFIX, "consent")):
+            if path == prefix or path.startswith(prefix + "/"):
+                scoped = Request({**request.scope, "root_path": prefix})
+                return apps[name].state.render_outage(scoped)
+        return apps["identity"].state.render_outage(request)
+
+    root.add_middleware(
+        DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, render=render_outage
+    )
     root.add_middleware(RequestContextMiddleware)
     return root

@@ -23,6 +23,7 @@ from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions import routes as submission_routes
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web import pages
+from kit.outage import install_outage_handlers, outage_page, outage_problem
 from kit.problems import Problem, install_problem_handlers
 from kit.runtime import Runtime
 
@@ -74,6 +75,8 @@ def create_app(
     )
     install_problem_handlers(app)
     install_forms_error_handler(app)
+    install_outage_handlers(app, render_outage)
+    app.state.render_outage = render_outage
     app.include_router(definition_routes.router)
     app.include_router(submission_routes.router)
     app.include_router(attachment_routes.router)
@@ -98,6 +101,11 @@ def _is_api(request: Request) -> bool:
     if root and path.startswith(root):
         path = path[len(root) :]
     return path.startswith(("/api/", "/.well-known/"))
+
+
+def render_outage(request: Request) -> Response:
+    """Problem+json for the APIs, a readable page for a person."""
+    return outage_problem(request) if _is_api(request) else outage_page(request)
 
 
 def install_forms_error_handler(app: FastAPI) -> None:

@@ -8,7 +8,8 @@ below, and each service owns the tables whose names carry its prefix: ``idp_``, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,34 +54,64 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
+@dataclass(frozen=True)
+class DatabaseTimeouts:
+    """How long anything may wait on the database before the request fails fast (503).
+
+    ``connect``: establishing a connection (libpq's connect_timeout); ``pool``: waiting for a
+    free pooled connection; ``statement``: one statement on the server (PostgreSQL's
+    statement_timeout); ``lock``: waiting for SQLite's write lock (ours and busy_timeout).
+    """
+
+    connect: float = 3.0
+    pool: float = 3.0
+    statement: float = 15.0
+    lock: float = 10.0
+
+
+class DatabaseBusy(Exception):
+    """The SQLite write lock did not come free in time; the request is answered with 503."""
+
+
+def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+    timeouts = timeouts or DatabaseTimeouts()
     # Bound parameters carry nonces, token hashes and sealed personal data: never in a log
     # line or an exception message, whatever a logger's level.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
-        gate = _WriterGate()
-        event.listen(engine, "connect", _sqlite_on_connect)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": timeouts.lock}, **kwargs
+        )
+        gate = _WriterGate(timeouts.lock)
+        event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
         event.listen(engine, "commit", gate.end)
         event.listen(engine, "rollback", gate.end)
         event.listen(engine.pool, "reset", gate.reset)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = {
+        "connect_timeout": max(1, round(timeouts.connect)),
+        "options": f"-c statement_timeout={round(timeouts.statement * 1000)}",
+    }
+    kwargs.setdefault("pool_timeout", timeouts.pool)
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    # pysqlite's own transaction handling issues BEGIN lazily and defers it past SELECTs;
-    # we take over (see _sqlite_on_begin) so that BEGIN IMMEDIATE can serialise writers.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # FULL: a commit is on disk before it returns, so what we acknowledged survives a power
-    # cut too (NORMAL in WAL mode survives only a process crash).
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
+def _sqlite_on_connect(lock_timeout: float) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # pysqlite's own transaction handling issues BEGIN lazily and defers it past SELECTs;
+        # we take over (see _WriterGate) so that BEGIN IMMEDIATE can serialise writers.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        # FULL: a commit is on disk before it returns, so what we acknowledged survives a
+        # power cut too (NORMAL in WAL mode survives only a process crash).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={round(lock_timeout * 1000)}")
+        cursor.close()
+
+    return on_connect
 
 
 class _WriterGate:
@@ -92,14 +123,13 @@ class _WriterGate:
     lock hands over at once. Other processes still meet at SQLite's lock (busy_timeout).
     """
 
-    TIMEOUT_SECONDS = 30.0
-
-    def __init__(self) -> None:
+    def __init__(self, timeout: float) -> None:
         self._lock = threading.Lock()
+        self._timeout = timeout
 
     def begin(self, connection: Any) -> None:
-        if not self._lock.acquire(timeout=self.TIMEOUT_SECONDS):
-            raise TimeoutError("waited too long for the SQLite write lock")
+        if not self._lock.acquire(timeout=self._timeout):
+            raise DatabaseBusy("waited too long for the SQLite write lock")
         connection.info["holds_writer_gate"] = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -28,7 +28,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         master_key = load_master_key(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_db_engine(settings.effective_database_url)
+        engine = create_db_engine(settings.effective_database_url, settings.database_timeouts)
         return cls(settings, engine, create_session_factory(engine), master_key)
 
 

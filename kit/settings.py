@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kit.db import DatabaseTimeouts
+
 
 class SettingsError(Exception):
     """A setting is malformed; the message names it in one line."""
@@ -26,6 +28,14 @@ class Settings(BaseSettings):
     master_key_file: Path | None = None
     # Generation of the field-encryption key new ciphertexts use (identity/security/keyring.py).
     field_key_generation: int = Field(default=1, ge=1, le=999)
+
+    # How long anything waits on the database before the request fails fast with 503.
+    db_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    db_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
+    db_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # A request that has not started its response by then gets 503 + Retry-After.
+    request_deadline_seconds: float = Field(default=8.0, gt=0, le=300)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -94,6 +104,15 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'egate.sqlite3').resolve()}"
+
+    @property
+    def database_timeouts(self) -> DatabaseTimeouts:
+        return DatabaseTimeouts(
+            connect=self.db_connect_timeout_seconds,
+            pool=self.db_pool_timeout_seconds,
+            statement=self.db_statement_timeout_seconds,
+            lock=self.db_lock_timeout_seconds,
+        )
 
     @property
     def effective_master_key_file(self) -> Path:

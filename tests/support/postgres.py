@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -60,21 +61,54 @@ class TempCluster:
             "UTF8",
             "--no-sync",
         )
-        options = (
+        self.start_server()
+
+    def _server_options(self) -> str:
+        return (
             f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
             " -c full_page_writes=off -c max_connections=60"
         )
+
+    def stop_server(self) -> None:
+        """Stop the server as a crash would (immediate mode), keeping its data."""
+        self._run(
+            str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop"
+        )
+
+    def start_server(self) -> None:
         self._run(
             str(self.bin_dir / "pg_ctl"),
             "-D",
-            str(data),
+            str(self.root / "data"),
             "-o",
-            options,
+            self._server_options(),
             "-w",
             "-l",
             str(self.root / "server.log"),
             "start",
         )
+
+    def server_pids(self) -> list[int]:
+        """The postmaster and every process it started (backends, checkpointer, ...)."""
+        postmaster = int((self.root / "data" / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def freeze(self) -> None:
+        """SIGSTOP the whole server: sockets stay open, nothing answers (a stalled database)."""
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        for pid in self.server_pids():
+            os.kill(pid, signal.SIGCONT)
 
     def stop(self) -> None:
         subprocess.run(
