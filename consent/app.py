@@ -10,7 +10,8 @@ from consent.context import ConsentServices
 from consent.grants.routes import router as grants_router
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
-from kit.outage import install_outage_handlers, outage_problem
+from kit.failures import as_problem
+from kit.outage import install_outage_handlers
 from kit.problems import install_problem_handlers
 from kit.runtime import Runtime
 
@@ -39,8 +40,8 @@ def create_app(
     )
     # AuthProblem is a Problem whose response carries the WWW-Authenticate challenge.
     install_problem_handlers(app)
-    install_outage_handlers(app)
-    app.state.render_outage = outage_problem
+    install_outage_handlers(app, as_problem)
+    app.state.answer_failure = as_problem
     app.include_router(ledger_router)
     app.include_router(grants_router)
     return app

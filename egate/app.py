@@ -13,6 +13,7 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort
 from egate import health
+from kit.failures import Failure
 from kit.observability import RequestContextMiddleware
 from kit.outage import DeadlineMiddleware
 from kit.runtime import Runtime
@@ -55,17 +56,17 @@ def create_app(runtime: Runtime) -> FastAPI:
     # at <issuer>/.well-known/openid-configuration; mounted last so it only gets the rest.
     root.mount("", apps["identity"])
 
-    def render_outage(request: Request) -> Response:
-        """Whichever service the path belongs to renders the 503 in its own format."""
+    def answer_failure(request: Request, failure: Failure) -> Response:
+        """Whichever service the path belongs to answers in its own format."""
         path = request.scope.get("path", "")
         for prefix, name in ((FORMS_PREFIX, "forms_hub"), (CONSENT_PREFIX, "consent")):
             if path == prefix or path.startswith(prefix + "/"):
                 scoped = Request({**request.scope, "root_path": prefix})
-                return apps[name].state.render_outage(scoped)
-        return apps["identity"].state.render_outage(request)
+                return apps[name].state.answer_failure(scoped, failure)
+        return apps["identity"].state.answer_failure(request, failure)
 
     root.add_middleware(
-        DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, render=render_outage
+        DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, answer=answer_failure
     )
     root.add_middleware(RequestContextMiddleware)
     return root

@@ -23,7 +23,8 @@ from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions import routes as submission_routes
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web import pages
-from kit.outage import install_outage_handlers, outage_page, outage_problem
+from kit.failures import Failure, as_page, as_problem
+from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
 from kit.runtime import Runtime
 
@@ -75,8 +76,8 @@ def create_app(
     )
     install_problem_handlers(app)
     install_forms_error_handler(app)
-    install_outage_handlers(app, render_outage)
-    app.state.render_outage = render_outage
+    install_outage_handlers(app, answer_failure)
+    app.state.answer_failure = answer_failure
     app.include_router(definition_routes.router)
     app.include_router(submission_routes.router)
     app.include_router(attachment_routes.router)
@@ -103,9 +104,9 @@ def _is_api(request: Request) -> bool:
     return path.startswith(("/api/", "/.well-known/"))
 
 
-def render_outage(request: Request) -> Response:
+def answer_failure(request: Request, failure: Failure) -> Response:
     """Problem+json for the APIs, a readable page for a person."""
-    return outage_problem(request) if _is_api(request) else outage_page(request)
+    return as_problem(request, failure) if _is_api(request) else as_page(request, failure)
 
 
 def install_forms_error_handler(app: FastAPI) -> None:

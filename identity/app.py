@@ -8,9 +8,9 @@ from starlette.responses import JSONResponse, RedirectResponse
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
+from identity.failure_format import answer_failure
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
-from identity.outage import render_outage
 from identity.privacy import routes as privacy_routes
 from identity.web.pages import install_pages
 from kit.outage import install_outage_handlers
@@ -26,8 +26,8 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(device_routes.router)
     app.include_router(privacy_routes.router)
     install_pages(app)  # sign-in, enrolment and account pages, /static
-    install_outage_handlers(app, render_outage)
-    app.state.render_outage = render_outage
+    install_outage_handlers(app, answer_failure)
+    app.state.answer_failure = answer_failure
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -78,7 +78,7 @@ def probe_every_format(base_url: str) -> None:
         page = http.get("/forms/", headers={"Accept": "text/html"})
         assert_outage(page, started)
         assert page.headers["content-type"].startswith("text/html")
-        assert "temporarily unavailable" in page.text
+        assert "Service unavailable" in page.text and "服務暫時未能提供" in page.text
 
         started = time.monotonic()
         ready = http.get("/health/ready")
