@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from egate import health
 from kit.failures import Failure
 from kit.observability import RequestContextMiddleware
 from kit.outage import DeadlineMiddleware
+from kit.request_guard import RequestGuardMiddleware, UploadRoute
 from kit.runtime import Runtime
 
 FORMS_PREFIX = "/forms"
@@ -67,6 +69,16 @@ def create_app(runtime: Runtime) -> FastAPI:
 
     root.add_middleware(
         DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, answer=answer_failure
+    )
+    uploads = [
+        UploadRoute(route.method, re.escape(FORMS_PREFIX) + route.path_pattern, route.max_body_bytes)
+        for route in apps["forms_hub"].state.upload_routes
+    ]
+    root.add_middleware(
+        RequestGuardMiddleware,
+        limits=runtime.settings.request_limits,
+        uploads=uploads,
+        answer=answer_failure,
     )
     root.add_middleware(RequestContextMiddleware)
     return root

@@ -26,9 +26,12 @@ from forms_hub.web import pages
 from kit.failures import Failure, as_page, as_problem
 from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
+from kit.request_guard import UploadRoute
 from kit.runtime import Runtime
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# Room for the answers and the multipart framing beside the largest file.
+MULTIPART_OVERHEAD_BYTES = 256 * 1024
 
 
 class UnwiredDisclosures:
@@ -78,6 +81,7 @@ def create_app(
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)
     app.state.answer_failure = answer_failure
+    app.state.upload_routes = upload_routes(app.state.hub.config)
     app.include_router(definition_routes.router)
     app.include_router(submission_routes.router)
     app.include_router(attachment_routes.router)
@@ -102,6 +106,16 @@ def _is_api(request: Request) -> bool:
     if root and path.startswith(root):
         path = path[len(root) :]
     return path.startswith(("/api/", "/.well-known/"))
+
+
+def upload_routes(config: FormsConfig) -> list[UploadRoute]:
+    """The only routes that take multipart bodies (files), relative to the hub's mount."""
+    limit = config.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    return [
+        UploadRoute("POST", r"/api/forms/[^/]+/submissions", limit),
+        UploadRoute("POST", r"/api/submissions/[^/]+/attachments", limit),
+        UploadRoute("POST", r"/submissions/[^/]+/edit", limit),
+    ]
 
 
 def answer_failure(request: Request, failure: Failure) -> Response:

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kit.db import DatabaseTimeouts
+from kit.request_guard import RequestLimits
 
 
 class SettingsError(Exception):
@@ -36,6 +37,14 @@ class Settings(BaseSettings):
     db_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # A request that has not started its response by then gets 503 + Retry-After.
     request_deadline_seconds: float = Field(default=8.0, gt=0, le=300)
+
+    # Requests: bodies counted while streaming (uploads have their own, larger limit), header
+    # fields bounded, slow bodies cut off (kit/request_guard.py).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_header_count: int = Field(default=64, ge=8, le=1000)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024)
+    body_idle_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_total_timeout_seconds: float = Field(default=60.0, gt=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -112,6 +121,16 @@ class Settings(BaseSettings):
             pool=self.db_pool_timeout_seconds,
             statement=self.db_statement_timeout_seconds,
             lock=self.db_lock_timeout_seconds,
+        )
+
+    @property
+    def request_limits(self) -> RequestLimits:
+        return RequestLimits(
+            max_header_count=self.max_header_count,
+            max_header_bytes=self.max_header_bytes,
+            max_body_bytes=self.max_body_bytes,
+            body_idle_seconds=self.body_idle_timeout_seconds,
+            body_total_seconds=self.body_total_timeout_seconds,
         )
 
     @property
