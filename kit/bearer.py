@@ -104,4 +104,9 @@ def verified_claims(
             401, INVALID_TOKEN, f"The access token is not valid: {exc}.", realm=realm
         ) from None
     except JwksUnavailable:
-        raise Problem(503, "Service Unavailable", "The identity provider's keys cannot be fetched.") from None
+        raise keys_unavailable() from None
+
+
+def keys_unavailable() -> Problem:
+    """The 503 of a resource server that cannot load the issuer's keys."""
+    return Problem(503, "Service Unavailable", "The identity provider's keys cannot be fetched.")
