@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from consent.auth import AccessTokenVerifier, HttpJwks, JwksSource
 from consent.config import ConsentConfig, ledger_origin
 from consent.context import ConsentServices
 from consent.grants.routes import router as grants_router
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
+from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource
 from kit.failures import as_problem
 from kit.outage import install_outage_handlers
 from kit.problems import install_problem_handlers
@@ -35,10 +35,9 @@ def create_app(
             audience=issuer + AUDIENCE_SUFFIX,
             jwks=jwks or HttpJwks(f"{issuer}/jwks", ttl_seconds=config.jwks_cache_seconds),
             clock=runtime.clock,
-            resident_client_ids=config.resident_client_ids,
         ),
     )
-    # AuthProblem is a Problem whose response carries the WWW-Authenticate challenge.
+    # kit.bearer.BearerProblem is a Problem whose response carries the WWW-Authenticate challenge.
     install_problem_handlers(app)
     install_outage_handlers(app, as_problem)
     app.state.answer_failure = as_problem

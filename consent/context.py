@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from consent.auth import AccessTokenVerifier
 from consent.config import ConsentConfig
 from consent.ledger.service import Ledger
+from kit.access_tokens import AccessTokenVerifier
 from kit.runtime import Runtime
 
 

@@ -22,30 +22,24 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
-from starlette.responses import JSONResponse
 
 from forms_hub.hub import DepartmentSystem, FormsHub, Officer, Resident, Staff, get_hub
-from forms_hub.oidc_client.provider import InvalidToken, ProviderError
+from forms_hub.oidc_client.provider import ProviderError
 from forms_hub.oidc_client.service import SESSION_COOKIE, session_from_cookie
+from kit.access_tokens import AccessTokenVerifier
+from kit.bearer import (
+    INSUFFICIENT_SCOPE,
+    INVALID_TOKEN,
+    BearerProblem,
+    bearer_token,
+    keys_unavailable,
+    verified_claims,
+)
 from kit.problems import Problem
 
 DEPARTMENT_SCOPE = "forms:department"
+REALM = "forms"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
-
-
-class BearerProblem(Problem):
-    """401/403 with the RFC 6750 §3 challenge."""
-
-    def __init__(self, status: int, error: str, detail: str) -> None:
-        super().__init__(status, "Unauthorized" if status == 401 else "Forbidden", detail)
-        self.challenge = f'Bearer realm="forms", error="{error}"' if error else 'Bearer realm="forms"'
-        if error == "insufficient_scope":
-            self.challenge += f', scope="{DEPARTMENT_SCOPE}"'
-
-    def response(self, instance: str | None = None) -> JSONResponse:
-        response = super().response(instance)
-        response.headers["WWW-Authenticate"] = self.challenge
-        return response
 
 
 @dataclass(frozen=True)
@@ -77,10 +71,11 @@ def same_origin(request: Request, hub: FormsHub) -> bool:
 
 
 def _bearer(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer":
-        return None
-    return token.strip() or None
+    return bearer_token(request.headers.get("authorization"))
+
+
+def _insufficient(detail: str) -> BearerProblem:
+    return BearerProblem(403, INSUFFICIENT_SCOPE, detail, scope=DEPARTMENT_SCOPE, realm=REALM)
 
 
 def current_resident(request: Request) -> Resident:
@@ -94,23 +89,20 @@ def current_resident(request: Request) -> Resident:
 
 
 def department_system(hub: FormsHub, token: str) -> DepartmentSystem:
+    """A department back-end's RFC 9068 access token for ``<issuer>/forms``, verified by the
+    kernel against the JWKS the provider's discovery document names."""
     try:
-        claims = hub.provider.verify_access_token(token, hub.audience)
-    except InvalidToken as exc:
-        raise BearerProblem(401, "invalid_token", f"The access token is not valid: {exc}.") from None
+        jwks = hub.provider.jwks()
     except ProviderError:
-        raise Problem(503, "Service unavailable", "The identity provider's keys cannot be fetched.") from None
-    scopes = str(claims.get("scope", "")).split()
-    department = claims.get("department")
-    if DEPARTMENT_SCOPE not in scopes:
-        raise BearerProblem(
-            403, "insufficient_scope", f"The token was not issued with scope {DEPARTMENT_SCOPE}."
-        )
-    if not isinstance(department, str) or not department or claims.get("sub") != claims.get("client_id"):
-        raise BearerProblem(
-            403, "insufficient_scope", "Only a department's client_credentials token is accepted."
-        )
-    return DepartmentSystem(client_id=str(claims["client_id"]), department=department.upper())
+        raise keys_unavailable() from None
+    verifier = AccessTokenVerifier(issuer=hub.issuer, audience=hub.audience, jwks=jwks, clock=hub.now)
+    claims = verified_claims(verifier, token, realm=REALM)
+    department = claims.raw.get("department")
+    if DEPARTMENT_SCOPE not in claims.scopes:
+        raise _insufficient(f"The token was not issued with scope {DEPARTMENT_SCOPE}.")
+    if not isinstance(department, str) or not department or claims.subject != claims.client_id:
+        raise _insufficient("Only a department's client_credentials token is accepted.")
+    return DepartmentSystem(client_id=claims.client_id, department=department.upper())
 
 
 def current_staff(request: Request) -> Staff:
@@ -120,7 +112,9 @@ def current_staff(request: Request) -> Staff:
         return department_system(hub, token)
     principal = session_principal(request, hub)
     if principal is None:
-        raise BearerProblem(401, "", "An officer's session or a department access token is required.")
+        raise BearerProblem(
+            401, None, "An officer's session or a department access token is required.", realm=REALM
+        )
     if principal.kind != "officer" or not principal.department:
         raise Problem(403, "Forbidden", "Only officers of a department can do this.")
     if request.method in UNSAFE_METHODS and not same_origin(request, hub):
@@ -139,12 +133,14 @@ def current_form_admin(request: Request) -> FormAdmin:
     hub = get_hub(request)
     token = _bearer(request)
     if token is None:
-        raise BearerProblem(401, "", "The admin token or a department access token is required.")
+        raise BearerProblem(
+            401, None, "The admin token or a department access token is required.", realm=REALM
+        )
     admin_token = hub.runtime.settings.admin_token
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return FormAdmin(None)
     if token.count(".") != 2:
-        raise BearerProblem(401, "invalid_token", "The token is not valid.")
+        raise BearerProblem(401, INVALID_TOKEN, "The token is not valid.", realm=REALM)
     return FormAdmin(department_system(hub, token).department)
 
 

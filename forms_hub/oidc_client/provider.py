@@ -1,16 +1,18 @@
 """The OpenID Provider as the forms hub sees it: HTTP only, as any department's system.
 
-Discovery (OIDC Discovery 1.0 §4) and the JWKS are fetched over HTTP and cached; an ID
-token (OIDC Core §3.1.3.7) or an RFC 9068 access token is verified locally with the key its
-``kid`` names. Calls are synchronous (``httpx.Client``): handlers run in worker threads and
-must hold no database transaction while they wait (on SQLite the provider, in the same
-process, would need the write lock the waiting transaction holds).
+Discovery (OIDC Discovery 1.0 §4) is fetched over HTTP and cached; the JWKS it names is the
+kernel's ``HttpJwks`` (cached, refetched for an unknown ``kid``). ID tokens (OIDC Core
+§3.1.3.7) are verified here with the key their ``kid`` names; RFC 9068 access tokens are
+verified by the kernel's ``AccessTokenVerifier`` over the same JWKS (``forms_hub.access``).
+Calls are synchronous (``httpx.Client``): handlers run in worker threads and must hold no
+database transaction while they wait (on SQLite the provider, in the same process, would
+need the write lock the waiting transaction holds).
 
 Defended against: a discovery document naming another issuer (§4.3), ``alg: none`` and
-algorithm confusion (only the algorithms listed are accepted and the key's type must match),
-ID tokens for another client or replayed into another sign-in (``aud``, ``azp``, ``nonce``),
-ID tokens paired with a substituted access token (``at_hash``), access tokens of other
-resource servers (``aud``) and ID tokens used as access tokens (``typ`` must be ``at+jwt``).
+algorithm confusion (only the algorithms listed are accepted and the key's type must match,
+``kit.access_tokens.find_key``), ID tokens for another client or replayed into another
+sign-in (``aud``, ``azp``, ``nonce``), ID tokens paired with a substituted access token
+(``at_hash``).
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
-from jose import jwk, jwt
+from jose import jwt
 from jose.exceptions import JOSEError
 
+from kit.access_tokens import MAX_TOKEN_LENGTH, HttpJwks, InvalidToken, JwksUnavailable, find_key
+
 ID_TOKEN_ALGORITHMS = ["RS256", "ES256"]
-ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
-MAX_TOKEN_LENGTH = 8192
 LEEWAY_SECONDS = 30
 JWKS_REFETCH_SECONDS = 5.0
+
+__all__ = ["InvalidToken", "ProviderClient", "ProviderError"]
 
 
 class ProviderError(Exception):
@@ -41,10 +45,6 @@ class ProviderError(Exception):
         self.error = error
 
 
-class InvalidToken(ValueError):
-    pass
-
-
 class ProviderClient:
     def __init__(self, issuer: str, http: httpx.Client, cache_seconds: float = 300.0) -> None:
         self.issuer = issuer
@@ -52,8 +52,7 @@ class ProviderClient:
         self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._metadata: tuple[float, dict[str, Any]] | None = None
-        self._keys: dict[str, Any] = {}
-        self._keys_fetched_at = 0.0
+        self._jwks: HttpJwks | None = None
 
     # -- discovery and keys -------------------------------------------------------------
 
@@ -80,32 +79,19 @@ class ProviderClient:
         except json.JSONDecodeError:
             raise ProviderError("the provider sent a malformed JSON document") from None
 
-    def key(self, kid: str | None) -> Any:
-        """The provider's published key named ``kid``; refetches the JWKS when the key is
-        unknown (rotation) or the cache is old, at most once per JWKS_REFETCH_SECONDS."""
-        now = time.monotonic()
-        with self._lock:
-            fresh = now - self._keys_fetched_at < self.cache_seconds
-            if kid in self._keys and fresh:
-                return self._keys[kid]
-            may_refetch = now - self._keys_fetched_at >= JWKS_REFETCH_SECONDS
-        if may_refetch:
-            document = self._get_json(self.metadata()["jwks_uri"])
-            keys = {}
-            for entry in document.get("keys", []):
-                if not isinstance(entry, dict) or "kid" not in entry or entry.get("use", "sig") != "sig":
-                    continue
-                alg = entry.get("alg") or ("ES256" if entry.get("kty") == "EC" else "RS256")
-                try:
-                    keys[entry["kid"]] = (alg, jwk.construct(entry, alg))
-                except JOSEError:
-                    continue
+    def jwks(self) -> HttpJwks:
+        """The provider's JWK Set at the ``jwks_uri`` its discovery document names."""
+        if self._jwks is None:
+            jwks_uri = self.metadata()["jwks_uri"]
             with self._lock:
-                self._keys, self._keys_fetched_at = keys, time.monotonic()
-        with self._lock:
-            if kid not in self._keys:
-                raise InvalidToken("signed with a key the provider does not publish")
-            return self._keys[kid]
+                if self._jwks is None:
+                    self._jwks = HttpJwks(
+                        jwks_uri,
+                        ttl_seconds=self.cache_seconds,
+                        min_refresh_seconds=JWKS_REFETCH_SECONDS,
+                        client=self.http,
+                    )
+        return self._jwks
 
     def _verified(self, token: str, algorithms: list[str], **checks: Any) -> dict[str, Any]:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
@@ -116,9 +102,10 @@ class ProviderClient:
             raise InvalidToken("not a compact JWT") from None
         if header.get("alg") not in algorithms:
             raise InvalidToken("unexpected signing algorithm")
-        key_alg, key = self.key(header.get("kid"))
-        if key_alg != header["alg"]:
-            raise InvalidToken("the key does not match the token's algorithm")
+        try:
+            key = find_key(self.jwks(), header.get("kid"), header["alg"])
+        except JwksUnavailable as exc:
+            raise ProviderError(f"cannot fetch the provider's keys: {exc}") from None
         try:
             return jwt.decode(
                 token,
@@ -142,18 +129,6 @@ class ProviderClient:
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidToken("no subject")
         return claims
-
-    def verify_access_token(self, token: str, audience: str) -> dict[str, Any]:
-        """An RFC 9068 JWT access token issued by the provider for ``audience``."""
-        if not isinstance(token, str) or token.count(".") != 2 or len(token) > MAX_TOKEN_LENGTH:
-            raise InvalidToken("not a compact JWT")
-        try:
-            typ = jwt.get_unverified_header(token).get("typ")
-        except JOSEError:
-            raise InvalidToken("not a compact JWT") from None
-        if typ not in ACCESS_TOKEN_TYPES:
-            raise InvalidToken("not an access token (typ must be at+jwt)")
-        return self._verified(token, ["ES256"], audience=audience)
 
     # -- the authorization code flow ----------------------------------------------------
 

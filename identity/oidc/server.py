@@ -479,14 +479,7 @@ class Provider(AuthorizationServer):
 
     # -- helpers for the endpoints ---------------------------------------------------------
     def verify_access_token(self, token: str, *, check_expiry: bool = True) -> dict[str, Any] | None:
-        ctx = current.get()
-        return jwks_cache.verify_own_access_token(
-            ctx.db,
-            token,
-            issuer=self.issuer.issuer,
-            now=ctx.runtime.clock(),
-            check_expiry=check_expiry,
-        )
+        return jwks_cache.verify_own_access_token(token, issuer=self.issuer.issuer, check_expiry=check_expiry)
 
     def account_inactive(self, account_id: str | None) -> bool:
         return self.release.account_inactive(current.get().db, account_id)

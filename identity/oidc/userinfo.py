@@ -1,5 +1,5 @@
 """UserInfo endpoint (OIDC Core §5.3) with bearer tokens in the header only (RFC 6750 §2.1):
-tokens in a query string end up in logs."""
+tokens in a query string end up in logs. Refusals are RFC 6750 §3 (OIDC Core §5.3.3)."""
 
 from __future__ import annotations
 
@@ -8,39 +8,34 @@ from starlette.responses import JSONResponse, Response
 from identity.clients.service import get_client
 from identity.oidc.adapter import current
 from identity.tokens.models import IssuedToken
+from kit.bearer import INSUFFICIENT_SCOPE, INVALID_TOKEN, bearer_token, oauth_error_response
 
-
-def _challenge(status: int, error: str, description: str) -> Response:
-    header = f'Bearer error="{error}", error_description="{description}"'
-    return JSONResponse(
-        {"error": error, "error_description": description},
-        status_code=status,
-        headers={"WWW-Authenticate": header, "Cache-Control": "no-store"},
-    )
+REALM = "userinfo"
 
 
 def userinfo_response(provider, authorization: str) -> Response:  # noqa: ANN001
     ctx = current.get()
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return JSONResponse(
-            {
-                "error": "invalid_request",
-                "error_description": "Send the access token as a Bearer header.",
-            },
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="userinfo"', "Cache-Control": "no-store"},
-        )
-    claims = provider.server.verify_access_token(token.strip())
+    token = bearer_token(authorization)
+    if token is None:
+        return oauth_error_response(401, None, "Send the access token as a Bearer header.", realm=REALM)
+    claims = provider.server.verify_access_token(token)
     if claims is None:
-        return _challenge(401, "invalid_token", "The access token is invalid or expired.")
+        return oauth_error_response(
+            401, INVALID_TOKEN, "The access token is invalid or expired.", realm=REALM
+        )
     row = ctx.db.get(IssuedToken, claims["jti"])
     if row is None or row.revoked_at is not None or row.kind != "access":
-        return _challenge(401, "invalid_token", "The access token was revoked.")
+        return oauth_error_response(401, INVALID_TOKEN, "The access token was revoked.", realm=REALM)
     if row.account_id is None or "openid" not in row.scope.split():
-        return _challenge(403, "insufficient_scope", "The token was not issued with scope openid.")
+        return oauth_error_response(
+            403,
+            INSUFFICIENT_SCOPE,
+            "The token was not issued with scope openid.",
+            realm=REALM,
+            scope="openid",
+        )
     client = get_client(ctx.db, row.client_id)
     if client is None or provider.release.account_inactive(ctx.db, row.account_id):
-        return _challenge(401, "invalid_token", "The access token is no longer valid.")
+        return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
     body = provider.release.userinfo(ctx, row, client)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

@@ -21,10 +21,10 @@ from jose import jwk, jwt
 from starlette.testclient import TestClient
 
 from consent.app import create_app
-from consent.auth import StaticJwks
 from consent.config import CheckpointPolicy, ConsentConfig
 from consent.ledger.service import Disclosure, Ledger
 from consent.port import LedgerConsentPort
+from kit.access_tokens import InProcessJwks
 
 ISSUER = "http://testserver"  # tests.support.databases.TEST_SETTINGS
 AUDIENCES = [ISSUER, f"{ISSUER}/consent", f"{ISSUER}/forms"]
@@ -47,6 +47,11 @@ def new_signing_key(kid: str = KID) -> SigningKey:
 
 
 PROVIDER_KEY = new_signing_key()
+
+
+def provider_jwks() -> InProcessJwks:
+    """The provider's JWKS holding PROVIDER_KEY, without HTTP."""
+    return InProcessJwks(lambda: {"keys": [PROVIDER_KEY.public_jwk]})
 
 
 def sign_token(
@@ -142,6 +147,6 @@ def port(runtime) -> LedgerConsentPort:  # noqa: ANN001
 
 @pytest.fixture
 def api(runtime) -> Iterator[TestClient]:  # noqa: ANN001
-    app = create_app(runtime, config=ConsentConfig(), jwks=StaticJwks({"keys": [PROVIDER_KEY.public_jwk]}))
+    app = create_app(runtime, config=ConsentConfig(), jwks=provider_jwks())
     with TestClient(app) as client:
         yield client

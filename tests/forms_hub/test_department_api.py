@@ -224,6 +224,21 @@ def test_department_tokens_are_verified_locally(client, provider, restaurant):
     assert client.get(url).status_code == 401
 
 
+def test_provider_keys_that_cannot_be_fetched_are_a_503_not_a_401(client, provider):
+    provider.jwks = {"keys": "withdrawn"}  # not a JWK Set: as good as unreachable
+    response = client.get("/forms/api/department/submissions", headers=department(client, provider, "FEHD"))
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "www-authenticate" not in response.headers
+
+
+def test_refusals_carry_the_forms_realm(client, provider):
+    url = "/forms/api/department/submissions"
+    assert client.get(url).headers["www-authenticate"] == 'Bearer realm="forms"'
+    refused = client.get(url, headers={"Authorization": "Bearer not-a-jwt"})
+    assert refused.headers["www-authenticate"] == 'Bearer realm="forms", error="invalid_token"'
+
+
 def test_an_officer_works_the_queue_through_the_hub_session(client, provider, restaurant):
     sign_in(client, provider, "officer-fehd-1", roles=["officer"], department="FEHD")
     queue = client.get("/forms/api/department/submissions?assigned=none").json()
@@ -279,7 +294,10 @@ def test_renewal_inside_the_window_and_expiry_reminders(
     renewed = client.post(f"/forms/api/submissions/{draft['id']}/submit").json()
     assert "reference" in renewed, renewed["errors"]
     url2 = f"/forms/api/department/submissions/{renewed['reference']}/transitions"
-    fehd = department(client, provider, "FEHD")
+    # Tokens are checked against the hub's clock, now 300 days ahead: the provider issues
+    # this one at the hub's "now", as it would if time had really passed.
+    issued = int(hub.now().timestamp())
+    fehd = {"Authorization": f"Bearer {provider.department_token('FEHD', iat=issued, exp=issued + 600)}"}
     client.post(url2, json={"action": "start_review"}, headers=fehd)
     new_number = client.post(url2, json={"action": "approve"}, headers=fehd).json()["licence"]
     new = client.get(f"/forms/api/licences/{new_number}/verification").json()

@@ -12,14 +12,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from consent.app import create_app
-from consent.auth import HttpJwks, StaticJwks
 from consent.config import ConsentConfig
+from kit.access_tokens import HttpJwks
 from tests.consent.conftest import (
     PROVIDER_KEY,
     access_claims,
     bearer,
     department_headers,
     new_signing_key,
+    provider_jwks,
     resident_headers,
     sign_token,
 )
@@ -104,7 +105,7 @@ def test_a_department_token_cannot_act_for_a_resident(api):
 
 def test_resident_clients_can_be_pinned(runtime):
     config = ConsentConfig(resident_client_ids=frozenset({"egate-account"}))
-    app = create_app(runtime, config=config, jwks=StaticJwks({"keys": [PROVIDER_KEY.public_jwk]}))
+    app = create_app(runtime, config=config, jwks=provider_jwks())
     with TestClient(app) as client:
         assert client.get(ENDPOINT, headers=resident_headers("resident-a")).status_code == 200
         other = sign_token(access_claims("ledger:resident", sub="resident-a", client_id="some-rp"))
@@ -116,47 +117,6 @@ def test_a_resident_token_is_not_a_department_token(api):
     assert response.status_code == 403
     response = api.get("/ledger/department/entries", headers=department_headers("TD"))
     assert response.status_code == 200
-
-
-def test_the_jwks_is_fetched_over_http_cached_and_refetched_for_a_new_kid():
-    calls = []
-    documents = [{"keys": [PROVIDER_KEY.public_jwk]}]
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(str(request.url))
-        return httpx.Response(200, json=documents[-1])
-
-    source = HttpJwks(
-        "http://testserver/jwks",
-        ttl_seconds=60,
-        min_refresh_seconds=0,
-        client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    assert source.keys() == documents[0]
-    assert source.keys() == documents[0]
-    assert calls == ["http://testserver/jwks"]
-    rotated = new_signing_key("rotated")
-    documents.append({"keys": [PROVIDER_KEY.public_jwk, rotated.public_jwk]})
-    assert source.keys(refresh=True) == documents[1]
-    assert len(calls) == 2
-
-
-def test_an_unknown_kid_refetches_at_most_once_per_interval():
-    calls = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(1)
-        return httpx.Response(200, json={"keys": [PROVIDER_KEY.public_jwk]})
-
-    source = HttpJwks(
-        "http://testserver/jwks",
-        ttl_seconds=60,
-        min_refresh_seconds=60,
-        client=httpx.Client(transport=httpx.MockTransport(handler)),
-    )
-    for _ in range(5):
-        source.keys(refresh=True)
-    assert len(calls) == 1
 
 
 def test_an_unreachable_provider_is_a_503_problem(runtime):

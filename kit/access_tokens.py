@@ -1,0 +1,310 @@
+"""RFC 9068 JWT access tokens, verified locally against the issuer's JWK Set (RFC 7517 §5).
+
+Every resource server of the gateway (the provider's own userinfo and introspection, the
+consent API, the forms hub's department API) verifies the provider's access tokens here,
+with keys from a ``JwksSource``: over HTTP from the published ``jwks_uri`` (``HttpJwks``),
+or from a callable in the same process (``InProcessJwks``: the provider reads its own keys
+from its database). Both cache the set and reload it when a token names an unknown ``kid``
+(a key rotated in on another replica).
+
+Only verification lives here; the provider signs its tokens with Authlib/joserfc.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from jose import jwt
+from jose.exceptions import JOSEError
+
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, compared per §4
+ALGORITHM = "ES256"
+MAX_TOKEN_LENGTH = 8192
+CLOCK_SKEW_SECONDS = 30
+MAX_JWKS_BYTES = 64 * 1024
+MAX_JWKS_KEYS = 64
+# RFC 9068 §2.2: the claims every access token carries.
+REQUIRED_CLAIMS = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
+# RFC 7518 §3.1: the key type each accepted signature algorithm needs.
+KEY_TYPES = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
+
+
+class InvalidToken(ValueError):
+    """A token that does not verify. The message says why, in words safe to show the caller
+    (it never contains the token or a key)."""
+
+
+class JwksUnavailable(Exception):
+    """The issuer's JWK Set could not be loaded and no earlier copy is cached."""
+
+
+class JwksSource(Protocol):
+    def keys(self, *, refresh: bool = False) -> dict[str, Any]:
+        """The issuer's JWK Set; ``refresh`` asks for a fresh copy (a token names an unknown
+        ``kid``). Raises ``JwksUnavailable`` when there is no set to answer with."""
+        ...
+
+
+class CachedJwks:
+    """A JWK Set from ``load``, kept ``ttl_seconds`` and reloaded sooner when asked to
+    refresh; loads start at most once per ``min_refresh_seconds``, so a flood of tokens with
+    forged ``kid`` values, or of requests while the issuer is down, cannot turn into a flood
+    of loads. One thread loads at a time; the others wait for its result.
+
+    When a reload fails with ``JwksUnavailable`` the cached set keeps being served, so an
+    issuer's short outage does not fail every request. Any other error of ``load``
+    propagates (the in-process loader's database errors have their own handling).
+    """
+
+    def __init__(
+        self,
+        load: Callable[[], dict[str, Any]],
+        *,
+        ttl_seconds: float,
+        min_refresh_seconds: float,
+    ) -> None:
+        self._load = load
+        self.ttl = ttl_seconds
+        self.min_refresh = min_refresh_seconds
+        self._lock = threading.Lock()
+        self._document: dict[str, Any] | None = None
+        self._loaded_at = self._attempted_at = float("-inf")
+
+    def keys(self, *, refresh: bool = False) -> dict[str, Any]:
+        with self._lock:
+            now = time.monotonic()
+            stale = self._document is None or now - self._loaded_at > self.ttl
+            if (stale or refresh) and now - self._attempted_at >= self.min_refresh:
+                self._attempted_at = now
+                try:
+                    self._document = checked_jwks(self._load())
+                    self._loaded_at = now
+                except JwksUnavailable:
+                    if self._document is None:
+                        raise
+            if self._document is None:
+                raise JwksUnavailable("the JWK Set could not be loaded; retrying shortly")
+            return self._document
+
+    def forget(self) -> None:
+        """Reload on the next use (after a rotation done by this process)."""
+        with self._lock:
+            self._loaded_at = self._attempted_at = float("-inf")
+
+
+class InProcessJwks(CachedJwks):
+    """The JWK Set returned by a callable of this process, for an issuer that verifies its
+    own tokens without an HTTP round trip to itself."""
+
+    def __init__(
+        self,
+        load: Callable[[], dict[str, Any]],
+        *,
+        ttl_seconds: float = 10.0,
+        min_refresh_seconds: float = 0.0,
+    ) -> None:
+        super().__init__(load, ttl_seconds=ttl_seconds, min_refresh_seconds=min_refresh_seconds)
+
+
+class HttpJwks(CachedJwks):
+    """``GET url`` (the issuer's ``jwks_uri``, RFC 8414 §2). Defended against: an issuer or
+    a network that hangs (a short timeout), redirects to another host (not followed), or
+    answers with an endless or huge body (read up to MAX_JWKS_BYTES, at most MAX_JWKS_KEYS
+    keys kept)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        ttl_seconds: float = 60.0,
+        min_refresh_seconds: float = 5.0,
+        client: httpx.Client | None = None,
+        timeout_seconds: float = 3.0,
+    ) -> None:
+        super().__init__(self._fetch, ttl_seconds=ttl_seconds, min_refresh_seconds=min_refresh_seconds)
+        self.url = url
+        self._client = client or httpx.Client(timeout=timeout_seconds)
+
+    def _fetch(self) -> dict[str, Any]:
+        try:
+            with self._client.stream("GET", self.url, follow_redirects=False) as response:
+                if response.status_code != 200:
+                    raise JwksUnavailable(f"the JWKS endpoint answered {response.status_code}")
+                body = bytearray()
+                for chunk in response.iter_bytes():
+                    body += chunk
+                    if len(body) > MAX_JWKS_BYTES:
+                        raise JwksUnavailable("the JWK Set is too large")
+        except httpx.HTTPError as exc:
+            raise JwksUnavailable(f"cannot fetch the JWK Set: {type(exc).__name__}") from None
+        try:
+            return json.loads(bytes(body))
+        except ValueError:
+            raise JwksUnavailable("the JWK Set is not JSON") from None
+
+
+def checked_jwks(document: Any) -> dict[str, Any]:
+    """A JWK Set shaped as RFC 7517 §5 says (an object with a ``keys`` array), trimmed to its
+    first MAX_JWKS_KEYS keys."""
+    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+        raise JwksUnavailable("the document is not a JWK Set")
+    return {**document, "keys": document["keys"][:MAX_JWKS_KEYS]}
+
+
+def find_key(jwks: JwksSource, kid: Any, algorithm: str) -> dict[str, Any]:
+    """The published signing key named ``kid`` that can verify ``algorithm``; reloads the
+    set once when no key matches (a rotation). Without a ``kid`` only a lone candidate is
+    used (RFC 7515 §4.1.4 makes ``kid`` optional).
+
+    Defended against algorithm confusion: a key is a candidate only if its type fits the
+    algorithm (RFC 7518 §3.1) and its own ``alg`` and ``use`` (RFC 7517 §4.2, §4.4), when
+    present, allow it; an RSA or symmetric key is never used for ES256, nor the reverse."""
+    kty, crv = KEY_TYPES[algorithm]
+    for refresh in (False, True):
+        candidates = [
+            key
+            for key in jwks.keys(refresh=refresh)["keys"]
+            if isinstance(key, dict)
+            and key.get("kty") == kty
+            and (crv is None or key.get("crv") == crv)
+            and key.get("use", "sig") == "sig"
+            and key.get("alg", algorithm) == algorithm
+        ]
+        if kid is None and len(candidates) == 1:
+            return candidates[0]
+        for candidate in candidates:
+            if kid is not None and candidate.get("kid") == kid:
+                return candidate
+    raise InvalidToken("signed with a key the issuer does not publish")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class AccessTokenClaims:
+    """The claims of a verified access token (RFC 9068 §2.2); ``raw`` has all of them,
+    including those a resource server defines for itself (``department``, ``acr`` ...)."""
+
+    issuer: str
+    subject: str
+    audiences: tuple[str, ...]
+    client_id: str
+    expires_at: int
+    issued_at: int
+    token_id: str
+    scopes: frozenset[str]
+    raw: Mapping[str, Any]
+
+
+class AccessTokenVerifier:
+    """Verifies RFC 9068 access tokens issued by ``issuer`` for the resource ``audience``.
+
+    Defended against:
+    - unsigned tokens (``alg: none``) and the HMAC confusion attack (the issuer's public key
+      used as an HMAC secret): only ES256 verifies, with an EC P-256 key (RFC 8725 §3.1);
+    - ID tokens and other JWTs of the same issuer replayed as access tokens: ``typ`` must be
+      ``at+jwt`` (RFC 9068 §2.1, §4; RFC 8725 §3.11);
+    - tokens minted for another resource server: ``aud`` must contain ``audience``
+      (RFC 9068 §4, RFC 8707), and ``iss`` must be the issuer exactly;
+    - expired and not-yet-valid tokens: ``exp`` against the service's clock with no
+      leeway (a token lives minutes; a grace period would extend a stolen one), ``nbf`` and
+      ``iat`` with CLOCK_SKEW_SECONDS for an issuer whose clock runs slightly ahead;
+    - extensions we do not implement: a token with a ``crit`` header is refused
+      (RFC 7515 §4.1.11);
+    - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing.
+    """
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        jwks: JwksSource,
+        clock: Callable[[], datetime],
+        max_token_length: int = MAX_TOKEN_LENGTH,
+        clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.jwks = jwks
+        self.clock = clock
+        self.max_token_length = max_token_length
+        self.clock_skew = clock_skew_seconds
+
+    def verify(self, token: str, *, check_expiry: bool = True) -> AccessTokenClaims:
+        """The token's claims, or ``InvalidToken``; ``JwksUnavailable`` when the keys cannot
+        be loaded. ``check_expiry=False`` is for the issuer itself only: introspection and
+        revocation (RFC 7662, RFC 7009) must still recognise an expired token they issued."""
+        if not isinstance(token, str) or not token or len(token) > self.max_token_length:
+            raise InvalidToken("the access token is missing or too long")
+        if token.count(".") != 2:
+            raise InvalidToken("the access token is not a signed JWT")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JOSEError:
+            raise InvalidToken("the access token is not a signed JWT") from None
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken(f"access tokens must be signed with {ALGORITHM}")
+        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken("the token is not an access token (typ must be at+jwt)")
+        if "crit" in header:
+            raise InvalidToken("the access token uses an unsupported critical extension")
+        key = find_key(self.jwks, header.get("kid"), ALGORITHM)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                # Times are checked below against the service's clock, not the host's; their
+                # presence too, since python-jose's require_exp would turn its own check on.
+                options={
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "verify_at_hash": False,
+                    **{f"require_{claim}": True for claim in ("iss", "aud", "sub", "jti")},
+                },
+            )
+        except JOSEError as exc:
+            raise InvalidToken(f"the access token does not verify: {exc}") from None
+        return self._checked(claims, check_expiry)
+
+    def _checked(self, claims: dict[str, Any], check_expiry: bool) -> AccessTokenClaims:
+        missing = [name for name in REQUIRED_CLAIMS if name not in claims]
+        if missing:
+            raise InvalidToken(f"the access token lacks {', '.join(missing)}")
+        exp, iat, nbf = claims["exp"], claims["iat"], claims.get("nbf")
+        if not _number(exp) or not _number(iat) or (nbf is not None and not _number(nbf)):
+            raise InvalidToken("the access token's times are not numbers")
+        now = self.clock().timestamp()
+        if check_expiry and exp <= now:
+            raise InvalidToken("the access token has expired")
+        if iat > now + self.clock_skew or (nbf is not None and nbf > now + self.clock_skew):
+            raise InvalidToken("the access token is not valid yet")
+        subject, client_id, jti = claims["sub"], claims["client_id"], claims["jti"]
+        scope = claims.get("scope", "")
+        if not all(isinstance(v, str) and v for v in (subject, client_id, jti)) or not isinstance(scope, str):
+            raise InvalidToken("the access token's sub, client_id, jti or scope is malformed")
+        audiences = claims["aud"]
+        return AccessTokenClaims(
+            issuer=claims["iss"],
+            subject=subject,
+            audiences=(audiences,) if isinstance(audiences, str) else tuple(audiences),
+            client_id=client_id,
+            expires_at=int(exp),
+            issued_at=int(iat),
+            token_id=jti,
+            scopes=frozenset(scope.split()),
+            raw=claims,
+        )
