@@ -1,35 +1,29 @@
-"""Keys the forms hub derives from the master secret, and sealing of answers at rest.
+"""The forms hub's purposes for keys derived from the master secret (:mod:`kit.sealing`).
 
-Everything here is derived (HKDF-SHA256, RFC 5869) from the runtime's master secret with a
-label per purpose, so every replica computes the same keys and none is stored. Answers are
-sealed with AES-256-GCM (GOV.UK Forms keeps answers encrypted at rest too); the record's id
-is the associated data, so a sealed value copied onto another row does not open.
+Every label is prefixed ``forms-hub/`` in the HKDF info, so none of the hub's keys can
+coincide with another service's. Answers and other personal values are sealed as canonical
+JSON with the record's id as the associated data (GOV.UK Forms keeps answers encrypted at
+rest too): a sealed value copied onto another row does not open.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
-import os
-from functools import lru_cache
 from typing import Any
 
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-SEALED_PREFIX = "v1:"
+from kit import sealing
+
 _P256_ORDER = int("FFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551", 16)
+# The key id of the first generation of every sealing label. Values sealed before the
+# hub used kit.sealing's tokens carry no key id and open under this one.
+FIRST_GENERATION = "h1"
 
 
-@lru_cache(maxsize=64)
 def derive_key(master_key: bytes, label: str, length: int = 32) -> bytes:
-    return HKDF(
-        algorithm=hashes.SHA256(), length=length, salt=None, info=b"forms-hub/" + label.encode()
-    ).derive(master_key)
+    return sealing.derive_key(master_key, "forms-hub/" + label, length=length)
 
 
 def canonical_json(value: Any) -> bytes:
@@ -42,25 +36,24 @@ def sha256_hex(data: bytes) -> str:
 
 def keyed_digest(master_key: bytes, label: str, value: str) -> str:
     """HMAC-SHA256 of ``value``: how cookies, states and tokens are stored (never in clear)."""
-    return hmac.new(derive_key(master_key, label), value.encode(), hashlib.sha256).hexdigest()
+    return sealing.keyed_digest(derive_key(master_key, label), value)
 
 
 class Sealer:
-    """AES-256-GCM with a random 96-bit nonce; output ``v1:`` + base64(nonce || ciphertext)."""
+    """JSON values sealed under one label's key, bound to a record id.
+
+    Raises (``open``): kit.sealing.FieldDecryptionError.
+    """
 
     def __init__(self, master_key: bytes, label: str = "answers/v1") -> None:
-        self._aead = AESGCM(derive_key(master_key, label))
+        keyring = {FIRST_GENERATION: derive_key(master_key, label)}
+        self._cipher = sealing.FieldCipher(keyring, FIRST_GENERATION, unnamed_key_id=FIRST_GENERATION)
 
     def seal(self, value: Any, record_id: str) -> str:
-        nonce = os.urandom(12)
-        sealed = self._aead.encrypt(nonce, canonical_json(value), record_id.encode())
-        return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
+        return self._cipher.encrypt(canonical_json(value).decode(), context=record_id)
 
     def open(self, text: str, record_id: str) -> Any:
-        if not text.startswith(SEALED_PREFIX):
-            raise ValueError("unknown sealed format")
-        raw = base64.b64decode(text[len(SEALED_PREFIX) :])
-        return json.loads(self._aead.decrypt(raw[:12], raw[12:], record_id.encode()))
+        return json.loads(self._cipher.decrypt(text, context=record_id))
 
 
 def derived_signing_key(master_key: bytes, generation: int) -> ec.EllipticCurvePrivateKey:

@@ -11,12 +11,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from forms_hub.attachments import repository as attachments
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
 from forms_hub.definitions.service import document_of
 from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, Conflict, NotFound
 from forms_hub.hub import FormsHub
 from forms_hub.submissions.models import Submission
+from forms_hub.submissions.records import definition_of, ensure_editable
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\u3400-\u9fff]+")
 TYPE_NAMES = {
@@ -48,9 +50,7 @@ def add_attachment(
     now: datetime,
 ) -> Attachment:
     """Raises AttachmentRejected / AttachmentTooLarge (nothing stored) or Conflict."""
-    from forms_hub.submissions.service import _editable, attachments_of, definition_of
-
-    _editable(submission, now)
+    ensure_editable(submission, now)
     doc = document_of(definition_of(db, submission))
     slot = doc.attachment(slot_name)
     if slot is None:
@@ -84,7 +84,7 @@ def add_attachment(
             f"The file's content is {TYPE_NAMES[media_type]} but its name does not end in {endings}.",
             f"檔案內容是 {TYPE_NAMES[media_type]}，但檔名並非以 {endings} 結尾。",
         )
-    existing = [a for a in attachments_of(db, submission.id) if a.slot == slot_name]
+    existing = [a for a in attachments.of_submission(db, submission.id) if a.slot == slot_name]
     limit = slot.get("max_files", 1)
     if len(existing) >= limit:
         raise _rejected(
@@ -112,7 +112,7 @@ def add_attachment(
 
 
 def get_attachment(db: Session, submission: Submission, attachment_id: str) -> Attachment:
-    attachment = db.get(Attachment, attachment_id) if attachment_id and len(attachment_id) <= 32 else None
+    attachment = attachments.get(db, attachment_id) if attachment_id and len(attachment_id) <= 32 else None
     if attachment is None or attachment.submission_id != submission.id:
         raise NotFound("No such attachment.")
     return attachment
@@ -121,9 +121,7 @@ def get_attachment(db: Session, submission: Submission, attachment_id: str) -> A
 def remove_attachment(
     db: Session, hub: FormsHub, submission: Submission, attachment_id: str, now: datetime
 ) -> None:
-    from forms_hub.submissions.service import _editable
-
-    _editable(submission, now)
+    ensure_editable(submission, now)
     attachment = get_attachment(db, submission, attachment_id)
     if submission.status != "draft":
         # Files the department already received stay part of the record.

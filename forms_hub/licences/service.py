@@ -10,6 +10,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.definitions import repository as definitions
+from forms_hub.definitions.answers import validate_answers
 from forms_hub.definitions.document import FormDocument
 from forms_hub.definitions.service import document_of
 from forms_hub.errors import Conflict, InvalidInput, NotFound
@@ -17,7 +19,9 @@ from forms_hub.hub import FormsHub, Resident, Staff
 from forms_hub.licences import repository as licences
 from forms_hub.licences.models import Licence, LicenceEvent
 from forms_hub.submissions import numbers
+from forms_hub.submissions import repository as submissions
 from forms_hub.submissions.models import Notification, Submission
+from forms_hub.submissions.records import create_draft, definition_of, open_answers, seal_answers
 
 STAFF_ACTIONS = {
     "suspend": ("active", "suspended"),
@@ -76,8 +80,6 @@ def issue_licence(
     staff: Staff,
     now: datetime,
 ) -> Licence:
-    from forms_hub.submissions.service import open_answers
-
     spec = doc.licence
     assert spec is not None
     valid_from = now
@@ -142,8 +144,6 @@ def verification(db: Session, number: str, now: datetime) -> dict[str, Any]:
 
 
 def _spec_of(db: Session, licence: Licence) -> dict[str, Any] | None:
-    from forms_hub.submissions.service import definition_of
-
     submission = db.get(Submission, licence.submission_id)
     return document_of(definition_of(db, submission)).licence if submission else None
 
@@ -157,8 +157,6 @@ def renewal_window(db: Session, licence: Licence) -> tuple[datetime, datetime] |
 
 def can_renew(db: Session, licence: Licence, now: datetime) -> bool:
     window = renewal_window(db, licence)
-    from forms_hub.submissions import repository as submissions
-
     return (
         window is not None
         and licence.status == "active"
@@ -171,9 +169,6 @@ def start_renewal(db: Session, hub: FormsHub, resident: Resident, number: str, n
     """A new draft of the form's current version, answers copied from the application
     that issued the licence (attachments are not: they are supplied afresh); approving it
     issues a licence that continues this one."""
-    from forms_hub.submissions import repository as submissions
-    from forms_hub.submissions.service import create_draft, open_answers
-
     licence = licences.by_number(db, number) if numbers.is_well_formed(number) else None
     if licence is None or licence.holder_sub != resident.sub:
         raise NotFound("No such licence.")
@@ -186,16 +181,13 @@ def start_renewal(db: Session, hub: FormsHub, resident: Resident, number: str, n
         raise Conflict(f"This licence can be renewed from {opens} until it expires.")
     original = db.get(Submission, licence.submission_id)
     draft = create_draft(db, hub, resident, licence.form_slug, {}, now, renews_licence_id=licence.id)
-    from forms_hub.definitions.answers import validate_answers
-    from forms_hub.submissions.service import _seal, definition_of
-
     doc = document_of(definition_of(db, draft))
     carried = {
         k: v
         for k, v in open_answers(hub, original).items()
         if k in doc.fields and not validate_answers(doc, {k: v}, complete=False)
     }
-    _seal(hub, draft, carried)
+    seal_answers(hub, draft, carried)
     db.flush()
     return draft
 
@@ -243,8 +235,6 @@ def staff_action(
 def send_expiry_reminders(db: Session, now: datetime) -> int:
     """Notify holders whose licence expires within its reminder period (default: the
     renewal window); each licence is reminded once. Run daily (`egate forms remind`)."""
-    from forms_hub.definitions import repository as definitions
-
     longest = max(
         (
             d.document["licence"].get("reminder_days") or d.document["licence"]["renewal_window_days"]

@@ -17,6 +17,17 @@ from forms_hub.hub import FormsHub
 from forms_hub.oidc_client.provider import ProviderError
 from forms_hub.oidc_client.service import StoredTokens
 from forms_hub.submissions.models import Submission
+from forms_hub.submissions.records import ensure_editable, open_answers, seal_answers
+
+
+def claim_value(userinfo: Mapping[str, Any], claim: str) -> str | None:
+    """A released claim as a form answer (the formatted address); None when not released."""
+    value = userinfo.get(claim)
+    if claim == "address" and isinstance(value, dict):
+        value = value.get("formatted")
+    if isinstance(value, bool) or value is None:
+        return None
+    return str(value)
 
 
 def prefill_claims(doc: FormDocument) -> tuple[str, ...]:
@@ -48,9 +59,7 @@ def apply_prefill(
 ) -> list[str]:
     """Copy the released values into the draft; returns the fields filled. A claim the
     provider did not release (not consented, or the resident has none) stays empty."""
-    from forms_hub.submissions.service import _editable, _seal, claim_value, open_answers
-
-    _editable(submission, now)
+    ensure_editable(submission, now)
     answers = open_answers(hub, submission)
     prefill = dict(submission.prefill)
     filled = []
@@ -63,7 +72,7 @@ def apply_prefill(
         filled.append(name)
     submission.prefill = prefill
     submission.updated_at = now
-    _seal(hub, submission, answers)
+    seal_answers(hub, submission, answers)
     db.flush()
     return filled
 

@@ -4,15 +4,15 @@ commit: the request or command that calls them owns the transaction."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from forms_hub.attachments import repository as attachments_repository
 from forms_hub.attachments.models import Attachment
+from forms_hub.attachments.service import add_attachment
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.answers import answers_digest, prefill_mismatch, validate_answers
 from forms_hub.definitions.document import FormDocument
@@ -31,10 +31,23 @@ from forms_hub.errors import (
     PrefillRecheckNeeded,
 )
 from forms_hub.hub import FormsHub, Officer, Resident, Staff
+from forms_hub.licences.service import issue_licence
+from forms_hub.oidc_client.service import own_client_id
 from forms_hub.ports import CHANNEL_FORM_SUBMISSION
 from forms_hub.submissions import flows, numbers
 from forms_hub.submissions import repository as submissions
-from forms_hub.submissions.models import Notification, Submission, SubmissionEvent
+from forms_hub.submissions.models import Notification, Submission
+from forms_hub.submissions.outbox import queue_email
+from forms_hub.submissions.prefill import claim_value
+from forms_hub.submissions.records import (
+    create_draft,
+    definition_of,
+    draft_is_live,
+    ensure_editable,
+    open_answers,
+    record_event,
+    seal_answers,
+)
 
 MAX_REASON_LENGTH = 2000
 NOTICE_NEWER_VERSION = "newer_version"
@@ -43,55 +56,6 @@ NOTICE_FORM_CLOSED = "form_closed"
 
 
 # -- small helpers ------------------------------------------------------------------------
-
-
-def open_answers(hub: FormsHub, submission: Submission) -> dict[str, Any]:
-    return hub.sealer.open(submission.answers_sealed, submission.id)
-
-
-def _seal(hub: FormsHub, submission: Submission, answers: Mapping[str, Any]) -> None:
-    submission.answers_sealed = hub.sealer.seal(dict(answers), submission.id)
-
-
-def definition_of(db: Session, submission: Submission) -> FormDefinition:
-    definition = definitions.get(db, submission.definition_id)
-    assert definition is not None  # a foreign key
-    return definition
-
-
-def attachments_of(db: Session, submission_id: str) -> list[Attachment]:
-    return list(
-        db.scalars(
-            select(Attachment)
-            .where(Attachment.submission_id == submission_id)
-            .order_by(Attachment.uploaded_at)
-        )
-    )
-
-
-def record_event(
-    db: Session,
-    submission: Submission,
-    *,
-    actor_kind: str,
-    actor: str,
-    action: str,
-    from_status: str | None,
-    reason: str | None,
-    now: datetime,
-) -> None:
-    db.add(
-        SubmissionEvent(
-            submission_id=submission.id,
-            occurred_at=now,
-            actor_kind=actor_kind,
-            actor=actor,
-            action=action,
-            from_status=from_status,
-            to_status=submission.status,
-            reason=reason,
-        )
-    )
 
 
 def notify(
@@ -122,14 +86,8 @@ def notify(
     email_field = document_of(definition).raw.get("notify_email_field")
     address = open_answers(hub, submission).get(email_field) if email_field else None
     if isinstance(address, str) and "@" in address:
-        from forms_hub.submissions.outbox import queue_email
-
         link = f"{hub.base_url}/submissions/{submission.id}"
         queue_email(db, hub.master_key, address, "status_changed", params, link, now)
-
-
-def _draft_is_live(submission: Submission, now: datetime) -> bool:
-    return submission.draft_expires_at is None or submission.draft_expires_at > now
 
 
 def _check_reason(reason: str | None, required: bool) -> str | None:
@@ -151,7 +109,7 @@ def get_own(
     submission = submissions.get(db, submission_id, for_update=lock)
     if submission is None or submission.resident_sub != resident.sub:
         raise NotFound("No such submission.")
-    if submission.status == "draft" and not _draft_is_live(submission, now):
+    if submission.status == "draft" and not draft_is_live(submission, now):
         raise NotFound("This draft has expired and was removed.")
     return submission
 
@@ -168,58 +126,6 @@ def get_for_department(db: Session, staff: Staff, reference: str, *, lock: bool 
 
 
 # -- drafts -------------------------------------------------------------------------------
-
-
-def published_definition(db: Session, slug: str) -> FormDefinition:
-    definition = definitions.published(db, slug) if isinstance(slug, str) and len(slug) <= 64 else None
-    if definition is None:
-        raise NotFound(f"No published form {slug!r}.")
-    return definition
-
-
-def create_draft(
-    db: Session,
-    hub: FormsHub,
-    resident: Resident,
-    slug: str,
-    answers: Mapping[str, Any] | None,
-    now: datetime,
-    *,
-    renews_licence_id: str | None = None,
-) -> Submission:
-    definition = published_definition(db, slug)
-    doc = document_of(definition)
-    answers = dict(answers or {})
-    errors = validate_answers(doc, answers, complete=False)
-    if errors:
-        raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
-    submission = Submission(
-        id=uuid.uuid4().hex,
-        definition_id=definition.id,
-        form_slug=definition.slug,
-        department=definition.department,
-        resident_sub=resident.sub,
-        status="draft",
-        prefill={},
-        renews_licence_id=renews_licence_id,
-        created_at=now,
-        updated_at=now,
-        draft_expires_at=now + hub.config.draft_ttl,
-    )
-    _seal(hub, submission, answers)
-    db.add(submission)
-    record_event(
-        db,
-        submission,
-        actor_kind="resident",
-        actor=resident.sub,
-        action="create",
-        from_status=None,
-        reason=None,
-        now=now,
-    )
-    db.flush()
-    return submission
 
 
 def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: datetime) -> str | None:
@@ -245,13 +151,13 @@ def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: da
         if new_doc.fields.get(k) and new_doc.prefill.get(k) == v["claim"]
     }
     answers = {k: v for k, v in answers.items() if not validate_answers_one(new_doc, k, v)}
-    for attachment in attachments_of(db, submission.id):
+    for attachment in attachments_repository.of_submission(db, submission.id):
         if new_doc.attachment(attachment.slot) is None:
             db.delete(attachment)
     submission.migrated_from_version = definition.version
     submission.definition_id = latest.id
     submission.updated_at = now
-    _seal(hub, submission, answers)
+    seal_answers(hub, submission, answers)
     record_event(
         db,
         submission,
@@ -271,19 +177,12 @@ def validate_answers_one(doc: FormDocument, name: str, value: Any) -> bool:
     return any(e.field == name for e in validate_answers(doc, {name: value}, complete=False))
 
 
-def _editable(submission: Submission, now: datetime) -> None:
-    if submission.status not in ("draft", "info_requested"):
-        raise Conflict(f"A submission that is {submission.status} cannot be changed.")
-    if submission.status == "draft" and not _draft_is_live(submission, now):
-        raise DraftExpired("This draft has expired.")
-
-
 def save_answers(
     db: Session, hub: FormsHub, submission: Submission, answers: Mapping[str, Any], now: datetime
 ) -> Submission:
     """Replace the answers of a draft (or of a submission the department asked more
     information about). Verified prefilled answers are read-only."""
-    _editable(submission, now)
+    ensure_editable(submission, now)
     doc = document_of(definition_of(db, submission))
     answers = dict(answers)
     errors = validate_answers(doc, answers, complete=False)
@@ -293,7 +192,7 @@ def save_answers(
             errors = [e for e in errors if e.field != name] + [prefill_mismatch(doc, name)]
     if errors:
         raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
-    _seal(hub, submission, answers)
+    seal_answers(hub, submission, answers)
     submission.updated_at = now
     if submission.status == "draft":
         submission.draft_expires_at = now + hub.config.draft_ttl
@@ -304,7 +203,7 @@ def save_answers(
 def discard_draft(db: Session, hub: FormsHub, submission: Submission) -> None:
     if submission.status != "draft":
         raise Conflict("Only a draft can be discarded; withdraw a submission instead.")
-    for attachment in attachments_of(db, submission.id):
+    for attachment in attachments_repository.of_submission(db, submission.id):
         hub.storage.delete(attachment.storage_key)
     db.delete(submission)
     db.flush()
@@ -319,15 +218,6 @@ def purge_expired_drafts(db: Session, hub: FormsHub, now: datetime) -> int:
 
 
 # -- submitting ---------------------------------------------------------------------------
-
-
-def claim_value(userinfo: Mapping[str, Any], claim: str) -> str | None:
-    value = userinfo.get(claim)
-    if claim == "address" and isinstance(value, dict):
-        value = value.get("formatted")
-    if isinstance(value, bool) or value is None:
-        return None
-    return str(value)
 
 
 def verified_prefill(submission: Submission) -> dict[str, str]:
@@ -365,8 +255,6 @@ def _hand_over(
     now: datetime,
 ) -> None:
     """Record in the disclosure ledger that these answers went to the department."""
-    from forms_hub.oidc_client.service import own_client_id
-
     attached = {a.slot for a in attachments}
     fields = sorted({*answers.keys(), *(f"attachment:{slot}" for slot in attached)})
     if not fields:
@@ -416,7 +304,7 @@ def submit(
         other = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
         if other is not None and other.id != submission.id:
             raise IdempotencyKeyReused("This Idempotency-Key was used for another submission.")
-    if not _draft_is_live(submission, now):
+    if not draft_is_live(submission, now):
         raise DraftExpired("This draft has expired.")
     notice = bring_up_to_date(db, hub, submission, now)
     if notice == NOTICE_FORM_CLOSED:
@@ -429,7 +317,7 @@ def submit(
     definition = definition_of(db, submission)
     doc = document_of(definition)
     answers = open_answers(hub, submission)
-    attachments = attachments_of(db, submission.id)
+    attachments = attachments_repository.of_submission(db, submission.id)
     errors = _completeness_errors(doc, attachments, answers)
     verified = verified_prefill(submission)
     if verified and not errors:
@@ -496,8 +384,6 @@ def submit_new(
     """Create and submit in one call (the API), with the files (slot, file name, bytes). A
     retry with the same Idempotency-Key and the same request returns the first result;
     with another request it is refused."""
-    from forms_hub.attachments.service import add_attachment
-
     existing = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
     if existing is not None:
         if existing.request_fingerprint != fingerprint:
@@ -598,7 +484,7 @@ def resubmit(
     definition = definition_of(db, submission)
     doc = document_of(definition)
     current = open_answers(hub, submission)
-    attachments = attachments_of(db, submission.id)
+    attachments = attachments_repository.of_submission(db, submission.id)
     errors = _completeness_errors(doc, attachments, current)
     if errors:
         raise InvalidAnswers("Some answers are not valid.", errors=errors)
@@ -659,8 +545,6 @@ def department_action(
 ) -> tuple[Submission, Any]:
     """Review, ask for more information, approve or reject. Approving a licence
     application issues its licence in the same transaction; returns (submission, licence)."""
-    from forms_hub.licences.service import issue_licence
-
     if action not in flows.DEPARTMENT_ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(flows.DEPARTMENT_ACTIONS)}.")
     if conditions is not None and (

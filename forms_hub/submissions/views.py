@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.attachments import repository as attachments
 from forms_hub.attachments.service import describe
 from forms_hub.definitions.service import document_of
 from forms_hub.hub import FormsHub
+from forms_hub.licences import repository as licences
 from forms_hub.submissions import repository
 from forms_hub.submissions.models import Notification, Submission, SubmissionEvent
-from forms_hub.submissions.service import attachments_of, definition_of, open_answers
+from forms_hub.submissions.records import definition_of, open_answers
+from forms_hub.web.i18n import notification_text
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -41,8 +44,6 @@ def submission_view(
     notice: str | None = None,
     with_details: bool = True,
 ) -> dict[str, Any]:
-    from forms_hub.licences import repository as licences
-
     definition = definition_of(db, submission)
     view: dict[str, Any] = {
         "id": submission.id,
@@ -74,7 +75,7 @@ def submission_view(
         return view
     view["answers"] = open_answers(hub, submission)
     view["prefill"] = submission.prefill
-    view["attachments"] = [describe(a) for a in attachments_of(db, submission.id)]
+    view["attachments"] = [describe(a) for a in attachments.of_submission(db, submission.id)]
     view["history"] = [
         event_view(e, for_resident=for_resident) for e in repository.history(db, submission.id)
     ]
@@ -99,8 +100,6 @@ def queue_item(submission: Submission) -> dict[str, Any]:
 
 
 def notification_view(notification: Notification) -> dict[str, Any]:
-    from forms_hub.web.i18n import notification_text
-
     return {
         "id": notification.id,
         "kind": notification.kind,

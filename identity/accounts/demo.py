@@ -12,9 +12,9 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.schemas import Enrolment
 from identity.residents.hkid import format_hkid
-from identity.security.fieldcrypt import derive_key
 from identity.security.keyring import keyring_for
 from kit.runtime import Runtime
+from kit.sealing import derive_key
 
 DEMO_HKID = "A1234563"  # A123456(3): a valid check digit, not a real person's number
 

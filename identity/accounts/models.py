@@ -1,7 +1,7 @@
 """Accounts of people: residents (one per identity-document number) and staff.
 
 Personal data is never stored in clear: the profile and the identity-document number are
-AES-GCM ciphertexts (identity.security.fieldcrypt), looked up through keyed hashes.
+AES-GCM ciphertexts (kit.sealing), looked up through keyed hashes.
 """
 
 from __future__ import annotations

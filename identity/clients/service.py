@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from identity.clients.models import Client
-from identity.security.fieldcrypt import derive_key
+from kit.sealing import derive_key
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"

@@ -19,7 +19,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from identity.keys.models import SigningKey
-from identity.security.fieldcrypt import FieldCipher, derive_key
+from kit.sealing import FieldCipher, derive_key
 
 SUPPORTED_ALGORITHMS = ("RS256", "ES256")
 _KEY_CONTEXT = "idp.signing_key"

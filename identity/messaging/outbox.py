@@ -1,5 +1,5 @@
-"""The outbox: messages (email, SMS) are written in the same transaction as the change that
-caused them, and delivered after the commit by a :class:`~identity.messaging.delivery.Delivery`.
+"""The identity service's outbox table (:mod:`kit.outbox`): codes and notices to residents by
+email or SMS, delivered after the commit by :mod:`identity.messaging.delivery`.
 
 Recipient and body are personal data (a body may carry a one-time code), so both are stored
 encrypted; the subject is clear text and must never carry a code.
@@ -7,7 +7,6 @@ encrypted; the subject is clear text and must never carry a code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -15,20 +14,12 @@ from sqlalchemy.orm import Session
 
 from identity.accounts.models import OutboxMessage
 from identity.security.keyring import Keyring
+from kit.outbox import EMAIL, SMS, Message
 
-EMAIL = "email"
-SMS = "sms"
+__all__ = ["EMAIL", "SMS", "enqueue", "open_message", "rotate"]
+
 RECIPIENT_CONTEXT = "outbox.recipient"
 BODY_CONTEXT = "outbox.body"
-
-
-@dataclass(frozen=True)
-class Message:
-    id: int
-    channel: str
-    recipient: str
-    subject: str
-    body: str
 
 
 def enqueue(
@@ -61,18 +52,6 @@ def open_message(keyring: Keyring, row: OutboxMessage) -> Message:
         subject=row.subject,
         body=keyring.fields.decrypt(row.body_encrypted, context=BODY_CONTEXT),
     )
-
-
-def claim_pending(db: Session, limit: int = 50) -> list[OutboxMessage]:
-    """Unsent messages, locked so that two replicas never deliver the same one."""
-    query = (
-        select(OutboxMessage)
-        .where(OutboxMessage.sent_at.is_(None))
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    return list(db.scalars(query))
 
 
 def rotate(db: Session, keyring: Keyring) -> int:

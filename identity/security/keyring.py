@@ -1,7 +1,7 @@
 """Every key the identity service uses, derived in ONE place from the master secret.
 
-Each purpose gets its own HKDF sub-key (:func:`identity.security.fieldcrypt.derive_key`), so a
-key is never shared between two algorithms or two uses:
+Each purpose gets its own HKDF sub-key (:func:`kit.sealing.derive_key`), so a key is never
+shared between two algorithms or two uses:
 
 =====================  ===========================================  ==========================
 purpose (HKDF info)    used for                                     algorithm
@@ -35,8 +35,8 @@ import hmac
 from dataclasses import dataclass
 from functools import cache
 
-from identity.security.fieldcrypt import BlindIndex, FieldCipher, derive_key
 from identity.security.totp import _normalise_recovery_code
+from kit.sealing import BlindIndex, FieldCipher, derive_key, keyed_digest
 
 HKID_INDEX_CONTEXT = "hkid"
 EMAIL_INDEX_CONTEXT = "email"
@@ -68,7 +68,7 @@ class Keyring:
             ValueError: ``code`` is not shaped like a recovery code.
         """
         compact = _normalise_recovery_code(code)
-        return self._mac(self._otp_key, "recovery\x00" + compact)
+        return keyed_digest(self._otp_key, "recovery\x00" + compact)
 
     def match_recovery_code(self, code: str, stored_hashes: list[str]) -> str | None:
         """The stored digest ``code`` matches, or None; compares every one, without early exit."""
@@ -84,18 +84,14 @@ class Keyring:
 
     def hash_one_time_code(self, purpose: str, account_id: str, code: str) -> str:
         """Keyed digest of an emailed/SMS code, bound to its account and purpose."""
-        return self._mac(self._otp_key, f"otc\x00{purpose}\x00{account_id}\x00{code}")
+        return keyed_digest(self._otp_key, f"otc\x00{purpose}\x00{account_id}\x00{code}")
 
     def throttle_digest(self, identifier: str) -> str:
-        return self._mac(self._throttle_key, identifier)[:40]
+        return keyed_digest(self._throttle_key, identifier)[:40]
 
     def csrf_token_for(self, cookie_value: str) -> str:
         digest = hmac.new(self._csrf_key, cookie_value.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-    @staticmethod
-    def _mac(key: bytes, message: str) -> str:
-        return hmac.new(key, message.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def normalise_email(email: str) -> str:

@@ -274,7 +274,8 @@ def test_one_request_submits_answers_and_files(client, storage, disclosures):
 def test_status_changes_are_emailed_through_the_outbox(client, hub, forms_runtime, tmp_path):
     import json
 
-    from forms_hub.submissions.outbox import FileDelivery, deliver_pending
+    from forms_hub.submissions.outbox import deliver_pending
+    from kit.outbox import FileDelivery
 
     submitted = submit_toilet(client, email="resident@example.hk")
     client.post(f"/forms/api/submissions/{submitted.json()['id']}/withdraw", json={})

@@ -10,9 +10,10 @@ from identity.accounts.claims import UnknownAccount, account_kind_and_roles, res
 from identity.accounts.demo import create_staff, seed_demo_resident
 from identity.accounts.models import Account, OutboxMessage
 from identity.accounts.schemas import FormErrors
-from identity.messaging.delivery import FileDelivery, deliver_pending
+from identity.messaging.delivery import deliver_pending
 from identity.security.keyring import build_keyring, keyring_for
 from identity.security.totp import generate_recovery_codes
+from kit.outbox import FileDelivery
 from tests.identity.accounts.factories import PASSWORD, create_resident
 
 

@@ -1,3 +1,6 @@
+"""kit.sealing: key derivation, field sealing with rotation, blind indexes, and the formats
+already stored by the services (golden values made by the code before it moved here)."""
+
 import base64
 import hashlib
 import hmac
@@ -5,11 +8,14 @@ import re
 
 import pytest
 
-from identity.security.fieldcrypt import (
+from kit.sealing import (
     BlindIndex,
     FieldCipher,
     FieldDecryptionError,
     derive_key,
+    keyed_digest,
+    open_bytes,
+    seal_bytes,
 )
 
 KEY_A = bytes(range(32))
@@ -217,3 +223,95 @@ def test_derived_keys_work_end_to_end() -> None:
     token = cipher.encrypt("A1234563", context=HKID)
     assert cipher.decrypt(token, context=HKID) == "A1234563"
     assert len(index.digest("A1234563", context=HKID)) == 64
+
+
+# Raw sealing (the ledger's signing key) ------------------------------------------------
+
+
+def test_sealed_bytes_open_only_with_their_key_and_associated_data() -> None:
+    sealed = seal_bytes(KEY_A, b"secret key bytes", b"abcd1234")
+    assert len(sealed) == 12 + len(b"secret key bytes") + 16
+    assert open_bytes(KEY_A, sealed, b"abcd1234") == b"secret key bytes"
+    assert seal_bytes(KEY_A, b"secret key bytes", b"abcd1234") != sealed  # fresh nonce
+    for key, data, aad in (
+        (KEY_B, sealed, b"abcd1234"),
+        (KEY_A, sealed, b"other-id"),
+        (KEY_A, sealed[:-1] + bytes([sealed[-1] ^ 1]), b"abcd1234"),
+        (KEY_A, sealed[:20], b"abcd1234"),
+        (KEY_A, b"", b"abcd1234"),
+    ):
+        with pytest.raises(FieldDecryptionError):
+            open_bytes(key, data, aad)
+
+
+def test_keyed_digest_is_hmac_sha256_hex() -> None:
+    expected = hmac.new(KEY_A, b"tok", hashlib.sha256).hexdigest()
+    assert keyed_digest(KEY_A, "tok") == expected
+
+
+# The older format without a key id (the forms hub's answers before the move) ---------------
+
+FORMS_MASTER = bytes(range(32))
+# Sealer(FORMS_MASTER, "answers/v1").seal({"name": "陳大文", "n": 1}, "rec-1") before the move.
+FORMS_ANSWERS_V1 = "v1:Me5sSimUnzn/4SuNxXqhuUnqnLem4fsQpUyTzPO7F7opxKSO2MN2fHKTtqxO8s+sQCL0A9JG"
+
+
+def forms_cipher() -> FieldCipher:
+    key = derive_key(FORMS_MASTER, "forms-hub/answers/v1")
+    return FieldCipher({"h1": key}, "h1", unnamed_key_id="h1")
+
+
+def test_unnamed_tokens_open_under_the_declared_key() -> None:
+    cipher = forms_cipher()
+    assert cipher.decrypt(FORMS_ANSWERS_V1, context="rec-1") == '{"n":1,"name":"陳大文"}'
+    with pytest.raises(FieldDecryptionError):
+        cipher.decrypt(FORMS_ANSWERS_V1, context="rec-2")
+
+
+def test_unnamed_tokens_are_refused_by_a_ring_that_never_wrote_them() -> None:
+    cipher = FieldCipher({"h1": derive_key(FORMS_MASTER, "forms-hub/answers/v1")}, "h1")
+    with pytest.raises(FieldDecryptionError):
+        cipher.decrypt(FORMS_ANSWERS_V1, context="rec-1")
+
+
+def test_unnamed_tokens_are_rewritten_by_rotation() -> None:
+    cipher = forms_cipher()
+    assert cipher.needs_reencrypt(FORMS_ANSWERS_V1) is True
+    fresh = cipher.reencrypt(FORMS_ANSWERS_V1, "rec-1")
+    assert fresh.startswith("v1.h1.") and cipher.needs_reencrypt(fresh) is False
+    assert cipher.decrypt(fresh, context="rec-1") == cipher.decrypt(FORMS_ANSWERS_V1, context="rec-1")
+
+
+def test_malformed_unnamed_tokens_are_refused() -> None:
+    cipher = forms_cipher()
+    body = FORMS_ANSWERS_V1[3:]
+    for bad in ("v1:", "v1:" + body[:-4], "v1:" + body + "!", "v1:" + body.rstrip("=") + "=" * 3, "v1:AAAA"):
+        with pytest.raises(FieldDecryptionError):
+            cipher.decrypt(bad, context="rec-1")
+    with pytest.raises(ValueError):
+        FieldCipher({"h1": KEY_A}, "h1", unnamed_key_id="h0")
+
+
+# Values the services stored before the move still open, keys still match ------------------
+
+
+def test_identity_token_stored_before_the_move_opens() -> None:
+    key = derive_key(FORMS_MASTER, "field-encryption/f1")
+    token = "v1.f1.uNPJNH1H0IGsK052.Li-Gb3ZssK6eASAJx1b2LWVHph-YoJAf"
+    assert FieldCipher({"f1": key}, "f1").decrypt(token, context="resident.hkid") == "A1234563"
+
+
+def test_ledger_key_sealed_before_the_move_opens() -> None:
+    sealed = bytes.fromhex(
+        "c348085318b0f9f43e9fba1434132a2e0e78a76d30869474cb82d0265a9e9b2ddfde6bd5"
+        "c25511a63266bccb8a4277282f060375185c5112cc86c484"
+    )
+    key = derive_key(FORMS_MASTER, "egate consent ledger checkpoint signing key v1")
+    assert open_bytes(key, sealed, b"abcd1234") == bytes(range(100, 132))
+
+
+def test_blind_index_and_keyed_digests_unchanged() -> None:
+    hkid = BlindIndex(derive_key(FORMS_MASTER, "blind-index/hkid/v1")).digest("A1234563", context="hkid")
+    assert hkid == "3e8409ee9433bae0c8f99815f3e306356d00711eaeb4bd918c5f6543fb2af9bd"
+    session = keyed_digest(derive_key(FORMS_MASTER, "forms-hub/session"), "tok")
+    assert session == "429ff054f5ff1c17da7ef76412db3371fda30152b471c1172575d46927869711"
