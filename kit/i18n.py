@@ -125,7 +125,7 @@ class Catalogues:
         return self.translations(language).gettext(message)
 
     def pgettext(self, language: str, context: str, message: str) -> str:
-        return self.translations(language).pgettext(context, message)
+        return str(self.translations(language).pgettext(context, message))
 
 
 def page_environment(loader: BaseLoader, translations: NullTranslations) -> Environment:
@@ -143,7 +143,8 @@ def page_environment(loader: BaseLoader, translations: NullTranslations) -> Envi
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.install_gettext_translations(translations, newstyle=True)
+    # Added to the environment by the i18n extension at run time, so unknown to the type checker.
+    env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
     return env
 

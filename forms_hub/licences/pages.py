@@ -3,11 +3,14 @@ public check that a licence is valid."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import segno
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from forms_hub.hub import get_hub
+from forms_hub.hub import FormsHub, Resident, get_hub
 from forms_hub.licences import repository as licences
 from forms_hub.licences import service as licence_service
 from forms_hub.licences.routes import licence_view
@@ -62,7 +65,7 @@ def licence_page(request: Request, number: str) -> Response:
 async def renew_page(request: Request, number: str) -> Response:
     holder: dict[str, str] = {}
 
-    def work(db, hub, resident, now) -> None:  # noqa: ANN001
+    def work(db: Session, hub: FormsHub, resident: Resident, now: datetime) -> None:
         holder["id"] = licence_service.start_renewal(db, hub, resident, number, now).id
 
     response = await resident_post(request, work, "")

@@ -7,6 +7,7 @@ import secrets
 from typing import Any
 
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from forms_hub.definitions.service import document_of
 from forms_hub.errors import AttachmentRejected, FormsError, InvalidAnswers, PrefillRecheckNeeded
 from forms_hub.hub import FormsHub, Resident, get_hub, request_id_of
 from forms_hub.submissions import service as submissions
+from forms_hub.submissions.models import Submission
 from forms_hub.submissions.routes import submit_with_recheck
 from forms_hub.submissions.views import submission_view
 from forms_hub.web.page_helpers import (
@@ -39,8 +41,14 @@ def _type_names(types: list[str]) -> str:
 
 
 def _edit_context(
-    db, hub: FormsHub, request: Request, submission, *, answers=None, errors=None
-) -> dict[str, Any]:  # noqa: ANN001
+    db: Session,
+    hub: FormsHub,
+    request: Request,
+    submission: Submission,
+    *,
+    answers: dict[str, Any] | None = None,
+    errors: list[Any] | None = None,
+) -> dict[str, Any]:
     definition = submissions.definition_of(db, submission)
     doc = document_of(definition)
     notice = submissions.bring_up_to_date(db, hub, submission, hub.now())
@@ -190,8 +198,13 @@ class _Rerender(Exception):
 
 
 def _rerender(
-    request: Request, hub: FormsHub, resident: Resident, submission_id: str, answers, errors
-) -> Response:  # noqa: ANN001
+    request: Request,
+    hub: FormsHub,
+    resident: Resident,
+    submission_id: str,
+    answers: dict[str, Any] | None,
+    errors: list[Any],
+) -> Response:
     with hub.transaction() as db:
         submission = submissions.get_own(db, resident, submission_id, hub.now())
         context = _edit_context(db, hub, request, submission, answers=answers, errors=errors)

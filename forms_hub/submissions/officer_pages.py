@@ -45,7 +45,7 @@ def officer_queue(request: Request) -> Response:
         )
     q = request.query_params
     status = q.get("status") if q.get("status") in flows.STATUSES else ""
-    assigned = q.get("assigned") if q.get("assigned") in ("me", "none") else ""
+    assigned = q.get("assigned", "") if q.get("assigned") in ("me", "none") else ""
     filters = {
         "status": status,
         "form": (q.get("form") or "")[:64],
