@@ -9,20 +9,25 @@ from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import JSONResponse, Response
 
+from forms_hub.attachments import pages as attachment_pages
 from forms_hub.attachments import routes as attachment_routes
 from forms_hub.attachments.storage import AttachmentStorage, FilesystemStorage
 from forms_hub.config import FormsConfig
 from forms_hub.crypto import Sealer
+from forms_hub.definitions import pages as definition_pages
 from forms_hub.definitions import routes as definition_routes
 from forms_hub.errors import FormsError
 from forms_hub.hub import FormsHub
+from forms_hub.licences import pages as licence_pages
 from forms_hub.licences import routes as licence_routes
 from forms_hub.oidc_client import routes as sign_in_routes
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.ports import DisclosureRecorder
+from forms_hub.submissions import edit_pages, officer_pages, prefill_pages
+from forms_hub.submissions import pages as submission_pages
 from forms_hub.submissions import routes as submission_routes
 from forms_hub.submissions.receipts import ReceiptSigner
-from forms_hub.web import pages
+from forms_hub.web.rendering import error_page, install_csrf_refusal
 from kit.failures import Failure, as_page, as_problem
 from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
@@ -32,6 +37,16 @@ from kit.runtime import Runtime
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Room for the answers and the multipart framing beside the largest file.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
+# The server-rendered pages, one router per feature (the API routers are included above them).
+PAGE_ROUTERS = (
+    definition_pages.router,
+    submission_pages.router,
+    edit_pages.router,
+    prefill_pages.router,
+    attachment_pages.router,
+    licence_pages.router,
+    officer_pages.router,
+)
 
 
 class UnwiredDisclosures:
@@ -82,6 +97,7 @@ def create_app(
     install_outage_handlers(app, answer_failure)
     app.state.answer_failure = answer_failure
     app.state.upload_routes = upload_routes(app.state.hub.config)
+    install_csrf_refusal(app)
     app.include_router(definition_routes.router)
     app.include_router(submission_routes.router)
     app.include_router(attachment_routes.router)
@@ -89,7 +105,8 @@ def create_app(
     app.include_router(submission_routes.department_router)
     app.include_router(definition_routes.admin_router)
     app.include_router(sign_in_routes.router)
-    app.include_router(pages.router)
+    for page_router in PAGE_ROUTERS:
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="forms-static")
 
     @app.get("/.well-known/jwks.json", tags=["public"])
@@ -127,8 +144,6 @@ def install_forms_error_handler(app: FastAPI) -> None:
     @app.exception_handler(FormsError)
     async def _forms_error(request: Request, exc: FormsError) -> Response:
         if not _is_api(request):
-            from forms_hub.web.rendering import error_page
-
             return error_page(request, exc.status, exc.detail)
         hub = request.app.state.hub
         problem = Problem(

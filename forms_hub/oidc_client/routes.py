@@ -8,6 +8,7 @@ from typing import Annotated
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from forms_hub.access import session_principal
@@ -26,13 +27,15 @@ from forms_hub.oidc_client.service import (
     client_credentials,
     consume,
     end_session,
+    own_client_id,
     start_session,
     store_prefill_tokens,
 )
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.prefill import apply_prefill
-from forms_hub.web.i18n import choose_language
-from forms_hub.web.rendering import check_csrf, error_page, redirect
+from forms_hub.web.page_helpers import check_csrf
+from forms_hub.web.rendering import error_page, redirect
+from kit.i18n import choose_language
 
 router = APIRouter(tags=["sign-in"], include_in_schema=False)
 BINDING_MAX_AGE = 600
@@ -177,14 +180,12 @@ def callback(request: Request, hub: HubDep) -> Response:
 @router.post("/auth/logout")
 async def logout(request: Request, hub: HubDep) -> Response:
     form = await request.form()
-    check_csrf(request, hub, form.get("csrf"))
+    check_csrf(request, form)
     cookie = request.cookies.get(SESSION_COOKIE)
 
     def work() -> str:
         with hub.transaction() as db:
             end_session(db, hub, cookie)
-            from forms_hub.oidc_client.service import own_client_id
-
             client_id = own_client_id(db, hub)
         try:
             endpoint = hub.provider.metadata().get("end_session_endpoint")
@@ -197,8 +198,6 @@ async def logout(request: Request, hub: HubDep) -> Response:
             + "?"
             + urlencode({"client_id": client_id, "post_logout_redirect_uri": f"{hub.base_url}/"})
         )
-
-    from starlette.concurrency import run_in_threadpool
 
     response = redirect(await run_in_threadpool(work))
     response.delete_cookie(SESSION_COOKIE, path="/forms")

@@ -1,41 +1,54 @@
-"""Rendering the hub's pages: Jinja2 with autoescaping, the page language, a strict CSP,
-and CSRF tokens bound to the hub session."""
+"""Rendering the hub's pages: Jinja2 with autoescaping and the page language (kit.i18n), a
+strict CSP, and CSRF tokens bound to the hub session (kit.csrf)."""
 
 from __future__ import annotations
 
-import hmac
+from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from fastapi import FastAPI
+from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from forms_hub.crypto import keyed_digest
-from forms_hub.errors import Forbidden
-from forms_hub.web import i18n
+from forms_hub.access import session_principal
+from forms_hub.crypto import derive_key
+from forms_hub.oidc_client.service import SESSION_COOKIE
+from forms_hub.web import i18n as hub_i18n
+from kit import i18n
+from kit.csrf import CsrfError, CsrfGuard, origin_of
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+CSRF_REFUSED = "This form has expired. Go back, reload the page and try again."
 
 
-def csrf_token(request: Request, hub: Any) -> str:
-    from forms_hub.oidc_client.service import SESSION_COOKIE
+@cache
+def _csrf_guard(master_key: bytes, base_url: str) -> CsrfGuard:
+    # Every hub form sits behind sign-in, so the token is bound to the session cookie and
+    # dies with the session.
+    return CsrfGuard(
+        key=derive_key(master_key, "csrf"), anchor_cookie=SESSION_COOKIE, origin=origin_of(base_url)
+    )
 
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    return keyed_digest(hub.master_key, "csrf", cookie)[:40] if cookie else ""
+
+def csrf_guard(request: Request) -> CsrfGuard:
+    hub = request.app.state.hub
+    return _csrf_guard(hub.master_key, hub.base_url)
 
 
-def check_csrf(request: Request, hub: Any, presented: Any) -> None:
-    expected = csrf_token(request, hub)
-    if not expected or not isinstance(presented, str) or not hmac.compare_digest(expected, presented):
-        raise Forbidden("This form has expired. Go back, reload the page and try again.")
+@cache
+def environment(lang: str) -> Environment:
+    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), hub_i18n.CATALOGUES.translations(lang))
+    env.globals.update(
+        t=lambda pair: hub_i18n.pick(pair, lang),
+        status_name=lambda status: hub_i18n.status_name(status, lang),
+        licence_status_name=lambda status: hub_i18n.licence_status_name(status, lang),
+        action_name=lambda action: hub_i18n.action_name(action, lang),
+        notification_text=lambda n: hub_i18n.notification_text(n.kind, n.params, lang),
+    )
+    return env
 
 
 def _security_headers(hub: Any) -> dict[str, str]:
@@ -57,42 +70,24 @@ def render(
 ) -> HTMLResponse:
     hub = request.app.state.hub
     lang = i18n.choose_language(request)
-    from forms_hub.access import session_principal
-
-    principal = session_principal(request, hub)
-    query = dict(request.query_params)
-    switch_urls = {
-        code: request.url.path
-        + "?"
-        + urlencode({**{k: v for k, v in query.items() if k != "notice"}, "lang": code})
-        for code in i18n.LANGUAGES
-    }
+    guard = csrf_guard(request)
     values = {
         "lang": lang,
         "html_lang": i18n.HTML_LANG[lang],
-        "_": i18n.translator(lang),
-        "t": lambda pair: i18n.pick(pair, lang),
-        "status_name": lambda status: i18n.status_name(status, lang),
-        "licence_status_name": lambda status: i18n.pick(
-            i18n.LICENCE_STATUS_NAMES.get(status, (status, status)), lang
-        ),
-        "action_name": lambda action: i18n.pick(i18n.ACTION_NAMES.get(action, (action, action)), lang),
-        "notification_text": lambda n: i18n.notification_text(n.kind, n.params, lang),
-        "LANGUAGE_NAMES": i18n.LANGUAGE_NAMES,
-        "switch_urls": switch_urls,
-        "principal": principal,
-        "csrf": csrf_token(request, hub),
+        # The notice named in the query is not carried to the other language.
+        "switch_urls": i18n.language_switch_urls(request, drop=("notice",)),
+        "principal": session_principal(request, hub),
+        "csrf_field": lambda: guard.field(request),
         "current_path": request.url.path,
         "issuer": hub.issuer,
         **(context or {}),
     }
     response = HTMLResponse(
-        _env.get_template(template).render(values), status_code=status, headers=_security_headers(hub)
+        environment(lang).get_template(template).render(values),
+        status_code=status,
+        headers=_security_headers(hub),
     )
-    if request.query_params.get("lang") in i18n.LANGUAGES:
-        response.set_cookie(
-            i18n.LANG_COOKIE, request.query_params["lang"], max_age=365 * 86400, samesite="lax", path="/"
-        )
+    i18n.remember_language(request, response, lang, secure=guard.secure_cookie)
     return response
 
 
@@ -108,3 +103,11 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
 
 def redirect(location: str) -> RedirectResponse:
     return RedirectResponse(location, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+def install_csrf_refusal(app: FastAPI) -> None:
+    """A form without this session's CSRF token (kit.csrf) gets a 403 page and changes nothing."""
+
+    @app.exception_handler(CsrfError)
+    async def _csrf_refused(request: Request, exc: CsrfError) -> HTMLResponse:
+        return error_page(request, 403, CSRF_REFUSED)

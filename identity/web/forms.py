@@ -3,22 +3,47 @@ confirmation notices."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from functools import cache
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from identity.web.csrf import verify_csrf
+from identity.security.fieldcrypt import derive_key
 from identity.web.messages import MESSAGES
+from kit.csrf import CsrfGuard, origin_of
 
+# Forms come before sign-in (the sign-in form itself), so the token is bound to a random
+# pre-session cookie rather than to the session (kit.csrf).
+CSRF_COOKIE = "egate_csrf"
 DEFAULT_NEXT = "/account"
 MAX_NEXT_LENGTH = 2000
 
 
+@cache
+def _csrf_guard(master_key: bytes, issuer: str) -> CsrfGuard:
+    return CsrfGuard(
+        key=derive_key(master_key, "csrf/v1"),
+        anchor_cookie=CSRF_COOKIE,
+        origin=origin_of(issuer),
+        mint_anchor=True,
+    )
+
+
+def csrf_guard(request: Request) -> CsrfGuard:
+    runtime = request.app.state.runtime
+    return _csrf_guard(runtime.master_key, runtime.settings.issuer)
+
+
+def verify_csrf(request: Request, form: Any) -> None:
+    """Raise ``kit.csrf.CsrfError`` (a 400 page) unless ``form`` carries this browser's token."""
+    csrf_guard(request).verify(request, form)
+
+
 async def checked_form(request: Request) -> FormData:
-    """The submitted form, after :func:`identity.web.csrf.verify_csrf` (else a 400 page)."""
+    """The submitted form, after :func:`verify_csrf` (else a 400 page)."""
     form = await request.form()
     verify_csrf(request, form)
     return form

@@ -8,18 +8,18 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
+from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from identity.web import i18n
-from identity.web.csrf import CSRF_FIELD, CsrfError, csrf_token, set_csrf_cookie_if_new
+from identity.web.forms import csrf_guard
+from identity.web.i18n import CATALOGUES
 from identity.web.messages import message_for
+from kit import i18n
+from kit.csrf import CsrfError
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -51,29 +51,15 @@ def hong_kong_time(value: datetime | None, with_seconds: bool = False) -> str:
 
 @cache
 def environment(language: str) -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(i18n.translations(language), newstyle=True)
+    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), CATALOGUES.translations(language))
     env.filters["hkt"] = hong_kong_time
-    env.globals["LANGUAGE_NAMES"] = i18n.LANGUAGE_NAMES
     return env
-
-
-def _switch_url(request: Request, language: str) -> str:
-    query = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
-    query.append(("lang", language))
-    return request.url.path + "?" + urlencode(query)
 
 
 def render(
     request: Request, template_name: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
-    """Render ``template_name`` in the request's language (identity.web.i18n.choose_language).
+    """Render ``template_name`` in the request's language (kit.i18n.choose_language).
 
     Templates get ``lang``, ``html_lang``, ``csrf_field()`` (the hidden input),
     ``csrf_token()``, ``error(field)`` (the translated error for a field, from
@@ -81,42 +67,33 @@ def render(
     """
     language = i18n.choose_language(request)
     env = environment(language)
-    translate = i18n.translations(language).gettext
+    translate = CATALOGUES.translations(language).gettext
+    guard = csrf_guard(request)
     errors: dict[str, str] = dict((context or {}).get("errors") or {})
 
     def error(field: str) -> str | None:
         code = errors.get(field)
         return translate(message_for(code)) if code else None
 
-    def csrf_field() -> Markup:
-        return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token(request))
-
     values = {
         "request": request,
         "lang": language,
         "html_lang": i18n.HTML_LANG[language],
-        "csrf_token": lambda: csrf_token(request),
-        "csrf_field": csrf_field,
+        "csrf_token": lambda: guard.token(request),
+        "csrf_field": lambda: guard.field(request),
         "error": error,
         "errors": errors,
         "message": lambda code: translate(message_for(code)),
-        "switch_urls": {other: _switch_url(request, other) for other in i18n.LANGUAGES},
+        "switch_urls": i18n.language_switch_urls(request),
         "current_path": request.url.path,
         **(context or {}),
     }
     html = env.get_template(template_name).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     response.headers["content-language"] = i18n.HTML_LANG[language]
-    if i18n.match_language(request.query_params.get("lang")):
-        response.set_cookie(
-            i18n.LANG_COOKIE,
-            language,
-            max_age=365 * 24 * 3600,
-            path="/",
-            samesite="lax",
-            secure=request.app.state.runtime.settings.issuer.startswith("https://"),
-        )
-    set_csrf_cookie_if_new(request, response)
+    https = request.app.state.runtime.settings.issuer.startswith("https://")
+    i18n.remember_language(request, response, language, secure=https)
+    guard.set_minted_cookie(request, response)
     return response
 
 

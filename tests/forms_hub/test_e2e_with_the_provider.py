@@ -90,10 +90,10 @@ def test_prefill_with_consent_submit_and_the_ledger(gateway, hub_client):  # noq
     ).json()
     page = browser.get(f"{base}/forms/submissions/{draft['id']}/prefill", timeout=10)
     assert "Inland Revenue Department" in page.text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
     start = browser.post(
         f"{base}/forms/submissions/{draft['id']}/prefill",
-        data={"csrf": csrf},
+        data={"csrf_token": csrf},
         allow_redirects=False,
         timeout=10,
     )

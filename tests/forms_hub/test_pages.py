@@ -15,7 +15,9 @@ def form_token_of(page: str) -> str:
 
 def start(client, slug: str) -> tuple[str, str]:
     index = client.get("/forms/")
-    started = client.post(f"/forms/start/{slug}", data={"csrf": csrf_of(index.text)}, follow_redirects=False)
+    started = client.post(
+        f"/forms/start/{slug}", data={"csrf_token": csrf_of(index.text)}, follow_redirects=False
+    )
     assert started.status_code == 303, started.text
     url = started.headers["location"]
     return url, client.get(url).text
@@ -45,24 +47,29 @@ def test_fill_attach_submit_once_and_print_the_receipt(client, resident, disclos
     url, page = start(client, "food-business-licence")
     assert 'enctype="multipart/form-data"' in page and 'name="file:layout_plan"' in page
     missing = client.post(
-        url, data={"csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+        url, data={"csrf_token": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
     )
     assert missing.status_code == 422 and "There is a problem" in missing.text
     assert "Enter Applicant&#39;s name in English" in missing.text and "Attach Layout plan" in missing.text
     assert "You must confirm the declaration" in missing.text
     chinese = client.post(
-        url + "?lang=zh-HK", data={"csrf": csrf_of(page), "form_token": "t0", "action": "submit"}
+        url + "?lang=zh-HK", data={"csrf_token": csrf_of(page), "form_token": "t0", "action": "submit"}
     )
     assert "請填寫申請人英文姓名" in chinese.text
     wrong = client.post(
         url + "?lang=en",
-        data={**page_answers(seats="lots"), "csrf": csrf_of(page), "form_token": "t1", "action": "submit"},
+        data={
+            **page_answers(seats="lots"),
+            "csrf_token": csrf_of(page),
+            "form_token": "t1",
+            "action": "submit",
+        },
         files={"file:layout_plan": ("plan.pdf", b"MZ\x90\x00 not a pdf", "application/pdf")},
     )
     assert wrong.status_code == 422 and "Number of seats must be a whole number" in wrong.text
     assert "allowed type" in wrong.text
     token = form_token_of(page)
-    data = {**page_answers(), "csrf": csrf_of(page), "form_token": token, "action": "submit"}
+    data = {**page_answers(), "csrf_token": csrf_of(page), "form_token": token, "action": "submit"}
     done = client.post(
         url,
         data=data,
@@ -95,14 +102,19 @@ def test_fill_attach_submit_once_and_print_the_receipt(client, resident, disclos
 
 def test_csrf_is_required_on_every_page_form(client, resident):
     url, page = start(client, "public-toilet-fault-report")
-    refused = client.post(url, data={"csrf": "nope", "action": "save"})
+    refused = client.post(url, data={"csrf_token": "nope", "action": "save"})
     assert refused.status_code == 403 and "expired" in refused.text
     assert client.post("/forms/start/public-toilet-fault-report", data={}).status_code == 403
 
 
 def test_an_officer_reviews_and_approves_from_the_queue_page(client, provider, resident):
     url, page = start(client, "food-business-licence")
-    data = {**page_answers(), "csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+    data = {
+        **page_answers(),
+        "csrf_token": csrf_of(page),
+        "form_token": form_token_of(page),
+        "action": "submit",
+    }
     client.post(url, data=data, files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")})
     [item] = client.get("/forms/api/submissions").json()["items"]
     sign_in(client, provider, "officer-fehd", roles=["officer"], department="FEHD")
@@ -115,15 +127,16 @@ def test_an_officer_reviews_and_approves_from_the_queue_page(client, provider, r
     for action in ("assign", "start_review"):
         assert (
             client.post(
-                f"{case_url}/action", data={"csrf": csrf, "action": action}, follow_redirects=False
+                f"{case_url}/action", data={"csrf_token": csrf, "action": action}, follow_redirects=False
             ).status_code
             == 303
         )
     approved = client.post(
-        f"{case_url}/action", data={"csrf": csrf, "action": "approve", "conditions": "Open until 23:00 only"}
+        f"{case_url}/action",
+        data={"csrf_token": csrf, "action": "approve", "conditions": "Open until 23:00 only"},
     )
     number = re.search(r'id="licence-number">([^<]+)<', approved.text).group(1)
-    illegal = client.post(f"{case_url}/action", data={"csrf": csrf, "action": "start_review"})
+    illegal = client.post(f"{case_url}/action", data={"csrf_token": csrf, "action": "start_review"})
     assert illegal.status_code == 409
     attachment = re.search(r'href="(/forms/officer/cases/[^"]+/attachments/[^"]+)"', case.text).group(1)
     assert client.get(attachment).content == PDF
@@ -138,7 +151,12 @@ def test_the_resident_answers_a_request_for_information_on_the_page(client, prov
     from tests.forms_hub.conftest import department
 
     url, page = start(client, "food-business-licence")
-    data = {**page_answers(), "csrf": csrf_of(page), "form_token": form_token_of(page), "action": "submit"}
+    data = {
+        **page_answers(),
+        "csrf_token": csrf_of(page),
+        "form_token": form_token_of(page),
+        "action": "submit",
+    }
     client.post(url, data=data, files={"file:layout_plan": ("plan.pdf", PDF, "application/pdf")})
     [item] = client.get("/forms/api/submissions").json()["items"]
     fehd = department(client, provider, "FEHD")
@@ -151,7 +169,12 @@ def test_the_resident_answers_a_request_for_information_on_the_page(client, prov
     assert "Answer the department" in status.text
     edit = client.get(url)
     assert "How many seats outdoors?" in edit.text and "Send information" in edit.text
-    data = {**page_answers(seats="48"), "csrf": csrf_of(edit.text), "form_token": "x", "action": "resubmit"}
+    data = {
+        **page_answers(seats="48"),
+        "csrf_token": csrf_of(edit.text),
+        "form_token": "x",
+        "action": "resubmit",
+    }
     sent = client.post(url, data=data, follow_redirects=False)
     assert sent.status_code == 303 and sent.headers["location"] == f"/forms/submissions/{item['id']}"
     view = client.get(f"/forms/api/submissions/{item['id']}").json()

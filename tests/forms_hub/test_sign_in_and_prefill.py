@@ -13,7 +13,7 @@ from tests.forms_hub.conftest import local
 
 
 def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 def address_draft(client) -> str:
@@ -26,7 +26,9 @@ def prefill(client, provider, sub, draft_id, **authorize):
     page = client.get(f"/forms/submissions/{draft_id}/prefill")
     assert page.status_code == 200
     start = client.post(
-        f"/forms/submissions/{draft_id}/prefill", data={"csrf": csrf_of(page.text)}, follow_redirects=False
+        f"/forms/submissions/{draft_id}/prefill",
+        data={"csrf_token": csrf_of(page.text)},
+        follow_redirects=False,
     )
     assert start.status_code == 303, start.text
     callback = provider.authorize(start.headers["location"], sub, **authorize)
@@ -177,14 +179,14 @@ def test_prefill_is_for_the_signed_in_resident_only(client, provider, resident):
     assert declined.headers["location"].endswith("notice=prefill_declined")
     page = client.get(f"/forms/submissions/{draft_id}/prefill")
     forged = client.post(
-        f"/forms/submissions/{draft_id}/prefill", data={"csrf": "forged"}, follow_redirects=False
+        f"/forms/submissions/{draft_id}/prefill", data={"csrf_token": "forged"}, follow_redirects=False
     )
     assert forged.status_code == 403 and page.status_code == 200
 
 
 def test_sign_out_ends_the_hub_session(client, provider, resident):
     page = client.get("/forms/my")
-    out = client.post("/forms/auth/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
+    out = client.post("/forms/auth/logout", data={"csrf_token": csrf_of(page.text)}, follow_redirects=False)
     assert out.status_code == 303 and out.headers["location"].startswith(
         "http://testserver/logout?client_id=forms-hub"
     )

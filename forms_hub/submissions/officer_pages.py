@@ -1,0 +1,166 @@
+"""The officers' side: the department's queue (filters, keyset pages), a case with its
+history and attachments, and the officer's actions on it (forms_hub.submissions.flows)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from forms_hub.access import session_principal
+from forms_hub.attachments.routes import file_response
+from forms_hub.attachments.service import get_attachment
+from forms_hub.definitions import repository as definitions
+from forms_hub.definitions.service import document_of
+from forms_hub.errors import FormsError
+from forms_hub.hub import get_hub
+from forms_hub.submissions import flows, repository
+from forms_hub.submissions import service as submissions
+from forms_hub.submissions.repository import BadCursor, QueueFilter
+from forms_hub.submissions.views import queue_item, submission_view
+from forms_hub.web.page_helpers import (
+    check_csrf,
+    failure_page,
+    notice_text,
+    sign_in_redirect,
+    signed_in_officer,
+)
+from forms_hub.web.rendering import error_page, redirect, render
+
+router = APIRouter(include_in_schema=False)
+OPEN_STATUSES = ("submitted", "in_review", "info_requested")
+
+
+@router.get("/officer")
+def officer_queue(request: Request) -> Response:
+    hub = get_hub(request)
+    officer = signed_in_officer(request, hub)
+    if officer is None:
+        return (
+            sign_in_redirect(request)
+            if session_principal(request, hub) is None
+            else error_page(request, 403, "Only officers can see the queue.")
+        )
+    q = request.query_params
+    status = q.get("status") if q.get("status") in flows.STATUSES else ""
+    assigned = q.get("assigned", "") if q.get("assigned") in ("me", "none") else ""
+    filters = {
+        "status": status,
+        "form": (q.get("form") or "")[:64],
+        "assigned": assigned,
+        "sort": "newest" if q.get("sort") == "newest" else "oldest",
+    }
+    spec = QueueFilter(
+        department=officer.department,
+        statuses=(status,) if status else OPEN_STATUSES,
+        form_slug=filters["form"] or None,
+        assigned_to={"me": officer.sub, "none": ""}.get(assigned),
+        newest_first=filters["sort"] == "newest",
+        limit=hub.config.queue_page_size,
+        cursor=(q.get("cursor") or None),
+    )
+    with hub.runtime.sessions() as db:
+        try:
+            rows, next_cursor = repository.queue(db, spec)
+        except BadCursor:
+            rows, next_cursor = [], None
+        forms = [
+            {"slug": d.slug, "title": {"en": d.title_en, "zh-HK": d.title_zh}}
+            for d in definitions.list_published(db, officer.department)
+        ]
+    next_url = (
+        "/forms/officer?" + urlencode({**{k: v for k, v in filters.items() if v}, "cursor": next_cursor})
+        if next_cursor
+        else None
+    )
+    return render(
+        request,
+        "officer_queue.html",
+        {
+            "items": [queue_item(s) for s in rows],
+            "filters": filters,
+            "statuses": [s for s in flows.STATUSES if s != "draft"],
+            "forms": forms,
+            "next_url": next_url,
+        },
+    )
+
+
+@router.get("/officer/cases/{reference}")
+def officer_case(request: Request, reference: str) -> Response:
+    hub = get_hub(request)
+    officer = signed_in_officer(request, hub)
+    if officer is None:
+        return sign_in_redirect(request)
+    try:
+        with hub.runtime.sessions() as db:
+            submission = submissions.get_for_department(db, officer, reference[:40])
+            view = submission_view(db, hub, submission, for_resident=False)
+            definition = submissions.definition_of(db, submission)
+            doc = document_of(definition)
+    except FormsError as exc:
+        return failure_page(request, exc)
+    return render(
+        request,
+        "officer_case.html",
+        {
+            "submission": view,
+            "doc": doc,
+            "actions": flows.actions_from(view["status"], flows.DEPARTMENT),
+            "can_assign": view["status"] not in flows.DECIDED and view["assigned_to"] != officer.sub,
+            "is_licence": definition.is_licence,
+            "notice_text": notice_text(request),
+        },
+    )
+
+
+@router.post("/officer/cases/{reference}/action")
+async def officer_action(request: Request, reference: str) -> Response:
+    hub = get_hub(request)
+    form = await request.form()
+    officer = signed_in_officer(request, hub)
+    if officer is None:
+        return sign_in_redirect(request)
+    check_csrf(request, form)
+    action = str(form.get("action", ""))
+    reason = str(form.get("reason", "")).strip() or None
+    conditions = [c.strip() for c in str(form.get("conditions", "")).splitlines() if c.strip()] or None
+
+    def work() -> Response:
+        try:
+            with hub.transaction() as db:
+                submission = submissions.get_for_department(db, officer, reference[:40], lock=True)
+                if action == "assign":
+                    submissions.assign(db, submission, officer, officer.sub, hub.now())
+                else:
+                    submissions.department_action(
+                        db,
+                        hub,
+                        submission,
+                        officer,
+                        action,
+                        reason=reason,
+                        conditions=conditions,
+                        now=hub.now(),
+                    )
+        except FormsError as exc:
+            return failure_page(request, exc)
+        return redirect(f"/forms/officer/cases/{reference}")
+
+    return await run_in_threadpool(work)
+
+
+@router.get("/officer/cases/{reference}/attachments/{attachment_id}")
+def officer_download(request: Request, reference: str, attachment_id: str) -> Response:
+    hub = get_hub(request)
+    officer = signed_in_officer(request, hub)
+    if officer is None:
+        return sign_in_redirect(request)
+    try:
+        with hub.runtime.sessions() as db:
+            submission = submissions.get_for_department(db, officer, reference[:40])
+            return file_response(hub, get_attachment(db, submission, attachment_id))
+    except FormsError as exc:
+        return failure_page(request, exc)

@@ -1,0 +1,87 @@
+"""Request helpers shared by the hub's page routes: who is signed in, the CSRF check, the
+sign-in redirect, the page for a refused operation, confirmation notices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import Response
+
+from forms_hub.access import session_principal
+from forms_hub.errors import FormsError
+from forms_hub.hub import FormsHub, Officer, Resident, get_hub
+from forms_hub.web import i18n as hub_i18n
+from forms_hub.web.rendering import csrf_guard, error_page, redirect
+from kit.i18n import choose_language
+
+# ?notice=<key> names one of these; only known keys, so the query cannot inject text.
+NOTICES = {
+    "saved": "Your draft was saved.",
+    "attached": "The file was attached.",
+    "removed": "The file was removed.",
+    "prefilled": "Your details were filled from your identity.",
+    "prefill_empty": "No details were released, so nothing was filled.",
+    "prefill_declined": "No details were released, so nothing was filled.",
+}
+
+ResidentWork = Callable[[Session, FormsHub, Resident, datetime], Any]
+
+
+def notice_text(request: Request) -> str | None:
+    key = request.query_params.get("notice")
+    return hub_i18n.gettext(choose_language(request), NOTICES[key]) if key in NOTICES else None
+
+
+def signed_in_resident(request: Request, hub: FormsHub) -> Resident | None:
+    principal = session_principal(request, hub)
+    return Resident(principal.sub) if principal and principal.kind == "resident" else None
+
+
+def signed_in_officer(request: Request, hub: FormsHub) -> Officer | None:
+    principal = session_principal(request, hub)
+    if principal and principal.kind == "officer" and principal.department:
+        return Officer(principal.sub, principal.department)
+    return None
+
+
+def sign_in_redirect(request: Request) -> Response:
+    return redirect("/forms/auth/login?next=" + quote(request.url.path))
+
+
+def failure_page(request: Request, exc: FormsError) -> Response:
+    return error_page(request, exc.status, exc.detail)
+
+
+def check_csrf(request: Request, form: FormData) -> None:
+    """Raise ``kit.csrf.CsrfError`` (a 403 page) unless ``form`` carries the session's token."""
+    csrf_guard(request).verify(request, form)
+
+
+async def resident_post(
+    request: Request, work: ResidentWork, success: str, form: FormData | None = None
+) -> Response:
+    """A resident's form post: signed in, CSRF-checked, ``work`` in one transaction, then a
+    redirect to ``success`` (or the page for the refusal)."""
+    hub = get_hub(request)
+    form = form if form is not None else await request.form()
+    resident = signed_in_resident(request, hub)
+    if resident is None:
+        return sign_in_redirect(request)
+    check_csrf(request, form)
+
+    def run() -> Response:
+        try:
+            with hub.transaction() as db:
+                work(db, hub, resident, hub.now())
+        except FormsError as exc:
+            return failure_page(request, exc)
+        return redirect(success)
+
+    return await run_in_threadpool(run)
