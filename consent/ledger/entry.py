@@ -94,45 +94,88 @@ def rfc3339_utc(moment: datetime) -> str:
 def entry_problem(entry: Mapping[str, Any]) -> str | None:
     """Describe the first way ``entry`` breaks the shape above, or return None."""
     if entry.keys() != _ENTRY_KEYS:
-        missing = sorted(_ENTRY_KEYS - entry.keys())
-        unexpected = sorted(entry.keys() - _ENTRY_KEYS)
-        parts = []
-        if missing:
-            parts.append("missing " + ", ".join(missing))
-        if unexpected:
-            parts.append("unexpected " + ", ".join(unexpected))
-        return "entry has " + "; ".join(parts)
+        return _keys_problem(entry)
+    for check in _VALUE_CHECKS:
+        problem = check(entry)
+        if problem:
+            return problem
+    return None
+
+
+def _keys_problem(entry: Mapping[str, Any]) -> str:
+    missing = sorted(_ENTRY_KEYS - entry.keys())
+    unexpected = sorted(entry.keys() - _ENTRY_KEYS)
+    parts = []
+    if missing:
+        parts.append("missing " + ", ".join(missing))
+    if unexpected:
+        parts.append("unexpected " + ", ".join(unexpected))
+    return "entry has " + "; ".join(parts)
+
+
+def _index_problem(entry: Mapping[str, Any]) -> str | None:
     index = entry["index"]
     if type(index) is not int or index < 0:
         return "entry index must be a non-negative integer"
-    if not _non_empty_strings(_required_strings(entry)):
-        for name in _REQUIRED_STRINGS:
-            if type(entry[name]) is not str or not entry[name]:
-                return f"entry {name} must be a non-empty string"
+    return None
+
+
+def _required_strings_problem(entry: Mapping[str, Any]) -> str | None:
+    if _non_empty_strings(_required_strings(entry)):
+        return None  # the common case, decided without a loop in Python
+    for name in _REQUIRED_STRINGS:
+        if type(entry[name]) is not str or not entry[name]:
+            return f"entry {name} must be a non-empty string"
+    return None
+
+
+def _fields_problem(entry: Mapping[str, Any]) -> str | None:
     fields = entry["fields"]
     if type(fields) is not list or not fields or not _non_empty_strings(fields):
         return "entry fields must be a non-empty list of field names (non-empty strings)"
     if fields != sorted(set(fields)):
         return "entry fields must be sorted and without duplicates"
+    return None
+
+
+def _recorded_at_problem(entry: Mapping[str, Any]) -> str | None:
     if not _RFC3339_UTC.fullmatch(entry["recorded_at"]):
         return "entry recorded_at must be an RFC 3339 UTC time ending in Z"
-    basis = entry["basis"]
-    grant_id, legal_basis = entry["grant_id"], entry["legal_basis"]
-    for name, value in (("grant_id", grant_id), ("legal_basis", legal_basis)):
+    return None
+
+
+def _references_problem(entry: Mapping[str, Any]) -> str | None:
+    for name in ("grant_id", "legal_basis"):
+        value = entry[name]
         if value is not None and (type(value) is not str or not value):
             return f"entry {name} must be null or a non-empty string"
+    return None
+
+
+def _basis_problem(entry: Mapping[str, Any]) -> str | None:
+    """Each basis names what it relies on: a grant for consent, a provision for a legal
+    basis, and nothing for the resident's own sign-in."""
+    basis, grant_id, legal_basis = entry["basis"], entry["grant_id"], entry["legal_basis"]
     if basis == "consent":
-        if grant_id is None:
-            return "entry with basis 'consent' has no grant_id"
-    elif basis == "legal":
-        if legal_basis is None:
-            return "entry with basis 'legal' has no legal_basis"
-    elif basis == "sign-in":
+        return "entry with basis 'consent' has no grant_id" if grant_id is None else None
+    if basis == "legal":
+        return "entry with basis 'legal' has no legal_basis" if legal_basis is None else None
+    if basis == "sign-in":
         if grant_id is not None or legal_basis is not None:
             return "entry with basis 'sign-in' must have neither grant_id nor legal_basis"
-    else:
-        return "entry basis must be 'consent', 'legal' or 'sign-in'"
-    return None
+        return None
+    return "entry basis must be 'consent', 'legal' or 'sign-in'"
+
+
+# In this order: each check may rely on the ones before it (recorded_at is a string).
+_VALUE_CHECKS = (
+    _index_problem,
+    _required_strings_problem,
+    _fields_problem,
+    _recorded_at_problem,
+    _references_problem,
+    _basis_problem,
+)
 
 
 def _non_empty_strings(values: Sequence[Any]) -> bool:

@@ -59,31 +59,67 @@ def _where(path: Any) -> str:
 
 def definition_problems(doc: Any) -> list[str]:
     """Everything wrong with a definition document, one readable line each (empty: valid)."""
-    problems = [
-        f"{_where(e.absolute_path)}: {e.message}"
-        for e in sorted(_format_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
-    ]
+    problems = _format_problems(doc)
     if problems:
         return problems
     schema = doc["schema"]
+    problems = _dialect_problems(schema)
+    unusable = _unusable_schema_problem(schema)
+    if unusable:
+        return [*problems, unusable]
+    properties = schema["properties"]
+    for check in _DOCUMENT_CHECKS:
+        problems.extend(check(doc, properties))
+    return sorted(set(problems), key=problems.index)
+
+
+def _format_problems(doc: Any) -> list[str]:
+    """What the format's own JSON Schema finds, in document order."""
+    errors = sorted(_format_validator().iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    return [f"{_where(e.absolute_path)}: {e.message}" for e in errors]
+
+
+def _dialect_problems(schema: dict[str, Any]) -> list[str]:
     if schema.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
-        problems.append(f"schema/$schema: must be {DRAFT_2020_12}")
+        return [f"schema/$schema: must be {DRAFT_2020_12}"]
+    return []
+
+
+def _unusable_schema_problem(schema: dict[str, Any]) -> str | None:
+    """A schema the other checks cannot read: not a valid JSON Schema, or not an object
+    with properties."""
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
-        return [*problems, f"schema/{_where(exc.absolute_path)}: {exc.message}"]
+        return f"schema/{_where(exc.absolute_path)}: {exc.message}"
     properties = schema.get("properties")
     if schema.get("type") != "object" or not isinstance(properties, dict) or not properties:
-        return [*problems, "schema: must be an object schema with at least one property"]
+        return "schema: must be an object schema with at least one property"
+    return None
+
+
+def _answer_schema_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    schema = doc["schema"]
+    problems = []
     if schema.get("additionalProperties") is not False:
         problems.append("schema/additionalProperties: must be false (unknown answers are refused)")
     for name, prop in properties.items():
         problems.extend(_property_problems(name, prop, doc["fields"].get(name)))
-    for name in schema.get("required", []):
-        if name not in properties:
-            problems.append(f"schema/required: {name!r} is not a property")
+    problems.extend(
+        f"schema/required: {name!r} is not a property"
+        for name in schema.get("required", [])
+        if name not in properties
+    )
+    return problems
+
+
+def _page_placement(
+    pages: list[dict[str, Any]], properties: dict[str, Any]
+) -> tuple[list[str], dict[str, str]]:
+    """Which page each property is on, and the pages' fields that are unknown or placed twice."""
+    problems = []
     placed: dict[str, str] = {}
-    for page in doc["pages"]:
+    for page in pages:
         for name in page["fields"]:
             if name not in properties:
                 problems.append(f"pages/{page['id']}: {name!r} is not a property of the schema")
@@ -91,34 +127,72 @@ def definition_problems(doc: Any) -> list[str]:
                 problems.append(f"pages/{page['id']}: {name!r} is already on page {placed[name]!r}")
             else:
                 placed[name] = page["id"]
+    return problems, placed
+
+
+def _layout_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    """Every property is on one page and has a label; every page field and label is a property."""
+    problems, placed = _page_placement(doc["pages"], properties)
+    labels = doc["fields"]
     for name in properties:
         if name not in placed:
             problems.append(f"pages: property {name!r} is on no page")
-        if name not in doc["fields"]:
+        if name not in labels:
             problems.append(f"fields: property {name!r} has no label")
-    for name in doc["fields"]:
-        if name not in properties:
-            problems.append(f"fields: {name!r} is not a property of the schema")
+    problems.extend(
+        f"fields: {name!r} is not a property of the schema" for name in labels if name not in properties
+    )
+    return problems
+
+
+def _prefill_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    problems = []
     for name in doc.get("prefill", {}):
         if name not in properties:
             problems.append(f"prefill: {name!r} is not a property of the schema")
         elif properties[name].get("type") != "string":
             problems.append(f"prefill: {name!r} must be a string property")
+    return problems
+
+
+def _attachment_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
+    problems = []
     slots = [a["name"] for a in doc.get("attachments", [])]
     for name in slots:
         if slots.count(name) > 1:
             problems.append(f"attachments: {name!r} is declared twice")
         if name in properties:
             problems.append(f"attachments: {name!r} is also a property of the schema")
+    return problems
+
+
+def _licence_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
     licence = doc.get("licence")
-    if licence:
-        if licence.get("holder_field") and licence["holder_field"] not in properties:
-            problems.append("licence/holder_field: not a property of the schema")
-        if licence["renewal_window_days"] >= licence["validity_days"]:
-            problems.append("licence/renewal_window_days: must be shorter than validity_days")
+    if not licence:
+        return []
+    problems = []
+    if licence.get("holder_field") and licence["holder_field"] not in properties:
+        problems.append("licence/holder_field: not a property of the schema")
+    if licence["renewal_window_days"] >= licence["validity_days"]:
+        problems.append("licence/renewal_window_days: must be shorter than validity_days")
+    return problems
+
+
+def _notification_problems(doc: dict[str, Any], properties: dict[str, Any]) -> list[str]:
     if doc.get("notify_email_field") and doc["notify_email_field"] not in properties:
-        problems.append("notify_email_field: not a property of the schema")
-    return sorted(set(problems), key=problems.index)
+        return ["notify_email_field: not a property of the schema"]
+    return []
+
+
+# The checks of a document whose answer schema is readable, in the order problems are listed.
+_DOCUMENT_CHECKS = (
+    _answer_schema_problems,
+    _layout_problems,
+    _prefill_problems,
+    _attachment_problems,
+    _licence_problems,
+    _notification_problems,
+)
 
 
 def _property_problems(name: str, prop: Any, field: dict[str, Any] | None) -> list[str]:
@@ -126,20 +200,26 @@ def _property_problems(name: str, prop: Any, field: dict[str, Any] | None) -> li
     if not isinstance(prop, dict):
         return [f"{where}: must be an object"]
     kind = prop.get("type")
-    if kind == "array":
-        items = prop.get("items")
-        if not isinstance(items, dict) or items.get("type") != "string" or not items.get("enum"):
-            return [f"{where}: an array answer must be a list of strings from an enum"]
-        values = items["enum"]
-    elif kind in SCALAR_TYPES:
-        values = prop.get("enum")
-    else:
+    if kind == "array" and not _is_enum_of_strings(prop.get("items")):
+        return [f"{where}: an array answer must be a list of strings from an enum"]
+    if kind != "array" and kind not in SCALAR_TYPES:
         return [f"{where}: type must be one of string, integer, number, boolean or array"]
-    if values and field is not None:
-        labelled = field.get("options", {})
-        missing = [str(v) for v in values if str(v) not in labelled]
-        if missing:
-            return [f"fields/{name}/options: no label for {', '.join(missing)}"]
+    values = prop["items"]["enum"] if kind == "array" else prop.get("enum")
+    return _option_label_problems(name, values, field)
+
+
+def _is_enum_of_strings(items: Any) -> bool:
+    return isinstance(items, dict) and items.get("type") == "string" and bool(items.get("enum"))
+
+
+def _option_label_problems(name: str, values: Any, field: dict[str, Any] | None) -> list[str]:
+    """Every choice of an enum answer has a label, so the form can show it."""
+    if not values or field is None:
+        return []
+    labelled = field.get("options", {})
+    missing = [str(v) for v in values if str(v) not in labelled]
+    if missing:
+        return [f"fields/{name}/options: no label for {', '.join(missing)}"]
     return []
 
 

@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from forms_hub.crypto import derive_key, keyed_digest
+from forms_hub.crypto import Sealer, derive_key, keyed_digest
 from forms_hub.hub import FormsHub
-from forms_hub.oidc_client.models import AuthRequest, HubSession, PrefillToken, RelyingPartyClient
+from forms_hub.oidc_client import repository
+from forms_hub.oidc_client.models import AuthRequest, HubSession
 
 SESSION_COOKIE = "forms_session"
 BINDING_COOKIE = "forms_auth"
@@ -53,16 +53,9 @@ _cache_lock = threading.Lock()
 
 
 def set_client_credentials(db: Session, hub_or_key: Any, client_id: str, secret: str, now: datetime) -> None:
-    from forms_hub.crypto import Sealer
-
     master_key = hub_or_key.master_key if hasattr(hub_or_key, "master_key") else hub_or_key
     sealed = Sealer(master_key, "rp-client-secret/v1").seal(secret, client_id)
-    row = db.get(RelyingPartyClient, 1)
-    if row is None:
-        db.add(RelyingPartyClient(id=1, client_id=client_id, secret_sealed=sealed, updated_at=now))
-    else:
-        row.client_id, row.secret_sealed, row.updated_at = client_id, sealed, now
-    db.flush()
+    repository.save_client_registration(db, client_id, sealed, now)
     global _client_id_cache
     with _cache_lock:
         _credentials_cache.clear()
@@ -71,9 +64,7 @@ def set_client_credentials(db: Session, hub_or_key: Any, client_id: str, secret:
 
 def client_credentials(db: Session, hub: FormsHub) -> tuple[str, str]:
     """Raises NotConfigured."""
-    from forms_hub.crypto import Sealer
-
-    row = db.get(RelyingPartyClient, 1)
+    row = repository.client_registration(db)
     if row is None:
         raise NotConfigured("the forms hub has no client registration with the provider")
     cache_key = f"{row.client_id}:{row.secret_sealed}"
@@ -97,7 +88,7 @@ def own_client_id(db: Session, hub: FormsHub) -> str:
     cached = _client_id_cache
     if cached and time.monotonic() - cached[0] < CLIENT_ID_CACHE_SECONDS:
         return cached[1]
-    row = db.get(RelyingPartyClient, 1)
+    row = repository.client_registration(db)
     client_id = row.client_id if row else DEFAULT_CLIENT_ID
     _client_id_cache = (time.monotonic(), client_id)
     return client_id
@@ -150,8 +141,8 @@ def begin(
     nonce = secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    db.execute(delete(AuthRequest).where(AuthRequest.expires_at < now))
-    db.add(
+    repository.add_auth_request(
+        db,
         AuthRequest(
             state_hash=keyed_digest(hub.master_key, "auth-state", state),
             binding_hash=keyed_digest(hub.master_key, "auth-binding", binding),
@@ -164,9 +155,9 @@ def begin(
             claims=list(claims),
             created_at=now,
             expires_at=now + hub.config.auth_request_ttl,
-        )
+        ),
+        now,
     )
-    db.flush()
     params = {
         "response_type": "code",
         "client_id": client_id,
@@ -196,15 +187,9 @@ def consume(db: Session, hub: FormsHub, state: str, binding: str | None, now: da
     """
     if not state or len(state) > 200 or not binding or len(binding) > 200:
         raise AuthFlowError("This sign-in link is not valid in this browser; start again.")
-    row = db.scalar(
-        select(AuthRequest)
-        .where(AuthRequest.state_hash == keyed_digest(hub.master_key, "auth-state", state))
-        .with_for_update()
-    )
+    row = repository.take_auth_request(db, keyed_digest(hub.master_key, "auth-state", state))
     if row is None:
         raise AuthFlowError("This sign-in was already completed or is unknown; start again.")
-    db.delete(row)
-    db.flush()
     if not hmac.compare_digest(row.binding_hash, keyed_digest(hub.master_key, "auth-binding", binding)):
         raise AuthFlowError("This sign-in was started in another browser; start again.")
     if row.expires_at <= now:
@@ -239,8 +224,8 @@ def start_session(db: Session, hub: FormsHub, id_token_claims: dict[str, Any], n
     department = id_token_claims.get(DEPARTMENT_CLAIM)
     officer = OFFICER_ROLE in roles and isinstance(department, str) and 0 < len(department) <= 16
     token = secrets.token_urlsafe(32)
-    db.execute(delete(HubSession).where(HubSession.expires_at < now))
-    db.add(
+    repository.add_session(
+        db,
         HubSession(
             id_hash=keyed_digest(hub.master_key, "session", token),
             sub=id_token_claims["sub"],
@@ -250,9 +235,9 @@ def start_session(db: Session, hub: FormsHub, id_token_claims: dict[str, Any], n
             acr=id_token_claims.get("acr") if isinstance(id_token_claims.get("acr"), str) else None,
             created_at=now,
             expires_at=now + hub.config.session_ttl,
-        )
+        ),
+        now,
     )
-    db.flush()
     return f"{token}.{_cookie_signature(hub, token)}"
 
 
@@ -263,7 +248,7 @@ def session_from_cookie(db: Session, hub: FormsHub, cookie: str | None, now: dat
     token, _, signature = cookie.rpartition(".")
     if not hmac.compare_digest(signature, _cookie_signature(hub, token)):
         return None
-    row = db.get(HubSession, keyed_digest(hub.master_key, "session", token))
+    row = repository.get_session(db, keyed_digest(hub.master_key, "session", token))
     if row is None or row.expires_at <= now:
         return None
     return row
@@ -272,9 +257,7 @@ def session_from_cookie(db: Session, hub: FormsHub, cookie: str | None, now: dat
 def end_session(db: Session, hub: FormsHub, cookie: str | None) -> None:
     if cookie and "." in cookie:
         token = cookie.rpartition(".")[0]
-        db.execute(
-            delete(HubSession).where(HubSession.id_hash == keyed_digest(hub.master_key, "session", token))
-        )
+        repository.delete_session(db, keyed_digest(hub.master_key, "session", token))
 
 
 def create_session_for_tests(db: Session, hub: FormsHub, sub: str, now: datetime, **claims: Any) -> str:
@@ -303,34 +286,17 @@ def store_prefill_tokens(
     claims: tuple[str, ...],
     now: datetime,
 ) -> None:
-    from forms_hub.crypto import Sealer
-
     payload = {
         "access_token": tokens["access_token"],
         "refresh_token": tokens.get("refresh_token"),
         "expires_at": (now + timedelta(seconds=int(tokens.get("expires_in") or 60))).isoformat(),
     }
     sealed = Sealer(hub.master_key, "prefill-tokens/v1").seal(payload, submission_id)
-    row = db.get(PrefillToken, submission_id)
-    if row is None:
-        db.add(
-            PrefillToken(
-                submission_id=submission_id,
-                sub=sub,
-                tokens_sealed=sealed,
-                claims=list(claims),
-                created_at=now,
-            )
-        )
-    else:
-        row.sub, row.tokens_sealed, row.claims, row.created_at = sub, sealed, list(claims), now
-    db.flush()
+    repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now)
 
 
 def prefill_tokens(db: Session, hub: FormsHub, submission_id: str) -> StoredTokens | None:
-    from forms_hub.crypto import Sealer
-
-    row = db.get(PrefillToken, submission_id)
+    row = repository.prefill_tokens(db, submission_id)
     if row is None:
         return None
     payload = Sealer(hub.master_key, "prefill-tokens/v1").open(row.tokens_sealed, submission_id)
@@ -344,4 +310,4 @@ def prefill_tokens(db: Session, hub: FormsHub, submission_id: str) -> StoredToke
 
 
 def drop_prefill_tokens(db: Session, submission_id: str) -> None:
-    db.execute(delete(PrefillToken).where(PrefillToken.submission_id == submission_id))
+    repository.delete_prefill_tokens(db, submission_id)

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
@@ -13,6 +14,22 @@ from identity.accounts.models import Account, AccountEvent, RecoveryCode, Verifi
 
 def get(db: Session, account_id: str) -> Account | None:
     return db.get(Account, account_id)
+
+
+def add_account(db: Session, account: Account) -> None:
+    db.add(account)
+    db.flush()
+
+
+def add_unless_taken(db: Session, account: Account) -> bool:
+    """Insert ``account`` under a savepoint; False when a unique index refuses it (a
+    concurrent enrolment with the same identity card number won)."""
+    try:
+        with db.begin_nested():
+            db.add(account)
+    except IntegrityError:
+        return False
+    return True
 
 
 def by_hkid_index(db: Session, digest: str) -> Account | None:
@@ -71,9 +88,17 @@ def use_recovery_code(db: Session, code_id: int, now: datetime) -> bool:
     return result.rowcount == 1
 
 
+def add_recovery_codes(db: Session, account_id: str, code_hashes: list[str]) -> None:
+    db.add_all(RecoveryCode(account_id=account_id, code_hash=code_hash) for code_hash in code_hashes)
+
+
 def delete_recovery_codes(db: Session, account_id: str) -> None:
     for row in db.scalars(select(RecoveryCode).where(RecoveryCode.account_id == account_id)):
         db.delete(row)
+
+
+def add_code(db: Session, code: VerificationCode) -> None:
+    db.add(code)
 
 
 def live_codes(db: Session, account_id: str, purpose: str, now: datetime) -> Sequence[VerificationCode]:

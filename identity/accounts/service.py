@@ -16,12 +16,11 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository
 from identity.accounts.hashing import PooledHasher
-from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
+from identity.accounts.models import Account, AccountEvent, VerificationCode
 from identity.accounts.schemas import (
     STAFF_ROLES,
     ContactChange,
@@ -253,12 +252,9 @@ def enrol_resident(
             email=enrolment.email,
         ),
     )
-    try:
-        # A concurrent enrolment with the same number loses on the unique index.
-        with db.begin_nested():
-            db.add(account)
-    except IntegrityError:
-        raise FormErrors({"hkid": "hkid.taken"}) from None
+    # A concurrent enrolment with the same number loses on the unique index.
+    if not repository.add_unless_taken(db, account):
+        raise FormErrors({"hkid": "hkid.taken"})
     record_event(db, account.id, "account.enrolled", meta, now)
     return account
 
@@ -313,8 +309,7 @@ def create_staff(
         updated_at=now,
     )
     store_profile(keyring, account, Profile(name=name, email=email))
-    db.add(account)
-    db.flush()
+    repository.add_account(db, account)
     record_event(db, account.id, "account.created", None, now)
     return account
 
@@ -364,14 +359,15 @@ def issue_code(db: Session, runtime: Runtime, account: Account, purpose: str) ->
         return False
     repository.retire_codes(db, account.id, purpose, now)
     code = _new_code()
-    db.add(
+    repository.add_code(
+        db,
         VerificationCode(
             account_id=account.id,
             purpose=purpose,
             code_hash=keyring.hash_one_time_code(purpose, account.id, code),
             expires_at=now + ttl,
             attempts=0,
-        )
+        ),
     )
     subject, body = _code_message(purpose, code, int(ttl.total_seconds() // 60))
     outbox.enqueue(db, keyring, channel=channel, recipient=recipient, subject=subject, body=body, now=now)
@@ -607,8 +603,7 @@ def new_recovery_codes(
     keyring = keyring_for(runtime)
     repository.delete_recovery_codes(db, account.id)
     codes = totp.generate_recovery_codes(10)
-    for code in codes:
-        db.add(RecoveryCode(account_id=account.id, code_hash=keyring.hash_recovery_code(code)))
+    repository.add_recovery_codes(db, account.id, [keyring.hash_recovery_code(code) for code in codes])
     record_event(db, account.id, "recovery_codes.generated", meta, runtime.clock())
     return codes
 

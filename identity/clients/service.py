@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from identity.clients import repository
 from identity.clients.models import Client
 from kit.sealing import derive_key
 
@@ -124,7 +124,7 @@ def register(db: Session, master_key: bytes, reg: Registration, now: datetime) -
     """Store a new client; returns it and its secret (shown once, never stored in clear)."""
     validate(reg)
     client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
-    if db.get(Client, client_id) is not None:
+    if repository.get(db, client_id) is not None:
         raise ClientRegistrationError("client_id", "is already registered")
     needs_secret = reg.token_endpoint_auth_method in ("client_secret_basic", "client_secret_post")
     secret = secrets.token_urlsafe(32) if needs_secret else None
@@ -153,8 +153,7 @@ def register(db: Session, master_key: bytes, reg: Registration, now: datetime) -
         first_party=reg.first_party,
         created_at=now,
     )
-    db.add(client)
-    db.flush()
+    repository.add(db, client)
     return client, secret
 
 
@@ -167,9 +166,9 @@ def _default_sector(reg: Registration) -> str:
 def get_client(db: Session, client_id: str) -> Client | None:
     if not client_id or len(client_id) > 64:
         return None
-    client = db.get(Client, client_id)
+    client = repository.get(db, client_id)
     return None if client is None or client.disabled else client
 
 
 def list_clients(db: Session) -> list[Client]:
-    return list(db.scalars(select(Client).order_by(Client.client_id)))
+    return list(repository.all_by_id(db))

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import segno
 from fastapi import APIRouter, Body, Request
+from markupsafe import Markup
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from identity.accounts.service import RequestMeta
 from identity.clients.service import get_client
-from identity.devices import service
+from identity.devices import repository, service
 from identity.devices.signatures import DeviceSignatureError, verify_device_request
+from identity.oidc.adapter import RequestContext, current
 from identity.sessions.dependencies import Meta, OptionalSession
 from identity.sessions.service import set_session_cookie
+from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
 from identity.web import render
 from identity.web.forms import CheckedForm, safe_next
@@ -72,18 +76,14 @@ def _outcome(request: Request, db, runtime, rid: str) -> service.BrowserOutcome:
 def waiting_page(request: Request, rid: str, db: DbSession, runtime: RuntimeDep) -> Response:
     """Shows the QR code and the short code; reloads itself every few seconds (no script:
     the pages' CSP allows none) and moves on once the app has answered."""
-    import segno
-
     try:
         outcome = _outcome(request, db, runtime, rid)
     except service.AppSigninError:
         return render(request, "error.html", {"title_code": "app.unknown", "detail_code": "app.unknown"}, 404)
     if outcome.status == "pending":
-        signin = db.get(service.AppSignin, rid)
+        signin = repository.get_signin(db, rid)
         link = open_link(request, rid)
         qr = segno.make(link, error="m").svg_inline(scale=5, title="QR code for the e-Gateway app")
-        from markupsafe import Markup
-
         response = render(
             request,
             "devices/app_signin.html",
@@ -130,8 +130,6 @@ def open_in_app(request: Request, rid: str) -> Response:
 
 
 def _bearer_account(request: Request, db, runtime) -> tuple[str, IssuedToken] | None:  # noqa: ANN001
-    from identity.oidc.adapter import RequestContext, current
-
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token:
         return None
@@ -140,7 +138,7 @@ def _bearer_account(request: Request, db, runtime) -> tuple[str, IssuedToken] | 
         claims = request.app.state.provider.server.verify_access_token(token.strip())
     finally:
         current.reset(marker)
-    row = db.get(IssuedToken, claims["jti"]) if claims else None
+    row = tokens_repository.get(db, claims["jti"]) if claims else None
     if row is None or row.revoked_at is not None or row.account_id is None:
         return None
     client = get_client(db, row.client_id)

@@ -18,18 +18,20 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
 from identity.clients.models import Client
 from identity.clients.service import get_client
+from identity.devices import repository
 from identity.devices.models import AppSignin, Device
 from identity.devices.signatures import SignedRequest
 from identity.oidc.release import requested_claims
+from identity.sessions import repository as sessions_repository
 from identity.sessions.models import BrowserSession
-from identity.tokens.models import IssuedToken, SubjectRecord
+from identity.sessions.service import start_session
+from identity.tokens import repository as tokens_repository
 from kit.runtime import Runtime
 
 BROWSER_SIGNIN_TTL = timedelta(minutes=2)
@@ -97,20 +99,13 @@ def bind_device(
         bound_session_id=session_id,
         created_at=now,
     )
-    db.add(device)
-    db.flush()
+    repository.add_device(db, device)
     record_event(db, account_id, "device.bound", meta, now, device=name)
     return device
 
 
 def list_devices(db: Session, account_id: str) -> list[Device]:
-    return list(
-        db.scalars(
-            select(Device)
-            .where(Device.account_id == account_id, Device.removed_at.is_(None))
-            .order_by(Device.created_at)
-        )
-    )
+    return list(repository.bound_devices(db, account_id))
 
 
 def remove_device(
@@ -118,36 +113,20 @@ def remove_device(
 ) -> bool:
     """Ends everything the device could still do: its pending approvals, the sessions it
     approved and the tokens issued through them or to the app it was bound from."""
-    device = db.get(Device, device_id)
+    device = repository.get_device(db, device_id)
     if device is None or device.account_id != account_id or device.removed_at is not None:
         return False
     now = runtime.clock()
     device.removed_at = now
-    db.execute(
-        update(AppSignin)
-        .where(AppSignin.device_id == device.id, AppSignin.consumed_at.is_(None))
-        .values(status="cancelled", consumed_at=now)
-    )
-    if not list_devices(db, account_id):
-        db.execute(
-            update(AppSignin)
-            .where(AppSignin.target_account_id == account_id, AppSignin.status == "pending")
-            .values(status="cancelled")
-        )
-    session_ids = set(db.scalars(select(BrowserSession.id).where(BrowserSession.device_id == device.id)))
+    repository.cancel_open_of_device(db, device.id, now)
+    if not repository.bound_devices(db, account_id):
+        repository.cancel_pending_for_account(db, account_id)
+    session_ids = sessions_repository.ids_approved_by_device(db, device.id)
     if device.bound_session_id:
         session_ids.add(device.bound_session_id)
     if session_ids:
-        db.execute(
-            update(BrowserSession)
-            .where(BrowserSession.id.in_(session_ids), BrowserSession.ended_at.is_(None))
-            .values(ended_at=now)
-        )
-        db.execute(
-            update(IssuedToken)
-            .where(IssuedToken.session_id.in_(session_ids), IssuedToken.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        sessions_repository.end_many(db, session_ids, now)
+        tokens_repository.revoke_of_sessions(db, session_ids, now)
     record_event(db, account_id, "device.removed", meta, now, device=device.name)
     return True
 
@@ -187,8 +166,7 @@ def start_browser_signin(db: Session, runtime: Runtime, next_path: str) -> tuple
         expires_at=now + BROWSER_SIGNIN_TTL,
         **_request_details(db, client, query.get("scope", ""), claims),
     )
-    db.add(signin)
-    db.flush()
+    repository.add_signin(db, signin)
     return signin, browser_token
 
 
@@ -210,8 +188,8 @@ def start_backchannel(
         raise AppSigninError("invalid_request", "login_hint (the sub you know) is required")
     if binding_message is not None and (len(binding_message) > 64 or not binding_message.isprintable()):
         raise AppSigninError("invalid_binding_message", "binding_message: up to 64 printable characters")
-    record = db.get(SubjectRecord, (client.sector_identifier, login_hint[:64]))
-    if record is None or not list_devices(db, record.account_id):
+    record = tokens_repository.subject(db, client.sector_identifier, login_hint[:64])
+    if record is None or not repository.bound_devices(db, record.account_id):
         raise AppSigninError("unknown_user_id", "no resident with a bound app is known by this hint")
     ttl = CIBA_DEFAULT_TTL if requested_expiry is None else max(30, min(requested_expiry, CIBA_MAX_TTL))
     now = runtime.clock()
@@ -228,22 +206,13 @@ def start_backchannel(
         expires_at=now + timedelta(seconds=ttl),
         **_request_details(db, client, scope, None),
     )
-    db.add(signin)
-    db.flush()
+    repository.add_signin(db, signin)
     return auth_req_id, signin
 
 
 def pending_for_device(db: Session, runtime: Runtime, device: Device) -> list[AppSignin]:
     """Approvals waiting for this device's resident (back-channel requests)."""
-    return list(
-        db.scalars(
-            select(AppSignin).where(
-                AppSignin.target_account_id == device.account_id,
-                AppSignin.status == "pending",
-                AppSignin.expires_at > runtime.clock(),
-            )
-        )
-    )
+    return list(repository.pending_for_account(db, device.account_id, runtime.clock()))
 
 
 def describe(signin: AppSignin) -> dict[str, Any]:
@@ -261,7 +230,7 @@ def describe(signin: AppSignin) -> dict[str, Any]:
 
 
 def load_open_request(db: Session, runtime: Runtime, request_id: str) -> AppSignin:
-    signin = db.get(AppSignin, (request_id or "")[:32])
+    signin = repository.get_signin(db, (request_id or "")[:32])
     if signin is None:
         raise AppSigninError("not_found", "no such sign-in request")
     if signin.status != "pending":
@@ -274,9 +243,7 @@ def load_open_request(db: Session, runtime: Runtime, request_id: str) -> AppSign
 def decide(
     db: Session, runtime: Runtime, signed: SignedRequest, *, approve: bool, meta: RequestMeta | None
 ) -> AppSignin:
-    signin = db.scalars(
-        select(AppSignin).where(AppSignin.id == str(signed.claims.get("rid", ""))[:32]).with_for_update()
-    ).one_or_none()
+    signin = repository.signin_for_update(db, str(signed.claims.get("rid", ""))[:32])
     if signin is None:
         raise AppSigninError("not_found", "no such sign-in request")
     signin = load_open_request(db, runtime, signin.id)
@@ -305,8 +272,6 @@ def decide(
 
 
 def _device_session(db: Session, runtime: Runtime, signin: AppSignin) -> tuple[str, BrowserSession]:
-    from identity.sessions.service import start_session
-
     token, view = start_session(
         db,
         runtime,
@@ -316,7 +281,7 @@ def _device_session(db: Session, runtime: Runtime, signin: AppSignin) -> tuple[s
         source=None,
         user_agent="e-Gateway app",
     )
-    row = db.get(BrowserSession, view.id)
+    row = sessions_repository.get(db, view.id)
     row.device_id = signin.device_id
     signin.session_id = row.id
     return token, row
@@ -327,9 +292,7 @@ def browser_outcome(
 ) -> BrowserOutcome:
     """What the waiting browser should do now. Only the browser that started the request
     (its cookie) can turn an approval into a session, exactly once."""
-    signin = db.scalars(
-        select(AppSignin).where(AppSignin.id == (request_id or "")[:32]).with_for_update()
-    ).one_or_none()
+    signin = repository.signin_for_update(db, (request_id or "")[:32])
     if (
         signin is None
         or signin.kind != "browser"
@@ -351,9 +314,7 @@ def browser_outcome(
 
 def poll_backchannel(db: Session, runtime: Runtime, client: Client, auth_req_id: str) -> AppSignin:
     """CIBA §10.1 / §11: raises AppSigninError with the OAuth error code while not ready."""
-    signin = db.scalars(
-        select(AppSignin).where(AppSignin.auth_req_id_hash == _hash(auth_req_id or "")).with_for_update()
-    ).one_or_none()
+    signin = repository.signin_by_auth_req_for_update(db, _hash(auth_req_id or ""))
     if signin is None or signin.client_id != client.client_id:
         raise AppSigninError("invalid_grant", "unknown auth_req_id")
     now = runtime.clock()

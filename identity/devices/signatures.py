@@ -17,7 +17,8 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 from sqlalchemy.orm import Session
 
-from identity.devices.models import Device, DeviceSignatureJti
+from identity.devices import repository
+from identity.devices.models import Device
 
 SIGNED_REQUEST_TYPE = "egate-device+jwt"
 MAX_LIFETIME = 120
@@ -45,7 +46,7 @@ def verify_device_request(
         raise DeviceSignatureError("not a compact JWS") from None
     if header.get("typ") != SIGNED_REQUEST_TYPE or header.get("alg") != "ES256":
         raise DeviceSignatureError("wrong signature type or algorithm")
-    device = db.get(Device, str(header.get("kid", ""))[:32])
+    device = repository.get_device(db, str(header.get("kid", ""))[:32])
     if device is None or device.removed_at is not None:
         raise DeviceSignatureError("unknown or removed device")
     try:
@@ -61,13 +62,8 @@ def verify_device_request(
         raise DeviceSignatureError("iat, exp and jti are required")
     if iat > stamp + CLOCK_SKEW or exp < stamp or exp - iat > MAX_LIFETIME:
         raise DeviceSignatureError("the signed request has expired or is not yet valid")
-    if db.get(DeviceSignatureJti, (jti, device.id)) is not None:
+    kept_until = now + timedelta(seconds=MAX_LIFETIME + CLOCK_SKEW)
+    if not repository.record_signature_jti(db, jti, device.id, kept_until):
         raise DeviceSignatureError("this signed request was already used")
-    db.add(
-        DeviceSignatureJti(
-            jti=jti, device_id=device.id, expires_at=now + timedelta(seconds=MAX_LIFETIME + CLOCK_SKEW)
-        )
-    )
-    db.flush()
     device.last_used_at = now
     return SignedRequest(device, claims)

@@ -15,9 +15,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from joserfc import jwk
-from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from identity.keys import repository
 from identity.keys.models import SigningKey
 from kit.sealing import FieldCipher, derive_key
 
@@ -60,24 +60,22 @@ def create_key(db: Session, master_key: bytes, alg: str, now: datetime) -> Signi
         public_jwk=public,
         created_at=now,
     )
-    db.add(row)
-    db.flush()
+    repository.add(db, row)
     return row
 
 
 def active_rows(db: Session) -> dict[str, SigningKey]:
-    rows = db.scalars(
-        select(SigningKey).where(SigningKey.retired_at.is_(None)).order_by(SigningKey.created_at)
-    ).all()
-    return {row.alg: row for row in rows}  # newest per algorithm wins
+    return {row.alg: row for row in repository.active(db)}  # newest per algorithm wins
 
 
-def ensure_keys(db: Session, master_key: bytes, now: datetime) -> None:
-    """Create one active key per supported algorithm where none exists."""
-    existing = active_rows(db)
+def ensure_keys(db: Session, master_key: bytes, now: datetime) -> dict[str, SigningKey]:
+    """Create one active key per supported algorithm where none exists; returns the active
+    key of each algorithm."""
+    active = active_rows(db)
     for alg in SUPPORTED_ALGORITHMS:
-        if alg not in existing:
-            create_key(db, master_key, alg, now)
+        if alg not in active:
+            active[alg] = create_key(db, master_key, alg, now)
+    return active
 
 
 def rotate(db: Session, master_key: bytes, now: datetime, longest_token_ttl: int) -> list[str]:
@@ -90,12 +88,7 @@ def rotate(db: Session, master_key: bytes, now: datetime, longest_token_ttl: int
 
 
 def published_jwks(db: Session, now: datetime) -> dict[str, Any]:
-    rows = db.scalars(
-        select(SigningKey)
-        .where(or_(SigningKey.retired_at.is_(None), SigningKey.publish_until > now))
-        .order_by(SigningKey.created_at.desc())
-    ).all()
-    return {"keys": [row.public_jwk for row in rows]}
+    return {"keys": [row.public_jwk for row in repository.published(db, now)]}
 
 
 class KeyCache:
@@ -118,10 +111,10 @@ class KeyCache:
     def _reload(self, db: Session) -> None:
         with self._lock:
             # The first start of a new installation creates its keys here.
-            ensure_keys(db, self._master_key, datetime.now(UTC))
+            active = ensure_keys(db, self._master_key, datetime.now(UTC))
             cipher = _cipher(self._master_key)
             keys = {}
-            for alg, row in active_rows(db).items():
+            for alg, row in active.items():
                 cached = self._keys.get(alg)
                 if cached and cached.kid == row.kid:
                     keys[alg] = cached

@@ -71,55 +71,87 @@ class ParsedParameters:
 
 def parse_parameters(data: dict[str, str], redirect_uri: str) -> ParsedParameters:
     """OIDC parameters Authlib leaves to us; errors are redirected to the client."""
-
-    def invalid(description: str) -> OAuth2Error:
-        return InvalidRequestError(description, redirect_uri=redirect_uri)
-
-    response_mode = data.get("response_mode", "query")
-    if response_mode not in RESPONSE_MODES:
-        raise invalid("response_mode must be query or form_post.")
-    if data.get("response_type") != "code":
-        raise invalid("Only response_type=code is supported.")
-    if data.get("request") or data.get("request_uri"):
-        raise InvalidRequestError("Request objects are not supported.", redirect_uri=redirect_uri)
-    prompts = frozenset((data.get("prompt") or "").split())
-    if not prompts <= PROMPT_VALUES:
-        raise invalid("Unknown prompt value.")
-    if "none" in prompts and len(prompts) > 1:
-        raise invalid("prompt=none cannot be combined with other values.")
-    max_age = None
-    if "max_age" in data:
-        try:
-            max_age = int(data["max_age"])
-        except ValueError:
-            raise invalid("max_age must be a non-negative integer.") from None
-        if max_age < 0:
-            raise invalid("max_age must be a non-negative integer.")
-    claims_request = None
-    if data.get("claims"):
-        try:
-            claims_request = json.loads(data["claims"])
-        except ValueError:
-            raise invalid("claims must be a JSON object (OIDC Core §5.5).") from None
-        if not isinstance(claims_request, dict) or not all(
-            isinstance(v, dict | type(None)) for v in claims_request.values()
-        ):
-            raise invalid("claims must be a JSON object of objects (OIDC Core §5.5).")
-    acr_requested = (data.get("acr_values") or "").split()
-    essential_acr = ((claims_request or {}).get("id_token") or {}).get("acr")
-    if isinstance(essential_acr, dict) and essential_acr.get("essential"):
-        acr_requested += list(essential_acr.get("values") or [essential_acr.get("value")])
-    login_after = None
-    if data.get(LOGIN_AFTER_PARAM, "").isdigit():
-        login_after = int(data[LOGIN_AFTER_PARAM])
+    response_mode = _response_mode(data, redirect_uri)
+    _check_response_type(data, redirect_uri)
+    prompts = _prompts(data, redirect_uri)
+    max_age = _max_age(data, redirect_uri)
+    claims_request = _claims_request(data, redirect_uri)
     return ParsedParameters(
         prompts=prompts,
         max_age=max_age,
-        required_acr=strongest_satisfying([a for a in acr_requested if isinstance(a, str)]),
+        required_acr=strongest_satisfying(_requested_acr_values(data, claims_request)),
         claims_request=claims_request,
         response_mode=response_mode,
-        login_after=login_after,
+        login_after=_login_after(data),
     )
+
+
+def _invalid(description: str, redirect_uri: str) -> OAuth2Error:
+    return InvalidRequestError(description, redirect_uri=redirect_uri)
+
+
+def _response_mode(data: dict[str, str], redirect_uri: str) -> str:
+    response_mode = data.get("response_mode", "query")
+    if response_mode not in RESPONSE_MODES:
+        raise _invalid("response_mode must be query or form_post.", redirect_uri)
+    return response_mode
+
+
+def _check_response_type(data: dict[str, str], redirect_uri: str) -> None:
+    if data.get("response_type") != "code":
+        raise _invalid("Only response_type=code is supported.", redirect_uri)
+    if data.get("request") or data.get("request_uri"):
+        raise _invalid("Request objects are not supported.", redirect_uri)
+
+
+def _prompts(data: dict[str, str], redirect_uri: str) -> frozenset[str]:
+    prompts = frozenset((data.get("prompt") or "").split())
+    if not prompts <= PROMPT_VALUES:
+        raise _invalid("Unknown prompt value.", redirect_uri)
+    if "none" in prompts and len(prompts) > 1:
+        raise _invalid("prompt=none cannot be combined with other values.", redirect_uri)
+    return prompts
+
+
+def _max_age(data: dict[str, str], redirect_uri: str) -> int | None:
+    if "max_age" not in data:
+        return None
+    try:
+        max_age = int(data["max_age"])
+    except ValueError:
+        max_age = None
+    if max_age is None or max_age < 0:
+        raise _invalid("max_age must be a non-negative integer.", redirect_uri)
+    return max_age
+
+
+def _claims_request(data: dict[str, str], redirect_uri: str) -> dict[str, Any] | None:
+    """The ``claims`` parameter (OIDC Core §5.5): an object of objects (or nulls)."""
+    if not data.get("claims"):
+        return None
+    try:
+        claims_request = json.loads(data["claims"])
+    except ValueError:
+        raise _invalid("claims must be a JSON object (OIDC Core §5.5).", redirect_uri) from None
+    if not isinstance(claims_request, dict) or not all(
+        isinstance(v, dict | type(None)) for v in claims_request.values()
+    ):
+        raise _invalid("claims must be a JSON object of objects (OIDC Core §5.5).", redirect_uri)
+    return claims_request
+
+
+def _requested_acr_values(data: dict[str, str], claims_request: dict[str, Any] | None) -> list[str]:
+    """``acr_values`` plus the values of an essential ``acr`` claim (OIDC Core §5.5.1.1)."""
+    requested = (data.get("acr_values") or "").split()
+    essential_acr = ((claims_request or {}).get("id_token") or {}).get("acr")
+    if isinstance(essential_acr, dict) and essential_acr.get("essential"):
+        requested += list(essential_acr.get("values") or [essential_acr.get("value")])
+    return [a for a in requested if isinstance(a, str)]
+
+
+def _login_after(data: dict[str, str]) -> int | None:
+    value = data.get(LOGIN_AFTER_PARAM, "")
+    return int(value) if value.isdigit() else None
 
 
 def authentication_step(

@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from identity.clients.service import get_client
 from identity.keys.service import published_jwks
 from identity.oidc.adapter import current
+from identity.sessions.service import SESSION_COOKIE, current_session
+from identity.sessions.service import end_session as end_browser_session
 
 
 def _hinted_client_id(provider, id_token_hint: str) -> str | None:  # noqa: ANN001
@@ -30,9 +32,6 @@ def _hinted_client_id(provider, id_token_hint: str) -> str | None:  # noqa: ANN0
 
 
 def end_session(provider, request: Request, params: dict[str, str]) -> Response:  # noqa: ANN001
-    from identity.sessions.service import current_session
-    from identity.sessions.service import end_session as end_browser_session
-
     ctx = current.get()
     post_logout = params.get("post_logout_redirect_uri")
     client_id = params.get("client_id")
@@ -57,8 +56,6 @@ def end_session(provider, request: Request, params: dict[str, str]) -> Response:
         response: Response = RedirectResponse(redirect, status_code=303)
     else:
         response = _page(200, "You have signed out.")
-    from identity.sessions.service import SESSION_COOKIE
-
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 

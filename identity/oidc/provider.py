@@ -15,6 +15,7 @@ from identity.oidc.release import ClaimRelease
 from identity.oidc.server import Provider
 from identity.oidc.subjects import SubjectIdentifiers
 from identity.oidc.tokens import TokenIssuer
+from identity.web import render
 from kit.runtime import Runtime
 
 
@@ -28,8 +29,6 @@ class OpenIDProvider:
         self.server = Provider(self.issuer, self.release)
 
     def consent_page(self, request: Request, oauth_req, needed: ConsentNeeded) -> Response:  # noqa: ANN001
-        from identity.web import render
-
         client = needed.client
         query = {k: v for k, v in oauth_req.payload.data.items()}
         return render(

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from identity import claims as claim_names
-from identity.accounts.models import Account
+from identity.accounts import repository as accounts_repository
+from identity.accounts.claims import account_kind_and_roles, resident_claims
 from identity.clients.models import Client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_USERINFO, ConsentPort
 from identity.oidc.adapter import RequestContext
@@ -55,8 +56,6 @@ class ClaimRelease:
         self.issuer = issuer
 
     def profile(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
-        from identity.accounts.claims import resident_claims
-
         return resident_claims(ctx.db, ctx.runtime, account_id)
 
     def id_token(
@@ -129,8 +128,6 @@ class ClaimRelease:
     def staff_claims(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
         """An officer's roles and department, for the gateway's own services only (first-party
         clients such as the forms hub): what lets an officer work their department's queue."""
-        from identity.accounts.claims import account_kind_and_roles
-
         kind, department, roles = account_kind_and_roles(ctx.db, account_id)
         if kind != "staff":
             return {}
@@ -139,5 +136,5 @@ class ClaimRelease:
     def account_inactive(self, db: Session, account_id: str | None) -> bool:
         if account_id is None:
             return False
-        account = db.get(Account, account_id)
+        account = accounts_repository.get(db, account_id)
         return account is None or account.status != "active"

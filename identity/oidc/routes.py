@@ -11,13 +11,15 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc6749 import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from identity.clients.service import CIBA_GRANT_TYPE
-from identity.devices.service import CIBA_INTERVAL
+from identity.devices import repository as devices_repository
+from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
+from identity.keys.service import published_jwks
 from identity.oidc import discovery, logout
 from identity.oidc.adapter import (
     OversizedRequest,
@@ -37,7 +39,10 @@ from identity.oidc.authorize import (
     sign_in_location,
 )
 from identity.oidc.provider import OpenIDProvider, get_provider
+from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
+from identity.sessions.service import current_session
+from identity.web import verify_csrf
 from kit.db import session_scope
 from kit.runtime import DbSession, Runtime, RuntimeDep
 
@@ -69,8 +74,6 @@ def openid_configuration(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/jwks")
 def jwks(request: Request, db: DbSession, runtime: RuntimeDep) -> JSONResponse:
-    from identity.keys.service import published_jwks
-
     get_provider(request).keys.signing_key(db, "ES256")  # creates the keys on first start
     return JSONResponse(
         published_jwks(db, runtime.clock()),
@@ -134,8 +137,6 @@ def _authorize(
     oauth_req: StarletteOAuth2Request,
     consent_answer: dict[str, Any] | None,
 ) -> Response:
-    from identity.sessions.service import current_session
-
     ctx = current.get()
     now = ctx.runtime.clock()
     session = current_session(ctx.db, request, ctx.runtime)
@@ -161,8 +162,6 @@ def _authorize(
             if consent_answer is None:
                 return provider.consent_page(request, oauth_req, outcome)
             if not consent_answer["approve"]:
-                from authlib.oauth2.rfc6749 import AccessDeniedError
-
                 raise AccessDeniedError(redirect_uri=redirect_uri)
             grant_id = provider.consent.record_grant(
                 ctx.db,
@@ -209,8 +208,6 @@ async def authorize(request: Request, runtime: RuntimeDep) -> Response:
 @router.post("/authorize/consent", include_in_schema=False)
 async def authorize_consent(request: Request, runtime: RuntimeDep) -> Response:
     """The resident's answer on the consent page; the original request is re-validated."""
-    from identity.web import verify_csrf
-
     provider = get_provider(request)
     form = await request.form(max_files=0, max_fields=64)
     verify_csrf(request, form)
@@ -303,11 +300,6 @@ async def end_session(request: Request, runtime: RuntimeDep) -> Response:
 async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> Response:
     """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
     endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
-    from authlib.oauth2.rfc6749 import OAuth2Error as AuthlibError
-
-    from identity.devices.service import AppSigninError, start_backchannel
-    from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
-
     provider = get_provider(request)
     try:
         oauth_req = await read_oauth2_request(request)
@@ -320,7 +312,7 @@ async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> R
         ctx = current.get()
         try:
             client = provider.server.authenticate_client(oauth_req, CONFIDENTIAL_AUTH_METHODS, "token")
-        except AuthlibError as error:
+        except OAuth2Error as error:
             return _with_auth_challenge(provider.server.handle_error_response(oauth_req, error))
         if not client.check_grant_type(CIBA_GRANT_TYPE):
             body = {"error": "unauthorized_client", "error_description": "CIBA is not registered"}
@@ -350,15 +342,11 @@ async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> R
 async def app_denied(request: Request, rid: str, runtime: RuntimeDep) -> Response:
     """The resident denied (or let expire) an app sign-in started from an authorization
     request: the department gets ``access_denied`` at its verified redirect URI."""
-    from authlib.oauth2.rfc6749 import AccessDeniedError
-
-    from identity.devices.models import AppSignin
-
     provider = get_provider(request)
 
     def run() -> Response:
         ctx = current.get()
-        signin = ctx.db.get(AppSignin, rid[:32])
+        signin = devices_repository.get_signin(ctx.db, rid[:32])
         if signin is None or signin.kind != "browser" or signin.status not in ("denied", "expired"):
             return error_page(
                 400, "This sign-in request cannot be processed", "unknown or unanswered request"

@@ -33,17 +33,18 @@ from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError,
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc import jwt
 from joserfc.errors import JoseError
-from sqlalchemy import select, update
 
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
+from identity.devices.service import AppSigninError, poll_backchannel
 from identity.oidc import jwks_cache
 from identity.oidc.adapter import current, to_response
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
-from identity.tokens.models import AssertionJti, AuthorizationCode, IssuedToken
+from identity.tokens import repository as tokens_repository
+from identity.tokens.models import AuthorizationCode
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
@@ -57,8 +58,6 @@ class S256OnlyCodeChallenge(CodeChallenge):
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
     def validate_code_challenge(self, grant, redirect_uri):  # noqa: ANN001, ANN201
-        from authlib.oauth2.rfc6749 import InvalidRequestError
-
         data = grant.request.payload.data
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
@@ -67,8 +66,6 @@ class S256OnlyCodeChallenge(CodeChallenge):
         return super().validate_code_challenge(grant, redirect_uri)
 
     def validate_code_verifier(self, grant, result):  # noqa: ANN001, ANN201
-        from authlib.oauth2.rfc6749 import InvalidRequestError
-
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'.")
         return super().validate_code_verifier(grant, result)
@@ -88,7 +85,8 @@ class CodeGrant(AuthorizationCodeGrant):
         decision = request.user
         now = ctx.runtime.clock()
         data = request.payload.data
-        ctx.db.add(
+        tokens_repository.add_code(
+            ctx.db,
             AuthorizationCode(
                 code_hash=token_hash(code),
                 client_id=request.client.client_id,
@@ -107,24 +105,18 @@ class CodeGrant(AuthorizationCodeGrant):
                 amr=list(decision.amr),
                 created_at=now,
                 expires_at=now + timedelta(seconds=ctx.runtime.settings.authorization_code_ttl_seconds),
-            )
+            ),
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
         ctx = current.get()
         now = ctx.runtime.clock()
-        row = ctx.db.scalars(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code)).with_for_update()
-        ).one_or_none()
+        row = tokens_repository.code_for_update(ctx.db, token_hash(code))
         if row is None or row.client_id != client.get_client_id():
             return None
         if row.used_at is not None:
             # RFC 6749 §4.1.2: a code used twice is refused and what it gave is revoked.
-            ctx.db.execute(
-                update(IssuedToken)
-                .where(IssuedToken.code_hash == row.code_hash, IssuedToken.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
+            tokens_repository.revoke_from_code(ctx.db, row.code_hash, now)
             return None
         if row.expires_at <= now:
             return None
@@ -188,9 +180,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
         now = ctx.runtime.clock()
-        row = ctx.db.scalars(
-            select(IssuedToken).where(IssuedToken.token_hash == token_hash(refresh_token)).with_for_update()
-        ).one_or_none()
+        row = tokens_repository.by_hash_for_update(ctx.db, token_hash(refresh_token))
         if row is None or row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
@@ -198,7 +188,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):
         if row.spent_at is not None:
             grace = timedelta(seconds=ctx.runtime.settings.refresh_reuse_grace_seconds)
             if now - row.spent_at > grace:
-                revoke_family(ctx.db, row.family_id, now)
+                tokens_repository.revoke_family(ctx.db, row.family_id, now)
                 return None
         return TokenRecord(row, now)
 
@@ -239,8 +229,6 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
     }
 
     def validate_token_request(self) -> None:
-        from identity.devices.service import AppSigninError, poll_backchannel
-
         client = self.authenticate_token_endpoint_client()
         if not client.check_grant_type(self.GRANT_TYPE):
             raise UnauthorizedClientError(f"The client is not authorized to use {self.GRANT_TYPE}.")
@@ -330,27 +318,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         client_id = claims["sub"]
         if not isinstance(jti, str) or len(jti) > 255:
             return False
-        if ctx.db.get(AssertionJti, (jti, client_id)) is not None:
-            return False
         exp = claims.get("exp")
         now = ctx.runtime.clock()
         expires = now + timedelta(seconds=600)
         if isinstance(exp, int | float):
             expires = max(now, now.fromtimestamp(exp, tz=now.tzinfo)) + timedelta(seconds=60)
-        ctx.db.add(AssertionJti(jti=jti, client_id=client_id, expires_at=expires))
-        ctx.db.flush()
-        return True
+        return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
 
     def resolve_client_public_key(self, client: OAuthClient):  # noqa: ANN201
         return jwks_cache.client_keys(client.row)
-
-
-def revoke_family(db, family_id: str, now) -> None:  # noqa: ANN001
-    db.execute(
-        update(IssuedToken)
-        .where(IssuedToken.family_id == family_id, IssuedToken.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
@@ -360,11 +336,9 @@ def find_token(provider: Provider, token_string: str, hint: str | None) -> Token
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
         if claims is not None:
-            row = ctx.db.get(IssuedToken, claims["jti"])
+            row = tokens_repository.get(ctx.db, claims["jti"])
     if row is None and len(token_string) <= 512:
-        row = ctx.db.scalars(
-            select(IssuedToken).where(IssuedToken.token_hash == token_hash(token_string))
-        ).one_or_none()
+        row = tokens_repository.by_hash(ctx.db, token_hash(token_string))
     return TokenRecord(row, now) if row is not None else None
 
 
@@ -378,7 +352,7 @@ class Revocation(RevocationEndpoint):
         now = current.get().runtime.clock()
         if token.row.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
-            revoke_family(current.get().db, token.row.family_id, now)
+            tokens_repository.revoke_family(current.get().db, token.row.family_id, now)
         elif token.row.revoked_at is None:
             token.row.revoked_at = now
 
@@ -465,7 +439,7 @@ class Provider(AuthorizationServer):
 
     def save_token(self, token: dict[str, Any], request) -> None:  # noqa: ANN001
         ctx = current.get()
-        ctx.db.add_all(ctx.pending)
+        tokens_repository.add_tokens(ctx.db, ctx.pending)
         ctx.pending.clear()
 
     def create_oauth2_request(self, request):  # noqa: ANN001, ANN201

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from identity.clients.models import Client
 from identity.keys.service import KeyCache
 from identity.oidc.subjects import SubjectIdentifiers
-from identity.tokens.models import IssuedToken, SubjectRecord
+from identity.tokens import repository as tokens_repository
+from identity.tokens.models import IssuedToken
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 
@@ -61,8 +62,7 @@ class TokenIssuer:
         """The ``sub`` for this client, kept so the department may later name the resident
         by it (CIBA login_hint)."""
         sub = self.subject(client, account_id)
-        if db.get(SubjectRecord, (client.sector_identifier, sub)) is None:
-            db.add(SubjectRecord(sector=client.sector_identifier, sub=sub, account_id=account_id))
+        tokens_repository.remember_subject(db, client.sector_identifier, sub, account_id)
         return sub
 
     def issue(

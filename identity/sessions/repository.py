@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -74,4 +74,16 @@ def delete_pending(db: Session, pending_id: str) -> None:
 def delete_expired_pending(db: Session, account_id: str, now: datetime) -> None:
     db.execute(
         delete(PendingSignin).where(PendingSignin.account_id == account_id, PendingSignin.expires_at <= now)
+    )
+
+
+def ids_approved_by_device(db: Session, device_id: str) -> set[str]:
+    return set(db.scalars(select(BrowserSession.id).where(BrowserSession.device_id == device_id)))
+
+
+def end_many(db: Session, session_ids: Collection[str], now: datetime) -> None:
+    db.execute(
+        update(BrowserSession)
+        .where(BrowserSession.id.in_(session_ids), BrowserSession.ended_at.is_(None))
+        .values(ended_at=now)
     )

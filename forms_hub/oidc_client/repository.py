@@ -1,0 +1,101 @@
+"""Every query of the forms hub's relying-party state: its client registration, the
+authorization requests in flight, its browser sessions and the kept prefill tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlalchemy.orm import Session
+
+from forms_hub.oidc_client.models import AuthRequest, HubSession, PrefillToken, RelyingPartyClient
+
+_CLIENT_ROW = 1  # the hub has exactly one registration with the provider
+
+# -- the hub's own client --------------------------------------------------------------------
+
+
+def client_registration(db: Session) -> RelyingPartyClient | None:
+    return db.get(RelyingPartyClient, _CLIENT_ROW)
+
+
+def save_client_registration(db: Session, client_id: str, secret_sealed: str, now: datetime) -> None:
+    row = client_registration(db)
+    if row is None:
+        db.add(
+            RelyingPartyClient(
+                id=_CLIENT_ROW, client_id=client_id, secret_sealed=secret_sealed, updated_at=now
+            )
+        )
+    else:
+        row.client_id, row.secret_sealed, row.updated_at = client_id, secret_sealed, now
+    db.flush()
+
+
+# -- authorization requests ------------------------------------------------------------------
+
+
+def add_auth_request(db: Session, row: AuthRequest, now: datetime) -> None:
+    """Store a new request, clearing the abandoned ones on the way."""
+    db.execute(delete(AuthRequest).where(AuthRequest.expires_at < now))
+    db.add(row)
+    db.flush()
+
+
+def take_auth_request(db: Session, state_hash: str) -> AuthRequest | None:
+    """Delete and return the request ``state_hash`` names, in one statement: of two callbacks
+    racing with the same ``state`` only one gets the row."""
+    return db.scalar(
+        delete(AuthRequest)
+        .where(AuthRequest.state_hash == state_hash)
+        .returning(AuthRequest)
+        .execution_options(synchronize_session=False)
+    )
+
+
+# -- sessions --------------------------------------------------------------------------------
+
+
+def add_session(db: Session, row: HubSession, now: datetime) -> None:
+    """Store a new session, clearing the expired ones on the way."""
+    db.execute(delete(HubSession).where(HubSession.expires_at < now))
+    db.add(row)
+    db.flush()
+
+
+def get_session(db: Session, id_hash: str) -> HubSession | None:
+    return db.get(HubSession, id_hash)
+
+
+def delete_session(db: Session, id_hash: str) -> None:
+    db.execute(delete(HubSession).where(HubSession.id_hash == id_hash))
+
+
+# -- prefill tokens --------------------------------------------------------------------------
+
+
+def prefill_tokens(db: Session, submission_id: str) -> PrefillToken | None:
+    return db.get(PrefillToken, submission_id)
+
+
+def save_prefill_tokens(
+    db: Session, submission_id: str, sub: str, tokens_sealed: str, claims: list[str], now: datetime
+) -> None:
+    row = prefill_tokens(db, submission_id)
+    if row is None:
+        db.add(
+            PrefillToken(
+                submission_id=submission_id,
+                sub=sub,
+                tokens_sealed=tokens_sealed,
+                claims=claims,
+                created_at=now,
+            )
+        )
+    else:
+        row.sub, row.tokens_sealed, row.claims, row.created_at = sub, tokens_sealed, claims, now
+    db.flush()
+
+
+def delete_prefill_tokens(db: Session, submission_id: str) -> None:
+    db.execute(delete(PrefillToken).where(PrefillToken.submission_id == submission_id))

@@ -1,0 +1,97 @@
+"""Every query on authorization codes, issued tokens, assertion ``jti``s and pairwise
+subjects: the storage under the OpenID Provider's grants and endpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from identity.tokens.models import AssertionJti, AuthorizationCode, IssuedToken, SubjectRecord
+
+# -- authorization codes ---------------------------------------------------------------------
+
+
+def add_code(db: Session, row: AuthorizationCode) -> None:
+    db.add(row)
+
+
+def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
+    """The code row, locked: two redemptions of one code must not both succeed."""
+    return db.scalars(
+        select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash).with_for_update()
+    ).one_or_none()
+
+
+# -- issued tokens ---------------------------------------------------------------------------
+
+
+def add_tokens(db: Session, rows: Iterable[IssuedToken]) -> None:
+    db.add_all(rows)
+
+
+def get(db: Session, jti: str) -> IssuedToken | None:
+    return db.get(IssuedToken, jti)
+
+
+def by_hash(db: Session, token_hash: str) -> IssuedToken | None:
+    return db.scalars(select(IssuedToken).where(IssuedToken.token_hash == token_hash)).one_or_none()
+
+
+def by_hash_for_update(db: Session, token_hash: str) -> IssuedToken | None:
+    """Locked, so that two concurrent rotations of one refresh token see each other."""
+    return db.scalars(
+        select(IssuedToken).where(IssuedToken.token_hash == token_hash).with_for_update()
+    ).one_or_none()
+
+
+def revoke_from_code(db: Session, code_hash: str, now: datetime) -> None:
+    """Everything issued from one authorization code (a replayed code, RFC 6749 §4.1.2)."""
+    db.execute(
+        update(IssuedToken)
+        .where(IssuedToken.code_hash == code_hash, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_family(db: Session, family_id: str, now: datetime) -> None:
+    """Every token descended from the same grant (RFC 9700 §4.14.2, RFC 7009 §2.1)."""
+    db.execute(
+        update(IssuedToken)
+        .where(IssuedToken.family_id == family_id, IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_of_sessions(db: Session, session_ids: Collection[str], now: datetime) -> None:
+    db.execute(
+        update(IssuedToken)
+        .where(IssuedToken.session_id.in_(session_ids), IssuedToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+# -- private_key_jwt assertions --------------------------------------------------------------
+
+
+def record_assertion_jti(db: Session, jti: str, client_id: str, expires_at: datetime) -> bool:
+    """Remember a client assertion's ``jti``; False when it was already used (RFC 7523 §3)."""
+    if db.get(AssertionJti, (jti, client_id)) is not None:
+        return False
+    db.add(AssertionJti(jti=jti, client_id=client_id, expires_at=expires_at))
+    db.flush()
+    return True
+
+
+# -- pairwise subjects -----------------------------------------------------------------------
+
+
+def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> None:
+    if db.get(SubjectRecord, (sector, sub)) is None:
+        db.add(SubjectRecord(sector=sector, sub=sub, account_id=account_id))
+
+
+def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
+    return db.get(SubjectRecord, (sector, sub))
