@@ -10,7 +10,7 @@ import base64
 import hashlib
 import hmac
 
-from identity.security.fieldcrypt import derive_key
+from kit.sealing import derive_key
 
 
 class SubjectIdentifiers:

@@ -29,13 +29,12 @@ or 20-bit emailed-code space.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
 from dataclasses import dataclass
 from functools import cache
 
 from identity.security.totp import _normalise_recovery_code
+from kit.runtime import Runtime
 from kit.sealing import BlindIndex, FieldCipher, derive_key, keyed_digest
 
 HKID_INDEX_CONTEXT = "hkid"
@@ -53,7 +52,6 @@ class Keyring:
     email_index: BlindIndex
     _otp_key: bytes
     _throttle_key: bytes
-    _csrf_key: bytes
 
     def hkid_digest(self, canonical_hkid: str) -> str:
         return self.hkid_index.digest(canonical_hkid, context=HKID_INDEX_CONTEXT)
@@ -89,10 +87,6 @@ class Keyring:
     def throttle_digest(self, identifier: str) -> str:
         return keyed_digest(self._throttle_key, identifier)[:40]
 
-    def csrf_token_for(self, cookie_value: str) -> str:
-        digest = hmac.new(self._csrf_key, cookie_value.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
 
 def normalise_email(email: str) -> str:
     """Lower-cased and trimmed: the spelling the email blind index is computed over."""
@@ -111,10 +105,8 @@ def build_keyring(master_key: bytes, field_generation: int = 1) -> Keyring:
         email_index=BlindIndex(derive_key(master_key, "blind-index/email/v1")),
         _otp_key=derive_key(master_key, "otp-codes/v1"),
         _throttle_key=derive_key(master_key, "throttle/v1"),
-        _csrf_key=derive_key(master_key, "csrf/v1"),
     )
 
 
-def keyring_for(runtime) -> Keyring:  # noqa: ANN001 - kit.runtime.Runtime (no import cycle)
-    generation = getattr(runtime.settings, "field_key_generation", 1)
-    return build_keyring(runtime.master_key, generation)
+def keyring_for(runtime: Runtime) -> Keyring:
+    return build_keyring(runtime.master_key, runtime.settings.field_key_generation)

@@ -11,9 +11,9 @@ from fastapi import Depends
 from starlette.datastructures import FormData
 from starlette.requests import Request
 
-from identity.security.fieldcrypt import derive_key
 from identity.web.messages import MESSAGES
 from kit.csrf import CsrfGuard, origin_of
+from kit.sealing import derive_key
 
 # Forms come before sign-in (the sign-in form itself), so the token is bound to a random
 # pre-session cookie rather than to the session (kit.csrf).

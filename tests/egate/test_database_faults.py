@@ -34,7 +34,7 @@ FAIL_FAST_SECONDS = 4.0
 @pytest.fixture(scope="module")
 def own_cluster() -> Iterator[TempCluster]:
     try:
-        cluster = start_temp_cluster()
+        cluster = start_temp_cluster(durable_commits=True)
     except PostgresUnavailable as exc:
         if IN_CI:
             pytest.fail(f"PostgreSQL is required under CI=true: {exc}")

@@ -35,6 +35,9 @@ class TempCluster:
     root: Path
     bin_dir: Path
     as_user: list[str]
+    # Off for speed in the shared cluster; on where a test stops the server as a crash
+    # would and expects what was committed to be there afterwards.
+    durable_commits: bool = False
 
     @property
     def socket_dir(self) -> Path:
@@ -64,10 +67,10 @@ class TempCluster:
         self.start_server()
 
     def _server_options(self) -> str:
-        return (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c synchronous_commit=off"
-            " -c full_page_writes=off -c max_connections=60"
-        )
+        options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=60"
+        if not self.durable_commits:
+            options += " -c synchronous_commit=off -c full_page_writes=off"
+        return options
 
     def stop_server(self) -> None:
         """Stop the server as a crash would (immediate mode), keeping its data."""
@@ -132,7 +135,7 @@ class TempCluster:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
 
 
-def start_temp_cluster() -> TempCluster:
+def start_temp_cluster(*, durable_commits: bool = False) -> TempCluster:
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="egate-pg-"))
     as_user: list[str] = []
@@ -146,7 +149,7 @@ def start_temp_cluster() -> TempCluster:
     (root / "socket").mkdir()
     if as_user:
         shutil.chown(root / "socket", "postgres")
-    cluster = TempCluster(root, bin_dir, as_user)
+    cluster = TempCluster(root, bin_dir, as_user, durable_commits)
     try:
         cluster.start()
     except BaseException:
