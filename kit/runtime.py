@@ -38,10 +38,9 @@ async def get_runtime(request: Request) -> Runtime:
 
 
 def _db_session(request: Request) -> Iterator[Session]:
-    # scope="function" below: the commit happens before the response is sent, so nothing
-    # acknowledged to a client can be lost to a failed commit afterwards.
     yield from session_scope(request.app.state.runtime.sessions)
 
 
+# Being replaced by kit.web.DbSession (services stop reaching into the runtime).
 DbSession = Annotated[Session, Depends(_db_session, scope="function")]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
