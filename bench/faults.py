@@ -1,0 +1,320 @@
+"""kill -9 under load: nothing the gateway acknowledged may be lost, and the ledger verifies.
+
+Runs `egate serve` as a child process on SQLite (default) or a PostgreSQL URL, signs a demo
+resident in through the real pages (HTTP only: this script shares no code with the server),
+then drives two kinds of acknowledged writes at once:
+- form submissions through the forms hub's API (draft, then submit with an Idempotency-Key;
+  acknowledged = 200 with a reference number);
+- userinfo calls by a department (acknowledged = 200, each one a disclosure in the ledger).
+Every few seconds the server is killed with SIGKILL mid-load and started again. At the end
+it counts what was acknowledged against what is stored, and verifies the ledger offline
+(`egate ledger export` + `egate ledger verify`).
+
+    .venv/bin/python bench/faults.py [--kills 10] [--seconds-between 3] [--database-url URL]
+
+Prints one line per kill and a summary; exits 1 when anything acknowledged is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from html import unescape
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+# The CLI of this checkout (not whatever `egate` an installed package would run).
+EGATE = [sys.executable, "-m", "egate.cli"]
+DEMO_CLIENT_ID = "demo-department"
+DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
+FORM = "public-toilet-fault-report"
+ANSWERS = {
+    "toilet_location": "Kowloon Park public toilet near Haiphong Road",
+    "district": "yau-tsim-mong",
+    "fault_type": "blocked",
+    "description": "The toilet in the second cubicle is blocked and overflowing.",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def form_fields(page: str) -> dict[str, str]:
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", page):
+        name = re.search(r'name="([^"]*)"', tag)
+        value = re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[unescape(name.group(1))] = unescape(value.group(1)) if value else ""
+    return fields
+
+
+def post_forms(page: str, current_url: str) -> list[tuple[str, dict[str, str]]]:
+    """Each POST form on the page: where it posts (its action, or the page itself) and its fields."""
+    forms = []
+    for opening, body in re.findall(r"(<form[^>]*>)(.*?)</form>", page, flags=re.S):
+        if 'method="post"' not in opening:
+            continue
+        action = re.search(r'action="([^"]*)"', opening)
+        target = urljoin(current_url, unescape(action.group(1))) if action else current_url
+        forms.append((target, form_fields(body)))
+    return forms
+
+
+@dataclass
+class Gateway:
+    env: dict[str, str]
+    base: str
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+            [*EGATE, "serve", "--port", self.base.rsplit(":", 1)[1]],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/health/ready", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise SystemExit("the gateway did not become ready")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run(  # noqa: S603 - our own CLI
+            [*EGATE, *args], env=self.env, capture_output=True, text=True, check=False, timeout=300
+        )
+        if result.returncode != 0:
+            raise SystemExit(f"egate {' '.join(args)} failed: {result.stderr.strip()[-400:]}")
+        return result.stdout
+
+
+def sign_in(browser: httpx.Client, url: str, identifier: str, password: str) -> httpx.Response:
+    """Follow redirects like a browser, filling in the sign-in page and approving consent."""
+    response = browser.get(url)
+    for _ in range(12):
+        if response.is_redirect:
+            location = urljoin(str(response.url), response.headers["location"])
+            if location.startswith(DEMO_REDIRECT_URI):
+                return response
+            response = browser.get(location)
+            continue
+        page = response.text
+        forms = post_forms(page, str(response.url))
+        sign_in_form = next(((t, f) for t, f in forms if "password" in f), None)
+        consent_form = next(((t, f) for t, f in forms if "decision" in f or 'name="decision"' in page), None)
+        if sign_in_form:
+            target, fields = sign_in_form
+            fields.update(identifier=identifier, password=password)
+        elif consent_form:
+            target, fields = consent_form
+            fields.update(decision="approve", remember="yes")
+        else:
+            return response  # a page that asks nothing more: signed in
+        response = browser.post(target, data=fields)
+    raise SystemExit("sign-in did not finish")
+
+
+@dataclass
+class Tally:
+    submissions: list[str] = field(default_factory=list)
+    disclosures: int = 0
+    errors: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def pkce() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def department_token(gateway: Gateway, browser: httpx.Client, secret: str, resident: tuple[str, str]) -> str:
+    verifier, challenge = pkce()
+    query = urlencode(
+        {
+            "client_id": DEMO_CLIENT_ID,
+            "response_type": "code",
+            "scope": "openid profile",
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+            "state": secrets.token_urlsafe(8),
+            "nonce": secrets.token_urlsafe(8),
+        }
+    )
+    callback = sign_in(browser, f"{gateway.base}/authorize?{query}", *resident)
+    if not callback.is_redirect:
+        raise SystemExit(f"no code: the flow ended at {callback.url} ({callback.status_code})")
+    code = parse_qs(urlsplit(callback.headers["location"]).query)["code"][0]
+    token = httpx.post(
+        f"{gateway.base}/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": DEMO_REDIRECT_URI,
+            "code_verifier": verifier,
+        },
+        auth=(DEMO_CLIENT_ID, secret),
+        timeout=10,
+    )
+    token.raise_for_status()
+    return str(token.json()["access_token"])
+
+
+def load(
+    gateway: Gateway, tally: Tally, stop: threading.Event, token: str, forms_cookies: httpx.Cookies
+) -> None:
+    def userinfo_worker() -> None:
+        with httpx.Client(base_url=gateway.base, timeout=5) as http:
+            while not stop.is_set():
+                try:
+                    response = http.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+                except httpx.TransportError:
+                    continue
+                with tally.lock:
+                    if response.status_code == 200:
+                        tally.disclosures += 1
+
+    def submission_worker() -> None:
+        origin = {"Origin": gateway.base}
+        with httpx.Client(base_url=gateway.base, timeout=5, cookies=forms_cookies, headers=origin) as http:
+            while not stop.is_set():
+                try:
+                    draft = http.post("/forms/api/submissions", json={"form": FORM, "answers": ANSWERS})
+                    if draft.status_code != 201:
+                        continue
+                    done = http.post(
+                        f"/forms/api/submissions/{draft.json()['id']}/submit",
+                        headers={"Idempotency-Key": secrets.token_hex(12)},
+                    )
+                except httpx.TransportError:
+                    continue
+                if done.status_code == 200:
+                    with tally.lock:
+                        tally.submissions.append(str(done.json()["reference"]))
+
+    workers = [threading.Thread(target=userinfo_worker) for _ in range(2)]
+    workers += [threading.Thread(target=submission_worker) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--kills", type=int, default=10)
+    parser.add_argument("--seconds-between", type=float, default=3.0)
+    parser.add_argument("--database-url", help="PostgreSQL URL (default: SQLite in a temp dir)")
+    args = parser.parse_args()
+
+    data_dir = Path(tempfile.mkdtemp(prefix="egate-faults-"))
+    port = free_port()
+    env = {
+        **os.environ,
+        "EGATE_DATA_DIR": str(data_dir),
+        "EGATE_ISSUER": f"http://127.0.0.1:{port}",
+        "EGATE_LOG_LEVEL": "warning",
+        "PYTHONPATH": str(ROOT),
+    }
+    if args.database_url:
+        env["EGATE_DATABASE_URL"] = args.database_url
+    gateway = Gateway(env, f"http://127.0.0.1:{port}")
+    demo = gateway.cli("demo")
+    identifier = re.search(r"identity card number:\s+(\S+)", demo)
+    password = re.search(r"password:\s+(\S+)", demo)
+    secret = re.search(r"client secret:\s+(\S+)", demo)
+    if not (identifier and password and secret):
+        raise SystemExit("`egate demo` did not print the demo resident and client secret")
+    resident = (identifier.group(1), password.group(1))
+
+    gateway.start()
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        token = department_token(gateway, browser, secret.group(1), resident)
+        hub = sign_in(browser, f"{gateway.base}/forms/auth/login?next=/forms/my", *resident)
+        if "forms_session" not in browser.cookies:
+            raise SystemExit(f"the forms hub did not sign the resident in ({hub.status_code})")
+        forms_cookies = httpx.Cookies()
+        forms_cookies.set("forms_session", browser.cookies["forms_session"], path="/forms")
+
+    tally = Tally()
+    stop = threading.Event()
+    loader = threading.Thread(target=load, args=(gateway, tally, stop, token, forms_cookies))
+    loader.start()
+    try:
+        for kill in range(1, args.kills + 1):
+            time.sleep(args.seconds_between)
+            gateway.kill()
+            restarted = time.monotonic()
+            gateway.start()
+            with tally.lock:
+                print(
+                    f"kill {kill}: {len(tally.submissions)} submissions and {tally.disclosures}"
+                    f" disclosures acknowledged so far; ready again in {time.monotonic() - restarted:.2f} s",
+                    flush=True,
+                )
+        time.sleep(args.seconds_between)
+    finally:
+        stop.set()
+        loader.join()
+
+    lost = missing_submissions(gateway, tally, forms_cookies)
+    gateway.kill()
+    gateway.cli("ledger", "checkpoint")  # cover the tail, so the whole log verifies
+    export = data_dir / "ledger.jsonl"
+    gateway.cli("ledger", "export", "--output", str(export))
+    public_key = gateway.cli("ledger", "public-key").strip()
+    verification = gateway.cli("ledger", "verify", str(export), "--public-key", public_key)
+    checked = re.search(r"OK: (\d+) entries", verification)
+    entries = int(checked.group(1)) if checked else 0
+    print(f"acknowledged submissions: {len(tally.submissions)}, stored: {len(tally.submissions) - len(lost)}")
+    print(f"acknowledged disclosures: {tally.disclosures}, ledger entries: {entries}")
+    print(f"ledger verification: {verification.strip().splitlines()[0]}")
+    disclosures_lost = max(0, tally.disclosures - entries)
+    print(f"lost: {len(lost) + disclosures_lost}")
+    return 1 if lost or disclosures_lost or not checked else 0
+
+
+def missing_submissions(gateway: Gateway, tally: Tally, cookies: httpx.Cookies) -> list[str]:
+    with httpx.Client(base_url=gateway.base, cookies=cookies, timeout=30) as http:
+        stored: set[str] = set()
+        response = http.get("/forms/api/submissions", params={"limit": 100000})
+        response.raise_for_status()
+        body = response.json()
+        items = body["items"] if isinstance(body, dict) else body
+        stored.update(str(item.get("reference")) for item in items)
+    return [reference for reference in tally.submissions if reference not in stored]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
