@@ -21,6 +21,7 @@ access_log = logging.getLogger("egate.access")
 LIBRARY_LOGGERS = ("authlib", "sqlalchemy", "alembic", "httpx", "httpcore", "urllib3", "multipart", "jose")
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_REQUEST_ID_KEY = "request_id"
 
 
 class JSONFormatter(logging.Formatter):
@@ -59,6 +60,13 @@ def configure_logging(level: str, as_json: bool) -> None:
         logging.getLogger(library).setLevel(max(logging.WARNING, root.level))
 
 
+def request_id_of(scope: Scope) -> str | None:
+    """The id :class:`RequestContextMiddleware` gave this request; None without it (an app
+    mounted on its own, as in tests)."""
+    request_id = scope.get("state", {}).get(_REQUEST_ID_KEY)
+    return request_id if isinstance(request_id, str) else None
+
+
 class RequestContextMiddleware:
     """Gives every request an id (taken from X-Request-ID when well-formed) and logs it once."""
 
@@ -72,7 +80,7 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else secrets.token_hex(8)
         token = request_id_var.set(request_id)
-        scope.setdefault("state", {})["request_id"] = request_id
+        scope.setdefault("state", {})[_REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
         status = 500
 

@@ -3,7 +3,8 @@
 A service's ``create_app`` calls ``install_infrastructure`` with the session factory and
 the clock it was given; routes then declare ``db: DbSession`` and ``now: Now``. Nothing
 below a route reaches for them another way: services and repositories receive the session
-and the time as arguments.
+and the time as arguments. A route whose work outlives its own unit of work (a streamed
+export reading in short transactions of its own) declares ``sessions: Sessions``.
 """
 
 from __future__ import annotations
@@ -37,5 +38,11 @@ async def _now(request: Request) -> datetime:
     return clock()
 
 
+async def _session_factory(request: Request) -> sessionmaker[Session]:
+    sessions: sessionmaker[Session] = request.app.state.sessions
+    return sessions
+
+
 DbSession = Annotated[Session, Depends(_unit_of_work, scope="function")]
 Now = Annotated[datetime, Depends(_now)]
+Sessions = Annotated[sessionmaker[Session], Depends(_session_factory)]
