@@ -15,10 +15,10 @@ entries. ``ledger:department`` reads entries whose recipient department is the t
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
 
 from kit.access_tokens import AccessTokenClaims, AccessTokenVerifier
 from kit.bearer import INSUFFICIENT_SCOPE, INVALID_REQUEST, BearerProblem, bearer_token, verified_claims
@@ -54,7 +54,33 @@ class Principal:
         )
 
 
+@dataclass(frozen=True)
+class AccessRules:
+    """What the access rules check tokens with, given to the app by ``create_app``.
+
+    ``resident_client_ids``: when set, only these clients may act for a resident.
+    ``admin_token``: the administrator credential (``EGATE_ADMIN_TOKEN``), if one is set.
+    """
+
+    verifier: AccessTokenVerifier
+    resident_client_ids: frozenset[str] | None = None
+    admin_token: str | None = field(default=None, repr=False)
+
+
+def install_access_rules(app: FastAPI, rules: AccessRules) -> None:
+    app.state.access_rules = rules
+
+
 # -- dependencies: the access rules, declared once -------------------------------------------
+
+
+async def _access_rules(request: Request) -> AccessRules:
+    # async: FastAPI runs a sync dependency in a worker thread; this one needs no thread.
+    rules: AccessRules = request.app.state.access_rules
+    return rules
+
+
+Rules = Annotated[AccessRules, Depends(_access_rules)]
 
 
 def _token(request: Request) -> str:
@@ -64,13 +90,12 @@ def _token(request: Request) -> str:
     return token
 
 
-def _verified(request: Request, token: str) -> Principal:
-    verifier: AccessTokenVerifier = request.app.state.consent.verifier
-    return Principal.from_claims(verified_claims(verifier, token))
+def _verified(rules: AccessRules, token: str) -> Principal:
+    return Principal.from_claims(verified_claims(rules.verifier, token))
 
 
-def authenticated(request: Request) -> Principal:
-    return _verified(request, _token(request))
+def authenticated(request: Request, rules: Rules) -> Principal:
+    return _verified(rules, _token(request))
 
 
 def _needs(principal: Principal, scope: str) -> None:
@@ -78,11 +103,11 @@ def _needs(principal: Principal, scope: str) -> None:
         raise BearerProblem(403, INSUFFICIENT_SCOPE, f"This needs the {scope} scope.", scope=scope)
 
 
-def resident(request: Request, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
+def resident(rules: Rules, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:
     _needs(principal, SCOPE_RESIDENT)
     if principal.department is not None:
         raise BearerProblem(403, INSUFFICIENT_SCOPE, "A department's token cannot act for a resident.")
-    allowed = request.app.state.consent.config.resident_client_ids
+    allowed = rules.resident_client_ids
     if allowed is not None and principal.client_id not in allowed:
         raise BearerProblem(403, INSUFFICIENT_SCOPE, "This client may not read residents' ledgers.")
     return principal
@@ -108,13 +133,13 @@ def ledger_reader(principal: Annotated[Principal, Depends(authenticated)]) -> Pr
     return principal
 
 
-def auditor_or_admin(request: Request) -> Principal:
+def auditor_or_admin(request: Request, rules: Rules) -> Principal:
     """An auditor's token, or the administrator credential (EGATE_ADMIN_TOKEN)."""
     token = _token(request)
-    expected = request.app.state.runtime.settings.admin_token
+    expected = rules.admin_token
     if expected and hmac.compare_digest(token.encode(), expected.encode()):
         return Principal("admin", None, frozenset(), None, None, is_admin=True)
-    principal = _verified(request, token)
+    principal = _verified(rules, token)
     _needs(principal, SCOPE_AUDIT)
     return principal
 

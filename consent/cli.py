@@ -14,24 +14,18 @@ import argparse
 import sys
 from pathlib import Path
 
+from consent.config import ledger_origin
+from consent.ledger.checkpoint import CheckpointError
+from consent.ledger.service import Ledger
+from consent.ledger.verifier import verify_export
+from kit.db import session_scope
+from kit.runtime import Runtime
 from kit.settings import Settings
 
 
-def _ledger(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from consent.config import ledger_origin
-    from consent.ledger.service import Ledger
-    from kit.runtime import Runtime
-
+def _ledger(settings: Settings) -> tuple[Runtime, Ledger]:
     runtime = Runtime.build(settings)
     return runtime, Ledger(origin=ledger_origin(settings.issuer), master_key=runtime.master_key)
-
-
-def _unit_of_work(sessions):  # noqa: ANN001, ANN202
-    from contextlib import contextmanager
-
-    from kit.db import session_scope
-
-    return contextmanager(session_scope)(sessions)
 
 
 def _err(message: str) -> None:
@@ -40,14 +34,14 @@ def _err(message: str) -> None:
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
     runtime, ledger = _ledger(settings)
-    through = None
+    through: int | None = None
     if args.checkpoint:
-        with _unit_of_work(runtime.sessions) as db:
+        for db in session_scope(runtime.sessions):
             through = ledger.sign_checkpoint(db, runtime.clock()).tree_size
     elif not args.include_uncovered:
-        with runtime.sessions() as db:
+        for db in session_scope(runtime.sessions):
             latest = ledger.latest_checkpoint(db)
-        through = latest.tree_size if latest else 0
+            through = latest.tree_size if latest else 0
     output = Path(args.output)
     temporary = output.with_name(output.name + ".partial")
     count = 0
@@ -70,9 +64,6 @@ def _read_public_key(value: str) -> str:
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Needs nothing but the export and the key: no database, no master secret."""
-    from consent.ledger.checkpoint import CheckpointError
-    from consent.ledger.verifier import verify_export
-
     try:
         vkey = _read_public_key(args.public_key)
         with open(args.file, encoding="utf-8") as lines:
@@ -100,7 +91,7 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     runtime, ledger = _ledger(settings)
-    with _unit_of_work(runtime.sessions) as db:
+    for db in session_scope(runtime.sessions):
         checkpoint = ledger.sign_checkpoint(db, runtime.clock())
     sys.stdout.write(checkpoint.note)
     return 0
@@ -108,13 +99,13 @@ def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_public_key(args: argparse.Namespace, settings: Settings) -> int:
     runtime, ledger = _ledger(settings)
-    with _unit_of_work(runtime.sessions) as db:
+    for db in session_scope(runtime.sessions):
         key = ledger.verifier_key(db, runtime.clock())
     print(key.vkey)
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this service's subcommands to the `egate` parser."""
     ledger = commands.add_parser("ledger", help="the disclosure ledger: export, verify, checkpoint")
     actions = ledger.add_subparsers(dest="ledger_command", required=True)

@@ -8,41 +8,18 @@ ledger entry commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy.orm import Session
 
 from consent.config import ConsentConfig, ledger_origin
 from consent.grants import service as grants
-from consent.grants.service import GrantView
+from consent.grants.service import GrantCoverage, GrantRequest, GrantView
 from consent.ledger import service as ledger
 from consent.ledger.service import Disclosure, DisclosureView, Ledger
+from kit.db import utcnow
 from kit.runtime import Runtime
-
-
-class ConsentRequestLike(Protocol):
-    resident_id: str
-    client_id: str
-    department: str
-    fields: Sequence[str]
-    purpose_en: str
-    purpose_zh: str
-
-
-@dataclass(frozen=True)
-class GrantCoverage:
-    """``grant_id`` and ``missing_fields``, the two attributes the provider reads.
-
-    Covered when ``grant_id`` is set and ``missing_fields`` is empty. A ``grant_id`` with
-    missing fields names the live remembered grant covering most of the request (its
-    fields can be shown as already agreed); no ``grant_id`` means nothing covers it.
-    """
-
-    grant_id: str | None
-    missing_fields: tuple[str, ...]
 
 
 class LedgerConsentPort:
@@ -55,9 +32,11 @@ class LedgerConsentPort:
     """
 
     def __init__(self, runtime: Runtime | None = None, config: ConsentConfig | None = None) -> None:
+        # The runtime is unpacked here: the services below receive what they use.
         if config is None:
             config = ConsentConfig.from_settings(runtime.settings) if runtime else ConsentConfig()
         self.config = config
+        self._clock: Callable[[], datetime] = runtime.clock if runtime else utcnow
         self.ledger = Ledger(
             origin=ledger_origin(runtime.settings.issuer if runtime else "http://localhost"),
             master_key=runtime.master_key if runtime else None,
@@ -66,14 +45,13 @@ class LedgerConsentPort:
 
     # -- identity.consent_port.ConsentPort ------------------------------------------------
 
-    def find_covering_grant(self, db: Session, request: ConsentRequestLike, now: datetime) -> GrantCoverage:
-        coverage = grants.find_covering_grant(db, request, now)
-        return GrantCoverage(coverage.grant_id, coverage.missing_fields)
+    def find_covering_grant(self, db: Session, request: GrantRequest, now: datetime) -> GrantCoverage:
+        return grants.find_covering_grant(db, request, now)
 
     def record_grant(
         self,
         db: Session,
-        request: ConsentRequestLike,
+        request: GrantRequest,
         *,
         remember: bool,
         given_via: str,
@@ -137,8 +115,9 @@ class LedgerConsentPort:
             db, resident_id, department=department, since=since, until=until, limit=limit
         )
 
-    def list_grants(self, db: Session, resident_id: str) -> list[GrantView]:
-        return grants.list_grants(db, resident_id)
+    def list_grants(self, db: Session, resident_id: str, now: datetime | None = None) -> list[GrantView]:
+        """With each grant's status at ``now`` (default: the runtime's clock)."""
+        return grants.list_grants(db, resident_id, now or self._clock())
 
     def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:
         """Raises ``consent.grants.service.GrantNotFound`` for another resident's grant."""

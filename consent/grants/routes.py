@@ -7,32 +7,31 @@ from typing import Literal
 from fastapi import APIRouter
 
 from consent.auth import Resident
-from consent.context import Services
 from consent.grants import service
 from consent.grants.schemas import GrantList, GrantOut
 from kit.problems import Problem
-from kit.runtime import DbSession
+from kit.web import DbSession, Now
 
 router = APIRouter(prefix="/grants", tags=["grants"])
 
 
 @router.get("", response_model=GrantList)
 def my_grants(
-    db: DbSession, services: Services, principal: Resident, status: Literal["active", "all"] = "active"
+    db: DbSession, now: Now, principal: Resident, status: Literal["active", "all"] = "active"
 ) -> GrantList:
     """The caller's grants, newest first; ``status=all`` includes expired and revoked ones."""
-    views = service.list_grants(db, principal.subject, services.now())
+    views = service.list_grants(db, principal.subject, now)
     if status == "active":
         views = [v for v in views if v.status == service.STATUS_ACTIVE]
     return GrantList(grants=[GrantOut.of(v) for v in views])
 
 
 @router.post("/{grant_id}/revoke", response_model=GrantOut)
-def revoke(grant_id: str, db: DbSession, services: Services, principal: Resident) -> GrantOut:
+def revoke(grant_id: str, db: DbSession, now: Now, principal: Resident) -> GrantOut:
     """Withdraw consent: the next release to that client (userinfo included) leaves the
     fields out. Revoking an already revoked grant changes nothing."""
     try:
-        view = service.revoke_grant(db, principal.subject, grant_id, services.now())
+        view = service.revoke_grant(db, principal.subject, grant_id, now)
     except service.GrantNotFound:
         raise Problem(404, "No such grant", "You have no consent grant with this id.") from None
     return GrantOut.of(view)

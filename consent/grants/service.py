@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 from consent.config import GrantPolicy
 from consent.grants import repository
 from consent.grants.models import ConsentGrant
-from kit.db import utcnow
 
 REVOKED_BY_RESIDENT = "resident"
 
@@ -30,14 +29,22 @@ STATUS_REVOKED = "revoked"
 
 
 class GrantRequest(Protocol):
-    """What is asked (duck-typed: identity's ConsentRequest has these attributes)."""
+    """What is asked (matched structurally: identity's frozen ConsentRequest has these).
 
-    resident_id: str
-    client_id: str
-    department: str
-    fields: Sequence[str]
-    purpose_en: str
-    purpose_zh: str
+    Read-only, so that a request holding a narrower type (``fields`` as a tuple) matches."""
+
+    @property
+    def resident_id(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+    @property
+    def fields(self) -> Sequence[str]: ...
+    @property
+    def purpose_en(self) -> str: ...
+    @property
+    def purpose_zh(self) -> str: ...
 
 
 class GrantNotFound(LookupError):
@@ -45,12 +52,14 @@ class GrantNotFound(LookupError):
 
 
 @dataclass(frozen=True)
-class Coverage:
-    """The port's answer to "is this request covered?".
+class GrantCoverage:
+    """The answer to "is this request covered?" (``grant_id`` and ``missing_fields`` are
+    the two attributes the provider reads).
 
-    ``grant_id`` names the live remembered grant covering the most requested fields;
-    ``missing_fields`` are those it does not cover. The request is covered when
-    ``grant_id`` is set and nothing is missing; with no grant at all, every field is missing.
+    ``grant_id`` names the live remembered grant covering the most requested fields (they
+    can be shown as already agreed); ``missing_fields`` are those it does not cover. The
+    request is covered when ``grant_id`` is set and nothing is missing; with no grant at
+    all, every field is missing.
     """
 
     grant_id: str | None
@@ -106,7 +115,7 @@ def _new_grant_id() -> str:
     return "cg-" + secrets.token_hex(16)
 
 
-def find_covering_grant(db: Session, request: GrantRequest, now: datetime) -> Coverage:
+def find_covering_grant(db: Session, request: GrantRequest, now: datetime) -> GrantCoverage:
     asked = tuple(dict.fromkeys(request.fields))
     best: tuple[int, ConsentGrant] | None = None
     for grant in repository.live_remembered(
@@ -120,9 +129,9 @@ def find_covering_grant(db: Session, request: GrantRequest, now: datetime) -> Co
         if covered and (best is None or covered > best[0]):
             best = (covered, grant)
     if best is None:
-        return Coverage(None, asked)
+        return GrantCoverage(None, asked)
     granted = set(best[1].fields)
-    return Coverage(best[1].grant_id, tuple(f for f in asked if f not in granted))
+    return GrantCoverage(best[1].grant_id, tuple(f for f in asked if f not in granted))
 
 
 def record_grant(
@@ -160,10 +169,9 @@ def grant_is_valid(db: Session, grant_id: str, now: datetime) -> bool:
     return grant is not None and _status(grant, now) == STATUS_ACTIVE
 
 
-def list_grants(db: Session, resident_id: str, now: datetime | None = None) -> list[GrantView]:
+def list_grants(db: Session, resident_id: str, now: datetime) -> list[GrantView]:
     """Every grant of the resident, newest first, with its status at ``now``."""
-    moment = now or utcnow()
-    return [GrantView.of(grant, moment) for grant in repository.for_resident(db, resident_id)]
+    return [GrantView.of(grant, now) for grant in repository.for_resident(db, resident_id)]
 
 
 def revoke_grant(db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:

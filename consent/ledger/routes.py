@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -24,8 +24,8 @@ from consent.auth import (
     Principal,
     Resident,
 )
-from consent.context import Services, as_utc, request_id
 from consent.ledger import service
+from consent.ledger.dependencies import LedgerDep
 from consent.ledger.entry import rfc3339_utc
 from consent.ledger.schemas import (
     AccessOut,
@@ -41,8 +41,9 @@ from consent.ledger.schemas import (
     ResidentExport,
 )
 from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
+from kit.observability import request_id_of
 from kit.problems import Problem
-from kit.runtime import DbSession
+from kit.web import DbSession, Now, Sessions
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 T = TypeVar("T")
@@ -60,13 +61,20 @@ def _page(views: list[DisclosureView], limit: int) -> int | None:
     return views[-1].index if len(views) == limit else None
 
 
+def as_utc(moment: datetime | None) -> datetime | None:
+    """Query times without an offset are taken as UTC."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 class AuditTrail:
     """Runs a query and, when the caller is an auditor (or the administrator), records it
     in the access log. A failed query is recorded too: its problem is returned rather than
     raised, so the request's transaction still commits the log row."""
 
-    def __init__(self, request: Request, db: DbSession, services: Services, principal: Principal) -> None:
-        self.request, self.db, self.services, self.principal = request, db, services, principal
+    def __init__(self, request: Request, db: DbSession, now: Now, principal: Principal) -> None:
+        self.request, self.db, self.now, self.principal = request, db, now, principal
 
     def __call__(
         self, action: str, parameters: dict[str, Any], query: Callable[[], tuple[T, int]]
@@ -91,8 +99,8 @@ class AuditTrail:
             parameters={k: _jsonable(v) for k, v in parameters.items() if v is not None},
             result_count=count,
             status=status,
-            request_id=request_id(self.request),
-            now=self.services.now(),
+            request_id=request_id_of(self.request.scope),
+            now=self.now,
         )
 
 
@@ -108,26 +116,24 @@ def _range_problem(error: ProofRangeError) -> Problem:
 
 
 @router.get("/public-key", response_model=PublicKeyOut)
-def public_key(db: DbSession, services: Services) -> PublicKeyOut:
+def public_key(db: DbSession, now: Now, ledger: LedgerDep) -> PublicKeyOut:
     """The Ed25519 key checkpoints are signed with, as a signed-note vkey and raw."""
-    return PublicKeyOut.of(services.ledger.verifier_key(db, services.now()))
+    return PublicKeyOut.of(ledger.verifier_key(db, now))
 
 
 # -- checkpoints and proofs -----------------------------------------------------------------
 
 
-def _reader_trail(request: Request, db: DbSession, services: Services, principal: LedgerReader) -> AuditTrail:
-    return AuditTrail(request, db, services, principal)
+def _reader_trail(request: Request, db: DbSession, now: Now, principal: LedgerReader) -> AuditTrail:
+    return AuditTrail(request, db, now, principal)
 
 
-def _auditor_trail(request: Request, db: DbSession, services: Services, principal: Auditor) -> AuditTrail:
-    return AuditTrail(request, db, services, principal)
+def _auditor_trail(request: Request, db: DbSession, now: Now, principal: Auditor) -> AuditTrail:
+    return AuditTrail(request, db, now, principal)
 
 
-def _signer_trail(
-    request: Request, db: DbSession, services: Services, principal: AuditorOrAdmin
-) -> AuditTrail:
-    return AuditTrail(request, db, services, principal)
+def _signer_trail(request: Request, db: DbSession, now: Now, principal: AuditorOrAdmin) -> AuditTrail:
+    return AuditTrail(request, db, now, principal)
 
 
 ReaderTrail = Annotated[AuditTrail, Depends(_reader_trail)]
@@ -136,9 +142,9 @@ SignerTrail = Annotated[AuditTrail, Depends(_signer_trail)]
 
 
 @router.get("/checkpoints/latest", response_model=CheckpointOut)
-def latest_checkpoint(db: DbSession, services: Services, audit: ReaderTrail) -> Any:
+def latest_checkpoint(db: DbSession, ledger: LedgerDep, audit: ReaderTrail) -> Any:
     def query() -> tuple[CheckpointOut, int]:
-        checkpoint = services.ledger.latest_checkpoint(db)
+        checkpoint = ledger.latest_checkpoint(db)
         if checkpoint is None:
             raise Problem(404, "No checkpoint", "No checkpoint has been signed yet.")
         return CheckpointOut.of(checkpoint), 1
@@ -147,11 +153,11 @@ def latest_checkpoint(db: DbSession, services: Services, audit: ReaderTrail) -> 
 
 
 @router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
-def checkpoint_at(tree_size: int, db: DbSession, services: Services, audit: ReaderTrail) -> Any:
+def checkpoint_at(tree_size: int, db: DbSession, ledger: LedgerDep, audit: ReaderTrail) -> Any:
     """The most recently signed checkpoint at exactly this tree size."""
 
     def query() -> tuple[CheckpointOut, int]:
-        checkpoint = services.ledger.latest_checkpoint(db, tree_size)
+        checkpoint = ledger.latest_checkpoint(db, tree_size)
         if checkpoint is None:
             raise Problem(404, "No checkpoint", f"No checkpoint was signed at tree size {tree_size}.")
         return CheckpointOut.of(checkpoint), 1
@@ -160,9 +166,9 @@ def checkpoint_at(tree_size: int, db: DbSession, services: Services, audit: Read
 
 
 @router.post("/checkpoints", response_model=CheckpointOut, status_code=201)
-def sign_checkpoint(db: DbSession, services: Services, audit: SignerTrail) -> Any:
+def sign_checkpoint(db: DbSession, now: Now, ledger: LedgerDep, audit: SignerTrail) -> Any:
     """Sign the current tree head now (auditors, or the administrator credential)."""
-    checkpoint = services.ledger.sign_checkpoint(db, services.now())
+    checkpoint = ledger.sign_checkpoint(db, now)
     audit.record("checkpoint.sign", {"tree_size": checkpoint.tree_size}, 1, 201)
     return CheckpointOut.of(checkpoint)
 
@@ -177,8 +183,8 @@ def _may_see(principal: Principal, entry: DisclosureView) -> bool:
     return SCOPE_RESIDENT in scopes and own
 
 
-def _default_size(db: DbSession, services: Services) -> int:
-    checkpoint = services.ledger.latest_checkpoint(db)
+def _default_size(db: DbSession, ledger: LedgerDep) -> int:
+    checkpoint = ledger.latest_checkpoint(db)
     if checkpoint is None:
         raise Problem(409, "No checkpoint", "No checkpoint has been signed yet; pass tree_size.")
     return checkpoint.tree_size
@@ -187,7 +193,7 @@ def _default_size(db: DbSession, services: Services) -> int:
 @router.get("/proofs/inclusion", response_model=InclusionProofOut)
 def inclusion_proof(
     db: DbSession,
-    services: Services,
+    ledger: LedgerDep,
     audit: ReaderTrail,
     index: Annotated[int, Query(ge=0)],
     tree_size: Annotated[int | None, Query(ge=1, description="default: the latest checkpoint's")] = None,
@@ -199,7 +205,7 @@ def inclusion_proof(
         entry = service.disclosure_at(db, index)
         if entry is None or not _may_see(audit.principal, entry):
             raise Problem(404, "No such entry", f"There is no entry {index} you may read.")
-        size = tree_size if tree_size is not None else _default_size(db, services)
+        size = tree_size if tree_size is not None else _default_size(db, ledger)
         if index >= size:
             raise Problem(
                 409,
@@ -207,10 +213,10 @@ def inclusion_proof(
                 f"Entry {index} is not in a tree of size {size}; sign a newer checkpoint or pass tree_size.",
             )
         try:
-            proof = services.ledger.inclusion_proof(db, index, size)
+            proof = ledger.inclusion_proof(db, index, size)
         except ProofRangeError as error:
             raise _range_problem(error) from None
-        return InclusionProofOut.of(proof, services.ledger.latest_checkpoint(db, size)), 1
+        return InclusionProofOut.of(proof, ledger.latest_checkpoint(db, size)), 1
 
     return audit("proof.inclusion", {"index": index, "tree_size": tree_size}, query)
 
@@ -218,7 +224,7 @@ def inclusion_proof(
 @router.get("/proofs/consistency", response_model=ConsistencyProofOut)
 def consistency_proof(
     db: DbSession,
-    services: Services,
+    ledger: LedgerDep,
     audit: ReaderTrail,
     old_size: Annotated[int, Query(ge=0)],
     new_size: Annotated[int | None, Query(ge=0, description="default: the latest checkpoint's")] = None,
@@ -226,9 +232,9 @@ def consistency_proof(
     """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size`` (RFC 9162 §2.1.4)."""
 
     def query() -> tuple[ConsistencyProofOut, int]:
-        size = new_size if new_size is not None else _default_size(db, services)
+        size = new_size if new_size is not None else _default_size(db, ledger)
         try:
-            proof = services.ledger.consistency_proof(db, old_size, size)
+            proof = ledger.consistency_proof(db, old_size, size)
         except ProofRangeError as error:
             raise _range_problem(error) from None
         return ConsistencyProofOut.of(proof), 1
@@ -291,7 +297,7 @@ def _csv_cell(value: Any) -> str:
 )
 def export_my_entries(
     db: DbSession,
-    services: Services,
+    now: Now,
     principal: Resident,
     format: Literal["json", "csv"] = "json",
     department: Name = None,
@@ -315,7 +321,7 @@ def export_my_entries(
         if len(page) < MAX_PAGE:
             break
         before = page[-1].index
-    stamp = services.now().strftime("%Y%m%d")
+    stamp = now.strftime("%Y%m%d")
     if format == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer)
@@ -330,7 +336,7 @@ def export_my_entries(
         )
     body = ResidentExport(
         resident_id=principal.subject,
-        exported_at=rfc3339_utc(services.now()),
+        exported_at=rfc3339_utc(now),
         entries=[EntryOut.of(v) for v in views],
     )
     return Response(
@@ -410,7 +416,8 @@ def audit_entries(
 )
 def audit_export(
     db: DbSession,
-    services: Services,
+    sessions: Sessions,
+    ledger: LedgerDep,
     audit: AuditorTrail,
     include_uncovered: Annotated[
         bool, Query(description="also export entries after the latest checkpoint")
@@ -419,12 +426,12 @@ def audit_export(
     """The whole log in the offline verifier's format (``egate ledger verify``). By default
     it ends at the latest checkpoint, so every exported entry is covered by a signature."""
     if include_uncovered:
-        through = services.ledger.tree_size(db)
+        through = ledger.tree_size(db)
     else:
-        latest = services.ledger.latest_checkpoint(db)
+        latest = ledger.latest_checkpoint(db)
         through = latest.tree_size if latest else 0
     audit.record("ledger.export", {"include_uncovered": include_uncovered}, through, 200)
-    lines = services.ledger.export_lines(services.runtime.sessions, through=through)
+    lines = ledger.export_lines(sessions, through=through)
     return StreamingResponse(
         lines,
         media_type=JSON_LINES,

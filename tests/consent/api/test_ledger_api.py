@@ -11,7 +11,10 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from starlette.testclient import TestClient
 
+from consent.app import create_app
+from consent.config import ConsentConfig
 from consent.ledger.checkpoint import public_key_from_vkey, verify_signed_checkpoint
 from consent.ledger.models import AuditAccess
 from consent.ledger.rfc9162 import verify_consistency, verify_inclusion
@@ -20,6 +23,7 @@ from tests.consent.conftest import (
     auditor_headers,
     bearer,
     department_headers,
+    provider_jwks,
     resident_headers,
 )
 
@@ -196,13 +200,15 @@ def test_checkpoints_are_signed_on_demand_and_fetched_by_size(api, runtime, seed
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
 
 
-def test_only_auditors_and_the_administrator_sign_on_demand(api, runtime, seeded):
-    assert api.post("/ledger/checkpoints", headers=resident_headers("resident-a")).status_code == 403
-    assert api.post("/ledger/checkpoints", headers=department_headers("TD")).status_code == 403
-    assert api.post("/ledger/checkpoints", headers=bearer("wrong-admin-token")).status_code == 401
+def test_only_auditors_and_the_administrator_sign_on_demand(runtime, seeded):
+    # The app reads the administrator credential from the settings once, when it is built.
     runtime.settings.admin_token = "the-admin-credential"
-    response = api.post("/ledger/checkpoints", headers=bearer("the-admin-credential"))
-    assert response.status_code == 201
+    with TestClient(create_app(runtime, config=ConsentConfig(), jwks=provider_jwks())) as api:
+        assert api.post("/ledger/checkpoints", headers=resident_headers("resident-a")).status_code == 403
+        assert api.post("/ledger/checkpoints", headers=department_headers("TD")).status_code == 403
+        assert api.post("/ledger/checkpoints", headers=bearer("wrong-admin-token")).status_code == 401
+        response = api.post("/ledger/checkpoints", headers=bearer("the-admin-credential"))
+        assert response.status_code == 201
 
 
 def test_no_checkpoint_yet_is_a_problem(api):
