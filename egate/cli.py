@@ -8,31 +8,38 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeAlias
 
+import uvicorn
+
+import consent.cli
+import forms_hub.cli
+import identity.cli
 from consent.ledger.models import LEDGER_TABLES
+from egate.app import create_app, service_apps
+from egate.demo import seed_demo
+from kit import migrations
 from kit.console import progress
+from kit.observability import configure_logging
+from kit.runtime import Runtime
 from kit.settings import Settings, SettingsError, load_settings
 
 OPENAPI_DIR = Path(__file__).resolve().parent.parent / "openapi"
 Handler = Callable[[argparse.Namespace, Settings], int]
-
-
-def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from kit.runtime import Runtime
-
-    return Runtime.build(settings)
+# A string: argparse's class is generic only in typeshed, not at run time.
+Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+# Each service adds its own administration commands.
+SERVICE_COMMANDS: tuple[Callable[[Commands], None], ...] = (
+    identity.cli.register,
+    consent.cli.register,
+    forms_hub.cli.register,
+)
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
-    from egate.app import create_app
-    from kit import migrations
-    from kit.observability import configure_logging
-
     host = args.host or settings.host
     port = args.port or settings.port
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     if migrations.is_behind(runtime.engine):
         if not settings.auto_migrate:
             print(
@@ -44,8 +51,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         progress("migrating the database to the latest schema")
         migrations.upgrade(runtime.engine)
     if args.demo:
-        from egate.demo import seed_demo
-
         seed_demo(runtime, progress)
     configure_logging(settings.log_level, settings.log_json)
     progress(f"serving on http://{host}:{port} (issuer {settings.issuer})")
@@ -61,9 +66,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
-    from kit import migrations
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     if args.action == "upgrade":
         progress(f"upgrading to {args.revision}")
         migrations.upgrade(runtime.engine, args.revision)
@@ -93,10 +96,7 @@ def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from egate.demo import seed_demo
-    from kit import migrations
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     progress("migrating the database")
     migrations.upgrade(runtime.engine)
     seed_demo(runtime, progress)
@@ -105,10 +105,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def render_openapi(settings: Settings) -> dict[str, str]:
     """The OpenAPI document of each service as committed text, keyed by file name."""
-    from egate.app import service_apps
-
     documents = {}
-    for name, app in service_apps(_runtime(settings)).items():
+    for name, app in service_apps(Runtime.build(settings)).items():
         documents[f"{name}.json"] = json.dumps(app.openapi(), indent=2, sort_keys=True) + "\n"
     return documents
 
@@ -163,17 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     openapi.add_argument("--check", action="store_true", help="fail when they drift")
     openapi.set_defaults(handler=cmd_openapi)
 
-    for register in _service_commands():
+    for register in SERVICE_COMMANDS:
         register(commands)
     return parser
-
-
-def _service_commands() -> list[Callable[[argparse._SubParsersAction], None]]:
-    import consent.cli
-    import forms_hub.cli
-    import identity.cli
-
-    return [identity.cli.register, consent.cli.register, forms_hub.cli.register]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy.orm import Session
+
+from forms_hub.demo import seed_demo_forms
+from forms_hub.oidc_client.service import set_client_credentials
+from identity.accounts.demo import seed_demo_resident
+from identity.clients.service import Registration, get_client, register
 from kit.db import session_scope
 from kit.runtime import Runtime
 
@@ -17,9 +23,6 @@ LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
 
 
 def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
-    from identity.accounts.demo import seed_demo_resident
-    from identity.clients.service import Registration, get_client, register
-
     issuer = runtime.settings.issuer
     for db in session_scope(runtime.sessions):
         identifier, password = seed_demo_resident(db, runtime)
@@ -57,13 +60,9 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     print()
 
 
-def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
+def seed_forms_hub(db: Session, runtime: Runtime) -> None:
     """The forms hub's own client at the provider (first-party, public subject type, so its
     ``sub`` is the account id the ledger uses), its credentials, and the demo forms."""
-    from forms_hub.demo import seed_demo_forms
-    from forms_hub.oidc_client.service import set_client_credentials
-    from identity.clients.service import Registration, get_client, register
-
     issuer = runtime.settings.issuer
     if get_client(db, FORMS_HUB_CLIENT_ID) is None:
         _, secret = register(
@@ -85,15 +84,15 @@ def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
             ),
             runtime.clock(),
         )
+        if secret is None:  # registered with the default client_secret_basic, so never
+            raise RuntimeError("the forms hub's client was registered without a secret")
         set_client_credentials(db, runtime.master_key, FORMS_HUB_CLIENT_ID, secret, runtime.clock())
     seed_demo_forms(db, runtime)
 
 
-def seed_phone_app_client(db, runtime: Runtime) -> None:  # noqa: ANN001
+def seed_phone_app_client(db: Session, runtime: Runtime) -> None:
     """The resident's phone app: a first-party native client (RFC 8252: public, PKCE,
     loopback redirect), allowed to bind a device key (scope app:device)."""
-    from identity.clients.service import Registration, get_client, register
-
     if get_client(db, APP_CLIENT_ID) is None:
         register(
             db,
