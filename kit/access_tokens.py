@@ -145,9 +145,10 @@ class HttpJwks(CachedJwks):
         except httpx.HTTPError as exc:
             raise JwksUnavailable(f"cannot fetch the JWK Set: {type(exc).__name__}") from None
         try:
-            return json.loads(bytes(body))
+            document = json.loads(bytes(body))
         except ValueError:
             raise JwksUnavailable("the JWK Set is not JSON") from None
+        return checked_jwks(document)
 
 
 def checked_jwks(document: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kit.db import DatabaseBusy
 from kit.failures import OUTAGE, FailureFormat, as_problem
 
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,  # refused, dropped, statement timeout, SQLite busy
     sa_exc.InterfaceError,  # the driver lost its connection
     sa_exc.TimeoutError,  # no pooled connection came free in time

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import ClassVar, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import FromClause, select
 from sqlalchemy.orm import Session
 
 from kit.settings import Settings
@@ -124,9 +124,11 @@ def delivery_for(settings: Settings, directory: Path) -> Delivery:
 
 
 class OutboxRow(Protocol):
-    """What a service's outbox table has in common with every other's."""
+    """What a service's outbox table has in common with every other's: a mapped class with
+    an ``id`` and a ``sent_at`` column."""
 
-    id: Any
+    __table__: ClassVar[FromClause]
+    id: int
     sent_at: datetime | None
 
 
@@ -136,10 +138,11 @@ Row = TypeVar("Row", bound=OutboxRow)
 def claim_unsent(db: Session, table: type[Row], limit: int) -> list[Row]:
     """Unsent messages, oldest first, locked so that two replicas never deliver the same one
     (``SKIP LOCKED``: a replica passes over what another is sending)."""
+    columns = table.__table__.c
     query = (
         select(table)
-        .where(table.sent_at.is_(None))  # type: ignore[union-attr] - a mapped column
-        .order_by(table.id)
+        .where(columns.sent_at.is_(None))
+        .order_by(columns.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )

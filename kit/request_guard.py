@@ -201,7 +201,8 @@ def _refuse_if(reason: str | None) -> None:
 
 
 def _header(scope: Scope, name: bytes) -> str:
-    for key, value in scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = scope["headers"]
+    for key, value in headers:
         if key == name:
             return value.decode("latin-1")
     return ""

@@ -34,7 +34,8 @@ class Runtime:
 
 async def get_runtime(request: Request) -> Runtime:
     # async: FastAPI runs a sync dependency in a worker thread; this one needs no thread.
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _db_session(request: Request) -> Iterator[Session]:
