@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import SmallInteger, Text, and_, cast, literal, or_, select, union_all, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -23,11 +24,12 @@ from consent.ledger.models import (
     LedgerSigningKey,
     MerkleNode,
 )
+from kit.db import table_of
 
-_entries = LedgerEntry.__table__
-_nodes = MerkleNode.__table__
-_frontier = LedgerFrontier.__table__
-_checkpoints = LedgerCheckpoint.__table__
+_entries = table_of(LedgerEntry)
+_nodes = table_of(MerkleNode)
+_frontier = table_of(LedgerFrontier)
+_checkpoints = table_of(LedgerCheckpoint)
 
 _FRONTIER_COLUMNS = (
     _frontier.c.tree_size,
@@ -170,7 +172,7 @@ class _AppendPath:
 
     ENTRY_COLUMNS = tuple(c.name for c in _entries.columns)
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: Dialect) -> None:
         self.postgresql = dialect.name == "postgresql"
         self.placeholder = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
         self.bind = {
@@ -338,7 +340,7 @@ class _AppendPath:
 _append_paths: dict[str, _AppendPath] = {}
 
 
-def _append_path(dialect: Any) -> _AppendPath:
+def _append_path(dialect: Dialect) -> _AppendPath:
     path = _append_paths.get(dialect.name)
     if path is None:
         path = _append_paths[dialect.name] = _AppendPath(dialect)

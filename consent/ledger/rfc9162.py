@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from dataclasses import dataclass
 
 HASH_SIZE = 32
 
@@ -33,7 +33,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
 
-class Node(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Node:
     """A completed perfect subtree: ``2**level`` leaves starting at leaf ``index * 2**level``."""
 
     level: int
@@ -96,7 +97,7 @@ class CompactRange:
 
     def nodes(self) -> list[Node]:
         """The frontier as nodes, largest subtree first."""
-        result = []
+        result: list[Node] = []
         start = 0
         for level in reversed(range(self._size.bit_length())):
             if self._size >> level & 1:
@@ -327,10 +328,10 @@ class MemoryMerkleLog:
         """Append a leaf hash; return its index."""
         index = self._store.size
         levels = self._levels
-        for level, _, node in self._store.append(leaf_hash):
-            if level == len(levels):
+        for node in self._store.append(leaf_hash):
+            if node.level == len(levels):
                 levels.append([])
-            levels[level].append(node)
+            levels[node.level].append(node.hash)
         return index
 
     def append_data(self, data: bytes) -> int:

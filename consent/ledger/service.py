@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -49,6 +49,7 @@ BASIS_LEGAL = "legal"
 # no grant and no statutory basis is involved, yet it is a disclosure and is recorded.
 BASIS_SIGN_IN = "sign-in"
 EXPORT_CHUNK = 5000
+T = TypeVar("T")
 
 __all__ = [
     "BASIS_CONSENT",
@@ -230,7 +231,7 @@ class _MissingNode(LookupError):
     pass
 
 
-def _read_nodes(db: Session, tree_size: int, compute: Callable[[GetNode], Any]) -> Any:
+def _read_nodes(db: Session, tree_size: int, compute: Callable[[GetNode], T]) -> T:
     """Run a proof computation over a tree of ``tree_size`` with every node it needs
     fetched in one query.
 
@@ -340,8 +341,8 @@ class Ledger:
             index = entry["index"] = frontier.size
             digest = leaf_hash(canonical_entry_bytes(entry))
             # Level 0 is the entry's own leaf_hash column; the rest are stored as nodes.
-            for level, node_index, node in frontier.append_nodes(digest)[1:]:
-                node_rows.append({"level": level, "index": node_index, "hash": node})
+            for node in frontier.append_nodes(digest)[1:]:
+                node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
             entry_rows.append({**entry, "recorded_at": now, "leaf_hash": digest})
             appended.append(Appended(index, entry["entry_id"], digest))
         return appended, entry_rows, node_rows, frontier
