@@ -19,7 +19,7 @@ import re
 import secrets
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -32,6 +32,7 @@ from joserfc.jwk import ECKey
 
 # The app is configured against the client the demo registers for it.
 from egate.demo import APP_CLIENT_ID, LOOPBACK_REDIRECT
+from kit.settings import Settings, load_settings
 
 DEVICE_REQUEST_TYPE = "egate-device+jwt"
 
@@ -54,18 +55,14 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-@dataclass
 class PhoneApp:
-    issuer: str
-    state_path: Path | None = None
-    http: httpx.Client | None = None
-
-    def __post_init__(self) -> None:
-        self.issuer = self.issuer.rstrip("/")
-        self.http = self.http or httpx.Client(base_url=self.issuer, timeout=15, follow_redirects=False)
+    def __init__(self, issuer: str, state_path: Path | None = None, http: httpx.Client | None = None) -> None:
+        self.issuer = issuer.rstrip("/")
+        self.state_path = state_path
+        self.http = http or httpx.Client(base_url=self.issuer, timeout=15, follow_redirects=False)
         self.state: dict[str, Any] = {}
-        if self.state_path and self.state_path.exists():
-            self.state = json.loads(self.state_path.read_text())
+        if state_path and state_path.exists():
+            self.state = json.loads(state_path.read_text())
 
     # -- binding ----------------------------------------------------------------------------
     def sign_in_and_bind(
@@ -115,19 +112,22 @@ class PhoneApp:
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
+        device_id = response.json().get("device_id")
+        if not isinstance(device_id, str):
+            raise AppError("binding answered without a device id")
         self.state = {
             "issuer": self.issuer,
-            "device_id": response.json()["device_id"],
+            "device_id": device_id,
             "private_key": pem,
             "access_token": access_token,
         }
         self._save()
-        return self.state["device_id"]
+        return device_id
 
     def _follow_sign_in(self, path: str, identifier: str, password: str, otp: str | None) -> str:
         response = self.http.get(path)
         for _ in range(8):
-            location = response.headers.get("location", "")
+            location: str = response.headers.get("location", "")
             if response.status_code in (302, 303) and not location.startswith("/"):
                 return location  # back at the app's redirect URI
             if response.status_code in (302, 303):
@@ -171,66 +171,85 @@ class PhoneApp:
         header = {"alg": "ES256", "typ": DEVICE_REQUEST_TYPE, "kid": self.state["device_id"]}
         return jwt.encode(header, body, key)
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | list[Any]:
+    def _post(self, path: str, body: dict[str, Any]) -> object:
+        """The provider's JSON answer; the callers check its shape."""
         response = self.http.post(path, json=body)
         if response.status_code >= 400:
             detail = response.json().get("detail", response.text) if response.content else ""
             raise AppError(f"{response.status_code}: {detail}")
         return response.json()
 
+    def _post_for_object(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        answer = self._post(path, body)
+        if not isinstance(answer, dict):
+            raise AppError(f"{path} answered with something other than a JSON object")
+        return answer
+
     def view(self, payload: str) -> dict[str, Any]:
         rid = request_id_from(payload)
-        return self._post(f"/app/requests/{rid}/view", {"signed": self.signed("view", rid=rid)})
+        return self._post_for_object(f"/app/requests/{rid}/view", {"signed": self.signed("view", rid=rid)})
 
     def approve(self, payload: str, code: str) -> dict[str, Any]:
         rid = request_id_from(payload)
         signed = self.signed("approve", rid=rid, code=code)
-        return self._post(f"/app/requests/{rid}/decision", {"decision": "approve", "signed": signed})
+        return self._post_for_object(
+            f"/app/requests/{rid}/decision", {"decision": "approve", "signed": signed}
+        )
 
     def deny(self, payload: str) -> dict[str, Any]:
         rid = request_id_from(payload)
         signed = self.signed("deny", rid=rid)
-        return self._post(f"/app/requests/{rid}/decision", {"decision": "deny", "signed": signed})
+        return self._post_for_object(f"/app/requests/{rid}/decision", {"decision": "deny", "signed": signed})
 
     def pending(self) -> list[dict[str, Any]]:
-        return self._post("/app/approvals", {"signed": self.signed("list")})  # type: ignore[return-value]
+        answer = self._post("/app/approvals", {"signed": self.signed("list")})
+        if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
+            raise AppError("/app/approvals answered with something other than a list of objects")
+        return answer
+
+
+Handler = Callable[[argparse.Namespace, Settings], int]
+
+
+def _app_for(args: argparse.Namespace, settings: Settings) -> PhoneApp:
+    return PhoneApp(args.issuer or settings.issuer, Path(args.state))
+
+
+def _bind(args: argparse.Namespace, settings: Settings) -> int:
+    password = getpass.getpass("password: ") if args.password is None else args.password
+    device = _app_for(args, settings).sign_in_and_bind(
+        args.identifier, password, otp=args.otp, device_name=args.name
+    )
+    print(f"device bound: {device}")
+    return 0
+
+
+def _scan(args: argparse.Namespace, settings: Settings) -> int:
+    details = _app_for(args, settings).view(args.payload)
+    print(f"{details['client_name']} ({details['department']}) asks you to sign in")
+    print(f"  details to share: {', '.join(details['fields']) or 'none'}")
+    print(f"  check the code on the screen: {details['code']}")
+    return 0
+
+
+def _approve(args: argparse.Namespace, settings: Settings) -> int:
+    print(_app_for(args, settings).approve(args.payload, args.code)["status"])
+    return 0
+
+
+def _deny(args: argparse.Namespace, settings: Settings) -> int:
+    print(_app_for(args, settings).deny(args.payload)["status"])
+    return 0
+
+
+def _pending(args: argparse.Namespace, settings: Settings) -> int:
+    for item in _app_for(args, settings).pending():
+        message = item["binding_message"] or ""
+        print(f"{item['request_id']}\t{item['client_name']}\t{message}\t{item['code']}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    from kit.settings import load_settings
-
-    def app_for(args: argparse.Namespace, settings: Any) -> PhoneApp:
-        return PhoneApp(args.issuer or settings.issuer, Path(args.state))
-
-    def bind(args: argparse.Namespace, settings: Any) -> int:
-        password = getpass.getpass("password: ") if args.password is None else args.password
-        device = app_for(args, settings).sign_in_and_bind(
-            args.identifier, password, otp=args.otp, device_name=args.name
-        )
-        print(f"device bound: {device}")
-        return 0
-
-    def scan(args: argparse.Namespace, settings: Any) -> int:
-        details = app_for(args, settings).view(args.payload)
-        print(f"{details['client_name']} ({details['department']}) asks you to sign in")
-        print(f"  details to share: {', '.join(details['fields']) or 'none'}")
-        print(f"  check the code on the screen: {details['code']}")
-        return 0
-
-    def approve(args: argparse.Namespace, settings: Any) -> int:
-        print(app_for(args, settings).approve(args.payload, args.code)["status"])
-        return 0
-
-    def deny(args: argparse.Namespace, settings: Any) -> int:
-        print(app_for(args, settings).deny(args.payload)["status"])
-        return 0
-
-    def pending(args: argparse.Namespace, settings: Any) -> int:
-        for item in app_for(args, settings).pending():
-            message = item["binding_message"] or ""
-            print(f"{item['request_id']}\t{item['client_name']}\t{message}\t{item['code']}")
-        return 0
-
     app = argparse.ArgumentParser(
         prog="phone-app", description="the resident's phone app, for trying app sign-in"
     )
@@ -242,22 +261,23 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--password")
     b.add_argument("--otp")
     b.add_argument("--name", default="Phone")
-    b.set_defaults(handler=bind)
+    b.set_defaults(handler=_bind)
     s = actions.add_parser("scan", help="show who asks, for what, and the code")
     s.add_argument("payload", help="the QR code's content or the request id")
-    s.set_defaults(handler=scan)
+    s.set_defaults(handler=_scan)
     a = actions.add_parser("approve", help="approve with the device key")
     a.add_argument("payload")
     a.add_argument("--code", required=True, help="the code shown on the sign-in page")
-    a.set_defaults(handler=approve)
+    a.set_defaults(handler=_approve)
     d = actions.add_parser("deny", help="deny")
     d.add_argument("payload")
-    d.set_defaults(handler=deny)
+    d.set_defaults(handler=_deny)
     p = actions.add_parser("pending", help="approvals waiting (requests from department back-ends)")
-    p.set_defaults(handler=pending)
+    p.set_defaults(handler=_pending)
     args = app.parse_args(argv)
+    handler: Handler = args.handler
     try:
-        return args.handler(args, load_settings())
+        return handler(args, load_settings())
     except AppError as exc:
         print(f"phone-app: {exc}", file=sys.stderr)
         return 1

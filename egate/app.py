@@ -14,7 +14,7 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort
 from egate import health
-from kit.failures import Failure
+from kit.failures import Failure, FailureFormat
 from kit.observability import RequestContextMiddleware
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
@@ -64,8 +64,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         for prefix, name in ((FORMS_PREFIX, "forms_hub"), (CONSENT_PREFIX, "consent")):
             if path == prefix or path.startswith(prefix + "/"):
                 scoped = Request({**request.scope, "root_path": prefix})
-                return apps[name].state.answer_failure(scoped, failure)
-        return apps["identity"].state.answer_failure(request, failure)
+                answer: FailureFormat = apps[name].state.answer_failure
+                return answer(scoped, failure)
+        answer_identity: FailureFormat = apps["identity"].state.answer_failure
+        return answer_identity(request, failure)
 
     root.add_middleware(
         DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, answer=answer_failure

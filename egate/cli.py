@@ -173,8 +173,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.action in ("downgrade", "revision"):
             parser.error(f"db {args.action} needs a revision: nothing is assumed")
         args.revision = "head"
+    handler: Handler = args.handler
     try:
-        return args.handler(args, load_settings())
+        return handler(args, load_settings())
     except SettingsError as exc:
         print(f"egate: configuration error: {exc}", file=sys.stderr)
         return 2
