@@ -86,7 +86,7 @@ def seed_forms_hub(db, runtime: Runtime) -> None:  # noqa: ANN001
             runtime.clock(),
         )
         set_client_credentials(db, runtime.master_key, FORMS_HUB_CLIENT_ID, secret, runtime.clock())
-    seed_demo_forms(db, runtime)
+    seed_demo_forms(db, runtime.clock())
 
 
 def seed_phone_app_client(db, runtime: Runtime) -> None:  # noqa: ANN001
