@@ -124,8 +124,9 @@ def free_port() -> int:
 def seed(env: dict[str, str], residents: int) -> dict:
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
-    from forms_hub.app import build_hub
+    from forms_hub.config import FormsConfig
     from forms_hub.definitions.service import load
+    from forms_hub.oidc_client.keys import RelyingPartyKeys
     from forms_hub.oidc_client.service import create_session_for_tests
     from identity.clients.service import Registration, register
     from kit import migrations
@@ -135,12 +136,12 @@ def seed(env: dict[str, str], residents: int) -> dict:
 
     runtime = Runtime.build(load_settings())
     migrations.upgrade(runtime.engine)
-    hub = build_hub(runtime, disclosures=None)  # type: ignore[arg-type] - used for its keys only
+    keys, ttl = RelyingPartyKeys(runtime.master_key), FormsConfig().session_ttl
     cookies = []
     for db in session_scope(runtime.sessions):
         load(db, bench_form(), runtime.clock(), publish=True)
         for i in range(residents):
-            cookies.append(create_session_for_tests(db, hub, f"bench-resident-{i}", runtime.clock()))
+            cookies.append(create_session_for_tests(db, keys, f"bench-resident-{i}", runtime.clock(), ttl))
         client, secret = register(
             db,
             runtime.master_key,

@@ -87,7 +87,7 @@ def seed_forms_hub(db: Session, runtime: Runtime) -> None:
         if secret is None:  # registered with the default client_secret_basic, so never
             raise RuntimeError("the forms hub's client was registered without a secret")
         set_client_credentials(db, runtime.master_key, FORMS_HUB_CLIENT_ID, secret, runtime.clock())
-    seed_demo_forms(db, runtime)
+    seed_demo_forms(db, runtime.clock())
 
 
 def seed_phone_app_client(db: Session, runtime: Runtime) -> None:

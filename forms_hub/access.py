@@ -10,22 +10,26 @@
 - Form administration: the gateway's admin token (any department) or a department token
   (its own department's forms only).
 
-Principals are looked up in a short transaction of their own that is closed before the
-handler runs, so a handler may call the provider without holding the database.
+The session is looked up with the request's unit of work (``kit.web.DbSession``), whose read
+transaction then ends at once: a handler must not hold the database while it calls the
+provider or waits for an upload (SQLite serialises every transaction, reads included).
 """
 
 from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
-from forms_hub.hub import DepartmentSystem, FormsHub, Officer, Resident, Staff, get_hub
-from forms_hub.oidc_client.provider import ProviderError
+from forms_hub.config import Site
+from forms_hub.dependencies import AdminToken, HubSite, Provider, RpKeys
+from forms_hub.oidc_client.provider import ProviderClient, ProviderError
 from forms_hub.oidc_client.service import SESSION_COOKIE, session_from_cookie
+from forms_hub.principals import DepartmentSystem, Officer, Resident, Staff
 from kit.access_tokens import AccessTokenVerifier
 from kit.bearer import (
     INSUFFICIENT_SCOPE,
@@ -36,6 +40,7 @@ from kit.bearer import (
     verified_claims,
 )
 from kit.problems import Problem
+from kit.web import DbSession, Now
 
 DEPARTMENT_SCOPE = "forms:department"
 REALM = "forms"
@@ -49,24 +54,37 @@ class SessionPrincipal:
     department: str | None
 
 
-def session_principal(request: Request, hub: FormsHub) -> SessionPrincipal | None:
+def session_principal(request: Request, db: DbSession, keys: RpKeys, now: Now) -> SessionPrincipal | None:
+    """The hub session the cookie names, if it is live. Remembered for the request, so that
+    page rendering (:func:`forms_hub.web.rendering.render`) shows who is signed in."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    if "forms_principal" in request.scope.setdefault("state", {}):
-        return request.scope["state"]["forms_principal"]
-    with hub.runtime.sessions() as db:
-        row = session_from_cookie(db, hub, cookie, hub.now())
-        principal = SessionPrincipal(row.sub, row.kind, row.department) if row else None
-    request.scope["state"]["forms_principal"] = principal
+    state = request.scope.setdefault("state", {})
+    if "forms_principal" in state:
+        remembered: SessionPrincipal | None = state["forms_principal"]
+        return remembered
+    row = session_from_cookie(db, keys, cookie, now)
+    principal = SessionPrincipal(row.sub, row.kind, row.department) if row else None
+    db.commit()  # ends the read transaction (see the module's docstring)
+    state["forms_principal"] = principal
     return principal
 
 
-def same_origin(request: Request, hub: FormsHub) -> bool:
+def remembered_principal(request: Request) -> SessionPrincipal | None:
+    """Who :func:`session_principal` found for this request; None when it was not asked."""
+    principal: SessionPrincipal | None = request.scope.get("state", {}).get("forms_principal")
+    return principal
+
+
+Visitor = Annotated[SessionPrincipal | None, Depends(session_principal)]
+
+
+def same_origin(request: Request, site: Site) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True  # not a browser's cross-origin request (browsers send Origin on those)
-    issuer = urlsplit(hub.issuer)
+    issuer = urlsplit(site.issuer)
     return origin == f"{issuer.scheme}://{issuer.netloc}"
 
 
@@ -78,24 +96,22 @@ def _insufficient(detail: str) -> BearerProblem:
     return BearerProblem(403, INSUFFICIENT_SCOPE, detail, scope=DEPARTMENT_SCOPE, realm=REALM)
 
 
-def current_resident(request: Request) -> Resident:
-    hub = get_hub(request)
-    principal = session_principal(request, hub)
+def current_resident(request: Request, principal: Visitor, site: HubSite) -> Resident:
     if principal is None or principal.kind != "resident":
         raise Problem(401, "Unauthorized", "Sign in to the forms hub first (GET /forms/auth/login).")
-    if request.method in UNSAFE_METHODS and not same_origin(request, hub):
+    if request.method in UNSAFE_METHODS and not same_origin(request, site):
         raise Problem(403, "Forbidden", "Cross-site requests are refused.")
     return Resident(principal.sub)
 
 
-def department_system(hub: FormsHub, token: str) -> DepartmentSystem:
+def department_system(provider: ProviderClient, site: Site, token: str, now: datetime) -> DepartmentSystem:
     """A department back-end's RFC 9068 access token for ``<issuer>/forms``, verified by the
-    kernel against the JWKS the provider's discovery document names."""
+    kernel against the JWKS the provider's discovery document names, at the request's time."""
     try:
-        jwks = hub.provider.jwks()
+        jwks = provider.jwks()
     except ProviderError:
         raise keys_unavailable() from None
-    verifier = AccessTokenVerifier(issuer=hub.issuer, audience=hub.audience, jwks=jwks, clock=hub.now)
+    verifier = AccessTokenVerifier(issuer=site.issuer, audience=site.audience, jwks=jwks, clock=lambda: now)
     claims = verified_claims(verifier, token, realm=REALM)
     department = claims.raw.get("department")
     if DEPARTMENT_SCOPE not in claims.scopes:
@@ -105,19 +121,20 @@ def department_system(hub: FormsHub, token: str) -> DepartmentSystem:
     return DepartmentSystem(client_id=claims.client_id, department=department.upper())
 
 
-def current_staff(request: Request) -> Staff:
-    hub = get_hub(request)
+def current_staff(
+    request: Request, db: DbSession, keys: RpKeys, provider: Provider, site: HubSite, now: Now
+) -> Staff:
     token = _bearer(request)
     if token:
-        return department_system(hub, token)
-    principal = session_principal(request, hub)
+        return department_system(provider, site, token, now)
+    principal = session_principal(request, db, keys, now)
     if principal is None:
         raise BearerProblem(
             401, None, "An officer's session or a department access token is required.", realm=REALM
         )
     if principal.kind != "officer" or not principal.department:
         raise Problem(403, "Forbidden", "Only officers of a department can do this.")
-    if request.method in UNSAFE_METHODS and not same_origin(request, hub):
+    if request.method in UNSAFE_METHODS and not same_origin(request, site):
         raise Problem(403, "Forbidden", "Cross-site requests are refused.")
     return Officer(principal.sub, principal.department)
 
@@ -129,19 +146,19 @@ class FormAdmin:
     department: str | None
 
 
-def current_form_admin(request: Request) -> FormAdmin:
-    hub = get_hub(request)
+def current_form_admin(
+    request: Request, admin_token: AdminToken, provider: Provider, site: HubSite, now: Now
+) -> FormAdmin:
     token = _bearer(request)
     if token is None:
         raise BearerProblem(
             401, None, "The admin token or a department access token is required.", realm=REALM
         )
-    admin_token = hub.runtime.settings.admin_token
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return FormAdmin(None)
     if token.count(".") != 2:
         raise BearerProblem(401, INVALID_TOKEN, "The token is not valid.", realm=REALM)
-    return FormAdmin(department_system(hub, token).department)
+    return FormAdmin(department_system(provider, site, token, now).department)
 
 
 CurrentResident = Annotated[Resident, Depends(current_resident)]

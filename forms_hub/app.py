@@ -1,44 +1,66 @@
-"""Builds the forms_hub FastAPI app from its routers (mounted at /forms by ``egate.app``)."""
+"""Builds the forms_hub FastAPI app from its routers (mounted at /forms by ``egate.app``).
+
+This is where the hub's parts are made, once: ``create_app`` unpacks the kernel's Runtime
+(sessions and clock for ``kit.web``, settings, master key) and keeps the rest on
+``app.state`` for :mod:`forms_hub.dependencies`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
-from forms_hub.attachments import pages as attachment_pages
-from forms_hub.attachments import routes as attachment_routes
-from forms_hub.attachments.storage import AttachmentStorage, FilesystemStorage
-from forms_hub.config import FormsConfig
+from forms_hub import dependencies
+from forms_hub.api import attachments as attachment_api
+from forms_hub.api import definitions as definition_api
+from forms_hub.api import licences as licence_api
+from forms_hub.api import submissions as submission_api
+from forms_hub.attachments.storage import AttachmentStorage, storage_for
+from forms_hub.config import FormsConfig, Site
 from forms_hub.crypto import Sealer
-from forms_hub.definitions import pages as definition_pages
-from forms_hub.definitions import routes as definition_routes
+from forms_hub.dependencies import Receipts
 from forms_hub.errors import FormsError
-from forms_hub.hub import FormsHub
-from forms_hub.licences import pages as licence_pages
-from forms_hub.licences import routes as licence_routes
-from forms_hub.oidc_client import routes as sign_in_routes
+from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.provider import ProviderClient
+from forms_hub.pages import attachments as attachment_pages
+from forms_hub.pages import definitions as definition_pages
+from forms_hub.pages import edit as edit_pages
+from forms_hub.pages import licences as licence_pages
+from forms_hub.pages import officer as officer_pages
+from forms_hub.pages import prefill as prefill_pages
+from forms_hub.pages import sign_in as sign_in_pages
+from forms_hub.pages import submissions as submission_pages
 from forms_hub.ports import DisclosureRecorder
-from forms_hub.submissions import edit_pages, officer_pages, prefill_pages
-from forms_hub.submissions import pages as submission_pages
-from forms_hub.submissions import routes as submission_routes
+from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
-from forms_hub.web.rendering import error_page, install_csrf_refusal
+from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
 from kit.failures import Failure, as_page, as_problem
 from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
 from kit.request_guard import UploadRoute
 from kit.runtime import Runtime
+from kit.web import install_infrastructure
 
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 # Room for the answers and the multipart framing beside the largest file.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
-# The server-rendered pages, one router per feature (the API routers are included above them).
+# The JSON APIs, then the server-rendered pages, one router per feature.
+API_ROUTERS = (
+    definition_api.router,
+    submission_api.router,
+    attachment_api.router,
+    licence_api.router,
+    submission_api.department_router,
+    definition_api.admin_router,
+)
 PAGE_ROUTERS = (
+    sign_in_pages.router,
     definition_pages.router,
     submission_pages.router,
     edit_pages.router,
@@ -52,31 +74,8 @@ PAGE_ROUTERS = (
 class UnwiredDisclosures:
     """Refuses every hand-over: a forms hub built without a ledger must not hand data on."""
 
-    def record(self, db, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    def record(self, db: Session, **entry: Any) -> str:
         raise RuntimeError("no DisclosureRecorder was wired into the forms hub")
-
-
-def build_hub(
-    runtime: Runtime,
-    disclosures: DisclosureRecorder,
-    *,
-    config: FormsConfig | None = None,
-    http: httpx.Client | None = None,
-    storage: AttachmentStorage | None = None,
-) -> FormsHub:
-    config = config or FormsConfig.from_settings(runtime.settings)
-    issuer = runtime.settings.issuer
-    return FormsHub(
-        runtime=runtime,
-        config=config,
-        disclosures=disclosures,
-        provider=ProviderClient(
-            issuer, http or httpx.Client(timeout=config.http_timeout_seconds), config.provider_cache_seconds
-        ),
-        storage=storage or FilesystemStorage(runtime.settings.data_dir / "forms" / "attachments"),
-        sealer=Sealer(runtime.master_key),
-        receipts=ReceiptSigner(runtime.master_key, f"{issuer}/forms", config.receipt_key_generation),
-    )
 
 
 def create_app(
@@ -87,32 +86,44 @@ def create_app(
     http: httpx.Client | None = None,
     storage: AttachmentStorage | None = None,
 ) -> FastAPI:
+    settings = runtime.settings
+    config = config or FormsConfig.from_settings(settings)
+    site = Site(settings.issuer)
+    master_key = runtime.master_key
     app = FastAPI(title="e-Gateway forms hub", version="1")
-    app.state.runtime = runtime
-    app.state.hub = build_hub(
-        runtime, disclosures or UnwiredDisclosures(), config=config, http=http, storage=storage
+    install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
+    dependencies.install(
+        app,
+        config=config,
+        site=site,
+        admin_token=settings.admin_token,
+        provider=ProviderClient(
+            site.issuer,
+            http or httpx.Client(timeout=config.http_timeout_seconds),
+            config.provider_cache_seconds,
+        ),
+        storage=storage or storage_for(settings),
+        sealer=Sealer(master_key),
+        receipts=ReceiptSigner(master_key, site.base_url, config.receipt_key_generation),
+        disclosures=disclosures or UnwiredDisclosures(),
+        keys=RelyingPartyKeys(master_key),
+        mailer=Mailer(master_key, site.base_url),
+        csrf=build_csrf_guard(master_key, site),
     )
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)
     app.state.answer_failure = answer_failure
-    app.state.upload_routes = upload_routes(app.state.hub.config)
+    app.state.upload_routes = upload_routes(config)
     install_csrf_refusal(app)
-    app.include_router(definition_routes.router)
-    app.include_router(submission_routes.router)
-    app.include_router(attachment_routes.router)
-    app.include_router(licence_routes.router)
-    app.include_router(submission_routes.department_router)
-    app.include_router(definition_routes.admin_router)
-    app.include_router(sign_in_routes.router)
-    for page_router in PAGE_ROUTERS:
-        app.include_router(page_router)
+    for router in (*API_ROUTERS, *PAGE_ROUTERS):
+        app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="forms-static")
 
     @app.get("/.well-known/jwks.json", tags=["public"])
-    def jwks() -> JSONResponse:
+    def jwks(receipts: Receipts) -> JSONResponse:
         """The hub's receipt-signing keys (ES256), current and previous generations."""
-        return JSONResponse(app.state.hub.receipts.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(receipts.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
     return app
 
@@ -145,12 +156,11 @@ def install_forms_error_handler(app: FastAPI) -> None:
     async def _forms_error(request: Request, exc: FormsError) -> Response:
         if not _is_api(request):
             return error_page(request, exc.status, exc.detail)
-        hub = request.app.state.hub
         problem = Problem(
             exc.status,
             exc.title,
             exc.detail,
-            type_=f"{hub.base_url}/problems/{exc.code}",
+            type_=f"{dependencies.site_of(request).base_url}/problems/{exc.code}",
             code=exc.code,
             **exc.extensions,
         )

@@ -8,28 +8,29 @@ import argparse
 import sys
 from pathlib import Path
 
+from forms_hub.attachments.storage import storage_for
+from forms_hub.definitions import repository
+from forms_hub.definitions.service import DefinitionError, Loaded, retire
+from forms_hub.demo import load_directory
+from forms_hub.licences.service import send_expiry_reminders
+from forms_hub.oidc_client.service import set_client_credentials
+from forms_hub.submissions.outbox import deliver_pending, delivery_for
+from forms_hub.submissions.service import purge_expired_drafts
+from kit.db import session_scope
+from kit.runtime import Runtime
 from kit.settings import Settings
 
 
-def _runtime(settings: Settings):  # noqa: ANN202 - imported lazily to keep --help fast
-    from kit.runtime import Runtime
-
-    return Runtime.build(settings)
-
-
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.definitions.service import DefinitionError
-    from forms_hub.demo import load_directory
-    from kit.db import session_scope
-
     directory = Path(args.directory)
     if not directory.is_dir():
         print(f"egate: {directory} is not a directory", file=sys.stderr)
         return 2
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
+    results: list[tuple[Path, Loaded]] = []
     try:
         for db in session_scope(runtime.sessions):
-            results = load_directory(db, directory, runtime, publish=not args.no_publish)
+            results = load_directory(db, directory, runtime.clock(), publish=not args.no_publish)
     except DefinitionError as exc:
         print(f"egate: {exc} Nothing was loaded.", file=sys.stderr)
         for problem in exc.problems:
@@ -43,10 +44,7 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.definitions import repository
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     for db in session_scope(runtime.sessions):
         for d in repository.list_versions(db, department=args.department):
             print(f"{d.department}\t{d.slug}\tv{d.version}\t{d.status}\t{d.title_en}")
@@ -54,10 +52,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_retire(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.definitions.service import DefinitionError, retire
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     try:
         for db in session_scope(runtime.sessions):
             definition = retire(db, args.slug, runtime.clock())
@@ -69,14 +64,11 @@ def cmd_retire(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_client(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.oidc_client.service import set_client_credentials
-    from kit.db import session_scope
-
     secret = Path(args.secret_file).read_text().strip() if args.secret_file else sys.stdin.readline().strip()
     if not secret:
         print("egate: give the client secret on standard input or with --secret-file", file=sys.stderr)
         return 2
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     for db in session_scope(runtime.sessions):
         set_client_credentials(db, runtime.master_key, args.client_id, secret, runtime.clock())
     print(f"the forms hub signs in as {args.client_id}; redirect URI {settings.issuer}/forms/auth/callback")
@@ -84,23 +76,16 @@ def cmd_client(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.app import build_hub
-    from forms_hub.submissions.service import purge_expired_drafts
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
-    hub = build_hub(runtime, disclosures=None)  # type: ignore[arg-type] - purging hands nothing over
+    runtime = Runtime.build(settings)
+    storage = storage_for(settings)
     for db in session_scope(runtime.sessions):
-        count = purge_expired_drafts(db, hub, runtime.clock())
+        count = purge_expired_drafts(db, storage, runtime.clock())
     print(f"purged {count} expired draft(s)")
     return 0
 
 
 def cmd_remind(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.licences.service import send_expiry_reminders
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     for db in session_scope(runtime.sessions):
         count = send_expiry_reminders(db, runtime.clock())
     print(f"sent {count} licence expiry reminder(s)")
@@ -108,10 +93,7 @@ def cmd_remind(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
-    from forms_hub.submissions.outbox import deliver_pending, delivery_for
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     delivery = delivery_for(settings)
     for db in session_scope(runtime.sessions):
         count = deliver_pending(db, runtime.master_key, delivery, runtime.clock())
@@ -119,7 +101,7 @@ def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this service's subcommands to the `egate` parser."""
     forms = commands.add_parser("forms", help="the forms hub: definitions, client, housekeeping")
     actions = forms.add_subparsers(dest="forms_action", required=True)

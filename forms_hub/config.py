@@ -1,5 +1,5 @@
-"""The forms hub's tunables, built from the one ``Settings`` (STYLE.md: settings in one
-place; nothing here reads the environment)."""
+"""The forms hub's tunables and its addresses, built from the one ``Settings`` (STYLE.md:
+settings in one place; nothing here reads the environment)."""
 
 from __future__ import annotations
 
@@ -44,3 +44,23 @@ class FormsConfig:
             http_timeout_seconds=settings.forms_http_timeout_seconds,
             queue_page_size=settings.forms_queue_page_size,
         )
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where the hub is: mounted at ``/forms`` under the provider's issuer."""
+
+    issuer: str
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.issuer}/forms"
+
+    @property
+    def redirect_uri(self) -> str:
+        return f"{self.base_url}/auth/callback"
+
+    @property
+    def audience(self) -> str:
+        """What the provider puts in ``aud`` of access tokens meant for this hub."""
+        return f"{self.issuer}/forms"

@@ -34,11 +34,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def keyed_digest(master_key: bytes, label: str, value: str) -> str:
-    """HMAC-SHA256 of ``value``: how cookies, states and tokens are stored (never in clear)."""
-    return sealing.keyed_digest(derive_key(master_key, label), value)
-
-
 class Sealer:
     """JSON values sealed under one label's key, bound to a record id.
 

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
+from types import ModuleType
 
 from sqlalchemy import MetaData
 
+from forms_hub.attachments import models as attachment_models
+from forms_hub.definitions import models as definition_models
+from forms_hub.licences import models as licence_models
+from forms_hub.oidc_client import models as relying_party_models
+from forms_hub.submissions import models as submission_models
 from kit.db import Base
 
 TABLE_PREFIX = "forms_"
-MODEL_MODULES: tuple[str, ...] = (
-    "forms_hub.definitions.models",
-    "forms_hub.submissions.models",
-    "forms_hub.attachments.models",
-    "forms_hub.licences.models",
-    "forms_hub.oidc_client.models",
+# Importing a models module registers its tables on Base.metadata.
+MODEL_MODULES: tuple[ModuleType, ...] = (
+    definition_models,
+    submission_models,
+    attachment_models,
+    licence_models,
+    relying_party_models,
 )
 
 
 def load_models() -> MetaData:
-    for module in MODEL_MODULES:
-        importlib.import_module(module)
     return Base.metadata

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from forms_hub.definitions.service import DefinitionError, Loaded, load
-from kit.runtime import Runtime
 
 DEMO_FORMS_DIR = Path(__file__).resolve().parent / "demo_forms"
 
 
 def load_directory(
-    db: Session, directory: Path, runtime: Runtime, *, publish: bool = True
+    db: Session, directory: Path, now: datetime, *, publish: bool = True
 ) -> list[tuple[Path, Loaded]]:
     """Load every ``*.json`` definition in ``directory`` (sorted by name), all or none.
 
@@ -28,12 +28,12 @@ def load_directory(
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise DefinitionError(f"{path.name}: cannot read it as JSON ({exc})") from None
         try:
-            loaded.append((path, load(db, document, runtime.clock(), publish=publish)))
+            loaded.append((path, load(db, document, now, publish=publish)))
         except DefinitionError as exc:
             raise DefinitionError(f"{path.name}: {exc}", exc.problems, exc.status) from None
     return loaded
 
 
-def seed_demo_forms(db: Session, runtime: Runtime) -> list[str]:
+def seed_demo_forms(db: Session, now: datetime) -> list[str]:
     """Load and publish the demo forms; returns their slugs."""
-    return [result.definition.slug for _, result in load_directory(db, DEMO_FORMS_DIR, runtime)]
+    return [result.definition.slug for _, result in load_directory(db, DEMO_FORMS_DIR, now)]

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Final, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
-CHANNEL_FORM_SUBMISSION = "form_submission"
-CHANNEL_FORM_PREFILL = "form_prefill"
+CHANNEL_FORM_SUBMISSION: Final = "form_submission"
+CHANNEL_FORM_PREFILL: Final = "form_prefill"
 DisclosureChannel = Literal["form_submission", "form_prefill"]
 
 

@@ -1,6 +1,9 @@
-"""Accepting a file for a submission: the type is decided by the file's content (its magic
-bytes) and must also agree with the file name's extension, the size is checked against the
-definition, and the SHA-256 is kept (it goes into the receipt)."""
+"""Accepting a file for one of a form's attachment slots: the type is decided by the file's
+content (its magic bytes) and must also agree with the file name's extension, the size is
+checked against the definition, and the SHA-256 is kept (it goes into the receipt).
+
+Whether the submission may still take files is the submissions' rule
+(:mod:`forms_hub.submissions.files`); this module knows only files and slots."""
 
 from __future__ import annotations
 
@@ -8,17 +11,16 @@ import hashlib
 import re
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from forms_hub.attachments import repository as attachments
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
-from forms_hub.definitions.service import document_of
-from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, Conflict, NotFound
-from forms_hub.hub import FormsHub
-from forms_hub.submissions.models import Submission
-from forms_hub.submissions.records import definition_of, ensure_editable
+from forms_hub.attachments.storage import AttachmentStorage
+from forms_hub.definitions.document import FormDocument
+from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, NotFound
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\u3400-\u9fff]+")
 TYPE_NAMES = {
@@ -40,18 +42,19 @@ def clean_filename(name: str | None) -> str:
     return base[-200:]
 
 
-def add_attachment(
+def accept(
     db: Session,
-    hub: FormsHub,
-    submission: Submission,
+    storage: AttachmentStorage,
+    doc: FormDocument,
+    submission_id: str,
     slot_name: str,
     filename: str | None,
     data: bytes,
     now: datetime,
 ) -> Attachment:
-    """Raises AttachmentRejected / AttachmentTooLarge (nothing stored) or Conflict."""
-    ensure_editable(submission, now)
-    doc = document_of(definition_of(db, submission))
+    """Store the file and add its row (not flushed).
+
+    Raises AttachmentRejected / AttachmentTooLarge (nothing stored)."""
     slot = doc.attachment(slot_name)
     if slot is None:
         raise _rejected(
@@ -84,7 +87,7 @@ def add_attachment(
             f"The file's content is {TYPE_NAMES[media_type]} but its name does not end in {endings}.",
             f"檔案內容是 {TYPE_NAMES[media_type]}，但檔名並非以 {endings} 結尾。",
         )
-    existing = [a for a in attachments.of_submission(db, submission.id) if a.slot == slot_name]
+    existing = [a for a in attachments.of_submission(db, submission_id) if a.slot == slot_name]
     limit = slot.get("max_files", 1)
     if len(existing) >= limit:
         raise _rejected(
@@ -93,10 +96,10 @@ def add_attachment(
             f"此項最多只可附上 {limit} 個檔案，請先移除一個。",
         )
     digest = hashlib.sha256(data).hexdigest()
-    key = hub.storage.put(data, digest)
+    key = storage.put(data, digest)
     attachment = Attachment(
         id=uuid.uuid4().hex,
-        submission_id=submission.id,
+        submission_id=submission_id,
         slot=slot_name,
         filename=name,
         media_type=media_type,
@@ -106,33 +109,17 @@ def add_attachment(
         uploaded_at=now,
     )
     db.add(attachment)
-    submission.updated_at = now
-    db.flush()
     return attachment
 
 
-def get_attachment(db: Session, submission: Submission, attachment_id: str) -> Attachment:
+def get_attachment(db: Session, submission_id: str, attachment_id: str) -> Attachment:
     attachment = attachments.get(db, attachment_id) if attachment_id and len(attachment_id) <= 32 else None
-    if attachment is None or attachment.submission_id != submission.id:
+    if attachment is None or attachment.submission_id != submission_id:
         raise NotFound("No such attachment.")
     return attachment
 
 
-def remove_attachment(
-    db: Session, hub: FormsHub, submission: Submission, attachment_id: str, now: datetime
-) -> None:
-    ensure_editable(submission, now)
-    attachment = get_attachment(db, submission, attachment_id)
-    if submission.status != "draft":
-        # Files the department already received stay part of the record.
-        raise Conflict("Files already sent to the department cannot be removed.")
-    db.delete(attachment)
-    submission.updated_at = now
-    db.flush()
-    hub.storage.delete(attachment.storage_key)
-
-
-def describe(attachment: Attachment) -> dict:
+def describe(attachment: Attachment) -> dict[str, Any]:
     return {
         "id": attachment.id,
         "name": attachment.slot,

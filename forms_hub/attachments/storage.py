@@ -9,6 +9,8 @@ import secrets
 from pathlib import Path
 from typing import Protocol
 
+from kit.settings import Settings
+
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{14}-[0-9a-f]{16}$")
 
 
@@ -74,3 +76,8 @@ class MemoryStorage:
 
     def delete(self, key: str) -> None:
         self.files.pop(key, None)
+
+
+def storage_for(settings: Settings) -> AttachmentStorage:
+    """The operator's storage: files under the data directory."""
+    return FilesystemStorage(settings.data_dir / "forms" / "attachments")

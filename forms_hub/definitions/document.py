@@ -13,10 +13,10 @@ import json
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # ships no type hints
+from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]  # ships no type hints
 
 LANGUAGES = ("en", "zh-HK")
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -233,7 +233,7 @@ class Field:
 
     @property
     def label(self) -> dict[str, str]:
-        return self.presentation["label"]
+        return cast(dict[str, str], self.presentation["label"])
 
     @property
     def help(self) -> dict[str, str] | None:
@@ -241,13 +241,13 @@ class Field:
 
     @property
     def type(self) -> str:
-        return self.schema.get("type", "string")
+        return cast(str, self.schema.get("type", "string"))
 
     @property
     def enum(self) -> list[Any] | None:
         if self.type == "array":
-            return self.schema["items"]["enum"]
-        return self.schema.get("enum")
+            return cast(list[Any], self.schema["items"]["enum"])
+        return cast(list[Any] | None, self.schema.get("enum"))
 
     @property
     def options(self) -> list[tuple[str, dict[str, str]]]:
@@ -257,7 +257,7 @@ class Field:
     @property
     def widget(self) -> str:
         if self.presentation.get("widget"):
-            return self.presentation["widget"]
+            return cast(str, self.presentation["widget"])
         if self.type == "array":
             return "checkboxes"
         if self.type == "boolean":
@@ -274,26 +274,27 @@ class Field:
 
 
 class FormDocument:
-    """Read-only view of a valid definition document."""
+    """Read-only view of a valid definition document (the casts below rest on
+    ``definition_problems``: a stored document has passed it)."""
 
     def __init__(self, document: dict[str, Any]) -> None:
         self.raw = document
 
     @property
     def slug(self) -> str:
-        return self.raw["slug"]
+        return cast(str, self.raw["slug"])
 
     @property
     def department(self) -> str:
-        return self.raw["department"]
+        return cast(str, self.raw["department"])
 
     @property
     def title(self) -> dict[str, str]:
-        return self.raw["title"]
+        return cast(dict[str, str], self.raw["title"])
 
     @property
     def purpose(self) -> dict[str, str]:
-        return self.raw["purpose"]
+        return cast(dict[str, str], self.raw["purpose"])
 
     @property
     def legal_basis(self) -> str | None:
@@ -301,15 +302,15 @@ class FormDocument:
 
     @property
     def schema(self) -> dict[str, Any]:
-        return self.raw["schema"]
+        return cast(dict[str, Any], self.raw["schema"])
 
     @property
     def prefill(self) -> dict[str, str]:
-        return self.raw.get("prefill", {})
+        return cast(dict[str, str], self.raw.get("prefill", {}))
 
     @property
     def attachments(self) -> list[dict[str, Any]]:
-        return self.raw.get("attachments", [])
+        return cast(list[dict[str, Any]], self.raw.get("attachments", []))
 
     def attachment(self, slot: str) -> dict[str, Any] | None:
         return next((a for a in self.attachments if a["name"] == slot), None)
@@ -328,7 +329,7 @@ class FormDocument:
 
     @property
     def pages(self) -> list[dict[str, Any]]:
-        return self.raw["pages"]
+        return cast(list[dict[str, Any]], self.raw["pages"])
 
     @cached_property
     def validator(self) -> Draft202012Validator:

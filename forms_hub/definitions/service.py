@@ -136,3 +136,9 @@ def summary(definition: FormDefinition) -> dict[str, Any]:
         "licence": definition.is_licence,
         "published_at": definition.published_at.isoformat() if definition.published_at else None,
     }
+
+
+def document_view(definition: FormDefinition) -> dict[str, Any]:
+    """A version's document as the API shows it, with its version number and status."""
+    doc = document_of(definition)
+    return {"version": definition.version, "status": definition.status, **doc.raw}

@@ -10,14 +10,15 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.crypto import Sealer
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.answers import validate_answers
 from forms_hub.definitions.document import FormDocument
 from forms_hub.definitions.service import document_of
 from forms_hub.errors import Conflict, InvalidInput, NotFound
-from forms_hub.hub import FormsHub, Resident, Staff
 from forms_hub.licences import repository as licences
 from forms_hub.licences.models import Licence, LicenceEvent
+from forms_hub.principals import Resident, Staff
 from forms_hub.submissions import numbers
 from forms_hub.submissions import repository as submissions
 from forms_hub.submissions.models import Notification, Submission
@@ -73,7 +74,7 @@ def _event(
 
 def issue_licence(
     db: Session,
-    hub: FormsHub,
+    sealer: Sealer,
     submission: Submission,
     doc: FormDocument,
     extra_conditions: list[str],
@@ -87,7 +88,7 @@ def issue_licence(
     if previous is not None and previous.status == "active" and previous.valid_to > now:
         valid_from = previous.valid_to  # a renewal continues the licence without a gap
     holder_field = spec.get("holder_field")
-    holder_name = open_answers(hub, submission).get(holder_field) if holder_field else None
+    holder_name = open_answers(sealer, submission).get(holder_field) if holder_field else None
     licence = Licence(
         id=uuid.uuid4().hex,
         number=numbers.new_number(db, "licence", licence_prefix(submission.department), now.year),
@@ -104,7 +105,7 @@ def issue_licence(
         issued_at=now,
     )
     if holder_name:
-        licence.holder_name_sealed = hub.sealer.seal(holder_name, licence.id)
+        licence.holder_name_sealed = sealer.seal(holder_name, licence.id)
     db.add(licence)
     _event(
         db,
@@ -120,8 +121,11 @@ def issue_licence(
     return licence
 
 
-def holder_name(hub: FormsHub, licence: Licence) -> str | None:
-    return hub.sealer.open(licence.holder_name_sealed, licence.id) if licence.holder_name_sealed else None
+def holder_name(sealer: Sealer, licence: Licence) -> str | None:
+    if not licence.holder_name_sealed:
+        return None
+    name: str = sealer.open(licence.holder_name_sealed, licence.id)
+    return name
 
 
 def verification(db: Session, number: str, now: datetime) -> dict[str, Any]:
@@ -165,7 +169,9 @@ def can_renew(db: Session, licence: Licence, now: datetime) -> bool:
     )
 
 
-def start_renewal(db: Session, hub: FormsHub, resident: Resident, number: str, now: datetime) -> Submission:
+def start_renewal(
+    db: Session, sealer: Sealer, draft_ttl: timedelta, resident: Resident, number: str, now: datetime
+) -> Submission:
     """A new draft of the form's current version, answers copied from the application
     that issued the licence (attachments are not: they are supplied afresh); approving it
     issues a licence that continues this one."""
@@ -180,14 +186,17 @@ def start_renewal(db: Session, hub: FormsHub, resident: Resident, number: str, n
         opens = window[0].date().isoformat() if window else "?"
         raise Conflict(f"This licence can be renewed from {opens} until it expires.")
     original = db.get(Submission, licence.submission_id)
-    draft = create_draft(db, hub, resident, licence.form_slug, {}, now, renews_licence_id=licence.id)
+    assert original is not None  # a foreign key
+    draft = create_draft(
+        db, sealer, draft_ttl, resident, licence.form_slug, {}, now, renews_licence_id=licence.id
+    )
     doc = document_of(definition_of(db, draft))
     carried = {
         k: v
-        for k, v in open_answers(hub, original).items()
+        for k, v in open_answers(sealer, original).items()
         if k in doc.fields and not validate_answers(doc, {k: v}, complete=False)
     }
-    seal_answers(hub, draft, carried)
+    seal_answers(sealer, draft, carried)
     db.flush()
     return draft
 

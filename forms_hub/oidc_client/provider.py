@@ -75,9 +75,10 @@ class ProviderClient:
         if response.status_code != 200:
             raise ProviderError(f"the provider answered {response.status_code} for {url}")
         try:
-            return response.json()
+            document: dict[str, Any] = response.json()
         except json.JSONDecodeError:
             raise ProviderError("the provider sent a malformed JSON document") from None
+        return document
 
     def jwks(self) -> HttpJwks:
         """The provider's JWK Set at the ``jwks_uri`` its discovery document names."""
@@ -107,7 +108,7 @@ class ProviderClient:
         except JwksUnavailable as exc:
             raise ProviderError(f"cannot fetch the provider's keys: {exc}") from None
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[header["alg"]],
@@ -117,6 +118,7 @@ class ProviderClient:
             )
         except JOSEError as exc:
             raise InvalidToken(str(exc)) from None
+        return claims
 
     def verify_id_token(
         self, id_token: str, *, client_id: str, nonce: str, access_token: str | None
@@ -133,7 +135,7 @@ class ProviderClient:
     # -- the authorization code flow ----------------------------------------------------
 
     def authorization_url(self, **params: str) -> str:
-        endpoint = self.metadata()["authorization_endpoint"]
+        endpoint: str = self.metadata()["authorization_endpoint"]
         return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
 
     def _token_request(self, client_id: str, secret: str, data: dict[str, str]) -> dict[str, Any]:
@@ -147,7 +149,7 @@ class ProviderClient:
         except httpx.HTTPError as exc:
             raise ProviderError(f"cannot reach the token endpoint: {type(exc).__name__}") from None
         try:
-            body = response.json()
+            body: dict[str, Any] = response.json()
         except json.JSONDecodeError:
             raise ProviderError("the token endpoint sent malformed JSON") from None
         if response.status_code != 200 or "access_token" not in body:
@@ -189,6 +191,7 @@ class ProviderClient:
         if response.status_code != 200:
             raise ProviderError(f"userinfo answered {response.status_code}")
         try:
-            return response.json()
+            userinfo: dict[str, Any] = response.json()
         except json.JSONDecodeError:
             raise ProviderError("userinfo sent malformed JSON") from None
+        return userinfo

@@ -21,9 +21,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from forms_hub.crypto import Sealer, derive_key, keyed_digest
-from forms_hub.hub import FormsHub
 from forms_hub.oidc_client import repository
+from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.models import AuthRequest, HubSession
 
 SESSION_COOKIE = "forms_session"
@@ -52,9 +51,11 @@ _credentials_cache: dict[str, tuple[str, str]] = {}
 _cache_lock = threading.Lock()
 
 
-def set_client_credentials(db: Session, hub_or_key: Any, client_id: str, secret: str, now: datetime) -> None:
-    master_key = hub_or_key.master_key if hasattr(hub_or_key, "master_key") else hub_or_key
-    sealed = Sealer(master_key, "rp-client-secret/v1").seal(secret, client_id)
+def set_client_credentials(
+    db: Session, master_key: bytes, client_id: str, secret: str, now: datetime
+) -> None:
+    """The operator's registration of the hub with the provider (`egate forms client`)."""
+    sealed = RelyingPartyKeys(master_key).client_secret.seal(secret, client_id)
     repository.save_client_registration(db, client_id, sealed, now)
     global _client_id_cache
     with _cache_lock:
@@ -62,7 +63,7 @@ def set_client_credentials(db: Session, hub_or_key: Any, client_id: str, secret:
         _client_id_cache = None
 
 
-def client_credentials(db: Session, hub: FormsHub) -> tuple[str, str]:
+def client_credentials(db: Session, keys: RelyingPartyKeys) -> tuple[str, str]:
     """Raises NotConfigured."""
     row = repository.client_registration(db)
     if row is None:
@@ -71,7 +72,7 @@ def client_credentials(db: Session, hub: FormsHub) -> tuple[str, str]:
     with _cache_lock:
         if cache_key in _credentials_cache:
             return _credentials_cache[cache_key]
-    secret = Sealer(hub.master_key, "rp-client-secret/v1").open(row.secret_sealed, row.client_id)
+    secret: str = keys.client_secret.open(row.secret_sealed, row.client_id)
     with _cache_lock:
         _credentials_cache[cache_key] = (row.client_id, secret)
     return row.client_id, secret
@@ -81,7 +82,7 @@ _client_id_cache: tuple[float, str] | None = None
 CLIENT_ID_CACHE_SECONDS = 60.0
 
 
-def own_client_id(db: Session, hub: FormsHub) -> str:
+def own_client_id(db: Session) -> str:
     """The hub's client id at the provider (what ledger entries name as the recipient),
     cached for a minute: it changes only when an operator re-registers the hub."""
     global _client_id_cache
@@ -123,9 +124,11 @@ def safe_return_to(value: str | None) -> str:
 
 def begin(
     db: Session,
-    hub: FormsHub,
+    keys: RelyingPartyKeys,
     *,
     client_id: str,
+    redirect_uri: str,
+    ttl: timedelta,
     binding: str,
     purpose: str,
     return_to: str,
@@ -144,8 +147,8 @@ def begin(
     repository.add_auth_request(
         db,
         AuthRequest(
-            state_hash=keyed_digest(hub.master_key, "auth-state", state),
-            binding_hash=keyed_digest(hub.master_key, "auth-binding", binding),
+            state_hash=keys.state_digest(state),
+            binding_hash=keys.binding_digest(binding),
             nonce=nonce,
             code_verifier=verifier,
             purpose=purpose,
@@ -154,14 +157,14 @@ def begin(
             submission_id=submission_id,
             claims=list(claims),
             created_at=now,
-            expires_at=now + hub.config.auth_request_ttl,
+            expires_at=now + ttl,
         ),
         now,
     )
     params = {
         "response_type": "code",
         "client_id": client_id,
-        "redirect_uri": hub.redirect_uri,
+        "redirect_uri": redirect_uri,
         "scope": "openid",
         "state": state,
         "nonce": nonce,
@@ -178,7 +181,9 @@ def begin(
     return params
 
 
-def consume(db: Session, hub: FormsHub, state: str, binding: str | None, now: datetime) -> PendingAuth:
+def consume(
+    db: Session, keys: RelyingPartyKeys, state: str, binding: str | None, now: datetime
+) -> PendingAuth:
     """Take (and delete) the request ``state`` names; it must have been started by this
     browser and not be older than the configured lifetime.
 
@@ -187,10 +192,10 @@ def consume(db: Session, hub: FormsHub, state: str, binding: str | None, now: da
     """
     if not state or len(state) > 200 or not binding or len(binding) > 200:
         raise AuthFlowError("This sign-in link is not valid in this browser; start again.")
-    row = repository.take_auth_request(db, keyed_digest(hub.master_key, "auth-state", state))
+    row = repository.take_auth_request(db, keys.state_digest(state))
     if row is None:
         raise AuthFlowError("This sign-in was already completed or is unknown; start again.")
-    if not hmac.compare_digest(row.binding_hash, keyed_digest(hub.master_key, "auth-binding", binding)):
+    if not hmac.compare_digest(row.binding_hash, keys.binding_digest(binding)):
         raise AuthFlowError("This sign-in was started in another browser; start again.")
     if row.expires_at <= now:
         raise AuthFlowError("This sign-in took too long; start again.")
@@ -208,12 +213,9 @@ def consume(db: Session, hub: FormsHub, state: str, binding: str | None, now: da
 # -- sessions ------------------------------------------------------------------------------
 
 
-def _cookie_signature(hub: FormsHub, token: str) -> str:
-    mac = hmac.new(derive_key(hub.master_key, "session-cookie"), token.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:18]).decode()
-
-
-def start_session(db: Session, hub: FormsHub, id_token_claims: dict[str, Any], now: datetime) -> str:
+def start_session(
+    db: Session, keys: RelyingPartyKeys, id_token_claims: dict[str, Any], now: datetime, ttl: timedelta
+) -> str:
     """A hub session for the person the ID token names; returns the signed cookie value.
 
     Officer: the ID token (or userinfo) carries ``roles`` containing ``officer`` and a
@@ -222,47 +224,52 @@ def start_session(db: Session, hub: FormsHub, id_token_claims: dict[str, Any], n
     roles = id_token_claims.get(ROLES_CLAIM)
     roles = [r for r in roles if isinstance(r, str)] if isinstance(roles, list) else []
     department = id_token_claims.get(DEPARTMENT_CLAIM)
-    officer = OFFICER_ROLE in roles and isinstance(department, str) and 0 < len(department) <= 16
+    officer_of = department.upper() if isinstance(department, str) and 0 < len(department) <= 16 else None
+    officer = OFFICER_ROLE in roles and officer_of is not None
     token = secrets.token_urlsafe(32)
     repository.add_session(
         db,
         HubSession(
-            id_hash=keyed_digest(hub.master_key, "session", token),
+            id_hash=keys.session_digest(token),
             sub=id_token_claims["sub"],
             kind="officer" if officer else "resident",
-            department=department.upper() if officer else None,
+            department=officer_of if officer else None,
             roles=roles,
             acr=id_token_claims.get("acr") if isinstance(id_token_claims.get("acr"), str) else None,
             created_at=now,
-            expires_at=now + hub.config.session_ttl,
+            expires_at=now + ttl,
         ),
         now,
     )
-    return f"{token}.{_cookie_signature(hub, token)}"
+    return f"{token}.{keys.cookie_signature(token)}"
 
 
-def session_from_cookie(db: Session, hub: FormsHub, cookie: str | None, now: datetime) -> HubSession | None:
+def session_from_cookie(
+    db: Session, keys: RelyingPartyKeys, cookie: str | None, now: datetime
+) -> HubSession | None:
     """The live session a signed cookie names; a forged or tampered cookie costs no query."""
     if not cookie or len(cookie) > 200 or "." not in cookie:
         return None
     token, _, signature = cookie.rpartition(".")
-    if not hmac.compare_digest(signature, _cookie_signature(hub, token)):
+    if not hmac.compare_digest(signature, keys.cookie_signature(token)):
         return None
-    row = repository.get_session(db, keyed_digest(hub.master_key, "session", token))
+    row = repository.get_session(db, keys.session_digest(token))
     if row is None or row.expires_at <= now:
         return None
     return row
 
 
-def end_session(db: Session, hub: FormsHub, cookie: str | None) -> None:
+def end_session(db: Session, keys: RelyingPartyKeys, cookie: str | None) -> None:
     if cookie and "." in cookie:
         token = cookie.rpartition(".")[0]
-        repository.delete_session(db, keyed_digest(hub.master_key, "session", token))
+        repository.delete_session(db, keys.session_digest(token))
 
 
-def create_session_for_tests(db: Session, hub: FormsHub, sub: str, now: datetime, **claims: Any) -> str:
-    """A session without the provider round trip (tests and demos only)."""
-    return start_session(db, hub, {"sub": sub, **claims}, now)
+def create_session_for_tests(
+    db: Session, keys: RelyingPartyKeys, sub: str, now: datetime, ttl: timedelta, **claims: Any
+) -> str:
+    """A session without the provider round trip (tests and benchmarks only)."""
+    return start_session(db, keys, {"sub": sub, **claims}, now, ttl)
 
 
 # -- prefill tokens ------------------------------------------------------------------------
@@ -279,7 +286,7 @@ class StoredTokens:
 
 def store_prefill_tokens(
     db: Session,
-    hub: FormsHub,
+    keys: RelyingPartyKeys,
     submission_id: str,
     sub: str,
     tokens: dict[str, Any],
@@ -291,15 +298,15 @@ def store_prefill_tokens(
         "refresh_token": tokens.get("refresh_token"),
         "expires_at": (now + timedelta(seconds=int(tokens.get("expires_in") or 60))).isoformat(),
     }
-    sealed = Sealer(hub.master_key, "prefill-tokens/v1").seal(payload, submission_id)
+    sealed = keys.prefill_tokens.seal(payload, submission_id)
     repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now)
 
 
-def prefill_tokens(db: Session, hub: FormsHub, submission_id: str) -> StoredTokens | None:
+def prefill_tokens(db: Session, keys: RelyingPartyKeys, submission_id: str) -> StoredTokens | None:
     row = repository.prefill_tokens(db, submission_id)
     if row is None:
         return None
-    payload = Sealer(hub.master_key, "prefill-tokens/v1").open(row.tokens_sealed, submission_id)
+    payload = keys.prefill_tokens.open(row.tokens_sealed, submission_id)
     return StoredTokens(
         sub=row.sub,
         access_token=payload["access_token"],

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from forms_hub.crypto import Sealer
+from forms_hub.i18n import notification_text
 from forms_hub.submissions.models import OutboxMessage
-from forms_hub.web.i18n import notification_text
 from kit.outbox import EMAIL, Delivery, Message, deliver_unsent
 from kit.outbox import delivery_for as mail_delivery_for
 from kit.settings import Settings
@@ -24,10 +24,23 @@ from kit.settings import Settings
 SEALER_LABEL = "outbox/v1"
 
 
+class Mailer:
+    """Queues the hub's emails, sealed under the outbox key, each linking to a page of the hub."""
+
+    def __init__(self, master_key: bytes, base_url: str) -> None:
+        self.sealer = Sealer(master_key, SEALER_LABEL)
+        self.base_url = base_url
+
+    def queue(
+        self, db: Session, to: str, kind: str, params: dict[str, Any], path: str, now: datetime
+    ) -> None:
+        """``path``: the page the email points to, under the hub's base URL."""
+        queue_email(db, self.sealer, to, kind, params, f"{self.base_url}{path}", now)
+
+
 def queue_email(
-    db: Session, master_key: bytes, to: str, kind: str, params: dict[str, Any], link: str, now: datetime
+    db: Session, sealer: Sealer, to: str, kind: str, params: dict[str, Any], link: str, now: datetime
 ) -> None:
-    sealer = Sealer(master_key, SEALER_LABEL)
     subject = (
         f"e-Gateway forms 電子通道表格: {params.get('reference') or params.get('licence') or ''}".strip()
     )

@@ -11,10 +11,10 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.crypto import Sealer
 from forms_hub.definitions.document import CLAIM_LABELS, PREFILL_CLAIMS, FormDocument
 from forms_hub.errors import PrefillRecheckNeeded
-from forms_hub.hub import FormsHub
-from forms_hub.oidc_client.provider import ProviderError
+from forms_hub.oidc_client.provider import ProviderClient, ProviderError
 from forms_hub.oidc_client.service import StoredTokens
 from forms_hub.submissions.models import Submission
 from forms_hub.submissions.records import ensure_editable, open_answers, seal_answers
@@ -51,7 +51,7 @@ def prefill_rows(doc: FormDocument, lang: str) -> list[dict[str, Any]]:
 
 def apply_prefill(
     db: Session,
-    hub: FormsHub,
+    sealer: Sealer,
     submission: Submission,
     doc: FormDocument,
     userinfo: Mapping[str, Any],
@@ -60,7 +60,7 @@ def apply_prefill(
     """Copy the released values into the draft; returns the fields filled. A claim the
     provider did not release (not consented, or the resident has none) stays empty."""
     ensure_editable(submission, now)
-    answers = open_answers(hub, submission)
+    answers = open_answers(sealer, submission)
     prefill = dict(submission.prefill)
     filled = []
     for name, claim in doc.prefill.items():
@@ -72,13 +72,13 @@ def apply_prefill(
         filled.append(name)
     submission.prefill = prefill
     submission.updated_at = now
-    seal_answers(hub, submission, answers)
+    seal_answers(sealer, submission, answers)
     db.flush()
     return filled
 
 
 def fresh_release(
-    hub: FormsHub, client_id: str, secret: str, stored: StoredTokens, now: datetime
+    provider: ProviderClient, client_id: str, secret: str, stored: StoredTokens, now: datetime
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """A new userinfo release with the tokens of the prefill, refreshing the access token
     when it expired. Returns (userinfo, new token response or None). Makes HTTP calls:
@@ -90,17 +90,17 @@ def fresh_release(
     refreshed = None
     access_token = stored.access_token
     if stored.expires_at <= now + timedelta(seconds=5):
-        access_token, refreshed = _refreshed(hub, client_id, secret, stored)
+        access_token, refreshed = _refreshed(provider, client_id, secret, stored)
     try:
-        userinfo = hub.provider.userinfo(access_token)
+        userinfo = provider.userinfo(access_token)
     except ProviderError as exc:
         if exc.error != "invalid_token" or refreshed is not None or not stored.refresh_token:
             raise PrefillRecheckNeeded(
                 "Your identity details could not be checked again; fill them in again."
             ) from None
-        access_token, refreshed = _refreshed(hub, client_id, secret, stored)
+        access_token, refreshed = _refreshed(provider, client_id, secret, stored)
         try:
-            userinfo = hub.provider.userinfo(access_token)
+            userinfo = provider.userinfo(access_token)
         except ProviderError:
             raise PrefillRecheckNeeded(
                 "Your identity details could not be checked again; fill them in again."
@@ -111,14 +111,14 @@ def fresh_release(
 
 
 def _refreshed(
-    hub: FormsHub, client_id: str, secret: str, stored: StoredTokens
+    provider: ProviderClient, client_id: str, secret: str, stored: StoredTokens
 ) -> tuple[str, dict[str, Any]]:
     if not stored.refresh_token:
         raise PrefillRecheckNeeded(
             "Your identity release has expired; fill the details from your identity again."
         )
     try:
-        tokens = hub.provider.refresh(client_id=client_id, secret=secret, refresh_token=stored.refresh_token)
+        tokens = provider.refresh(client_id=client_id, secret=secret, refresh_token=stored.refresh_token)
     except ProviderError:
         raise PrefillRecheckNeeded(
             "Your identity release has expired; fill the details from your identity again."

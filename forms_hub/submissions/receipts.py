@@ -62,7 +62,10 @@ class ReceiptSigner:
 
     def sign(self, claims: dict[str, Any]) -> str:
         headers = {"kid": self.current_kid, "typ": RECEIPT_TYPE}
-        return jwt.encode({"iss": self.issuer, **claims}, self._private[self.current_kid], ALGORITHM, headers)
+        token: str = jwt.encode(
+            {"iss": self.issuer, **claims}, self._private[self.current_kid], ALGORITHM, headers
+        )
+        return token
 
     def verify(self, receipt: str) -> dict[str, Any]:
         """The receipt's claims if it is one of ours, untampered.
@@ -82,8 +85,9 @@ class ReceiptSigner:
         if key is None:
             raise InvalidReceipt("signed with a key the hub does not publish")
         try:
-            return jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 receipt, key, algorithms=[ALGORITHM], issuer=self.issuer, options={"verify_aud": False}
             )
         except JOSEError:
             raise InvalidReceipt("the signature does not verify") from None
+        return claims

@@ -1,38 +1,37 @@
-"""A submission record's basics, which attachments and licences build on: its sealed
-answers, its form definition, its history, whether it may still change, and a new draft.
-
-This module sits below :mod:`forms_hub.submissions.service` (the lifecycle, which calls the
-attachments and licences services), so that those services reach a submission without
-importing the lifecycle that imports them.
+"""A submission record's basics: its sealed answers, its form definition, its history,
+whether it may still change, and a new draft. The lifecycle (:mod:`.service`), a
+submission's files (:mod:`.files`) and the licences (:mod:`forms_hub.licences`) build on it.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.crypto import Sealer
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.answers import validate_answers
 from forms_hub.definitions.models import FormDefinition
 from forms_hub.definitions.service import document_of
 from forms_hub.errors import Conflict, DraftExpired, InvalidAnswers, NotFound
-from forms_hub.hub import FormsHub, Resident
+from forms_hub.principals import Resident
 from forms_hub.submissions.models import Submission, SubmissionEvent
 
 EDITABLE_STATUSES = ("draft", "info_requested")
 
 
-def open_answers(hub: FormsHub, submission: Submission) -> dict[str, Any]:
-    return hub.sealer.open(submission.answers_sealed, submission.id)
+def open_answers(sealer: Sealer, submission: Submission) -> dict[str, Any]:
+    answers: dict[str, Any] = sealer.open(submission.answers_sealed, submission.id)
+    return answers
 
 
-def seal_answers(hub: FormsHub, submission: Submission, answers: Mapping[str, Any]) -> None:
+def seal_answers(sealer: Sealer, submission: Submission, answers: Mapping[str, Any]) -> None:
     """Replace the answers, sealed at rest and bound to this submission's id."""
-    submission.answers_sealed = hub.sealer.seal(dict(answers), submission.id)
+    submission.answers_sealed = sealer.seal(dict(answers), submission.id)
 
 
 def definition_of(db: Session, submission: Submission) -> FormDefinition:
@@ -87,7 +86,8 @@ def published_definition(db: Session, slug: str) -> FormDefinition:
 
 def create_draft(
     db: Session,
-    hub: FormsHub,
+    sealer: Sealer,
+    draft_ttl: timedelta,
     resident: Resident,
     slug: str,
     answers: Mapping[str, Any] | None,
@@ -112,9 +112,9 @@ def create_draft(
         renews_licence_id=renews_licence_id,
         created_at=now,
         updated_at=now,
-        draft_expires_at=now + hub.config.draft_ttl,
+        draft_expires_at=now + draft_ttl,
     )
-    seal_answers(hub, submission, answers)
+    seal_answers(sealer, submission, answers)
     db.add(submission)
     record_event(
         db,

@@ -6,8 +6,9 @@ import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import CursorResult, and_, or_, select, update
 from sqlalchemy.orm import Session, load_only
 
 from forms_hub.submissions.models import Notification, Submission, SubmissionEvent
@@ -92,6 +93,7 @@ class BadCursor(ValueError):
 
 
 def encode_cursor(submission: Submission) -> str:
+    assert submission.submitted_at is not None  # the queue holds no drafts
     raw = json.dumps([submission.submitted_at.isoformat(), submission.id]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
@@ -175,4 +177,6 @@ def mark_notifications_read(
     )
     if ids is not None:
         query = query.where(Notification.id.in_(ids))
-    return db.execute(query.values(read_at=now)).rowcount or 0
+    # An UPDATE's result is a CursorResult, which counts the rows.
+    result = cast(CursorResult[Any], db.execute(query.values(read_at=now)))
+    return result.rowcount or 0

@@ -1,18 +1,23 @@
 """The submission lifecycle: drafts, submission with its reference number, receipt and
 ledger entry, the department's transitions and the resident's withdrawal. Services never
-commit: the request or command that calls them owns the transaction."""
+commit: the request or command that calls them owns the transaction.
+
+A department's decision that also issues a licence is :mod:`forms_hub.decisions`, above
+this module and the licences."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from forms_hub.attachments import repository as attachments_repository
 from forms_hub.attachments.models import Attachment
-from forms_hub.attachments.service import add_attachment
+from forms_hub.attachments.storage import AttachmentStorage
+from forms_hub.config import FormsConfig
+from forms_hub.crypto import Sealer
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.answers import answers_digest, prefill_mismatch, validate_answers
 from forms_hub.definitions.document import FormDocument
@@ -30,15 +35,16 @@ from forms_hub.errors import (
     NotFound,
     PrefillRecheckNeeded,
 )
-from forms_hub.hub import FormsHub, Officer, Resident, Staff
-from forms_hub.licences.service import issue_licence
 from forms_hub.oidc_client.service import own_client_id
-from forms_hub.ports import CHANNEL_FORM_SUBMISSION
+from forms_hub.ports import CHANNEL_FORM_SUBMISSION, DisclosureRecorder
+from forms_hub.principals import Officer, Resident, Staff
 from forms_hub.submissions import flows, numbers
 from forms_hub.submissions import repository as submissions
+from forms_hub.submissions.files import add_attachment
 from forms_hub.submissions.models import Notification, Submission
-from forms_hub.submissions.outbox import queue_email
+from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.prefill import claim_value
+from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.submissions.records import (
     create_draft,
     definition_of,
@@ -60,7 +66,8 @@ NOTICE_FORM_CLOSED = "form_closed"
 
 def notify(
     db: Session,
-    hub: FormsHub,
+    sealer: Sealer,
+    mailer: Mailer,
     submission: Submission,
     definition: FormDefinition,
     now: datetime,
@@ -84,10 +91,9 @@ def notify(
         )
     )
     email_field = document_of(definition).raw.get("notify_email_field")
-    address = open_answers(hub, submission).get(email_field) if email_field else None
+    address = open_answers(sealer, submission).get(email_field) if email_field else None
     if isinstance(address, str) and "@" in address:
-        link = f"{hub.base_url}/submissions/{submission.id}"
-        queue_email(db, hub.master_key, address, "status_changed", params, link, now)
+        mailer.queue(db, address, "status_changed", params, f"/submissions/{submission.id}", now)
 
 
 def _check_reason(reason: str | None, required: bool) -> str | None:
@@ -128,7 +134,9 @@ def get_for_department(db: Session, staff: Staff, reference: str, *, lock: bool 
 # -- drafts -------------------------------------------------------------------------------
 
 
-def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: datetime) -> str | None:
+def bring_up_to_date(
+    db: Session, sealer: Sealer, superseded_grace: timedelta, submission: Submission, now: datetime
+) -> str | None:
     """A draft on a version that is no longer published: may still be submitted on its own
     version during the grace period (notice ``newer_version``); after that it is moved to
     the published version, keeping the answers the new version still asks for (notice
@@ -141,10 +149,10 @@ def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: da
     latest = definitions.published(db, submission.form_slug)
     if latest is None:
         return NOTICE_FORM_CLOSED
-    if definition.superseded_at and now < definition.superseded_at + hub.config.superseded_grace:
+    if definition.superseded_at and now < definition.superseded_at + superseded_grace:
         return NOTICE_NEWER_VERSION
     new_doc = document_of(latest)
-    answers = {k: v for k, v in open_answers(hub, submission).items() if k in new_doc.fields}
+    answers = {k: v for k, v in open_answers(sealer, submission).items() if k in new_doc.fields}
     submission.prefill = {
         k: v
         for k, v in submission.prefill.items()
@@ -157,7 +165,7 @@ def bring_up_to_date(db: Session, hub: FormsHub, submission: Submission, now: da
     submission.migrated_from_version = definition.version
     submission.definition_id = latest.id
     submission.updated_at = now
-    seal_answers(hub, submission, answers)
+    seal_answers(sealer, submission, answers)
     record_event(
         db,
         submission,
@@ -178,7 +186,12 @@ def validate_answers_one(doc: FormDocument, name: str, value: Any) -> bool:
 
 
 def save_answers(
-    db: Session, hub: FormsHub, submission: Submission, answers: Mapping[str, Any], now: datetime
+    db: Session,
+    sealer: Sealer,
+    draft_ttl: timedelta,
+    submission: Submission,
+    answers: Mapping[str, Any],
+    now: datetime,
 ) -> Submission:
     """Replace the answers of a draft (or of a submission the department asked more
     information about). Verified prefilled answers are read-only."""
@@ -186,33 +199,33 @@ def save_answers(
     doc = document_of(definition_of(db, submission))
     answers = dict(answers)
     errors = validate_answers(doc, answers, complete=False)
-    before = open_answers(hub, submission)
+    before = open_answers(sealer, submission)
     for name, meta in submission.prefill.items():
         if meta.get("verified") and answers.get(name) != before.get(name):
             errors = [e for e in errors if e.field != name] + [prefill_mismatch(doc, name)]
     if errors:
         raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
-    seal_answers(hub, submission, answers)
+    seal_answers(sealer, submission, answers)
     submission.updated_at = now
     if submission.status == "draft":
-        submission.draft_expires_at = now + hub.config.draft_ttl
+        submission.draft_expires_at = now + draft_ttl
     db.flush()
     return submission
 
 
-def discard_draft(db: Session, hub: FormsHub, submission: Submission) -> None:
+def discard_draft(db: Session, storage: AttachmentStorage, submission: Submission) -> None:
     if submission.status != "draft":
         raise Conflict("Only a draft can be discarded; withdraw a submission instead.")
     for attachment in attachments_repository.of_submission(db, submission.id):
-        hub.storage.delete(attachment.storage_key)
+        storage.delete(attachment.storage_key)
     db.delete(submission)
     db.flush()
 
 
-def purge_expired_drafts(db: Session, hub: FormsHub, now: datetime) -> int:
+def purge_expired_drafts(db: Session, storage: AttachmentStorage, now: datetime) -> int:
     purged = 0
     for submission in submissions.expired_drafts(db, now):
-        discard_draft(db, hub, submission)
+        discard_draft(db, storage, submission)
         purged += 1
     return purged
 
@@ -228,7 +241,7 @@ def verified_prefill(submission: Submission) -> dict[str, str]:
 def _completeness_errors(
     doc: FormDocument, attachments: list[Attachment], answers: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    errors = validate_answers(doc, answers, complete=True)
+    errors = [e.as_json() for e in validate_answers(doc, answers, complete=True)]
     attached = {a.slot for a in attachments}
     for slot in doc.attachments:
         if slot.get("required") and slot["name"] not in attached:
@@ -240,12 +253,12 @@ def _completeness_errors(
                     "message": {"en": f"Attach {label['en']}", "zh-HK": f"請附上{label['zh-HK']}"},
                 }
             )
-    return [e if isinstance(e, dict) else e.as_json() for e in errors]
+    return errors
 
 
 def _hand_over(
     db: Session,
-    hub: FormsHub,
+    disclosures: DisclosureRecorder,
     submission: Submission,
     doc: FormDocument,
     definition: FormDefinition,
@@ -259,10 +272,10 @@ def _hand_over(
     fields = sorted({*answers.keys(), *(f"attachment:{slot}" for slot in attached)})
     if not fields:
         return
-    hub.disclosures.record(
+    disclosures.record(
         db,
         resident_sub=submission.resident_sub,
-        client_id=own_client_id(db, hub),
+        client_id=own_client_id(db),
         department=submission.department,
         channel=CHANNEL_FORM_SUBMISSION,
         fields=fields,
@@ -276,10 +289,14 @@ def _hand_over(
 
 def submit(
     db: Session,
-    hub: FormsHub,
     submission: Submission,
     resident: Resident,
     *,
+    config: FormsConfig,
+    sealer: Sealer,
+    receipts: ReceiptSigner,
+    disclosures: DisclosureRecorder,
+    mailer: Mailer,
     idempotency_key: str | None,
     fingerprint: str | None,
     fresh_claims: Mapping[str, Any] | None,
@@ -306,7 +323,7 @@ def submit(
             raise IdempotencyKeyReused("This Idempotency-Key was used for another submission.")
     if not draft_is_live(submission, now):
         raise DraftExpired("This draft has expired.")
-    notice = bring_up_to_date(db, hub, submission, now)
+    notice = bring_up_to_date(db, sealer, config.superseded_grace, submission, now)
     if notice == NOTICE_FORM_CLOSED:
         raise FormNotOpen("This form is no longer open for submissions.")
     if notice == NOTICE_MIGRATED:
@@ -316,7 +333,7 @@ def submit(
         )
     definition = definition_of(db, submission)
     doc = document_of(definition)
-    answers = open_answers(hub, submission)
+    answers = open_answers(sealer, submission)
     attachments = attachments_repository.of_submission(db, submission.id)
     errors = _completeness_errors(doc, attachments, answers)
     verified = verified_prefill(submission)
@@ -332,7 +349,7 @@ def submit(
         raise InvalidAnswers("Some answers are not valid.", errors=errors)
     reference = numbers.new_number(db, "submission", submission.department, now.year)
     digest = answers_digest(answers, [(a.slot, a.sha256) for a in attachments])
-    submission.receipt = hub.receipts.sign(
+    submission.receipt = receipts.sign(
         {
             "jti": submission.id,
             "iat": int(now.timestamp()),
@@ -362,19 +379,24 @@ def submit(
         reason=None,
         now=now,
     )
-    notify(db, hub, submission, definition, now)
-    _hand_over(db, hub, submission, doc, definition, answers, attachments, request_id, now)
+    notify(db, sealer, mailer, submission, definition, now)
+    _hand_over(db, disclosures, submission, doc, definition, answers, attachments, request_id, now)
     db.flush()
     return submission, False
 
 
 def submit_new(
     db: Session,
-    hub: FormsHub,
     resident: Resident,
     slug: str,
     answers: Mapping[str, Any],
     *,
+    config: FormsConfig,
+    sealer: Sealer,
+    storage: AttachmentStorage,
+    receipts: ReceiptSigner,
+    disclosures: DisclosureRecorder,
+    mailer: Mailer,
     idempotency_key: str,
     fingerprint: str,
     request_id: str,
@@ -389,14 +411,18 @@ def submit_new(
         if existing.request_fingerprint != fingerprint:
             raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
         return existing, True
-    draft = create_draft(db, hub, resident, slug, answers, now)
+    draft = create_draft(db, sealer, config.draft_ttl, resident, slug, answers, now)
     for slot, filename, data in files:
-        add_attachment(db, hub, draft, slot, filename, data, now)
+        add_attachment(db, storage, draft, slot, filename, data, now)
     return submit(
         db,
-        hub,
         draft,
         resident,
+        config=config,
+        sealer=sealer,
+        receipts=receipts,
+        disclosures=disclosures,
+        mailer=mailer,
         idempotency_key=idempotency_key,
         fingerprint=fingerprint,
         fresh_claims=None,
@@ -444,7 +470,13 @@ def _move(
 
 
 def withdraw(
-    db: Session, hub: FormsHub, submission: Submission, resident: Resident, reason: str | None, now: datetime
+    db: Session,
+    sealer: Sealer,
+    mailer: Mailer,
+    submission: Submission,
+    resident: Resident,
+    reason: str | None,
+    now: datetime,
 ) -> Submission:
     _, reason = _move(
         db,
@@ -456,17 +488,20 @@ def withdraw(
         reason=reason,
         now=now,
     )
-    notify(db, hub, submission, definition_of(db, submission), now, reason=reason)
+    notify(db, sealer, mailer, submission, definition_of(db, submission), now, reason=reason)
     db.flush()
     return submission
 
 
 def resubmit(
     db: Session,
-    hub: FormsHub,
     submission: Submission,
     resident: Resident,
     *,
+    config: FormsConfig,
+    sealer: Sealer,
+    disclosures: DisclosureRecorder,
+    mailer: Mailer,
     answers: Mapping[str, Any] | None,
     note: str | None,
     request_id: str,
@@ -480,10 +515,10 @@ def resubmit(
             action="resubmit",
         )
     if answers is not None:
-        save_answers(db, hub, submission, answers, now)
+        save_answers(db, sealer, config.draft_ttl, submission, answers, now)
     definition = definition_of(db, submission)
     doc = document_of(definition)
-    current = open_answers(hub, submission)
+    current = open_answers(sealer, submission)
     attachments = attachments_repository.of_submission(db, submission.id)
     errors = _completeness_errors(doc, attachments, current)
     if errors:
@@ -499,8 +534,8 @@ def resubmit(
         reason=note,
         now=now,
     )
-    notify(db, hub, submission, definition, now)
-    _hand_over(db, hub, submission, doc, definition, current, attachments, request_id, now)
+    notify(db, sealer, mailer, submission, definition, now)
+    _hand_over(db, disclosures, submission, doc, definition, current, attachments, request_id, now)
     db.flush()
     return submission
 
@@ -532,9 +567,8 @@ def assign(
     return submission
 
 
-def department_action(
+def department_step(
     db: Session,
-    hub: FormsHub,
     submission: Submission,
     staff: Staff,
     action: str,
@@ -542,9 +576,10 @@ def department_action(
     reason: str | None,
     conditions: list[str] | None,
     now: datetime,
-) -> tuple[Submission, Any]:
-    """Review, ask for more information, approve or reject. Approving a licence
-    application issues its licence in the same transaction; returns (submission, licence)."""
+) -> str | None:
+    """Review, ask for more information, approve or reject: the transition and its history
+    row; returns the reason as recorded. The notification (and the licence an approval
+    issues) is :func:`forms_hub.decisions.decide`'s, in the same transaction."""
     if action not in flows.DEPARTMENT_ACTIONS:
         raise InvalidInput(f"action must be one of {', '.join(flows.DEPARTMENT_ACTIONS)}.")
     if conditions is not None and (
@@ -564,10 +599,4 @@ def department_action(
     )
     if action == "start_review" and submission.assigned_to is None and isinstance(staff, Officer):
         submission.assigned_to = staff.sub
-    definition = definition_of(db, submission)
-    licence = None
-    if action == "approve" and definition.is_licence:
-        licence = issue_licence(db, hub, submission, document_of(definition), conditions or [], staff, now)
-    notify(db, hub, submission, definition, now, reason=reason, licence=licence.number if licence else None)
-    db.flush()
-    return submission, licence
+    return reason

@@ -1,5 +1,8 @@
 """Request helpers shared by the hub's page routes: who is signed in, the CSRF check, the
-sign-in redirect, the page for a refused operation, confirmation notices."""
+sign-in redirect, the page for a refused operation, confirmation notices.
+
+A page that catches a refusal (``FormsError``) answers with a page, so the request's unit of
+work would commit: :func:`refused` rolls back first, and a refusal changes nothing."""
 
 from __future__ import annotations
 
@@ -8,17 +11,19 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from forms_hub.access import session_principal
+from forms_hub import i18n as hub_i18n
+from forms_hub.access import SessionPrincipal, session_principal
+from forms_hub.dependencies import csrf_guard_of
 from forms_hub.errors import FormsError
-from forms_hub.hub import FormsHub, Officer, Resident, get_hub
-from forms_hub.web import i18n as hub_i18n
-from forms_hub.web.rendering import csrf_guard, error_page, redirect
+from forms_hub.principals import Officer, Resident
+from forms_hub.web.rendering import error_page, redirect
 from kit.i18n import choose_language
 
 # ?notice=<key> names one of these; only known keys, so the query cannot inject text.
@@ -31,7 +36,12 @@ NOTICES = {
     "prefill_declined": "No details were released, so nothing was filled.",
 }
 
-ResidentWork = Callable[[Session, FormsHub, Resident, datetime], Any]
+ResidentWork = Callable[[Session, Resident, datetime], Any]
+
+
+def page_router(**kwargs: Any) -> APIRouter:
+    """A router of pages: each looks up who is signed in, whom the page's header shows."""
+    return APIRouter(include_in_schema=False, dependencies=[Depends(session_principal)], **kwargs)
 
 
 def notice_text(request: Request) -> str | None:
@@ -39,13 +49,11 @@ def notice_text(request: Request) -> str | None:
     return hub_i18n.gettext(choose_language(request), NOTICES[key]) if key in NOTICES else None
 
 
-def signed_in_resident(request: Request, hub: FormsHub) -> Resident | None:
-    principal = session_principal(request, hub)
+def signed_in_resident(principal: SessionPrincipal | None) -> Resident | None:
     return Resident(principal.sub) if principal and principal.kind == "resident" else None
 
 
-def signed_in_officer(request: Request, hub: FormsHub) -> Officer | None:
-    principal = session_principal(request, hub)
+def signed_in_officer(principal: SessionPrincipal | None) -> Officer | None:
     if principal and principal.kind == "officer" and principal.department:
         return Officer(principal.sub, principal.department)
     return None
@@ -59,29 +67,39 @@ def failure_page(request: Request, exc: FormsError) -> Response:
     return error_page(request, exc.status, exc.detail)
 
 
+def refused(request: Request, db: Session, exc: FormsError) -> Response:
+    """The page for a refused operation, after undoing whatever it had done."""
+    db.rollback()
+    return failure_page(request, exc)
+
+
 def check_csrf(request: Request, form: FormData) -> None:
     """Raise ``kit.csrf.CsrfError`` (a 403 page) unless ``form`` carries the session's token."""
-    csrf_guard(request).verify(request, form)
+    csrf_guard_of(request).verify(request, form)
 
 
 async def resident_post(
-    request: Request, work: ResidentWork, success: str, form: FormData | None = None
+    request: Request,
+    db: Session,
+    visitor: SessionPrincipal | None,
+    now: datetime,
+    work: ResidentWork,
+    success: str,
+    form: FormData | None = None,
 ) -> Response:
-    """A resident's form post: signed in, CSRF-checked, ``work`` in one transaction, then a
-    redirect to ``success`` (or the page for the refusal)."""
-    hub = get_hub(request)
+    """A resident's form post: signed in, CSRF-checked, ``work`` in the request's unit of
+    work, then a redirect to ``success`` (or the page for the refusal, nothing changed)."""
     form = form if form is not None else await request.form()
-    resident = signed_in_resident(request, hub)
+    resident = signed_in_resident(visitor)
     if resident is None:
         return sign_in_redirect(request)
     check_csrf(request, form)
 
     def run() -> Response:
         try:
-            with hub.transaction() as db:
-                work(db, hub, resident, hub.now())
+            work(db, resident, now)
         except FormsError as exc:
-            return failure_page(request, exc)
+            return refused(request, db, exc)
         return redirect(success)
 
     return await run_in_threadpool(run)

@@ -1,5 +1,8 @@
 """Rendering the hub's pages: Jinja2 with autoescaping and the page language (kit.i18n), a
-strict CSP, and CSRF tokens bound to the hub session (kit.csrf)."""
+strict CSP, and CSRF tokens bound to the hub session (kit.csrf).
+
+The signed-in person shown in the page's header is the one the route's access dependency
+looked up (:data:`forms_hub.access.Visitor`); every page route declares one."""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from jinja2 import Environment, FileSystemLoader
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse
 
-from forms_hub.access import session_principal
+from forms_hub import i18n as hub_i18n
+from forms_hub.access import remembered_principal
+from forms_hub.config import Site
 from forms_hub.crypto import derive_key
+from forms_hub.dependencies import csrf_guard_of, site_of
 from forms_hub.oidc_client.service import SESSION_COOKIE
-from forms_hub.web import i18n as hub_i18n
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard, origin_of
 
@@ -24,18 +29,12 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 CSRF_REFUSED = "This form has expired. Go back, reload the page and try again."
 
 
-@cache
-def _csrf_guard(master_key: bytes, base_url: str) -> CsrfGuard:
+def build_csrf_guard(master_key: bytes, site: Site) -> CsrfGuard:
     # Every hub form sits behind sign-in, so the token is bound to the session cookie and
     # dies with the session.
     return CsrfGuard(
-        key=derive_key(master_key, "csrf"), anchor_cookie=SESSION_COOKIE, origin=origin_of(base_url)
+        key=derive_key(master_key, "csrf"), anchor_cookie=SESSION_COOKIE, origin=origin_of(site.base_url)
     )
-
-
-def csrf_guard(request: Request) -> CsrfGuard:
-    hub = request.app.state.hub
-    return _csrf_guard(hub.master_key, hub.base_url)
 
 
 @cache
@@ -51,8 +50,8 @@ def environment(lang: str) -> Environment:
     return env
 
 
-def _security_headers(hub: Any) -> dict[str, str]:
-    issuer = urlsplit(hub.issuer)
+def _security_headers(site: Site) -> dict[str, str]:
+    issuer = urlsplit(site.issuer)
     provider = f"{issuer.scheme}://{issuer.netloc}"
     return {
         "Content-Security-Policy": (
@@ -68,24 +67,24 @@ def _security_headers(hub: Any) -> dict[str, str]:
 def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status: int = 200
 ) -> HTMLResponse:
-    hub = request.app.state.hub
+    site = site_of(request)
     lang = i18n.choose_language(request)
-    guard = csrf_guard(request)
+    guard = csrf_guard_of(request)
     values = {
         "lang": lang,
         "html_lang": i18n.HTML_LANG[lang],
         # The notice named in the query is not carried to the other language.
         "switch_urls": i18n.language_switch_urls(request, drop=("notice",)),
-        "principal": session_principal(request, hub),
+        "principal": remembered_principal(request),
         "csrf_field": lambda: guard.field(request),
         "current_path": request.url.path,
-        "issuer": hub.issuer,
+        "issuer": site.issuer,
         **(context or {}),
     }
     response = HTMLResponse(
         environment(lang).get_template(template).render(values),
         status_code=status,
-        headers=_security_headers(hub),
+        headers=_security_headers(site),
     )
     i18n.remember_language(request, response, lang, secure=guard.secure_cookie)
     return response

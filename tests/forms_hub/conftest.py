@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,9 +18,9 @@ from fastapi.testclient import TestClient
 from forms_hub.app import create_app
 from forms_hub.attachments.storage import MemoryStorage
 from forms_hub.demo import seed_demo_forms
-from forms_hub.hub import FormsHub
 from forms_hub.oidc_client.service import set_client_credentials
-from kit.db import session_scope
+from forms_hub.submissions.receipts import ReceiptSigner
+from kit.db import session_scope, utcnow
 from kit.keys import load_master_key
 from kit.runtime import Runtime
 from tests.forms_hub.fake_provider import FakeProvider
@@ -43,12 +44,30 @@ class RecordingDisclosures:
         return f"dl-{len(self.entries)}"
 
 
+class MovableClock:
+    """The hub's clock in a test: the real time, until the test moves it to a moment of its own."""
+
+    def __init__(self) -> None:
+        self.moment: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.moment or utcnow()
+
+    def set(self, moment: datetime) -> None:
+        self.moment = moment
+
+
 @pytest.fixture
-def forms_runtime(db_engine, session_factory, tmp_path: Path) -> Runtime:
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def forms_runtime(db_engine, session_factory, tmp_path: Path, clock: MovableClock) -> Runtime:
     settings = make_settings(
         tmp_path, database_url=db_engine.url.render_as_string(hide_password=False), admin_token=ADMIN_TOKEN
     )
-    return Runtime(settings, db_engine, session_factory, master_key=load_master_key(settings))
+    return Runtime(settings, db_engine, session_factory, master_key=load_master_key(settings), clock=clock)
 
 
 @pytest.fixture
@@ -67,24 +86,31 @@ def storage() -> MemoryStorage:
 
 
 @pytest.fixture
-def forms_app(forms_runtime, provider, disclosures, storage) -> FastAPI:
+def hub_app(forms_runtime, provider, disclosures, storage) -> FastAPI:
+    """The forms hub's own app, as ``egate.app`` builds it."""
     app = create_app(
         forms_runtime, disclosures, http=httpx.Client(transport=provider.transport()), storage=storage
     )
-    root = FastAPI()
-    root.mount("/forms", app)
-    root.state.hub = app.state.hub
     for db in session_scope(forms_runtime.sessions):
         set_client_credentials(
             db, forms_runtime.master_key, provider.client_id, provider.client_secret, forms_runtime.clock()
         )
-        seed_demo_forms(db, forms_runtime)
+        seed_demo_forms(db, forms_runtime.clock())
+    return app
+
+
+@pytest.fixture
+def forms_app(hub_app: FastAPI) -> FastAPI:
+    root = FastAPI()
+    root.mount("/forms", hub_app)
     return root
 
 
 @pytest.fixture
-def hub(forms_app: FastAPI) -> FormsHub:
-    return forms_app.state.hub
+def receipts(hub_app: FastAPI) -> ReceiptSigner:
+    """The hub's receipt signer (its keys come from the master key)."""
+    signer: ReceiptSigner = hub_app.state.forms_receipts
+    return signer
 
 
 @pytest.fixture

@@ -138,14 +138,14 @@ def test_admin_api_with_the_admin_token_or_a_department_token(client, provider):
 
 
 def test_a_draft_on_a_superseded_version_can_be_submitted_for_a_while_then_moves(
-    client, hub, forms_runtime, provider, resident
+    client, hub_app, clock, provider, resident
 ):
     from dataclasses import replace
     from datetime import timedelta
 
     from tests.forms_hub.conftest import sign_in
 
-    hub.config = replace(hub.config, superseded_grace=timedelta(days=5))
+    hub_app.state.forms_config = replace(hub_app.state.forms_config, superseded_grace=timedelta(days=5))
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     old = client.post(
         "/forms/api/submissions", json={"form": "public-toilet-fault-report", "answers": toilet_answers()}
@@ -169,8 +169,7 @@ def test_a_draft_on_a_superseded_version_can_be_submitted_for_a_while_then_moves
     assert within["notice"] == "newer_version" and within["form"]["version"] == 1
     submitted = client.post(f"/forms/api/submissions/{old['id']}/submit")
     assert submitted.status_code == 200 and submitted.json()["form"]["version"] == 1
-    now = hub.now()
-    forms_runtime.clock = lambda: now + timedelta(days=6)
+    clock.set(clock() + timedelta(days=6))
     sign_in(client, provider, resident)
     moved = client.post(f"/forms/api/submissions/{later['id']}/submit")
     assert moved.status_code == 409 and moved.json()["notice"] == "migrated"

@@ -44,7 +44,7 @@ def hub_client(gateway):  # noqa: F811
     runtime = gateway.runtime
     for db in session_scope(runtime.sessions):
         set_client_credentials(db, runtime.master_key, client_id, secret, runtime.clock())
-        seed_demo_forms(db, runtime)
+        seed_demo_forms(db, runtime.clock())
     return client_id
 
 

@@ -4,7 +4,7 @@ Traditional Chinese translation."""
 from babel.messages.pofile import read_po
 from jinja2.ext import babel_extract
 
-from forms_hub.web import i18n as hub_i18n
+from forms_hub import i18n as hub_i18n
 from forms_hub.web.page_helpers import NOTICES
 from forms_hub.web.rendering import TEMPLATES_DIR
 from kit.i18n import CHINESE, ENGLISH

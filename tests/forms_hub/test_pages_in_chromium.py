@@ -4,7 +4,8 @@ receipt; an officer approves it from the queue; anyone verifies the licence."""
 
 from __future__ import annotations
 
-from forms_hub.app import build_hub
+from forms_hub.config import FormsConfig
+from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.service import create_session_for_tests
 from kit.db import session_scope
 from tests.e2e.conftest import gateway  # noqa: F401 - the live gateway fixture
@@ -54,10 +55,16 @@ def test_apply_with_prefill_and_attachment_officer_approves_licence_verifies(
     page.emulate_media(media="print")
     assert not page.locator(".site-header").is_visible()  # prints without the navigation
 
-    hub = build_hub(gateway.runtime, disclosures=None)  # type: ignore[arg-type] - only for its keys
+    keys = RelyingPartyKeys(gateway.runtime.master_key)
     for db in session_scope(gateway.runtime.sessions):
         cookie = create_session_for_tests(
-            db, hub, "officer-fehd-chromium", gateway.runtime.clock(), roles=["officer"], department="FEHD"
+            db,
+            keys,
+            "officer-fehd-chromium",
+            gateway.runtime.clock(),
+            FormsConfig().session_ttl,
+            roles=["officer"],
+            department="FEHD",
         )
     officer = chromium.new_context(locale="en-GB")
     officer.add_cookies([{"name": "forms_session", "value": cookie, "url": f"{base}/forms/"}])

@@ -7,6 +7,7 @@ import pytest
 from jose import jwt as jose_jwt
 
 from forms_hub.submissions.numbers import is_well_formed
+from kit.db import session_scope
 from tests.forms_hub.conftest import PNG, sign_in, toilet_answers
 
 pytestmark = pytest.mark.usefixtures("resident")
@@ -38,14 +39,16 @@ def test_published_forms_are_listed_for_anyone(client):
     }
 
 
-def test_submit_gives_a_reference_a_verifiable_receipt_and_a_ledger_entry(client, hub, disclosures, resident):
+def test_submit_gives_a_reference_a_verifiable_receipt_and_a_ledger_entry(
+    client, clock, receipts, disclosures, resident
+):
     response = submit_toilet(client)
     assert response.status_code == 201, response.text
     body = response.json()
     assert body["status"] == "submitted"
-    assert body["reference"].startswith(f"FEHD-{hub.now().year}-") and is_well_formed(body["reference"])
+    assert body["reference"].startswith(f"FEHD-{clock().year}-") and is_well_formed(body["reference"])
     assert not set(body["reference"].split("-")[-1]) & set("IO01")
-    claims = hub.receipts.verify(body["receipt"])
+    claims = receipts.verify(body["receipt"])
     assert claims["reference"] == body["reference"] and claims["answers_sha256"] == body["answers_sha256"]
     assert "CHAN" not in str(claims) and "blocked" not in str(claims)  # no answers in a receipt
     # Anyone can check it with the published key alone.
@@ -128,15 +131,15 @@ def test_required_answers_are_checked_at_submission_not_when_saving_a_draft(clie
     assert changed.status_code == 409
 
 
-def test_unknown_unpublished_and_retired_forms_are_refused(client, hub):
+def test_unknown_unpublished_and_retired_forms_are_refused(client, forms_runtime, clock):
     from forms_hub.definitions.service import retire
 
     assert submit_toilet(client).status_code == 201
     unknown = client.post("/forms/api/submissions", json={"form": "no-such-form", "answers": {}})
     assert unknown.status_code == 404
     draft = client.post("/forms/api/submissions", json={"form": "change-of-address", "answers": {}}).json()
-    with hub.transaction() as db:
-        retire(db, "change-of-address", hub.now())
+    for db in session_scope(forms_runtime.sessions):
+        retire(db, "change-of-address", clock())
     closed = client.post(f"/forms/api/submissions/{draft['id']}/submit")
     assert closed.status_code == 409 and closed.json()["code"] == "form_not_open"
     assert (
@@ -184,7 +187,7 @@ def test_the_api_needs_a_session_and_refuses_cross_site_writes(client):
     assert client.get("/forms/api/submissions").status_code == 401
 
 
-def test_discarding_a_draft_and_drafts_expire(client, hub, forms_runtime, provider, resident):
+def test_discarding_a_draft_and_drafts_expire(client, forms_runtime, clock, storage, provider, resident):
     from datetime import timedelta
 
     first = client.post(
@@ -195,15 +198,14 @@ def test_discarding_a_draft_and_drafts_expire(client, hub, forms_runtime, provid
     second = client.post(
         "/forms/api/submissions", json={"form": "public-toilet-fault-report", "answers": toilet_answers()}
     ).json()
-    now = hub.now()
-    forms_runtime.clock = lambda: now + timedelta(days=31)
+    clock.set(clock() + timedelta(days=31))
     sign_in(client, provider, resident)  # the hub session ended long ago too
     assert client.get(f"/forms/api/submissions/{second['id']}").status_code == 404
     assert client.get("/forms/api/submissions").json()["items"] == []
     from forms_hub.submissions.service import purge_expired_drafts
 
-    with hub.transaction() as db:
-        assert purge_expired_drafts(db, hub, hub.now()) == 1
+    for db in session_scope(forms_runtime.sessions):
+        assert purge_expired_drafts(db, storage, clock()) == 1
 
 
 def test_attachment_content_decides_its_type(client, storage):
@@ -271,7 +273,7 @@ def test_one_request_submits_answers_and_files(client, storage, disclosures):
     assert len(storage.files) == 1
 
 
-def test_status_changes_are_emailed_through_the_outbox(client, hub, forms_runtime, tmp_path):
+def test_status_changes_are_emailed_through_the_outbox(client, forms_runtime, clock, tmp_path):
     import json
 
     from forms_hub.submissions.outbox import deliver_pending
@@ -281,9 +283,9 @@ def test_status_changes_are_emailed_through_the_outbox(client, hub, forms_runtim
     client.post(f"/forms/api/submissions/{submitted.json()['id']}/withdraw", json={})
     submit_toilet(client, key="no-email")  # no address given: the list only
     outbox = tmp_path / "outbox"
-    with hub.transaction() as db:
-        assert deliver_pending(db, hub.master_key, FileDelivery(outbox), hub.now()) == 2
-        assert deliver_pending(db, hub.master_key, FileDelivery(outbox), hub.now()) == 0
+    for db in session_scope(forms_runtime.sessions):
+        assert deliver_pending(db, forms_runtime.master_key, FileDelivery(outbox), clock()) == 2
+        assert deliver_pending(db, forms_runtime.master_key, FileDelivery(outbox), clock()) == 0
     first, second = (json.loads(p.read_text()) for p in sorted(outbox.glob("*.json")))
     assert first["to"] == "resident@example.hk" and submitted.json()["reference"] in first["subject"]
     assert (

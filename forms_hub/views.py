@@ -1,4 +1,5 @@
-"""How submissions look on the API (and to the page templates)."""
+"""How submissions and licences look on the API and to the page templates. A submission's
+view names its licence, so this sits above both the submissions and the licences."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from sqlalchemy.orm import Session
 
 from forms_hub.attachments import repository as attachments
 from forms_hub.attachments.service import describe
-from forms_hub.definitions.service import document_of
-from forms_hub.hub import FormsHub
+from forms_hub.crypto import Sealer
+from forms_hub.i18n import notification_text
 from forms_hub.licences import repository as licences
+from forms_hub.licences import service as licence_service
+from forms_hub.licences.models import Licence
 from forms_hub.submissions import repository
 from forms_hub.submissions.models import Notification, Submission, SubmissionEvent
 from forms_hub.submissions.records import definition_of, open_answers
-from forms_hub.web.i18n import notification_text
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -37,7 +39,7 @@ def event_view(event: SubmissionEvent, *, for_resident: bool) -> dict[str, Any]:
 
 def submission_view(
     db: Session,
-    hub: FormsHub,
+    sealer: Sealer,
     submission: Submission,
     *,
     for_resident: bool,
@@ -73,7 +75,7 @@ def submission_view(
         view["renews_licence"] = renewed.number if renewed else None
     if not with_details:
         return view
-    view["answers"] = open_answers(hub, submission)
+    view["answers"] = open_answers(sealer, submission)
     view["prefill"] = submission.prefill
     view["attachments"] = [describe(a) for a in attachments.of_submission(db, submission.id)]
     view["history"] = [
@@ -113,6 +115,30 @@ def notification_view(notification: Notification) -> dict[str, Any]:
     }
 
 
-def document_view(definition: Any) -> dict[str, Any]:
-    doc = document_of(definition)
-    return {"version": definition.version, "status": definition.status, **doc.raw}
+def licence_view(
+    db: Session, sealer: Sealer, base_url: str, licence: Licence, *, holder: bool, now: datetime
+) -> dict[str, Any]:
+    window = licence_service.renewal_window(db, licence)
+    view = licence_service.verification(db, licence.number, now)
+    view.update(
+        {
+            "conditions": licence.conditions,
+            "holder_name": licence_service.holder_name(sealer, licence),
+            "status_reason": licence.status_reason,
+            "issued_at": iso(licence.issued_at),
+            "renewal_opens": iso(window[0]) if window else None,
+            "can_renew": licence_service.can_renew(db, licence, now) if holder else None,
+            "verification_url": f"{base_url}/verify/{licence.number}",
+            "history": [
+                {
+                    "at": iso(e.occurred_at),
+                    "action": e.action,
+                    "from": e.from_status,
+                    "to": e.to_status,
+                    "reason": e.reason,
+                }
+                for e in licences.history(db, licence.id)
+            ],
+        }
+    )
+    return view

@@ -5,42 +5,45 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from forms_hub.access import session_principal
-from forms_hub.attachments.routes import file_response
-from forms_hub.attachments.service import get_attachment
+from forms_hub.access import Visitor
+from forms_hub.api.attachments import file_response
+from forms_hub.decisions import decide
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.service import document_of
+from forms_hub.dependencies import AnswerSealer, Config, Outbox, Storage
 from forms_hub.errors import FormsError
-from forms_hub.hub import get_hub
 from forms_hub.submissions import flows, repository
 from forms_hub.submissions import service as submissions
+from forms_hub.submissions.files import attachment_of
+from forms_hub.submissions.records import definition_of
 from forms_hub.submissions.repository import BadCursor, QueueFilter
-from forms_hub.submissions.views import queue_item, submission_view
+from forms_hub.views import queue_item, submission_view
 from forms_hub.web.page_helpers import (
     check_csrf,
-    failure_page,
     notice_text,
+    page_router,
+    refused,
     sign_in_redirect,
     signed_in_officer,
 )
 from forms_hub.web.rendering import error_page, redirect, render
+from kit.web import DbSession, Now
 
-router = APIRouter(include_in_schema=False)
+router = page_router()
 OPEN_STATUSES = ("submitted", "in_review", "info_requested")
 
 
 @router.get("/officer")
-def officer_queue(request: Request) -> Response:
-    hub = get_hub(request)
-    officer = signed_in_officer(request, hub)
+def officer_queue(request: Request, visitor: Visitor, db: DbSession, config: Config) -> Response:
+    officer = signed_in_officer(visitor)
     if officer is None:
         return (
             sign_in_redirect(request)
-            if session_principal(request, hub) is None
+            if visitor is None
             else error_page(request, 403, "Only officers can see the queue.")
         )
     q = request.query_params
@@ -58,18 +61,17 @@ def officer_queue(request: Request) -> Response:
         form_slug=filters["form"] or None,
         assigned_to={"me": officer.sub, "none": ""}.get(assigned),
         newest_first=filters["sort"] == "newest",
-        limit=hub.config.queue_page_size,
+        limit=config.queue_page_size,
         cursor=(q.get("cursor") or None),
     )
-    with hub.runtime.sessions() as db:
-        try:
-            rows, next_cursor = repository.queue(db, spec)
-        except BadCursor:
-            rows, next_cursor = [], None
-        forms = [
-            {"slug": d.slug, "title": {"en": d.title_en, "zh-HK": d.title_zh}}
-            for d in definitions.list_published(db, officer.department)
-        ]
+    try:
+        rows, next_cursor = repository.queue(db, spec)
+    except BadCursor:
+        rows, next_cursor = [], None
+    forms = [
+        {"slug": d.slug, "title": {"en": d.title_en, "zh-HK": d.title_zh}}
+        for d in definitions.list_published(db, officer.department)
+    ]
     next_url = (
         "/forms/officer?" + urlencode({**{k: v for k, v in filters.items() if v}, "cursor": next_cursor})
         if next_cursor
@@ -89,19 +91,19 @@ def officer_queue(request: Request) -> Response:
 
 
 @router.get("/officer/cases/{reference}")
-def officer_case(request: Request, reference: str) -> Response:
-    hub = get_hub(request)
-    officer = signed_in_officer(request, hub)
+def officer_case(
+    request: Request, reference: str, visitor: Visitor, db: DbSession, sealer: AnswerSealer
+) -> Response:
+    officer = signed_in_officer(visitor)
     if officer is None:
         return sign_in_redirect(request)
     try:
-        with hub.runtime.sessions() as db:
-            submission = submissions.get_for_department(db, officer, reference[:40])
-            view = submission_view(db, hub, submission, for_resident=False)
-            definition = submissions.definition_of(db, submission)
-            doc = document_of(definition)
+        submission = submissions.get_for_department(db, officer, reference[:40])
+        view = submission_view(db, sealer, submission, for_resident=False)
+        definition = definition_of(db, submission)
+        doc = document_of(definition)
     except FormsError as exc:
-        return failure_page(request, exc)
+        return refused(request, db, exc)
     return render(
         request,
         "officer_case.html",
@@ -117,10 +119,17 @@ def officer_case(request: Request, reference: str) -> Response:
 
 
 @router.post("/officer/cases/{reference}/action")
-async def officer_action(request: Request, reference: str) -> Response:
-    hub = get_hub(request)
+async def officer_action(
+    request: Request,
+    reference: str,
+    visitor: Visitor,
+    db: DbSession,
+    sealer: AnswerSealer,
+    mailer: Outbox,
+    now: Now,
+) -> Response:
     form = await request.form()
-    officer = signed_in_officer(request, hub)
+    officer = signed_in_officer(visitor)
     if officer is None:
         return sign_in_redirect(request)
     check_csrf(request, form)
@@ -130,37 +139,37 @@ async def officer_action(request: Request, reference: str) -> Response:
 
     def work() -> Response:
         try:
-            with hub.transaction() as db:
-                submission = submissions.get_for_department(db, officer, reference[:40], lock=True)
-                if action == "assign":
-                    submissions.assign(db, submission, officer, officer.sub, hub.now())
-                else:
-                    submissions.department_action(
-                        db,
-                        hub,
-                        submission,
-                        officer,
-                        action,
-                        reason=reason,
-                        conditions=conditions,
-                        now=hub.now(),
-                    )
+            submission = submissions.get_for_department(db, officer, reference[:40], lock=True)
+            if action == "assign":
+                submissions.assign(db, submission, officer, officer.sub, now)
+            else:
+                decide(
+                    db,
+                    sealer,
+                    mailer,
+                    submission,
+                    officer,
+                    action,
+                    reason=reason,
+                    conditions=conditions,
+                    now=now,
+                )
         except FormsError as exc:
-            return failure_page(request, exc)
+            return refused(request, db, exc)
         return redirect(f"/forms/officer/cases/{reference}")
 
     return await run_in_threadpool(work)
 
 
 @router.get("/officer/cases/{reference}/attachments/{attachment_id}")
-def officer_download(request: Request, reference: str, attachment_id: str) -> Response:
-    hub = get_hub(request)
-    officer = signed_in_officer(request, hub)
+def officer_download(
+    request: Request, reference: str, attachment_id: str, visitor: Visitor, db: DbSession, storage: Storage
+) -> Response:
+    officer = signed_in_officer(visitor)
     if officer is None:
         return sign_in_redirect(request)
     try:
-        with hub.runtime.sessions() as db:
-            submission = submissions.get_for_department(db, officer, reference[:40])
-            return file_response(hub, get_attachment(db, submission, attachment_id))
+        submission = submissions.get_for_department(db, officer, reference[:40])
+        return file_response(storage, attachment_of(db, submission, attachment_id))
     except FormsError as exc:
-        return failure_page(request, exc)
+        return refused(request, db, exc)

@@ -1,6 +1,7 @@
-"""The forms hub's own words in English and Traditional Chinese (Hong Kong).
+"""The forms hub's own words in English and Traditional Chinese (Hong Kong): on its pages and
+in its notifications and emails (which is why this sits below the submissions, not in web/).
 
-The catalogue is ``locales/zh_Hant_HK/LC_MESSAGES/messages.po`` (English is the msgid);
+The catalogue is ``web/locales/zh_Hant_HK/LC_MESSAGES/messages.po`` (English is the msgid);
 choosing the language and loading catalogues is kit.i18n's job, as on the provider's pages
 (same ``lang`` cookie, so a resident's choice carries across). Form definitions carry their
 own labels in both languages (:func:`pick`); status and action names are looked up by code
@@ -15,7 +16,8 @@ from typing import Any
 
 from kit.i18n import CHINESE, ENGLISH, Catalogues
 
-LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+# The catalogue ships as package data of forms_hub.web, beside the templates that use most of it.
+LOCALES_DIR = Path(__file__).resolve().parent / "web" / "locales"
 CATALOGUES = Catalogues(LOCALES_DIR)
 
 # Codes to their English names (the msgids, under the context named beside them).

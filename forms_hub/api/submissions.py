@@ -5,28 +5,49 @@ the access dependencies), call the service and shape the response."""
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from forms_hub.access import CurrentResident, CurrentStaff
-from forms_hub.crypto import canonical_json, sha256_hex
+from forms_hub.config import FormsConfig
+from forms_hub.crypto import Sealer, canonical_json, sha256_hex
+from forms_hub.decisions import decide
+from forms_hub.dependencies import (
+    AnswerSealer,
+    Config,
+    Disclosures,
+    Outbox,
+    Provider,
+    Receipts,
+    RequestId,
+    RpKeys,
+    Storage,
+)
 from forms_hub.errors import AttachmentTooLarge, FormsError, InvalidInput, PrefillRecheckNeeded
-from forms_hub.hub import FormsHub, HubDep, Resident, request_id_of
+from forms_hub.oidc_client.keys import RelyingPartyKeys
+from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.oidc_client.service import (
     client_credentials,
     drop_prefill_tokens,
     prefill_tokens,
     store_prefill_tokens,
 )
+from forms_hub.ports import DisclosureRecorder
+from forms_hub.principals import Resident
 from forms_hub.submissions import flows, repository
 from forms_hub.submissions import service as submissions
+from forms_hub.submissions.models import Submission
+from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.prefill import fresh_release
-from forms_hub.submissions.receipts import InvalidReceipt
+from forms_hub.submissions.receipts import InvalidReceipt, ReceiptSigner
+from forms_hub.submissions.records import create_draft
 from forms_hub.submissions.schemas import (
     Answers,
     Assignment,
@@ -37,9 +58,9 @@ from forms_hub.submissions.schemas import (
     Resubmission,
     Withdrawal,
 )
-from forms_hub.submissions.views import notification_view, queue_item, submission_view
+from forms_hub.views import notification_view, queue_item, submission_view
 from kit.problems import Problem
-from kit.runtime import DbSession
+from kit.web import DbSession, Now
 
 router = APIRouter(tags=["submissions"])
 department_router = APIRouter(tags=["department"])
@@ -74,49 +95,55 @@ def _key(value: str | None) -> str | None:
 @router.post("/api/submissions", status_code=201)
 def create_submission(
     body: NewSubmission,
-    request: Request,
     resident: CurrentResident,
-    hub: HubDep,
     db: DbSession,
+    config: Config,
+    sealer: AnswerSealer,
+    storage: Storage,
+    receipts: Receipts,
+    disclosures: Disclosures,
+    mailer: Outbox,
+    request_id: RequestId,
+    now: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once."""
-    now = hub.now()
     if not body.submit:
-        draft = submissions.create_draft(db, hub, resident, body.form, body.answers, now)
-        return _json(submission_view(db, hub, draft, for_resident=True), 201)
+        draft = create_draft(db, sealer, config.draft_ttl, resident, body.form, body.answers, now)
+        return _json(submission_view(db, sealer, draft, for_resident=True), 201)
     key = _key(idempotency_key)
     if key is None:
         raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
     fingerprint = sha256_hex(canonical_json({"form": body.form, "answers": body.answers}))
-    try:
-        submission, replayed = submissions.submit_new(
+
+    def attempt() -> tuple[Submission, bool]:
+        return submissions.submit_new(
             db,
-            hub,
             resident,
             body.form,
             body.answers,
+            config=config,
+            sealer=sealer,
+            storage=storage,
+            receipts=receipts,
+            disclosures=disclosures,
+            mailer=mailer,
             idempotency_key=key,
             fingerprint=fingerprint,
-            request_id=request_id_of(request),
+            request_id=request_id,
             now=now,
         )
+
+    try:
+        submission, replayed = attempt()
     except IntegrityError:
         # A concurrent request with the same key won the race: answer as its replay.
         db.rollback()
-        submission, replayed = submissions.submit_new(
-            db,
-            hub,
-            resident,
-            body.form,
-            body.answers,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            request_id=request_id_of(request),
-            now=now,
-        )
+        submission, replayed = attempt()
     return _json(
-        submission_view(db, hub, submission, for_resident=True), 200 if replayed else 201, replayed=replayed
+        submission_view(db, sealer, submission, for_resident=True),
+        200 if replayed else 201,
+        replayed=replayed,
     )
 
 
@@ -146,7 +173,18 @@ def create_submission(
     },
 )
 async def submit_form(
-    slug: str, request: Request, resident: CurrentResident, hub: HubDep, db: DbSession
+    slug: str,
+    request: Request,
+    resident: CurrentResident,
+    db: DbSession,
+    config: Config,
+    sealer: AnswerSealer,
+    storage: Storage,
+    receipts: Receipts,
+    disclosures: Disclosures,
+    mailer: Outbox,
+    request_id: RequestId,
+    now: Now,
 ) -> JSONResponse:
     """Submit a form in one request: the answers and the files (multipart, each file in a
     part named after the definition's attachment). Needs an Idempotency-Key; a retry with
@@ -154,7 +192,7 @@ async def submit_form(
     key = _key(request.headers.get("idempotency-key"))
     if key is None:
         raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
-    limit = hub.config.max_upload_bytes
+    limit = config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 256 * 1024:
         raise AttachmentTooLarge(f"The request is larger than {limit // (1024 * 1024)} MB.")
@@ -175,17 +213,22 @@ async def submit_form(
     )
 
     def work() -> JSONResponse:
-        def attempt() -> tuple[Any, bool]:
+        def attempt() -> tuple[Submission, bool]:
             return submissions.submit_new(
                 db,
-                hub,
                 resident,
                 slug,
                 answers,
+                config=config,
+                sealer=sealer,
+                storage=storage,
+                receipts=receipts,
+                disclosures=disclosures,
+                mailer=mailer,
                 idempotency_key=key,
                 fingerprint=fingerprint,
-                request_id=request_id_of(request),
-                now=hub.now(),
+                request_id=request_id,
+                now=now,
                 files=files,
             )
 
@@ -194,104 +237,123 @@ async def submit_form(
         except IntegrityError:
             db.rollback()  # a concurrent request with this key won: answer as its replay
             submission, replayed = attempt()
-        body = submission_view(db, hub, submission, for_resident=True)
+        body = submission_view(db, sealer, submission, for_resident=True)
         return _json(body, 200 if replayed else 201, replayed=replayed)
 
     return await run_in_threadpool(work)
 
 
 @router.get("/api/submissions")
-def my_submissions(resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
-    rows = repository.for_resident(db, resident.sub, hub.now())
+def my_submissions(resident: CurrentResident, db: DbSession, sealer: AnswerSealer, now: Now) -> JSONResponse:
+    rows = repository.for_resident(db, resident.sub, now)
     return _json(
-        {"items": [submission_view(db, hub, s, for_resident=True, with_details=False) for s in rows]}
+        {"items": [submission_view(db, sealer, s, for_resident=True, with_details=False) for s in rows]}
     )
 
 
 @router.get("/api/submissions/{submission_id}")
-def my_submission(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
-    submission = submissions.get_own(db, resident, submission_id, hub.now())
-    notice = submissions.bring_up_to_date(db, hub, submission, hub.now())
-    return _json(submission_view(db, hub, submission, for_resident=True, notice=notice))
+def my_submission(
+    submission_id: str,
+    resident: CurrentResident,
+    db: DbSession,
+    sealer: AnswerSealer,
+    config: Config,
+    now: Now,
+) -> JSONResponse:
+    submission = submissions.get_own(db, resident, submission_id, now)
+    notice = submissions.bring_up_to_date(db, sealer, config.superseded_grace, submission, now)
+    return _json(submission_view(db, sealer, submission, for_resident=True, notice=notice))
 
 
 @router.put("/api/submissions/{submission_id}/answers")
 def save_answers(
-    submission_id: str, body: Answers, resident: CurrentResident, hub: HubDep, db: DbSession
+    submission_id: str,
+    body: Answers,
+    resident: CurrentResident,
+    db: DbSession,
+    sealer: AnswerSealer,
+    config: Config,
+    now: Now,
 ) -> JSONResponse:
-    now = hub.now()
     submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-    submissions.save_answers(db, hub, submission, body.answers, now)
-    return _json(submission_view(db, hub, submission, for_resident=True))
+    submissions.save_answers(db, sealer, config.draft_ttl, submission, body.answers, now)
+    return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
 @router.delete("/api/submissions/{submission_id}", status_code=204)
-def discard(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> Response:
-    submission = submissions.get_own(db, resident, submission_id, hub.now(), lock=True)
-    submissions.discard_draft(db, hub, submission)
+def discard(
+    submission_id: str, resident: CurrentResident, db: DbSession, storage: Storage, now: Now
+) -> Response:
+    submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+    submissions.discard_draft(db, storage, submission)
     return Response(status_code=204)
 
 
 def submit_with_recheck(
-    hub: FormsHub,
+    db: Session,
     resident: Resident,
     submission_id: str,
     *,
+    config: FormsConfig,
+    sealer: Sealer,
+    receipts: ReceiptSigner,
+    disclosures: DisclosureRecorder,
+    mailer: Mailer,
+    keys: RelyingPartyKeys,
+    provider: ProviderClient,
     key: str | None,
     request_id: str,
+    now: datetime,
     view: bool = False,
 ) -> tuple[dict[str, Any] | None, bool]:
     """Submit a draft, re-checking verified prefilled answers against a fresh release.
 
-    Without prefilled answers this is one transaction. With them, three steps so that no
-    transaction is open while the provider is called: read what the re-check needs; call
-    the provider; submit in a transaction of its own. Returns (the submission's view when
-    asked for, replayed). Raises FormsError (and then nothing changed)."""
-    now = hub.now()
-    with hub.transaction() as db:
-        submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-        if submission.status != "draft" or not submissions.verified_prefill(submission):
-            submission, replayed = submissions.submit(
-                db,
-                hub,
-                submission,
-                resident,
-                idempotency_key=key,
-                fingerprint=None,
-                fresh_claims=None,
-                request_id=request_id,
-                now=now,
-            )
-            body = submission_view(db, hub, submission, for_resident=True) if view else None
-            return body, replayed
-        stored = prefill_tokens(db, hub, submission.id)
-        credentials = client_credentials(db, hub) if stored else None
+    Without prefilled answers this is one step. With them, three, so that no transaction
+    is open while the provider is called: read what the re-check needs (and commit); call
+    the provider; submit. Returns (the submission's view when asked for, replayed). Raises
+    FormsError (and then the submission is unchanged)."""
+
+    def submit(submission: Submission, fresh_claims: dict[str, Any] | None) -> tuple[Submission, bool]:
+        return submissions.submit(
+            db,
+            submission,
+            resident,
+            config=config,
+            sealer=sealer,
+            receipts=receipts,
+            disclosures=disclosures,
+            mailer=mailer,
+            idempotency_key=key,
+            fingerprint=None,
+            fresh_claims=fresh_claims,
+            request_id=request_id,
+            now=now,
+        )
+
+    submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+    if submission.status != "draft" or not submissions.verified_prefill(submission):
+        submission, replayed = submit(submission, None)
+        body = submission_view(db, sealer, submission, for_resident=True) if view else None
+        return body, replayed
+    stored = prefill_tokens(db, keys, submission.id)
+    credentials = client_credentials(db, keys) if stored else None
+    db.commit()
     if stored is None or credentials is None:
         raise PrefillRecheckNeeded(
             "The details filled from your identity must be checked again before submitting."
         )
-    fresh, refreshed = fresh_release(hub, *credentials, stored, now)
+    fresh, refreshed = fresh_release(provider, *credentials, stored, now)
     try:
-        with hub.transaction() as db:
-            submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-            submission, replayed = submissions.submit(
-                db,
-                hub,
-                submission,
-                resident,
-                idempotency_key=key,
-                fingerprint=None,
-                fresh_claims=fresh,
-                request_id=request_id,
-                now=now,
-            )
-            drop_prefill_tokens(db, submission.id)
-            body = submission_view(db, hub, submission, for_resident=True) if view else None
+        submission = submissions.get_own(db, resident, submission_id, now, lock=True)
+        submission, replayed = submit(submission, fresh)
+        drop_prefill_tokens(db, submission.id)
+        body = submission_view(db, sealer, submission, for_resident=True) if view else None
     except FormsError:
+        db.rollback()
         if refreshed:
             # The old refresh token is spent (rotation): keep the new ones for the retry.
-            with hub.transaction() as db:
-                store_prefill_tokens(db, hub, submission_id, stored.sub, refreshed, stored.claims, now)
+            store_prefill_tokens(db, keys, submission_id, stored.sub, refreshed, stored.claims, now)
+            db.commit()
         raise
     return body, replayed
 
@@ -299,16 +361,36 @@ def submit_with_recheck(
 @router.post("/api/submissions/{submission_id}/submit")
 def submit_draft(
     submission_id: str,
-    request: Request,
     resident: CurrentResident,
-    hub: HubDep,
+    db: DbSession,
+    config: Config,
+    sealer: AnswerSealer,
+    receipts: Receipts,
+    disclosures: Disclosures,
+    mailer: Outbox,
+    keys: RpKeys,
+    provider: Provider,
+    request_id: RequestId,
+    now: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Submit a draft. Verified answers filled from the identity are checked again against
     a fresh release from the provider; a changed value is refused."""
-    key = _key(idempotency_key)
     body, replayed = submit_with_recheck(
-        hub, resident, submission_id, key=key, request_id=request_id_of(request), view=True
+        db,
+        resident,
+        submission_id,
+        config=config,
+        sealer=sealer,
+        receipts=receipts,
+        disclosures=disclosures,
+        mailer=mailer,
+        keys=keys,
+        provider=provider,
+        key=_key(idempotency_key),
+        request_id=request_id,
+        now=now,
+        view=True,
     )
     return _json(body, 200, replayed=replayed)
 
@@ -317,39 +399,50 @@ def submit_draft(
 def resubmit(
     submission_id: str,
     body: Resubmission,
-    request: Request,
     resident: CurrentResident,
-    hub: HubDep,
     db: DbSession,
+    config: Config,
+    sealer: AnswerSealer,
+    disclosures: Disclosures,
+    mailer: Outbox,
+    request_id: RequestId,
+    now: Now,
 ) -> JSONResponse:
-    now = hub.now()
     submission = submissions.get_own(db, resident, submission_id, now, lock=True)
     submissions.resubmit(
         db,
-        hub,
         submission,
         resident,
+        config=config,
+        sealer=sealer,
+        disclosures=disclosures,
+        mailer=mailer,
         answers=body.answers,
         note=body.note,
-        request_id=request_id_of(request),
+        request_id=request_id,
         now=now,
     )
-    return _json(submission_view(db, hub, submission, for_resident=True))
+    return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
 @router.post("/api/submissions/{submission_id}/withdraw")
 def withdraw(
-    submission_id: str, body: Withdrawal, resident: CurrentResident, hub: HubDep, db: DbSession
+    submission_id: str,
+    body: Withdrawal,
+    resident: CurrentResident,
+    db: DbSession,
+    sealer: AnswerSealer,
+    mailer: Outbox,
+    now: Now,
 ) -> JSONResponse:
-    now = hub.now()
     submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-    submissions.withdraw(db, hub, submission, resident, body.reason, now)
-    return _json(submission_view(db, hub, submission, for_resident=True))
+    submissions.withdraw(db, sealer, mailer, submission, resident, body.reason, now)
+    return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
 @router.get("/api/submissions/{submission_id}/receipt")
-def receipt(submission_id: str, resident: CurrentResident, hub: HubDep, db: DbSession) -> JSONResponse:
-    submission = submissions.get_own(db, resident, submission_id, hub.now())
+def receipt(submission_id: str, resident: CurrentResident, db: DbSession, now: Now) -> JSONResponse:
+    submission = submissions.get_own(db, resident, submission_id, now)
     if not submission.receipt:
         raise Problem(404, "Not found", "A draft has no receipt.")
     return _json({"reference": submission.reference, "receipt": submission.receipt})
@@ -365,9 +458,9 @@ def notifications(resident: CurrentResident, db: DbSession) -> JSONResponse:
 
 @router.post("/api/notifications/read")
 def notifications_read(
-    body: NotificationsRead, resident: CurrentResident, hub: HubDep, db: DbSession
+    body: NotificationsRead, resident: CurrentResident, db: DbSession, now: Now
 ) -> JSONResponse:
-    count = repository.mark_notifications_read(db, resident.sub, hub.now(), body.ids)
+    count = repository.mark_notifications_read(db, resident.sub, now, body.ids)
     return _json({"marked": count})
 
 
@@ -375,10 +468,10 @@ def notifications_read(
 
 
 @router.post("/api/receipts/verify", tags=["public"])
-def verify_receipt(body: ReceiptToVerify, hub: HubDep) -> JSONResponse:
+def verify_receipt(body: ReceiptToVerify, receipts: Receipts) -> JSONResponse:
     """Check a receipt's signature against the hub's keys; says nothing about the case."""
     try:
-        claims = hub.receipts.verify(body.receipt)
+        claims = receipts.verify(body.receipt)
     except InvalidReceipt as exc:
         raise Problem(422, "Invalid receipt", str(exc)) from None
     return _json({"valid": True, "claims": claims})
@@ -400,7 +493,6 @@ def _statuses(value: str | None) -> tuple[str, ...]:
 @department_router.get("/api/department/submissions")
 def department_queue(
     staff: CurrentStaff,
-    hub: HubDep,
     db: DbSession,
     status: Annotated[str | None, Query(max_length=200, description="Comma-separated statuses")] = None,
     form: Annotated[str | None, Query(max_length=64)] = None,
@@ -436,29 +528,45 @@ def department_queue(
 
 
 @department_router.get("/api/department/submissions/{reference}")
-def department_submission(reference: str, staff: CurrentStaff, hub: HubDep, db: DbSession) -> JSONResponse:
+def department_submission(
+    reference: str, staff: CurrentStaff, db: DbSession, sealer: AnswerSealer
+) -> JSONResponse:
     submission = submissions.get_for_department(db, staff, reference)
-    return _json(submission_view(db, hub, submission, for_resident=False))
+    return _json(submission_view(db, sealer, submission, for_resident=False))
 
 
 @department_router.post("/api/department/submissions/{reference}/assignment")
 def department_assign(
-    reference: str, body: Assignment, staff: CurrentStaff, hub: HubDep, db: DbSession
+    reference: str, body: Assignment, staff: CurrentStaff, db: DbSession, sealer: AnswerSealer, now: Now
 ) -> JSONResponse:
     submission = submissions.get_for_department(db, staff, reference, lock=True)
     assignee = staff.actor if body.assignee == "me" else body.assignee
-    submissions.assign(db, submission, staff, assignee, hub.now())
-    return _json(submission_view(db, hub, submission, for_resident=False))
+    submissions.assign(db, submission, staff, assignee, now)
+    return _json(submission_view(db, sealer, submission, for_resident=False))
 
 
 @department_router.post("/api/department/submissions/{reference}/transitions")
 def department_transition(
-    reference: str, body: DepartmentTransition, staff: CurrentStaff, hub: HubDep, db: DbSession
+    reference: str,
+    body: DepartmentTransition,
+    staff: CurrentStaff,
+    db: DbSession,
+    sealer: AnswerSealer,
+    mailer: Outbox,
+    now: Now,
 ) -> JSONResponse:
     """start_review, request_info (reason), approve (issues the licence of a licence
     application), reject (reason). Anything the state machine does not allow is refused."""
     submission = submissions.get_for_department(db, staff, reference, lock=True)
-    submissions.department_action(
-        db, hub, submission, staff, body.action, reason=body.reason, conditions=body.conditions, now=hub.now()
+    decide(
+        db,
+        sealer,
+        mailer,
+        submission,
+        staff,
+        body.action,
+        reason=body.reason,
+        conditions=body.conditions,
+        now=now,
     )
-    return _json(submission_view(db, hub, submission, for_resident=False))
+    return _json(submission_view(db, sealer, submission, for_resident=False))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 from fastapi import APIRouter, Body, Query
 from starlette.responses import JSONResponse
@@ -11,17 +11,16 @@ from forms_hub.access import CurrentFormAdmin, FormAdmin
 from forms_hub.definitions import repository
 from forms_hub.definitions import service as definitions
 from forms_hub.definitions.models import FormDefinition
+from forms_hub.definitions.service import document_view
 from forms_hub.errors import NotFound
-from forms_hub.hub import HubDep
-from forms_hub.submissions.views import document_view
 from kit.problems import Problem
-from kit.runtime import DbSession
+from kit.web import DbSession, Now
 
 router = APIRouter(tags=["forms"])
 admin_router = APIRouter(tags=["administration"])
 
 
-def _raise(exc: definitions.DefinitionError) -> None:
+def _raise(exc: definitions.DefinitionError) -> NoReturn:
     raise Problem(
         exc.status,
         "Invalid form definition" if exc.status == 422 else "Refused",
@@ -61,15 +60,15 @@ def all_definitions(admin: CurrentFormAdmin, db: DbSession) -> JSONResponse:
 @admin_router.post("/api/admin/definitions", status_code=201)
 def load_definition(
     admin: CurrentFormAdmin,
-    hub: HubDep,
     db: DbSession,
+    now: Now,
     document: Annotated[dict[str, Any], Body(description="A form definition document")],
     publish: bool = False,
 ) -> JSONResponse:
     """Store a new version (unless the latest has the same content); ``publish`` also
     makes it the version new drafts use."""
     try:
-        loaded = definitions.load(db, document, hub.now(), publish=publish, department=admin.department)
+        loaded = definitions.load(db, document, now, publish=publish, department=admin.department)
     except definitions.DefinitionError as exc:
         _raise(exc)
     body = {**definitions.summary(loaded.definition), "created": loaded.created}
@@ -83,21 +82,21 @@ def definition_version(slug: str, version: int, admin: CurrentFormAdmin, db: DbS
 
 @admin_router.post("/api/admin/definitions/{slug}/versions/{version}/publish")
 def publish_version(
-    slug: str, version: int, admin: CurrentFormAdmin, hub: HubDep, db: DbSession
+    slug: str, version: int, admin: CurrentFormAdmin, db: DbSession, now: Now
 ) -> JSONResponse:
     definition = _own(admin, repository.get_version(db, slug[:64], version))
     try:
-        definitions.publish_version(db, definition, hub.now())
+        definitions.publish_version(db, definition, now)
     except definitions.DefinitionError as exc:
         _raise(exc)
     return JSONResponse(definitions.summary(definition))
 
 
 @admin_router.post("/api/admin/definitions/{slug}/retire")
-def retire(slug: str, admin: CurrentFormAdmin, hub: HubDep, db: DbSession) -> JSONResponse:
+def retire(slug: str, admin: CurrentFormAdmin, db: DbSession, now: Now) -> JSONResponse:
     _own(admin, repository.latest(db, slug[:64]))
     try:
-        definition = definitions.retire(db, slug, hub.now())
+        definition = definitions.retire(db, slug, now)
     except definitions.DefinitionError as exc:
         _raise(exc)
     return JSONResponse(definitions.summary(definition))
