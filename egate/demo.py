@@ -22,7 +22,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
 
     issuer = runtime.settings.issuer
     for db in session_scope(runtime.sessions):
-        identifier, password = seed_demo_resident(db, runtime)
+        identifier, password = seed_demo_resident(db, runtime.settings, runtime.master_key, runtime.clock())
         seed_forms_hub(db, runtime)
         seed_phone_app_client(db, runtime)
         secret = None

@@ -1,12 +1,14 @@
-"""The identity service's tables (on the kernel's one declarative base); they are named ``idp_*``."""
+"""The identity service's tables (on the kernel's one declarative base); they are named
+``idp_*``. And the one way a CLI command or a job opens a unit of work."""
 
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 
 from sqlalchemy import MetaData
 
-from kit.db import Base
+from kit.db import Base, session_scope
 
 TABLE_PREFIX = "idp_"
 MODEL_MODULES = (
@@ -14,9 +16,15 @@ MODEL_MODULES = (
     "identity.clients.models",
     "identity.devices.models",
     "identity.keys.models",
+    "identity.messaging.models",
     "identity.sessions.models",
+    "identity.throttling.models",
     "identity.tokens.models",
 )
+
+# ``with unit_of_work(sessions) as db:`` commits when the block ends cleanly and rolls back
+# on an exception. Routes never use it: they declare ``db: kit.web.DbSession``.
+unit_of_work = contextmanager(session_scope)
 
 
 def load_models() -> MetaData:

@@ -43,8 +43,11 @@ from identity.oidc.adapter import current, to_response
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
+from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
+from identity.tokens.verifier import verify_own_access_token
+from kit.settings import Settings
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
@@ -83,7 +86,7 @@ class CodeGrant(AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
         ctx = current.get()
         decision = request.user
-        now = ctx.runtime.clock()
+        now = ctx.now
         data = request.payload.data
         tokens_repository.add_code(
             ctx.db,
@@ -104,13 +107,13 @@ class CodeGrant(AuthorizationCodeGrant):
                 acr=decision.acr,
                 amr=list(decision.amr),
                 created_at=now,
-                expires_at=now + timedelta(seconds=ctx.runtime.settings.authorization_code_ttl_seconds),
+                expires_at=now + timedelta(seconds=self.server.settings.authorization_code_ttl_seconds),
             ),
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
         ctx = current.get()
-        now = ctx.runtime.clock()
+        now = ctx.now
         row = tokens_repository.code_for_update(ctx.db, token_hash(code))
         if row is None or row.client_id != client.get_client_id():
             return None
@@ -124,7 +127,7 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
         # Kept (marked used) rather than deleted, so that a replay can be recognised.
-        authorization_code.row.used_at = current.get().runtime.clock()
+        authorization_code.row.used_at = current.get().now
 
     def authenticate_user(self, authorization_code: CodeRecord) -> Grantee:
         row = authorization_code.row
@@ -179,14 +182,14 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
-        now = ctx.runtime.clock()
+        now = ctx.now
         row = tokens_repository.by_hash_for_update(ctx.db, token_hash(refresh_token))
         if row is None or row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
             return None
         if row.spent_at is not None:
-            grace = timedelta(seconds=ctx.runtime.settings.refresh_reuse_grace_seconds)
+            grace = timedelta(seconds=self.server.settings.refresh_reuse_grace_seconds)
             if now - row.spent_at > grace:
                 tokens_repository.revoke_family(ctx.db, row.family_id, now)
                 return None
@@ -208,7 +211,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
         if refresh_token.row.spent_at is None:
-            refresh_token.row.spent_at = current.get().runtime.clock()
+            refresh_token.row.spent_at = current.get().now
 
 
 class DepartmentCredentialsGrant(ClientCredentialsGrant):
@@ -237,7 +240,7 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("Missing 'auth_req_id'.")
         ctx = current.get()
         try:
-            signin = poll_backchannel(ctx.db, ctx.runtime, client.row, auth_req_id)
+            signin = poll_backchannel(ctx.db, self.server.session_policy, ctx.now, client.row, auth_req_id)
         except AppSigninError as exc:
             raise self.ERRORS.get(exc.code, InvalidGrantError)(description=str(exc)) from None
         grant_id = (
@@ -253,7 +256,7 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
                 ),
                 remember=False,
                 given_via="app-approval",
-                now=ctx.runtime.clock(),
+                now=ctx.now,
             )
             if signin.fields
             else None
@@ -304,7 +307,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="Invalid client assertion.") from exc
         claims = token.claims
-        now = current.get().runtime.clock().timestamp()
+        now = current.get().now.timestamp()
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or iat > now + self.leeway:
             raise InvalidClientError(description="Client assertion 'iat' is missing or in the future.")
@@ -319,7 +322,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         if not isinstance(jti, str) or len(jti) > 255:
             return False
         exp = claims.get("exp")
-        now = ctx.runtime.clock()
+        now = ctx.now
         expires = now + timedelta(seconds=600)
         if isinstance(exp, int | float):
             expires = max(now, now.fromtimestamp(exp, tz=now.tzinfo)) + timedelta(seconds=60)
@@ -331,7 +334,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
     ctx = current.get()
-    now = ctx.runtime.clock()
+    now = ctx.now
     row = None
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
@@ -349,7 +352,7 @@ class Revocation(RevocationEndpoint):
         return find_token(self.server, token_string, token_type_hint)
 
     def revoke_token(self, token: TokenRecord, request) -> None:  # noqa: ANN001
-        now = current.get().runtime.clock()
+        now = current.get().now
         if token.row.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
             tokens_repository.revoke_family(current.get().db, token.row.family_id, now)
@@ -380,7 +383,7 @@ class Introspection(IntrospectionEndpoint):
             "scope": row.scope,
             "exp": int(row.expires_at.timestamp()),
             "iat": int(row.issued_at.timestamp()),
-            "iss": ctx.runtime.settings.issuer,
+            "iss": self.server.settings.issuer,
             "jti": row.jti,
         }
         if row.account_id:
@@ -396,10 +399,20 @@ class Introspection(IntrospectionEndpoint):
 
 
 class Provider(AuthorizationServer):
-    def __init__(self, issuer: TokenIssuer, release: ClaimRelease) -> None:
+    def __init__(
+        self,
+        issuer: TokenIssuer,
+        release: ClaimRelease,
+        settings: Settings,
+        master_key: bytes,
+        session_policy: SessionPolicy,
+    ) -> None:
         super().__init__(scopes_supported=[*OIDC_SCOPES, *API_SCOPES])
         self.issuer = issuer
         self.release = release
+        self.settings = settings
+        self.master_key = master_key
+        self.session_policy = session_policy
         self.register_grant(CodeGrant, [S256OnlyCodeChallenge(required=True), IDTokenExtension(self)])
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
@@ -412,7 +425,7 @@ class Provider(AuthorizationServer):
     def query_client(self, client_id: str) -> OAuthClient | None:
         ctx = current.get()
         row = get_client(ctx.db, client_id) if isinstance(client_id, str) else None
-        return OAuthClient(row, ctx.runtime.master_key) if row else None
+        return OAuthClient(row, self.master_key) if row else None
 
     def generate_token(
         self,
@@ -424,13 +437,13 @@ class Provider(AuthorizationServer):
         include_refresh_token=True,  # noqa: ANN001
     ) -> dict[str, Any]:
         ctx = current.get()
-        settings = ctx.runtime.settings
+        settings = self.settings
         body, rows = self.issuer.issue(
             ctx.db,
             client=client.row,
             grantee=user,
             scope=scope or "",
-            now=ctx.runtime.clock(),
+            now=ctx.now,
             access_ttl=settings.access_token_ttl_seconds,
             refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
         )
@@ -453,7 +466,13 @@ class Provider(AuthorizationServer):
 
     # -- helpers for the endpoints ---------------------------------------------------------
     def verify_access_token(self, token: str, *, check_expiry: bool = True) -> dict[str, Any] | None:
-        return jwks_cache.verify_own_access_token(token, issuer=self.issuer.issuer, check_expiry=check_expiry)
+        return verify_own_access_token(
+            current.get().db,
+            token,
+            issuer=self.issuer.issuer,
+            now=current.get().now,
+            check_expiry=check_expiry,
+        )
 
     def account_inactive(self, account_id: str | None) -> bool:
         return self.release.account_inactive(current.get().db, account_id)
