@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import importlib
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import MetaData
+from sqlalchemy import CursorResult, MetaData, Result
 
 from kit.db import Base, session_scope
 
@@ -31,3 +32,9 @@ def load_models() -> MetaData:
     for module in MODEL_MODULES:
         importlib.import_module(module)
     return Base.metadata
+
+
+def rows_changed(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its result is a CursorResult; Session.execute
+    is typed with the base class)."""
+    return cast("CursorResult[Any]", result).rowcount

@@ -157,8 +157,8 @@ def _login_after(data: dict[str, str]) -> int | None:
 
 def authentication_step(
     params: ParsedParameters, session: SignedInSession | None, now: datetime, redirect_uri: str
-) -> SignInNeeded | None:
-    """None when the current session may be used; otherwise what sign-in must do."""
+) -> SignedInSession | SignInNeeded:
+    """The session when it may be used; otherwise what sign-in must do."""
     silent = "none" in params.prompts
     if session is None:
         if silent:
@@ -176,7 +176,7 @@ def authentication_step(
         if silent:
             raise InteractionRequiredError(redirect_uri=redirect_uri)
         return SignInNeeded(params.required_acr, force=False)
-    return None
+    return session
 
 
 def consent_step(

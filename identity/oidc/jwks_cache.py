@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
+
 import httpx
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 
 from identity.clients.models import Client
 from kit.access_tokens import HttpJwks
@@ -17,12 +20,18 @@ _client_keys: dict[str, HttpJwks] = {}
 _client_http = httpx.Client(timeout=CLIENT_JWKS_TIMEOUT_SECONDS)
 
 
+def key_set(document: Mapping[str, Any]) -> KeySet:
+    """A JWK Set document (a registration's ``jwks``, a fetched or published set) as
+    joserfc's KeySet, which checks every key as it imports them."""
+    return KeySet.import_key_set(cast(KeySetSerialization, document))
+
+
 def client_keys(client: Client) -> KeySet:
     """The keys a client registered for private_key_jwt (RFC 7523 §2.2): inline, or fetched
     from its ``jwks_uri`` through the kernel's HTTP JWKS cache (bounded size and time, no
     redirects). Raises ``kit.access_tokens.JwksUnavailable`` when the URI gives no keys."""
     if client.jwks:
-        return KeySet.import_key_set(client.jwks)
+        return key_set(client.jwks)
     if not client.jwks_uri:
         raise ValueError("client has no registered keys")
     source = _client_keys.get(client.jwks_uri)
@@ -38,4 +47,4 @@ def client_keys(client: Client) -> KeySet:
                 client=_client_http,
             ),
         )
-    return KeySet.import_key_set(source.keys())
+    return key_set(source.keys())

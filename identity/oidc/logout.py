@@ -7,12 +7,12 @@ from urllib.parse import urlencode
 from fastapi import Request
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from identity.clients.service import get_client
 from identity.keys.service import published_jwks
 from identity.oidc.adapter import current
+from identity.oidc.jwks_cache import key_set
 from identity.oidc.provider import OpenIDProvider
 from identity.sessions.service import SESSION_COOKIE, current_session
 from identity.sessions.service import end_session as end_browser_session
@@ -21,7 +21,7 @@ from identity.sessions.service import end_session as end_browser_session
 def _hinted_client_id(provider: OpenIDProvider, id_token_hint: str) -> str | None:
     """The audience of an ID token we issued (expired ones are accepted, per §2)."""
     ctx = current.get()
-    keys = KeySet.import_key_set(published_jwks(ctx.db, ctx.now))
+    keys = key_set(published_jwks(ctx.db, ctx.now))
     try:
         token = jwt.decode(id_token_hint, keys, algorithms=["RS256", "ES256"])
     except (JoseError, ValueError):

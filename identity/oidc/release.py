@@ -55,10 +55,13 @@ class ClaimRelease:
         self.record(ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, ["sub", *released], grantee.grant_id)
         return token
 
-    def userinfo(self, ctx: RequestContext, token: IssuedToken, client: Client) -> dict[str, Any]:
+    def userinfo(
+        self, ctx: RequestContext, token: IssuedToken, client: Client, account_id: str
+    ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` plus the consented claims of the token's scope. A consent
-        withdrawn since the token was issued takes effect here, on the next release."""
-        body: dict[str, Any] = {"sub": self.issuer.subject(client, token.account_id)}
+        withdrawn since the token was issued takes effect here, on the next release.
+        ``account_id``: the token's resident (userinfo refuses tokens without one)."""
+        body: dict[str, Any] = {"sub": self.issuer.subject(client, account_id)}
         names = fields_covered(token.granted_claims, claims_for_scope(token.scope))
         claims_request_names = [n for n in token.granted_claims if n not in names]
         names += fields_covered(token.granted_claims, claims_request_names)
@@ -67,9 +70,9 @@ class ClaimRelease:
         if names and not token.grant_id and not client.legal_basis:
             names = []
         if names:
-            profile = self.profile(ctx, token.account_id)
+            profile = self.profile(ctx, account_id)
             body.update({n: profile[n] for n in names if n in profile})
-        self.record(ctx, client, token.account_id, CHANNEL_USERINFO, list(body), token.grant_id)
+        self.record(ctx, client, account_id, CHANNEL_USERINFO, list(body), token.grant_id)
         return body
 
     def record(

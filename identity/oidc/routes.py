@@ -147,6 +147,7 @@ def _authorize(
         if isinstance(step, SignInNeeded):
             query = {k: v for k, v in oauth_req.payload.data.items()}
             return RedirectResponse(sign_in_location(query, step, now), status_code=303)
+        session = step
         client = grant.client.row if grant.client else oauth_req.client.row
         outcome = consent_step(
             ctx,
@@ -157,6 +158,8 @@ def _authorize(
             params,
             redirect_uri,
         )
+        granted: tuple[str, ...]
+        grant_id: str | None
         if isinstance(outcome, ConsentNeeded):
             if consent_answer is None:
                 return provider.consent_page(request, oauth_req, outcome)
@@ -169,7 +172,7 @@ def _authorize(
                 given_via="consent-page",
                 now=now,
             )
-            granted, grant_id = outcome.request.fields, grant_id
+            granted = outcome.request.fields
         else:
             granted, grant_id = outcome
         decision = Decision(
@@ -183,7 +186,9 @@ def _authorize(
             claims_request=params.claims_request,
         )
         oauth_req.user = decision
-        response = provider.server.create_authorization_response(oauth_req, grant_user=decision, grant=grant)
+        response: Response = provider.server.create_authorization_response(
+            oauth_req, grant_user=decision, grant=grant
+        )
         location = response.headers.get("location", "")
         if response.status_code == 302 and "code=" in location:
             location += "&" + urlencode({"iss": provider.settings.issuer})  # RFC 9207
@@ -268,7 +273,7 @@ def _with_auth_challenge(response: Response) -> Response:
     """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate."""
     if response.status_code in (400, 401):
         try:
-            error = json.loads(response.body).get("error")
+            error = json.loads(bytes(response.body)).get("error")
         except ValueError:
             error = None
         if error == "invalid_client":
@@ -332,8 +337,12 @@ async def backchannel_authentication(
         except AppSigninError as exc:
             return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)
         expires_in = int((signin.expires_at - signin.created_at).total_seconds())
-        body = {"auth_req_id": auth_req_id, "expires_in": expires_in, "interval": CIBA_INTERVAL}
-        return JSONResponse(body, headers=NO_STORE)
+        started: dict[str, str | int] = {
+            "auth_req_id": auth_req_id,
+            "expires_in": expires_in,
+            "interval": CIBA_INTERVAL,
+        }
+        return JSONResponse(started, headers=NO_STORE)
 
     return await _in_context(request, db, now, run)
 

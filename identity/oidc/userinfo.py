@@ -38,5 +38,5 @@ def userinfo_response(provider: OpenIDProvider, authorization: str) -> Response:
     client = get_client(ctx.db, row.client_id)
     if client is None or provider.release.account_inactive(ctx.db, row.account_id):
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
-    body = provider.release.userinfo(ctx, row, client)
+    body = provider.release.userinfo(ctx, row, client, row.account_id)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
