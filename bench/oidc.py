@@ -49,7 +49,9 @@ def seed(env: dict[str, str]) -> dict[str, str]:
     from identity.clients.service import Registration, register
     from identity.consent_port import ConsentRequest
     from identity.residents.hkid import check_digit
-    from identity.sessions.service import start_session
+    from identity.security.hashing import hasher_for
+    from identity.security.keyring import build_keyring
+    from identity.sessions.service import SessionPolicy, start_session
     from kit import migrations
     from kit.db import session_scope
     from kit.runtime import Runtime
@@ -74,7 +76,8 @@ def seed(env: dict[str, str]) -> dict[str, str]:
         prefix = "B" + f"{secrets.randbelow(10**6):06d}"
         account = enrol_resident(
             db,
-            runtime,
+            build_keyring(runtime.master_key, runtime.settings.field_key_generation),
+            hasher_for(runtime.settings),
             Enrolment(
                 hkid=prefix + check_digit(prefix),
                 name="BENCH Resident",
@@ -87,6 +90,7 @@ def seed(env: dict[str, str]) -> dict[str, str]:
                 password="bench passphrase 123",
             ),
             None,
+            now=runtime.clock(),
         )
         LedgerConsentPort().record_grant(
             db,
@@ -103,7 +107,14 @@ def seed(env: dict[str, str]) -> dict[str, str]:
             now=runtime.clock(),
         )
         cookie, _ = start_session(
-            db, runtime, account_id=account.id, acr=ACR_BASIC, amr=["pwd"], source=None, user_agent="bench"
+            db,
+            SessionPolicy.from_settings(runtime.settings),
+            runtime.clock(),
+            account_id=account.id,
+            acr=ACR_BASIC,
+            amr=["pwd"],
+            source=None,
+            user_agent="bench",
         )
         result = {"client_id": client.client_id, "secret": secret, "cookie": cookie}
     runtime.engine.dispose()

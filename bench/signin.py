@@ -55,6 +55,8 @@ def seed(env: dict[str, str], residents: int) -> list[str]:
     from identity.accounts.schemas import Enrolment
     from identity.accounts.service import enrol_resident
     from identity.residents.hkid import check_digit
+    from identity.security.hashing import hasher_for
+    from identity.security.keyring import build_keyring
     from kit import migrations
     from kit.db import session_scope
     from kit.runtime import Runtime
@@ -79,7 +81,15 @@ def seed(env: dict[str, str], residents: int) -> list[str]:
                 email=f"bench{index}-{secrets.token_hex(3)}@example.hk",
                 password=PASSWORD,
             )
-            enrol_resident(db, runtime, enrolment, None, email_verified=True)
+            enrol_resident(
+                db,
+                build_keyring(runtime.master_key, settings.field_key_generation),
+                hasher_for(settings),
+                enrolment,
+                None,
+                now=runtime.clock(),
+                email_verified=True,
+            )
             identifiers.append(enrolment.email)
     runtime.engine.dispose()
     return identifiers

@@ -25,7 +25,7 @@ LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
 def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     issuer = runtime.settings.issuer
     for db in session_scope(runtime.sessions):
-        identifier, password = seed_demo_resident(db, runtime)
+        identifier, password = seed_demo_resident(db, runtime.settings, runtime.master_key, runtime.clock())
         seed_forms_hub(db, runtime)
         seed_phone_app_client(db, runtime)
         secret = None

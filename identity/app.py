@@ -1,31 +1,60 @@
-"""Builds the identity provider's FastAPI app from its routers."""
+"""Builds the identity provider's FastAPI app: the one place that unpacks the runtime, builds
+the provider's objects once, puts them on ``app.state`` (read back through the Annotated
+dependencies of identity.dependencies and the features) and includes every router."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from identity.accounts import routes as account_routes
+from identity.accounts.dependencies import SignInRequired, sign_in_redirect
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
 from identity.failure_format import answer_failure
+from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
 from identity.privacy import routes as privacy_routes
-from identity.web.pages import install_pages
+from identity.security.hashing import hasher_for
+from identity.security.keyring import build_keyring
+from identity.sessions.service import SessionPolicy
+from identity.signin import routes as signin_routes
+from identity.web.forms import build_csrf_guard
+from identity.web.rendering import install_web
+from kit.bearer import INVALID_TOKEN, oauth_error_response
 from kit.outage import install_outage_handlers
 from kit.runtime import Runtime
+from kit.web import install_infrastructure
+
+ADMIN_REALM = "admin"
 
 
 def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
+    settings = runtime.settings
+    keyring = build_keyring(runtime.master_key, settings.field_key_generation)
+    session_policy = SessionPolicy.from_settings(settings)
+
     app = FastAPI(title="e-Gateway identity provider", version="1")
-    app.state.runtime = runtime
-    app.state.provider = OpenIDProvider(runtime, consent)
+    install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
+    app.state.settings = settings
+    app.state.master_key = runtime.master_key
+    app.state.keyring = keyring
+    app.state.hasher = hasher_for(settings)
+    app.state.session_policy = session_policy
+    app.state.consent = consent
+    app.state.courier = Courier(runtime.sessions, keyring, delivery_for(settings), runtime.clock)
+    app.state.provider = OpenIDProvider(settings, runtime.master_key, keyring, session_policy, consent)
+
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)
     app.include_router(device_routes.router)
     app.include_router(privacy_routes.router)
-    install_pages(app)  # sign-in, enrolment and account pages, /static
+    # The pages: static files and the CSRF refusal page, sign-in, enrolment and account.
+    install_web(app, build_csrf_guard(runtime.master_key, settings.issuer))
+    app.include_router(signin_routes.router)
+    app.include_router(account_routes.router)
     install_outage_handlers(app, answer_failure)
     app.state.answer_failure = answer_failure
 
@@ -34,12 +63,14 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
         # Newcomers open the bare address: the account pages sign them in first.
         return RedirectResponse("/account", status_code=303)
 
+    @app.exception_handler(SignInRequired)
+    async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:
+        return sign_in_redirect(request, exc)
+
     @app.exception_handler(client_routes.AdminAuthError)
     async def _admin_auth(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse(
-            {"error": "invalid_token", "error_description": "administrator credential required"},
-            status_code=401,
-            headers={"WWW-Authenticate": 'Bearer realm="admin"'},
+        return oauth_error_response(
+            401, INVALID_TOKEN, "administrator credential required", realm=ADMIN_REALM
         )
 
     return app

@@ -7,6 +7,9 @@ released only under its own scope and the resident's consent.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 NAME = "name"  # English name as on the identity card
 NAME_ZH = "name#zh-HK"  # Chinese name, when the resident has one
 BIRTHDATE = "birthdate"  # YYYY-MM-DD
@@ -28,3 +31,34 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 # Verification flags travel with their claim: consenting to "email" covers "email_verified".
 COMPANION_CLAIMS = {EMAIL_VERIFIED: EMAIL, PHONE_VERIFIED: PHONE}
 ALL_RESIDENT_CLAIMS = tuple(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
+
+
+def claims_for_scope(scope: str) -> list[str]:
+    names: list[str] = []
+    for item in scope.split():
+        names.extend(SCOPE_CLAIMS.get(item, ()))
+    return names
+
+
+def requested_claims(
+    scope: str, claims_request: dict[str, Any] | None, allowed_scopes: Iterable[str]
+) -> list[str]:
+    """Claims asked for by scope (OIDC Core §5.4) and by the ``claims`` parameter (§5.5),
+    limited to what the client's registered scopes (``allowed_scopes``) allow, in a stable
+    order."""
+    wanted = set(claims_for_scope(scope))
+    for target in ("userinfo", "id_token"):
+        section = (claims_request or {}).get(target) or {}
+        wanted.update(name for name in section if isinstance(name, str))
+    allowed = set(claims_for_scope(" ".join(allowed_scopes)))
+    return [name for name in ALL_RESIDENT_CLAIMS if name in wanted and name in allowed]
+
+
+def consent_fields(names: Iterable[str]) -> tuple[str, ...]:
+    """Verification flags ride on their claim: consent is asked for the claim itself."""
+    return tuple(dict.fromkeys(COMPANION_CLAIMS.get(n, n) for n in names))
+
+
+def fields_covered(granted: Iterable[str], names: Iterable[str]) -> list[str]:
+    granted_set = set(granted)
+    return [n for n in names if COMPANION_CLAIMS.get(n, n) in granted_set]

@@ -1,5 +1,6 @@
 """What the provider asks of the consent service, as an interface (STYLE.md: Warehouse's
 interfaces). `consent` implements it without importing identity; `egate` wires the two.
+The account pages also read the resident's own record through it (identity/privacy).
 
 Every release of claims about a resident goes through ``record_disclosure`` in the same
 database transaction as the release itself, so a release is never without its ledger entry.
@@ -38,6 +39,40 @@ class ConsentDecision:
     missing_fields: tuple[str, ...]
 
 
+class DisclosureRecord(Protocol):
+    """One ledger entry as the resident's pages show it (read-only)."""
+
+    @property
+    def entry_id(self) -> str: ...
+    @property
+    def recorded_at(self) -> datetime: ...
+    @property
+    def recipient_client_id(self) -> str: ...
+    @property
+    def recipient_department(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def fields(self) -> tuple[str, ...]: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def basis(self) -> str: ...
+    @property
+    def grant_id(self) -> str | None: ...
+    @property
+    def legal_basis(self) -> str | None: ...
+
+
+class GrantRecord(Protocol):
+    """One consent grant as the resident's pages show it (read-only)."""
+
+    @property
+    def grant_id(self) -> str: ...
+    @property
+    def department(self) -> str: ...
+
+
 class ConsentPort(Protocol):
     def find_covering_grant(self, db: Session, request: ConsentRequest, now: datetime) -> ConsentDecision: ...
 
@@ -72,3 +107,22 @@ class ConsentPort(Protocol):
         now: datetime,
     ) -> str:
         """Append one ledger entry (field names only, never values); returns its entry id."""
+
+    # -- the resident's account pages -----------------------------------------------------
+
+    def list_disclosures(
+        self,
+        db: Session,
+        resident_id: str,
+        *,
+        department: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> Sequence[DisclosureRecord]:
+        """The resident's own ledger entries, newest first."""
+
+    def list_grants(self, db: Session, resident_id: str) -> Sequence[GrantRecord]: ...
+
+    def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantRecord:
+        """Raises ``LookupError`` for an unknown grant or another resident's."""

@@ -11,15 +11,14 @@ from identity import claims as names
 from identity.accounts import repository
 from identity.accounts.service import account_hkid, load_profile
 from identity.residents.hkid import format_hkid
-from identity.security.keyring import keyring_for
-from kit.runtime import Runtime
+from identity.security.keyring import Keyring
 
 
 class UnknownAccount(LookupError):
     pass
 
 
-def resident_claims(db: Session, runtime: Runtime, account_id: str) -> dict[str, Any]:
+def resident_claims(db: Session, keyring: Keyring, account_id: str) -> dict[str, Any]:
     """Every claim the account has: name, name#zh-HK (omitted when none), birthdate, gender,
     email, email_verified, phone_number, phone_number_verified, address, hkid_number.
 
@@ -29,7 +28,6 @@ def resident_claims(db: Session, runtime: Runtime, account_id: str) -> dict[str,
     account = repository.get(db, account_id)
     if account is None:
         raise UnknownAccount(account_id)
-    keyring = keyring_for(runtime)
     profile = load_profile(keyring, account)
     result: dict[str, Any] = {names.NAME: profile.name}
     if profile.name_zh:

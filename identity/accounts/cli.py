@@ -6,21 +6,22 @@ import argparse
 import getpass
 import sys
 
+from identity.accounts.schemas import FormErrors
+from identity.accounts.service import create_staff, rotate_field_encryption
+from identity.db import unit_of_work
+from identity.messaging.delivery import deliver_pending, delivery_for
+from identity.security.hashing import hasher_for
+from identity.security.keyring import Keyring, build_keyring
+from identity.web.messages import message_for
+from kit.runtime import Runtime
 from kit.settings import Settings
 
 
-def _runtime(settings: Settings):  # noqa: ANN202
-    from kit.runtime import Runtime
-
-    return Runtime.build(settings)
+def _keyring(runtime: Runtime) -> Keyring:
+    return build_keyring(runtime.master_key, runtime.settings.field_key_generation)
 
 
 def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
-    from identity.accounts.demo import create_staff
-    from identity.accounts.schemas import FormErrors
-    from identity.web.messages import message_for
-    from kit.db import session_scope
-
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -28,17 +29,19 @@ def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
         if getpass.getpass("Type it again: ") != password:
             print("egate: the two passwords do not match", file=sys.stderr)
             return 2
-    runtime = _runtime(settings)
+    runtime = Runtime.build(settings)
     try:
-        for db in session_scope(runtime.sessions):
+        with unit_of_work(runtime.sessions) as db:
             account = create_staff(
                 db,
-                runtime,
+                _keyring(runtime),
+                hasher_for(settings),
                 username=args.username,
                 password=password,
                 department=args.department,
                 roles=args.role,
                 name=args.name,
+                now=runtime.clock(),
             )
     except FormErrors as exc:
         for field, code in exc.errors.items():
@@ -49,24 +52,21 @@ def cmd_staff_create(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_rotate_fields(args: argparse.Namespace, settings: Settings) -> int:
-    from identity.accounts.service import rotate_field_encryption
-    from kit.db import session_scope
-
-    runtime = _runtime(settings)
-    for db in session_scope(runtime.sessions):
-        changed = rotate_field_encryption(db, runtime)
+    runtime = Runtime.build(settings)
+    with unit_of_work(runtime.sessions) as db:
+        changed = rotate_field_encryption(db, _keyring(runtime))
     print(f"re-encrypted {changed} rows under field key generation {settings.field_key_generation}")
     return 0
 
 
 def cmd_outbox_deliver(args: argparse.Namespace, settings: Settings) -> int:
-    from identity.messaging.delivery import deliver_pending
-
-    print(f"delivered {deliver_pending(_runtime(settings))} messages")
+    runtime = Runtime.build(settings)
+    sent = deliver_pending(runtime.sessions, _keyring(runtime), delivery_for(settings), runtime.clock)
+    print(f"delivered {sent} messages")
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     staff = commands.add_parser("staff", help="staff accounts (officers, auditors, admins)")
     staff_commands = staff.add_subparsers(dest="staff_command", required=True)
     create = staff_commands.add_parser("create", help="create a staff account")

@@ -1,37 +1,37 @@
-"""Demo data: one resident a newcomer can sign in as, and staff created from the CLI."""
+"""Demo data: one resident a newcomer can sign in as."""
 
 from __future__ import annotations
 
 import base64
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository
 from identity.accounts import service as accounts
-from identity.accounts.models import Account
 from identity.accounts.schemas import Enrolment
 from identity.residents.hkid import format_hkid
-from identity.security.keyring import keyring_for
-from kit.runtime import Runtime
+from identity.security.hashing import hasher_for
+from identity.security.keyring import build_keyring
 from kit.sealing import derive_key
+from kit.settings import Settings
 
 DEMO_HKID = "A1234563"  # A123456(3): a valid check digit, not a real person's number
 
 
-def demo_password(runtime: Runtime) -> str:
+def demo_password(master_key: bytes) -> str:
     """Derived from the master secret: the same on every run (idempotent seeding) yet
     different on every installation, so a public demo password never unlocks a real one."""
-    raw = derive_key(runtime.master_key, "demo-resident-password/v1", length=10)
+    raw = derive_key(master_key, "demo-resident-password/v1", length=10)
     text = base64.b32encode(raw).decode().lower()
     return f"demo-{text[:4]}-{text[4:8]}-{text[8:12]}"
 
 
-def seed_demo_resident(db: Session, runtime: Runtime) -> tuple[str, str]:
+def seed_demo_resident(db: Session, settings: Settings, master_key: bytes, now: datetime) -> tuple[str, str]:
     """Create (once) the demo resident CHAN Tai Man, email and phone verified; returns
     (identifier to type at sign-in, password)."""
-    password = demo_password(runtime)
-    keyring = keyring_for(runtime)
+    password = demo_password(master_key)
+    keyring = build_keyring(master_key, settings.field_key_generation)
     if repository.by_hkid_index(db, keyring.hkid_digest(DEMO_HKID)) is None:
         enrolment = Enrolment(
             hkid=DEMO_HKID,
@@ -44,27 +44,14 @@ def seed_demo_resident(db: Session, runtime: Runtime) -> tuple[str, str]:
             email="chan.taiman@example.hk",
             password=password,
         )
-        accounts.enrol_resident(db, runtime, enrolment, None, email_verified=True, phone_verified=True)
+        accounts.enrol_resident(
+            db,
+            keyring,
+            hasher_for(settings),
+            enrolment,
+            None,
+            now=now,
+            email_verified=True,
+            phone_verified=True,
+        )
     return format_hkid(DEMO_HKID), password
-
-
-def create_staff(
-    db: Session,
-    runtime: Runtime,
-    *,
-    username: str,
-    password: str,
-    department: str,
-    roles: list[str],
-    name: str,
-) -> Account:
-    """Create a staff account (see identity.accounts.service.create_staff)."""
-    return accounts.create_staff(
-        db,
-        runtime,
-        username=username,
-        password=password,
-        department=department,
-        roles=roles,
-        name=name,
-    )

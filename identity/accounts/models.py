@@ -81,29 +81,3 @@ class VerificationCode(Base):
     attempts: Mapped[int] = mapped_column(default=0)
 
     __table_args__ = (Index("ix_idp_verification_codes_account", "account_id", "purpose"),)
-
-
-class LoginThrottle(Base):
-    """Failed sign-in counters per account and per source, for growing delays and lockout."""
-
-    __tablename__ = "idp_login_throttle"
-
-    key: Mapped[str] = mapped_column(String(80), primary_key=True)
-    failures: Mapped[int] = mapped_column(default=0)
-    last_failure_at: Mapped[datetime | None]
-    locked_until: Mapped[datetime | None]
-
-
-class OutboxMessage(Base):
-    """Messages to deliver (email/SMS). Written in the same transaction as the change that
-    caused them, so an acknowledged action never loses its notification."""
-
-    __tablename__ = "idp_outbox"
-
-    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    channel: Mapped[str] = mapped_column(String(8))  # email | sms
-    recipient_encrypted: Mapped[str] = mapped_column(Text)
-    subject: Mapped[str] = mapped_column(String(200))
-    body_encrypted: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime]
-    sent_at: Mapped[datetime | None]

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
+from identity.db import rows_changed
 
 
 def get(db: Session, account_id: str) -> Account | None:
@@ -67,7 +68,7 @@ def claim_totp_step(db: Session, account_id: str, step: int) -> bool:
         .values(totp_last_step=step)
         .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def unused_recovery_codes(db: Session, account_id: str) -> Sequence[RecoveryCode]:
@@ -85,7 +86,7 @@ def use_recovery_code(db: Session, code_id: int, now: datetime) -> bool:
         .values(used_at=now)
         .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def add_recovery_codes(db: Session, account_id: str, code_hashes: list[str]) -> None:

@@ -3,26 +3,31 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 from fastapi import APIRouter
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from identity.accounts import service as accounts
+from identity.accounts.dependencies import CurrentAccount, Meta, SignedInAccount
 from identity.accounts.schemas import ContactChange, Enrolment, FormErrors
 from identity.assurance import ACR_BASIC, AMR_PASSWORD
-from identity.messaging.delivery import after_response
+from identity.dependencies import HasherDep, KeyringDep
+from identity.messaging.delivery import Courier, CourierDep
 from identity.security import totp
-from identity.security.keyring import keyring_for
+from identity.security.keyring import Keyring
 from identity.sessions import service as sessions
-from identity.sessions.dependencies import CurrentAccount, Meta, OptionalSession
+from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
+from identity.sessions.service import SessionPolicy
 from identity.throttling import service as throttling
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from
 from identity.web.rendering import HONG_KONG
-from kit.runtime import DbSession, RuntimeDep
+from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,14 +35,15 @@ ENROL_FIELDS = ("hkid", "name", "name_zh", "birthdate", "gender", "address", "ph
 Channel = Literal["email", "phone"]
 
 
-def _page(request: Request, template: str, context: dict, status_code: int = 200) -> Response:
+def _page(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> Response:
     return render(
         request, template, {"signed_in": True, "notice": notice_from(request), **context}, status_code
     )
 
 
-def _redirect(path: str, runtime=None) -> RedirectResponse:  # noqa: ANN001
-    background = after_response(runtime) if runtime is not None else None
+def _redirect(path: str, courier: Courier | None = None) -> RedirectResponse:
+    """A 303 to ``path``; with ``courier``, the messages queued by this request go out after it."""
+    background = courier.after_response() if courier is not None else None
     return RedirectResponse(path, status_code=303, background=background)
 
 
@@ -53,13 +59,16 @@ def enrol_page(request: Request, session: OptionalSession) -> Response:
 def enrol_submit(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
+    courier: CourierDep,
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
 ) -> Response:
     echo = {name: str(form.get(name) or "") for name in ENROL_FIELDS}
-    now = runtime.clock()
     today = now.astimezone(HONG_KONG).date()
     # "This number is already enrolled" tells a prober that the number has an account: such
     # refusals count against the source, which is then paused like a guessing sign-in.
@@ -69,7 +78,7 @@ def enrol_submit(
         context = {"form": echo, "locked_until": lock.until, "signed_in": session is not None}
         return render(request, "enrol.html", context, 429)
     try:
-        account = accounts.enrol_resident(db, runtime, Enrolment.parse(form, today), meta)
+        account = accounts.enrol_resident(db, keyring, hasher, Enrolment.parse(form, today), meta, now=now)
     except FormErrors as exc:
         if {"hkid.taken", "email.taken"} & set(exc.errors.values()):
             throttling.record_failure(db, probe_key, None, now)
@@ -79,21 +88,22 @@ def enrol_submit(
             {"form": echo, "errors": exc.errors, "signed_in": session is not None},
             400,
         )
-    accounts.issue_code(db, runtime, account, "email")
-    accounts.issue_code(db, runtime, account, "phone")
+    accounts.issue_code(db, keyring, account, "email", now)
+    accounts.issue_code(db, keyring, account, "phone", now)
     if session is not None:
-        sessions.end_session(db, session.id, runtime.clock())
+        sessions.end_session(db, session.id, now)
     token, _ = sessions.start_session(
         db,
-        runtime,
+        policy,
+        now,
         account_id=account.id,
         acr=ACR_BASIC,
         amr=[AMR_PASSWORD],
         source=meta.source,
         user_agent=meta.user_agent,
     )
-    response = _redirect("/account/verify/email?notice=notice.enrolled", runtime)
-    sessions.set_session_cookie(response, runtime, token)
+    response = _redirect("/account/verify/email?notice=notice.enrolled", courier)
+    sessions.set_session_cookie(response, policy, token)
     return response
 
 
@@ -101,8 +111,7 @@ def enrol_submit(
 
 
 @router.get("/account")
-def account_home(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
-    keyring = keyring_for(runtime)
+def account_home(request: Request, keyring: KeyringDep, current: CurrentAccount) -> Response:
     account = current.account
     return _page(
         request,
@@ -122,8 +131,8 @@ def account_home(request: Request, db: DbSession, runtime: RuntimeDep, current: 
 
 
 @router.get("/account/profile")
-def profile_page(request: Request, runtime: RuntimeDep, current: CurrentAccount) -> Response:
-    profile = accounts.load_profile(keyring_for(runtime), current.account)
+def profile_page(request: Request, keyring: KeyringDep, current: CurrentAccount) -> Response:
+    profile = accounts.load_profile(keyring, current.account)
     form = {"email": profile.email, "phone": profile.phone, "address": profile.address}
     return _page(request, "account/profile.html", {"form": form})
 
@@ -132,28 +141,30 @@ def profile_page(request: Request, runtime: RuntimeDep, current: CurrentAccount)
 def profile_submit(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    courier: CourierDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
 ) -> Response:
     echo = {name: str(form.get(name) or "") for name in ("email", "phone", "address")}
     try:
-        changed = accounts.change_contact(db, runtime, current.account, ContactChange.parse(form), meta)
+        changed = accounts.change_contact(db, keyring, current.account, ContactChange.parse(form), meta, now)
     except FormErrors as exc:
         return _page(request, "account/profile.html", {"form": echo, "errors": exc.errors}, 400)
     if changed:
-        return _redirect(f"/account/verify/{changed[0]}?notice=notice.profile_updated", runtime)
+        return _redirect(f"/account/verify/{changed[0]}?notice=notice.profile_updated", courier)
     return _redirect("/account?notice=notice.profile_updated")
 
 
 @router.get("/account/verify/{channel}")
-def verify_page(request: Request, channel: Channel, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+def verify_page(request: Request, channel: Channel, keyring: KeyringDep, current: CurrentAccount) -> Response:
     account = current.account
     verified = account.email_verified_at if channel == "email" else account.phone_verified_at
     if verified is not None:
         return _redirect(f"/account?notice=notice.{channel}_verified")
-    profile = accounts.load_profile(keyring_for(runtime), account)
+    profile = accounts.load_profile(keyring, account)
     destination = profile.email if channel == "email" else profile.phone
     return _page(request, "account/verify.html", {"channel": channel, "destination": destination})
 
@@ -163,17 +174,18 @@ def verify_submit(
     request: Request,
     channel: Channel,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
 ) -> Response:
     code = str(form.get("code") or "").strip()
     error = "code.required" if not code else None
-    if error is None and not accounts.verify_contact(db, runtime, current.account, channel, code, meta):
+    if error is None and not accounts.verify_contact(db, keyring, current.account, channel, code, meta, now):
         error = "code.wrong"
     if error:
-        profile = accounts.load_profile(keyring_for(runtime), current.account)
+        profile = accounts.load_profile(keyring, current.account)
         destination = profile.email if channel == "email" else profile.phone
         return _page(
             request,
@@ -188,19 +200,29 @@ def verify_submit(
 def verify_resend(
     channel: Channel,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    courier: CourierDep,
     form: CheckedForm,
     current: CurrentAccount,
 ) -> Response:
-    sent = accounts.issue_code(db, runtime, current.account, channel)
+    sent = accounts.issue_code(db, keyring, current.account, channel, now)
     notice = "notice.code_sent" if sent else "notice.code_not_sent"
-    return _redirect(f"/account/verify/{channel}?notice={notice}", runtime)
+    return _redirect(f"/account/verify/{channel}?notice={notice}", courier)
 
 
 # Security --------------------------------------------------------------------------------
 
 
-def _security_page(request: Request, db, runtime, current, errors=None, status_code: int = 200) -> Response:  # noqa: ANN001
+def _security_page(
+    request: Request,
+    db: Session,
+    policy: SessionPolicy,
+    now: datetime,
+    current: SignedInAccount,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
     account = current.account
     return _page(
         request,
@@ -208,7 +230,7 @@ def _security_page(request: Request, db, runtime, current, errors=None, status_c
         {
             "totp_enabled": accounts.has_totp(account),
             "recovery_left": accounts.remaining_recovery_codes(db, account.id),
-            "sessions": sessions.live_sessions(db, runtime, account.id),
+            "sessions": sessions.live_sessions(db, policy, now, account.id),
             "current_session_id": current.session.id,
             "errors": errors or {},
         },
@@ -217,15 +239,20 @@ def _security_page(request: Request, db, runtime, current, errors=None, status_c
 
 
 @router.get("/account/security")
-def security_page(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
-    return _security_page(request, db, runtime, current)
+def security_page(
+    request: Request, db: DbSession, now: Now, policy: SessionPolicyDep, current: CurrentAccount
+) -> Response:
+    return _security_page(request, db, policy, now, current)
 
 
 @router.post("/account/security/password")
 def change_password(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
@@ -233,29 +260,36 @@ def change_password(
     try:
         accounts.change_password(
             db,
-            runtime,
+            keyring,
+            hasher,
             current.account,
             str(form.get("current_password") or ""),
             str(form.get("new_password") or ""),
             str(form.get("new_password_confirm") or ""),
             meta,
+            now,
         )
     except FormErrors as exc:
-        return _security_page(request, db, runtime, current, exc.errors, 400)
-    sessions.end_all_sessions(db, current.account.id, runtime.clock(), keep=current.session.id)
+        return _security_page(request, db, policy, now, current, exc.errors, 400)
+    sessions.end_all_sessions(db, current.account.id, now, keep=current.session.id)
     return _redirect("/account/security?notice=notice.password_changed")
 
 
 @router.get("/account/security/totp")
-def totp_page(request: Request, db: DbSession, runtime: RuntimeDep, current: CurrentAccount) -> Response:
+def totp_page(request: Request, keyring: KeyringDep, current: CurrentAccount) -> Response:
     if accounts.has_totp(current.account):
         return _redirect("/account/security")
-    return _totp_setup_page(request, db, runtime, current)
+    return _totp_setup_page(request, keyring, current)
 
 
-def _totp_setup_page(request: Request, db, runtime, current, errors=None, status_code: int = 200) -> Response:  # noqa: ANN001
-    keyring = keyring_for(runtime)
-    secret = accounts.begin_totp_setup(db, runtime, current.account)
+def _totp_setup_page(
+    request: Request,
+    keyring: Keyring,
+    current: SignedInAccount,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response:
+    secret = accounts.begin_totp_setup(keyring, current.account)
     uri = totp.provisioning_uri(secret, accounts.totp_label(keyring, current.account))
     manual_key = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
     qr_svg = Markup(totp.qr_svg(uri))  # noqa: S704 - SVG made by segno, which escapes the URI
@@ -267,7 +301,8 @@ def _totp_setup_page(request: Request, db, runtime, current, errors=None, status
 def totp_confirm(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
@@ -275,9 +310,9 @@ def totp_confirm(
     if accounts.has_totp(current.account):
         return _redirect("/account/security")
     try:
-        codes = accounts.confirm_totp(db, runtime, current.account, str(form.get("code") or ""), meta)
+        codes = accounts.confirm_totp(db, keyring, current.account, str(form.get("code") or ""), meta, now)
     except FormErrors as exc:
-        return _totp_setup_page(request, db, runtime, current, exc.errors, 400)
+        return _totp_setup_page(request, keyring, current, exc.errors, 400)
     return _page(request, "account/recovery_codes.html", {"codes": codes})
 
 
@@ -285,7 +320,10 @@ def totp_confirm(
 def regenerate_recovery_codes(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
@@ -294,9 +332,9 @@ def regenerate_recovery_codes(
     if not accounts.has_totp(account):
         return _redirect("/account/security")
     password = str(form.get("recovery_password") or "")
-    if not accounts.hasher_for(runtime).verify(account.password_hash, password):
-        return _security_page(request, db, runtime, current, {"recovery_password": "password.wrong"}, 400)
-    codes = accounts.new_recovery_codes(db, runtime, account, meta)
+    if not hasher.verify(account.password_hash, password):
+        return _security_page(request, db, policy, now, current, {"recovery_password": "password.wrong"}, 400)
+    codes = accounts.new_recovery_codes(db, keyring, account, meta, now)
     return _page(request, "account/recovery_codes.html", {"codes": codes})
 
 
@@ -304,30 +342,32 @@ def regenerate_recovery_codes(
 def totp_disable(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
 ) -> Response:
     try:
-        accounts.disable_totp(db, runtime, current.account, str(form.get("password") or ""), meta)
+        accounts.disable_totp(db, hasher, current.account, str(form.get("password") or ""), meta, now)
     except FormErrors as exc:
-        return _security_page(request, db, runtime, current, exc.errors, 400)
+        return _security_page(request, db, policy, now, current, exc.errors, 400)
     return _redirect("/account/security?notice=notice.totp_disabled")
 
 
 @router.post("/account/sessions/end")
 def end_one_session(
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
 ) -> Response:
     session_id = str(form.get("session") or "")
-    owned = {row.id for row in sessions.live_sessions(db, runtime, current.account.id)}
+    owned = {row.id for row in sessions.live_sessions(db, policy, now, current.account.id)}
     if session_id in owned and session_id != current.session.id:
-        now = runtime.clock()
         sessions.end_session(db, session_id, now)
         accounts.record_event(db, current.account.id, "session.ended", meta, now)
     return _redirect("/account/security?notice=notice.session_ended")
@@ -336,12 +376,11 @@ def end_one_session(
 @router.post("/account/sessions/end-all")
 def end_other_sessions(
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
 ) -> Response:
-    now = runtime.clock()
     ended = sessions.end_all_sessions(db, current.account.id, now, keep=current.session.id)
     accounts.record_event(db, current.account.id, "sessions.ended_all", meta, now, count=ended)
     return _redirect("/account/security?notice=notice.sessions_ended")
@@ -364,7 +403,9 @@ def reset_page(request: Request, session: OptionalSession) -> Response:
 def reset_request(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    courier: CourierDep,
     form: CheckedForm,
     meta: Meta,
 ) -> Response:
@@ -376,13 +417,16 @@ def reset_request(
             {"identifier": "", "errors": {"identifier": "identifier.required"}},
             400,
         )
-    account = accounts.find_by_identifier(db, keyring_for(runtime), identifier)
-    active = account is not None and account.status == accounts.ACTIVE
-    if active and accounts.issue_code(db, runtime, account, "reset"):
-        accounts.record_event(db, account.id, "password.reset_requested", meta, runtime.clock())
+    account = accounts.find_by_identifier(db, keyring, identifier)
+    if (
+        account is not None
+        and account.status == accounts.ACTIVE
+        and accounts.issue_code(db, keyring, account, "reset", now)
+    ):
+        accounts.record_event(db, account.id, "password.reset_requested", meta, now)
     # The same page whether or not an account matched: no way to probe for accounts.
     response = render(request, "reset/confirm.html", {"identifier": identifier})
-    response.background = after_response(runtime)
+    response.background = courier.after_response()
     return response
 
 
@@ -390,7 +434,11 @@ def reset_request(
 def reset_confirm(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
+    courier: CourierDep,
     form: CheckedForm,
     meta: Meta,
 ) -> Response:
@@ -398,19 +446,18 @@ def reset_confirm(
     code = str(form.get("code") or "").strip()
     new = str(form.get("new_password") or "")
     confirm = str(form.get("new_password_confirm") or "")
-    account = accounts.find_by_identifier(db, keyring_for(runtime), identifier) if identifier else None
+    account = accounts.find_by_identifier(db, keyring, identifier) if identifier else None
     try:
         if not code:
             raise FormErrors({"code": "code.required"})
         if account is None or account.status != accounts.ACTIVE:
             raise FormErrors({"code": "code.wrong"})
-        accounts.reset_password(db, runtime, account, code, new, confirm, meta)
+        accounts.reset_password(db, keyring, hasher, account, code, new, confirm, meta, now)
     except FormErrors as exc:
         return render(request, "reset/confirm.html", {"identifier": identifier, "errors": exc.errors}, 400)
-    now = runtime.clock()
     ended = sessions.end_all_sessions(db, account.id, now)
     sessions.revoke_tokens(db, account.id, now)
     accounts.record_event(db, account.id, "sessions.ended_all", meta, now, count=ended)
-    response = _redirect("/signin?notice=notice.password_reset", runtime)
-    sessions.clear_session_cookie(response, runtime)
+    response = _redirect("/signin?notice=notice.password_reset", courier)
+    sessions.clear_session_cookie(response, policy)
     return response

@@ -13,13 +13,11 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository
-from identity.accounts.hashing import PooledHasher
 from identity.accounts.models import Account, AccountEvent, VerificationCode
 from identity.accounts.schemas import (
     STAFF_ROLES,
@@ -32,9 +30,8 @@ from identity.accounts.schemas import (
 from identity.messaging import outbox
 from identity.residents.hkid import InvalidHKID, format_hkid, mask_hkid, normalise_hkid
 from identity.security import totp
-from identity.security.keyring import Keyring, keyring_for
-from identity.security.passwords import PasswordHasher
-from kit.runtime import Runtime
+from identity.security.hashing import PooledHasher
+from identity.security.keyring import Keyring
 
 RESIDENT = "resident"
 STAFF = "staff"
@@ -77,17 +74,6 @@ class Profile:
     address: str | None = None
     phone: str | None = None
     email: str | None = None
-
-
-def hasher_for(runtime: Runtime) -> PooledHasher:
-    """The argon2id hasher at the settings' parameters, run on the hashing threads."""
-    settings = runtime.settings
-    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
-
-
-@cache
-def _hasher(time_cost: int, memory: int, parallelism: int) -> PooledHasher:
-    return PooledHasher(PasswordHasher(time_cost=time_cost, memory_cost=memory, parallelism=parallelism))
 
 
 # Profile encryption ----------------------------------------------------------------------
@@ -141,12 +127,11 @@ def has_totp(account: Account) -> bool:
     return account.totp_secret_encrypted is not None and account.totp_confirmed_at is not None
 
 
-def rotate_field_encryption(db: Session, runtime: Runtime) -> int:
+def rotate_field_encryption(db: Session, keyring: Keyring) -> int:
     """Re-encrypt every encrypted column not under the active field key; returns rows changed.
 
     Part of the key-rotation path documented in identity/security/keyring.py.
     """
-    keyring = keyring_for(runtime)
     cipher = keyring.fields
     changed = 0
     for account in repository.all_encrypted_accounts(db):
@@ -199,10 +184,12 @@ def new_account_id() -> str:
 
 def enrol_resident(
     db: Session,
-    runtime: Runtime,
+    keyring: Keyring,
+    hasher: PooledHasher,
     enrolment: Enrolment,
     meta: RequestMeta | None,
     *,
+    now: datetime,
     email_verified: bool = False,
     phone_verified: bool = False,
 ) -> Account:
@@ -212,8 +199,6 @@ def enrol_resident(
         FormErrors: ``{"hkid": "hkid.taken"}`` when the number already has an account, or
             ``{"email": "email.taken"}``. The message shown never says whose account it is.
     """
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     hkid_digest = keyring.hkid_digest(enrolment.hkid)
     email_digest = keyring.email_digest(enrolment.email)
     errors = {}
@@ -222,7 +207,7 @@ def enrol_resident(
     if repository.by_email_index(db, email_digest) is not None:
         errors["email"] = "email.taken"
     if errors:
-        hasher_for(runtime).dummy_verify(enrolment.password)  # same cost as a new account
+        hasher.dummy_verify(enrolment.password)  # same cost as a new account
         raise FormErrors(errors)
     account = Account(
         id=new_account_id(),
@@ -230,7 +215,7 @@ def enrol_resident(
         status=ACTIVE,
         hkid_index=hkid_digest,
         email_index=email_digest,
-        password_hash=hasher_for(runtime).hash(enrolment.password),
+        password_hash=hasher.hash(enrolment.password),
         email_verified_at=now if email_verified else None,
         phone_verified_at=now if phone_verified else None,
         roles=[],
@@ -261,13 +246,15 @@ def enrol_resident(
 
 def create_staff(
     db: Session,
-    runtime: Runtime,
+    keyring: Keyring,
+    hasher: PooledHasher,
     *,
     username: str,
     password: str,
     department: str,
     roles: list[str],
     name: str,
+    now: datetime,
     email: str | None = None,
 ) -> Account:
     """Create a staff account (department officer, auditor or administrator).
@@ -292,15 +279,13 @@ def create_staff(
         errors["username"] = "username.taken"
     if errors:
         raise FormErrors(errors)
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     account = Account(
         id=new_account_id(),
         kind=STAFF,
         status=ACTIVE,
         username=username,
         email_index=keyring.email_digest(email) if email else None,
-        password_hash=hasher_for(runtime).hash(password),
+        password_hash=hasher.hash(password),
         email_verified_at=now if email else None,
         department=department.strip(),
         roles=sorted(set(roles)),
@@ -343,12 +328,10 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10**6):06d}"
 
 
-def issue_code(db: Session, runtime: Runtime, account: Account, purpose: str) -> bool:
+def issue_code(db: Session, keyring: Keyring, account: Account, purpose: str, now: datetime) -> bool:
     """Create a one-time code and queue it to the email or phone it proves (``purpose`` email
     or phone), or to the verified contact (``reset``). False when rate-limited or there is
     nowhere to send it."""
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     ttl = CODE_TTL[purpose]
     recent = repository.codes_sent_since(db, account.id, purpose, now - timedelta(hours=1) + ttl)
     if recent >= CODES_PER_HOUR:
@@ -404,10 +387,10 @@ def _code_message(purpose: str, code: str, minutes: int) -> tuple[str, str]:
     return subject, body
 
 
-def check_code(db: Session, runtime: Runtime, account: Account, purpose: str, code: str) -> bool:
+def check_code(
+    db: Session, keyring: Keyring, account: Account, purpose: str, code: str, now: datetime
+) -> bool:
     """Consume a matching live code; wrong guesses count against the code (5 at most)."""
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     candidate = "".join(str(code or "").split())
     rows = repository.live_codes(db, account.id, purpose, now)
     if not rows:
@@ -424,11 +407,16 @@ def check_code(db: Session, runtime: Runtime, account: Account, purpose: str, co
 
 
 def verify_contact(
-    db: Session, runtime: Runtime, account: Account, channel: str, code: str, meta: RequestMeta | None
+    db: Session,
+    keyring: Keyring,
+    account: Account,
+    channel: str,
+    code: str,
+    meta: RequestMeta | None,
+    now: datetime,
 ) -> bool:
-    if not check_code(db, runtime, account, channel, code):
+    if not check_code(db, keyring, account, channel, code, now):
         return False
-    now = runtime.clock()
     if channel == "email":
         account.email_verified_at = now
     else:
@@ -439,7 +427,12 @@ def verify_contact(
 
 
 def change_contact(
-    db: Session, runtime: Runtime, account: Account, change: ContactChange, meta: RequestMeta | None
+    db: Session,
+    keyring: Keyring,
+    account: Account,
+    change: ContactChange,
+    meta: RequestMeta | None,
+    now: datetime,
 ) -> list[str]:
     """Update email, phone, address; a changed email or phone must be verified again.
     Returns the channels that now need verification.
@@ -447,8 +440,6 @@ def change_contact(
     Raises:
         FormErrors: ``{"email": "email.taken"}`` when another account uses the email.
     """
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     profile = load_profile(keyring, account)
     changed: list[str] = []
     if change.email != profile.email:
@@ -472,7 +463,7 @@ def change_contact(
         record_event(db, account.id, "profile.updated", meta, now, fields=fields)
     db.flush()
     for channel in changed:
-        issue_code(db, runtime, account, channel)
+        issue_code(db, keyring, account, channel, now)
     return changed
 
 
@@ -491,21 +482,21 @@ def _context_words(keyring: Keyring, account: Account) -> list[str]:
 
 def change_password(
     db: Session,
-    runtime: Runtime,
+    keyring: Keyring,
+    hasher: PooledHasher,
     account: Account,
     current: str,
     new: str,
     confirm: str,
     meta: RequestMeta | None,
+    now: datetime,
 ) -> None:
     """Raises FormErrors (``current_password`` wrong, or the new one refused)."""
-    hasher = hasher_for(runtime)
     if not hasher.verify(account.password_hash, current or ""):
         raise FormErrors({"current_password": "password.wrong"})
-    problem = password_errors(new, confirm, _context_words(keyring_for(runtime), account))
+    problem = password_errors(new, confirm, _context_words(keyring, account))
     if problem:
         raise FormErrors({"new_password": problem})
-    now = runtime.clock()
     account.password_hash = hasher.hash(new)
     account.updated_at = now
     record_event(db, account.id, "password.changed", meta, now)
@@ -513,12 +504,14 @@ def change_password(
 
 def reset_password(
     db: Session,
-    runtime: Runtime,
+    keyring: Keyring,
+    hasher: PooledHasher,
     account: Account,
     code: str,
     new: str,
     confirm: str,
     meta: RequestMeta | None,
+    now: datetime,
 ) -> None:
     """Set a new password after proving the verified contact with a reset code. The caller
     ends every session and revokes refresh tokens in the same transaction.
@@ -527,21 +520,20 @@ def reset_password(
         FormErrors: ``code`` wrong or expired, or the new password refused. The code is
             checked first, and the password is checked before the code is consumed.
     """
-    problem = password_errors(new, confirm, _context_words(keyring_for(runtime), account))
+    problem = password_errors(new, confirm, _context_words(keyring, account))
     if problem:
         raise FormErrors({"new_password": problem})
-    if not check_code(db, runtime, account, "reset", code):
+    if not check_code(db, keyring, account, "reset", code, now):
         raise FormErrors({"code": "code.wrong"})
-    now = runtime.clock()
-    account.password_hash = hasher_for(runtime).hash(new)
+    account.password_hash = hasher.hash(new)
     account.updated_at = now
     record_event(db, account.id, "password.reset", meta, now)
-    profile = load_profile(keyring_for(runtime), account)
+    profile = load_profile(keyring, account)
     channel, recipient = _destination(account, profile, "reset")
     if recipient:
         outbox.enqueue(
             db,
-            keyring_for(runtime),
+            keyring,
             channel=channel,
             recipient=recipient,
             subject="e-Gateway password changed / 密碼已更改",
@@ -557,9 +549,8 @@ def reset_password(
 # Second factor ---------------------------------------------------------------------------
 
 
-def begin_totp_setup(db: Session, runtime: Runtime, account: Account) -> str:
+def begin_totp_setup(keyring: Keyring, account: Account) -> str:
     """The pending (unconfirmed) TOTP secret, created on first call and kept until confirmed."""
-    keyring = keyring_for(runtime)
     if account.totp_secret_encrypted is not None and account.totp_confirmed_at is None:
         return totp_secret(keyring, account) or ""
     secret = totp.new_totp_secret()
@@ -575,18 +566,16 @@ def totp_label(keyring: Keyring, account: Account) -> str:
 
 
 def confirm_totp(
-    db: Session, runtime: Runtime, account: Account, code: str, meta: RequestMeta | None
+    db: Session, keyring: Keyring, account: Account, code: str, meta: RequestMeta | None, now: datetime
 ) -> list[str]:
     """Confirm set-up with a first code; returns ten new recovery codes (shown once).
 
     Raises:
         FormErrors: ``{"code": "totp.wrong"}``.
     """
-    keyring = keyring_for(runtime)
     secret = totp_secret(keyring, account)
     if secret is None or account.totp_confirmed_at is not None:
         raise FormErrors({"code": "totp.wrong"})
-    now = runtime.clock()
     step = totp.verify_totp(secret, code, last_used_step=account.totp_last_step, now=now.timestamp())
     if step is None:
         raise FormErrors({"code": "totp.wrong"})
@@ -594,26 +583,29 @@ def confirm_totp(
     account.totp_confirmed_at = now
     account.updated_at = now
     record_event(db, account.id, "totp.enabled", meta, now)
-    return new_recovery_codes(db, runtime, account, meta)
+    return new_recovery_codes(db, keyring, account, meta, now)
 
 
 def new_recovery_codes(
-    db: Session, runtime: Runtime, account: Account, meta: RequestMeta | None
+    db: Session, keyring: Keyring, account: Account, meta: RequestMeta | None, now: datetime
 ) -> list[str]:
-    keyring = keyring_for(runtime)
     repository.delete_recovery_codes(db, account.id)
     codes = totp.generate_recovery_codes(10)
     repository.add_recovery_codes(db, account.id, [keyring.hash_recovery_code(code) for code in codes])
-    record_event(db, account.id, "recovery_codes.generated", meta, runtime.clock())
+    record_event(db, account.id, "recovery_codes.generated", meta, now)
     return codes
 
 
 def disable_totp(
-    db: Session, runtime: Runtime, account: Account, password: str, meta: RequestMeta | None
+    db: Session,
+    hasher: PooledHasher,
+    account: Account,
+    password: str,
+    meta: RequestMeta | None,
+    now: datetime,
 ) -> None:
-    if not hasher_for(runtime).verify(account.password_hash, password or ""):
+    if not hasher.verify(account.password_hash, password or ""):
         raise FormErrors({"password": "password.wrong"})
-    now = runtime.clock()
     account.totp_secret_encrypted = None
     account.totp_confirmed_at = None
     account.totp_last_step = None
@@ -623,15 +615,13 @@ def disable_totp(
 
 
 def check_second_factor(
-    db: Session, runtime: Runtime, account: Account, code: str, meta: RequestMeta | None
+    db: Session, keyring: Keyring, account: Account, code: str, meta: RequestMeta | None, now: datetime
 ) -> str | None:
     """Check a TOTP code or a recovery code; returns "totp" or "recovery_code", or None.
 
     A TOTP step and a recovery code are each accepted once, also under concurrent requests
     (conditional UPDATEs).
     """
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     secret = totp_secret(keyring, account)
     if secret is None or account.totp_confirmed_at is None:
         return None

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from identity.clients import service as clients
+from identity.db import unit_of_work
+from kit.runtime import Runtime
 from kit.settings import Settings
+
+Handler = Callable[[argparse.Namespace, Settings], int]
 
 
 def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
-    from identity.clients.service import ClientRegistrationError, Registration, register
-    from kit.db import session_scope
-    from kit.runtime import Runtime
-
-    jwks = json.loads(open(args.jwks_file).read()) if args.jwks_file else None  # noqa: SIM115
-    registration = Registration(
+    jwks = json.loads(Path(args.jwks_file).read_text()) if args.jwks_file else None
+    registration = clients.Registration(
         name=args.name,
         name_zh=args.name_zh,
         department=args.department,
@@ -35,9 +38,9 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     )
     runtime = Runtime.build(settings)
     try:
-        for db in session_scope(runtime.sessions):
-            client, secret = register(db, runtime.master_key, registration, runtime.clock())
-    except ClientRegistrationError as exc:
+        with unit_of_work(runtime.sessions) as db:
+            client, secret = clients.register(db, runtime.master_key, registration, runtime.clock())
+    except clients.ClientRegistrationError as exc:
         print(f"egate: {exc}", file=sys.stderr)
         return 2
     print(f"client_id:     {client.client_id}")
@@ -47,20 +50,16 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from identity.clients.service import list_clients
-    from kit.db import session_scope
-    from kit.runtime import Runtime
-
     runtime = Runtime.build(settings)
-    for db in session_scope(runtime.sessions):
-        for client in list_clients(db):
+    with unit_of_work(runtime.sessions) as db:
+        for client in clients.list_clients(db):
             print(f"{client.client_id}\t{client.department}\t{client.name}")
     return 0
 
 
-def register(commands: argparse._SubParsersAction) -> None:
-    clients = commands.add_parser("clients", help="department clients of the provider")
-    actions = clients.add_subparsers(dest="clients_action", required=True)
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("clients", help="department clients of the provider")
+    actions = parser.add_subparsers(dest="clients_action", required=True)
     add = actions.add_parser("add", help="register a department client")
     add.add_argument("--name", required=True)
     add.add_argument("--name-zh")
@@ -92,7 +91,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=cmd_list)
 
 
-def _with_default_grants(handler):  # noqa: ANN001, ANN202
+def _with_default_grants(handler: Handler) -> Handler:
     def run(args: argparse.Namespace, settings: Settings) -> int:
         if args.grant_type is None:
             args.grant_type = ["authorization_code", "refresh_token"]

@@ -1,5 +1,6 @@
 """Admin API for department clients, protected by the administrator credential
-(EGATE_ADMIN_TOKEN). Errors follow RFC 7591 §3.2.2."""
+(EGATE_ADMIN_TOKEN, sent as a bearer token). Errors follow RFC 7591 §3.2.2; a missing or
+wrong credential gets RFC 6750 §3's 401 (identity.app answers AdminAuthError)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from starlette.responses import JSONResponse
 from identity.clients.models import Client
 from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrationResponse
 from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
-from kit.runtime import DbSession, RuntimeDep
+from identity.dependencies import IdentitySettings, MasterKey
+from kit.bearer import bearer_token
+from kit.web import DbSession, Now
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
 
@@ -21,14 +24,10 @@ class AdminAuthError(Exception):
     pass
 
 
-def require_admin(runtime: RuntimeDep, authorization: Annotated[str, Header()] = "") -> None:
-    expected = runtime.settings.admin_token
-    scheme, _, presented = authorization.partition(" ")
-    if (
-        not expected
-        or scheme.lower() != "bearer"
-        or not hmac.compare_digest(presented.encode(), expected.encode())
-    ):
+async def require_admin(settings: IdentitySettings, authorization: Annotated[str, Header()] = "") -> None:
+    expected = settings.admin_token
+    presented = bearer_token(authorization)
+    if not expected or presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
         raise AdminAuthError
 
 
@@ -53,7 +52,7 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
 
 @router.post("", status_code=201, response_model=ClientRegistrationResponse)
 def create_client(
-    body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, runtime: RuntimeDep
+    body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, now: Now, master_key: MasterKey
 ) -> ClientRegistrationResponse | JSONResponse:
     registration = Registration(
         name=body.client_name,
@@ -75,7 +74,7 @@ def create_client(
         client_id=body.client_id,
     )
     try:
-        client, secret = register(db, runtime.master_key, registration, runtime.clock())
+        client, secret = register(db, master_key, registration, now)
     except ClientRegistrationError as exc:
         error = "invalid_redirect_uri" if "redirect_uri" in exc.field else "invalid_client_metadata"
         return JSONResponse({"error": error, "error_description": str(exc)}, status_code=400)

@@ -3,26 +3,31 @@ signed views and decisions, pending approvals) and the residents' device list.""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import segno
 from fastapi import APIRouter, Body, Request
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from identity.accounts.dependencies import Meta
 from identity.accounts.service import RequestMeta
 from identity.clients.service import get_client
+from identity.dependencies import IdentitySettings
 from identity.devices import repository, service
-from identity.devices.signatures import DeviceSignatureError, verify_device_request
-from identity.oidc.adapter import RequestContext, current
-from identity.sessions.dependencies import Meta, OptionalSession
-from identity.sessions.service import set_session_cookie
+from identity.devices.signatures import DeviceSignatureError, SignedRequest, verify_device_request
+from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
+from identity.sessions.service import SessionPolicy, set_session_cookie
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
+from identity.tokens.verifier import verify_own_access_token
 from identity.web import render
 from identity.web.forms import CheckedForm, safe_next
+from kit.bearer import INVALID_TOKEN, BearerProblem, bearer_token
 from kit.problems import PROBLEM_JSON
-from kit.runtime import DbSession, RuntimeDep
+from kit.web import DbSession, Now
 
 router = APIRouter(tags=["app sign-in"])
 APP_SCOPE = "app:device"
@@ -43,18 +48,18 @@ def problem(status: int, code: str, detail: str) -> JSONResponse:
     )
 
 
-def open_link(request: Request, request_id: str) -> str:
+def open_link(issuer: str, request_id: str) -> str:
     """The universal-link-shaped URL in the QR code and behind the "open the app" button."""
-    return f"{request.app.state.runtime.settings.issuer}/app/open?rid={request_id}"
+    return f"{issuer}/app/open?rid={request_id}"
 
 
 # -- the browser ------------------------------------------------------------------------------
 
 
 @router.post("/signin/app/start", include_in_schema=False)
-def start(request: Request, form: CheckedForm, db: DbSession, runtime: RuntimeDep) -> Response:
+def start(form: CheckedForm, db: DbSession, now: Now, policy: SessionPolicyDep) -> Response:
     next_path = safe_next(str(form.get("next") or ""))
-    signin, browser_token = service.start_browser_signin(db, runtime, next_path)
+    signin, browser_token = service.start_browser_signin(db, now, next_path)
     response = RedirectResponse(f"/signin/app?rid={signin.id}", status_code=303)
     response.set_cookie(
         service.BROWSER_COOKIE,
@@ -63,26 +68,36 @@ def start(request: Request, form: CheckedForm, db: DbSession, runtime: RuntimeDe
         path="/signin/app",
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.issuer.startswith("https://"),
+        secure=policy.secure_cookie,
     )
     return response
 
 
-def _outcome(request: Request, db, runtime, rid: str) -> service.BrowserOutcome:  # noqa: ANN001
-    return service.browser_outcome(db, runtime, rid, request.cookies.get(service.BROWSER_COOKIE))
+def _outcome(
+    request: Request, db: Session, policy: SessionPolicy, now: datetime, rid: str
+) -> service.BrowserOutcome:
+    return service.browser_outcome(db, policy, now, rid, request.cookies.get(service.BROWSER_COOKIE))
 
 
 @router.get("/signin/app", include_in_schema=False)
-def waiting_page(request: Request, rid: str, db: DbSession, runtime: RuntimeDep) -> Response:
+def waiting_page(
+    request: Request,
+    rid: str,
+    db: DbSession,
+    now: Now,
+    policy: SessionPolicyDep,
+    settings: IdentitySettings,
+) -> Response:
     """Shows the QR code and the short code; reloads itself every few seconds (no script:
     the pages' CSP allows none) and moves on once the app has answered."""
     try:
-        outcome = _outcome(request, db, runtime, rid)
+        outcome = _outcome(request, db, policy, now, rid)
     except service.AppSigninError:
         return render(request, "error.html", {"title_code": "app.unknown", "detail_code": "app.unknown"}, 404)
     if outcome.status == "pending":
         signin = repository.get_signin(db, rid)
-        link = open_link(request, rid)
+        assert signin is not None  # browser_outcome found it
+        link = open_link(settings.issuer, rid)
         qr = segno.make(link, error="m").svg_inline(scale=5, title="QR code for the e-Gateway app")
         response = render(
             request,
@@ -97,73 +112,79 @@ def waiting_page(request: Request, rid: str, db: DbSession, runtime: RuntimeDep)
         )
         response.headers["refresh"] = str(REFRESH_SECONDS)
         return response
-    return _finish(outcome, runtime)
+    return _finish(outcome, policy)
 
 
-def _finish(outcome: service.BrowserOutcome, runtime) -> Response:  # noqa: ANN001
+def _finish(outcome: service.BrowserOutcome, policy: SessionPolicy) -> Response:
     response = RedirectResponse(outcome.location or "/account", status_code=303)
     if outcome.session_cookie:
-        set_session_cookie(response, runtime, outcome.session_cookie)
+        set_session_cookie(response, policy, outcome.session_cookie)
         response.delete_cookie(service.BROWSER_COOKIE, path="/signin/app")
     return response
 
 
 @router.get("/signin/app/status", include_in_schema=False)
-def status(request: Request, rid: str, db: DbSession, runtime: RuntimeDep) -> Response:
+def status(request: Request, rid: str, db: DbSession, now: Now, policy: SessionPolicyDep) -> Response:
     try:
-        outcome = _outcome(request, db, runtime, rid)
+        outcome = _outcome(request, db, policy, now, rid)
     except service.AppSigninError as exc:
         return problem(404, exc.code, str(exc))
     response = JSONResponse({"status": outcome.status, "location": outcome.location})
     if outcome.session_cookie:
-        set_session_cookie(response, runtime, outcome.session_cookie)
+        set_session_cookie(response, policy, outcome.session_cookie)
     return response
 
 
 @router.get("/app/open", include_in_schema=False)
-def open_in_app(request: Request, rid: str) -> Response:
+def open_in_app(request: Request, rid: str, settings: IdentitySettings) -> Response:
     """Where the universal link lands when the app is not installed on this device."""
-    return render(request, "devices/open_app.html", {"link": open_link(request, rid)})
+    return render(request, "devices/open_app.html", {"link": open_link(settings.issuer, rid)})
 
 
 # -- the app's API ----------------------------------------------------------------------------
 
 
-def _bearer_account(request: Request, db, runtime) -> tuple[str, IssuedToken] | None:  # noqa: ANN001
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    marker = current.set(RequestContext(db=db, runtime=runtime))
-    try:
-        claims = request.app.state.provider.server.verify_access_token(token.strip())
-    finally:
-        current.reset(marker)
+def _app_token(request: Request, db: Session, issuer: str, now: datetime) -> IssuedToken | Response:
+    """The live access token of the e-Gateway app (a first-party client, scope app:device)
+    the request carries, or the RFC 6750 §3 refusal to answer with."""
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        return _refused(None)
+    claims = verify_own_access_token(db, token, issuer=issuer, now=now)
     row = tokens_repository.get(db, claims["jti"]) if claims else None
     if row is None or row.revoked_at is not None or row.account_id is None:
-        return None
+        return _refused(INVALID_TOKEN)
     client = get_client(db, row.client_id)
     if client is None or not client.first_party or APP_SCOPE not in row.scope.split():
-        return None
-    return row.account_id, row
+        return _refused(INVALID_TOKEN)
+    return row
+
+
+def _refused(error: str | None) -> Response:
+    detail = f"An access token of the e-Gateway app with scope {APP_SCOPE} is required."
+    response = BearerProblem(401, error, detail, scope=APP_SCOPE).response()
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.post("/app/devices", status_code=201)
 def bind(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    settings: IdentitySettings,
     meta: Meta,
     body: Annotated[dict[str, Any], Body()],
 ) -> Response:
-    found = _bearer_account(request, db, runtime)
-    if found is None:
-        return problem(401, "invalid_token", f"an access token of the e-Gateway app with scope {APP_SCOPE}")
-    account_id, token = found
+    token = _app_token(request, db, settings.issuer, now)
+    if isinstance(token, Response):
+        return token
+    assert token.account_id is not None  # _app_token refuses tokens without an account
     try:
         device = service.bind_device(
             db,
-            runtime,
-            account_id=account_id,
+            now,
+            account_id=token.account_id,
             name=str(body.get("name", "")),
             public_jwk=body.get("public_jwk"),
             session_id=token.session_id,
@@ -175,31 +196,32 @@ def bind(
 
 
 @router.get("/app/devices")
-def devices(request: Request, db: DbSession, runtime: RuntimeDep) -> Response:
-    found = _bearer_account(request, db, runtime)
-    if found is None:
-        return problem(401, "invalid_token", f"an access token of the e-Gateway app with scope {APP_SCOPE}")
+def devices(request: Request, db: DbSession, now: Now, settings: IdentitySettings) -> Response:
+    token = _app_token(request, db, settings.issuer, now)
+    if isinstance(token, Response):
+        return token
+    assert token.account_id is not None  # _app_token refuses tokens without an account
     return JSONResponse(
         [
             {"device_id": d.id, "name": d.name, "created_at": d.created_at.isoformat()}
-            for d in service.list_devices(db, found[0])
+            for d in service.list_devices(db, token.account_id)
         ]
     )
 
 
-def _signed(db, runtime, body: dict[str, Any], action: str):  # noqa: ANN001, ANN202
-    return verify_device_request(
-        db, str(body.get("signed", "")), issuer=runtime.settings.issuer, action=action, now=runtime.clock()
-    )
+def _signed(db: Session, issuer: str, now: datetime, body: dict[str, Any], action: str) -> SignedRequest:
+    return verify_device_request(db, str(body.get("signed", "")), issuer=issuer, action=action, now=now)
 
 
 @router.post("/app/requests/{rid}/view")
-def view(rid: str, db: DbSession, runtime: RuntimeDep, body: Annotated[dict[str, Any], Body()]) -> Response:
+def view(
+    rid: str, db: DbSession, now: Now, settings: IdentitySettings, body: Annotated[dict[str, Any], Body()]
+) -> Response:
     try:
-        signed = _signed(db, runtime, body, "view")
+        signed = _signed(db, settings.issuer, now, body, "view")
         if signed.claims.get("rid") != rid:
             raise service.AppSigninError("invalid_request", "signed for another request")
-        signin = service.load_open_request(db, runtime, rid)
+        signin = service.load_open_request(db, now, rid)
         if signin.kind == "ciba" and signin.target_account_id != signed.device.account_id:
             raise service.AppSigninError("wrong_device", "this request is for another resident's device")
     except DeviceSignatureError as exc:
@@ -212,9 +234,9 @@ def view(rid: str, db: DbSession, runtime: RuntimeDep, body: Annotated[dict[str,
 @router.post("/app/requests/{rid}/decision")
 def decision(
     rid: str,
-    request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    settings: IdentitySettings,
     body: Annotated[dict[str, Any], Body()],
 ) -> Response:
     meta = RequestMeta.of(None, "e-Gateway app")
@@ -222,10 +244,10 @@ def decision(
         action = str(body.get("decision", ""))
         if action not in ("approve", "deny"):
             raise service.AppSigninError("invalid_request", "decision must be approve or deny")
-        signed = _signed(db, runtime, body, action)
+        signed = _signed(db, settings.issuer, now, body, action)
         if signed.claims.get("rid") != rid:
             raise service.AppSigninError("invalid_request", "signed for another request")
-        signin = service.decide(db, runtime, signed, approve=action == "approve", meta=meta)
+        signin = service.decide(db, now, signed, approve=action == "approve", meta=meta)
     except DeviceSignatureError as exc:
         return problem(401, "invalid_signature", str(exc))
     except service.AppSigninError as exc:
@@ -235,12 +257,14 @@ def decision(
 
 
 @router.post("/app/approvals")
-def approvals(db: DbSession, runtime: RuntimeDep, body: Annotated[dict[str, Any], Body()]) -> Response:
+def approvals(
+    db: DbSession, now: Now, settings: IdentitySettings, body: Annotated[dict[str, Any], Body()]
+) -> Response:
     try:
-        signed = _signed(db, runtime, body, "list")
+        signed = _signed(db, settings.issuer, now, body, "list")
     except DeviceSignatureError as exc:
         return problem(401, "invalid_signature", str(exc))
-    return JSONResponse([service.describe(s) for s in service.pending_for_device(db, runtime, signed.device)])
+    return JSONResponse([service.describe(s) for s in service.pending_for_device(db, now, signed.device)])
 
 
 # -- the resident's device list ---------------------------------------------------------------
@@ -262,11 +286,11 @@ def remove_from_page(
     device_id: str,
     form: CheckedForm,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
     session: OptionalSession,
     meta: Meta,
 ) -> Response:
     if session is None:
         return RedirectResponse("/signin?next=/account/devices", status_code=303)
-    service.remove_device(db, runtime, account_id=session.account_id, device_id=device_id, meta=meta)
+    service.remove_device(db, now, account_id=session.account_id, device_id=device_id, meta=meta)
     return RedirectResponse("/account/devices", status_code=303)

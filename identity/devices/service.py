@@ -14,7 +14,7 @@ import hmac
 import json
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,17 +22,16 @@ from sqlalchemy.orm import Session
 
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.claims import requested_claims
 from identity.clients.models import Client
 from identity.clients.service import get_client
 from identity.devices import repository
 from identity.devices.models import AppSignin, Device
 from identity.devices.signatures import SignedRequest
-from identity.oidc.release import requested_claims
 from identity.sessions import repository as sessions_repository
 from identity.sessions.models import BrowserSession
-from identity.sessions.service import start_session
+from identity.sessions.service import SessionPolicy, start_session
 from identity.tokens import repository as tokens_repository
-from kit.runtime import Runtime
 
 BROWSER_SIGNIN_TTL = timedelta(minutes=2)
 CIBA_DEFAULT_TTL = 180
@@ -80,7 +79,7 @@ def _validate_public_jwk(jwk: Any) -> dict[str, str]:
 
 def bind_device(
     db: Session,
-    runtime: Runtime,
+    now: datetime,
     *,
     account_id: str,
     name: str,
@@ -90,7 +89,6 @@ def bind_device(
 ) -> Device:
     key = _validate_public_jwk(public_jwk)
     name = (name or "").strip()[:100] or "Phone"
-    now = runtime.clock()
     device = Device(
         id=secrets.token_hex(16),
         account_id=account_id,
@@ -109,14 +107,13 @@ def list_devices(db: Session, account_id: str) -> list[Device]:
 
 
 def remove_device(
-    db: Session, runtime: Runtime, *, account_id: str, device_id: str, meta: RequestMeta | None
+    db: Session, now: datetime, *, account_id: str, device_id: str, meta: RequestMeta | None
 ) -> bool:
     """Ends everything the device could still do: its pending approvals, the sessions it
     approved and the tokens issued through them or to the app it was bound from."""
     device = repository.get_device(db, device_id)
     if device is None or device.account_id != account_id or device.removed_at is not None:
         return False
-    now = runtime.clock()
     device.removed_at = now
     repository.cancel_open_of_device(db, device.id, now)
     if not repository.bound_devices(db, account_id):
@@ -141,11 +138,13 @@ def _request_details(db: Session, client: Client | None, scope: str, claims: Any
         "client_id": client.client_id,
         "department": client.department,
         "client_name": client.name,
-        "fields": requested_claims(scope, claims if isinstance(claims, dict) else None, client),
+        "fields": requested_claims(
+            scope, claims if isinstance(claims, dict) else None, client.allowed_scopes
+        ),
     }
 
 
-def start_browser_signin(db: Session, runtime: Runtime, next_path: str) -> tuple[AppSignin, str]:
+def start_browser_signin(db: Session, now: datetime, next_path: str) -> tuple[AppSignin, str]:
     """A QR / app-to-app request for the browser that asked; returns it and the cookie."""
     query = {k: v[0] for k, v in parse_qs(urlsplit(next_path).query).items()}
     client = get_client(db, query.get("client_id", "")) if query.get("client_id") else None
@@ -154,7 +153,6 @@ def start_browser_signin(db: Session, runtime: Runtime, next_path: str) -> tuple
     except ValueError:
         claims = None
     browser_token = secrets.token_urlsafe(32)
-    now = runtime.clock()
     signin = AppSignin(
         id=secrets.token_urlsafe(16),
         kind="browser",
@@ -172,7 +170,7 @@ def start_browser_signin(db: Session, runtime: Runtime, next_path: str) -> tuple
 
 def start_backchannel(
     db: Session,
-    runtime: Runtime,
+    now: datetime,
     *,
     client: Client,
     scope: str,
@@ -192,7 +190,6 @@ def start_backchannel(
     if record is None or not repository.bound_devices(db, record.account_id):
         raise AppSigninError("unknown_user_id", "no resident with a bound app is known by this hint")
     ttl = CIBA_DEFAULT_TTL if requested_expiry is None else max(30, min(requested_expiry, CIBA_MAX_TTL))
-    now = runtime.clock()
     auth_req_id = secrets.token_urlsafe(32)
     signin = AppSignin(
         id=secrets.token_urlsafe(16),
@@ -210,9 +207,9 @@ def start_backchannel(
     return auth_req_id, signin
 
 
-def pending_for_device(db: Session, runtime: Runtime, device: Device) -> list[AppSignin]:
+def pending_for_device(db: Session, now: datetime, device: Device) -> list[AppSignin]:
     """Approvals waiting for this device's resident (back-channel requests)."""
-    return list(repository.pending_for_account(db, device.account_id, runtime.clock()))
+    return list(repository.pending_for_account(db, device.account_id, now))
 
 
 def describe(signin: AppSignin) -> dict[str, Any]:
@@ -229,30 +226,29 @@ def describe(signin: AppSignin) -> dict[str, Any]:
     }
 
 
-def load_open_request(db: Session, runtime: Runtime, request_id: str) -> AppSignin:
+def load_open_request(db: Session, now: datetime, request_id: str) -> AppSignin:
     signin = repository.get_signin(db, (request_id or "")[:32])
     if signin is None:
         raise AppSigninError("not_found", "no such sign-in request")
     if signin.status != "pending":
         raise AppSigninError("already_decided", "this sign-in request was already answered")
-    if signin.expires_at <= runtime.clock():
+    if signin.expires_at <= now:
         raise AppSigninError("expired", "this sign-in request has expired")
     return signin
 
 
 def decide(
-    db: Session, runtime: Runtime, signed: SignedRequest, *, approve: bool, meta: RequestMeta | None
+    db: Session, now: datetime, signed: SignedRequest, *, approve: bool, meta: RequestMeta | None
 ) -> AppSignin:
     signin = repository.signin_for_update(db, str(signed.claims.get("rid", ""))[:32])
     if signin is None:
         raise AppSigninError("not_found", "no such sign-in request")
-    signin = load_open_request(db, runtime, signin.id)
+    signin = load_open_request(db, now, signin.id)
     device = signed.device
     if signin.kind == "ciba" and device.account_id != signin.target_account_id:
         raise AppSigninError("wrong_device", "this request is for another resident's device")
     if approve and not hmac.compare_digest(str(signed.claims.get("code", "")), signin.short_code):
         raise AppSigninError("code_mismatch", "the code does not match the one on the screen")
-    now = runtime.clock()
     signin.status = "approved" if approve else "denied"
     signin.account_id = device.account_id
     signin.device_id = device.id
@@ -271,10 +267,14 @@ def decide(
     return signin
 
 
-def _device_session(db: Session, runtime: Runtime, signin: AppSignin) -> tuple[str, BrowserSession]:
+def _device_session(
+    db: Session, policy: SessionPolicy, now: datetime, signin: AppSignin
+) -> tuple[str, BrowserSession]:
+    assert signin.account_id is not None  # set by the approval
     token, view = start_session(
         db,
-        runtime,
+        policy,
+        now,
         account_id=signin.account_id,
         acr=ACR_DEVICE,
         amr=[AMR_SOFTWARE_KEY],
@@ -282,13 +282,14 @@ def _device_session(db: Session, runtime: Runtime, signin: AppSignin) -> tuple[s
         user_agent="e-Gateway app",
     )
     row = sessions_repository.get(db, view.id)
+    assert row is not None  # added just above
     row.device_id = signin.device_id
     signin.session_id = row.id
     return token, row
 
 
 def browser_outcome(
-    db: Session, runtime: Runtime, request_id: str, browser_token: str | None
+    db: Session, policy: SessionPolicy, now: datetime, request_id: str, browser_token: str | None
 ) -> BrowserOutcome:
     """What the waiting browser should do now. Only the browser that started the request
     (its cookie) can turn an approval into a session, exactly once."""
@@ -302,22 +303,23 @@ def browser_outcome(
         raise AppSigninError("not_found", "no such sign-in request in this browser")
     denied = f"/authorize/app-denied?rid={signin.id}"
     if signin.status == "approved" and signin.consumed_at is None:
-        signin.consumed_at = runtime.clock()
-        token, _ = _device_session(db, runtime, signin)
+        signin.consumed_at = now
+        token, _ = _device_session(db, policy, now, signin)
         return BrowserOutcome("approved", signin.next_path or "/account", token)
-    if signin.status == "pending" and signin.expires_at > runtime.clock():
+    if signin.status == "pending" and signin.expires_at > now:
         return BrowserOutcome("pending")
     if signin.status == "pending":
         signin.status = "expired"
     return BrowserOutcome(signin.status if signin.status != "approved" else "expired", denied)
 
 
-def poll_backchannel(db: Session, runtime: Runtime, client: Client, auth_req_id: str) -> AppSignin:
+def poll_backchannel(
+    db: Session, policy: SessionPolicy, now: datetime, client: Client, auth_req_id: str
+) -> AppSignin:
     """CIBA §10.1 / §11: raises AppSigninError with the OAuth error code while not ready."""
     signin = repository.signin_by_auth_req_for_update(db, _hash(auth_req_id or ""))
     if signin is None or signin.client_id != client.client_id:
         raise AppSigninError("invalid_grant", "unknown auth_req_id")
-    now = runtime.clock()
     if signin.consumed_at is not None:
         raise AppSigninError("invalid_grant", "this auth_req_id was already used")
     if signin.status == "denied" or signin.status == "cancelled":
@@ -330,5 +332,5 @@ def poll_backchannel(db: Session, runtime: Runtime, client: Client, auth_req_id:
         signin.last_polled_at = now
         raise AppSigninError("slow_down" if too_soon else "authorization_pending", "not approved yet")
     signin.consumed_at = now
-    _device_session(db, runtime, signin)
+    _device_session(db, policy, now, signin)
     return signin

@@ -39,7 +39,7 @@ def _cipher(master_key: bytes) -> FieldCipher:
     return FieldCipher({"k1": derive_key(master_key, "signing-keys/v1")}, "k1")
 
 
-def _generate(alg: str) -> jwk.Key:
+def _generate(alg: str) -> jwk.RSAKey | jwk.ECKey:
     if alg == "RS256":
         return jwk.RSAKey.generate_key(2048, private=True)
     if alg == "ES256":

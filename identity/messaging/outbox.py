@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from identity.accounts.models import OutboxMessage
+from identity.messaging.models import OutboxMessage
 from identity.security.keyring import Keyring
 from kit.outbox import EMAIL, SMS, Message
 

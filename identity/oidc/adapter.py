@@ -13,6 +13,7 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
@@ -20,8 +21,6 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData, QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
-
-from kit.runtime import Runtime
 
 # RFC 6749 leaves size limits to the server; nothing a client legitimately sends is larger.
 MAX_PARAMETER_LENGTH = 4096
@@ -34,10 +33,11 @@ class OversizedRequest(ValueError):
 
 @dataclass
 class RequestContext:
-    """What the server's callbacks need and Authlib does not pass them."""
+    """What the server's callbacks need and Authlib does not pass them: the request's unit
+    of work and its time (one instant for the whole request)."""
 
     db: Session
-    runtime: Runtime
+    now: datetime
     request_id: str | None = None
     pending: list[Any] = field(default_factory=list)  # rows to add in save_token
 
@@ -45,7 +45,7 @@ class RequestContext:
 current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("oidc_request")
 
 
-class StarlettePayload(OAuth2Payload):
+class StarlettePayload(OAuth2Payload):  # type: ignore[misc]  # Authlib ships no types
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self._datalist: defaultdict[str, list[str]] = defaultdict(list)
         for key, value in pairs:
@@ -63,11 +63,10 @@ class StarlettePayload(OAuth2Payload):
         return self._datalist
 
 
-class StarletteOAuth2Request(OAuth2Request):
-    def __init__(self, request: Request, form: FormData | None) -> None:
+class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib ships no types
+    def __init__(self, request: Request, form: FormData | None, issuer: str) -> None:
         # The URI as the issuer publishes it, never rebuilt from Host headers; Authlib refuses
         # plain http except on loopback (RFC 8252 §7.3).
-        issuer = request.app.state.runtime.settings.issuer
         query = request.url.query
         uri = issuer + request.url.path + (f"?{query}" if query else "")
         super().__init__(method=request.method, uri=uri, headers=request.headers)
@@ -95,13 +94,13 @@ def _check_sizes(pairs: list[tuple[str, str]]) -> None:
             raise OversizedRequest(f"parameter {key[:40]!r} is too long")
 
 
-async def read_oauth2_request(request: Request) -> StarletteOAuth2Request:
+async def read_oauth2_request(request: Request, issuer: str) -> StarletteOAuth2Request:
     form = None
     if request.method == "POST":
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("application/x-www-form-urlencoded"):
             form = await request.form(max_files=0, max_fields=MAX_PARAMETERS)
-    return StarletteOAuth2Request(request, form)
+    return StarletteOAuth2Request(request, form, issuer)
 
 
 def to_response(status: int, body: Any, headers: list[tuple[str, str]] | None) -> Response:

@@ -22,10 +22,11 @@ from authlib.oidc.core.errors import (
 )
 
 from identity.assurance import acr_satisfies, strongest_satisfying
+from identity.claims import consent_fields, requested_claims
 from identity.clients.models import Client
-from identity.consent_port import ConsentRequest
+from identity.consent_port import ConsentPort, ConsentRequest
 from identity.oidc.adapter import RequestContext
-from identity.oidc.release import consent_fields, requested_claims
+from identity.sessions.service import SignedInSession
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account"}
 RESPONSE_MODES = {"query", "form_post"}
@@ -155,9 +156,9 @@ def _login_after(data: dict[str, str]) -> int | None:
 
 
 def authentication_step(
-    params: ParsedParameters, session: Any | None, now: datetime, redirect_uri: str
-) -> SignInNeeded | None:
-    """None when the current session may be used; otherwise what sign-in must do."""
+    params: ParsedParameters, session: SignedInSession | None, now: datetime, redirect_uri: str
+) -> SignedInSession | SignInNeeded:
+    """The session when it may be used; otherwise what sign-in must do."""
     silent = "none" in params.prompts
     if session is None:
         if silent:
@@ -175,12 +176,12 @@ def authentication_step(
         if silent:
             raise InteractionRequiredError(redirect_uri=redirect_uri)
         return SignInNeeded(params.required_acr, force=False)
-    return None
+    return session
 
 
 def consent_step(
     ctx: RequestContext,
-    consent,  # noqa: ANN001 - ConsentPort
+    consent: ConsentPort,
     client: Client,
     account_id: str,
     scope: str,
@@ -188,7 +189,7 @@ def consent_step(
     redirect_uri: str,
 ) -> tuple[tuple[str, ...], str | None] | ConsentNeeded:
     """The claims that may be released and the grant covering them, or the consent to ask."""
-    names = requested_claims(scope, params.claims_request, client)
+    names = requested_claims(scope, params.claims_request, client.allowed_scopes)
     if not names:
         return (), None
     if client.legal_basis:
@@ -203,7 +204,7 @@ def consent_step(
         purpose_zh=client.purpose_zh or client.purpose or client.name_zh or client.name,
     )
     ask_anyway = "consent" in params.prompts or client.require_per_request_consent
-    decision = consent.find_covering_grant(ctx.db, request, ctx.runtime.clock())
+    decision = consent.find_covering_grant(ctx.db, request, ctx.now)
     if decision.grant_id and not decision.missing_fields and not ask_anyway:
         return request.fields, decision.grant_id
     if "none" in params.prompts:

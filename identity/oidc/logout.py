@@ -7,31 +7,32 @@ from urllib.parse import urlencode
 from fastapi import Request
 from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from identity.clients.service import get_client
 from identity.keys.service import published_jwks
 from identity.oidc.adapter import current
+from identity.oidc.jwks_cache import key_set
+from identity.oidc.provider import OpenIDProvider
 from identity.sessions.service import SESSION_COOKIE, current_session
 from identity.sessions.service import end_session as end_browser_session
 
 
-def _hinted_client_id(provider, id_token_hint: str) -> str | None:  # noqa: ANN001
+def _hinted_client_id(provider: OpenIDProvider, id_token_hint: str) -> str | None:
     """The audience of an ID token we issued (expired ones are accepted, per §2)."""
     ctx = current.get()
-    keys = KeySet.import_key_set(published_jwks(ctx.db, ctx.runtime.clock()))
+    keys = key_set(published_jwks(ctx.db, ctx.now))
     try:
         token = jwt.decode(id_token_hint, keys, algorithms=["RS256", "ES256"])
     except (JoseError, ValueError):
         return None
-    if token.claims.get("iss") != ctx.runtime.settings.issuer:
+    if token.claims.get("iss") != provider.settings.issuer:
         return None
     aud = token.claims.get("aud")
     return aud if isinstance(aud, str) else None
 
 
-def end_session(provider, request: Request, params: dict[str, str]) -> Response:  # noqa: ANN001
+def end_session(provider: OpenIDProvider, request: Request, params: dict[str, str]) -> Response:
     ctx = current.get()
     post_logout = params.get("post_logout_redirect_uri")
     client_id = params.get("client_id")
@@ -47,9 +48,9 @@ def end_session(provider, request: Request, params: dict[str, str]) -> Response:
             # Never redirect to an address the client did not register (§3).
             return _page(400, "The sign-out request is not valid (post_logout_redirect_uri).")
         redirect = post_logout
-    session = current_session(ctx.db, request, ctx.runtime)
+    session = current_session(ctx.db, request, provider.session_policy, ctx.now)
     if session is not None:
-        end_browser_session(ctx.db, session.id, ctx.runtime.clock())
+        end_browser_session(ctx.db, session.id, ctx.now)
     if redirect:
         if params.get("state"):
             redirect += ("&" if "?" in redirect else "?") + urlencode({"state": params["state"]})

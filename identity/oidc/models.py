@@ -24,7 +24,7 @@ def _without_port(uri: str) -> str | None:
     return parts._replace(netloc="127.0.0.1").geturl()
 
 
-class OAuthClient(ClientMixin):
+class OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no types
     def __init__(self, row: Client, master_key: bytes) -> None:
         self.row = row
         self._master_key = master_key
@@ -68,7 +68,7 @@ class OAuthClient(ClientMixin):
         return grant_type in self.row.grant_types
 
 
-class CodeRecord(AuthorizationCodeMixin):
+class CodeRecord(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib ships no types
     def __init__(self, row: AuthorizationCode) -> None:
         self.row = row
 
@@ -91,7 +91,7 @@ class CodeRecord(AuthorizationCodeMixin):
         return list(self.row.amr)
 
 
-class TokenRecord(TokenMixin):
+class TokenRecord(TokenMixin):  # type: ignore[misc]  # Authlib ships no types
     def __init__(self, row: IssuedToken, now: datetime) -> None:
         self.row = row
         self._now = now

@@ -3,34 +3,48 @@ release and the consent port. Built once in ``identity.app.create_app``."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Depends, Request
 from starlette.responses import Response
 
 from identity.consent_port import ConsentPort
 from identity.keys.service import KeyCache
+from identity.oidc.adapter import StarletteOAuth2Request
 from identity.oidc.authorize import ConsentNeeded
 from identity.oidc.release import ClaimRelease
 from identity.oidc.server import Provider
 from identity.oidc.subjects import SubjectIdentifiers
 from identity.oidc.tokens import TokenIssuer
+from identity.security.keyring import Keyring
+from identity.sessions.service import SessionPolicy
 from identity.web import render
-from kit.runtime import Runtime
+from kit.settings import Settings
 
 
 class OpenIDProvider:
-    def __init__(self, runtime: Runtime, consent: ConsentPort) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        settings: Settings,
+        master_key: bytes,
+        keyring: Keyring,
+        session_policy: SessionPolicy,
+        consent: ConsentPort,
+    ) -> None:
+        self.settings = settings
+        self.session_policy = session_policy
         self.consent = consent
-        self.keys = KeyCache(runtime.master_key)
-        self.issuer = TokenIssuer(runtime.settings.issuer, self.keys, SubjectIdentifiers(runtime.master_key))
-        self.release = ClaimRelease(consent, self.issuer)
-        self.server = Provider(self.issuer, self.release)
+        self.keys = KeyCache(master_key)
+        self.issuer = TokenIssuer(settings.issuer, self.keys, SubjectIdentifiers(master_key))
+        self.release = ClaimRelease(consent, self.issuer, keyring, id_token_ttl=settings.id_token_ttl_seconds)
+        self.server = Provider(self.issuer, self.release, settings, master_key, session_policy)
 
-    def consent_page(self, request: Request, oauth_req, needed: ConsentNeeded) -> Response:  # noqa: ANN001
+    def consent_page(
+        self, request: Request, oauth_req: StarletteOAuth2Request, needed: ConsentNeeded
+    ) -> Response:
         client = needed.client
-        query = {k: v for k, v in oauth_req.payload.data.items()}
+        query = dict(oauth_req.payload.data.items())
         return render(
             request,
             "oidc/consent.html",
@@ -48,5 +62,9 @@ class OpenIDProvider:
         )
 
 
-def get_provider(request: Request) -> OpenIDProvider:
-    return request.app.state.provider
+async def _provider(request: Request) -> OpenIDProvider:  # async: no thread hop
+    provider: OpenIDProvider = request.app.state.provider
+    return provider
+
+
+ProviderDep = Annotated[OpenIDProvider, Depends(_provider)]

@@ -3,60 +3,32 @@ and every release recorded in the disclosure ledger through the consent port."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from identity import claims as claim_names
 from identity.accounts import repository as accounts_repository
 from identity.accounts.claims import account_kind_and_roles, resident_claims
+from identity.claims import claims_for_scope, fields_covered
 from identity.clients.models import Client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_USERINFO, ConsentPort
 from identity.oidc.adapter import RequestContext
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference
+from identity.security.keyring import Keyring
 from identity.tokens.models import IssuedToken
 
 
-def claims_for_scope(scope: str) -> list[str]:
-    names: list[str] = []
-    for item in scope.split():
-        names.extend(claim_names.SCOPE_CLAIMS.get(item, ()))
-    return names
-
-
-def client_may_receive(client: Client) -> set[str]:
-    return set(claims_for_scope(" ".join(client.allowed_scopes)))
-
-
-def requested_claims(scope: str, claims_request: dict[str, Any] | None, client: Client) -> list[str]:
-    """Claims asked for by scope (OIDC Core §5.4) and by the ``claims`` parameter (§5.5),
-    limited to what the client's registration allows, in a stable order."""
-    wanted = set(claims_for_scope(scope))
-    for target in ("userinfo", "id_token"):
-        section = (claims_request or {}).get(target) or {}
-        wanted.update(name for name in section if isinstance(name, str))
-    allowed = client_may_receive(client)
-    return [name for name in claim_names.ALL_RESIDENT_CLAIMS if name in wanted and name in allowed]
-
-
-def consent_fields(names: Iterable[str]) -> tuple[str, ...]:
-    """Verification flags ride on their claim: consent is asked for the claim itself."""
-    return tuple(dict.fromkeys(claim_names.COMPANION_CLAIMS.get(n, n) for n in names))
-
-
-def fields_covered(granted: Iterable[str], names: Iterable[str]) -> list[str]:
-    granted_set = set(granted)
-    return [n for n in names if claim_names.COMPANION_CLAIMS.get(n, n) in granted_set]
-
-
 class ClaimRelease:
-    def __init__(self, consent: ConsentPort, issuer: TokenIssuer) -> None:
+    def __init__(
+        self, consent: ConsentPort, issuer: TokenIssuer, keyring: Keyring, *, id_token_ttl: int
+    ) -> None:
         self.consent = consent
         self.issuer = issuer
+        self.keyring = keyring
+        self.id_token_ttl = id_token_ttl
 
     def profile(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
-        return resident_claims(ctx.db, ctx.runtime, account_id)
+        return resident_claims(ctx.db, self.keyring, account_id)
 
     def id_token(
         self, ctx: RequestContext, client: Client, grantee: Grantee, access_token: str | None
@@ -70,36 +42,37 @@ class ClaimRelease:
             released = {n: profile[n] for n in names if n in profile}
         if client.first_party:
             released.update(self.staff_claims(ctx, grantee.account_id))
-        settings = ctx.runtime.settings
         token = self.issuer.id_token(
             ctx.db,
             client=client,
             grantee=grantee,
             access_token=access_token,
-            now=ctx.runtime.clock(),
-            ttl=settings.id_token_ttl_seconds,
+            now=ctx.now,
+            ttl=self.id_token_ttl,
             released_claims=released,
             session_ref=session_reference(grantee.session_id),
         )
         self.record(ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, ["sub", *released], grantee.grant_id)
         return token
 
-    def userinfo(self, ctx: RequestContext, token: IssuedToken, client: Client) -> dict[str, Any]:
+    def userinfo(
+        self, ctx: RequestContext, token: IssuedToken, client: Client, account_id: str
+    ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` plus the consented claims of the token's scope. A consent
-        withdrawn since the token was issued takes effect here, on the next release."""
-        body: dict[str, Any] = {"sub": self.issuer.subject(client, token.account_id)}
+        withdrawn since the token was issued takes effect here, on the next release.
+        ``account_id``: the token's resident (userinfo refuses tokens without one)."""
+        body: dict[str, Any] = {"sub": self.issuer.subject(client, account_id)}
         names = fields_covered(token.granted_claims, claims_for_scope(token.scope))
         claims_request_names = [n for n in token.granted_claims if n not in names]
         names += fields_covered(token.granted_claims, claims_request_names)
-        now = ctx.runtime.clock()
-        if names and token.grant_id and not self.consent.grant_is_valid(ctx.db, token.grant_id, now):
+        if names and token.grant_id and not self.consent.grant_is_valid(ctx.db, token.grant_id, ctx.now):
             names = []
         if names and not token.grant_id and not client.legal_basis:
             names = []
         if names:
-            profile = self.profile(ctx, token.account_id)
+            profile = self.profile(ctx, account_id)
             body.update({n: profile[n] for n in names if n in profile})
-        self.record(ctx, client, token.account_id, CHANNEL_USERINFO, list(body), token.grant_id)
+        self.record(ctx, client, account_id, CHANNEL_USERINFO, list(body), token.grant_id)
         return body
 
     def record(
@@ -122,7 +95,7 @@ class ClaimRelease:
             grant_id=grant_id,
             legal_basis=None if grant_id else client.legal_basis,
             request_id=ctx.request_id,
-            now=ctx.runtime.clock(),
+            now=ctx.now,
         )
 
     def staff_claims(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:

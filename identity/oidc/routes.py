@@ -8,11 +8,13 @@ import html
 import json
 import secrets
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
 from fastapi import APIRouter, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
@@ -38,45 +40,42 @@ from identity.oidc.authorize import (
     parse_parameters,
     sign_in_location,
 )
-from identity.oidc.provider import OpenIDProvider, get_provider
+from identity.oidc.provider import OpenIDProvider, ProviderDep
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
 from identity.sessions.service import current_session
 from identity.web import verify_csrf
-from kit.db import session_scope
-from kit.runtime import DbSession, Runtime, RuntimeDep
+from kit.web import DbSession, Now
 
 router = APIRouter(tags=["openid-connect"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
-async def _in_context(request: Request, runtime: Runtime, work: Callable[[], Response]) -> Response:
-    """Run the protocol work in one worker thread, inside one unit of work that is committed
-    before the response leaves (a single thread hop on the token endpoint's hot path)."""
+async def _in_context(request: Request, db: Session, now: datetime, work: Callable[[], Response]) -> Response:
+    """Run the protocol work in a worker thread with the request's unit of work (``DbSession``,
+    committed before the response leaves) and time in the context Authlib's callbacks read."""
     request_id = request.scope.get("state", {}).get("request_id")
 
     def run() -> Response:
-        for db in session_scope(runtime.sessions):
-            token = current.set(RequestContext(db=db, runtime=runtime, request_id=request_id))
-            try:
-                response = work()
-            finally:
-                current.reset(token)
-        return response
+        token = current.set(RequestContext(db=db, now=now, request_id=request_id))
+        try:
+            return work()
+        finally:
+            current.reset(token)
 
     return await run_in_threadpool(run)
 
 
 @router.get("/.well-known/openid-configuration")
-def openid_configuration(runtime: RuntimeDep) -> JSONResponse:
-    return JSONResponse(discovery.metadata(runtime.settings.issuer))
+async def openid_configuration(provider: ProviderDep) -> JSONResponse:
+    return JSONResponse(discovery.metadata(provider.settings.issuer))
 
 
 @router.get("/jwks")
-def jwks(request: Request, db: DbSession, runtime: RuntimeDep) -> JSONResponse:
-    get_provider(request).keys.signing_key(db, "ES256")  # creates the keys on first start
+def jwks(db: DbSession, now: Now, provider: ProviderDep) -> JSONResponse:
+    provider.keys.signing_key(db, "ES256")  # creates the keys on first start
     return JSONResponse(
-        published_jwks(db, runtime.clock()),
+        published_jwks(db, now),
         headers={"Cache-Control": "public, max-age=60"},
     )
 
@@ -110,7 +109,7 @@ def respond_to_client(location: str, response_mode: str) -> Response:
     return HTMLResponse(page, headers={**NO_STORE, "Content-Security-Policy": policy})
 
 
-def authorization_error(error: OAuth2Error, oauth_req: StarletteOAuth2Request) -> Response:
+def authorization_error(error: OAuth2Error, oauth_req: StarletteOAuth2Request, issuer: str) -> Response:
     if not error.redirect_uri:
         # RFC 6749 §4.1.2.1: without a verified redirect URI, never redirect.
         return error_page(
@@ -123,7 +122,7 @@ def authorization_error(error: OAuth2Error, oauth_req: StarletteOAuth2Request) -
         params["error_description"] = error.description
     if oauth_req.payload.data.get("state"):
         params["state"] = oauth_req.payload.data["state"]
-    params["iss"] = current.get().runtime.settings.issuer  # RFC 9207
+    params["iss"] = issuer  # RFC 9207
     separator = "&" if "?" in error.redirect_uri else "?"
     mode = oauth_req.payload.data.get("response_mode", "query")
     return respond_to_client(
@@ -138,8 +137,8 @@ def _authorize(
     consent_answer: dict[str, Any] | None,
 ) -> Response:
     ctx = current.get()
-    now = ctx.runtime.clock()
-    session = current_session(ctx.db, request, ctx.runtime)
+    now = ctx.now
+    session = current_session(ctx.db, request, provider.session_policy, now)
     try:
         grant = provider.server.get_consent_grant(oauth_req, end_user=session)
         redirect_uri = oauth_req.payload.data["redirect_uri"]
@@ -148,6 +147,7 @@ def _authorize(
         if isinstance(step, SignInNeeded):
             query = {k: v for k, v in oauth_req.payload.data.items()}
             return RedirectResponse(sign_in_location(query, step, now), status_code=303)
+        session = step
         client = grant.client.row if grant.client else oauth_req.client.row
         outcome = consent_step(
             ctx,
@@ -158,6 +158,8 @@ def _authorize(
             params,
             redirect_uri,
         )
+        granted: tuple[str, ...]
+        grant_id: str | None
         if isinstance(outcome, ConsentNeeded):
             if consent_answer is None:
                 return provider.consent_page(request, oauth_req, outcome)
@@ -170,7 +172,7 @@ def _authorize(
                 given_via="consent-page",
                 now=now,
             )
-            granted, grant_id = outcome.request.fields, grant_id
+            granted = outcome.request.fields
         else:
             granted, grant_id = outcome
         decision = Decision(
@@ -184,31 +186,31 @@ def _authorize(
             claims_request=params.claims_request,
         )
         oauth_req.user = decision
-        response = provider.server.create_authorization_response(oauth_req, grant_user=decision, grant=grant)
+        response: Response = provider.server.create_authorization_response(
+            oauth_req, grant_user=decision, grant=grant
+        )
         location = response.headers.get("location", "")
         if response.status_code == 302 and "code=" in location:
-            location += "&" + urlencode({"iss": ctx.runtime.settings.issuer})  # RFC 9207
+            location += "&" + urlencode({"iss": provider.settings.issuer})  # RFC 9207
             return respond_to_client(location, params.response_mode)
         return response
     except OAuth2Error as error:
-        return authorization_error(error, oauth_req)
+        return authorization_error(error, oauth_req, provider.settings.issuer)
 
 
 @router.get("/authorize", operation_id="authorize_get", include_in_schema=True)
 @router.post("/authorize", operation_id="authorize_post", include_in_schema=True)
-async def authorize(request: Request, runtime: RuntimeDep) -> Response:
-    provider = get_provider(request)
+async def authorize(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     try:
-        oauth_req = await read_oauth2_request(request)
+        oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
         return error_page(400, "This sign-in request is too large", str(exc))
-    return await _in_context(request, runtime, lambda: _authorize(provider, request, oauth_req, None))
+    return await _in_context(request, db, now, lambda: _authorize(provider, request, oauth_req, None))
 
 
 @router.post("/authorize/consent", include_in_schema=False)
-async def authorize_consent(request: Request, runtime: RuntimeDep) -> Response:
+async def authorize_consent(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     """The resident's answer on the consent page; the original request is re-validated."""
-    provider = get_provider(request)
     form = await request.form(max_files=0, max_fields=64)
     verify_csrf(request, form)
     original = str(form.get("authorization_request", ""))
@@ -217,57 +219,61 @@ async def authorize_consent(request: Request, runtime: RuntimeDep) -> Response:
     scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
     replay = Request(scope)
     try:
-        oauth_req = StarletteOAuth2Request(replay, None)
+        oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
     except OversizedRequest as exc:
         return error_page(400, "This sign-in request is too large", str(exc))
     answer = {
         "approve": form.get("decision") == "approve",
         "remember": form.get("remember") == "yes",
     }
-    return await _in_context(request, runtime, lambda: _authorize(provider, replay, oauth_req, answer))
+    return await _in_context(request, db, now, lambda: _authorize(provider, replay, oauth_req, answer))
 
 
-async def _token_like(request: Request, runtime: Runtime, work: Callable) -> Response:
-    provider = get_provider(request)
+TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]
+
+
+async def _token_like(
+    request: Request, db: Session, now: datetime, provider: OpenIDProvider, work: TokenWork
+) -> Response:
     try:
-        oauth_req = await read_oauth2_request(request)
+        oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
         return JSONResponse(
             {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
         )
-    return await _in_context(request, runtime, lambda: work(provider, oauth_req))
+    return await _in_context(request, db, now, lambda: work(provider, oauth_req))
 
 
 @router.post("/token")
-async def token(request: Request, runtime: RuntimeDep) -> Response:
+async def token(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         response = provider.server.create_token_response(oauth_req)
         return _with_auth_challenge(response)
 
-    return await _token_like(request, runtime, issue)
+    return await _token_like(request, db, now, provider, issue)
 
 
 @router.post("/revoke")
-async def revoke(request: Request, runtime: RuntimeDep) -> Response:
+async def revoke(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("revocation", oauth_req))
 
-    return await _token_like(request, runtime, run)
+    return await _token_like(request, db, now, provider, run)
 
 
 @router.post("/introspect")
-async def introspect(request: Request, runtime: RuntimeDep) -> Response:
+async def introspect(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
 
-    return await _token_like(request, runtime, run)
+    return await _token_like(request, db, now, provider, run)
 
 
 def _with_auth_challenge(response: Response) -> Response:
     """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate."""
     if response.status_code in (400, 401):
         try:
-            error = json.loads(response.body).get("error")
+            error = json.loads(bytes(response.body)).get("error")
         except ValueError:
             error = None
         if error == "invalid_client":
@@ -279,30 +285,29 @@ def _with_auth_challenge(response: Response) -> Response:
 
 @router.get("/userinfo", operation_id="userinfo_get")
 @router.post("/userinfo", operation_id="userinfo_post")
-async def userinfo(request: Request, runtime: RuntimeDep) -> Response:
-    provider = get_provider(request)
+async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     header = request.headers.get("authorization", "")
-    return await _in_context(request, runtime, lambda: userinfo_response(provider, header))
+    return await _in_context(request, db, now, lambda: userinfo_response(provider, header))
 
 
 @router.get("/logout", operation_id="logout_get")
 @router.post("/logout", operation_id="logout_post")
-async def end_session(request: Request, runtime: RuntimeDep) -> Response:
-    provider = get_provider(request)
+async def end_session(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=16)
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return await _in_context(request, runtime, lambda: logout.end_session(provider, request, params))
+    return await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
 
 
 @router.post("/bc-authorize")
-async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> Response:
+async def backchannel_authentication(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep
+) -> Response:
     """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
     endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
-    provider = get_provider(request)
     try:
-        oauth_req = await read_oauth2_request(request)
+        oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
         return JSONResponse(
             {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
@@ -322,7 +327,7 @@ async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> R
         try:
             auth_req_id, signin = start_backchannel(
                 ctx.db,
-                ctx.runtime,
+                ctx.now,
                 client=client.row,
                 scope=client.get_allowed_scope(form.get("scope", "")),
                 login_hint=form.get("login_hint"),
@@ -332,17 +337,20 @@ async def backchannel_authentication(request: Request, runtime: RuntimeDep) -> R
         except AppSigninError as exc:
             return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)
         expires_in = int((signin.expires_at - signin.created_at).total_seconds())
-        body = {"auth_req_id": auth_req_id, "expires_in": expires_in, "interval": CIBA_INTERVAL}
-        return JSONResponse(body, headers=NO_STORE)
+        started: dict[str, str | int] = {
+            "auth_req_id": auth_req_id,
+            "expires_in": expires_in,
+            "interval": CIBA_INTERVAL,
+        }
+        return JSONResponse(started, headers=NO_STORE)
 
-    return await _in_context(request, runtime, run)
+    return await _in_context(request, db, now, run)
 
 
 @router.get("/authorize/app-denied", include_in_schema=False)
-async def app_denied(request: Request, rid: str, runtime: RuntimeDep) -> Response:
+async def app_denied(request: Request, rid: str, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     """The resident denied (or let expire) an app sign-in started from an authorization
     request: the department gets ``access_denied`` at its verified redirect URI."""
-    provider = get_provider(request)
 
     def run() -> Response:
         ctx = current.get()
@@ -354,11 +362,11 @@ async def app_denied(request: Request, rid: str, runtime: RuntimeDep) -> Respons
         scope = dict(request.scope)
         scope["query_string"] = (signin.next_path or "").partition("?")[2].encode()
         replay = Request(scope)
-        oauth_req = StarletteOAuth2Request(replay, None)
+        oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
         try:
             provider.server.get_consent_grant(oauth_req, end_user=None)
             raise AccessDeniedError(redirect_uri=oauth_req.payload.data["redirect_uri"])
         except OAuth2Error as error:
-            return authorization_error(error, oauth_req)
+            return authorization_error(error, oauth_req, provider.settings.issuer)
 
-    return await _in_context(request, runtime, run)
+    return await _in_context(request, db, now, run)

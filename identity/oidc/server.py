@@ -8,6 +8,7 @@ its questions from the database of the current request (``adapter.current``).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,42 +34,49 @@ from authlib.oauth2.rfc8628 import AuthorizationPendingError, ExpiredTokenError,
 from authlib.oidc.core.grants import OpenIDCode
 from joserfc import jwt
 from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from starlette.responses import Response
 
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
 from identity.devices.service import AppSigninError, poll_backchannel
 from identity.oidc import jwks_cache
-from identity.oidc.adapter import current, to_response
+from identity.oidc.adapter import StarletteOAuth2Request, current, to_response
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
+from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
+from identity.tokens.verifier import verify_own_access_token
+from kit.settings import Settings
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256"]
+# What Authlib's grants return from a token request: (status, body, headers).
+TokenResponse = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
 
-class S256OnlyCodeChallenge(CodeChallenge):
+class S256OnlyCodeChallenge(CodeChallenge):  # type: ignore[misc]  # Authlib ships no types
     """PKCE required for every client, S256 only (RFC 9700 §2.1.1: plain is refused)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
-    def validate_code_challenge(self, grant, redirect_uri):  # noqa: ANN001, ANN201
+    def validate_code_challenge(self, grant: AuthorizationCodeGrant, redirect_uri: str) -> None:
         data = grant.request.payload.data
         if not data.get("code_challenge"):
             raise InvalidRequestError("PKCE is required: send code_challenge (S256).")
         if data.get("code_challenge_method") != "S256":
             raise InvalidRequestError("code_challenge_method must be S256.")
-        return super().validate_code_challenge(grant, redirect_uri)
+        super().validate_code_challenge(grant, redirect_uri)
 
-    def validate_code_verifier(self, grant, result):  # noqa: ANN001, ANN201
+    def validate_code_verifier(self, grant: AuthorizationCodeGrant, result: Any) -> None:
         if not grant.request.form.get("code_verifier"):
             raise InvalidRequestError("Missing 'code_verifier'.")
-        return super().validate_code_verifier(grant, result)
+        super().validate_code_verifier(grant, result)
 
     def get_authorization_code_challenge(self, authorization_code: CodeRecord) -> str:
         return authorization_code.row.code_challenge
@@ -77,13 +85,13 @@ class S256OnlyCodeChallenge(CodeChallenge):
         return authorization_code.row.code_challenge_method
 
 
-class CodeGrant(AuthorizationCodeGrant):
+class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships no types
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
 
-    def save_authorization_code(self, code: str, request) -> None:  # noqa: ANN001
+    def save_authorization_code(self, code: str, request: StarletteOAuth2Request) -> None:
         ctx = current.get()
         decision = request.user
-        now = ctx.runtime.clock()
+        now = ctx.now
         data = request.payload.data
         tokens_repository.add_code(
             ctx.db,
@@ -104,13 +112,13 @@ class CodeGrant(AuthorizationCodeGrant):
                 acr=decision.acr,
                 amr=list(decision.amr),
                 created_at=now,
-                expires_at=now + timedelta(seconds=ctx.runtime.settings.authorization_code_ttl_seconds),
+                expires_at=now + timedelta(seconds=self.server.settings.authorization_code_ttl_seconds),
             ),
         )
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> CodeRecord | None:
         ctx = current.get()
-        now = ctx.runtime.clock()
+        now = ctx.now
         row = tokens_repository.code_for_update(ctx.db, token_hash(code))
         if row is None or row.client_id != client.get_client_id():
             return None
@@ -124,7 +132,7 @@ class CodeGrant(AuthorizationCodeGrant):
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
         # Kept (marked used) rather than deleted, so that a replay can be recognised.
-        authorization_code.row.used_at = current.get().runtime.clock()
+        authorization_code.row.used_at = current.get().now
 
     def authenticate_user(self, authorization_code: CodeRecord) -> Grantee:
         row = authorization_code.row
@@ -143,18 +151,18 @@ class CodeGrant(AuthorizationCodeGrant):
         )
 
 
-class IDTokenExtension(OpenIDCode):
+class IDTokenExtension(OpenIDCode):  # type: ignore[misc]  # Authlib ships no types
     """Adds the ID token to the code grant's token response (OIDC Core §3.1.3.3)."""
 
     def __init__(self, provider: Provider) -> None:
         super().__init__(require_nonce=False)
         self.provider = provider
 
-    def exists_nonce(self, nonce: str, request) -> bool:  # noqa: ANN001
+    def exists_nonce(self, nonce: str, request: StarletteOAuth2Request) -> bool:
         # Nonces are bound to one code each; the client checks it in the ID token.
         return False
 
-    def process_token(self, grant, response):  # noqa: ANN001, ANN201
+    def process_token(self, grant: AuthorizationCodeGrant, response: TokenResponse) -> dict[str, Any]:
         _, token, _ = response
         if "openid" not in (token.get("scope") or "").split():
             return token
@@ -167,7 +175,7 @@ class IDTokenExtension(OpenIDCode):
         return token
 
 
-class RotatingRefreshGrant(RefreshTokenGrant):
+class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib ships no types
     """Refresh tokens rotate on every use. A spent token presented again after the grace
     period means it leaked: the whole family (every token descended from the same code) is
     revoked (RFC 9700 §4.14.2). Within the grace period (settings.refresh_reuse_grace_seconds)
@@ -179,14 +187,14 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
-        now = ctx.runtime.clock()
+        now = ctx.now
         row = tokens_repository.by_hash_for_update(ctx.db, token_hash(refresh_token))
         if row is None or row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
             return None
         if row.spent_at is not None:
-            grace = timedelta(seconds=ctx.runtime.settings.refresh_reuse_grace_seconds)
+            grace = timedelta(seconds=self.server.settings.refresh_reuse_grace_seconds)
             if now - row.spent_at > grace:
                 tokens_repository.revoke_family(ctx.db, row.family_id, now)
                 return None
@@ -194,6 +202,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
     def authenticate_user(self, refresh_token: TokenRecord) -> Grantee | None:
         row = refresh_token.row
+        if row.account_id is None or row.auth_time is None or row.acr is None:
+            return None  # refresh tokens are issued to a resident only (TokenIssuer.issue)
         return Grantee(
             account_id=row.account_id,
             auth_time=row.auth_time,
@@ -208,14 +218,14 @@ class RotatingRefreshGrant(RefreshTokenGrant):
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
         if refresh_token.row.spent_at is None:
-            refresh_token.row.spent_at = current.get().runtime.clock()
+            refresh_token.row.spent_at = current.get().now
 
 
-class DepartmentCredentialsGrant(ClientCredentialsGrant):
+class DepartmentCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]  # Authlib ships no types
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
 
-class BackchannelGrant(BaseGrant, TokenEndpointMixin):
+class BackchannelGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]  # Authlib ships no types
     """OpenID Connect CIBA §10.1, poll mode: the department polls with its auth_req_id until
     the resident has approved in the app (or denied, or the request expired)."""
 
@@ -237,9 +247,11 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
             raise InvalidRequestError("Missing 'auth_req_id'.")
         ctx = current.get()
         try:
-            signin = poll_backchannel(ctx.db, ctx.runtime, client.row, auth_req_id)
+            signin = poll_backchannel(ctx.db, self.server.session_policy, ctx.now, client.row, auth_req_id)
         except AppSigninError as exc:
             raise self.ERRORS.get(exc.code, InvalidGrantError)(description=str(exc)) from None
+        if signin.account_id is None or signin.decided_at is None:  # poll_backchannel returns approvals only
+            raise InvalidGrantError(description="the request was not approved")
         grant_id = (
             self.server.release.consent.record_grant(
                 ctx.db,
@@ -253,7 +265,7 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
                 ),
                 remember=False,
                 given_via="app-approval",
-                now=ctx.runtime.clock(),
+                now=ctx.now,
             )
             if signin.fields
             else None
@@ -271,7 +283,7 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
         )
         self.request.scope = signin.scope
 
-    def create_token_response(self):  # noqa: ANN201
+    def create_token_response(self) -> TokenResponse:
         client = self.request.client
         grantee: Grantee = self.request.user
         token = self.generate_token(
@@ -286,7 +298,7 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
-class PrivateKeyJWT(JWTBearerClientAssertion):
+class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib ships no types
     """private_key_jwt (OIDC Core §9, RFC 7523 §2.2) with one-time ``jti``s."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
@@ -298,13 +310,13 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def get_audiences(self) -> list[str]:
         return [f"{self.issuer}/token", self.issuer]
 
-    def process_assertion_claims(self, assertion, resolve_key):  # noqa: ANN001, ANN201
+    def process_assertion_claims(self, assertion: str, resolve_key: Callable[..., Any]) -> dict[str, Any]:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="Invalid client assertion.") from exc
         claims = token.claims
-        now = current.get().runtime.clock().timestamp()
+        now = current.get().now.timestamp()
         iat = claims.get("iat")
         if not isinstance(iat, int | float) or iat > now + self.leeway:
             raise InvalidClientError(description="Client assertion 'iat' is missing or in the future.")
@@ -319,19 +331,19 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         if not isinstance(jti, str) or len(jti) > 255:
             return False
         exp = claims.get("exp")
-        now = ctx.runtime.clock()
+        now = ctx.now
         expires = now + timedelta(seconds=600)
         if isinstance(exp, int | float):
             expires = max(now, now.fromtimestamp(exp, tz=now.tzinfo)) + timedelta(seconds=60)
         return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
 
-    def resolve_client_public_key(self, client: OAuthClient):  # noqa: ANN201
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         return jwks_cache.client_keys(client.row)
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
     ctx = current.get()
-    now = ctx.runtime.clock()
+    now = ctx.now
     row = None
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
@@ -342,14 +354,14 @@ def find_token(provider: Provider, token_string: str, hint: str | None) -> Token
     return TokenRecord(row, now) if row is not None else None
 
 
-class Revocation(RevocationEndpoint):
+class Revocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib ships no types
     CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS + ["none"]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return find_token(self.server, token_string, token_type_hint)
 
-    def revoke_token(self, token: TokenRecord, request) -> None:  # noqa: ANN001
-        now = current.get().runtime.clock()
+    def revoke_token(self, token: TokenRecord, request: StarletteOAuth2Request) -> None:
+        now = current.get().now
         if token.row.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
             tokens_repository.revoke_family(current.get().db, token.row.family_id, now)
@@ -357,13 +369,15 @@ class Revocation(RevocationEndpoint):
             token.row.revoked_at = now
 
 
-class Introspection(IntrospectionEndpoint):
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib ships no types
     CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> TokenRecord | None:
         return find_token(self.server, token_string, token_type_hint)
 
-    def check_permission(self, token: TokenRecord, client: OAuthClient, request) -> bool:  # noqa: ANN001
+    def check_permission(
+        self, token: TokenRecord, client: OAuthClient, request: StarletteOAuth2Request
+    ) -> bool:
         # A department sees its own tokens; the gateway's first-party resource servers see all.
         return token.row.client_id == client.get_client_id() or client.row.first_party
 
@@ -380,7 +394,7 @@ class Introspection(IntrospectionEndpoint):
             "scope": row.scope,
             "exp": int(row.expires_at.timestamp()),
             "iat": int(row.issued_at.timestamp()),
-            "iss": ctx.runtime.settings.issuer,
+            "iss": self.server.settings.issuer,
             "jti": row.jti,
         }
         if row.account_id:
@@ -395,11 +409,21 @@ class Introspection(IntrospectionEndpoint):
         return body
 
 
-class Provider(AuthorizationServer):
-    def __init__(self, issuer: TokenIssuer, release: ClaimRelease) -> None:
+class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no types
+    def __init__(
+        self,
+        issuer: TokenIssuer,
+        release: ClaimRelease,
+        settings: Settings,
+        master_key: bytes,
+        session_policy: SessionPolicy,
+    ) -> None:
         super().__init__(scopes_supported=[*OIDC_SCOPES, *API_SCOPES])
         self.issuer = issuer
         self.release = release
+        self.settings = settings
+        self.master_key = master_key
+        self.session_policy = session_policy
         self.register_grant(CodeGrant, [S256OnlyCodeChallenge(required=True), IDTokenExtension(self)])
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
@@ -412,40 +436,40 @@ class Provider(AuthorizationServer):
     def query_client(self, client_id: str) -> OAuthClient | None:
         ctx = current.get()
         row = get_client(ctx.db, client_id) if isinstance(client_id, str) else None
-        return OAuthClient(row, ctx.runtime.master_key) if row else None
+        return OAuthClient(row, self.master_key) if row else None
 
     def generate_token(
         self,
-        grant_type,
-        client,
-        user=None,
-        scope=None,
-        expires_in=None,  # noqa: ANN001
-        include_refresh_token=True,  # noqa: ANN001
+        grant_type: str,
+        client: OAuthClient,
+        user: Grantee | None = None,
+        scope: str | None = None,
+        expires_in: int | None = None,
+        include_refresh_token: bool = True,
     ) -> dict[str, Any]:
         ctx = current.get()
-        settings = ctx.runtime.settings
+        settings = self.settings
         body, rows = self.issuer.issue(
             ctx.db,
             client=client.row,
             grantee=user,
             scope=scope or "",
-            now=ctx.runtime.clock(),
+            now=ctx.now,
             access_ttl=settings.access_token_ttl_seconds,
             refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
         )
         ctx.pending.extend(rows)
         return body
 
-    def save_token(self, token: dict[str, Any], request) -> None:  # noqa: ANN001
+    def save_token(self, token: dict[str, Any], request: StarletteOAuth2Request) -> None:
         ctx = current.get()
         tokens_repository.add_tokens(ctx.db, ctx.pending)
         ctx.pending.clear()
 
-    def create_oauth2_request(self, request):  # noqa: ANN001, ANN201
+    def create_oauth2_request(self, request: StarletteOAuth2Request) -> StarletteOAuth2Request:
         return request  # the adapter already built it
 
-    def handle_response(self, status, body, headers):  # noqa: ANN001, ANN201
+    def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]] | None) -> Response:
         return to_response(status, body, headers)
 
     def send_signal(self, name: str, *args: Any, **kwargs: Any) -> None:
@@ -453,7 +477,13 @@ class Provider(AuthorizationServer):
 
     # -- helpers for the endpoints ---------------------------------------------------------
     def verify_access_token(self, token: str, *, check_expiry: bool = True) -> dict[str, Any] | None:
-        return jwks_cache.verify_own_access_token(token, issuer=self.issuer.issuer, check_expiry=check_expiry)
+        return verify_own_access_token(
+            current.get().db,
+            token,
+            issuer=self.issuer.issuer,
+            now=current.get().now,
+            check_expiry=check_expiry,
+        )
 
     def account_inactive(self, account_id: str | None) -> bool:
         return self.release.account_inactive(current.get().db, account_id)

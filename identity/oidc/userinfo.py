@@ -7,13 +7,14 @@ from starlette.responses import JSONResponse, Response
 
 from identity.clients.service import get_client
 from identity.oidc.adapter import current
-from identity.tokens.models import IssuedToken
+from identity.oidc.provider import OpenIDProvider
+from identity.tokens import repository as tokens_repository
 from kit.bearer import INSUFFICIENT_SCOPE, INVALID_TOKEN, bearer_token, oauth_error_response
 
 REALM = "userinfo"
 
 
-def userinfo_response(provider, authorization: str) -> Response:  # noqa: ANN001
+def userinfo_response(provider: OpenIDProvider, authorization: str) -> Response:
     ctx = current.get()
     token = bearer_token(authorization)
     if token is None:
@@ -23,7 +24,7 @@ def userinfo_response(provider, authorization: str) -> Response:  # noqa: ANN001
         return oauth_error_response(
             401, INVALID_TOKEN, "The access token is invalid or expired.", realm=REALM
         )
-    row = ctx.db.get(IssuedToken, claims["jti"])
+    row = tokens_repository.get(ctx.db, claims["jti"])
     if row is None or row.revoked_at is not None or row.kind != "access":
         return oauth_error_response(401, INVALID_TOKEN, "The access token was revoked.", realm=REALM)
     if row.account_id is None or "openid" not in row.scope.split():
@@ -37,5 +38,5 @@ def userinfo_response(provider, authorization: str) -> Response:  # noqa: ANN001
     client = get_client(ctx.db, row.client_id)
     if client is None or provider.release.account_inactive(ctx.db, row.account_id):
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
-    body = provider.release.userinfo(ctx, row, client)
+    body = provider.release.userinfo(ctx, row, client, row.account_id)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

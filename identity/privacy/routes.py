@@ -12,11 +12,12 @@ from datetime import UTC, datetime, time, timedelta
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
+from identity.accounts.dependencies import CurrentAccount, Meta
 from identity.accounts.service import record_event
-from identity.sessions.dependencies import CurrentAccount, Meta
+from identity.dependencies import ConsentDep
 from identity.web import render
 from identity.web.forms import CheckedForm
-from kit.runtime import DbSession, RuntimeDep
+from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
 HONG_KONG = timedelta(hours=8)
@@ -48,14 +49,14 @@ def _day(value: str | None, *, end: bool) -> datetime | None:
 def disclosures(
     request: Request,
     db: DbSession,
+    consent: ConsentDep,
     current: CurrentAccount,
     department: str = "",
     since: str = "",
     until: str = "",
     format: str = "html",  # noqa: A002 - the query parameter's name
 ) -> Response:
-    port = request.app.state.provider.consent
-    entries = port.list_disclosures(
+    entries = consent.list_disclosures(
         db,
         current.account.id,
         department=department.strip().upper() or None,
@@ -92,28 +93,24 @@ def disclosures(
 
 
 @router.get("/account/consents")
-def consents(request: Request, db: DbSession, current: CurrentAccount, runtime: RuntimeDep) -> Response:
-    port = request.app.state.provider.consent
-    grants = port.list_grants(db, current.account.id)
+def consents(request: Request, db: DbSession, consent: ConsentDep, current: CurrentAccount) -> Response:
+    grants = consent.list_grants(db, current.account.id)
     return render(request, "account/consents.html", {"signed_in": True, "grants": grants})
 
 
 @router.post("/account/consents/{grant_id}/revoke")
 def revoke(
-    request: Request,
     grant_id: str,
     form: CheckedForm,
     db: DbSession,
+    now: Now,
+    consent: ConsentDep,
     current: CurrentAccount,
-    runtime: RuntimeDep,
     meta: Meta,
 ) -> Response:
-    port = request.app.state.provider.consent
     try:
-        grant = port.revoke_grant(db, current.account.id, grant_id[:64], runtime.clock())
+        grant = consent.revoke_grant(db, current.account.id, grant_id[:64], now)
     except LookupError:
         return RedirectResponse("/account/consents", status_code=303)
-    record_event(
-        db, current.account.id, "consent.revoked", meta, runtime.clock(), department=grant.department
-    )
+    record_event(db, current.account.id, "consent.revoked", meta, now, department=grant.department)
     return RedirectResponse("/account/consents?notice=notice.consent_revoked", status_code=303)

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from functools import cache
 
 from identity.security.totp import _normalise_recovery_code
-from kit.runtime import Runtime
 from kit.sealing import BlindIndex, FieldCipher, derive_key, keyed_digest
 
 HKID_INDEX_CONTEXT = "hkid"
@@ -106,7 +105,3 @@ def build_keyring(master_key: bytes, field_generation: int = 1) -> Keyring:
         _otp_key=derive_key(master_key, "otp-codes/v1"),
         _throttle_key=derive_key(master_key, "throttle/v1"),
     )
-
-
-def keyring_for(runtime: Runtime) -> Keyring:
-    return build_keyring(runtime.master_key, runtime.settings.field_key_generation)

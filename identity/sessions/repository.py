@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from identity.db import rows_changed
 from identity.sessions.models import BrowserSession, PendingSignin
 from identity.tokens.models import IssuedToken
 
@@ -39,7 +40,7 @@ def end(db: Session, session_id: str, now: datetime) -> bool:
         .values(ended_at=now)
         .execution_options(synchronize_session="fetch")
     )
-    return result.rowcount == 1
+    return rows_changed(result) == 1
 
 
 def end_all(db: Session, account_id: str, now: datetime, keep: str | None = None) -> int:
@@ -49,7 +50,7 @@ def end_all(db: Session, account_id: str, now: datetime, keep: str | None = None
     if keep is not None:
         query = query.where(BrowserSession.id != keep)
     result = db.execute(query.values(ended_at=now).execution_options(synchronize_session="fetch"))
-    return result.rowcount
+    return rows_changed(result)
 
 
 def revoke_tokens_of_account(db: Session, account_id: str, now: datetime) -> int:
@@ -60,7 +61,7 @@ def revoke_tokens_of_account(db: Session, account_id: str, now: datetime) -> int
         .values(revoked_at=now)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount
+    return rows_changed(result)
 
 
 def get_pending(db: Session, pending_id: str) -> PendingSignin | None:

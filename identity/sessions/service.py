@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from identity.sessions import repository
 from identity.sessions.models import BrowserSession
-from kit.runtime import Runtime
+from kit.settings import Settings
 
 SESSION_COOKIE = "egate_session"
 LAST_SEEN_GRANULARITY = timedelta(seconds=60)  # fewer writes: last_seen is refreshed per minute
@@ -34,6 +34,23 @@ class SignedInSession:
     amr: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long sessions last and how their cookie is set; built once from the settings."""
+
+    idle: timedelta
+    lifetime: timedelta
+    secure_cookie: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SessionPolicy:
+        return cls(
+            idle=timedelta(seconds=settings.session_idle_seconds),
+            lifetime=timedelta(seconds=settings.session_absolute_seconds),
+            secure_cookie=settings.issuer.startswith("https://"),
+        )
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 
@@ -42,12 +59,13 @@ def _view(row: BrowserSession) -> SignedInSession:
     return SignedInSession(row.id, row.account_id, row.auth_time, row.acr, tuple(row.amr))
 
 
-def is_live(row: BrowserSession, runtime: Runtime, now: datetime) -> bool:
-    idle = timedelta(seconds=runtime.settings.session_idle_seconds)
-    return row.ended_at is None and now < row.expires_at and now - row.last_seen_at <= idle
+def is_live(row: BrowserSession, policy: SessionPolicy, now: datetime) -> bool:
+    return row.ended_at is None and now < row.expires_at and now - row.last_seen_at <= policy.idle
 
 
-def current_session(db: Session, request: Request, runtime: Runtime) -> SignedInSession | None:
+def current_session(
+    db: Session, request: Request, policy: SessionPolicy, now: datetime
+) -> SignedInSession | None:
     """The browser's live session, or None when absent, ended or timed out (idle/absolute).
 
     Refreshes ``last_seen_at`` (at most once a minute), which extends the idle timeout.
@@ -56,8 +74,7 @@ def current_session(db: Session, request: Request, runtime: Runtime) -> SignedIn
     if not token or len(token) > 128:
         return None
     row = repository.get(db, token_hash(token))
-    now = runtime.clock()
-    if row is None or not is_live(row, runtime, now):
+    if row is None or not is_live(row, policy, now):
         return None
     if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
         row.last_seen_at = now
@@ -66,7 +83,8 @@ def current_session(db: Session, request: Request, runtime: Runtime) -> SignedIn
 
 def start_session(
     db: Session,
-    runtime: Runtime,
+    policy: SessionPolicy,
+    now: datetime,
     *,
     account_id: str,
     acr: str,
@@ -75,14 +93,13 @@ def start_session(
     user_agent: str | None,
 ) -> tuple[str, SignedInSession]:
     """A new session; returns the cookie token (set it with :func:`set_session_cookie`)."""
-    now = runtime.clock()
     token = secrets.token_urlsafe(32)
     row = BrowserSession(
         id=token_hash(token),
         account_id=account_id,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(seconds=runtime.settings.session_absolute_seconds),
+        expires_at=now + policy.lifetime,
         auth_time=now,
         acr=acr,
         amr=list(amr),
@@ -94,13 +111,12 @@ def start_session(
 
 
 def reauthenticate(
-    db: Session, runtime: Runtime, session_id: str, *, acr: str, amr: list[str]
+    db: Session, policy: SessionPolicy, now: datetime, session_id: str, *, acr: str, amr: list[str]
 ) -> SignedInSession | None:
     """The person authenticated again in this session (``prompt=login`` or a step-up): keep the
     session, record the new authentication time and level."""
     row = repository.get(db, session_id)
-    now = runtime.clock()
-    if row is None or not is_live(row, runtime, now):
+    if row is None or not is_live(row, policy, now):
         return None
     row.auth_time = now
     row.last_seen_at = now
@@ -122,28 +138,27 @@ def revoke_tokens(db: Session, account_id: str, now: datetime) -> int:
     return repository.revoke_tokens_of_account(db, account_id, now)
 
 
-def live_sessions(db: Session, runtime: Runtime, account_id: str) -> list[BrowserSession]:
-    now = runtime.clock()
-    return [row for row in repository.live_for_account(db, account_id, now) if is_live(row, runtime, now)]
+def live_sessions(db: Session, policy: SessionPolicy, now: datetime, account_id: str) -> list[BrowserSession]:
+    return [row for row in repository.live_for_account(db, account_id, now) if is_live(row, policy, now)]
 
 
-def set_session_cookie(response: Response, runtime: Runtime, token: str) -> None:
+def set_session_cookie(response: Response, policy: SessionPolicy, token: str) -> None:
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=runtime.settings.session_absolute_seconds,
+        max_age=int(policy.lifetime.total_seconds()),
         path="/",
         httponly=True,
-        secure=runtime.settings.issuer.startswith("https://"),
+        secure=policy.secure_cookie,
         samesite="lax",
     )
 
 
-def clear_session_cookie(response: Response, runtime: Runtime) -> None:
+def clear_session_cookie(response: Response, policy: SessionPolicy) -> None:
     response.delete_cookie(
         SESSION_COOKIE,
         path="/",
         httponly=True,
-        secure=runtime.settings.issuer.startswith("https://"),
+        secure=policy.secure_cookie,
         samesite="lax",
     )

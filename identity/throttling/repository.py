@@ -4,7 +4,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from identity.accounts.models import LoginThrottle
+from identity.throttling.models import LoginThrottle
 
 
 def get_many(db: Session, keys: list[str]) -> dict[str, LoginThrottle]:

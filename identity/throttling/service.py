@@ -17,6 +17,7 @@ the last failure. Staff and residents share the same policy.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -54,13 +55,15 @@ def account_lock_for(failures: int) -> timedelta:
         return timedelta(0)
     if failures < ACCOUNT_LOCK_FROM:
         return timedelta(seconds=10 if failures == 3 else 30)
-    return min(timedelta(minutes=15) * 2 ** min(failures - ACCOUNT_LOCK_FROM, 8), MAX_LOCK)
+    doublings = min(failures - ACCOUNT_LOCK_FROM, 8)
+    return min(timedelta(minutes=15) * (1 << doublings), MAX_LOCK)
 
 
 def source_lock_for(failures: int) -> timedelta:
     if failures < SOURCE_LOCK_FROM:
         return timedelta(0)
-    return min(timedelta(minutes=15) * 2 ** min((failures - SOURCE_LOCK_FROM) // 10, 8), MAX_LOCK)
+    doublings = min((failures - SOURCE_LOCK_FROM) // 10, 8)
+    return min(timedelta(minutes=15) * (1 << doublings), MAX_LOCK)
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,9 @@ def record_failure(
     return failures, lock
 
 
-def _bump(db: Session, key: str, now: datetime, policy) -> tuple[int, Lock | None]:  # noqa: ANN001
+def _bump(
+    db: Session, key: str, now: datetime, policy: Callable[[int], timedelta]
+) -> tuple[int, Lock | None]:
     row = repository.get_for_update(db, key)
     if row.last_failure_at is not None and now - row.last_failure_at > FORGET_AFTER:
         row.failures = 0

@@ -1,7 +1,8 @@
-"""Server-rendered pages of the identity provider: templates, translations, CSRF.
+"""Server-rendered pages of the identity provider: templates, translations, CSRF. A helper
+package below every feature: it imports none of them (the features' routers are included by
+identity/app.py).
 
-Public helpers for other page owners (e.g. the consent page in identity/oidc):
-``render``, ``verify_csrf``, ``CsrfError``.
+Public helpers for the page owners: ``render``, ``verify_csrf``, ``CsrfError``.
 """
 
 from identity.web.forms import verify_csrf

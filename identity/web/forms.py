@@ -3,7 +3,6 @@ confirmation notices."""
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -22,8 +21,8 @@ DEFAULT_NEXT = "/account"
 MAX_NEXT_LENGTH = 2000
 
 
-@cache
-def _csrf_guard(master_key: bytes, issuer: str) -> CsrfGuard:
+def build_csrf_guard(master_key: bytes, issuer: str) -> CsrfGuard:
+    """The pages' CSRF guard; identity.app builds it once (rendering.install_web)."""
     return CsrfGuard(
         key=derive_key(master_key, "csrf/v1"),
         anchor_cookie=CSRF_COOKIE,
@@ -33,8 +32,8 @@ def _csrf_guard(master_key: bytes, issuer: str) -> CsrfGuard:
 
 
 def csrf_guard(request: Request) -> CsrfGuard:
-    runtime = request.app.state.runtime
-    return _csrf_guard(runtime.master_key, runtime.settings.issuer)
+    guard: CsrfGuard = request.app.state.csrf_guard
+    return guard
 
 
 def verify_csrf(request: Request, form: Any) -> None:

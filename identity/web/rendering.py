@@ -19,7 +19,7 @@ from identity.web.forms import csrf_guard
 from identity.web.i18n import CATALOGUES
 from identity.web.messages import message_for
 from kit import i18n
-from kit.csrf import CsrfError
+from kit.csrf import CsrfError, CsrfGuard
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -91,14 +91,14 @@ def render(
     html = env.get_template(template_name).render(values)
     response = HTMLResponse(html, status_code=status_code, headers=SECURITY_HEADERS)
     response.headers["content-language"] = i18n.HTML_LANG[language]
-    https = request.app.state.runtime.settings.issuer.startswith("https://")
-    i18n.remember_language(request, response, language, secure=https)
+    i18n.remember_language(request, response, language, secure=guard.secure_cookie)
     guard.set_minted_cookie(request, response)
     return response
 
 
-def install_web(app: FastAPI) -> None:
-    """Static files at /static and the CSRF refusal page, on the identity app."""
+def install_web(app: FastAPI, csrf: CsrfGuard) -> None:
+    """Static files at /static, the pages' CSRF guard and its refusal page, on the identity app."""
+    app.state.csrf_guard = csrf
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     @app.exception_handler(CsrfError)

@@ -14,7 +14,14 @@ from kit import migrations
 from kit.db import create_db_engine, create_session_factory, session_scope
 from kit.keys import load_master_key
 from kit.runtime import Runtime
-from tests.identity.accounts.factories import PASSWORD, outbox_messages, random_email, random_hkid
+from tests.identity.accounts.factories import (
+    PASSWORD,
+    hasher_of,
+    keyring_of,
+    outbox_messages,
+    random_email,
+    random_hkid,
+)
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
 
@@ -48,16 +55,16 @@ class Site:
             password=PASSWORD,
         )
         result = {"hkid": format_hkid(hkid), "email": enrolment.email, "password": PASSWORD}
+        keyring, now = keyring_of(self.runtime), self.runtime.clock()
         for db in session_scope(self.runtime.sessions):
             account = accounts.enrol_resident(
-                db, self.runtime, enrolment, None, email_verified=email_verified
+                db, keyring, hasher_of(self.runtime), enrolment, None, now=now, email_verified=email_verified
             )
             result["id"] = account.id
             if totp:
-                secret = accounts.begin_totp_setup(db, self.runtime, account)
-                earlier = self.runtime.clock() - timedelta(seconds=30)
-                code = pyotp.TOTP(secret).at(earlier)
-                result["recovery_codes"] = accounts.confirm_totp(db, self.runtime, account, code, None)
+                secret = accounts.begin_totp_setup(keyring, account)
+                code = pyotp.TOTP(secret).at(now - timedelta(seconds=30))
+                result["recovery_codes"] = accounts.confirm_totp(db, keyring, account, code, None, now)
                 result["totp_secret"] = secret
         return result
 

@@ -10,8 +10,9 @@ import os
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -19,9 +20,16 @@ import pytest
 import requests
 
 from egate.app import create_app
+from identity.accounts.schemas import Enrolment
+from identity.accounts.service import enrol_resident
 from identity.assurance import ACR_BASIC
+from identity.clients.service import Registration, register
+from identity.residents.hkid import check_digit
+from identity.security.hashing import hasher_for
+from identity.security.keyring import build_keyring
+from identity.sessions.service import SESSION_COOKIE, SessionPolicy, start_session
 from kit import migrations
-from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.db import create_db_engine, create_session_factory, session_scope, utcnow
 from kit.keys import load_master_key
 from kit.runtime import Runtime
 from tests.support.databases import make_settings, new_database_url
@@ -33,10 +41,27 @@ os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
 
 def random_hkid() -> str:
-    from identity.residents.hkid import check_digit
-
     prefix = secrets.choice("ABCDEGHKMPRZ") + f"{secrets.randbelow(10**6):06d}"
     return prefix + check_digit(prefix)
+
+
+class ShiftableClock:
+    """The gateway's clock: real time, which a test may move forward for a while (the
+    services read their clock on every request, so the running server follows at once)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    @contextmanager
+    def shifted(self, **delta: float) -> Iterator[None]:
+        self.offset += timedelta(**delta)
+        try:
+            yield
+        finally:
+            self.offset -= timedelta(**delta)
 
 
 @dataclass
@@ -48,8 +73,6 @@ class Gateway:
         return requests.get(f"{self.base_url}/.well-known/openid-configuration", timeout=10).json()
 
     def register_client(self, **overrides: Any) -> tuple[str, str | None]:
-        from identity.clients.service import Registration, register
-
         fields: dict[str, Any] = dict(
             name="Demo Department Portal",
             department="DEMO",
@@ -70,9 +93,6 @@ class Gateway:
         return client_id, secret
 
     def new_resident(self, password: str = "a long demo passphrase") -> str:
-        from identity.accounts.schemas import Enrolment
-        from identity.accounts.service import enrol_resident
-
         enrolment = Enrolment(
             hkid=random_hkid(),
             name="CHAN Tai Man",
@@ -85,7 +105,15 @@ class Gateway:
             password=password,
         )
         for db in session_scope(self.runtime.sessions):
-            account = enrol_resident(db, self.runtime, enrolment, None, email_verified=True)
+            account = enrol_resident(
+                db,
+                build_keyring(self.runtime.master_key, self.runtime.settings.field_key_generation),
+                hasher_for(self.runtime.settings),
+                enrolment,
+                None,
+                now=self.runtime.clock(),
+                email_verified=True,
+            )
             account_id = account.id
         return account_id
 
@@ -93,12 +121,11 @@ class Gateway:
         self, account_id: str, acr: str = ACR_BASIC, amr: tuple[str, ...] = ("pwd",)
     ) -> requests.Session:
         """A browser that already holds a sign-in session (sign-in itself is tested elsewhere)."""
-        from identity.sessions.service import SESSION_COOKIE, start_session
-
         for db in session_scope(self.runtime.sessions):
             token, _ = start_session(
                 db,
-                self.runtime,
+                SessionPolicy.from_settings(self.runtime.settings),
+                self.runtime.clock(),
                 account_id=account_id,
                 acr=acr,
                 amr=list(amr),
@@ -120,7 +147,9 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
     )
     engine = create_db_engine(settings.effective_database_url)
     migrations.upgrade(engine)
-    runtime = Runtime(settings, engine, create_session_factory(engine), load_master_key(settings))
+    runtime = Runtime(
+        settings, engine, create_session_factory(engine), load_master_key(settings), clock=ShiftableClock()
+    )
     server = start_live_server(create_app(runtime), port)
     yield Gateway(server.base_url, runtime)
     server.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -28,7 +27,7 @@ def resident_with_phone(gateway, tmp_path):
     from egate.demo import seed_phone_app_client
     from identity.accounts.models import Account
     from identity.residents.hkid import format_hkid
-    from identity.security.keyring import keyring_for
+    from identity.security.keyring import build_keyring
 
     for db in session_scope(gateway.runtime.sessions):
         seed_phone_app_client(db, gateway.runtime)
@@ -37,7 +36,12 @@ def resident_with_phone(gateway, tmp_path):
         account = db.get(Account, account_id)
         from identity.accounts.service import account_hkid
 
-        identifier = format_hkid(account_hkid(keyring_for(gateway.runtime), account))
+        identifier = format_hkid(
+            account_hkid(
+                build_keyring(gateway.runtime.master_key, gateway.runtime.settings.field_key_generation),
+                account,
+            )
+        )
     phone = PhoneApp(gateway.base_url, tmp_path / "phone.json")
     phone.sign_in_and_bind(identifier, PASSWORD, device_name="Test phone")
     return account_id, phone
@@ -108,15 +112,10 @@ def test_denial_and_expiry_end_in_access_denied_at_the_client(gateway, resident_
     assert query_of(callback)["error"] == "access_denied"
 
     browser, _, _, link, code, waiting = start_in_browser(gateway, dept)
-    runtime = gateway.runtime
-    real_clock = runtime.clock
-    runtime.clock = lambda: real_clock() + timedelta(minutes=3)
-    try:
+    with gateway.runtime.clock.shifted(minutes=3):
         with pytest.raises(Exception, match="expired"):
             phone.approve(link, code)
         callback = resume(browser, gateway, waiting)
-    finally:
-        runtime.clock = real_clock
     assert query_of(callback)["error"] == "access_denied"
 
 
@@ -219,11 +218,16 @@ def _other_resident_phone(gateway, tmp_path):
     from identity.accounts.models import Account
     from identity.accounts.service import account_hkid
     from identity.residents.hkid import format_hkid
-    from identity.security.keyring import keyring_for
+    from identity.security.keyring import build_keyring
 
     other = gateway.new_resident(PASSWORD)
     for db in session_scope(gateway.runtime.sessions):
-        identifier = format_hkid(account_hkid(keyring_for(gateway.runtime), db.get(Account, other)))
+        identifier = format_hkid(
+            account_hkid(
+                build_keyring(gateway.runtime.master_key, gateway.runtime.settings.field_key_generation),
+                db.get(Account, other),
+            )
+        )
     phone = PhoneApp(gateway.base_url, tmp_path / f"other-{secrets.token_hex(3)}.json")
     phone.sign_in_and_bind(identifier, PASSWORD)
     return phone
@@ -242,7 +246,7 @@ def test_removing_a_device_kills_its_approvals_sessions_and_tokens(gateway, resi
     assert requests.get(userinfo, headers=headers, timeout=10).status_code == 200
     for db in session_scope(gateway.runtime.sessions):
         assert remove_device(
-            db, gateway.runtime, account_id=account_id, device_id=phone.state["device_id"], meta=None
+            db, gateway.runtime.clock(), account_id=account_id, device_id=phone.state["device_id"], meta=None
         )
     assert requests.get(userinfo, headers=headers, timeout=10).status_code == 401
     url, _ = dept.start(dept.session("openid"), prompt="none")

@@ -209,17 +209,22 @@ def test_officer_roles_reach_first_party_services_only(gateway):
     import secrets
 
     from identity.accounts.service import create_staff
+    from identity.security.hashing import hasher_for
+    from identity.security.keyring import build_keyring
     from kit.db import session_scope
 
-    for db in session_scope(gateway.runtime.sessions):
+    runtime = gateway.runtime
+    for db in session_scope(runtime.sessions):
         officer = create_staff(
             db,
-            gateway.runtime,
+            build_keyring(runtime.master_key, runtime.settings.field_key_generation),
+            hasher_for(runtime.settings),
             username=f"officer-{secrets.token_hex(3)}",
             password="a long staff passphrase",
             department="TD",
             roles=["officer"],
             name="WONG Officer",
+            now=runtime.clock(),
         )
         officer_id = officer.id
     first_party = department(gateway, first_party=True, subject_type="public")

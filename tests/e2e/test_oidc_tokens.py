@@ -7,7 +7,6 @@ import base64
 import hashlib
 import secrets
 import time
-from datetime import timedelta
 
 import pytest
 import requests
@@ -148,18 +147,13 @@ def test_refresh_tokens_rotate_and_reuse_revokes_the_family(gateway):
     # Within the grace period a concurrent refresh with the same token still succeeds.
     concurrent = post_token(dept, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert concurrent.status_code == 200
-    runtime = gateway.runtime
-    real_clock = runtime.clock
-    grace = runtime.settings.refresh_reuse_grace_seconds
-    runtime.clock = lambda: real_clock() + timedelta(seconds=grace + 5)
-    try:
+    grace = gateway.runtime.settings.refresh_reuse_grace_seconds
+    with gateway.runtime.clock.shifted(seconds=grace + 5):
         stolen = post_token(dept, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
         assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
         after = post_token(dept, {"grant_type": "refresh_token", "refresh_token": second["refresh_token"]})
         assert after.json()["error"] == "invalid_grant"
         assert userinfo_status(dept, second["access_token"]) == 401
-    finally:
-        runtime.clock = real_clock
 
 
 def test_client_credentials_with_secret_post_and_introspection(gateway):
@@ -305,13 +299,8 @@ def test_forged_access_tokens_are_refused(gateway):
 def test_expired_access_token_is_refused(gateway):
     dept = department(gateway)
     tokens, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")
-    runtime = gateway.runtime
-    real_clock = runtime.clock
-    runtime.clock = lambda: real_clock() + timedelta(seconds=runtime.settings.access_token_ttl_seconds + 1)
-    try:
+    with gateway.runtime.clock.shifted(seconds=gateway.runtime.settings.access_token_ttl_seconds + 1):
         assert userinfo_status(dept, tokens["access_token"]) == 401
-    finally:
-        runtime.clock = real_clock
 
 
 def test_revocation_of_access_and_refresh_tokens(gateway):
@@ -345,7 +334,7 @@ def test_revocation_of_access_and_refresh_tokens(gateway):
 
 def test_key_rotation_keeps_old_tokens_verifiable(gateway, monkeypatch):
     from identity.keys.service import rotate
-    from identity.oidc import jwks_cache
+    from identity.tokens import verifier
     from kit.db import session_scope
 
     dept = department(gateway)
@@ -355,7 +344,7 @@ def test_key_rotation_keeps_old_tokens_verifiable(gateway, monkeypatch):
         rotate(db, gateway.runtime.master_key, gateway.runtime.clock(), 600)
     # The serving process notices a rotation within CACHE_SECONDS; the test does not wait.
     monkeypatch.setattr("identity.keys.service.CACHE_SECONDS", 0.0)
-    jwks_cache.forget_own_keys()
+    verifier.forget_own_keys()
     after, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")
     new_kid = jose_jwt.get_unverified_header(after["access_token"])["kid"]
     assert new_kid != old_kid

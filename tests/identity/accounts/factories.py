@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 
 from fastapi import FastAPI
@@ -12,13 +12,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
+from consent.port import LedgerConsentPort
 from identity.accounts import service as accounts
-from identity.accounts.models import Account, OutboxMessage
+from identity.accounts.models import Account
 from identity.accounts.schemas import Enrolment
+from identity.app import create_app
+from identity.messaging.models import OutboxMessage
 from identity.messaging.outbox import open_message
 from identity.residents.hkid import check_digit, format_hkid
-from identity.security.keyring import keyring_for
-from identity.web.pages import install_pages
+from identity.security.hashing import PooledHasher, hasher_for
+from identity.security.keyring import Keyring, build_keyring
+from identity.sessions.service import SessionPolicy
 from kit.runtime import Runtime
 
 PASSWORD = "correct horse battery staple"
@@ -50,15 +54,34 @@ def enrolment_form(**overrides: str) -> dict[str, str]:
     return form
 
 
+def keyring_of(runtime: Runtime) -> Keyring:
+    return build_keyring(runtime.master_key, runtime.settings.field_key_generation)
+
+
+def hasher_of(runtime: Runtime) -> PooledHasher:
+    return hasher_for(runtime.settings)
+
+
+def policy_of(runtime: Runtime) -> SessionPolicy:
+    return SessionPolicy.from_settings(runtime.settings)
+
+
 def create_resident(db: Session, runtime: Runtime, **overrides: str) -> tuple[Account, dict[str, str]]:
     form = enrolment_form(**overrides)
-    account = accounts.enrol_resident(db, runtime, Enrolment.parse(form, date(2025, 1, 1)), None)
+    account = accounts.enrol_resident(
+        db,
+        keyring_of(runtime),
+        hasher_of(runtime),
+        Enrolment.parse(form, date(2025, 1, 1)),
+        None,
+        now=runtime.clock(),
+    )
     db.flush()
     return account, form
 
 
 def outbox_messages(db: Session, runtime: Runtime):  # noqa: ANN201
-    keyring = keyring_for(runtime)
+    keyring = keyring_of(runtime)
     db.expire_all()
     rows = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     return [open_message(keyring, row) for row in rows]
@@ -72,11 +95,9 @@ def latest_code(db: Session, runtime: Runtime, recipient: str) -> str:
 
 
 def pages_app(runtime: Runtime) -> FastAPI:
-    """The identity pages alone (sign-in, enrolment, account), without the OpenID routes."""
-    app = FastAPI()
-    app.state.runtime = runtime
-    install_pages(app)
-    return app
+    """The identity provider's app, whose clock follows ``runtime.clock`` even when a test
+    freezes or moves it after the app was built (the ``clock`` fixture)."""
+    return create_app(replace(runtime, clock=lambda: runtime.clock()), LedgerConsentPort())
 
 
 def csrf_of(html: str) -> str:

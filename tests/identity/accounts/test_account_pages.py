@@ -8,12 +8,18 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account, AccountEvent
 from identity.sessions.models import BrowserSession
 from identity.tokens.models import IssuedToken
-from tests.identity.accounts.factories import PASSWORD, Browser, create_resident, latest_code, outbox_messages
+from tests.identity.accounts.factories import (
+    PASSWORD,
+    Browser,
+    create_resident,
+    enrolment_form,
+    keyring_of,
+    latest_code,
+    outbox_messages,
+)
 
 
 def _enrolled(browser, db, runtime):
-    from tests.identity.accounts.factories import enrolment_form
-
     form = enrolment_form()
     browser.post("/enrol", form)
     account = db.scalars(select(Account).where(Account.email_index.is_not(None))).all()[-1]
@@ -70,7 +76,7 @@ def test_changing_the_email_needs_verification_again_and_cannot_take_anothers(br
     )
     assert taken.status_code == 400 and "This email address cannot be used" in taken.text
     db.refresh(account)
-    assert accounts.load_profile(accounts.keyring_for(runtime), account).address == form["address"]
+    assert accounts.load_profile(keyring_of(runtime), account).address == form["address"]
 
     changed = browser.post(
         "/account/profile",
@@ -79,10 +85,7 @@ def test_changing_the_email_needs_verification_again_and_cannot_take_anothers(br
     assert "Verify your email address" in changed.text
     db.refresh(account)
     assert account.email_verified_at is None
-    assert (
-        accounts.find_by_identifier(db, accounts.keyring_for(runtime), "new.address@example.hk").id
-        == account.id
-    )
+    assert accounts.find_by_identifier(db, keyring_of(runtime), "new.address@example.hk").id == account.id
     assert outbox_messages(db, runtime)[-1].recipient == "new.address@example.hk"
     event = db.scalars(select(AccountEvent).where(AccountEvent.tag == "profile.updated")).one()
     assert event.details == {"fields": ["email", "address"]}

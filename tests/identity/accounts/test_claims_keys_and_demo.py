@@ -7,19 +7,24 @@ from sqlalchemy import select
 from identity import claims as names
 from identity.accounts import service as accounts
 from identity.accounts.claims import UnknownAccount, account_kind_and_roles, resident_claims
-from identity.accounts.demo import create_staff, seed_demo_resident
-from identity.accounts.models import Account, OutboxMessage
+from identity.accounts.demo import seed_demo_resident
+from identity.accounts.models import Account
 from identity.accounts.schemas import FormErrors
 from identity.messaging.delivery import deliver_pending
-from identity.security.keyring import build_keyring, keyring_for
+from identity.messaging.models import OutboxMessage
+from identity.security.keyring import build_keyring
 from identity.security.totp import generate_recovery_codes
 from kit.outbox import FileDelivery
-from tests.identity.accounts.factories import PASSWORD, create_resident
+from tests.identity.accounts.factories import PASSWORD, create_resident, hasher_of, keyring_of
+
+
+def create_staff(db, runtime, **fields):
+    return accounts.create_staff(db, keyring_of(runtime), hasher_of(runtime), now=runtime.clock(), **fields)
 
 
 def test_resident_claims_cover_every_claim_the_account_has(db, runtime):
     account, form = create_resident(db, runtime)
-    claims = resident_claims(db, runtime, account.id)
+    claims = resident_claims(db, keyring_of(runtime), account.id)
     assert claims == {
         "name": "CHAN Tai Man",
         "name#zh-HK": "陳大文",
@@ -38,9 +43,9 @@ def test_resident_claims_cover_every_claim_the_account_has(db, runtime):
 
 def test_chinese_name_is_omitted_when_there_is_none(db, runtime):
     account, _form = create_resident(db, runtime, name_zh="")
-    assert names.NAME_ZH not in resident_claims(db, runtime, account.id)
+    assert names.NAME_ZH not in resident_claims(db, keyring_of(runtime), account.id)
     with pytest.raises(UnknownAccount):
-        resident_claims(db, runtime, "missing")
+        resident_claims(db, keyring_of(runtime), "missing")
 
 
 def test_staff_accounts_carry_department_and_roles(db, runtime):
@@ -54,7 +59,7 @@ def test_staff_accounts_carry_department_and_roles(db, runtime):
         name="LAM Wing",
     )
     assert account_kind_and_roles(db, staff.id) == ("staff", "AUD", ["auditor", "officer"])
-    assert resident_claims(db, runtime, staff.id) == {"name": "LAM Wing"}
+    assert resident_claims(db, keyring_of(runtime), staff.id) == {"name": "LAM Wing"}
     with pytest.raises(FormErrors) as refused:
         create_staff(
             db,
@@ -72,8 +77,11 @@ def test_staff_accounts_carry_department_and_roles(db, runtime):
 
 
 def test_demo_resident_is_seeded_once_and_can_sign_in(db, runtime, browser):
-    identifier, password = seed_demo_resident(db, runtime)
-    assert seed_demo_resident(db, runtime) == (identifier, password)
+    identifier, password = seed_demo_resident(db, runtime.settings, runtime.master_key, runtime.clock())
+    assert seed_demo_resident(db, runtime.settings, runtime.master_key, runtime.clock()) == (
+        identifier,
+        password,
+    )
     assert identifier == "A123456(3)"
     assert len(db.scalars(select(Account)).all()) == 1
     db.flush()
@@ -82,22 +90,22 @@ def test_demo_resident_is_seeded_once_and_can_sign_in(db, runtime, browser):
 
 def test_field_key_rotation_re_encrypts_under_the_new_generation(db, runtime):
     account, form = create_resident(db, runtime)
-    accounts.begin_totp_setup(db, runtime, account)
-    accounts.issue_code(db, runtime, account, "email")
+    accounts.begin_totp_setup(keyring_of(runtime), account)
+    accounts.issue_code(db, keyring_of(runtime), account, "email", runtime.clock())
     db.flush()
     assert account.profile_encrypted.split(".")[1] == "f1"
     runtime.settings.field_key_generation = 2
     try:
         assert (
-            accounts.load_profile(keyring_for(runtime), account).email == form["email"]
+            accounts.load_profile(keyring_of(runtime), account).email == form["email"]
         )  # old key still reads
-        changed = accounts.rotate_field_encryption(db, runtime)
+        changed = accounts.rotate_field_encryption(db, keyring_of(runtime))
         assert changed >= 2
         for token in (account.profile_encrypted, account.hkid_encrypted, account.totp_secret_encrypted):
             assert token.split(".")[1] == "f2"
         assert db.scalars(select(OutboxMessage)).first().body_encrypted.split(".")[1] == "f2"
-        assert accounts.formatted_hkid(keyring_for(runtime), account) == form["hkid"]
-        assert accounts.rotate_field_encryption(db, runtime) == 0  # idempotent
+        assert accounts.formatted_hkid(keyring_of(runtime), account) == form["hkid"]
+        assert accounts.rotate_field_encryption(db, keyring_of(runtime)) == 0  # idempotent
     finally:
         runtime.settings.field_key_generation = 1
 
@@ -113,14 +121,15 @@ def test_recovery_code_digests_are_keyed():
 
 def test_outbox_is_delivered_after_commit_to_files(db, runtime, tmp_path):
     account, _form = create_resident(db, runtime)
-    accounts.issue_code(db, runtime, account, "email")
+    accounts.issue_code(db, keyring_of(runtime), account, "email", runtime.clock())
     db.commit()
-    assert deliver_pending(runtime, FileDelivery(tmp_path / "mail")) == 1
+    delivery = FileDelivery(tmp_path / "mail")
+    assert deliver_pending(runtime.sessions, keyring_of(runtime), delivery, runtime.clock) == 1
     [written] = list((tmp_path / "mail").iterdir())
     payload = json.loads(written.read_text())
     assert payload["channel"] == "email" and "verification code is" in payload["body"]
     assert oct(written.stat().st_mode & 0o777) == "0o600"
-    assert deliver_pending(runtime, FileDelivery(tmp_path / "mail")) == 0
+    assert deliver_pending(runtime.sessions, keyring_of(runtime), delivery, runtime.clock) == 0
 
 
 def test_staff_create_command(tmp_path, monkeypatch, capsys):

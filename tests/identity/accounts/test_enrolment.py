@@ -4,7 +4,7 @@ from sqlalchemy import func, select
 
 from identity.accounts.models import Account, AccountEvent
 from identity.residents.hkid import normalise_hkid
-from tests.identity.accounts.factories import enrolment_form, outbox_messages
+from tests.identity.accounts.factories import Browser, create_resident, enrolment_form, outbox_messages
 
 
 def _accounts(db) -> int:
@@ -35,12 +35,10 @@ def test_enrolment_stores_personal_data_only_encrypted_and_signs_in(browser, db,
     assert "account.enrolled" in tags
 
 
-def test_duplicate_identity_card_number_is_refused_without_revealing_the_account(browser, db):
+def test_duplicate_identity_card_number_is_refused_without_revealing_the_account(browser, db, runtime):
     first = enrolment_form()
     browser.post("/enrol", first, follow_redirects=False)
-    from tests.identity.accounts.factories import Browser
-
-    other = Browser(browser.client.app.state.runtime)
+    other = Browser(runtime)
     spelled_differently = normalise_hkid(first["hkid"]).lower()
     second = enrolment_form(hkid=spelled_differently, name="LEE Siu Ming")
     response = other.post("/enrol", second)
@@ -104,12 +102,10 @@ def test_too_young_and_mismatched_passwords(browser, db, runtime):
     assert _accounts(db) == 0
 
 
-def test_duplicate_email_is_refused(browser, db):
+def test_duplicate_email_is_refused(browser, db, runtime):
     first = enrolment_form()
     browser.post("/enrol", first, follow_redirects=False)
-    from tests.identity.accounts.factories import Browser
-
-    other = Browser(browser.client.app.state.runtime)
+    other = Browser(runtime)
     response = other.post("/enrol", enrolment_form(email=first["email"].upper()))
     assert response.status_code == 400
     assert "This email address cannot be used" in response.text
@@ -131,8 +127,6 @@ def test_identity_card_number_never_reaches_logs_or_urls(browser, caplog):
 
 
 def test_probing_for_enrolled_numbers_is_throttled(browser, db, runtime, clock):
-    from tests.identity.accounts.factories import Browser, create_resident
-
     _account, taken = create_resident(db, runtime)
     prober = Browser(runtime)
     for _ in range(3):

@@ -9,7 +9,8 @@ from identity.accounts.models import AccountEvent
 from identity.assurance import ACR_BASIC, ACR_MFA
 from identity.security.passwords import PasswordHasher
 from identity.sessions.models import BrowserSession
-from tests.identity.accounts.factories import PASSWORD, Browser, create_resident
+from identity.throttling import service as throttling
+from tests.identity.accounts.factories import PASSWORD, Browser, create_resident, hasher_of, keyring_of
 
 
 def _events(db, account_id):
@@ -25,10 +26,11 @@ def _sessions(db, account_id):
 
 
 def _enable_totp(db, runtime, account) -> str:
-    secret = accounts.begin_totp_setup(db, runtime, account)
+    keyring = keyring_of(runtime)
+    secret = accounts.begin_totp_setup(keyring, account)
     now = runtime.clock()
     codes = accounts.confirm_totp(
-        db, runtime, account, pyotp.TOTP(secret).at(now - timedelta(seconds=30)), None
+        db, keyring, account, pyotp.TOTP(secret).at(now - timedelta(seconds=30)), None, now
     )
     db.flush()
     return secret, codes
@@ -50,12 +52,14 @@ def test_residents_sign_in_with_hkid_or_email(browser, db, runtime, field):
 def test_staff_sign_in_with_user_name_at_the_same_page(browser, db, runtime):
     staff = accounts.create_staff(
         db,
-        runtime,
+        keyring_of(runtime),
+        hasher_of(runtime),
         username="officer.wong",
         password=PASSWORD,
         department="TD",
         roles=["officer"],
         name="WONG Ka Yan",
+        now=runtime.clock(),
     )
     response = browser.sign_in("Officer.Wong")
     assert response.status_code == 303
@@ -142,8 +146,6 @@ def test_unknown_identifiers_are_throttled_like_real_accounts(browser, db, runti
 
 
 def test_throttling_per_source_across_accounts(browser, db, runtime, clock):
-    from identity.throttling import service as throttling
-
     for index in range(throttling.SOURCE_LOCK_FROM):
         browser.sign_in(f"nobody{index}@example.hk", "wrong password 1")
     _account, form = create_resident(db, runtime)
@@ -259,11 +261,13 @@ def test_signing_in_as_someone_else_ends_the_previous_session(browser, db, runti
     assert [s.ended_at for s in _sessions(db, second.id)] == [None]
 
 
-def test_password_hash_is_upgraded_when_parameters_change(browser, db, runtime):
+def test_password_hash_is_upgraded_when_parameters_change(db, runtime):
     account, form = create_resident(db, runtime)
     old_hash = account.password_hash
     runtime.settings.argon2_time_cost = 2
     try:
+        # Settings are read once, when the app is built: the new parameters come with a restart.
+        browser = Browser(runtime)
         assert browser.sign_in(form["email"]).status_code == 303
     finally:
         runtime.settings.argon2_time_cost = 1

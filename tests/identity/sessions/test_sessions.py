@@ -6,7 +6,7 @@ from identity.assurance import ACR_BASIC, ACR_MFA
 from identity.sessions import service as sessions
 from identity.sessions.service import SESSION_COOKIE, SignedInSession, current_session
 from identity.throttling import service as throttling
-from tests.identity.accounts.factories import create_resident
+from tests.identity.accounts.factories import create_resident, policy_of
 
 
 def _request(token: str | None) -> Request:
@@ -16,18 +16,25 @@ def _request(token: str | None) -> Request:
 
 def _start(db, runtime, account_id, acr=ACR_BASIC, amr=("pwd",)):
     return sessions.start_session(
-        db, runtime, account_id=account_id, acr=acr, amr=list(amr), source=None, user_agent=None
+        db,
+        policy_of(runtime),
+        runtime.clock(),
+        account_id=account_id,
+        acr=acr,
+        amr=list(amr),
+        source=None,
+        user_agent=None,
     )
 
 
 def test_current_session_reads_the_cookie_and_only_stores_its_hash(db, runtime, clock):
     account, _ = create_resident(db, runtime)
     token, started = _start(db, runtime, account.id, ACR_MFA, ("pwd", "otp"))
-    found = current_session(db, _request(token), runtime)
+    found = current_session(db, _request(token), policy_of(runtime), runtime.clock())
     assert found == SignedInSession(started.id, account.id, clock.now, ACR_MFA, ("pwd", "otp"))
     assert started.id == sessions.token_hash(token) != token
-    assert current_session(db, _request(None), runtime) is None
-    assert current_session(db, _request("forged"), runtime) is None
+    assert current_session(db, _request(None), policy_of(runtime), runtime.clock()) is None
+    assert current_session(db, _request("forged"), policy_of(runtime), runtime.clock()) is None
 
 
 def test_idle_timeout_is_extended_by_use(db, runtime, clock):
@@ -35,11 +42,13 @@ def test_idle_timeout_is_extended_by_use(db, runtime, clock):
     token, _ = _start(db, runtime, account.id)
     idle = runtime.settings.session_idle_seconds
     clock.advance(seconds=idle - 10)
-    assert current_session(db, _request(token), runtime) is not None  # refreshes last_seen
+    assert (
+        current_session(db, _request(token), policy_of(runtime), runtime.clock()) is not None
+    )  # refreshes last_seen
     clock.advance(seconds=idle - 10)
-    assert current_session(db, _request(token), runtime) is not None
+    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()) is not None
     clock.advance(seconds=idle + 1)
-    assert current_session(db, _request(token), runtime) is None
+    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()) is None
 
 
 def test_absolute_timeout_ends_even_a_busy_session(db, runtime, clock):
@@ -50,9 +59,9 @@ def test_absolute_timeout_ends_even_a_busy_session(db, runtime, clock):
     while elapsed + step < runtime.settings.session_absolute_seconds:
         clock.advance(seconds=step)
         elapsed += step
-        assert current_session(db, _request(token), runtime) is not None
+        assert current_session(db, _request(token), policy_of(runtime), runtime.clock()) is not None
     clock.advance(seconds=step)
-    assert current_session(db, _request(token), runtime) is None
+    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()) is None
 
 
 def test_end_session_and_sign_out_everywhere(db, runtime, clock):
@@ -61,19 +70,21 @@ def test_end_session_and_sign_out_everywhere(db, runtime, clock):
     tokens = [_start(db, runtime, account.id)[0] for _ in range(3)]
     theirs, _ = _start(db, runtime, other.id)
     assert sessions.end_session(db, sessions.token_hash(tokens[0]), clock.now)
-    assert current_session(db, _request(tokens[0]), runtime) is None
+    assert current_session(db, _request(tokens[0]), policy_of(runtime), runtime.clock()) is None
     assert sessions.end_all_sessions(db, account.id, clock.now) == 2
-    assert all(current_session(db, _request(t), runtime) is None for t in tokens)
-    assert current_session(db, _request(theirs), runtime) is not None
+    assert all(current_session(db, _request(t), policy_of(runtime), runtime.clock()) is None for t in tokens)
+    assert current_session(db, _request(theirs), policy_of(runtime), runtime.clock()) is not None
 
 
 def test_reauthentication_keeps_the_session_id(db, runtime, clock):
     account, _ = create_resident(db, runtime)
     token, started = _start(db, runtime, account.id)
     clock.advance(minutes=3)
-    raised = sessions.reauthenticate(db, runtime, started.id, acr=ACR_MFA, amr=["pwd", "otp"])
+    raised = sessions.reauthenticate(
+        db, policy_of(runtime), runtime.clock(), started.id, acr=ACR_MFA, amr=["pwd", "otp"]
+    )
     assert raised.id == started.id and raised.auth_time == clock.now and raised.acr == ACR_MFA
-    assert current_session(db, _request(token), runtime).amr == ("pwd", "otp")
+    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()).amr == ("pwd", "otp")
 
 
 def test_throttle_policy():

@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 
 from identity.security.passwords import PasswordHasher
+from kit.settings import Settings
 
 
 def _cores() -> int:
@@ -50,3 +51,13 @@ class PooledHasher:
 
     def needs_rehash(self, stored_hash: str) -> bool:
         return self._hasher.needs_rehash(stored_hash)
+
+
+def hasher_for(settings: Settings) -> PooledHasher:
+    """The argon2id hasher at the settings' parameters, run on the hashing threads."""
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib, settings.argon2_parallelism)
+
+
+@cache
+def _hasher(time_cost: int, memory: int, parallelism: int) -> PooledHasher:
+    return PooledHasher(PasswordHasher(time_cost=time_cost, memory_cost=memory, parallelism=parallelism))

@@ -26,12 +26,12 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.service import RequestMeta
 from identity.assurance import ACR_BASIC, ACR_MFA, AMR_OTP, AMR_PASSWORD, acr_satisfies
-from identity.security.keyring import keyring_for
+from identity.security.hashing import PooledHasher
+from identity.security.keyring import Keyring
 from identity.sessions import repository, service
 from identity.sessions.models import PendingSignin
-from identity.sessions.service import SignedInSession
+from identity.sessions.service import SessionPolicy, SignedInSession
 from identity.throttling import service as throttling
-from kit.runtime import Runtime
 
 PENDING_COOKIE = "egate_pending"
 PENDING_TTL = timedelta(minutes=5)
@@ -60,8 +60,11 @@ Outcome = Failed | NeedsSecondFactor | SignedIn
 
 def password_signin(
     db: Session,
-    runtime: Runtime,
     *,
+    keyring: Keyring,
+    hasher: PooledHasher,
+    policy: SessionPolicy,
+    now: datetime,
     identifier: str,
     password: str,
     client_host: str | None,
@@ -69,8 +72,6 @@ def password_signin(
     existing: SignedInSession | None,
     next_path: str,
 ) -> Outcome:
-    keyring = keyring_for(runtime)
-    now = runtime.clock()
     source = throttling.source_key(client_host)
     account = accounts.find_by_identifier(db, keyring, identifier or "")
     subject = (
@@ -87,7 +88,6 @@ def password_signin(
     # database lock or connection is held while the CPU works (on SQLite, BEGIN IMMEDIATE
     # holds the write lock from the first read and would serialise concurrent sign-ins).
     db.rollback()
-    hasher = accounts.hasher_for(runtime)
     if stored_hash is None:
         hasher.dummy_verify(password or "")
         ok, new_hash = False, None
@@ -106,12 +106,12 @@ def password_signin(
         return Failed("signin.suspended")
     if accounts.has_totp(account):
         same = existing if existing is not None and existing.account_id == account.id else None
-        return NeedsSecondFactor(_pending(db, runtime, account.id, same, next_path))
-    return _complete(db, runtime, account, ACR_BASIC, [AMR_PASSWORD], existing, meta, failures)
+        return NeedsSecondFactor(_pending(db, now, account.id, same, next_path))
+    return _complete(db, policy, now, account, ACR_BASIC, [AMR_PASSWORD], existing, meta, failures)
 
 
-def begin_step_up(db: Session, runtime: Runtime, session: SignedInSession, next_path: str) -> str:
-    return _pending(db, runtime, session.account_id, session, next_path)
+def begin_step_up(db: Session, now: datetime, session: SignedInSession, next_path: str) -> str:
+    return _pending(db, now, session.account_id, session, next_path)
 
 
 def needs_step_up(db: Session, session: SignedInSession, requested_acr: str | None) -> bool:
@@ -121,26 +121,27 @@ def needs_step_up(db: Session, session: SignedInSession, requested_acr: str | No
     return account is not None and accounts.has_totp(account)
 
 
-def pending_signin(db: Session, runtime: Runtime, token: str | None) -> PendingSignin | None:
+def pending_signin(db: Session, now: datetime, token: str | None) -> PendingSignin | None:
     if not token or len(token) > 128:
         return None
     row = repository.get_pending(db, service.token_hash(token))
-    if row is None or row.expires_at <= runtime.clock():
+    if row is None or row.expires_at <= now:
         return None
     return row
 
 
 def second_factor(
     db: Session,
-    runtime: Runtime,
     *,
+    keyring: Keyring,
+    policy: SessionPolicy,
+    now: datetime,
     pending: PendingSignin,
     code: str,
     client_host: str | None,
     meta: RequestMeta,
     existing: SignedInSession | None,
 ) -> Outcome:
-    now = runtime.clock()
     account = accounts_repository.get(db, pending.account_id)
     if account is None or account.status != accounts.ACTIVE:
         repository.delete_pending(db, pending.id)
@@ -150,7 +151,7 @@ def second_factor(
     lock, failures = throttling.check(db, subject, source, now)
     if lock is not None:
         return Failed("signin.locked", lock.until)
-    method = accounts.check_second_factor(db, runtime, account, code, meta)
+    method = accounts.check_second_factor(db, keyring, account, code, meta, now)
     if method is None:
         pending.attempts += 1
         if pending.attempts >= PENDING_MAX_ATTEMPTS:
@@ -164,13 +165,12 @@ def second_factor(
     if pending.session_id is not None and (existing is None or existing.id != pending.session_id):
         return Failed("second_factor.restart")
     amr = [AMR_PASSWORD, AMR_OTP]
-    return _complete(db, runtime, account, ACR_MFA, amr, existing, meta, failures, method=method)
+    return _complete(db, policy, now, account, ACR_MFA, amr, existing, meta, failures, method=method)
 
 
 def _pending(
-    db: Session, runtime: Runtime, account_id: str, same: SignedInSession | None, next_path: str
+    db: Session, now: datetime, account_id: str, same: SignedInSession | None, next_path: str
 ) -> str:
-    now = runtime.clock()
     repository.delete_expired_pending(db, account_id, now)
     token = secrets.token_urlsafe(32)
     repository.add(
@@ -213,7 +213,8 @@ def _failure(
 
 def _complete(
     db: Session,
-    runtime: Runtime,
+    policy: SessionPolicy,
+    now: datetime,
     account: Account,
     acr: str,
     amr: list[str],
@@ -224,7 +225,6 @@ def _complete(
     method: str | None = None,
 ) -> SignedIn:
     """``failures``: the account's failed attempts before this success (then forgotten)."""
-    now = runtime.clock()
     if failures:
         throttling.clear(db, throttling.account_key(account.id))
     details: dict[str, object] = {"acr": acr, "amr": amr}
@@ -233,7 +233,7 @@ def _complete(
     if method:
         details["second_factor"] = method
     if existing is not None and existing.account_id == account.id:
-        upgraded = service.reauthenticate(db, runtime, existing.id, acr=acr, amr=amr)
+        upgraded = service.reauthenticate(db, policy, now, existing.id, acr=acr, amr=amr)
         if upgraded is not None:
             accounts.record_event(db, account.id, "signin.success", meta, now, **details, same_session=True)
             return SignedIn(upgraded, None)
@@ -241,7 +241,8 @@ def _complete(
         service.end_session(db, existing.id, now)
     token, session = service.start_session(
         db,
-        runtime,
+        policy,
+        now,
         account_id=account.id,
         acr=acr,
         amr=amr,

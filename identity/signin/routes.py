@@ -7,6 +7,7 @@ on this site, see identity.web.forms.safe_next) with a 303.
 
 from __future__ import annotations
 
+from datetime import datetime
 from urllib.parse import urlencode
 
 from fastapi import APIRouter
@@ -14,17 +15,20 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from identity.accounts import service as accounts
-from identity.sessions import flows
-from identity.sessions.dependencies import Meta, OptionalSession
+from identity.accounts.dependencies import Meta
+from identity.dependencies import HasherDep, KeyringDep
+from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
 from identity.sessions.service import (
+    SessionPolicy,
     clear_session_cookie,
     current_session,
     end_session,
     set_session_cookie,
 )
+from identity.signin import flows
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from, safe_next
-from kit.runtime import DbSession, RuntimeDep
+from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
 
@@ -36,8 +40,7 @@ def _with_locale(path: str, request: Request) -> str:
     return f"{path}?{urlencode({'ui_locales': ui_locales})}" if ui_locales else path
 
 
-def _set_pending_cookie(response: Response, request: Request, token: str) -> None:
-    runtime = request.app.state.runtime
+def _set_pending_cookie(response: Response, policy: SessionPolicy, token: str) -> None:
     response.set_cookie(
         flows.PENDING_COOKIE,
         token,
@@ -45,7 +48,7 @@ def _set_pending_cookie(response: Response, request: Request, token: str) -> Non
         path="/signin",
         httponly=True,
         samesite="lax",
-        secure=runtime.settings.issuer.startswith("https://"),
+        secure=policy.secure_cookie,
     )
 
 
@@ -58,10 +61,10 @@ def _signin_page(
     *,
     identifier: str = "",
     errors: dict[str, str] | None = None,
-    locked_until=None,
+    locked_until: datetime | None = None,
     signed_in: bool = False,
     status_code: int = 200,
-) -> Response:  # noqa: ANN001
+) -> Response:
     return render(
         request,
         "signin.html",
@@ -80,7 +83,8 @@ def _signin_page(
 def signin_page(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    policy: SessionPolicyDep,
     session: OptionalSession,
     next: str | None = None,
     acr: str | None = None,
@@ -90,9 +94,9 @@ def signin_page(
     next_path = safe_next(next)
     if session is not None and prompt != "login":
         if flows.needs_step_up(db, session, acr):
-            token = flows.begin_step_up(db, runtime, session, next_path)
+            token = flows.begin_step_up(db, now, session, next_path)
             response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
-            _set_pending_cookie(response, request, token)
+            _set_pending_cookie(response, policy, token)
             return response
         return RedirectResponse(next_path, status_code=303)
     return _signin_page(request, identifier=(login_hint or "")[:254], signed_in=session is not None)
@@ -102,14 +106,17 @@ def signin_page(
 def signin_submit(
     request: Request,
     db: DbSession,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     next: str | None = None,
 ) -> Response:
-    # The hot path (bench/signin.py): the runtime and the session are read here rather than
-    # through sync dependencies, each of which would cost a hop through the thread pool.
-    runtime = request.app.state.runtime
-    session = current_session(db, request, runtime)
+    # The hot path (bench/signin.py): the session is read here rather than through
+    # OptionalSession, a sync dependency that would cost a hop through the thread pool.
+    session = current_session(db, request, policy, now)
     next_path = safe_next(next)
     identifier = str(form.get("identifier") or "").strip()
     password = str(form.get("password") or "")
@@ -122,7 +129,10 @@ def signin_submit(
         return _signin_page(request, identifier=identifier, errors=errors, status_code=400)
     outcome = flows.password_signin(
         db,
-        runtime,
+        keyring=keyring,
+        hasher=hasher,
+        policy=policy,
+        now=now,
         identifier=identifier,
         password=password,
         client_host=request.client.host if request.client else None,
@@ -143,17 +153,22 @@ def signin_submit(
         )
     if isinstance(outcome, flows.NeedsSecondFactor):
         response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
-        _set_pending_cookie(response, request, outcome.pending_token)
+        _set_pending_cookie(response, policy, outcome.pending_token)
         return response
     response = RedirectResponse(next_path, status_code=303)
     if outcome.new_cookie_token:
-        set_session_cookie(response, runtime, outcome.new_cookie_token)
+        set_session_cookie(response, policy, outcome.new_cookie_token)
     return response
 
 
 def _second_factor_page(
-    request: Request, *, step_up: bool, errors=None, locked_until=None, status_code: int = 200
-) -> Response:  # noqa: ANN001
+    request: Request,
+    *,
+    step_up: bool,
+    errors: dict[str, str] | None = None,
+    locked_until: datetime | None = None,
+    status_code: int = 200,
+) -> Response:
     return render(
         request,
         "second_factor.html",
@@ -163,8 +178,8 @@ def _second_factor_page(
 
 
 @router.get(SECOND_FACTOR_PATH)
-def second_factor_page(request: Request, db: DbSession, runtime: RuntimeDep) -> Response:
-    pending = flows.pending_signin(db, runtime, request.cookies.get(flows.PENDING_COOKIE))
+def second_factor_page(request: Request, db: DbSession, now: Now) -> Response:
+    pending = flows.pending_signin(db, now, request.cookies.get(flows.PENDING_COOKIE))
     if pending is None:
         return RedirectResponse("/signin", status_code=303)
     return _second_factor_page(request, step_up=pending.session_id is not None)
@@ -174,12 +189,14 @@ def second_factor_page(request: Request, db: DbSession, runtime: RuntimeDep) -> 
 def second_factor_submit(
     request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    keyring: KeyringDep,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
 ) -> Response:
-    pending = flows.pending_signin(db, runtime, request.cookies.get(flows.PENDING_COOKIE))
+    pending = flows.pending_signin(db, now, request.cookies.get(flows.PENDING_COOKIE))
     if pending is None:
         return RedirectResponse("/signin?notice=second_factor.restart", status_code=303)
     code = str(form.get("code") or "").strip()
@@ -191,7 +208,9 @@ def second_factor_submit(
     next_path = pending.next_path
     outcome = flows.second_factor(
         db,
-        runtime,
+        keyring=keyring,
+        policy=policy,
+        now=now,
         pending=pending,
         code=code,
         client_host=request.client.host if request.client else None,
@@ -216,23 +235,22 @@ def second_factor_submit(
     response = RedirectResponse(next_path, status_code=303)
     _clear_pending_cookie(response)
     if outcome.new_cookie_token:
-        set_session_cookie(response, runtime, outcome.new_cookie_token)
+        set_session_cookie(response, policy, outcome.new_cookie_token)
     return response
 
 
 @router.post("/signout")
 def signout(
-    request: Request,
     db: DbSession,
-    runtime: RuntimeDep,
+    now: Now,
+    policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
 ) -> Response:
     if session is not None:
-        now = runtime.clock()
         end_session(db, session.id, now)
         accounts.record_event(db, session.account_id, "session.ended", meta, now)
     response = RedirectResponse("/signin?notice=notice.signed_out", status_code=303)
-    clear_session_cookie(response, runtime)
+    clear_session_cookie(response, policy)
     return response
