@@ -86,7 +86,7 @@ class Gateway:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.process = subprocess.Popen(
             [*EGATE, "serve", "--port", self.base.rsplit(":", 1)[1]],
             env=self.env,
             stdout=subprocess.DEVNULL,
@@ -108,7 +108,7 @@ class Gateway:
         self.process.wait()
 
     def cli(self, *args: str) -> str:
-        result = subprocess.run(  # noqa: S603 - our own CLI
+        result = subprocess.run(
             [*EGATE, *args], env=self.env, capture_output=True, text=True, check=False, timeout=300
         )
         if result.returncode != 0:

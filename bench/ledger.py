@@ -26,17 +26,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from consent.config import CheckpointPolicy, ConsentConfig  # noqa: E402
-from consent.ledger.rfc9162 import verify_consistency, verify_inclusion  # noqa: E402
-from consent.ledger.service import Disclosure  # noqa: E402
-from consent.ledger.verifier import verify_export  # noqa: E402
-from consent.port import LedgerConsentPort  # noqa: E402
-from kit import migrations  # noqa: E402
-from kit.db import create_db_engine, create_session_factory, session_scope  # noqa: E402
-from kit.runtime import Runtime  # noqa: E402
-from kit.settings import Settings  # noqa: E402
+from consent.config import CheckpointPolicy, ConsentConfig
+from consent.ledger.rfc9162 import verify_consistency, verify_inclusion
+from consent.ledger.service import Disclosure
+from consent.ledger.verifier import verify_export
+from consent.port import LedgerConsentPort
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.runtime import Runtime
+from kit.settings import Settings
 
 unit_of_work = contextmanager(session_scope)
 FIELD_SETS = (("sub", "name", "email"), ("sub", "birthdate", "name"), ("sub", "address", "phone_number"))
@@ -218,7 +218,7 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def postgres_url():  # noqa: ANN201
+def postgres_url():
     given = os.environ.get("EGATE_BENCH_POSTGRES_URL")
     cluster = None
     if not given:

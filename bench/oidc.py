@@ -127,7 +127,7 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
-async def timed(calls, concurrency: int) -> tuple[float, list[float]]:  # noqa: ANN001
+async def timed(calls, concurrency: int) -> tuple[float, list[float]]:
     queue = list(calls)
     latencies: list[float] = []
 
@@ -178,7 +178,7 @@ async def run(base: str, seeded: dict[str, str], n: int, concurrency: int) -> No
         codes = [await one_code() for _ in range(n)]
         results: list[dict] = []
 
-        def exchange(code: str, verifier: str):  # noqa: ANN202
+        def exchange(code: str, verifier: str):
             async def call() -> None:
                 response = await http.post(
                     "/token",
@@ -225,7 +225,7 @@ async def run(base: str, seeded: dict[str, str], n: int, concurrency: int) -> No
 
         tokens = [r["access_token"] for r in results]
 
-        def userinfo(token: str):  # noqa: ANN202
+        def userinfo(token: str):
             async def call() -> None:
                 response = await http.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
                 assert response.status_code == 200 and "name" in response.json(), response.text

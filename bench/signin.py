@@ -210,7 +210,7 @@ def main() -> int:
         [str(ROOT / ".venv" / "bin" / "egate"), "serve"],
         env=env,
         cwd=ROOT,
-        preexec_fn=lambda: pin(server_core),  # noqa: PLW1509
+        preexec_fn=lambda: pin(server_core),
     )
     try:
         base_url = f"http://127.0.0.1:{port}"

@@ -31,12 +31,13 @@ class ConsentRequest:
     purpose_zh: str
 
 
-@dataclass(frozen=True)
-class ConsentDecision:
+class ConsentDecision(Protocol):
     """``grant_id`` is set when a remembered, unexpired, unrevoked grant covers every field."""
 
-    grant_id: str | None
-    missing_fields: tuple[str, ...]
+    @property
+    def grant_id(self) -> str | None: ...
+    @property
+    def missing_fields(self) -> tuple[str, ...]: ...
 
 
 class DisclosureRecord(Protocol):

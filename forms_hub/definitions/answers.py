@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]  # ships no type hints
+from jsonschema.exceptions import ValidationError
 
 from forms_hub.crypto import canonical_json, sha256_hex
 from forms_hub.definitions.document import FormDocument

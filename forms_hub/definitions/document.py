@@ -15,8 +15,8 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, cast
 
-from jsonschema import Draft202012Validator  # type: ignore[import-untyped]  # ships no type hints
-from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped]  # ships no type hints
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
 
 LANGUAGES = ("en", "zh-HK")
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"

@@ -122,7 +122,7 @@ def login(
     site: HubSite,
     config: Config,
     now: Now,
-    next: Annotated[str, Query(max_length=500)] = "/forms/my",  # noqa: A002
+    next: Annotated[str, Query(max_length=500)] = "/forms/my",
 ) -> Response:
     return start_authorization(
         request, db, keys, provider, site, config, now, purpose=PURPOSE_SIGN_IN, return_to=next

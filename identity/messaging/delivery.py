@@ -41,7 +41,7 @@ def deliver_pending(
                 went = deliver_unsent(
                     db, OutboxMessage, partial(open_message, keyring), delivery, clock(), limit=1
                 )
-            except Exception:  # noqa: BLE001 - logged by kit.outbox; retried on the next run
+            except Exception:
                 db.rollback()
                 return sent
             if not went:

@@ -54,7 +54,7 @@ def disclosures(
     department: str = "",
     since: str = "",
     until: str = "",
-    format: str = "html",  # noqa: A002 - the query parameter's name
+    format: str = "html",
 ) -> Response:
     entries = consent.list_disclosures(
         db,

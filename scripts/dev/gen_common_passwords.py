@@ -1,4 +1,3 @@
-# ruff: noqa: E501
 """Build identity/security/common_passwords.txt (see the recipe in passwords.py)."""
 
 import itertools

@@ -18,7 +18,7 @@ def test_two_kills_under_load_lose_nothing_acknowledged(backend, request, tmp_pa
     argv = [sys.executable, str(SCRIPT), "--kills", "2", "--seconds-between", "1.5"]
     if backend == "postgresql":
         argv += ["--database-url", new_database_url(backend, request, tmp_path)]
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     report = result.stdout + result.stderr
     assert result.returncode == 0, report[-3000:]
     assert "lost: 0" in report

@@ -132,21 +132,21 @@ def now() -> datetime:
 
 
 @pytest.fixture
-def ledger(runtime) -> Ledger:  # noqa: ANN001
+def ledger(runtime) -> Ledger:
     """Signs a checkpoint on the first append, then never on its own."""
     policy = CheckpointPolicy(max_entries=10**9, max_age=timedelta(days=3650))
     return Ledger(origin="testserver/consent/ledger", master_key=runtime.master_key, policy=policy)
 
 
 @pytest.fixture
-def port(runtime) -> LedgerConsentPort:  # noqa: ANN001
+def port(runtime) -> LedgerConsentPort:
     """Like the ledger fixture, its appends sign only the first checkpoint (size 1)."""
     policy = CheckpointPolicy(max_entries=10**9, max_age=timedelta(days=3650))
     return LedgerConsentPort(runtime, ConsentConfig(checkpoints=policy))
 
 
 @pytest.fixture
-def api(runtime) -> Iterator[TestClient]:  # noqa: ANN001
+def api(runtime) -> Iterator[TestClient]:
     app = create_app(runtime, config=ConsentConfig(), jwks=provider_jwks())
     with TestClient(app) as client:
         yield client

@@ -17,7 +17,7 @@ from tests.support.databases import TEST_SETTINGS
 
 
 @pytest.fixture
-def data_dir(tmp_path, monkeypatch, now):  # noqa: ANN001, ANN201
+def data_dir(tmp_path, monkeypatch, now):
     """A migrated SQLite gateway with 12 disclosures, configured through EGATE_* as in production."""
     monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
     for name, value in TEST_SETTINGS.items():

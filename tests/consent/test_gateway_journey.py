@@ -24,7 +24,7 @@ from tests.support.live_server import free_port, start_live_server
 
 
 @pytest.fixture(scope="module")
-def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> Iterator:  # noqa: ANN001
+def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> Iterator:
     tmp = tmp_path_factory.mktemp(f"consent-gateway-{backend}")
     port = free_port()
     settings = make_settings(
@@ -39,7 +39,7 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
     engine.dispose()
 
 
-def client_token(gateway, department: str, scope: str) -> str:  # noqa: ANN001
+def client_token(gateway, department: str, scope: str) -> str:
     client_id, secret = gateway.register_client(
         department=department,
         allowed_scopes=(scope,),

@@ -43,7 +43,7 @@ def test_consent_imports_neither_identity_nor_forms_hub():
                 assert name.split(".")[0] not in ("identity", "forms_hub"), f"{source}: imports {name}"
 
 
-def _record(port, db, now, **overrides) -> str:  # noqa: ANN001
+def _record(port, db, now, **overrides) -> str:
     fields = dict(
         resident_id="resident-a",
         client_id="td-licensing",

@@ -38,7 +38,7 @@ class RecordingDisclosures:
     def __init__(self) -> None:
         self.entries: list[dict[str, Any]] = []
 
-    def record(self, db, **entry: Any) -> str:  # noqa: ANN001
+    def record(self, db, **entry: Any) -> str:
         assert entry["fields"] == sorted(set(entry["fields"]))
         self.entries.append(entry)
         return f"dl-{len(self.entries)}"

@@ -330,7 +330,7 @@ def test_concurrent_refreshes_load_once():
 # -- over HTTP -----------------------------------------------------------------------------
 
 
-def http_source(handler, **options: Any) -> HttpJwks:  # noqa: ANN001
+def http_source(handler, **options: Any) -> HttpJwks:
     return HttpJwks(
         "https://id.example/jwks", client=httpx.Client(transport=httpx.MockTransport(handler)), **options
     )

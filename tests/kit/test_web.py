@@ -34,7 +34,7 @@ def _app(sessions: sessionmaker[Session]) -> FastAPI:
     return app
 
 
-def test_routes_get_the_installed_clock_unit_of_work_and_session_factory(tmp_path) -> None:  # noqa: ANN001
+def test_routes_get_the_installed_clock_unit_of_work_and_session_factory(tmp_path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'web.sqlite3'}")
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE notes (body TEXT)"))

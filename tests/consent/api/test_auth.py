@@ -32,7 +32,7 @@ def _b64(data: dict) -> str:
     return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
 
 
-def assert_problem(response, status: int, error: str | None = None) -> dict:  # noqa: ANN001
+def assert_problem(response, status: int, error: str | None = None) -> dict:
     assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()

@@ -33,7 +33,7 @@ def b64d(text: str) -> bytes:
 
 
 @pytest.fixture
-def seeded(db, port, now):  # noqa: ANN001, ANN201
+def seeded(db, port, now):
     """Six disclosures: resident-a to TD (x2), IRD, and via a form; resident-b to TD and IRD."""
     rows = [
         ("resident-a", "TD", "td-licensing", "id_token", ["sub", "name", "email"], "cg-a1", None, 0),

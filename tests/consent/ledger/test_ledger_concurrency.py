@@ -64,7 +64,7 @@ def test_concurrent_appends_leave_no_gaps_and_no_duplicates(backend, request, tm
                             ]
                     with lock:
                         claimed.extend(a.index for a in done)
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
 
         threads = [threading.Thread(target=writer, args=(n,)) for n in range(WRITERS)]

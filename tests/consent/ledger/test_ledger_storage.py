@@ -33,11 +33,11 @@ from consent.ledger.verifier import verify_export
 from tests.consent.conftest import disclosure
 
 
-def append(ledger: Ledger, db, now, count: int, **kwargs) -> list:  # noqa: ANN001
+def append(ledger: Ledger, db, now, count: int, **kwargs) -> list:
     return [ledger.append(db, disclosure(request_id=f"req-{i}", **kwargs), now) for i in range(count)]
 
 
-def memory_log(db) -> MemoryMerkleLog:  # noqa: ANN001
+def memory_log(db) -> MemoryMerkleLog:
     log = MemoryMerkleLog()
     for view in db.scalars(select(LedgerEntry).order_by(LedgerEntry.index)):
         log.append(leaf_hash(canonical_entry_bytes(DisclosureView.of(view).entry())))
@@ -134,7 +134,7 @@ def test_a_proof_reads_a_logarithmic_number_of_rows(db, ledger, now):
     wanted = []
     original = repository.nodes
 
-    def counting(session, keys):  # noqa: ANN001
+    def counting(session, keys):
         wanted.extend(keys)
         return original(session, keys)
 
@@ -203,22 +203,22 @@ def test_the_signing_key_is_stored_sealed_and_reopens_in_another_process(db, run
     assert verify_signed_checkpoint(checkpoint.note, key.public_key, key.key_name).tree_size == 0
 
 
-def _sessions(db):  # noqa: ANN001, ANN202
+def _sessions(db):
     """A session factory handing out the test's own session (export opens several)."""
     from contextlib import contextmanager
 
     @contextmanager
-    def factory():  # noqa: ANN202
+    def factory():
         yield db
 
     return factory
 
 
-def _export(ledger: Ledger, db, through=None) -> list[str]:  # noqa: ANN001
+def _export(ledger: Ledger, db, through=None) -> list[str]:
     return list(ledger.export_lines(_sessions(db), through=through))
 
 
-def _consent_and_legal(ledger: Ledger, db, now, count: int) -> None:  # noqa: ANN001
+def _consent_and_legal(ledger: Ledger, db, now, count: int) -> None:
     for i in range(count):
         legal = i % 4 == 3
         ledger.append(

@@ -80,7 +80,7 @@ def create_resident(db: Session, runtime: Runtime, **overrides: str) -> tuple[Ac
     return account, form
 
 
-def outbox_messages(db: Session, runtime: Runtime):  # noqa: ANN201
+def outbox_messages(db: Session, runtime: Runtime):
     keyring = keyring_of(runtime)
     db.expire_all()
     rows = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
@@ -111,13 +111,13 @@ class Browser:
         self.client = TestClient(pages_app(runtime), base_url="http://testserver")
         self.token: str | None = None
 
-    def get(self, url: str, **kwargs):  # noqa: ANN003, ANN201
+    def get(self, url: str, **kwargs):
         response = self.client.get(url, **kwargs)
         if 'name="csrf_token"' in response.text:
             self.token = csrf_of(response.text)
         return response
 
-    def post(self, url: str, data: dict[str, str] | None = None, **kwargs):  # noqa: ANN003, ANN201
+    def post(self, url: str, data: dict[str, str] | None = None, **kwargs):
         if self.token is None:
             self.get("/signin")
         response = self.client.post(url, data={"csrf_token": self.token, **(data or {})}, **kwargs)
@@ -125,7 +125,7 @@ class Browser:
             self.token = csrf_of(response.text)
         return response
 
-    def sign_in(self, identifier: str, password: str = PASSWORD, next_path: str = "/account"):  # noqa: ANN201
+    def sign_in(self, identifier: str, password: str = PASSWORD, next_path: str = "/account"):
         return self.post(
             f"/signin?next={next_path}",
             {"identifier": identifier, "password": password},
