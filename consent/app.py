@@ -12,6 +12,7 @@ from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource
 from kit.failures import as_problem
+from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
 from kit.problems import install_problem_handlers
 from kit.runtime import Runtime
@@ -52,6 +53,7 @@ def create_app(
     # kit.bearer.BearerProblem is a Problem whose response carries the WWW-Authenticate challenge.
     install_problem_handlers(app)
     install_outage_handlers(app, as_problem)
+    document_failures(app, problems_everywhere, validation_content=VALIDATION_PROBLEM_CONTENT)
     app.state.answer_failure = as_problem
     app.include_router(ledger_router)
     app.include_router(grants_router)

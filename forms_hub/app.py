@@ -41,6 +41,7 @@ from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
 from kit.failures import Failure, as_page, as_problem
+from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
 from kit.request_guard import UploadRoute
@@ -113,6 +114,7 @@ def create_app(
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)
+    document_failures(app, problems_everywhere, validation_content=VALIDATION_PROBLEM_CONTENT)
     app.state.answer_failure = answer_failure
     app.state.upload_routes = upload_routes(config)
     install_csrf_refusal(app)

@@ -12,7 +12,7 @@ from identity.accounts.dependencies import SignInRequired, sign_in_redirect
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
-from identity.failure_format import answer_failure
+from identity.failure_format import answer_failure, documented_failure
 from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
@@ -24,7 +24,9 @@ from identity.signin import routes as signin_routes
 from identity.web.forms import build_csrf_guard
 from identity.web.rendering import install_web
 from kit.bearer import INVALID_TOKEN, oauth_error_response
+from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures
 from kit.outage import install_outage_handlers
+from kit.problems import install_problem_handlers
 from kit.runtime import Runtime
 from kit.web import install_infrastructure
 
@@ -56,6 +58,10 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(signin_routes.router)
     app.include_router(account_routes.router)
     install_outage_handlers(app, answer_failure)
+    # Framework errors (an unparsable body, invalid input, an unknown path) in problem+json,
+    # like the provider's own JSON APIs; the OAuth endpoints parse their own requests.
+    install_problem_handlers(app)
+    document_failures(app, documented_failure, validation_content=VALIDATION_PROBLEM_CONTENT)
     app.state.answer_failure = answer_failure
 
     @app.get("/", include_in_schema=False)

@@ -7,6 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kit.failures import Failure, as_oauth_error, as_page, as_problem, wants_html
+from kit.openapi import OAUTH_ERROR_CONTENT, PAGE_CONTENT, PROBLEM_CONTENT, Content
 
 # Endpoints whose callers are OAuth clients and read RFC 6749 §5.2-shaped errors.
 OAUTH_ENDPOINTS = frozenset({"/token", "/revoke", "/introspect", "/bc-authorize", "/userinfo", "/par"})
@@ -18,3 +19,10 @@ def answer_failure(request: Request, failure: Failure) -> Response:
     if wants_html(request):
         return as_page(request, failure)
     return as_problem(request, failure)
+
+
+def documented_failure(path: str) -> Content:
+    """What ``answer_failure`` answers on ``path``, for the OpenAPI document."""
+    if path in OAUTH_ENDPOINTS:
+        return OAUTH_ERROR_CONTENT
+    return {**PROBLEM_CONTENT, **PAGE_CONTENT}

@@ -9,13 +9,14 @@ from fastapi import APIRouter
 from consent.auth import Resident
 from consent.grants import service
 from consent.grants.schemas import GrantList, GrantOut
+from kit.openapi import bearer_problem_responses
 from kit.problems import Problem
 from kit.web import DbSession, Now
 
 router = APIRouter(prefix="/grants", tags=["grants"])
 
 
-@router.get("", response_model=GrantList)
+@router.get("", response_model=GrantList, responses=bearer_problem_responses(422))
 def my_grants(
     db: DbSession, now: Now, principal: Resident, status: Literal["active", "all"] = "active"
 ) -> GrantList:
@@ -26,7 +27,7 @@ def my_grants(
     return GrantList(grants=[GrantOut.of(v) for v in views])
 
 
-@router.post("/{grant_id}/revoke", response_model=GrantOut)
+@router.post("/{grant_id}/revoke", response_model=GrantOut, responses=bearer_problem_responses(404))
 def revoke(grant_id: str, db: DbSession, now: Now, principal: Resident) -> GrantOut:
     """Withdraw consent: the next release to that client (userinfo included) leaves the
     fields out. Revoking an already revoked grant changes nothing."""

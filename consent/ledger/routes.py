@@ -42,6 +42,7 @@ from consent.ledger.schemas import (
 )
 from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
 from kit.observability import request_id_of
+from kit.openapi import bearer_problem_responses, combine
 from kit.problems import Problem
 from kit.web import DbSession, Now, Sessions
 
@@ -141,7 +142,7 @@ AuditorTrail = Annotated[AuditTrail, Depends(_auditor_trail)]
 SignerTrail = Annotated[AuditTrail, Depends(_signer_trail)]
 
 
-@router.get("/checkpoints/latest", response_model=CheckpointOut)
+@router.get("/checkpoints/latest", response_model=CheckpointOut, responses=bearer_problem_responses(404))
 def latest_checkpoint(db: DbSession, ledger: LedgerDep, audit: ReaderTrail) -> Any:
     def query() -> tuple[CheckpointOut, int]:
         checkpoint = ledger.latest_checkpoint(db)
@@ -152,7 +153,9 @@ def latest_checkpoint(db: DbSession, ledger: LedgerDep, audit: ReaderTrail) -> A
     return audit("checkpoint.latest", {}, query)
 
 
-@router.get("/checkpoints/{tree_size}", response_model=CheckpointOut)
+@router.get(
+    "/checkpoints/{tree_size}", response_model=CheckpointOut, responses=bearer_problem_responses(404, 422)
+)
 def checkpoint_at(tree_size: int, db: DbSession, ledger: LedgerDep, audit: ReaderTrail) -> Any:
     """The most recently signed checkpoint at exactly this tree size."""
 
@@ -165,7 +168,9 @@ def checkpoint_at(tree_size: int, db: DbSession, ledger: LedgerDep, audit: Reade
     return audit("checkpoint.at", {"tree_size": tree_size}, query)
 
 
-@router.post("/checkpoints", response_model=CheckpointOut, status_code=201)
+@router.post(
+    "/checkpoints", response_model=CheckpointOut, status_code=201, responses=bearer_problem_responses()
+)
 def sign_checkpoint(db: DbSession, now: Now, ledger: LedgerDep, audit: SignerTrail) -> Any:
     """Sign the current tree head now (auditors, or the administrator credential)."""
     checkpoint = ledger.sign_checkpoint(db, now)
@@ -190,7 +195,11 @@ def _default_size(db: DbSession, ledger: LedgerDep) -> int:
     return checkpoint.tree_size
 
 
-@router.get("/proofs/inclusion", response_model=InclusionProofOut)
+@router.get(
+    "/proofs/inclusion",
+    response_model=InclusionProofOut,
+    responses=bearer_problem_responses(400, 404, 409, 422),
+)
 def inclusion_proof(
     db: DbSession,
     ledger: LedgerDep,
@@ -221,7 +230,11 @@ def inclusion_proof(
     return audit("proof.inclusion", {"index": index, "tree_size": tree_size}, query)
 
 
-@router.get("/proofs/consistency", response_model=ConsistencyProofOut)
+@router.get(
+    "/proofs/consistency",
+    response_model=ConsistencyProofOut,
+    responses=bearer_problem_responses(400, 409, 422),
+)
 def consistency_proof(
     db: DbSession,
     ledger: LedgerDep,
@@ -245,7 +258,7 @@ def consistency_proof(
 # -- residents --------------------------------------------------------------------------------
 
 
-@router.get("/me/entries", response_model=EntryPage)
+@router.get("/me/entries", response_model=EntryPage, responses=bearer_problem_responses(422))
 def my_entries(
     db: DbSession,
     principal: Resident,
@@ -292,8 +305,17 @@ def _csv_cell(value: Any) -> str:
 
 @router.get(
     "/me/entries/export",
-    responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
     response_class=Response,
+    responses=combine(
+        {
+            200: {
+                "description": "The entries as a download, in JSON or CSV",
+                "model": ResidentExport,
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        },
+        bearer_problem_responses(422),
+    ),
 )
 def export_my_entries(
     db: DbSession,
@@ -349,7 +371,9 @@ def export_my_entries(
 # -- departments ------------------------------------------------------------------------------
 
 
-@router.get("/department/entries", response_model=DepartmentEntryPage)
+@router.get(
+    "/department/entries", response_model=DepartmentEntryPage, responses=bearer_problem_responses(422)
+)
 def department_entries(
     db: DbSession,
     principal: Department,
@@ -377,7 +401,7 @@ def department_entries(
 # -- auditors ---------------------------------------------------------------------------------
 
 
-@router.get("/audit/entries", response_model=EntryPage)
+@router.get("/audit/entries", response_model=EntryPage, responses=bearer_problem_responses(422))
 def audit_entries(
     db: DbSession,
     audit: AuditorTrail,
@@ -411,7 +435,15 @@ def audit_entries(
 
 @router.get(
     "/audit/export",
-    responses={200: {"content": {JSON_LINES: {}}, "description": "the offline verifier's JSON lines"}},
+    responses=combine(
+        {
+            200: {
+                "content": {JSON_LINES: {"schema": {"type": "string"}}},
+                "description": "the offline verifier's JSON lines",
+            }
+        },
+        bearer_problem_responses(422),
+    ),
     response_class=StreamingResponse,
 )
 def audit_export(
@@ -439,7 +471,7 @@ def audit_export(
     )
 
 
-@router.get("/audit/access-log", response_model=AccessPage)
+@router.get("/audit/access-log", response_model=AccessPage, responses=bearer_problem_responses(422))
 def access_log(
     db: DbSession,
     audit: AuditorTrail,

@@ -9,16 +9,27 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import JSONResponse, Response
 
 from forms_hub.access import CurrentResident, CurrentStaff
+from forms_hub.api.responses import RESIDENT_CHANGES, RESIDENT_READS, STAFF, with_refusals
 from forms_hub.attachments.models import Attachment
+from forms_hub.attachments.schemas import ATTACHMENT_MEDIA_TYPES, AttachmentOut
 from forms_hub.attachments.service import describe
 from forms_hub.attachments.storage import AttachmentStorage
 from forms_hub.dependencies import Config, Storage
 from forms_hub.errors import AttachmentTooLarge
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.files import add_attachment, attachment_of, remove_attachment
+from kit.openapi import combine
 from kit.web import DbSession, Now
 
 router = APIRouter(tags=["attachments"])
+FILE = {
+    200: {
+        "description": "The file, as a download, with the type sniffed from its content at upload",
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}} for kind in ATTACHMENT_MEDIA_TYPES
+        },
+    }
+}
 
 
 def read_upload(request: Request, upload: UploadFile, limit: int) -> bytes:
@@ -49,7 +60,12 @@ def file_response(storage: AttachmentStorage, attachment: Attachment) -> Respons
     )
 
 
-@router.post("/api/submissions/{submission_id}/attachments", status_code=201)
+@router.post(
+    "/api/submissions/{submission_id}/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409, 413, 422),
+)
 def upload(
     submission_id: str,
     request: Request,
@@ -67,7 +83,11 @@ def upload(
     return JSONResponse(describe(attachment), status_code=201)
 
 
-@router.get("/api/submissions/{submission_id}/attachments/{attachment_id}")
+@router.get(
+    "/api/submissions/{submission_id}/attachments/{attachment_id}",
+    response_class=Response,
+    responses=combine(FILE, with_refusals(RESIDENT_READS, 404)),
+)
 def download(
     submission_id: str,
     attachment_id: str,
@@ -80,7 +100,12 @@ def download(
     return file_response(storage, attachment_of(db, submission, attachment_id))
 
 
-@router.delete("/api/submissions/{submission_id}/attachments/{attachment_id}", status_code=204)
+@router.delete(
+    "/api/submissions/{submission_id}/attachments/{attachment_id}",
+    status_code=204,
+    response_class=Response,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409),
+)
 def remove(
     submission_id: str,
     attachment_id: str,
@@ -94,7 +119,12 @@ def remove(
     return Response(status_code=204)
 
 
-@router.get("/api/department/submissions/{reference}/attachments/{attachment_id}", tags=["department"])
+@router.get(
+    "/api/department/submissions/{reference}/attachments/{attachment_id}",
+    tags=["department"],
+    response_class=Response,
+    responses=combine(FILE, with_refusals(STAFF, 404)),
+)
 def department_download(
     reference: str, attachment_id: str, staff: CurrentStaff, db: DbSession, storage: Storage
 ) -> Response:

@@ -9,12 +9,15 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse
 
 from forms_hub.access import CurrentResident, CurrentStaff
+from forms_hub.api.responses import RESIDENT_CHANGES, RESIDENT_READS, STAFF, with_refusals
 from forms_hub.dependencies import AnswerSealer, Config, HubSite
 from forms_hub.errors import NotFound
 from forms_hub.licences import repository as licences
 from forms_hub.licences import service
 from forms_hub.licences.models import Licence
+from forms_hub.licences.schemas import LicenceList, LicenceVerification, LicenceView
 from forms_hub.submissions import numbers
+from forms_hub.submissions.schemas import SubmissionView
 from forms_hub.views import licence_view, submission_view
 from kit.web import DbSession, Now
 
@@ -27,13 +30,13 @@ class LicenceTransition(BaseModel):
     reason: str = Field(max_length=2000)
 
 
-@router.get("/api/licences/{number}/verification", tags=["public"])
+@router.get("/api/licences/{number}/verification", tags=["public"], response_model=LicenceVerification)
 def verify(number: str, db: DbSession, now: Now) -> JSONResponse:
     """Valid, expired, suspended or revoked, with type, issuer and validity: no personal data."""
     return JSONResponse(service.verification(db, number[:64], now), headers={"Cache-Control": "no-store"})
 
 
-@router.get("/api/licences")
+@router.get("/api/licences", response_model=LicenceList, responses=RESIDENT_READS)
 def my_licences(
     resident: CurrentResident, db: DbSession, sealer: AnswerSealer, site: HubSite, now: Now
 ) -> JSONResponse:
@@ -42,7 +45,12 @@ def my_licences(
     return JSONResponse({"items": items})
 
 
-@router.post("/api/licences/{number}/renewal", status_code=201)
+@router.post(
+    "/api/licences/{number}/renewal",
+    status_code=201,
+    response_model=SubmissionView,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409),
+)
 def renew(
     number: str, resident: CurrentResident, db: DbSession, sealer: AnswerSealer, config: Config, now: Now
 ) -> JSONResponse:
@@ -58,7 +66,12 @@ def _department_licence(db: Session, number: str, department: str, *, lock: bool
     return licence
 
 
-@router.get("/api/department/licences/{number}", tags=["department"])
+@router.get(
+    "/api/department/licences/{number}",
+    tags=["department"],
+    response_model=LicenceView,
+    responses=with_refusals(STAFF, 404),
+)
 def department_licence(
     number: str, staff: CurrentStaff, db: DbSession, sealer: AnswerSealer, site: HubSite, now: Now
 ) -> JSONResponse:
@@ -66,7 +79,12 @@ def department_licence(
     return JSONResponse(licence_view(db, sealer, site.base_url, licence, holder=False, now=now))
 
 
-@router.post("/api/department/licences/{number}/transitions", tags=["department"])
+@router.post(
+    "/api/department/licences/{number}/transitions",
+    tags=["department"],
+    response_model=LicenceView,
+    responses=with_refusals(STAFF, 404, 409, 422),
+)
 def department_licence_action(
     number: str,
     body: LicenceTransition,

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
 from forms_hub.access import CurrentResident, CurrentStaff
+from forms_hub.api.responses import RESIDENT_CHANGES, RESIDENT_READS, STAFF, with_refusals
 from forms_hub.config import FormsConfig
 from forms_hub.crypto import Sealer, canonical_json, sha256_hex
 from forms_hub.decisions import decide
@@ -53,12 +54,20 @@ from forms_hub.submissions.schemas import (
     Assignment,
     DepartmentTransition,
     NewSubmission,
+    NotificationList,
+    NotificationsMarked,
     NotificationsRead,
+    Queue,
+    ReceiptOut,
     ReceiptToVerify,
+    ReceiptVerification,
     Resubmission,
+    SubmissionList,
+    SubmissionView,
     Withdrawal,
 )
 from forms_hub.views import notification_view, queue_item, submission_view
+from kit.openapi import combine, problem_responses
 from kit.problems import Problem
 from kit.web import DbSession, Now
 
@@ -71,6 +80,13 @@ IdempotencyKey = Annotated[
     ),
 ]
 NO_STORE = {"Cache-Control": "no-store"}
+REPLAYED_HEADER = {
+    200: {
+        "description": "A retry with the same Idempotency-Key: the first request's submission",
+        "headers": {"Idempotent-Replayed": {"description": "true on a replay", "schema": {"type": "string"}}},
+    }
+}
+REPLAYED = combine(REPLAYED_HEADER, {200: {"model": SubmissionView}})
 
 
 def _json(body: Any, status: int = 200, *, replayed: bool = False) -> JSONResponse:
@@ -92,7 +108,12 @@ def _key(value: str | None) -> str | None:
 # -- resident -------------------------------------------------------------------------------
 
 
-@router.post("/api/submissions", status_code=201)
+@router.post(
+    "/api/submissions",
+    status_code=201,
+    response_model=SubmissionView,
+    responses=combine(REPLAYED, with_refusals(RESIDENT_CHANGES, 404, 409, 422, 428)),
+)
 def create_submission(
     body: NewSubmission,
     resident: CurrentResident,
@@ -150,6 +171,8 @@ def create_submission(
 @router.post(
     "/api/forms/{slug}/submissions",
     status_code=201,
+    response_model=SubmissionView,
+    responses=combine(REPLAYED, with_refusals(RESIDENT_CHANGES, 404, 409, 413, 422, 428)),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -243,7 +266,7 @@ async def submit_form(
     return await run_in_threadpool(work)
 
 
-@router.get("/api/submissions")
+@router.get("/api/submissions", response_model=SubmissionList, responses=RESIDENT_READS)
 def my_submissions(resident: CurrentResident, db: DbSession, sealer: AnswerSealer, now: Now) -> JSONResponse:
     rows = repository.for_resident(db, resident.sub, now)
     return _json(
@@ -251,7 +274,11 @@ def my_submissions(resident: CurrentResident, db: DbSession, sealer: AnswerSeale
     )
 
 
-@router.get("/api/submissions/{submission_id}")
+@router.get(
+    "/api/submissions/{submission_id}",
+    response_model=SubmissionView,
+    responses=with_refusals(RESIDENT_READS, 404),
+)
 def my_submission(
     submission_id: str,
     resident: CurrentResident,
@@ -265,7 +292,11 @@ def my_submission(
     return _json(submission_view(db, sealer, submission, for_resident=True, notice=notice))
 
 
-@router.put("/api/submissions/{submission_id}/answers")
+@router.put(
+    "/api/submissions/{submission_id}/answers",
+    response_model=SubmissionView,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409, 422),
+)
 def save_answers(
     submission_id: str,
     body: Answers,
@@ -280,7 +311,12 @@ def save_answers(
     return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
-@router.delete("/api/submissions/{submission_id}", status_code=204)
+@router.delete(
+    "/api/submissions/{submission_id}",
+    status_code=204,
+    response_class=Response,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409),
+)
 def discard(
     submission_id: str, resident: CurrentResident, db: DbSession, storage: Storage, now: Now
 ) -> Response:
@@ -358,7 +394,11 @@ def submit_with_recheck(
     return body, replayed
 
 
-@router.post("/api/submissions/{submission_id}/submit")
+@router.post(
+    "/api/submissions/{submission_id}/submit",
+    response_model=SubmissionView,
+    responses=combine(REPLAYED_HEADER, with_refusals(RESIDENT_CHANGES, 404, 409, 422)),
+)
 def submit_draft(
     submission_id: str,
     resident: CurrentResident,
@@ -395,7 +435,11 @@ def submit_draft(
     return _json(body, 200, replayed=replayed)
 
 
-@router.post("/api/submissions/{submission_id}/resubmit")
+@router.post(
+    "/api/submissions/{submission_id}/resubmit",
+    response_model=SubmissionView,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409, 422),
+)
 def resubmit(
     submission_id: str,
     body: Resubmission,
@@ -425,7 +469,11 @@ def resubmit(
     return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
-@router.post("/api/submissions/{submission_id}/withdraw")
+@router.post(
+    "/api/submissions/{submission_id}/withdraw",
+    response_model=SubmissionView,
+    responses=with_refusals(RESIDENT_CHANGES, 404, 409, 422),
+)
 def withdraw(
     submission_id: str,
     body: Withdrawal,
@@ -440,7 +488,11 @@ def withdraw(
     return _json(submission_view(db, sealer, submission, for_resident=True))
 
 
-@router.get("/api/submissions/{submission_id}/receipt")
+@router.get(
+    "/api/submissions/{submission_id}/receipt",
+    response_model=ReceiptOut,
+    responses=with_refusals(RESIDENT_READS, 404),
+)
 def receipt(submission_id: str, resident: CurrentResident, db: DbSession, now: Now) -> JSONResponse:
     submission = submissions.get_own(db, resident, submission_id, now)
     if not submission.receipt:
@@ -448,7 +500,7 @@ def receipt(submission_id: str, resident: CurrentResident, db: DbSession, now: N
     return _json({"reference": submission.reference, "receipt": submission.receipt})
 
 
-@router.get("/api/notifications")
+@router.get("/api/notifications", response_model=NotificationList, responses=RESIDENT_READS)
 def notifications(resident: CurrentResident, db: DbSession) -> JSONResponse:
     rows = repository.notifications(db, resident.sub)
     return _json(
@@ -456,7 +508,11 @@ def notifications(resident: CurrentResident, db: DbSession) -> JSONResponse:
     )
 
 
-@router.post("/api/notifications/read")
+@router.post(
+    "/api/notifications/read",
+    response_model=NotificationsMarked,
+    responses=with_refusals(RESIDENT_CHANGES, 422),
+)
 def notifications_read(
     body: NotificationsRead, resident: CurrentResident, db: DbSession, now: Now
 ) -> JSONResponse:
@@ -467,7 +523,12 @@ def notifications_read(
 # -- anyone ---------------------------------------------------------------------------------
 
 
-@router.post("/api/receipts/verify", tags=["public"])
+@router.post(
+    "/api/receipts/verify",
+    tags=["public"],
+    response_model=ReceiptVerification,
+    responses=problem_responses(422),
+)
 def verify_receipt(body: ReceiptToVerify, receipts: Receipts) -> JSONResponse:
     """Check a receipt's signature against the hub's keys; says nothing about the case."""
     try:
@@ -490,7 +551,9 @@ def _statuses(value: str | None) -> tuple[str, ...]:
     return statuses
 
 
-@department_router.get("/api/department/submissions")
+@department_router.get(
+    "/api/department/submissions", response_model=Queue, responses=with_refusals(STAFF, 422)
+)
 def department_queue(
     staff: CurrentStaff,
     db: DbSession,
@@ -527,7 +590,11 @@ def department_queue(
     return _json({"items": [queue_item(s) for s in rows], "next_cursor": next_cursor})
 
 
-@department_router.get("/api/department/submissions/{reference}")
+@department_router.get(
+    "/api/department/submissions/{reference}",
+    response_model=SubmissionView,
+    responses=with_refusals(STAFF, 404),
+)
 def department_submission(
     reference: str, staff: CurrentStaff, db: DbSession, sealer: AnswerSealer
 ) -> JSONResponse:
@@ -535,7 +602,11 @@ def department_submission(
     return _json(submission_view(db, sealer, submission, for_resident=False))
 
 
-@department_router.post("/api/department/submissions/{reference}/assignment")
+@department_router.post(
+    "/api/department/submissions/{reference}/assignment",
+    response_model=SubmissionView,
+    responses=with_refusals(STAFF, 404, 409, 422),
+)
 def department_assign(
     reference: str, body: Assignment, staff: CurrentStaff, db: DbSession, sealer: AnswerSealer, now: Now
 ) -> JSONResponse:
@@ -545,7 +616,11 @@ def department_assign(
     return _json(submission_view(db, sealer, submission, for_resident=False))
 
 
-@department_router.post("/api/department/submissions/{reference}/transitions")
+@department_router.post(
+    "/api/department/submissions/{reference}/transitions",
+    response_model=SubmissionView,
+    responses=with_refusals(STAFF, 404, 409, 422),
+)
 def department_transition(
     reference: str,
     body: DepartmentTransition,

@@ -1,10 +1,13 @@
-"""Request bodies of the submissions API."""
+"""Request bodies of the submissions API, and the JSON its routes answer."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from forms_hub.attachments.schemas import AttachmentOut
+from forms_hub.definitions.schemas import LocalText
 
 
 class _Strict(BaseModel):
@@ -49,3 +52,98 @@ class ReceiptToVerify(_Strict):
 
 class NotificationsRead(_Strict):
     ids: list[int] | None = None
+
+
+# -- responses ------------------------------------------------------------------------------
+
+
+class SubmissionForm(BaseModel):
+    slug: str
+    version: int
+    title: LocalText
+
+
+class SubmissionEventOut(BaseModel):
+    at: str | None
+    action: str
+    from_: str | None = Field(alias="from")
+    to: str
+    actor_kind: str = Field(description="resident | officer | department_system | system")
+    actor: str | None = Field(description="Hidden from the resident unless it is the resident")
+    reason: str | None
+
+
+class SubmissionSummary(BaseModel):
+    id: str
+    reference: str | None = Field(description="Given on submitting; null for a draft")
+    status: str = Field(
+        description="draft | submitted | in_review | info_requested | approved | rejected | withdrawn"
+    )
+    form: SubmissionForm
+    department: str
+    created_at: str | None
+    updated_at: str | None
+    submitted_at: str | None
+    decided_at: str | None
+    draft_expires_at: str | None = Field(default=None, description="Drafts only")
+    migrated_from_version: int | None = None
+    notice: str | None = None
+    assigned_to: str | None = Field(default=None, description="The department's view only")
+    renews_licence: str | None = None
+
+
+class SubmissionView(SubmissionSummary):
+    answers: dict[str, Any]
+    prefill: dict[str, Any] = Field(description="Which answers came from the identity, and whether verified")
+    attachments: list[AttachmentOut]
+    history: list[SubmissionEventOut]
+    receipt: str | None = Field(default=None, description="The signed receipt (a compact JWS)")
+    answers_sha256: str | None = None
+    licence: str | None = Field(default=None, description="The licence number an approval issued")
+
+
+class SubmissionList(BaseModel):
+    items: list[SubmissionSummary]
+
+
+class QueueItem(BaseModel):
+    reference: str | None
+    form: str
+    status: str
+    submitted_at: str | None
+    updated_at: str | None
+    assigned_to: str | None
+
+
+class Queue(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class NotificationOut(BaseModel):
+    id: int
+    kind: str
+    submission_id: str | None
+    params: dict[str, Any]
+    text: dict[str, str] = Field(description="The text in en and zh-HK")
+    created_at: str | None
+    read: bool
+
+
+class NotificationList(BaseModel):
+    items: list[NotificationOut]
+    unread: int
+
+
+class NotificationsMarked(BaseModel):
+    marked: int
+
+
+class ReceiptOut(BaseModel):
+    reference: str | None
+    receipt: str
+
+
+class ReceiptVerification(BaseModel):
+    valid: bool
+    claims: dict[str, Any]

@@ -15,9 +15,12 @@ from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrati
 from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
 from identity.dependencies import IdentitySettings, MasterKey
 from kit.bearer import bearer_token
+from kit.openapi import combine, oauth_error_responses
 from kit.web import DbSession, Now
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
+# identity.app answers AdminAuthError: RFC 6750 §3 in the OAuth error format.
+ADMIN_REFUSALS = oauth_error_responses(401, challenge=True)
 
 
 class AdminAuthError(Exception):
@@ -50,7 +53,12 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
     )
 
 
-@router.post("", status_code=201, response_model=ClientRegistrationResponse)
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClientRegistrationResponse,
+    responses=combine(ADMIN_REFUSALS, oauth_error_responses(400)),
+)
 def create_client(
     body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, now: Now, master_key: MasterKey
 ) -> ClientRegistrationResponse | JSONResponse:
@@ -81,6 +89,6 @@ def create_client(
     return to_response(client, secret)
 
 
-@router.get("", response_model=list[ClientRegistrationResponse])
+@router.get("", response_model=list[ClientRegistrationResponse], responses=ADMIN_REFUSALS)
 def get_clients(_: AdminOnly, db: DbSession) -> list[ClientRegistrationResponse]:
     return [to_response(client, None) for client in list_clients(db)]

@@ -17,6 +17,7 @@ from identity.accounts.service import RequestMeta
 from identity.clients.service import get_client
 from identity.dependencies import IdentitySettings
 from identity.devices import repository, service
+from identity.devices.schemas import BoundDevice, DeviceOut, SigninDecision, SigninRequestOut
 from identity.devices.signatures import DeviceSignatureError, SignedRequest, verify_device_request
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
 from identity.sessions.service import SessionPolicy, set_session_cookie
@@ -26,10 +27,13 @@ from identity.tokens.verifier import verify_own_access_token
 from identity.web import render
 from identity.web.forms import CheckedForm, safe_next
 from kit.bearer import INVALID_TOKEN, BearerProblem, bearer_token
+from kit.openapi import combine, problem_responses
 from kit.problems import PROBLEM_JSON
 from kit.web import DbSession, Now
 
 router = APIRouter(tags=["app sign-in"])
+# _app_token's refusal: RFC 6750 §3 in problem+json, with the challenge.
+APP_TOKEN_REFUSALS = problem_responses(401, challenge=True)
 APP_SCOPE = "app:device"
 REFRESH_SECONDS = 2
 
@@ -167,7 +171,12 @@ def _refused(error: str | None) -> Response:
     return response
 
 
-@router.post("/app/devices", status_code=201)
+@router.post(
+    "/app/devices",
+    status_code=201,
+    response_model=BoundDevice,
+    responses=combine(APP_TOKEN_REFUSALS, problem_responses(400)),
+)
 def bind(
     request: Request,
     db: DbSession,
@@ -195,7 +204,7 @@ def bind(
     return JSONResponse({"device_id": device.id, "name": device.name}, status_code=201)
 
 
-@router.get("/app/devices")
+@router.get("/app/devices", response_model=list[DeviceOut], responses=APP_TOKEN_REFUSALS)
 def devices(request: Request, db: DbSession, now: Now, settings: IdentitySettings) -> Response:
     token = _app_token(request, db, settings.issuer, now)
     if isinstance(token, Response):
@@ -213,7 +222,9 @@ def _signed(db: Session, issuer: str, now: datetime, body: dict[str, Any], actio
     return verify_device_request(db, str(body.get("signed", "")), issuer=issuer, action=action, now=now)
 
 
-@router.post("/app/requests/{rid}/view")
+@router.post(
+    "/app/requests/{rid}/view", response_model=SigninRequestOut, responses=problem_responses(401, 404, 409)
+)
 def view(
     rid: str, db: DbSession, now: Now, settings: IdentitySettings, body: Annotated[dict[str, Any], Body()]
 ) -> Response:
@@ -231,7 +242,11 @@ def view(
     return JSONResponse(service.describe(signin))
 
 
-@router.post("/app/requests/{rid}/decision")
+@router.post(
+    "/app/requests/{rid}/decision",
+    response_model=SigninDecision,
+    responses=problem_responses(400, 401, 404, 409),
+)
 def decision(
     rid: str,
     db: DbSession,
@@ -256,7 +271,7 @@ def decision(
     return JSONResponse({"status": signin.status})
 
 
-@router.post("/app/approvals")
+@router.post("/app/approvals", response_model=list[SigninRequestOut], responses=problem_responses(401))
 def approvals(
     db: DbSession, now: Now, settings: IdentitySettings, body: Annotated[dict[str, Any], Body()]
 ) -> Response:

@@ -41,14 +41,42 @@ from identity.oidc.authorize import (
     sign_in_location,
 )
 from identity.oidc.provider import OpenIDProvider, ProviderDep
+from identity.oidc.schemas import (
+    AUTHORIZATION_BODY,
+    AUTHORIZATION_QUERY,
+    BACKCHANNEL_BODY,
+    INTROSPECTION_BODY,
+    LOGOUT_BODY,
+    LOGOUT_QUERY,
+    REVOCATION_BODY,
+    TOKEN_REQUEST_BODY,
+    BackchannelAuthenticationResponse,
+    IntrospectionResponse,
+    JsonWebKeySet,
+    ProviderMetadata,
+    TokenResponse,
+    UserInfo,
+)
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
 from identity.sessions.service import current_session
 from identity.web import verify_csrf
+from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
 
 router = APIRouter(tags=["openid-connect"])
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+# What the OpenAPI document says each kind of endpoint answers besides its success.
+BROWSER_PAGE = "The consent page, or the form_post page that carries the result to the client"
+BROWSER_ANSWERS = combine(
+    redirect_responses(302, 303),  # to the client's redirect URI; to sign-in
+    page_responses(400),  # no verified redirect URI to send the error to (RFC 6749 §4.1.2.1)
+)
+LOGOUT_ANSWERS = combine(redirect_responses(303), page_responses(400))
+# RFC 6749 §5.2: invalid_client is a 401 with a challenge; every other refusal a 400.
+CLIENT_REFUSALS = oauth_error_responses(400, 401, challenge=True)
+# RFC 6750 §3 (OpenID Connect Core §5.3.3).
+TOKEN_REFUSALS = oauth_error_responses(401, 403, challenge=True)
 
 
 async def _in_context(request: Request, db: Session, now: datetime, work: Callable[[], Response]) -> Response:
@@ -66,12 +94,12 @@ async def _in_context(request: Request, db: Session, now: datetime, work: Callab
     return await run_in_threadpool(run)
 
 
-@router.get("/.well-known/openid-configuration")
+@router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)
 async def openid_configuration(provider: ProviderDep) -> JSONResponse:
     return JSONResponse(discovery.metadata(provider.settings.issuer))
 
 
-@router.get("/jwks")
+@router.get("/jwks", response_model=JsonWebKeySet)
 def jwks(db: DbSession, now: Now, provider: ProviderDep) -> JSONResponse:
     provider.keys.signing_key(db, "ES256")  # creates the keys on first start
     return JSONResponse(
@@ -198,8 +226,22 @@ def _authorize(
         return authorization_error(error, oauth_req, provider.settings.issuer)
 
 
-@router.get("/authorize", operation_id="authorize_get", include_in_schema=True)
-@router.post("/authorize", operation_id="authorize_post", include_in_schema=True)
+@router.get(
+    "/authorize",
+    operation_id="authorize_get",
+    response_class=HTMLResponse,
+    response_description=BROWSER_PAGE,
+    responses=BROWSER_ANSWERS,
+    openapi_extra=AUTHORIZATION_QUERY,
+)
+@router.post(
+    "/authorize",
+    operation_id="authorize_post",
+    response_class=HTMLResponse,
+    response_description=BROWSER_PAGE,
+    responses=BROWSER_ANSWERS,
+    openapi_extra=AUTHORIZATION_BODY,
+)
 async def authorize(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
@@ -244,7 +286,12 @@ async def _token_like(
     return await _in_context(request, db, now, lambda: work(provider, oauth_req))
 
 
-@router.post("/token")
+@router.post(
+    "/token",
+    response_model=TokenResponse,
+    responses=CLIENT_REFUSALS,
+    openapi_extra=TOKEN_REQUEST_BODY,
+)
 async def token(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         response = provider.server.create_token_response(oauth_req)
@@ -253,7 +300,13 @@ async def token(request: Request, db: DbSession, now: Now, provider: ProviderDep
     return await _token_like(request, db, now, provider, issue)
 
 
-@router.post("/revoke")
+@router.post(
+    "/revoke",
+    response_model=dict[str, Any],
+    response_description="Revoked, or the token was unknown (RFC 7009 §2.2)",
+    responses=CLIENT_REFUSALS,
+    openapi_extra=REVOCATION_BODY,
+)
 async def revoke(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("revocation", oauth_req))
@@ -261,7 +314,12 @@ async def revoke(request: Request, db: DbSession, now: Now, provider: ProviderDe
     return await _token_like(request, db, now, provider, run)
 
 
-@router.post("/introspect")
+@router.post(
+    "/introspect",
+    response_model=IntrospectionResponse,
+    responses=CLIENT_REFUSALS,
+    openapi_extra=INTROSPECTION_BODY,
+)
 async def introspect(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
@@ -283,15 +341,29 @@ def _with_auth_challenge(response: Response) -> Response:
     return response
 
 
-@router.get("/userinfo", operation_id="userinfo_get")
-@router.post("/userinfo", operation_id="userinfo_post")
+@router.get("/userinfo", operation_id="userinfo_get", response_model=UserInfo, responses=TOKEN_REFUSALS)
+@router.post("/userinfo", operation_id="userinfo_post", response_model=UserInfo, responses=TOKEN_REFUSALS)
 async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     header = request.headers.get("authorization", "")
     return await _in_context(request, db, now, lambda: userinfo_response(provider, header))
 
 
-@router.get("/logout", operation_id="logout_get")
-@router.post("/logout", operation_id="logout_post")
+@router.get(
+    "/logout",
+    operation_id="logout_get",
+    response_class=HTMLResponse,
+    response_description="Signed out",
+    responses=LOGOUT_ANSWERS,
+    openapi_extra=LOGOUT_QUERY,
+)
+@router.post(
+    "/logout",
+    operation_id="logout_post",
+    response_class=HTMLResponse,
+    response_description="Signed out",
+    responses=LOGOUT_ANSWERS,
+    openapi_extra=LOGOUT_BODY,
+)
 async def end_session(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
@@ -300,7 +372,12 @@ async def end_session(request: Request, db: DbSession, now: Now, provider: Provi
     return await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
 
 
-@router.post("/bc-authorize")
+@router.post(
+    "/bc-authorize",
+    response_model=BackchannelAuthenticationResponse,
+    responses=CLIENT_REFUSALS,
+    openapi_extra=BACKCHANNEL_BODY,
+)
 async def backchannel_authentication(
     request: Request, db: DbSession, now: Now, provider: ProviderDep
 ) -> Response:
