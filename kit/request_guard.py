@@ -7,8 +7,9 @@ Defended against:
 - file parts where none belong: multipart bodies only on the routes that take uploads (415);
 - values no database or encoder can hold, which used to surface as 500s deep inside a route:
   NUL characters (PostgreSQL text refuses them), lone surrogates (not encodable as UTF-8),
-  integers outside the signed 64-bit range (every backend's BIGINT) in a path segment or a
-  JSON number, undecodable Basic credentials, JSON nested too deeply to parse. They are
+  control characters in a path (a newline stops Starlette's mounts from matching), integers
+  outside the signed 64-bit range (every backend's BIGINT) in a path segment or a JSON
+  number, undecodable Basic credentials, JSON nested too deeply to parse. They are
   refused with 400 in the route's own format. (Integer query parameters are bounded where
   they are declared: opaque OAuth values such as ``state`` may be long digit strings.)
 
@@ -43,6 +44,7 @@ from kit.failures import (
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _INTEGER = re.compile(r"-?[0-9]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -151,7 +153,10 @@ class RequestGuardMiddleware:
                 _check_basic_credentials(value[6:])
 
     def _check_target(self, scope: Scope) -> None:
-        for segment in scope["path"].split("/"):
+        path: str = scope["path"]
+        if _CONTROL.search(path):
+            _refuse_if("Control characters are not accepted in a path.")
+        for segment in path.split("/"):
             _refuse_if(unacceptable_token(segment))
         query = scope.get("query_string", b"")
         if query:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import (
     AccessDeniedError,
     AuthorizationServer,
@@ -431,6 +432,17 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer))
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
+
+    def get_authorization_grant(self, request: StarletteOAuth2Request) -> BaseGrant:
+        """Authlib echoes ``response_type`` and ``redirect_uri`` into ``error_description``,
+        whose characters RFC 6749 §5.2 limits, and its error refuses to be built with others
+        (a ValueError, so a 500). No valid response type or URI (RFC 3986) holds them:
+        refuse such a request first, without redirecting anywhere."""
+        for name in ("response_type", "redirect_uri"):
+            value = request.payload.data.get(name)
+            if isinstance(value, str) and invalid_error_characters(value):
+                raise InvalidRequestError(f"{name} holds characters no valid value has.")
+        return super().get_authorization_grant(request)
 
     # -- Authlib's storage callbacks -------------------------------------------------------
     def query_client(self, client_id: str) -> OAuthClient | None:

@@ -1,0 +1,81 @@
+"""What schemathesis found the gateway answering with a 500 or outside its OpenAPI
+documents, reproduced over real HTTP with an independent client (each failed before its fix)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.openapi.conftest import REDIRECT_URI
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@pytest.fixture
+def http(gateway) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=gateway.base_url, timeout=10, follow_redirects=False) as client:
+        yield client
+
+
+def assert_error_page(response: httpx.Response) -> None:
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("text/html")
+    assert "location" not in response.headers
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_response_type_authlib_cannot_echo_is_an_error_page_not_a_500(http, method):
+    # Authlib builds the error's description from the raw response_type and refuses to when
+    # it holds characters outside RFC 6749 §5.2's set (ValueError, then a 500).
+    params = {"response_type": "e\u00e8{k8\u00ef"}
+    if method == "GET":
+        response = http.get("/authorize", params=params)
+    else:
+        response = http.post("/authorize", data=params)
+    assert_error_page(response)
+
+
+@pytest.mark.parametrize(
+    ("response_type", "redirect_uri"),
+    [('token"', REDIRECT_URI), ("code", "https://dept.example.gov.hk/\u00e8"), ("code", 'https://x/"')],
+)
+def test_values_authlib_would_echo_are_refused_for_a_registered_client(
+    gateway, http, response_type, redirect_uri
+):
+    response = http.get(
+        "/authorize",
+        params={
+            "response_type": response_type,
+            "client_id": gateway.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": "openid",
+        },
+    )
+    assert_error_page(response)
+
+
+@pytest.mark.parametrize("path", ["/consent/grants/a%0Ab/revoke", "/forms/api/forms/a%0Ab", "/jwks%0A"])
+def test_a_control_character_in_a_path_is_refused_in_the_service_format(http, path):
+    # A newline stopped the gateway's mounts from matching, so the root answered its own
+    # undocumented 404 {"detail": "Not Found"}.
+    response = http.request("POST" if path.endswith("revoke") else "GET", path)
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+
+
+def test_an_unparsable_body_on_the_app_api_is_a_problem(http):
+    # Not UTF-8: FastAPI's "There was an error parsing the body", then {"detail": ...}.
+    body = b"^\xff\x04k)/\xfe"
+    response = http.post("/app/approvals", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["status"] == 400
+
+
+def test_invalid_input_on_the_identity_api_is_a_problem(http):
+    response = http.post("/app/approvals", json=["not", "an", "object"])
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.json()["errors"]
