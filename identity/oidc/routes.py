@@ -328,7 +328,8 @@ async def introspect(request: Request, db: DbSession, now: Now, provider: Provid
 
 
 def _with_auth_challenge(response: Response) -> Response:
-    """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate."""
+    """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate; every other error
+    400 (Authlib answers unsupported_token_type with a 401 that carries no challenge)."""
     if response.status_code in (400, 401):
         try:
             error = json.loads(bytes(response.body)).get("error")
@@ -337,6 +338,8 @@ def _with_auth_challenge(response: Response) -> Response:
         if error == "invalid_client":
             response.status_code = 401
             response.headers["WWW-Authenticate"] = 'Basic realm="token", error="invalid_client"'
+        else:
+            response.status_code = 400
     response.headers.update(NO_STORE)
     return response
 

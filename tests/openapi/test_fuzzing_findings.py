@@ -79,3 +79,16 @@ def test_invalid_input_on_the_identity_api_is_a_problem(http):
     assert response.status_code == 422
     assert response.headers["content-type"] == PROBLEM_JSON
     assert response.json()["errors"]
+
+
+@pytest.mark.parametrize("endpoint", ["/revoke", "/introspect"])
+def test_an_unsupported_token_type_hint_is_a_400_not_a_401_without_a_challenge(gateway, http, endpoint):
+    # Authlib answers unsupported_token_type with 401 and no WWW-Authenticate (RFC 9110
+    # §15.5.2 requires one), though the client did authenticate; RFC 6749 §5.2 says 400.
+    response = http.post(
+        endpoint,
+        data={"token": "whatever", "token_type_hint": "id_token"},
+        auth=(gateway.client_id, gateway.client_secret),
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["error"] == "unsupported_token_type"
