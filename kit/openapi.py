@@ -191,7 +191,7 @@ def kernel_failures(method: str, takes_files: bool, content: Content) -> Respons
     statuses = [400, 431, 503]
     if method in BODY_METHODS:
         statuses += [408, 413] if takes_files else [408, 413, 415]
-    failures = {status: _response(status, content, challenge=False) for status in statuses}
+    failures: Responses = {status: _response(status, content, challenge=False) for status in statuses}
     failures[503]["headers"] = {"Retry-After": RETRY_AFTER}
     return failures
 

@@ -18,11 +18,11 @@ from forms_hub.dependencies import Config, Storage
 from forms_hub.errors import AttachmentTooLarge
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.files import add_attachment, attachment_of, remove_attachment
-from kit.openapi import combine
+from kit.openapi import Responses, combine
 from kit.web import DbSession, Now
 
 router = APIRouter(tags=["attachments"])
-FILE = {
+FILE: Responses = {
     200: {
         "description": "The file, as a download, with the type sniffed from its content at upload",
         "content": {

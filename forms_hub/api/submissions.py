@@ -67,7 +67,7 @@ from forms_hub.submissions.schemas import (
     Withdrawal,
 )
 from forms_hub.views import notification_view, queue_item, submission_view
-from kit.openapi import combine, problem_responses
+from kit.openapi import Responses, combine, problem_responses
 from kit.problems import Problem
 from kit.web import DbSession, Now
 
@@ -80,7 +80,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 NO_STORE = {"Cache-Control": "no-store"}
-REPLAYED_HEADER = {
+REPLAYED_HEADER: Responses = {
     200: {
         "description": "A retry with the same Idempotency-Key: the first request's submission",
         "headers": {"Idempotent-Replayed": {"description": "true on a replay", "schema": {"type": "string"}}},
