@@ -44,6 +44,7 @@ from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
 from kit.observability import request_id_of
 from kit.openapi import bearer_problem_responses, combine
 from kit.problems import Problem
+from kit.request_guard import INT64_MAX
 from kit.web import DbSession, Now, Sessions
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -52,7 +53,9 @@ T = TypeVar("T")
 MAX_PAGE = 500
 JSON_LINES = "application/jsonl"
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE)]
-Before = Annotated[int | None, Query(ge=1, description="return entries with a smaller index")]
+# Integers are bounded where declared: the database's BIGINT holds no more (kit.request_guard).
+Before = Annotated[int | None, Query(ge=1, le=INT64_MAX, description="return entries with a smaller index")]
+Position = Annotated[int, Query(ge=0, le=INT64_MAX)]
 Since = Annotated[datetime | None, Query(description="inclusive; UTC when no offset is given")]
 Until = Annotated[datetime | None, Query(description="exclusive; UTC when no offset is given")]
 Name = Annotated[str | None, Query(min_length=1, max_length=64)]
@@ -204,8 +207,10 @@ def inclusion_proof(
     db: DbSession,
     ledger: LedgerDep,
     audit: ReaderTrail,
-    index: Annotated[int, Query(ge=0)],
-    tree_size: Annotated[int | None, Query(ge=1, description="default: the latest checkpoint's")] = None,
+    index: Position,
+    tree_size: Annotated[
+        int | None, Query(ge=1, le=INT64_MAX, description="default: the latest checkpoint's")
+    ] = None,
 ) -> Any:
     """Proof that entry ``index`` is in the tree of ``tree_size`` (RFC 9162 §2.1.3).
     Residents and departments get proofs only for entries they may read."""
@@ -239,8 +244,10 @@ def consistency_proof(
     db: DbSession,
     ledger: LedgerDep,
     audit: ReaderTrail,
-    old_size: Annotated[int, Query(ge=0)],
-    new_size: Annotated[int | None, Query(ge=0, description="default: the latest checkpoint's")] = None,
+    old_size: Position,
+    new_size: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="default: the latest checkpoint's")
+    ] = None,
 ) -> Any:
     """Proof that the tree of ``old_size`` is a prefix of the tree of ``new_size`` (RFC 9162 §2.1.4)."""
 

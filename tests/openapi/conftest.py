@@ -43,14 +43,15 @@ def start_gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory
     )
     runtime = Runtime.build(settings)
     migrations.upgrade(runtime.engine)
-    # A department back-end: client_credentials for the forms hub's department API and the
-    # ledger's department entries, and a redirect URI for the authorization endpoint.
+    # A department back-end: client_credentials for the forms hub's department API, the
+    # ledger's department entries and (for these tests) its audit queries, and a redirect URI
+    # for the authorization endpoint.
     registration = Registration(
         name="OpenAPI test department",
         department="DEMO",
         redirect_uris=[REDIRECT_URI],
         grant_types=("authorization_code", "refresh_token", "client_credentials"),
-        allowed_scopes=("openid", "profile", "forms:department", "ledger:department"),
+        allowed_scopes=("openid", "profile", "forms:department", "ledger:department", "ledger:audit"),
         subject_type="public",
     )
     for db in session_scope(runtime.sessions):

@@ -2,7 +2,9 @@
 services on a live gateway (SQLite) and checks that nothing answers 5xx and that every
 answer's status code, content type, headers and body are the ones the document describes.
 
-A short budget (a few examples per operation) keeps this a CI test; the gateway is seeded
+A short budget (a few examples per operation) keeps this a CI test; for a deeper run set
+EGATE_OPENAPI_EXAMPLES (e.g. 50), which also turns on schemathesis' coverage phase (boundary
+and negative values for every parameter). The gateway is seeded
 so that authenticated operations get past their access rules: the administrator credential,
 a department client's token (department and audit ledger scopes, the forms hub's department
 scope), a resident's forms hub session with a draft, and a published form. Operations the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -54,19 +57,21 @@ DEMO_FORM = Path(__file__).resolve().parents[2] / "forms_hub" / "demo_forms" / "
 RESIDENT_SUB = "openapi-test-resident"
 # Mounted where egate.app mounts each service.
 PREFIXES = {"identity": "", "consent": "/consent", "forms_hub": "/forms"}
+SHORT_BUDGET = 4
+EXAMPLES = int(os.environ.get("EGATE_OPENAPI_EXAMPLES", SHORT_BUDGET))
 CONFIG = schemathesis.Config.from_dict(
     {
-        "generation": {"mode": "all", "max-examples": 4, "database": "none"},
+        "generation": {"mode": "all", "max-examples": EXAMPLES, "database": "none"},
         "phases": {
             "examples": {"enabled": True},
-            "coverage": {"enabled": False},
+            "coverage": {"enabled": EXAMPLES > SHORT_BUDGET},
             "fuzzing": {"enabled": True},
             "stateful": {"enabled": False},
         },
     }
 )
 BUDGET = settings(
-    max_examples=4,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=True,  # the same requests every run: a failure here is reproducible
     suppress_health_check=list(HealthCheck),

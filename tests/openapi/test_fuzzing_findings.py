@@ -92,3 +92,23 @@ def test_an_unsupported_token_type_hint_is_a_400_not_a_401_without_a_challenge(g
     )
     assert response.status_code == 400, response.text
     assert response.json()["error"] == "unsupported_token_type"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/consent/ledger/proofs/inclusion?index=9223372036854775808",
+        "/consent/ledger/proofs/consistency?old_size=9223372036854775808",
+        "/consent/ledger/audit/entries?before=9223372036854775808",
+        "/consent/ledger/audit/access-log?before=48031172789265710494777344",
+    ],
+)
+def test_ledger_integers_beyond_64_bits_are_invalid_input_not_a_500(gateway, http, query):
+    token = http.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "ledger:department ledger:audit"},
+        auth=(gateway.client_id, gateway.client_secret),
+    ).json()["access_token"]
+    response = http.get(query, headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
