@@ -13,7 +13,7 @@ from forms_hub.definitions.answers import answers_from_form, validate_answers
 from forms_hub.definitions.document import FormDocument
 from forms_hub.submissions import flows, numbers
 from forms_hub.submissions.receipts import InvalidReceipt, ReceiptSigner
-from tests.forms_hub.test_definitions import demo
+from tests.forms_hub.definitions.test_document import demo
 
 MASTER = b"m" * 32
 
