@@ -5,7 +5,8 @@ consent API, the forms hub's department API) verifies the provider's access toke
 with keys from a ``JwksSource``: over HTTP from the published ``jwks_uri`` (``HttpJwks``),
 or from a callable in the same process (``InProcessJwks``: the provider reads its own keys
 from its database). Both cache the set and reload it when a token names an unknown ``kid``
-(a key rotated in on another replica).
+(a key rotated in on another replica). ``HttpJwks`` also fetches the keys a client
+registered, under ``kit.outbound``'s address policy.
 
 Only verification lives here; the provider signs its tokens with Authlib/joserfc.
 """
@@ -23,6 +24,8 @@ from typing import Any, Protocol
 import httpx
 from jose import jwt
 from jose.exceptions import JOSEError
+
+from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, compared per §4
 ALGORITHM = "ES256"
@@ -114,10 +117,18 @@ class InProcessJwks(CachedJwks):
 
 
 class HttpJwks(CachedJwks):
-    """``GET url`` (the issuer's ``jwks_uri``, RFC 8414 §2). Defended against: an issuer or
-    a network that hangs (a short timeout), redirects to another host (not followed), or
-    answers with an endless or huge body (read up to MAX_JWKS_BYTES, at most MAX_JWKS_KEYS
-    keys kept)."""
+    """``GET url`` (the issuer's ``jwks_uri``, RFC 8414 §2, or a client's, RFC 7591 §2).
+    Defended against: an issuer or a network that hangs (a short timeout per read and
+    ``total_timeout_seconds`` for the whole body), redirects to another host (not followed),
+    or answers with an endless or huge body (read up to MAX_JWKS_BYTES, at most
+    MAX_JWKS_KEYS keys kept).
+
+    ``address_policy`` is for URLs that someone outside registered (``kit.outbound``): the
+    URL is checked and its host resolved before each fetch, and the connection goes to the
+    checked address. A refused URL is ``JwksUnavailable`` like any failed fetch, and like it
+    is remembered for ``min_refresh_seconds`` (``CachedJwks``): repeating the request that
+    caused it does not repeat the fetch. Without a policy the URL is trusted (the deployment's
+    own issuer)."""
 
     def __init__(
         self,
@@ -127,14 +138,33 @@ class HttpJwks(CachedJwks):
         min_refresh_seconds: float = 5.0,
         client: httpx.Client | None = None,
         timeout_seconds: float = 3.0,
+        total_timeout_seconds: float = 10.0,
+        address_policy: OutboundPolicy | None = None,
     ) -> None:
         super().__init__(self._fetch, ttl_seconds=ttl_seconds, min_refresh_seconds=min_refresh_seconds)
         self.url = url
-        self._client = client or httpx.Client(timeout=timeout_seconds)
+        self.address_policy = address_policy
+        self.total_timeout = total_timeout_seconds
+        if client is None:
+            client = (
+                guarded_client(timeout_seconds) if address_policy else httpx.Client(timeout=timeout_seconds)
+            )
+        self._client = client
+
+    def _target(self) -> tuple[str, dict[str, Any]]:
+        if self.address_policy is None:
+            return self.url, {}
+        try:
+            pinned = self.address_policy.pin(self.url)
+        except DestinationRefused as exc:
+            raise JwksUnavailable(f"the JWKS URL {exc}") from None
+        return pinned.url, pinned.request_options()
 
     def _fetch(self) -> dict[str, Any]:
+        url, options = self._target()
+        deadline = time.monotonic() + self.total_timeout
         try:
-            with self._client.stream("GET", self.url, follow_redirects=False) as response:
+            with self._client.stream("GET", url, follow_redirects=False, **options) as response:
                 if response.status_code != 200:
                     raise JwksUnavailable(f"the JWKS endpoint answered {response.status_code}")
                 body = bytearray()
@@ -142,6 +172,8 @@ class HttpJwks(CachedJwks):
                     body += chunk
                     if len(body) > MAX_JWKS_BYTES:
                         raise JwksUnavailable("the JWK Set is too large")
+                    if time.monotonic() > deadline:
+                        raise JwksUnavailable("the JWK Set took too long to arrive")
         except httpx.HTTPError as exc:
             raise JwksUnavailable(f"cannot fetch the JWK Set: {type(exc).__name__}") from None
         try:
