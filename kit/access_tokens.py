@@ -6,7 +6,8 @@ with keys from a ``JwksSource``: over HTTP from the published ``jwks_uri`` (``Ht
 or from a callable in the same process (``InProcessJwks``: the provider reads its own keys
 from its database). Both cache the set and reload it when a token names an unknown ``kid``
 (a key rotated in on another replica). ``HttpJwks`` also fetches the keys a client
-registered, under ``kit.outbound``'s address policy.
+registered, under ``kit.outbound``'s address policy. A ``RevocationCheck`` lets the
+deployment's own resource servers refuse a revoked token before it expires.
 
 Only verification lives here; the provider signs its tokens with Authlib/joserfc.
 """
@@ -218,6 +219,51 @@ def find_key(jwks: JwksSource, kid: Any, algorithm: str) -> dict[str, Any]:
     raise InvalidToken("signed with a key the issuer does not publish")
 
 
+class RevocationCheck(Protocol):
+    """Whether the issuer has revoked an access token, by its ``jti`` (RFC 9068 §2.2.2).
+    A JWT verifies until it expires; a resource server that must honour revocation sooner
+    (RFC 7009 §2: a revoked token, or one revoked because its code was replayed or its
+    refresh token reused) asks this. For the resource servers of the issuer's own
+    deployment; a department elsewhere asks the introspection endpoint (RFC 7662)."""
+
+    def is_revoked(self, token_id: str) -> bool: ...
+
+
+class CachedRevocationCheck:
+    """A ``RevocationCheck`` that remembers answers: "revoked" for good (a revocation is
+    never undone), "not revoked" for ``ttl_seconds`` only, so a revocation takes effect
+    within that many seconds while a token used in a burst costs one lookup per interval.
+    At most ``max_entries`` answers are kept."""
+
+    def __init__(self, check: RevocationCheck, *, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self._check = check
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[float, bool]] = {}
+
+    def is_revoked(self, token_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            known = self._answers.get(token_id)
+        if known is not None and (known[1] or now - known[0] < self.ttl):
+            return known[1]
+        revoked = self._check.is_revoked(token_id)
+        if self.ttl > 0 or revoked:
+            with self._lock:
+                if len(self._answers) >= self.max_entries:
+                    self._forget_stale(now)
+                self._answers[token_id] = (now, revoked)
+        return revoked
+
+    def _forget_stale(self, now: float) -> None:
+        self._answers = {
+            jti: (at, revoked) for jti, (at, revoked) in self._answers.items() if now - at < self.ttl
+        }
+        if len(self._answers) >= self.max_entries:
+            self._answers.clear()
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -253,7 +299,9 @@ class AccessTokenVerifier:
       ``iat`` with CLOCK_SKEW_SECONDS for an issuer whose clock runs slightly ahead;
     - extensions we do not implement: a token with a ``crit`` header is refused
       (RFC 7515 §4.1.11);
-    - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing.
+    - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing;
+    - revoked tokens, when given a ``revocation`` check (asked last, for a token that
+      verifies in every other way, so forged tokens cost no lookup).
     """
 
     def __init__(
@@ -265,8 +313,10 @@ class AccessTokenVerifier:
         clock: Callable[[], datetime],
         max_token_length: int = MAX_TOKEN_LENGTH,
         clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+        revocation: RevocationCheck | None = None,
     ) -> None:
         self.issuer = issuer
+        self.revocation = revocation
         self.audience = audience
         self.jwks = jwks
         self.clock = clock
@@ -311,7 +361,10 @@ class AccessTokenVerifier:
             )
         except JOSEError as exc:
             raise InvalidToken(f"the access token does not verify: {exc}") from None
-        return self._checked(claims, check_expiry)
+        verified = self._checked(claims, check_expiry)
+        if self.revocation is not None and self.revocation.is_revoked(verified.token_id):
+            raise InvalidToken("the access token has been revoked")
+        return verified
 
     def _checked(self, claims: dict[str, Any], check_expiry: bool) -> AccessTokenClaims:
         missing = [name for name in REQUIRED_CLAIMS if name not in claims]

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=120)
     authorization_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    # The deployment's resource servers (consent, forms hub) ask whether an access token was
+    # revoked; a "not revoked" answer is reused this long, so a revocation takes effect
+    # within it (kit.access_tokens.CachedRevocationCheck).
+    revocation_cache_seconds: float = Field(default=2.0, ge=0, le=30)
     # URLs a client registers for us to fetch (jwks_uri) must be public https (kit.outbound).
     # true: a test deployment only, whose clients' keys are served on a private network.
     outbound_allow_private: bool = False

@@ -21,6 +21,7 @@ from kit.access_tokens import (
     MAX_JWKS_KEYS,
     AccessTokenVerifier,
     CachedJwks,
+    CachedRevocationCheck,
     HttpJwks,
     InProcessJwks,
     InvalidToken,
@@ -476,3 +477,63 @@ def test_a_body_that_trickles_in_is_cut_off():
     source = http_source(lambda request: httpx.Response(200, stream=Trickle()), total_timeout_seconds=0.1)
     with pytest.raises(JwksUnavailable, match="too long"):
         source.keys()
+
+
+# -- revocation ------------------------------------------------------------------------------
+
+
+class RevokedSet:
+    def __init__(self, *revoked: str) -> None:
+        self.revoked = set(revoked)
+        self.asked: list[str] = []
+
+    def is_revoked(self, token_id: str) -> bool:
+        self.asked.append(token_id)
+        return token_id in self.revoked
+
+
+def test_a_revoked_token_is_refused():
+    check = RevokedSet("jti-revoked")
+    revocable = AccessTokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks=static(KEY), clock=lambda: NOW, revocation=check
+    )
+    assert revocable.verify(sign(claims(jti="jti-live"))).token_id == "jti-live"
+    with pytest.raises(InvalidToken, match="revoked"):
+        revocable.verify(sign(claims(jti="jti-revoked")))
+    with pytest.raises(InvalidToken):
+        revocable.verify(sign(claims(jti="jti-forged"), key=Key()))
+    assert check.asked == ["jti-live", "jti-revoked"]  # a token that does not verify costs no lookup
+
+
+def test_not_revoked_is_remembered_for_seconds_and_revoked_for_good(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=2)
+    assert not cached.is_revoked("a") and not cached.is_revoked("a")
+    assert check.asked == ["a"]
+    check.revoked.add("a")
+    clock[0] += 1.5
+    assert not cached.is_revoked("a")  # still within the interval
+    clock[0] += 1
+    assert cached.is_revoked("a")
+    check.revoked.clear()
+    clock[0] += 100
+    assert cached.is_revoked("a")  # a revocation is never undone
+    assert check.asked == ["a", "a"]
+
+
+def test_without_a_cache_interval_every_use_asks():
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=0)
+    for _ in range(3):
+        cached.is_revoked("a")
+    assert check.asked == ["a", "a", "a"]
+
+
+def test_the_cache_is_bounded():
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=60, max_entries=10)
+    for index in range(25):
+        cached.is_revoked(f"jti-{index}")
+    assert len(cached._answers) <= 10
