@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 import ipaddress
+import json
+import ssl
 import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
+from kit.access_tokens import HttpJwks, JwksUnavailable
 from kit.outbound import DestinationRefused, OutboundPolicy, Unresolvable, is_public
 
 
@@ -158,3 +170,79 @@ def test_a_test_deployment_may_allow_private_addresses_and_http():
     assert target.url == "http://127.0.0.1:8080/jwks" and target.tls_name is None
     with pytest.raises(DestinationRefused):
         policy.pin("file:///etc/passwd")
+
+
+# -- a real TLS connection to a pinned address ------------------------------------------------
+
+
+def _certificate_for(name: str, directory: Path) -> tuple[Path, Path]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def tls_jwks_server(tmp_path: Path) -> Iterator[tuple[int, Path, list[str]]]:
+    """An https server on 127.0.0.1 whose certificate names keys.dept.test; it records the
+    Host header of every request."""
+    cert_file, key_file = _certificate_for("keys.dept.test", tmp_path)
+    hosts: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hosts.append(self.headers["Host"])
+            body = json.dumps({"keys": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], cert_file, hosts
+    server.shutdown()
+    server.server_close()
+
+
+def _pinned_jwks(url: str, cert_file: Path) -> HttpJwks:
+    trust = ssl.create_default_context(cafile=str(cert_file))
+    return HttpJwks(
+        url,
+        client=httpx.Client(verify=trust, trust_env=False),
+        address_policy=OutboundPolicy(allow_private=True, resolve=resolver("127.0.0.1")),
+    )
+
+
+def test_a_pinned_https_fetch_checks_the_certificate_against_the_name(tls_jwks_server):
+    port, cert_file, hosts = tls_jwks_server
+    assert _pinned_jwks(f"https://keys.dept.test:{port}/jwks", cert_file).keys() == {"keys": []}
+    assert hosts == [f"keys.dept.test:{port}"]
+    with pytest.raises(JwksUnavailable):  # same address, a name the certificate does not carry
+        _pinned_jwks(f"https://other.dept.test:{port}/jwks", cert_file).keys()
