@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from forms_hub import dependencies
+from forms_hub.access import install_revocation_check
 from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
@@ -40,6 +41,7 @@ from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
+from kit.access_tokens import RevocationCheck
 from kit.failures import Failure, as_page, as_problem
 from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
@@ -85,7 +87,11 @@ def create_app(
     config: FormsConfig | None = None,
     http: httpx.Client | None = None,
     storage: AttachmentStorage | None = None,
+    revocation: RevocationCheck | None = None,
 ) -> FastAPI:
+    """``revocation``: how the deployment tells the hub that a department's token was
+    revoked before it expired (egate wires the provider's); without it a token works until
+    it expires."""
     settings = runtime.settings
     config = config or FormsConfig.from_settings(settings)
     site = Site(settings.issuer)
@@ -110,6 +116,7 @@ def create_app(
         mailer=Mailer(master_key, site.base_url),
         csrf=build_csrf_guard(master_key, site),
     )
+    install_revocation_check(app, revocation)
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)

@@ -39,7 +39,9 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.build(settings)
     try:
         with unit_of_work(runtime.sessions) as db:
-            client, secret = clients.register(db, runtime.master_key, registration, runtime.clock())
+            client, secret = clients.register(
+                db, runtime.master_key, registration, runtime.clock(), outbound=settings.outbound_policy
+            )
     except clients.ClientRegistrationError as exc:
         print(f"egate: {exc}", file=sys.stderr)
         return 2

@@ -52,7 +52,12 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
 
 @router.post("", status_code=201, response_model=ClientRegistrationResponse)
 def create_client(
-    body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, now: Now, master_key: MasterKey
+    body: ClientRegistrationRequest,
+    _: AdminOnly,
+    db: DbSession,
+    now: Now,
+    master_key: MasterKey,
+    settings: IdentitySettings,
 ) -> ClientRegistrationResponse | JSONResponse:
     registration = Registration(
         name=body.client_name,
@@ -74,7 +79,7 @@ def create_client(
         client_id=body.client_id,
     )
     try:
-        client, secret = register(db, master_key, registration, now)
+        client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)
     except ClientRegistrationError as exc:
         error = "invalid_redirect_uri" if "redirect_uri" in exc.field else "invalid_client_metadata"
         return JSONResponse({"error": error, "error_description": str(exc)}, status_code=400)

@@ -50,6 +50,7 @@ from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
 from identity.tokens.verifier import verify_own_access_token
+from kit.outbound import OutboundPolicy
 from kit.settings import Settings
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -303,9 +304,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, outbound: OutboundPolicy) -> None:
         super().__init__(validate_jti=True, leeway=30)
         self.issuer = issuer
+        self.outbound = outbound
 
     def get_audiences(self) -> list[str]:
         return [f"{self.issuer}/token", self.issuer]
@@ -338,7 +340,11 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
         return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
-        return jwks_cache.client_keys(client.row)
+        try:
+            return jwks_cache.client_keys(client.row, self.outbound)
+        except jwks_cache.ClientKeysUnavailable:
+            # The same words as a bad signature: the caller learns nothing about the fetch.
+            raise InvalidClientError(description="Invalid client assertion.") from None
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
@@ -428,7 +434,9 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
         self.register_grant(BackchannelGrant)
-        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer))
+        self.register_client_auth_method(
+            PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer, settings.outbound_policy)
+        )
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
 

@@ -47,6 +47,16 @@ def by_hash_for_update(db: Session, token_hash: str) -> IssuedToken | None:
     ).one_or_none()
 
 
+def access_token_refused(db: Session, jti: str) -> bool:
+    """True unless ``jti`` is an access token we issued and have not revoked: a resource
+    server of this deployment asks it for a token that otherwise verifies (a token we hold
+    no row for was not issued by this provider's storage, so it is refused too)."""
+    row = db.execute(
+        select(IssuedToken.revoked_at).where(IssuedToken.jti == jti, IssuedToken.kind == "access")
+    ).first()
+    return row is None or row.revoked_at is not None
+
+
 def revoke_from_code(db: Session, code_hash: str, now: datetime) -> None:
     """Everything issued from one authorization code (a replayed code, RFC 6749 §4.1.2)."""
     db.execute(

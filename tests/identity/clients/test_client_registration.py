@@ -7,6 +7,7 @@ from identity.clients.models import Client
 from identity.clients.service import ClientRegistrationError, Registration, check_secret, register
 from identity.keys.models import SigningKey
 from identity.keys.service import ensure_keys, published_jwks, rotate
+from kit.outbound import OutboundPolicy
 
 
 def registration(**overrides):
@@ -35,6 +36,10 @@ def test_secret_is_returned_once_and_stored_only_as_a_keyed_digest(db, runtime):
         ({"grant_types": ("password",)}, "grant_types"),
         ({"token_endpoint_auth_method": "none", "grant_types": ("client_credentials",)}, "grant_types"),
         ({"subject_type": "global"}, "subject_type"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://td.example/jwks"}, "jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "file:///etc/passwd"}, "jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://10.0.0.1/jwks"}, "jwks_uri"),
+        ({"jwks_uri": "https://169.254.169.254/latest/meta-data/"}, "jwks_uri"),  # any client's URL
     ],
 )
 def test_invalid_registrations_name_the_field_and_store_nothing(db, runtime, overrides, field):
@@ -43,6 +48,16 @@ def test_invalid_registrations_name_the_field_and_store_nothing(db, runtime, ove
         register(db, runtime.master_key, registration(**overrides), runtime.clock())
     assert info.value.field == field
     assert db.scalars(select(Client)).all() == before
+
+
+def test_a_test_deployment_may_register_a_private_jwks_uri(db, runtime):
+    private = registration(token_endpoint_auth_method="private_key_jwt", jwks_uri="http://127.0.0.1:9/jwks")
+    with pytest.raises(ClientRegistrationError):
+        register(db, runtime.master_key, private, runtime.clock())
+    client, _ = register(
+        db, runtime.master_key, private, runtime.clock(), outbound=OutboundPolicy(allow_private=True)
+    )
+    assert client.jwks_uri == "http://127.0.0.1:9/jwks"
 
 
 def test_native_app_may_use_private_scheme_and_loopback(db, runtime):
