@@ -8,7 +8,6 @@ redirect to sign in, the consent page, an error for the client, or the code.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -26,6 +25,7 @@ from identity.claims import consent_fields, requested_claims
 from identity.clients.models import Client
 from identity.consent_port import ConsentPort, ConsentRequest
 from identity.oidc.adapter import RequestContext
+from identity.oidc.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.sessions.service import SignedInSession
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account"}
@@ -127,26 +127,20 @@ def _max_age(data: dict[str, str], redirect_uri: str) -> int | None:
 
 
 def _claims_request(data: dict[str, str], redirect_uri: str) -> dict[str, Any] | None:
-    """The ``claims`` parameter (OIDC Core §5.5): an object of objects (or nulls)."""
     if not data.get("claims"):
         return None
     try:
-        claims_request = json.loads(data["claims"])
-    except ValueError:
-        raise _invalid("claims must be a JSON object (OIDC Core §5.5).", redirect_uri) from None
-    if not isinstance(claims_request, dict) or not all(
-        isinstance(v, dict | type(None)) for v in claims_request.values()
-    ):
-        raise _invalid("claims must be a JSON object of objects (OIDC Core §5.5).", redirect_uri)
-    return claims_request
+        return parse_claims_parameter(data["claims"])
+    except MalformedClaimsRequest as exc:
+        raise _invalid(str(exc), redirect_uri) from None
 
 
 def _requested_acr_values(data: dict[str, str], claims_request: dict[str, Any] | None) -> list[str]:
     """``acr_values`` plus the values of an essential ``acr`` claim (OIDC Core §5.5.1.1)."""
     requested = (data.get("acr_values") or "").split()
-    essential_acr = ((claims_request or {}).get("id_token") or {}).get("acr")
-    if isinstance(essential_acr, dict) and essential_acr.get("essential"):
-        requested += list(essential_acr.get("values") or [essential_acr.get("value")])
+    essential_acr = (claims_request or {}).get("id_token", {}).get("acr")
+    if essential_acr and essential_acr.get("essential"):  # shape checked by parse_claims_parameter
+        requested += essential_acr.get("values") or [essential_acr.get("value")]
     return [a for a in requested if isinstance(a, str)]
 
 

@@ -50,6 +50,7 @@ from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
 from identity.tokens.verifier import verify_own_access_token
+from kit.access_tokens import JwksUnavailable
 from kit.settings import Settings
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -372,7 +373,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
         return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
-        return jwks_cache.client_keys(client.row)
+        """The client's registered keys. Authlib asks before it checks the client's
+        registered method: a client that authenticates otherwise, or whose keys cannot be
+        had or used, is an unknown signer (RFC 6749 §5.2 invalid_client), never a 500."""
+        if client.row.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD:
+            raise InvalidClientError(description="The client does not authenticate with private_key_jwt.")
+        try:
+            return jwks_cache.client_keys(client.row)
+        except (JoseError, ValueError, JwksUnavailable) as exc:  # joserfc: none, or unusable
+            raise InvalidClientError(description="The client's registered keys cannot be used.") from exc
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
