@@ -22,10 +22,10 @@ from authlib.oidc.core.errors import (
 
 from identity.assurance import acr_satisfies, strongest_satisfying
 from identity.claims import consent_fields, requested_claims
+from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
 from identity.consent_port import ConsentPort, ConsentRequest
 from identity.oidc.adapter import RequestContext
-from identity.oidc.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.oidc.reauthentication import RESUME_PARAM
 from identity.sessions.service import SignedInSession
 

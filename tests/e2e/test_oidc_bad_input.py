@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -14,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from jose import jwt as jose_jwt
 
+from tests.e2e.conftest import form_fields
 from tests.e2e.oidc_client import query_of
 from tests.e2e.test_oidc_code_flow import department
 
@@ -96,3 +98,22 @@ def test_a_malformed_claims_parameter_with_an_unregistered_redirect_uri_is_an_er
     response = requests.get(url, allow_redirects=False, timeout=10)
     assert response.status_code == 400 and "location" not in response.headers
     assert response.headers["content-type"].startswith("text/html")
+
+
+@pytest.mark.parametrize("claims", MALFORMED_CLAIMS + [{"id_token": 5}], ids=range(len(MALFORMED_CLAIMS) + 1))
+def test_a_malformed_claims_parameter_in_an_app_sign_in_is_read_as_no_claims(gateway, claims):
+    """The phone-app sign-in reads the same parameter from the resume path, through the same
+    validator: a bad one asks for no claims rather than failing."""
+    dept = department(gateway)
+    browser = requests.Session()
+    page = browser.get(f"{gateway.base_url}/signin", timeout=10)
+    text = claims if isinstance(claims, str) else json.dumps(claims)
+    resume = "/authorize?" + urlencode(
+        {"client_id": dept.client_id, "scope": "openid profile", "claims": text}
+    )
+    fields = {"csrf_token": form_fields(page.text)["csrf_token"], "next": resume}
+    response = browser.post(
+        f"{gateway.base_url}/signin/app/start", data=fields, allow_redirects=False, timeout=10
+    )
+    assert response.status_code == 303, (response.status_code, response.text[:300])
+    assert response.headers["location"].startswith("/signin/app?rid=")

@@ -5,7 +5,7 @@ import json
 import pytest
 from authlib.oauth2.base import invalid_error_characters
 
-from identity.oidc.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
+from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 
 MALFORMED = {
     "not JSON": "{id_token",
