@@ -117,3 +117,16 @@ def test_the_consent_page_after_signing_in_again_still_leads_to_the_code(gateway
     tokens = dept.exchange(oauth, callback)
     claims = dept.verify_id_token(tokens["id_token"], tokens["access_token"], nonce)
     assert claims["auth_time"] >= signed_in_at - 1
+
+
+def test_a_browser_without_a_session_signs_in_once_for_prompt_login(gateway):
+    dept = department(gateway)
+    email = f"resident-{secrets.token_hex(4)}@example.hk"
+    gateway.new_resident(PASSWORD, email=email)
+    browser = requests.Session()
+    oauth = dept.session("openid")
+    url, nonce = dept.start(oauth, prompt="login")
+    signin = _assert_sign_in_page(gateway, browser, browser.get(url, allow_redirects=False, timeout=10))
+    callback = follow_to_callback(browser, _sign_in(gateway, browser, signin, email))
+    tokens = dept.exchange(oauth, callback)
+    assert dept.verify_id_token(tokens["id_token"], tokens["access_token"], nonce)["sub"]
