@@ -6,10 +6,17 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from identity.tokens.models import AssertionJti, AuthorizationCode, IssuedToken, SubjectRecord
+from identity.db import rows_changed
+from identity.tokens.models import (
+    AssertionJti,
+    AuthorizationCode,
+    IssuedToken,
+    ReauthenticationDemand,
+    SubjectRecord,
+)
 
 # -- authorization codes ---------------------------------------------------------------------
 
@@ -81,6 +88,30 @@ def revoke_of_sessions(db: Session, session_ids: Collection[str], now: datetime)
         .where(IssuedToken.session_id.in_(session_ids), IssuedToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+# -- sign-ins an authorization request demanded -------------------------------------------
+
+
+def add_demand(db: Session, row: ReauthenticationDemand, now: datetime) -> None:
+    db.execute(delete(ReauthenticationDemand).where(ReauthenticationDemand.expires_at <= now))
+    db.add(row)
+
+
+def demand(db: Session, handle_hash: str) -> ReauthenticationDemand | None:
+    return db.get(ReauthenticationDemand, handle_hash)
+
+
+def spend_demand(db: Session, handle_hash: str, now: datetime) -> bool:
+    """Marks the demand used; False when it already was (two requests racing with one
+    handle: exactly one wins)."""
+    result = db.execute(
+        update(ReauthenticationDemand)
+        .where(ReauthenticationDemand.handle_hash == handle_hash, ReauthenticationDemand.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rows_changed(result) == 1
 
 
 # -- private_key_jwt assertions --------------------------------------------------------------
