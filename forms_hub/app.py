@@ -22,7 +22,7 @@ from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
 from forms_hub.api import submissions as submission_api
-from forms_hub.attachments.storage import AttachmentStorage, storage_for
+from forms_hub.attachments.storage import AttachmentStorage, sealed, storage_for
 from forms_hub.config import FormsConfig, Site
 from forms_hub.crypto import Sealer
 from forms_hub.dependencies import Receipts
@@ -108,7 +108,7 @@ def create_app(
             http or httpx.Client(timeout=config.http_timeout_seconds),
             config.provider_cache_seconds,
         ),
-        storage=storage or storage_for(settings),
+        storage=sealed(storage or storage_for(settings), master_key),
         sealer=Sealer(master_key),
         receipts=ReceiptSigner(master_key, site.base_url, config.receipt_key_generation),
         disclosures=disclosures or UnwiredDisclosures(),
