@@ -21,6 +21,7 @@ from kit.observability import RequestContextMiddleware
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
 from kit.runtime import Runtime
+from kit.security_headers import StrictTransportSecurityMiddleware
 
 FORMS_PREFIX = "/forms"
 CONSENT_PREFIX = "/consent"
@@ -94,4 +95,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         answer=answer_failure,
     )
     root.add_middleware(RequestContextMiddleware)
+    root.add_middleware(StrictTransportSecurityMiddleware, issuer=runtime.settings.issuer)
     return root

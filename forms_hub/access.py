@@ -141,7 +141,10 @@ def department_system(
     department = claims.raw.get("department")
     if DEPARTMENT_SCOPE not in claims.scopes:
         raise _insufficient(f"The token was not issued with scope {DEPARTMENT_SCOPE}.")
-    if not isinstance(department, str) or not department or claims.subject != claims.client_id:
+    # A token issued for a person (it says when they signed in: auth_time) is never a
+    # department system's, whatever its scope or roles: officers work through their session.
+    for_person = "auth_time" in claims.raw
+    if not isinstance(department, str) or not department or claims.subject != claims.client_id or for_person:
         raise _insufficient("Only a department's client_credentials token is accepted.")
     return DepartmentSystem(client_id=claims.client_id, department=department.upper())
 

@@ -47,6 +47,7 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         token_endpoint_auth_method=client.token_endpoint_auth_method,
         subject_type=client.subject_type,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
+        audit_system=client.audit_system,
     )
 
 
@@ -76,6 +77,7 @@ def create_client(
         purpose_zh=body.purpose_zh,
         legal_basis=body.legal_basis,
         require_per_request_consent=body.require_per_request_consent,
+        audit_system=body.audit_system,
         client_id=body.client_id,
     )
     try:

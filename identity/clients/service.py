@@ -30,6 +30,7 @@ OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offlin
 API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department", "app:device")
 SUBJECT_TYPES = ("pairwise", "public")
 STRICT_OUTBOUND = OutboundPolicy()
+AUDIT_SCOPE = "ledger:audit"
 
 
 class ClientRegistrationError(ValueError):
@@ -60,6 +61,7 @@ class Registration:
     legal_basis: str | None = None
     require_per_request_consent: bool = False
     first_party: bool = False
+    audit_system: bool = False
     client_id: str | None = None
 
 
@@ -132,6 +134,10 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         raise ClientRegistrationError("subject_type", f"one of {SUBJECT_TYPES}")
     if reg.id_token_signed_response_alg not in ("RS256", "ES256"):
         raise ClientRegistrationError("id_token_signed_response_alg", "RS256 or ES256")
+    if reg.audit_system and not (
+        "client_credentials" in reg.grant_types and AUDIT_SCOPE in reg.allowed_scopes
+    ):
+        raise ClientRegistrationError("audit_system", f"needs the client_credentials grant and {AUDIT_SCOPE}")
 
 
 def register(
@@ -174,6 +180,7 @@ def register(
         legal_basis=reg.legal_basis,
         require_per_request_consent=reg.require_per_request_consent,
         first_party=reg.first_party,
+        audit_system=reg.audit_system,
         created_at=now,
     )
     repository.add(db, client)

@@ -502,15 +502,17 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         when a rotation decided it (RotatingRefreshGrant)."""
         ctx = current.get()
         settings = self.settings
+        granted, role_claims = self.release.access_grant(ctx, client.row, user, scope or "")
         body, rows = self.issuer.issue(
             ctx.db,
             client=client.row,
             grantee=user,
-            scope=scope or "",
+            scope=granted,
             now=ctx.now,
             access_ttl=settings.access_token_ttl_seconds,
             refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
             refresh_token=refresh_token,
+            extra_claims=role_claims,
         )
         ctx.pending.extend(rows)
         return body

@@ -14,6 +14,7 @@ import pytest
 from forms_hub.attachments.storage import FilesystemStorage
 from forms_hub.attachments.upgrade import seal_legacy_files
 from tests.forms_hub.conftest import restaurant_answers, sign_in, toilet_answers
+from tests.forms_hub.oidc_client.test_sign_in_and_prefill import csrf_of
 from tests.forms_hub.sample_files import (
     PDF,
     PDF_WITH_EMBEDDED_FILE,
@@ -24,7 +25,6 @@ from tests.forms_hub.sample_files import (
     TRUNCATED_PDF,
     png_declaring,
 )
-from tests.forms_hub.test_sign_in_and_prefill import csrf_of
 from tests.support.live_server import LiveServer, free_port, start_live_server
 
 
