@@ -31,11 +31,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from html import unescape
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from devtools.http_browser import sign_in
 
 ROOT = Path(__file__).resolve().parent.parent
 # The CLI of this checkout (not whatever `egate` an installed package would run).
@@ -55,28 +57,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def form_fields(page: str) -> dict[str, str]:
-    fields = {}
-    for tag in re.findall(r"<input[^>]*>", page):
-        name = re.search(r'name="([^"]*)"', tag)
-        value = re.search(r'value="([^"]*)"', tag)
-        if name:
-            fields[unescape(name.group(1))] = unescape(value.group(1)) if value else ""
-    return fields
-
-
-def post_forms(page: str, current_url: str) -> list[tuple[str, dict[str, str]]]:
-    """Each POST form on the page: where it posts (its action, or the page itself) and its fields."""
-    forms = []
-    for opening, body in re.findall(r"(<form[^>]*>)(.*?)</form>", page, flags=re.S):
-        if 'method="post"' not in opening:
-            continue
-        action = re.search(r'action="([^"]*)"', opening)
-        target = urljoin(current_url, unescape(action.group(1))) if action else current_url
-        forms.append((target, form_fields(body)))
-    return forms
 
 
 @dataclass
@@ -116,32 +96,6 @@ class Gateway:
         return result.stdout
 
 
-def sign_in(browser: httpx.Client, url: str, identifier: str, password: str) -> httpx.Response:
-    """Follow redirects like a browser, filling in the sign-in page and approving consent."""
-    response = browser.get(url)
-    for _ in range(12):
-        if response.is_redirect:
-            location = urljoin(str(response.url), response.headers["location"])
-            if location.startswith(DEMO_REDIRECT_URI):
-                return response
-            response = browser.get(location)
-            continue
-        page = response.text
-        forms = post_forms(page, str(response.url))
-        sign_in_form = next(((t, f) for t, f in forms if "password" in f), None)
-        consent_form = next(((t, f) for t, f in forms if "decision" in f or 'name="decision"' in page), None)
-        if sign_in_form:
-            target, fields = sign_in_form
-            fields.update(identifier=identifier, password=password)
-        elif consent_form:
-            target, fields = consent_form
-            fields.update(decision="approve", remember="yes")
-        else:
-            return response  # a page that asks nothing more: signed in
-        response = browser.post(target, data=fields)
-    raise SystemExit("sign-in did not finish")
-
-
 @dataclass
 class Tally:
     submissions: list[str] = field(default_factory=list)
@@ -170,7 +124,7 @@ def department_token(gateway: Gateway, browser: httpx.Client, secret: str, resid
             "nonce": secrets.token_urlsafe(8),
         }
     )
-    callback = sign_in(browser, f"{gateway.base}/authorize?{query}", *resident)
+    callback = sign_in(browser, f"{gateway.base}/authorize?{query}", *resident, stop_at=DEMO_REDIRECT_URI)
     if not callback.is_redirect:
         raise SystemExit(f"no code: the flow ended at {callback.url} ({callback.status_code})")
     code = parse_qs(urlsplit(callback.headers["location"]).query)["code"][0]

@@ -10,7 +10,7 @@ from consent.grants.routes import router as grants_router
 from consent.ledger.dependencies import install_ledger
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger
-from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource
+from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
 from kit.failures import as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -22,9 +22,16 @@ AUDIENCE_SUFFIX = "/consent"
 
 
 def create_app(
-    runtime: Runtime, *, config: ConsentConfig | None = None, jwks: JwksSource | None = None
+    runtime: Runtime,
+    *,
+    config: ConsentConfig | None = None,
+    jwks: JwksSource | None = None,
+    revocation: RevocationCheck | None = None,
 ) -> FastAPI:
     """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly.
+    ``revocation``: how the deployment tells this API that a token was revoked before it
+    expired (the composition root wires the provider's); without it a token works until
+    it expires.
 
     The runtime is unpacked here: routes get the session and the time from ``kit.web``,
     the ledger and the access rules from this service's own dependencies."""
@@ -41,6 +48,7 @@ def create_app(
         audience=issuer + AUDIENCE_SUFFIX,
         jwks=jwks or HttpJwks(f"{issuer}/jwks", ttl_seconds=config.jwks_cache_seconds),
         clock=runtime.clock,
+        revocation=revocation,
     )
     install_access_rules(
         app,

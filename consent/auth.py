@@ -9,7 +9,11 @@ with the *public* subject type: residents reach this API through the gateway's f
 public-subject clients (``ConsentConfig.resident_client_ids`` can pin them). A pairwise
 ``sub`` matches no resident, so a misregistered client sees nothing rather than another's
 entries. ``ledger:department`` reads entries whose recipient department is the token's
-``department`` claim (client-credentials tokens carry it). ``ledger:audit`` is for auditors.
+``department`` claim (client-credentials tokens carry it). ``ledger:audit`` is for auditors:
+it counts only with the ``auditor`` role in the token's ``roles`` claim (RFC 9068 §2.2.3.1),
+which the provider puts there for auditor accounts and for clients registered as audit
+systems. A scope alone proves only that the client was registered for it, not that the person
+behind the token may read every resident's disclosures.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ SCOPE_RESIDENT = "ledger:resident"
 SCOPE_DEPARTMENT = "ledger:department"
 SCOPE_AUDIT = "ledger:audit"
 LEDGER_SCOPES = (SCOPE_RESIDENT, SCOPE_DEPARTMENT, SCOPE_AUDIT)
+AUDITOR_ROLE = "auditor"
+# A scope that counts only when the token's ``roles`` claim holds the role.
+SCOPE_ROLES = {SCOPE_AUDIT: AUDITOR_ROLE}
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class Principal:
     department: str | None
     token_id: str | None
     is_admin: bool = False
+    roles: frozenset[str] = frozenset()
 
     @property
     def is_auditor(self) -> bool:
@@ -44,13 +52,23 @@ class Principal:
 
     @classmethod
     def from_claims(cls, claims: AccessTokenClaims) -> Principal:
+        """``scopes``: the token's scopes less any role-bound scope whose role it does not
+        carry, so every rule (and every ``SCOPE_AUDIT in scopes``) sees what it may do."""
         department = claims.raw.get("department")
+        raw_roles = claims.raw.get("roles")
+        roles = (
+            frozenset(r for r in raw_roles if isinstance(r, str))
+            if isinstance(raw_roles, list)
+            else frozenset()
+        )
+        scopes = frozenset(s for s in claims.scopes if s not in SCOPE_ROLES or SCOPE_ROLES[s] in roles)
         return cls(
             subject=claims.subject,
             client_id=claims.client_id,
-            scopes=claims.scopes,
+            scopes=scopes,
             department=department if isinstance(department, str) and department else None,
             token_id=claims.token_id,
+            roles=roles,
         )
 
 
@@ -100,7 +118,9 @@ def authenticated(request: Request, rules: Rules) -> Principal:
 
 def _needs(principal: Principal, scope: str) -> None:
     if scope not in principal.scopes:
-        raise BearerProblem(403, INSUFFICIENT_SCOPE, f"This needs the {scope} scope.", scope=scope)
+        role = SCOPE_ROLES.get(scope)
+        detail = f"This needs the {scope} scope" + (f" and the {role} role." if role else ".")
+        raise BearerProblem(403, INSUFFICIENT_SCOPE, detail, scope=scope)
 
 
 def resident(rules: Rules, principal: Annotated[Principal, Depends(authenticated)]) -> Principal:

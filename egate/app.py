@@ -14,11 +14,14 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort
 from egate import health
+from identity.tokens.revocation import IssuedAccessTokens
+from kit.access_tokens import CachedRevocationCheck
 from kit.failures import Failure, FailureFormat
 from kit.observability import RequestContextMiddleware
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
 from kit.runtime import Runtime
+from kit.security_headers import StrictTransportSecurityMiddleware
 
 FORMS_PREFIX = "/forms"
 CONSENT_PREFIX = "/consent"
@@ -38,12 +41,21 @@ class FormsHubDisclosures:
 
 
 def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
-    """Each service's own app, keyed by its name; also what `egate openapi` documents."""
+    """Each service's own app, keyed by its name; also what `egate openapi` documents.
+
+    The consent API and the forms hub are resource servers of the same deployment as the
+    provider, sharing its database: they learn of a revoked access token from the
+    provider's token table, within EGATE_REVOCATION_CACHE_SECONDS."""
     consent_port = LedgerConsentPort(runtime)
+    revocation = CachedRevocationCheck(
+        IssuedAccessTokens(runtime.sessions), ttl_seconds=runtime.settings.revocation_cache_seconds
+    )
     return {
         "identity": identity.app.create_app(runtime, consent_port),
-        "consent": consent.app.create_app(runtime),
-        "forms_hub": forms_hub.app.create_app(runtime, FormsHubDisclosures(consent_port)),
+        "consent": consent.app.create_app(runtime, revocation=revocation),
+        "forms_hub": forms_hub.app.create_app(
+            runtime, FormsHubDisclosures(consent_port), revocation=revocation
+        ),
     }
 
 
@@ -83,4 +95,5 @@ def create_app(runtime: Runtime) -> FastAPI:
         answer=answer_failure,
     )
     root.add_middleware(RequestContextMiddleware)
+    root.add_middleware(StrictTransportSecurityMiddleware, issuer=runtime.settings.issuer)
     return root

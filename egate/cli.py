@@ -18,7 +18,7 @@ import identity.cli
 from consent.ledger.models import LEDGER_TABLES
 from egate.app import create_app, service_apps
 from egate.demo import seed_demo
-from kit import migrations
+from kit import keys, migrations
 from kit.console import progress
 from kit.observability import configure_logging
 from kit.runtime import Runtime
@@ -103,6 +103,30 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_master_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Rotation of the master key, which only wraps the root secret (kit/keys.py): no datum
+    is rewritten, so it needs no downtime."""
+    keys.load_master_key(settings)  # a first run wraps the root, as any command would
+    if args.action == "rotate":
+        old, new = keys.rotate_master_key(settings)
+        print(
+            f"master key {new} is current; {old} still opens the root until `egate master-key retire`"
+            f" (copy {settings.effective_master_key_file} and {settings.effective_root_key_file}"
+            " to every replica first)"
+        )
+    elif args.action == "retire":
+        retired = keys.retire_previous_master_keys(settings)
+        where = "remove them from EGATE_MASTER_KEY" if settings.master_key else "removed from the key file"
+        print(f"retired {len(retired)} previous master key(s) {' '.join(retired)}: {where}".rstrip())
+    current = keys.load_master_keys(settings)
+    print(
+        f"current master key {keys.master_key_id(current.current)};"
+        f" previous: {' '.join(current.previous_ids) or 'none'};"
+        f" root wrapped under {keys.root_wrapped_under(settings)}"
+    )
+    return 0
+
+
 def render_openapi(settings: Settings) -> dict[str, str]:
     """The OpenAPI document of each service as committed text, keyed by file name."""
     documents = {}
@@ -152,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="allow a downgrade that drops the disclosure ledger's tables",
     )
     db.set_defaults(handler=cmd_db)
+
+    master_key = commands.add_parser("master-key", help="rotate the master key (it wraps the root secret)")
+    master_key.add_argument("action", choices=["status", "rotate", "retire"])
+    master_key.set_defaults(handler=cmd_master_key)
 
     demo = commands.add_parser("demo", help="seed a demo department, resident and forms")
     demo.set_defaults(handler=cmd_demo)

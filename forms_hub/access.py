@@ -10,6 +10,12 @@
 - Form administration: the gateway's admin token (any department) or a department token
   (its own department's forms only).
 
+A department token revoked before it expires is refused within seconds when the deployment
+wires a ``kit.access_tokens.RevocationCheck`` (``install_revocation_check``): egate gives
+the provider's, read from the shared database, as it gives the ledger's DisclosureRecorder.
+A hub deployed on its own would answer the same question through the provider's
+introspection endpoint (RFC 7662).
+
 The session is looked up with the request's unit of work (``kit.web.DbSession``), whose read
 transaction then ends at once: a handler must not hold the database while it calls the
 provider or waits for an upload (SQLite serialises every transaction, reads included).
@@ -23,14 +29,15 @@ from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, FastAPI, Request
+from starlette.requests import HTTPConnection
 
 from forms_hub.config import Site
 from forms_hub.dependencies import AdminToken, HubSite, Provider, RpKeys
 from forms_hub.oidc_client.provider import ProviderClient, ProviderError
 from forms_hub.oidc_client.service import SESSION_COOKIE, session_from_cookie
 from forms_hub.principals import DepartmentSystem, Officer, Resident, Staff
-from kit.access_tokens import AccessTokenVerifier
+from kit.access_tokens import AccessTokenVerifier, RevocationCheck
 from kit.bearer import (
     INSUFFICIENT_SCOPE,
     INVALID_TOKEN,
@@ -45,6 +52,19 @@ from kit.web import DbSession, Now
 DEPARTMENT_SCOPE = "forms:department"
 REALM = "forms"
 UNSAFE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+
+
+def install_revocation_check(app: FastAPI, check: RevocationCheck | None) -> None:
+    app.state.forms_revocation_check = check
+
+
+async def _revocation_check(connection: HTTPConnection) -> RevocationCheck | None:
+    # async: FastAPI runs a sync dependency in a worker thread; this one needs no thread.
+    check: RevocationCheck | None = connection.app.state.forms_revocation_check
+    return check
+
+
+Revocation = Annotated[RevocationCheck | None, Depends(_revocation_check)]
 
 
 @dataclass(frozen=True)
@@ -104,29 +124,43 @@ def current_resident(request: Request, principal: Visitor, site: HubSite) -> Res
     return Resident(principal.sub)
 
 
-def department_system(provider: ProviderClient, site: Site, token: str, now: datetime) -> DepartmentSystem:
+def department_system(
+    provider: ProviderClient, site: Site, token: str, now: datetime, revocation: RevocationCheck | None
+) -> DepartmentSystem:
     """A department back-end's RFC 9068 access token for ``<issuer>/forms``, verified by the
-    kernel against the JWKS the provider's discovery document names, at the request's time."""
+    kernel against the JWKS the provider's discovery document names, at the request's time,
+    and refused when ``revocation`` says it was revoked."""
     try:
         jwks = provider.jwks()
     except ProviderError:
         raise keys_unavailable() from None
-    verifier = AccessTokenVerifier(issuer=site.issuer, audience=site.audience, jwks=jwks, clock=lambda: now)
+    verifier = AccessTokenVerifier(
+        issuer=site.issuer, audience=site.audience, jwks=jwks, clock=lambda: now, revocation=revocation
+    )
     claims = verified_claims(verifier, token, realm=REALM)
     department = claims.raw.get("department")
     if DEPARTMENT_SCOPE not in claims.scopes:
         raise _insufficient(f"The token was not issued with scope {DEPARTMENT_SCOPE}.")
-    if not isinstance(department, str) or not department or claims.subject != claims.client_id:
+    # A token issued for a person (it says when they signed in: auth_time) is never a
+    # department system's, whatever its scope or roles: officers work through their session.
+    for_person = "auth_time" in claims.raw
+    if not isinstance(department, str) or not department or claims.subject != claims.client_id or for_person:
         raise _insufficient("Only a department's client_credentials token is accepted.")
     return DepartmentSystem(client_id=claims.client_id, department=department.upper())
 
 
 def current_staff(
-    request: Request, db: DbSession, keys: RpKeys, provider: Provider, site: HubSite, now: Now
+    request: Request,
+    db: DbSession,
+    keys: RpKeys,
+    provider: Provider,
+    site: HubSite,
+    now: Now,
+    revocation: Revocation,
 ) -> Staff:
     token = _bearer(request)
     if token:
-        return department_system(provider, site, token, now)
+        return department_system(provider, site, token, now, revocation)
     principal = session_principal(request, db, keys, now)
     if principal is None:
         raise BearerProblem(
@@ -147,7 +181,12 @@ class FormAdmin:
 
 
 def current_form_admin(
-    request: Request, admin_token: AdminToken, provider: Provider, site: HubSite, now: Now
+    request: Request,
+    admin_token: AdminToken,
+    provider: Provider,
+    site: HubSite,
+    now: Now,
+    revocation: Revocation,
 ) -> FormAdmin:
     token = _bearer(request)
     if token is None:
@@ -158,7 +197,7 @@ def current_form_admin(
         return FormAdmin(None)
     if token.count(".") != 2:
         raise BearerProblem(401, INVALID_TOKEN, "The token is not valid.", realm=REALM)
-    return FormAdmin(department_system(provider, site, token, now).department)
+    return FormAdmin(department_system(provider, site, token, now, revocation).department)
 
 
 CurrentResident = Annotated[Resident, Depends(current_resident)]

@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from forms_hub import dependencies
+from forms_hub.access import install_revocation_check
 from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
 from forms_hub.api import submissions as submission_api
-from forms_hub.attachments.storage import AttachmentStorage, storage_for
+from forms_hub.attachments.storage import AttachmentStorage, sealed, storage_for
 from forms_hub.config import FormsConfig, Site
 from forms_hub.crypto import Sealer
 from forms_hub.dependencies import Receipts
@@ -40,6 +41,7 @@ from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
+from kit.access_tokens import RevocationCheck
 from kit.failures import Failure, as_page, as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -86,7 +88,11 @@ def create_app(
     config: FormsConfig | None = None,
     http: httpx.Client | None = None,
     storage: AttachmentStorage | None = None,
+    revocation: RevocationCheck | None = None,
 ) -> FastAPI:
+    """``revocation``: how the deployment tells the hub that a department's token was
+    revoked before it expired (egate wires the provider's); without it a token works until
+    it expires."""
     settings = runtime.settings
     config = config or FormsConfig.from_settings(settings)
     site = Site(settings.issuer)
@@ -103,7 +109,7 @@ def create_app(
             http or httpx.Client(timeout=config.http_timeout_seconds),
             config.provider_cache_seconds,
         ),
-        storage=storage or storage_for(settings),
+        storage=sealed(storage or storage_for(settings), master_key),
         sealer=Sealer(master_key),
         receipts=ReceiptSigner(master_key, site.base_url, config.receipt_key_generation),
         disclosures=disclosures or UnwiredDisclosures(),
@@ -111,6 +117,7 @@ def create_app(
         mailer=Mailer(master_key, site.base_url),
         csrf=build_csrf_guard(master_key, site),
     )
+    install_revocation_check(app, revocation)
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)

@@ -1,6 +1,6 @@
 """`egate forms ...`: load definitions from files, list them, retire a form, set the hub's
-client registration with the provider, purge expired drafts, send licence reminders and
-queued emails."""
+client registration with the provider, purge expired drafts, seal attachments stored in clear
+by an older version, send licence reminders and queued emails."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from forms_hub.attachments.storage import storage_for
+from forms_hub.attachments.storage import sealed, storage_for
+from forms_hub.attachments.upgrade import seal_legacy_files
 from forms_hub.definitions import repository
 from forms_hub.definitions.service import DefinitionError, Loaded, retire
 from forms_hub.demo import load_directory
@@ -84,6 +85,13 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_seal_attachments(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.build(settings)
+    count = seal_legacy_files(runtime.sessions, sealed(storage_for(settings), runtime.master_key))
+    print(f"sealed {count} attachment(s) stored before sealing at rest")
+    return 0
+
+
 def cmd_remind(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.build(settings)
     for db in session_scope(runtime.sessions):
@@ -126,6 +134,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     purge = actions.add_parser("purge-drafts", help="delete drafts past their expiry")
     purge.set_defaults(handler=cmd_purge)
+
+    seal = actions.add_parser(
+        "seal-attachments", help="seal files stored in clear by an older version (once)"
+    )
+    seal.set_defaults(handler=cmd_seal_attachments)
 
     remind = actions.add_parser("remind", help="notify holders of licences about to expire (run daily)")
     remind.set_defaults(handler=cmd_remind)

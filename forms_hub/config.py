@@ -24,6 +24,8 @@ class FormsConfig:
     # one stays published so old receipts keep verifying.
     receipt_key_generation: int = 1
     max_upload_bytes: int = 20 * 1024 * 1024
+    # An image declaring more pixels than this is refused before it is decoded.
+    max_image_pixels: int = 40_000_000
     # The provider's discovery document and JWKS are cached this long; an unknown ``kid``
     # refetches the JWKS sooner (key rotation).
     provider_cache_seconds: float = 300.0
@@ -40,6 +42,7 @@ class FormsConfig:
             auth_request_ttl=timedelta(seconds=settings.forms_auth_request_ttl_seconds),
             receipt_key_generation=settings.forms_receipt_key_generation,
             max_upload_bytes=settings.forms_max_upload_bytes,
+            max_image_pixels=settings.forms_max_image_pixels,
             provider_cache_seconds=settings.forms_provider_cache_seconds,
             http_timeout_seconds=settings.forms_http_timeout_seconds,
             queue_page_size=settings.forms_queue_page_size,

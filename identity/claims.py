@@ -1,4 +1,5 @@
-"""The claims the provider can release about a resident, and which scope asks for which.
+"""The claims the provider can release about a resident, and which scope asks for which;
+the scopes that act as a role, and who may hold them.
 
 Standard claims follow OpenID Connect Core §5.1; the Chinese name is the language-tagged
 ``name#zh-HK`` (§5.2); the identity-document number is our own ``hkid_number`` claim and is
@@ -31,6 +32,34 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 # Verification flags travel with their claim: consenting to "email" covers "email_verified".
 COMPANION_CLAIMS = {EMAIL_VERIFIED: EMAIL, PHONE_VERIFIED: PHONE}
 ALL_RESIDENT_CLAIMS = tuple(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
+
+
+# Staff roles (an account's ``roles``), released in the ``roles`` claim (RFC 9068 §2.2.3.1).
+ROLES = "roles"
+OFFICER = "officer"
+AUDITOR = "auditor"
+ADMIN = "admin"
+STAFF_ROLES = (OFFICER, AUDITOR, ADMIN)
+
+# Scopes that act as a role. Registering a client for one lets the client ASK for it; a token
+# carries it only when the holder has the role: for a person, the role on their staff account;
+# for a client's own client_credentials token, the client's registration (an audit system).
+# Defends against a resident or an officer reading every resident's disclosures because they
+# signed in through a client that happens to be registered with ``ledger:audit``.
+PERSON_SCOPE_ROLES: dict[str, str] = {"ledger:audit": AUDITOR, "forms:department": OFFICER}
+CLIENT_SCOPE_ROLES: dict[str, str] = {"ledger:audit": AUDITOR}
+
+
+def scopes_held(scopes: Iterable[str], roles: Iterable[str], scope_roles: dict[str, str]) -> list[str]:
+    """``scopes`` without the role-bound ones whose role is not among ``roles``, in order."""
+    held = set(roles)
+    return [s for s in scopes if s not in scope_roles or scope_roles[s] in held]
+
+
+def roles_behind(scopes: Iterable[str], roles: Iterable[str], scope_roles: dict[str, str]) -> list[str]:
+    """The holder's ``roles`` that the granted ``scopes`` call for (the ``roles`` claim)."""
+    wanted = {scope_roles[s] for s in scopes if s in scope_roles}
+    return sorted(wanted & set(roles))
 
 
 def claims_for_scope(scope: str) -> list[str]:

@@ -5,7 +5,9 @@ consent API, the forms hub's department API) verifies the provider's access toke
 with keys from a ``JwksSource``: over HTTP from the published ``jwks_uri`` (``HttpJwks``),
 or from a callable in the same process (``InProcessJwks``: the provider reads its own keys
 from its database). Both cache the set and reload it when a token names an unknown ``kid``
-(a key rotated in on another replica).
+(a key rotated in on another replica). ``HttpJwks`` also fetches the keys a client
+registered, under ``kit.outbound``'s address policy. A ``RevocationCheck`` lets the
+deployment's own resource servers refuse a revoked token before it expires.
 
 Only verification lives here; the provider signs its tokens with Authlib/joserfc.
 """
@@ -23,6 +25,8 @@ from typing import Any, Protocol
 import httpx
 from jose import jwt
 from jose.exceptions import JOSEError
+
+from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, compared per §4
 ALGORITHM = "ES256"
@@ -114,10 +118,18 @@ class InProcessJwks(CachedJwks):
 
 
 class HttpJwks(CachedJwks):
-    """``GET url`` (the issuer's ``jwks_uri``, RFC 8414 §2). Defended against: an issuer or
-    a network that hangs (a short timeout), redirects to another host (not followed), or
-    answers with an endless or huge body (read up to MAX_JWKS_BYTES, at most MAX_JWKS_KEYS
-    keys kept)."""
+    """``GET url`` (the issuer's ``jwks_uri``, RFC 8414 §2, or a client's, RFC 7591 §2).
+    Defended against: an issuer or a network that hangs (a short timeout per read and
+    ``total_timeout_seconds`` for the whole body), redirects to another host (not followed),
+    or answers with an endless or huge body (read up to MAX_JWKS_BYTES, at most
+    MAX_JWKS_KEYS keys kept).
+
+    ``address_policy`` is for URLs that someone outside registered (``kit.outbound``): the
+    URL is checked and its host resolved before each fetch, and the connection goes to the
+    checked address. A refused URL is ``JwksUnavailable`` like any failed fetch, and like it
+    is remembered for ``min_refresh_seconds`` (``CachedJwks``): repeating the request that
+    caused it does not repeat the fetch. Without a policy the URL is trusted (the deployment's
+    own issuer)."""
 
     def __init__(
         self,
@@ -127,14 +139,33 @@ class HttpJwks(CachedJwks):
         min_refresh_seconds: float = 5.0,
         client: httpx.Client | None = None,
         timeout_seconds: float = 3.0,
+        total_timeout_seconds: float = 10.0,
+        address_policy: OutboundPolicy | None = None,
     ) -> None:
         super().__init__(self._fetch, ttl_seconds=ttl_seconds, min_refresh_seconds=min_refresh_seconds)
         self.url = url
-        self._client = client or httpx.Client(timeout=timeout_seconds)
+        self.address_policy = address_policy
+        self.total_timeout = total_timeout_seconds
+        if client is None:
+            client = (
+                guarded_client(timeout_seconds) if address_policy else httpx.Client(timeout=timeout_seconds)
+            )
+        self._client = client
+
+    def _target(self) -> tuple[str, dict[str, Any]]:
+        if self.address_policy is None:
+            return self.url, {}
+        try:
+            pinned = self.address_policy.pin(self.url)
+        except DestinationRefused as exc:
+            raise JwksUnavailable(f"the JWKS URL {exc}") from None
+        return pinned.url, pinned.request_options()
 
     def _fetch(self) -> dict[str, Any]:
+        url, options = self._target()
+        deadline = time.monotonic() + self.total_timeout
         try:
-            with self._client.stream("GET", self.url, follow_redirects=False) as response:
+            with self._client.stream("GET", url, follow_redirects=False, **options) as response:
                 if response.status_code != 200:
                     raise JwksUnavailable(f"the JWKS endpoint answered {response.status_code}")
                 body = bytearray()
@@ -142,6 +173,8 @@ class HttpJwks(CachedJwks):
                     body += chunk
                     if len(body) > MAX_JWKS_BYTES:
                         raise JwksUnavailable("the JWK Set is too large")
+                    if time.monotonic() > deadline:
+                        raise JwksUnavailable("the JWK Set took too long to arrive")
         except httpx.HTTPError as exc:
             raise JwksUnavailable(f"cannot fetch the JWK Set: {type(exc).__name__}") from None
         try:
@@ -186,6 +219,51 @@ def find_key(jwks: JwksSource, kid: Any, algorithm: str) -> dict[str, Any]:
     raise InvalidToken("signed with a key the issuer does not publish")
 
 
+class RevocationCheck(Protocol):
+    """Whether the issuer has revoked an access token, by its ``jti`` (RFC 9068 §2.2.2).
+    A JWT verifies until it expires; a resource server that must honour revocation sooner
+    (RFC 7009 §2: a revoked token, or one revoked because its code was replayed or its
+    refresh token reused) asks this. For the resource servers of the issuer's own
+    deployment; a department elsewhere asks the introspection endpoint (RFC 7662)."""
+
+    def is_revoked(self, token_id: str) -> bool: ...
+
+
+class CachedRevocationCheck:
+    """A ``RevocationCheck`` that remembers answers: "revoked" for good (a revocation is
+    never undone), "not revoked" for ``ttl_seconds`` only, so a revocation takes effect
+    within that many seconds while a token used in a burst costs one lookup per interval.
+    At most ``max_entries`` answers are kept."""
+
+    def __init__(self, check: RevocationCheck, *, ttl_seconds: float, max_entries: int = 10_000) -> None:
+        self._check = check
+        self.ttl = ttl_seconds
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._answers: dict[str, tuple[float, bool]] = {}
+
+    def is_revoked(self, token_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            known = self._answers.get(token_id)
+        if known is not None and (known[1] or now - known[0] < self.ttl):
+            return known[1]
+        revoked = self._check.is_revoked(token_id)
+        if self.ttl > 0 or revoked:
+            with self._lock:
+                if len(self._answers) >= self.max_entries:
+                    self._forget_stale(now)
+                self._answers[token_id] = (now, revoked)
+        return revoked
+
+    def _forget_stale(self, now: float) -> None:
+        self._answers = {
+            jti: (at, revoked) for jti, (at, revoked) in self._answers.items() if now - at < self.ttl
+        }
+        if len(self._answers) >= self.max_entries:
+            self._answers.clear()
+
+
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -221,7 +299,9 @@ class AccessTokenVerifier:
       ``iat`` with CLOCK_SKEW_SECONDS for an issuer whose clock runs slightly ahead;
     - extensions we do not implement: a token with a ``crit`` header is refused
       (RFC 7515 §4.1.11);
-    - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing.
+    - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing;
+    - revoked tokens, when given a ``revocation`` check (asked last, for a token that
+      verifies in every other way, so forged tokens cost no lookup).
     """
 
     def __init__(
@@ -233,8 +313,10 @@ class AccessTokenVerifier:
         clock: Callable[[], datetime],
         max_token_length: int = MAX_TOKEN_LENGTH,
         clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+        revocation: RevocationCheck | None = None,
     ) -> None:
         self.issuer = issuer
+        self.revocation = revocation
         self.audience = audience
         self.jwks = jwks
         self.clock = clock
@@ -279,7 +361,10 @@ class AccessTokenVerifier:
             )
         except JOSEError as exc:
             raise InvalidToken(f"the access token does not verify: {exc}") from None
-        return self._checked(claims, check_expiry)
+        verified = self._checked(claims, check_expiry)
+        if self.revocation is not None and self.revocation.is_revoked(verified.token_id):
+            raise InvalidToken("the access token has been revoked")
+        return verified
 
     def _checked(self, claims: dict[str, Any], check_expiry: bool) -> AccessTokenClaims:
         missing = [name for name in REQUIRED_CLAIMS if name not in claims]

@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kit.db import DatabaseTimeouts
+from kit.outbound import OutboundPolicy
 from kit.request_guard import RequestLimits
 
 
@@ -25,8 +26,12 @@ class Settings(BaseSettings):
     database_url: str | None = None
     # Master secret (base64, 32 bytes) from which every other key is derived; when unset it
     # is read from, or generated into, master_key_file (default: <data_dir>/master.key).
+    # Several keys (comma- or line-separated, current first) during a rotation: kit/keys.py.
     master_key: str | None = Field(default=None, repr=False)
     master_key_file: Path | None = None
+    # The root secret every key is derived from, wrapped under the master key (kit/keys.py);
+    # default <data_dir>/root.key.
+    root_key_file: Path | None = None
     # Generation of the field-encryption key new ciphertexts use (identity/security/keyring.py).
     field_key_generation: int = Field(default=1, ge=1, le=999)
 
@@ -62,6 +67,13 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=120)
     authorization_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    # The deployment's resource servers (consent, forms hub) ask whether an access token was
+    # revoked; a "not revoked" answer is reused this long, so a revocation takes effect
+    # within it (kit.access_tokens.CachedRevocationCheck).
+    revocation_cache_seconds: float = Field(default=2.0, ge=0, le=30)
+    # URLs a client registers for us to fetch (jwks_uri) must be public https (kit.outbound).
+    # true: a test deployment only, whose clients' keys are served on a private network.
+    outbound_allow_private: bool = False
     session_idle_seconds: int = Field(default=30 * 60, ge=60)
     session_absolute_seconds: int = Field(default=12 * 3600, ge=300)
 
@@ -81,6 +93,7 @@ class Settings(BaseSettings):
     forms_auth_request_ttl_seconds: int = Field(default=600, ge=60)
     forms_receipt_key_generation: int = Field(default=1, ge=1, le=999)
     forms_max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    forms_max_image_pixels: int = Field(default=40_000_000, ge=1)
     forms_provider_cache_seconds: float = Field(default=300.0, ge=0)
     forms_http_timeout_seconds: float = Field(default=10.0, gt=0)
     forms_queue_page_size: int = Field(default=50, ge=1, le=500)
@@ -134,8 +147,16 @@ class Settings(BaseSettings):
         )
 
     @property
+    def outbound_policy(self) -> OutboundPolicy:
+        return OutboundPolicy(allow_private=self.outbound_allow_private)
+
+    @property
     def effective_master_key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def effective_root_key_file(self) -> Path:
+        return self.root_key_file or self.data_dir / "root.key"
 
 
 def load_settings(**overrides: object) -> Settings:

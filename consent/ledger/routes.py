@@ -4,8 +4,6 @@ proofs for anyone holding a ledger scope; the verifier key for everyone."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -41,6 +39,7 @@ from consent.ledger.schemas import (
     ResidentExport,
 )
 from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
+from kit.exports import csv_text, download
 from kit.observability import request_id_of
 from kit.openapi import bearer_problem_responses, combine
 from kit.problems import Problem
@@ -304,12 +303,6 @@ CSV_COLUMNS = (
 )
 
 
-def _csv_cell(value: Any) -> str:
-    text = "" if value is None else " ".join(value) if isinstance(value, list) else str(value)
-    # Spreadsheets run cells starting with these as formulas (OWASP "CSV injection").
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @router.get(
     "/me/entries/export",
     response_class=Response,
@@ -352,17 +345,8 @@ def export_my_entries(
         before = page[-1].index
     stamp = now.strftime("%Y%m%d")
     if format == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(CSV_COLUMNS)
-        for view in views:
-            entry = view.entry()
-            writer.writerow([_csv_cell(entry[column]) for column in CSV_COLUMNS])
-        return Response(
-            buffer.getvalue(),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="disclosures-{stamp}.csv"'},
-        )
+        text = csv_text(CSV_COLUMNS, (view.entry() for view in views))
+        return download(text, "text/csv; charset=utf-8", f"disclosures-{stamp}.csv")
     body = ResidentExport(
         resident_id=principal.subject,
         exported_at=rfc3339_utc(now),

@@ -12,7 +12,7 @@ from forms_hub.access import CurrentResident, CurrentStaff
 from forms_hub.api.responses import RESIDENT_CHANGES, RESIDENT_READS, STAFF, with_refusals
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.schemas import ATTACHMENT_MEDIA_TYPES, AttachmentOut
-from forms_hub.attachments.service import describe
+from forms_hub.attachments.service import describe, read_file
 from forms_hub.attachments.storage import AttachmentStorage
 from forms_hub.dependencies import Config, Storage
 from forms_hub.errors import AttachmentTooLarge
@@ -49,7 +49,7 @@ def file_response(storage: AttachmentStorage, attachment: Attachment) -> Respons
     # Served as a download with its sniffed type; nosniff and a sandboxing CSP so a file
     # can never run as a page of the hub's origin.
     return Response(
-        storage.get(attachment.storage_key),
+        read_file(storage, attachment),
         media_type=attachment.media_type,
         headers={
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(attachment.filename, safe='')}",
@@ -79,7 +79,9 @@ def upload(
 ) -> JSONResponse:
     data = read_upload(request, file, config.max_upload_bytes)
     submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-    attachment = add_attachment(db, storage, submission, name, file.filename, data, now)
+    attachment = add_attachment(
+        db, storage, submission, name, file.filename, data, now, max_image_pixels=config.max_image_pixels
+    )
     return JSONResponse(describe(attachment), status_code=201)
 
 

@@ -1,6 +1,8 @@
 """Accepting a file for one of a form's attachment slots: the type is decided by the file's
-content (its magic bytes) and must also agree with the file name's extension, the size is
-checked against the definition, and the SHA-256 is kept (it goes into the receipt).
+content (its magic bytes) and must also agree with the file name's extension, the file must
+decode as that type and carry nothing active (:mod:`forms_hub.attachments.inspection`), the
+size is checked against the definition, and the SHA-256 is kept (it goes into the receipt
+and is checked again each time the file is read back).
 
 Whether the submission may still take files is the submissions' rule
 (:mod:`forms_hub.submissions.files`); this module knows only files and slots."""
@@ -8,6 +10,7 @@ Whether the submission may still take files is the submissions' rule
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import uuid
 from datetime import datetime
@@ -16,9 +19,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from forms_hub.attachments import repository as attachments
+from forms_hub.attachments.inspection import FileRefused, inspect
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
-from forms_hub.attachments.storage import AttachmentStorage
+from forms_hub.attachments.storage import AttachmentStorage, StoredFileDamaged
 from forms_hub.definitions.document import FormDocument
 from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, NotFound
 
@@ -51,6 +55,8 @@ def accept(
     filename: str | None,
     data: bytes,
     now: datetime,
+    *,
+    max_image_pixels: int,
 ) -> Attachment:
     """Store the file and add its row (not flushed).
 
@@ -87,6 +93,10 @@ def accept(
             f"The file's content is {TYPE_NAMES[media_type]} but its name does not end in {endings}.",
             f"檔案內容是 {TYPE_NAMES[media_type]}，但檔名並非以 {endings} 結尾。",
         )
+    try:
+        inspect(data, media_type, max_image_pixels=max_image_pixels)
+    except FileRefused as refused:
+        raise _rejected(slot_name, refused.en, refused.zh) from None
     existing = [a for a in attachments.of_submission(db, submission_id) if a.slot == slot_name]
     limit = slot.get("max_files", 1)
     if len(existing) >= limit:
@@ -96,7 +106,7 @@ def accept(
             f"此項最多只可附上 {limit} 個檔案，請先移除一個。",
         )
     digest = hashlib.sha256(data).hexdigest()
-    key = storage.put(data, digest)
+    key = storage.put(data)
     attachment = Attachment(
         id=uuid.uuid4().hex,
         submission_id=submission_id,
@@ -117,6 +127,17 @@ def get_attachment(db: Session, submission_id: str, attachment_id: str) -> Attac
     if attachment is None or attachment.submission_id != submission_id:
         raise NotFound("No such attachment.")
     return attachment
+
+
+def read_file(storage: AttachmentStorage, attachment: Attachment) -> bytes:
+    """The file's bytes, only if they are the ones accepted (the digest in its row): a file
+    altered on disk, or another file put in its place, is never served.
+
+    Raises StoredFileDamaged."""
+    data = storage.get(attachment.storage_key)
+    if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), attachment.sha256):
+        raise StoredFileDamaged("The stored file is damaged.")
+    return data
 
 
 def describe(attachment: Attachment) -> dict[str, Any]:

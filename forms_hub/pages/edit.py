@@ -186,7 +186,16 @@ async def edit_post(
                 upload.file.seek(0)
                 data = upload.file.read(config.max_upload_bytes + 1)
                 try:
-                    add_attachment(db, storage, submission, slot, upload.filename, data, now)
+                    add_attachment(
+                        db,
+                        storage,
+                        submission,
+                        slot,
+                        upload.filename,
+                        data,
+                        now,
+                        max_image_pixels=config.max_image_pixels,
+                    )
                 except AttachmentRejected as exc:
                     message = exc.extensions.get("message") or {"en": exc.detail, "zh-HK": exc.detail}
                     errors.append({"field": slot, "code": exc.code, "message": message})

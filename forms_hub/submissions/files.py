@@ -25,11 +25,15 @@ def add_attachment(
     filename: str | None,
     data: bytes,
     now: datetime,
+    *,
+    max_image_pixels: int,
 ) -> Attachment:
     """Raises AttachmentRejected / AttachmentTooLarge (nothing stored) or Conflict."""
     ensure_editable(submission, now)
     doc = document_of(definition_of(db, submission))
-    attachment = accept(db, storage, doc, submission.id, slot_name, filename, data, now)
+    attachment = accept(
+        db, storage, doc, submission.id, slot_name, filename, data, now, max_image_pixels=max_image_pixels
+    )
     submission.updated_at = now
     db.flush()
     return attachment

@@ -413,7 +413,9 @@ def submit_new(
         return existing, True
     draft = create_draft(db, sealer, config.draft_ttl, resident, slug, answers, now)
     for slot, filename, data in files:
-        add_attachment(db, storage, draft, slot, filename, data, now)
+        add_attachment(
+            db, storage, draft, slot, filename, data, now, max_image_pixels=config.max_image_pixels
+        )
     return submit(
         db,
         draft,

@@ -8,6 +8,7 @@ import sys
 
 from identity.accounts.schemas import FormErrors
 from identity.accounts.service import create_staff, rotate_field_encryption
+from identity.claims import STAFF_ROLES
 from identity.db import unit_of_work
 from identity.messaging.delivery import deliver_pending, delivery_for
 from identity.security.hashing import hasher_for
@@ -77,7 +78,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--role",
         action="append",
         required=True,
-        choices=["officer", "auditor", "admin"],
+        choices=STAFF_ROLES,
         help="repeat for several roles",
     )
     create.add_argument("--password-stdin", action="store_true", help="read the password from stdin")

@@ -18,7 +18,6 @@ from identity.security.keyring import normalise_email
 from identity.security.passwords import check_password_policy
 
 GENDERS = ("female", "male", "other")
-STAFF_ROLES = ("officer", "auditor", "admin")
 MIN_AGE = 11
 _EMAIL_RE = re.compile(
     r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"

@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 from identity.accounts import repository
 from identity.accounts.models import Account, AccountEvent, VerificationCode
 from identity.accounts.schemas import (
-    STAFF_ROLES,
     ContactChange,
     Enrolment,
     FormErrors,
     clean_username,
     password_errors,
 )
+from identity.claims import STAFF_ROLES
 from identity.messaging import outbox
 from identity.residents.hkid import InvalidHKID, format_hkid, mask_hkid, normalise_hkid
 from identity.security import totp

@@ -34,12 +34,15 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         purpose_zh=args.purpose_zh,
         legal_basis=args.legal_basis,
         require_per_request_consent=args.per_request_consent,
+        audit_system=args.audit_system,
         client_id=args.client_id,
     )
     runtime = Runtime.build(settings)
     try:
         with unit_of_work(runtime.sessions) as db:
-            client, secret = clients.register(db, runtime.master_key, registration, runtime.clock())
+            client, secret = clients.register(
+                db, runtime.master_key, registration, runtime.clock(), outbound=settings.outbound_policy
+            )
     except clients.ClientRegistrationError as exc:
         print(f"egate: {exc}", file=sys.stderr)
         return 2
@@ -53,7 +56,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     runtime = Runtime.build(settings)
     with unit_of_work(runtime.sessions) as db:
         for client in clients.list_clients(db):
-            print(f"{client.client_id}\t{client.department}\t{client.name}")
+            audit = "\taudit-system" if client.audit_system else ""
+            print(f"{client.client_id}\t{client.department}\t{client.name}{audit}")
     return 0
 
 
@@ -85,6 +89,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.add_argument("--purpose-zh")
     add.add_argument("--legal-basis")
     add.add_argument("--per-request-consent", action="store_true")
+    add.add_argument(
+        "--audit-system",
+        action="store_true",
+        help="its client_credentials tokens may read the ledger as an auditor (with --scope ledger:audit)",
+    )
     add.add_argument("--client-id")
     add.set_defaults(handler=_with_default_grants(cmd_add))
     listing = actions.add_parser("list", help="list registered clients")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db import Base
@@ -35,5 +35,7 @@ class Client(Base):
     legal_basis: Mapped[str | None] = mapped_column(Text)
     require_per_request_consent: Mapped[bool] = mapped_column(default=False)
     first_party: Mapped[bool] = mapped_column(default=False)
+    # A client whose own client_credentials tokens may carry ``ledger:audit`` (claims.py).
+    audit_system: Mapped[bool] = mapped_column(default=False, server_default=false())
     disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]

@@ -50,6 +50,7 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         token_endpoint_auth_method=client.token_endpoint_auth_method,
         subject_type=client.subject_type,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
+        audit_system=client.audit_system,
     )
 
 
@@ -60,7 +61,12 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
     responses=combine(ADMIN_REFUSALS, oauth_error_responses(400)),
 )
 def create_client(
-    body: ClientRegistrationRequest, _: AdminOnly, db: DbSession, now: Now, master_key: MasterKey
+    body: ClientRegistrationRequest,
+    _: AdminOnly,
+    db: DbSession,
+    now: Now,
+    master_key: MasterKey,
+    settings: IdentitySettings,
 ) -> ClientRegistrationResponse | JSONResponse:
     registration = Registration(
         name=body.client_name,
@@ -79,10 +85,11 @@ def create_client(
         purpose_zh=body.purpose_zh,
         legal_basis=body.legal_basis,
         require_per_request_consent=body.require_per_request_consent,
+        audit_system=body.audit_system,
         client_id=body.client_id,
     )
     try:
-        client, secret = register(db, master_key, registration, now)
+        client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)
     except ClientRegistrationError as exc:
         error = "invalid_redirect_uri" if "redirect_uri" in exc.field else "invalid_client_metadata"
         return JSONResponse({"error": error, "error_description": str(exc)}, status_code=400)

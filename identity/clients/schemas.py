@@ -29,6 +29,9 @@ class ClientRegistrationRequest(BaseModel):
     purpose_zh: str | None = Field(default=None, max_length=1000)
     legal_basis: str | None = Field(default=None, max_length=500)
     require_per_request_consent: bool = False
+    audit_system: bool = Field(
+        default=False, description="its client_credentials tokens may read the ledger as an auditor"
+    )
     client_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
 
 
@@ -44,3 +47,4 @@ class ClientRegistrationResponse(BaseModel):
     token_endpoint_auth_method: str
     subject_type: str
     id_token_signed_response_alg: str
+    audit_system: bool

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from identity.clients import repository
 from identity.clients.models import Client
+from kit.outbound import DestinationRefused, OutboundPolicy
 from kit.sealing import derive_key
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -28,6 +29,8 @@ OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offlin
 # Scopes of the gateway's own APIs, granted to department back-ends and auditors.
 API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department", "app:device")
 SUBJECT_TYPES = ("pairwise", "public")
+STRICT_OUTBOUND = OutboundPolicy()
+AUDIT_SCOPE = "ledger:audit"
 
 
 class ClientRegistrationError(ValueError):
@@ -58,6 +61,7 @@ class Registration:
     legal_basis: str | None = None
     require_per_request_consent: bool = False
     first_party: bool = False
+    audit_system: bool = False
     client_id: str | None = None
 
 
@@ -87,7 +91,17 @@ def _validate_redirect_uri(uri: str, field: str, *, native: bool) -> None:
     raise ClientRegistrationError(field, f"{uri!r} must be https (or http on loopback)")
 
 
-def validate(reg: Registration) -> None:
+def _validate_fetched_url(uri: str, field: str, outbound: OutboundPolicy) -> None:
+    """A URL the provider itself will fetch (``jwks_uri``; the same rule for any such URL a
+    client registers): public https only, unlike a redirect URI, which the resident's
+    browser follows. ``kit.outbound`` checks it again at every fetch."""
+    try:
+        outbound.check_registered(uri)
+    except DestinationRefused as exc:
+        raise ClientRegistrationError(field, f"{exc} (the provider fetches it)") from None
+
+
+def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> None:
     if not reg.name.strip():
         raise ClientRegistrationError("name", "is required")
     if not reg.department.strip():
@@ -114,15 +128,30 @@ def validate(reg: Registration) -> None:
             raise ClientRegistrationError("jwks", "give exactly one of jwks or jwks_uri")
         if reg.jwks is not None and not isinstance(reg.jwks.get("keys"), list):
             raise ClientRegistrationError("jwks", "must be a JWK Set with a 'keys' list")
+    if reg.jwks_uri is not None:
+        _validate_fetched_url(reg.jwks_uri, "jwks_uri", outbound)
     if reg.subject_type not in SUBJECT_TYPES:
         raise ClientRegistrationError("subject_type", f"one of {SUBJECT_TYPES}")
     if reg.id_token_signed_response_alg not in ("RS256", "ES256"):
         raise ClientRegistrationError("id_token_signed_response_alg", "RS256 or ES256")
+    if reg.audit_system and not (
+        "client_credentials" in reg.grant_types and AUDIT_SCOPE in reg.allowed_scopes
+    ):
+        raise ClientRegistrationError("audit_system", f"needs the client_credentials grant and {AUDIT_SCOPE}")
 
 
-def register(db: Session, master_key: bytes, reg: Registration, now: datetime) -> tuple[Client, str | None]:
-    """Store a new client; returns it and its secret (shown once, never stored in clear)."""
-    validate(reg)
+def register(
+    db: Session,
+    master_key: bytes,
+    reg: Registration,
+    now: datetime,
+    *,
+    outbound: OutboundPolicy = STRICT_OUTBOUND,
+) -> tuple[Client, str | None]:
+    """Store a new client; returns it and its secret (shown once, never stored in clear).
+    ``outbound``: the deployment's rule for URLs the provider fetches (its settings'
+    ``outbound_policy``; strict unless a test deployment allows private addresses)."""
+    validate(reg, outbound)
     client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
     if repository.get(db, client_id) is not None:
         raise ClientRegistrationError("client_id", "is already registered")
@@ -151,6 +180,7 @@ def register(db: Session, master_key: bytes, reg: Registration, now: datetime) -
         legal_basis=reg.legal_basis,
         require_per_request_consent=reg.require_per_request_consent,
         first_party=reg.first_party,
+        audit_system=reg.audit_system,
         created_at=now,
     )
     repository.add(db, client)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from sqlalchemy.orm import Session
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
 from identity.claims import requested_claims
+from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
 from identity.clients.service import get_client
 from identity.devices import repository
@@ -149,8 +149,8 @@ def start_browser_signin(db: Session, now: datetime, next_path: str) -> tuple[Ap
     query = {k: v[0] for k, v in parse_qs(urlsplit(next_path).query).items()}
     client = get_client(db, query.get("client_id", "")) if query.get("client_id") else None
     try:
-        claims = json.loads(query["claims"]) if query.get("claims") else None
-    except ValueError:
+        claims = parse_claims_parameter(query["claims"]) if query.get("claims") else None
+    except MalformedClaimsRequest:
         claims = None
     browser_token = secrets.token_urlsafe(32)
     signin = AppSignin(

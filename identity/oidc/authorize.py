@@ -8,7 +8,6 @@ redirect to sign in, the consent page, an error for the client, or the code.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,14 +22,15 @@ from authlib.oidc.core.errors import (
 
 from identity.assurance import acr_satisfies, strongest_satisfying
 from identity.claims import consent_fields, requested_claims
+from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
 from identity.consent_port import ConsentPort, ConsentRequest
 from identity.oidc.adapter import RequestContext
+from identity.oidc.reauthentication import RESUME_PARAM
 from identity.sessions.service import SignedInSession
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account"}
 RESPONSE_MODES = {"query", "form_post"}
-LOGIN_AFTER_PARAM = "egate_login_after"
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,9 @@ class Decision:
 
 @dataclass(frozen=True)
 class SignInNeeded:
+    """``force``: the sign-in must happen after now, whatever session the browser holds
+    (the request is then resumed through identity.oidc.reauthentication)."""
+
     acr: str | None
     force: bool
 
@@ -67,7 +70,6 @@ class ParsedParameters:
     required_acr: str | None
     claims_request: dict[str, Any] | None
     response_mode: str
-    login_after: int | None
 
 
 def parse_parameters(data: dict[str, str], redirect_uri: str) -> ParsedParameters:
@@ -83,7 +85,6 @@ def parse_parameters(data: dict[str, str], redirect_uri: str) -> ParsedParameter
         required_acr=strongest_satisfying(_requested_acr_values(data, claims_request)),
         claims_request=claims_request,
         response_mode=response_mode,
-        login_after=_login_after(data),
     )
 
 
@@ -127,45 +128,42 @@ def _max_age(data: dict[str, str], redirect_uri: str) -> int | None:
 
 
 def _claims_request(data: dict[str, str], redirect_uri: str) -> dict[str, Any] | None:
-    """The ``claims`` parameter (OIDC Core §5.5): an object of objects (or nulls)."""
     if not data.get("claims"):
         return None
     try:
-        claims_request = json.loads(data["claims"])
-    except ValueError:
-        raise _invalid("claims must be a JSON object (OIDC Core §5.5).", redirect_uri) from None
-    if not isinstance(claims_request, dict) or not all(
-        isinstance(v, dict | type(None)) for v in claims_request.values()
-    ):
-        raise _invalid("claims must be a JSON object of objects (OIDC Core §5.5).", redirect_uri)
-    return claims_request
+        return parse_claims_parameter(data["claims"])
+    except MalformedClaimsRequest as exc:
+        raise _invalid(str(exc), redirect_uri) from None
 
 
 def _requested_acr_values(data: dict[str, str], claims_request: dict[str, Any] | None) -> list[str]:
     """``acr_values`` plus the values of an essential ``acr`` claim (OIDC Core §5.5.1.1)."""
     requested = (data.get("acr_values") or "").split()
-    essential_acr = ((claims_request or {}).get("id_token") or {}).get("acr")
-    if isinstance(essential_acr, dict) and essential_acr.get("essential"):
-        requested += list(essential_acr.get("values") or [essential_acr.get("value")])
+    essential_acr = (claims_request or {}).get("id_token", {}).get("acr")
+    if essential_acr and essential_acr.get("essential"):  # shape checked by parse_claims_parameter
+        requested += essential_acr.get("values") or [essential_acr.get("value")]
     return [a for a in requested if isinstance(a, str)]
 
 
-def _login_after(data: dict[str, str]) -> int | None:
-    value = data.get(LOGIN_AFTER_PARAM, "")
-    return int(value) if value.isdigit() else None
-
-
 def authentication_step(
-    params: ParsedParameters, session: SignedInSession | None, now: datetime, redirect_uri: str
+    params: ParsedParameters,
+    session: SignedInSession | None,
+    now: datetime,
+    redirect_uri: str,
+    demanded_at: datetime | None,
 ) -> SignedInSession | SignInNeeded:
-    """The session when it may be used; otherwise what sign-in must do."""
+    """The session when it may be used; otherwise what sign-in must do.
+
+    ``demanded_at``: when this very request sent the browser to sign in again, as the server
+    recorded it (identity.oidc.reauthentication), never as the request says."""
     silent = "none" in params.prompts
+    forcing = "login" in params.prompts or params.max_age is not None
     if session is None:
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
-        return SignInNeeded(params.required_acr, force=False)
+        return SignInNeeded(params.required_acr, force=forcing)
     auth_age = (now - session.auth_time).total_seconds()
-    forced_done = params.login_after is not None and session.auth_time.timestamp() >= params.login_after
+    forced_done = demanded_at is not None and session.auth_time >= demanded_at
     if "login" in params.prompts and not forced_done:
         return SignInNeeded(params.required_acr, force=True)
     if params.max_age is not None and auth_age > params.max_age and not forced_done:
@@ -213,11 +211,14 @@ def consent_step(
     return ConsentNeeded(request, client, granted if decision.grant_id else ())
 
 
-def sign_in_location(original_query: dict[str, str], step: SignInNeeded, now: datetime) -> str:
+def sign_in_location(original_query: dict[str, str], step: SignInNeeded, resume_handle: str | None) -> str:
+    """Where the browser signs in, and the authorization request it comes back to (with the
+    handle of the sign-in demand, when the request forces one)."""
     resume = dict(original_query)
     params: dict[str, str] = {}
+    if resume_handle is not None:
+        resume[RESUME_PARAM] = resume_handle
     if step.force:
-        resume[LOGIN_AFTER_PARAM] = str(int(now.timestamp()))
         params["prompt"] = "login"
     params["next"] = "/authorize?" + urlencode(resume)
     if step.acr:

@@ -1,4 +1,11 @@
-"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2-3)."""
+"""RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2-3).
+
+With a valid ``id_token_hint`` the department we issued it to asks, and the session ends at
+once. Without one, any page could send the browser here (logout CSRF: an image tag signing
+residents out, mid-form, at will), so a signed-in person is asked first (§2 lets the OP ask
+the End-User whether to log out): the confirmation page posts back with a CSRF token, and
+only that post ends the session.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +23,12 @@ from identity.oidc.jwks_cache import key_set
 from identity.oidc.provider import OpenIDProvider
 from identity.sessions.service import SESSION_COOKIE, current_session
 from identity.sessions.service import end_session as end_browser_session
+from identity.web import render, verify_csrf
+from kit.csrf import CSRF_FIELD
+
+# The request's parameters the confirmation page carries into its post (all but the hint,
+# which it never has, and the CSRF token, which it adds).
+CARRIED_PARAMS = ("client_id", "post_logout_redirect_uri", "state", "ui_locales")
 
 
 def _hinted_client_id(provider: OpenIDProvider, id_token_hint: str) -> str | None:
@@ -49,6 +62,10 @@ def end_session(provider: OpenIDProvider, request: Request, params: dict[str, st
             return _page(400, "The sign-out request is not valid (post_logout_redirect_uri).")
         redirect = post_logout
     session = current_session(ctx.db, request, provider.session_policy, ctx.now)
+    if session is not None and not params.get("id_token_hint"):
+        if CSRF_FIELD not in params:
+            return _confirmation(request, params)
+        verify_csrf(request, params)  # a wrong token: kit.csrf.CsrfError, the 400 page
     if session is not None:
         end_browser_session(ctx.db, session.id, ctx.now)
     if redirect:
@@ -59,6 +76,11 @@ def end_session(provider: OpenIDProvider, request: Request, params: dict[str, st
         response = _page(200, "You have signed out.")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
+
+
+def _confirmation(request: Request, params: dict[str, str]) -> HTMLResponse:
+    carried = {name: params[name] for name in CARRIED_PARAMS if params.get(name)}
+    return render(request, "oidc/logout_confirm.html", {"carried": carried, "signed_in": False})
 
 
 def _page(status: int, message: str) -> HTMLResponse:

@@ -16,7 +16,7 @@ from identity.oidc.authorize import ConsentNeeded
 from identity.oidc.release import ClaimRelease
 from identity.oidc.server import Provider
 from identity.oidc.subjects import SubjectIdentifiers
-from identity.oidc.tokens import TokenIssuer
+from identity.oidc.tokens import RefreshSuccessors, TokenIssuer
 from identity.security.keyring import Keyring
 from identity.sessions.service import SessionPolicy
 from identity.web import render
@@ -36,7 +36,9 @@ class OpenIDProvider:
         self.session_policy = session_policy
         self.consent = consent
         self.keys = KeyCache(master_key)
-        self.issuer = TokenIssuer(settings.issuer, self.keys, SubjectIdentifiers(master_key))
+        self.issuer = TokenIssuer(
+            settings.issuer, self.keys, SubjectIdentifiers(master_key), RefreshSuccessors(master_key)
+        )
         self.release = ClaimRelease(consent, self.issuer, keyring, id_token_ttl=settings.id_token_ttl_seconds)
         self.server = Provider(self.issuer, self.release, settings, master_key, session_policy)
 

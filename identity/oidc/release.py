@@ -1,5 +1,7 @@
 """Releasing claims: only those the resident agreed to (or a registered legal basis allows),
-and every release recorded in the disclosure ledger through the consent port."""
+and every release recorded in the disclosure ledger through the consent port; and what an
+access token may carry: the scopes the client registered, of which a role-bound scope only
+for a holder of the role (identity/claims.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,16 @@ from sqlalchemy.orm import Session
 
 from identity.accounts import repository as accounts_repository
 from identity.accounts.claims import account_kind_and_roles, resident_claims
-from identity.claims import claims_for_scope, fields_covered
+from identity.claims import (
+    AUDITOR,
+    CLIENT_SCOPE_ROLES,
+    PERSON_SCOPE_ROLES,
+    ROLES,
+    claims_for_scope,
+    fields_covered,
+    roles_behind,
+    scopes_held,
+)
 from identity.clients.models import Client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_USERINFO, ConsentPort
 from identity.oidc.adapter import RequestContext
@@ -97,6 +108,30 @@ class ClaimRelease:
             request_id=ctx.request_id,
             now=ctx.now,
         )
+
+    def access_grant(
+        self, ctx: RequestContext, client: Client, grantee: Grantee | None, scope: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The scope an access token carries, and its ``roles`` claim.
+
+        Only scopes the client registered (RFC 6749 §3.3: the token response's ``scope`` then
+        says what was granted); of the role-bound ones only those whose role the holder has:
+        the person's staff roles, or, for a client's own token (``grantee`` None), the
+        client's registration as an audit system. ``roles`` lists the holder's roles behind
+        the granted scopes, so a resource server checks the role, not the scope alone.
+        """
+        registered = [s for s in dict.fromkeys(scope.split()) if s in client.allowed_scopes]
+        if grantee is None:
+            roles, scope_roles = ([AUDITOR] if client.audit_system else []), CLIENT_SCOPE_ROLES
+        else:
+            roles, scope_roles = self.staff_roles(ctx, grantee.account_id), PERSON_SCOPE_ROLES
+        granted = scopes_held(registered, roles, scope_roles)
+        behind = roles_behind(granted, roles, scope_roles)
+        return " ".join(granted), ({ROLES: behind} if behind else {})
+
+    def staff_roles(self, ctx: RequestContext, account_id: str) -> list[str]:
+        kind, _, roles = account_kind_and_roles(ctx.db, account_id)
+        return roles if kind == "staff" else []
 
     def staff_claims(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
         """An officer's roles and department, for the gateway's own services only (first-party

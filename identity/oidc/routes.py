@@ -22,7 +22,7 @@ from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
 from identity.keys.service import published_jwks
-from identity.oidc import discovery, logout
+from identity.oidc import discovery, logout, reauthentication
 from identity.oidc.adapter import (
     OversizedRequest,
     RequestContext,
@@ -171,10 +171,11 @@ def _authorize(
         grant = provider.server.get_consent_grant(oauth_req, end_user=session)
         redirect_uri = oauth_req.payload.data["redirect_uri"]
         params = parse_parameters(oauth_req.payload.data, redirect_uri)
-        step = authentication_step(params, session, now, redirect_uri)
+        demand = reauthentication.pending_demand(ctx.db, oauth_req.payload.data, now)
+        demanded_at = demand.demanded_at if demand is not None else None
+        step = authentication_step(params, session, now, redirect_uri, demanded_at)
         if isinstance(step, SignInNeeded):
-            query = {k: v for k, v in oauth_req.payload.data.items()}
-            return RedirectResponse(sign_in_location(query, step, now), status_code=303)
+            return _to_sign_in(ctx, oauth_req, step)
         session = step
         client = grant.client.row if grant.client else oauth_req.client.row
         outcome = consent_step(
@@ -213,6 +214,9 @@ def _authorize(
             grant_id=grant_id,
             claims_request=params.claims_request,
         )
+        if demand is not None and not reauthentication.spend(ctx.db, demand, now):
+            # A concurrent request with the same handle got the code: this one signs in again.
+            return _to_sign_in(ctx, oauth_req, SignInNeeded(params.required_acr, force=True))
         oauth_req.user = decision
         response: Response = provider.server.create_authorization_response(
             oauth_req, grant_user=decision, grant=grant
@@ -224,6 +228,13 @@ def _authorize(
         return response
     except OAuth2Error as error:
         return authorization_error(error, oauth_req, provider.settings.issuer)
+
+
+def _to_sign_in(ctx: RequestContext, oauth_req: StarletteOAuth2Request, step: SignInNeeded) -> Response:
+    data = oauth_req.payload.data
+    handle = reauthentication.demand(ctx.db, data, ctx.now) if step.force else None
+    location = sign_in_location(reauthentication.without_handle(data), step, handle)
+    return RedirectResponse(location, status_code=303)
 
 
 @router.get(

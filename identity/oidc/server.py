@@ -51,6 +51,8 @@ from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
 from identity.tokens.verifier import verify_own_access_token
+from kit.access_tokens import JwksUnavailable
+from kit.outbound import OutboundPolicy
 from kit.settings import Settings
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -177,10 +179,17 @@ class IDTokenExtension(OpenIDCode):  # type: ignore[misc]  # Authlib ships no ty
 
 
 class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib ships no types
-    """Refresh tokens rotate on every use. A spent token presented again after the grace
-    period means it leaked: the whole family (every token descended from the same code) is
-    revoked (RFC 9700 §4.14.2). Within the grace period (settings.refresh_reuse_grace_seconds)
-    two concurrent refreshes by the same client both succeed instead of logging the user out.
+    """Refresh tokens rotate on every use (RFC 9700 §4.14.2).
+
+    The successor of a refresh token is derived from it (``RefreshSuccessors``), so rotation
+    is idempotent: inside the grace period (settings.refresh_reuse_grace_seconds) every reuse
+    of a spent token is answered with the SAME successor and a new access token: two
+    concurrent refreshes by the client both succeed, and a thief racing the client gets no
+    branch of their own (a family has at most one live refresh token). Once the successor
+    has itself been used, the spent token gives nothing. A spent token presented after the
+    grace period means it leaked: the whole family (every token descended from the same
+    code) is revoked. The parent's row is locked while this is decided, so concurrent
+    requests run one after the other.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
@@ -215,6 +224,33 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
             grant_id=row.grant_id,
             family_id=row.family_id,
             code_hash=row.code_hash,
+        )
+
+    def issue_token(self, user: Grantee, refresh_token: TokenRecord) -> dict[str, Any]:
+        scope = self.request.payload.scope or refresh_token.get_scope()
+        server: Provider = self.server
+        successor = server.issuer.successors.successor_of(self.request.form["refresh_token"])
+        if refresh_token.row.spent_at is None:
+            return server.generate_token(
+                self.GRANT_TYPE, self.request.client, user, scope, refresh_token=successor
+            )
+        if not self._still_live(successor, refresh_token.row.family_id):
+            raise InvalidGrantError()
+        token = server.generate_token(
+            self.GRANT_TYPE, self.request.client, user, scope, include_refresh_token=False
+        )
+        token["refresh_token"] = successor
+        return token
+
+    def _still_live(self, successor: str, family_id: str) -> bool:
+        ctx = current.get()
+        row = tokens_repository.by_hash(ctx.db, token_hash(successor))
+        return (
+            row is not None
+            and row.family_id == family_id
+            and row.spent_at is None
+            and row.revoked_at is None
+            and row.expires_at > ctx.now
         )
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
@@ -304,9 +340,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
 
-    def __init__(self, issuer: str) -> None:
+    def __init__(self, issuer: str, outbound: OutboundPolicy) -> None:
         super().__init__(validate_jti=True, leeway=30)
         self.issuer = issuer
+        self.outbound = outbound
 
     def get_audiences(self) -> list[str]:
         return [f"{self.issuer}/token", self.issuer]
@@ -339,7 +376,18 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
         return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
-        return jwks_cache.client_keys(client.row)
+        """The client's registered keys. Authlib asks before it checks the client's
+        registered method: a client that authenticates otherwise, or whose keys cannot be
+        had or used, is an unknown signer (RFC 6749 §5.2 invalid_client), never a 500. A
+        failed fetch gets the same words as a bad signature: the caller learns nothing."""
+        if client.row.token_endpoint_auth_method != self.CLIENT_AUTH_METHOD:
+            raise InvalidClientError(description="The client does not authenticate with private_key_jwt.")
+        try:
+            return jwks_cache.client_keys(client.row, self.outbound)
+        except (jwks_cache.ClientKeysUnavailable, JwksUnavailable):
+            raise InvalidClientError(description="Invalid client assertion.") from None
+        except (JoseError, ValueError) as exc:  # joserfc: no keys, or unusable ones
+            raise InvalidClientError(description="The client's registered keys cannot be used.") from exc
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
@@ -429,7 +477,9 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
         self.register_grant(BackchannelGrant)
-        self.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer))
+        self.register_client_auth_method(
+            PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT(issuer.issuer, settings.outbound_policy)
+        )
         self.register_endpoint(Revocation)
         self.register_endpoint(Introspection)
 
@@ -458,17 +508,23 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         scope: str | None = None,
         expires_in: int | None = None,
         include_refresh_token: bool = True,
+        refresh_token: str | None = None,
     ) -> dict[str, Any]:
+        """Authlib's token generator; ``refresh_token`` names the new refresh token's value
+        when a rotation decided it (RotatingRefreshGrant)."""
         ctx = current.get()
         settings = self.settings
+        granted, role_claims = self.release.access_grant(ctx, client.row, user, scope or "")
         body, rows = self.issuer.issue(
             ctx.db,
             client=client.row,
             grantee=user,
-            scope=scope or "",
+            scope=granted,
             now=ctx.now,
             access_ttl=settings.access_token_ttl_seconds,
             refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
+            refresh_token=refresh_token,
+            extra_claims=role_claims,
         )
         ctx.pending.extend(rows)
         return body

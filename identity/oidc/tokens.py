@@ -3,7 +3,9 @@ ID tokens (OIDC Core §2) signed with the algorithm the client registered (RS256
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +20,7 @@ from identity.keys.service import KeyCache
 from identity.oidc.subjects import SubjectIdentifiers
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
+from kit.sealing import derive_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 
@@ -49,11 +52,33 @@ def resource_audiences(issuer: str) -> list[str]:
     return [issuer, f"{issuer}/consent", f"{issuer}/forms"]
 
 
+class RefreshSuccessors:
+    """The refresh token that replaces another, derived from it: ``HMAC(key, parent)``.
+
+    Rotation is then idempotent (issue 13 item 7): every use of one refresh token inside the
+    reuse grace window is answered with the same successor, so a thief racing the client
+    gets the client's own next token rather than a branch of the family of their own. The
+    successor is never stored (only its hash, like every refresh token); without the key,
+    derived from the master secret for this purpose only, it cannot be computed from the
+    parent, and the parent is itself a 256-bit random secret the server only holds hashed.
+    """
+
+    def __init__(self, master_key: bytes) -> None:
+        self._key = derive_key(master_key, "refresh-successor/v1")
+
+    def successor_of(self, parent: str) -> str:
+        digest = hmac.new(self._key, parent.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 class TokenIssuer:
-    def __init__(self, issuer: str, keys: KeyCache, subjects: SubjectIdentifiers) -> None:
+    def __init__(
+        self, issuer: str, keys: KeyCache, subjects: SubjectIdentifiers, successors: RefreshSuccessors
+    ) -> None:
         self.issuer = issuer
         self.keys = keys
         self.subjects = subjects
+        self.successors = successors
 
     def subject(self, client: Client, account_id: str) -> str:
         return self.subjects.for_client(account_id, client.subject_type, client.sector_identifier)
@@ -75,9 +100,13 @@ class TokenIssuer:
         now: datetime,
         access_ttl: int,
         refresh_ttl: int | None,
+        refresh_token: str | None = None,
         extra_claims: dict[str, Any] | None = None,
     ) -> tuple[dict[str, Any], list[IssuedToken]]:
-        """Returns the token response body and the rows that record what was issued."""
+        """Returns the token response body and the rows that record what was issued.
+
+        ``refresh_token``: the value of the new refresh token when it is decided beforehand
+        (a rotation's successor); a fresh random one otherwise."""
         jti = secrets.token_urlsafe(16)
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
@@ -122,7 +151,7 @@ class TokenIssuer:
             "scope": scope,
         }
         if refresh_ttl and grantee:
-            refresh_token = secrets.token_urlsafe(32)
+            refresh_token = refresh_token or secrets.token_urlsafe(32)
             rows.append(
                 IssuedToken(
                     jti=secrets.token_urlsafe(16),

@@ -4,8 +4,6 @@ read from the consent service through the port, like Estonia's data tracker."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import UTC, datetime, time, timedelta
 
@@ -17,6 +15,7 @@ from identity.accounts.service import record_event
 from identity.dependencies import ConsentDep
 from identity.web import render
 from identity.web.forms import CheckedForm
+from kit.exports import csv_text, download
 from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
@@ -76,15 +75,8 @@ def disclosures(
         if format == "json":
             body, media = json.dumps(rows, ensure_ascii=False, indent=2), "application/json"
         else:
-            buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS)
-            writer.writeheader()
-            writer.writerows({**r, "fields": " ".join(r["fields"])} for r in rows)
-            body, media = buffer.getvalue(), "text/csv; charset=utf-8"
-        disposition = f'attachment; filename="my-disclosures.{format}"'
-        return Response(
-            body, media_type=media, headers={"Content-Disposition": disposition, "Cache-Control": "no-store"}
-        )
+            body, media = csv_text(EXPORT_COLUMNS, rows), "text/csv; charset=utf-8"
+        return download(body, media, f"my-disclosures.{format}")
     return render(
         request,
         "account/disclosures.html",

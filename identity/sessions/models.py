@@ -9,11 +9,17 @@ from kit.db import Base
 
 
 class BrowserSession(Base):
-    """A server-side sign-in session; the cookie holds a random token, we keep its hash."""
+    """A server-side sign-in session; the cookie holds a random token, we keep its hash.
+
+    ``id`` is the session's lasting handle (tokens, codes and devices name it; ``sid`` derives
+    from it); ``cookie_hash`` is the SHA-256 of the cookie's current token, replaced on every
+    re-authentication so that a cookie from before it no longer signs anyone in.
+    """
 
     __tablename__ = "idp_sessions"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the cookie
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cookie_hash: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("idp_accounts.id", ondelete="CASCADE"))
     created_at: Mapped[datetime]
     last_seen_at: Mapped[datetime]

@@ -17,6 +17,10 @@ def get(db: Session, session_id: str) -> BrowserSession | None:
     return db.get(BrowserSession, session_id)
 
 
+def by_cookie_hash(db: Session, cookie_hash: str) -> BrowserSession | None:
+    return db.scalars(select(BrowserSession).where(BrowserSession.cookie_hash == cookie_hash)).one_or_none()
+
+
 def add(db: Session, row: BrowserSession | PendingSignin) -> None:
     db.add(row)
 

@@ -4,6 +4,11 @@ The cookie carries a random 256-bit token; the database keeps only its SHA-256, 
 the sessions table cannot be replayed as cookies. A session ends on sign-out, "sign out
 everywhere", a password reset, after ``session_idle_seconds`` without use, or
 ``session_absolute_seconds`` after it began, whichever comes first.
+
+Every re-authentication in a session (``prompt=login``, ``max_age``, a step-up) gives it a new
+cookie token and makes the old one worthless (OWASP Session Management: renew the session
+identifier on any privilege change), so a cookie planted in or stolen from the browser before
+the stronger sign-in does not inherit it (session fixation).
 """
 
 from __future__ import annotations
@@ -73,7 +78,7 @@ def current_session(
     token = request.cookies.get(SESSION_COOKIE)
     if not token or len(token) > 128:
         return None
-    row = repository.get(db, token_hash(token))
+    row = repository.by_cookie_hash(db, token_hash(token))
     if row is None or not is_live(row, policy, now):
         return None
     if now - row.last_seen_at >= LAST_SEEN_GRANULARITY:
@@ -95,7 +100,8 @@ def start_session(
     """A new session; returns the cookie token (set it with :func:`set_session_cookie`)."""
     token = secrets.token_urlsafe(32)
     row = BrowserSession(
-        id=token_hash(token),
+        id=secrets.token_hex(32),
+        cookie_hash=token_hash(token),
         account_id=account_id,
         created_at=now,
         last_seen_at=now,
@@ -112,17 +118,21 @@ def start_session(
 
 def reauthenticate(
     db: Session, policy: SessionPolicy, now: datetime, session_id: str, *, acr: str, amr: list[str]
-) -> SignedInSession | None:
+) -> tuple[str, SignedInSession] | None:
     """The person authenticated again in this session (``prompt=login`` or a step-up): keep the
-    session, record the new authentication time and level."""
+    session (its id, so ``sid`` and what is bound to it), record the new authentication time
+    and level, and rotate its cookie: returns the new cookie token (set it with
+    :func:`set_session_cookie`); the old one no longer finds the session."""
     row = repository.get(db, session_id)
     if row is None or not is_live(row, policy, now):
         return None
+    token = secrets.token_urlsafe(32)
+    row.cookie_hash = token_hash(token)
     row.auth_time = now
     row.last_seen_at = now
     row.acr = acr
     row.amr = list(amr)
-    return _view(row)
+    return token, _view(row)
 
 
 def end_session(db: Session, session_id: str, now: datetime) -> bool:

@@ -7,8 +7,8 @@ Policy:
   (the session reaches ``ACR_MFA``, amr ``pwd otp``); an account without it reaches
   ``ACR_BASIC`` (amr ``pwd``);
 * a live session below ``ACR_MFA`` whose client asks for ``ACR_MFA`` is stepped up: the
-  person enters only the second factor, the session keeps its id and gets the new level and
-  ``auth_time``;
+  person enters only the second factor, the session keeps its id and gets the new level,
+  ``auth_time`` and a new cookie (the old one stops working);
 * an unknown identifier and a wrong password cost the same (one argon2id verification), give
   the same message and are throttled alike (identity/throttling/service.py).
 """
@@ -52,7 +52,7 @@ class NeedsSecondFactor:
 @dataclass(frozen=True)
 class SignedIn:
     session: SignedInSession
-    new_cookie_token: str | None  # set when a new session began
+    new_cookie_token: str | None  # set when a session began or was re-authenticated
 
 
 Outcome = Failed | NeedsSecondFactor | SignedIn
@@ -235,8 +235,9 @@ def _complete(
     if existing is not None and existing.account_id == account.id:
         upgraded = service.reauthenticate(db, policy, now, existing.id, acr=acr, amr=amr)
         if upgraded is not None:
+            rotated_token, same_session = upgraded
             accounts.record_event(db, account.id, "signin.success", meta, now, **details, same_session=True)
-            return SignedIn(upgraded, None)
+            return SignedIn(same_session, rotated_token)
     if existing is not None:
         service.end_session(db, existing.id, now)
     token, session = service.start_session(

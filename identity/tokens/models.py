@@ -85,3 +85,20 @@ class SubjectRecord(Base):
     sector: Mapped[str] = mapped_column(String(200), primary_key=True)
     sub: Mapped[str] = mapped_column(String(64), primary_key=True)
     account_id: Mapped[str] = mapped_column(String(32))
+
+
+class ReauthenticationDemand(Base):
+    """An authorization request that sent the browser to sign in again (``prompt=login``,
+    ``max_age``), kept server-side: when the browser comes back with the random handle, only
+    a sign-in after ``demanded_at`` satisfies the request, once (issue 12 item 2: the resume
+    state used to travel in a request parameter that anyone could set)."""
+
+    __tablename__ = "idp_reauthentication_demands"
+
+    handle_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_digest: Mapped[str] = mapped_column(String(64))
+    demanded_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_idp_reauthentication_demands_expires", "expires_at"),)

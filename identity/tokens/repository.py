@@ -6,10 +6,17 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from identity.tokens.models import AssertionJti, AuthorizationCode, IssuedToken, SubjectRecord
+from identity.db import rows_changed
+from identity.tokens.models import (
+    AssertionJti,
+    AuthorizationCode,
+    IssuedToken,
+    ReauthenticationDemand,
+    SubjectRecord,
+)
 
 # -- authorization codes ---------------------------------------------------------------------
 
@@ -47,6 +54,16 @@ def by_hash_for_update(db: Session, token_hash: str) -> IssuedToken | None:
     ).one_or_none()
 
 
+def access_token_refused(db: Session, jti: str) -> bool:
+    """True unless ``jti`` is an access token we issued and have not revoked: a resource
+    server of this deployment asks it for a token that otherwise verifies (a token we hold
+    no row for was not issued by this provider's storage, so it is refused too)."""
+    row = db.execute(
+        select(IssuedToken.revoked_at).where(IssuedToken.jti == jti, IssuedToken.kind == "access")
+    ).first()
+    return row is None or row.revoked_at is not None
+
+
 def revoke_from_code(db: Session, code_hash: str, now: datetime) -> None:
     """Everything issued from one authorization code (a replayed code, RFC 6749 §4.1.2)."""
     db.execute(
@@ -71,6 +88,30 @@ def revoke_of_sessions(db: Session, session_ids: Collection[str], now: datetime)
         .where(IssuedToken.session_id.in_(session_ids), IssuedToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+
+
+# -- sign-ins an authorization request demanded -------------------------------------------
+
+
+def add_demand(db: Session, row: ReauthenticationDemand, now: datetime) -> None:
+    db.execute(delete(ReauthenticationDemand).where(ReauthenticationDemand.expires_at <= now))
+    db.add(row)
+
+
+def demand(db: Session, handle_hash: str) -> ReauthenticationDemand | None:
+    return db.get(ReauthenticationDemand, handle_hash)
+
+
+def spend_demand(db: Session, handle_hash: str, now: datetime) -> bool:
+    """Marks the demand used; False when it already was (two requests racing with one
+    handle: exactly one wins)."""
+    result = db.execute(
+        update(ReauthenticationDemand)
+        .where(ReauthenticationDemand.handle_hash == handle_hash, ReauthenticationDemand.used_at.is_(None))
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rows_changed(result) == 1
 
 
 # -- private_key_jwt assertions --------------------------------------------------------------

@@ -97,7 +97,9 @@ def department_headers(department: str) -> dict[str, str]:
 
 
 def auditor_headers(sub: str = "auditor-1", client_id: str = "audit-office") -> dict[str, str]:
-    claims = access_claims("ledger:audit", sub=sub, department="AUDIT", client_id=client_id)
+    claims = access_claims(
+        "ledger:audit", sub=sub, department="AUDIT", client_id=client_id, roles=["auditor"]
+    )
     return bearer(sign_token(claims))
 
 

@@ -39,12 +39,13 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
     engine.dispose()
 
 
-def client_token(gateway, department: str, scope: str) -> str:
+def client_token(gateway, department: str, scope: str, *, audit_system: bool = False) -> str:
     client_id, secret = gateway.register_client(
         department=department,
         allowed_scopes=(scope,),
         grant_types=("client_credentials",),
         redirect_uris=[],
+        audit_system=audit_system,
     )
     response = requests.post(
         f"{gateway.base_url}/token",
@@ -78,7 +79,7 @@ def test_releases_are_in_the_ledger_and_readable_by_department_and_auditor(gatew
     [released] = [e for e in entries["entries"] if e["channel"] == "userinfo"]
     assert {"email", "name"} <= set(released["fields"])  # names only, never the values
 
-    auditor = {"Authorization": f"Bearer {client_token(gateway, 'AUDIT', 'ledger:audit')}"}
+    auditor = {"Authorization": f"Bearer {client_token(gateway, 'AUDIT', 'ledger:audit', audit_system=True)}"}
     mine = requests.get(
         f"{consent_api}/ledger/audit/entries", params={"resident_id": account_id}, headers=auditor, timeout=10
     ).json()["entries"]

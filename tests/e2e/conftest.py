@@ -92,7 +92,7 @@ class Gateway:
             client_id = client.client_id
         return client_id, secret
 
-    def new_resident(self, password: str = "a long demo passphrase") -> str:
+    def new_resident(self, password: str = "a long demo passphrase", email: str | None = None) -> str:
         enrolment = Enrolment(
             hkid=random_hkid(),
             name="CHAN Tai Man",
@@ -101,7 +101,7 @@ class Gateway:
             gender="male",
             address="Flat A, 12/F, 1 Queen's Road Central, Hong Kong",
             phone="+85291234567",
-            email=f"resident-{secrets.token_hex(4)}@example.hk",
+            email=email or f"resident-{secrets.token_hex(4)}@example.hk",
             password=password,
         )
         for db in session_scope(self.runtime.sessions):

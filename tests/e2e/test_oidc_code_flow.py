@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 import requests
 from jose import jwt as jose_jwt
 
@@ -273,3 +276,15 @@ def test_resident_sees_disclosures_and_withdrawing_consent_stops_userinfo(gatewa
     after = requests.get(dept.metadata["userinfo_endpoint"], headers=headers, timeout=10).json()
     assert after == {"sub": after["sub"]}
     assert "Withdrawn" in browser.get(f"{gateway.base_url}/account/consents", timeout=10).text
+
+
+def test_the_disclosure_export_defuses_spreadsheet_formulas(gateway):
+    """A department's purpose is shown to the resident; in a CSV it must stay text."""
+    formula = '=HYPERLINK("https://evil.example/","open")'
+    dept = department(gateway, department="HD", purpose=formula)
+    account_id = gateway.new_resident()
+    _, _, browser = sign_in_and_get_tokens(gateway, dept, account_id, scope="openid profile")
+    rows = list(
+        csv.DictReader(io.StringIO(browser.get(f"{gateway.base_url}/account/disclosures?format=csv").text))
+    )
+    assert rows and all(row["purpose"] == "'" + formula for row in rows)

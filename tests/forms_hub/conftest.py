@@ -24,12 +24,11 @@ from kit.db import session_scope, utcnow
 from kit.keys import load_master_key
 from kit.runtime import Runtime
 from tests.forms_hub.fake_provider import FakeProvider
+from tests.forms_hub.sample_files import JPEG, PDF, PNG
 from tests.support.databases import make_settings
 
 ADMIN_TOKEN = "forms-admin-token"
-PDF = b"%PDF-1.7\n" + b"0" * 2000 + b"\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 500
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 500
+__all__ = ["JPEG", "PDF", "PNG"]
 
 
 class RecordingDisclosures:

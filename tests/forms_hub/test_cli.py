@@ -49,5 +49,6 @@ def test_client_credentials_housekeeping_commands(installation, capsys, monkeypa
     assert main(["forms", "client", "--client-id", "forms-hub"]) == 0
     assert "redirect URI http://127.0.0.1:8000/forms/auth/callback" in capsys.readouterr().out
     assert main(["forms", "purge-drafts"]) == 0 and "purged 0" in capsys.readouterr().out
+    assert main(["forms", "seal-attachments"]) == 0 and "sealed 0" in capsys.readouterr().out
     assert main(["forms", "remind"]) == 0 and "sent 0" in capsys.readouterr().out
     assert main(["forms", "outbox"]) == 0 and "delivered 0" in capsys.readouterr().out

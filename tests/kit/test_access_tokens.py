@@ -21,12 +21,14 @@ from kit.access_tokens import (
     MAX_JWKS_KEYS,
     AccessTokenVerifier,
     CachedJwks,
+    CachedRevocationCheck,
     HttpJwks,
     InProcessJwks,
     InvalidToken,
     JwksUnavailable,
     find_key,
 )
+from kit.outbound import OutboundPolicy
 
 ISSUER = "https://id.example"
 AUDIENCE = f"{ISSUER}/consent"
@@ -401,3 +403,137 @@ def test_a_huge_key_set_is_trimmed():
     many = {"keys": [{**KEY.public, "kid": f"k{i}"} for i in range(MAX_JWKS_KEYS + 10)]}
     source = http_source(lambda request: httpx.Response(200, json=many))
     assert len(source.keys()["keys"]) == MAX_JWKS_KEYS
+
+
+# -- fetching a URL someone registered (an address policy) ---------------------------------
+
+PUBLIC = "93.184.215.14"
+
+
+def policy_source(handler, resolved: list[str], **options: Any) -> tuple[HttpJwks, list[tuple[str, int]]]:
+    lookups: list[tuple[str, int]] = []
+
+    def resolve(host: str, port: int) -> list[str]:
+        lookups.append((host, port))
+        return resolved
+
+    source = HttpJwks(
+        "https://keys.dept.example/jwks",
+        client=httpx.Client(transport=httpx.MockTransport(handler)),
+        address_policy=OutboundPolicy(resolve=resolve),
+        **options,
+    )
+    return source, lookups
+
+
+def test_with_an_address_policy_the_fetch_goes_to_the_checked_address():
+    seen = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"keys": [KEY.public]})
+
+    source, lookups = policy_source(handler, [PUBLIC])
+    assert source.keys() == {"keys": [KEY.public]}
+    assert lookups == [("keys.dept.example", 443)]
+    (request,) = seen
+    assert request.url.host == PUBLIC and request.url.path == "/jwks"
+    assert request.headers["host"] == "keys.dept.example"
+    assert request.extensions["sni_hostname"] == "keys.dept.example"
+
+
+def test_a_refused_address_is_never_connected_to_and_the_refusal_is_remembered():
+    seen = []
+    source, lookups = policy_source(
+        lambda request: seen.append(request), ["10.0.0.7"], min_refresh_seconds=60
+    )
+    for _ in range(3):
+        with pytest.raises(JwksUnavailable):
+            source.keys()
+    assert seen == [] and len(lookups) == 1
+
+
+def test_a_failed_fetch_is_remembered_for_the_retry_interval():
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(500)
+
+    source, _ = policy_source(handler, [PUBLIC], min_refresh_seconds=60)
+    for _ in range(3):
+        with pytest.raises(JwksUnavailable):
+            source.keys()
+    assert len(calls) == 1
+
+
+def test_a_body_that_trickles_in_is_cut_off():
+    class Trickle(httpx.SyncByteStream):
+        def __iter__(self):
+            for _ in range(100):
+                time.sleep(0.02)
+                yield b" "
+
+    source = http_source(lambda request: httpx.Response(200, stream=Trickle()), total_timeout_seconds=0.1)
+    with pytest.raises(JwksUnavailable, match="too long"):
+        source.keys()
+
+
+# -- revocation ------------------------------------------------------------------------------
+
+
+class RevokedSet:
+    def __init__(self, *revoked: str) -> None:
+        self.revoked = set(revoked)
+        self.asked: list[str] = []
+
+    def is_revoked(self, token_id: str) -> bool:
+        self.asked.append(token_id)
+        return token_id in self.revoked
+
+
+def test_a_revoked_token_is_refused():
+    check = RevokedSet("jti-revoked")
+    revocable = AccessTokenVerifier(
+        issuer=ISSUER, audience=AUDIENCE, jwks=static(KEY), clock=lambda: NOW, revocation=check
+    )
+    assert revocable.verify(sign(claims(jti="jti-live"))).token_id == "jti-live"
+    with pytest.raises(InvalidToken, match="revoked"):
+        revocable.verify(sign(claims(jti="jti-revoked")))
+    with pytest.raises(InvalidToken):
+        revocable.verify(sign(claims(jti="jti-forged"), key=Key()))
+    assert check.asked == ["jti-live", "jti-revoked"]  # a token that does not verify costs no lookup
+
+
+def test_not_revoked_is_remembered_for_seconds_and_revoked_for_good(monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=2)
+    assert not cached.is_revoked("a") and not cached.is_revoked("a")
+    assert check.asked == ["a"]
+    check.revoked.add("a")
+    clock[0] += 1.5
+    assert not cached.is_revoked("a")  # still within the interval
+    clock[0] += 1
+    assert cached.is_revoked("a")
+    check.revoked.clear()
+    clock[0] += 100
+    assert cached.is_revoked("a")  # a revocation is never undone
+    assert check.asked == ["a", "a"]
+
+
+def test_without_a_cache_interval_every_use_asks():
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=0)
+    for _ in range(3):
+        cached.is_revoked("a")
+    assert check.asked == ["a", "a", "a"]
+
+
+def test_the_cache_is_bounded():
+    check = RevokedSet()
+    cached = CachedRevocationCheck(check, ttl_seconds=60, max_entries=10)
+    for index in range(25):
+        cached.is_revoked(f"jti-{index}")
+    assert len(cached._answers) <= 10

@@ -53,6 +53,7 @@ def start_gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory
         grant_types=("authorization_code", "refresh_token", "client_credentials"),
         allowed_scopes=("openid", "profile", "forms:department", "ledger:department", "ledger:audit"),
         subject_type="public",
+        audit_system=True,  # ledger:audit is bound to the auditor role
     )
     for db in session_scope(runtime.sessions):
         client, secret = register(db, runtime.master_key, registration, runtime.clock())

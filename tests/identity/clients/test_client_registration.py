@@ -3,10 +3,12 @@ from sqlalchemy import select
 from starlette.testclient import TestClient
 
 from egate.app import create_app
+from egate.cli import main
 from identity.clients.models import Client
 from identity.clients.service import ClientRegistrationError, Registration, check_secret, register
 from identity.keys.models import SigningKey
 from identity.keys.service import ensure_keys, published_jwks, rotate
+from kit.outbound import OutboundPolicy
 
 
 def registration(**overrides):
@@ -35,6 +37,19 @@ def test_secret_is_returned_once_and_stored_only_as_a_keyed_digest(db, runtime):
         ({"grant_types": ("password",)}, "grant_types"),
         ({"token_endpoint_auth_method": "none", "grant_types": ("client_credentials",)}, "grant_types"),
         ({"subject_type": "global"}, "subject_type"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "http://td.example/jwks"}, "jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "file:///etc/passwd"}, "jwks_uri"),
+        ({"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": "https://10.0.0.1/jwks"}, "jwks_uri"),
+        ({"jwks_uri": "https://169.254.169.254/latest/meta-data/"}, "jwks_uri"),  # any client's URL
+        ({"audit_system": True, "allowed_scopes": ("openid", "ledger:audit")}, "audit_system"),
+        (
+            {
+                "audit_system": True,
+                "grant_types": ("client_credentials",),
+                "allowed_scopes": ("ledger:department",),
+            },
+            "audit_system",
+        ),
     ],
 )
 def test_invalid_registrations_name_the_field_and_store_nothing(db, runtime, overrides, field):
@@ -43,6 +58,16 @@ def test_invalid_registrations_name_the_field_and_store_nothing(db, runtime, ove
         register(db, runtime.master_key, registration(**overrides), runtime.clock())
     assert info.value.field == field
     assert db.scalars(select(Client)).all() == before
+
+
+def test_a_test_deployment_may_register_a_private_jwks_uri(db, runtime):
+    private = registration(token_endpoint_auth_method="private_key_jwt", jwks_uri="http://127.0.0.1:9/jwks")
+    with pytest.raises(ClientRegistrationError):
+        register(db, runtime.master_key, private, runtime.clock())
+    client, _ = register(
+        db, runtime.master_key, private, runtime.clock(), outbound=OutboundPolicy(allow_private=True)
+    )
+    assert client.jwks_uri == "http://127.0.0.1:9/jwks"
 
 
 def test_native_app_may_use_private_scheme_and_loopback(db, runtime):
@@ -94,3 +119,34 @@ def test_signing_keys_are_encrypted_at_rest_and_rotation_keeps_old_public_keys(d
 
     later = {k["kid"] for k in published_jwks(db, now + timedelta(seconds=601))["keys"]}
     assert later == new_kids
+
+
+def test_the_cli_registers_an_audit_system(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
+    assert main(["db", "upgrade"]) == 0
+    common = ["clients", "add", "--name", "Audit Commission", "--department", "AUD"]
+    common += ["--grant-type", "client_credentials", "--scope", "ledger:audit"]
+    assert main([*common, "--client-id", "aud-system", "--audit-system"]) == 0
+    assert main([*common, "--client-id", "aud-plain"]) == 0
+    capsys.readouterr()
+    assert main(["clients", "list"]) == 0
+    listed = dict(line.split("\t", 1) for line in capsys.readouterr().out.splitlines())
+    assert listed["aud-system"].endswith("\taudit-system")
+    assert not listed["aud-plain"].endswith("audit-system")
+    assert (
+        main(
+            [
+                "clients",
+                "add",
+                "--name",
+                "X",
+                "--department",
+                "AUD",
+                "--grant-type",
+                "client_credentials",
+                "--audit-system",
+            ]
+        )
+        == 2
+    )
+    assert "audit_system" in capsys.readouterr().err

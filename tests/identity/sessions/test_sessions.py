@@ -4,6 +4,7 @@ from starlette.requests import Request
 
 from identity.assurance import ACR_BASIC, ACR_MFA
 from identity.sessions import service as sessions
+from identity.sessions.models import BrowserSession
 from identity.sessions.service import SESSION_COOKIE, SignedInSession, current_session
 from identity.throttling import service as throttling
 from tests.identity.accounts.factories import create_resident, policy_of
@@ -32,7 +33,8 @@ def test_current_session_reads_the_cookie_and_only_stores_its_hash(db, runtime, 
     token, started = _start(db, runtime, account.id, ACR_MFA, ("pwd", "otp"))
     found = current_session(db, _request(token), policy_of(runtime), runtime.clock())
     assert found == SignedInSession(started.id, account.id, clock.now, ACR_MFA, ("pwd", "otp"))
-    assert started.id == sessions.token_hash(token) != token
+    row = db.get(BrowserSession, started.id)
+    assert row.cookie_hash == sessions.token_hash(token) and token not in (row.id, row.cookie_hash)
     assert current_session(db, _request(None), policy_of(runtime), runtime.clock()) is None
     assert current_session(db, _request("forged"), policy_of(runtime), runtime.clock()) is None
 
@@ -67,24 +69,27 @@ def test_absolute_timeout_ends_even_a_busy_session(db, runtime, clock):
 def test_end_session_and_sign_out_everywhere(db, runtime, clock):
     account, _ = create_resident(db, runtime)
     other, _ = create_resident(db, runtime)
-    tokens = [_start(db, runtime, account.id)[0] for _ in range(3)]
+    started = [_start(db, runtime, account.id) for _ in range(3)]
+    tokens = [token for token, _ in started]
     theirs, _ = _start(db, runtime, other.id)
-    assert sessions.end_session(db, sessions.token_hash(tokens[0]), clock.now)
+    assert sessions.end_session(db, started[0][1].id, clock.now)
     assert current_session(db, _request(tokens[0]), policy_of(runtime), runtime.clock()) is None
     assert sessions.end_all_sessions(db, account.id, clock.now) == 2
     assert all(current_session(db, _request(t), policy_of(runtime), runtime.clock()) is None for t in tokens)
     assert current_session(db, _request(theirs), policy_of(runtime), runtime.clock()) is not None
 
 
-def test_reauthentication_keeps_the_session_id(db, runtime, clock):
+def test_reauthentication_keeps_the_session_id_and_rotates_its_cookie(db, runtime, clock):
     account, _ = create_resident(db, runtime)
     token, started = _start(db, runtime, account.id)
     clock.advance(minutes=3)
-    raised = sessions.reauthenticate(
+    new_token, raised = sessions.reauthenticate(
         db, policy_of(runtime), runtime.clock(), started.id, acr=ACR_MFA, amr=["pwd", "otp"]
     )
     assert raised.id == started.id and raised.auth_time == clock.now and raised.acr == ACR_MFA
-    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()).amr == ("pwd", "otp")
+    assert new_token != token
+    assert current_session(db, _request(new_token), policy_of(runtime), runtime.clock()).amr == ("pwd", "otp")
+    assert current_session(db, _request(token), policy_of(runtime), runtime.clock()) is None
 
 
 def test_throttle_policy():

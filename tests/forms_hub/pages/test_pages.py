@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.forms_hub.conftest import PDF, restaurant_answers, sign_in
-from tests.forms_hub.test_sign_in_and_prefill import csrf_of
+from tests.forms_hub.oidc_client.test_sign_in_and_prefill import csrf_of
 
 
 def form_token_of(page: str) -> str:

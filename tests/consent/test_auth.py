@@ -138,3 +138,50 @@ def test_the_consent_app_verifies_tokens_from_the_jwks_it_fetches(runtime):
     jwks = HttpJwks("http://testserver/jwks", client=httpx.Client(transport=httpx.MockTransport(handler)))
     with TestClient(create_app(runtime, jwks=jwks)) as client:
         assert client.get(ENDPOINT, headers=resident_headers("resident-a")).status_code == 200
+
+
+def _scope_without_role(scope: str, sub: str = "resident-a", **extra) -> dict[str, str]:
+    return bearer(sign_token(access_claims(scope, sub=sub, **extra)))
+
+
+@pytest.mark.parametrize(
+    "path", ["/ledger/audit/entries", "/ledger/audit/access-log", "/ledger/audit/export"]
+)
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(_scope_without_role("openid ledger:audit"), id="resident-with-the-scope"),
+        pytest.param(_scope_without_role("ledger:audit", roles=["officer"]), id="officer-with-the-scope"),
+        pytest.param(
+            _scope_without_role("ledger:audit", sub="td-backend", department="TD"),
+            id="client-no-audit-system",
+        ),
+        pytest.param(_scope_without_role("ledger:audit", roles="auditor"), id="roles-not-a-list"),
+    ],
+)
+def test_the_audit_scope_counts_only_with_the_auditor_role(api, path, headers):
+    response = api.get(path, headers=headers)
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+    assert "auditor role" in response.json()["detail"]
+
+
+def test_a_resident_with_the_audit_scope_gets_no_proof_of_anothers_entry(api, port, db, now):
+    port.record_disclosure(
+        db,
+        resident_id="resident-b",
+        client_id="td-licensing",
+        department="TD",
+        channel="id_token",
+        fields=["sub"],
+        purpose="Licensing",
+        grant_id=None,
+        legal_basis=None,
+        request_id="req-x",
+        now=now,
+    )
+    db.commit()
+    headers = _scope_without_role("ledger:resident ledger:audit")
+    response = api.get("/ledger/proofs/inclusion", params={"index": 0}, headers=headers)
+    assert response.status_code == 404
