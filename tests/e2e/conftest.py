@@ -143,7 +143,10 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
     port = free_port()
     url = new_database_url(backend, request, tmp)
     settings = make_settings(
-        tmp, database_url=url, issuer=f"http://127.0.0.1:{port}", admin_token="admin-test-token"
+        tmp,
+        database_url=url,
+        issuer=f"http://127.0.0.1:{port}",
+        admin_token="admin-test-token-0123456789abcdef-xyz",
     )
     engine = create_db_engine(settings.effective_database_url)
     migrations.upgrade(engine)
