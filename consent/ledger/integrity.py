@@ -150,6 +150,7 @@ class LedgerIntegrity:
         self._checked = False
         self._problem: str | None = None
         self._head: CompactRange | None = None  # verified from committed reads
+        self._signed_size = 0  # the latest checkpoint's size, from committed reads
         self._scan = CompactRange()
         self._scan_started = time.monotonic()
         self._keys: dict[str, tuple[str, Ed25519PublicKey]] = {}
@@ -192,13 +193,15 @@ class LedgerIntegrity:
         """
         self.ensure_consistent()
         try:
-            tree = self._verified_head(db, state)
+            tree, signed_size = self._verified_head(db, state)
         except LedgerInconsistent as error:
             raise self.report(error.reason) from None
         with self._lock:
             self._checked = True
             if committed and (self._head is None or tree.size >= self._head.size):
                 self._head = tree
+            if committed:
+                self._signed_size = max(self._signed_size, signed_size)
 
     def verify_head(self, sessions: sessionmaker[Session]) -> IntegrityStatus:
         """The head check in a transaction of its own (start-up, readiness, background).
@@ -218,7 +221,7 @@ class LedgerIntegrity:
             log.warning("ledger integrity check could not read the database: %s", type(error).__name__)
         return self.status()
 
-    def _verified_head(self, db: Session, state: FrontierRow) -> CompactRange:
+    def _verified_head(self, db: Session, state: FrontierRow) -> tuple[CompactRange, int]:
         stored = compact_range(state)
         size = stored.size
         latest = repository.latest_checkpoint(db)
@@ -230,6 +233,11 @@ class LedgerIntegrity:
             )
         with self._lock:
             remembered = _copy(self._head) if self._head is not None else None
+            signed_before = self._signed_size
+        if signed_size < signed_before:
+            raise LedgerInconsistent(
+                f"the checkpoint at size {signed_before} is gone (the latest is now at size {signed_size})"
+            )
         if remembered is not None and remembered.size > size:
             raise LedgerInconsistent(
                 f"the tree shrank to size {size} after {remembered.size} entries were verified"
@@ -244,7 +252,7 @@ class LedgerIntegrity:
         walk(db, tree, size)
         if tree.to_hashes() != stored.to_hashes():
             raise LedgerInconsistent(f"the stored frontier (size {size}) does not match the stored entries")
-        return tree
+        return tree, signed_size
 
     def _remembered_base(
         self, db: Session, remembered: CompactRange, signed_size: int, signed_root: bytes

@@ -521,6 +521,11 @@ class Ledger:
         size = self.tree_size(db)
         through = size if through is None else through
         if not 0 <= through <= size:
+            latest = repository.latest_checkpoint(db)
+            if latest is not None and latest.tree_size > size:
+                raise self.integrity.report(
+                    f"the tree (size {size}) is behind its latest signed checkpoint (size {latest.tree_size})"
+                )
             raise ProofRangeError(f"export size {through} is outside 0..{size}")
         stored = repository.count_entries_below(db, through)
         if stored != through:
