@@ -317,7 +317,9 @@ def test_a_frontier_behind_its_entries_cannot_overwrite_them(db, runtime, ledger
     # Found inconsistent is final for this process; once repaired, a restarted one appends on.
     with pytest.raises(LedgerInconsistent):
         ledger.append(db, disclosure(), now)
-    restarted = Ledger(origin="testserver/consent/ledger", master_key=runtime.master_key, policy=ledger.policy)
+    restarted = Ledger(
+        origin="testserver/consent/ledger", master_key=runtime.master_key, policy=ledger.policy
+    )
     assert restarted.append(db, disclosure(), now).index == 3
 
 
