@@ -20,7 +20,7 @@ def test_liveness_and_readiness_on_a_migrated_database(runtime):
     assert ready.json()["database"] == "ok"
 
 
-def _record_disclosures(runtime, db, count: int) -> None:  # noqa: ANN001
+def _record_disclosures(runtime, db, count: int) -> None:
     port = LedgerConsentPort(runtime)
     for i in range(count):
         port.record_disclosure(

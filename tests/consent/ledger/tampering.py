@@ -42,12 +42,12 @@ def seed(ledger: Ledger, db: Session, now: datetime, count: int = 20) -> None:
 
 
 @contextmanager
-def sessions_of(db: Session):  # noqa: ANN201
+def sessions_of(db: Session):
     """A session factory handing out the test's own session (an export opens several)."""
     yield db
 
 
-def session_factory(db: Session):  # noqa: ANN201
+def session_factory(db: Session):
     return lambda: sessions_of(db)
 
 

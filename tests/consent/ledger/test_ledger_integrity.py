@@ -29,7 +29,7 @@ from tests.consent.ledger import tampering as t
 from tests.support.databases import new_database_url
 
 
-def head_problem(integrity: LedgerIntegrity, db) -> str | None:  # noqa: ANN001
+def head_problem(integrity: LedgerIntegrity, db) -> str | None:
     try:
         integrity.check_head(db, repository.read_frontier(db), committed=True)
     except LedgerInconsistent as error:
@@ -37,7 +37,7 @@ def head_problem(integrity: LedgerIntegrity, db) -> str | None:  # noqa: ANN001
     return None
 
 
-def checkpoints(db) -> int:  # noqa: ANN001
+def checkpoints(db) -> int:
     return db.scalar(select(func.count()).select_from(LedgerCheckpoint))
 
 
@@ -59,7 +59,7 @@ def test_the_head_check_reads_only_the_entries_since_the_checkpoint_or_its_last_
     read: list[tuple[int, int]] = []
     original = repository.leaf_rows
 
-    def recording(session, start, end):  # noqa: ANN001, ANN202
+    def recording(session, start, end):
         read.append((start, end))
         return original(session, start, end)
 
@@ -246,7 +246,7 @@ def test_background_verification_finds_tampering_in_a_running_server(backend, re
         engine.dispose()
 
 
-def _wait_for(condition, seconds: float = 20.0) -> None:  # noqa: ANN001
+def _wait_for(condition, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert time.monotonic() < deadline, "timed out"

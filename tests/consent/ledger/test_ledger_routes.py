@@ -334,7 +334,7 @@ def test_an_auditors_failed_query_is_logged_too(api, db, seeded):
 # -- a damaged ledger: 503 problem+json with a stable type, never a 500 ---------------------
 
 
-def assert_inconsistent(response, fragment: str) -> None:  # noqa: ANN001
+def assert_inconsistent(response, fragment: str) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
@@ -374,7 +374,7 @@ def test_an_export_the_server_cannot_finish_ends_in_a_line_the_verifier_reports(
     ledger = api.app.state.ledger
     stream = ledger.export_stream
 
-    def vanishing(sessions, plan):  # noqa: ANN001, ANN202 - an entry deleted while streaming
+    def vanishing(sessions, plan):
         lines = stream(sessions, plan)
         yield next(lines)
         yield next(lines)

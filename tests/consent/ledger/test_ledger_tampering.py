@@ -37,7 +37,7 @@ class Kind:
     restarted: bool  # caught by a fresh process
 
 
-def _rewrite_after_16(db, runtime, now) -> None:  # noqa: ANN001
+def _rewrite_after_16(db, runtime, now) -> None:
     """Cut back to 16 and write a different history, signed by the genuine key (someone
     holding the master secret, or a restarted server appending on after the cut)."""
     t.cut_back(db, 16)
@@ -84,7 +84,7 @@ KINDS = [
 ]
 
 
-def _caught_offline(db, vkey: str, trusted: str | None) -> bool:  # noqa: ANN001
+def _caught_offline(db, vkey: str, trusted: str | None) -> bool:
     server = Ledger(origin=t.ORIGIN, master_key=None)
     latest = server.latest_checkpoint(db)
     try:
