@@ -87,7 +87,8 @@ class IntegrityStatus:
     state: Literal["unchecked", "ok", "inconsistent"]
     reason: str | None = None
     verified_size: int = 0  # the head check's tree
-    scanned_size: int = 0  # the scan's progress
+    scanned_size: int = 0  # the scan's progress in its current pass
+    scan_passes: int = 0  # full passes completed (the scan caught up with the head)
 
     @property
     def readiness(self) -> str:
@@ -153,6 +154,8 @@ class LedgerIntegrity:
         self._signed_size = 0  # the latest checkpoint's size, from committed reads
         self._scan = CompactRange()
         self._scan_started = time.monotonic()
+        self._scan_passes = 0
+        self._scan_caught_up = False
         self._keys: dict[str, tuple[str, Ed25519PublicKey]] = {}
 
     # -- state -----------------------------------------------------------------------------
@@ -164,7 +167,7 @@ class LedgerIntegrity:
             else:
                 state = "ok" if self._checked else "unchecked"
             verified = self._head.size if self._head is not None else 0
-            return IntegrityStatus(state, self._problem, verified, self._scan.size)
+            return IntegrityStatus(state, self._problem, verified, self._scan.size, self._scan_passes)
 
     def ensure_consistent(self) -> None:
         """Raise :class:`LedgerInconsistent` if an inconsistency was ever found (no query)."""
@@ -350,8 +353,11 @@ class LedgerIntegrity:
                 f"the stored frontier (size {stored.size}) does not match the stored entries"
             )
         with self._lock:
-            if self._scan.size < tree.size:
+            if self._scan.size <= tree.size:
                 self._scan = tree
+                if caught_up and not self._scan_caught_up:
+                    self._scan_passes += 1
+                self._scan_caught_up = caught_up
             self._checked = True
         return caught_up
 
@@ -359,6 +365,7 @@ class LedgerIntegrity:
         with self._lock:
             self._scan = CompactRange()
             self._scan_started = time.monotonic()
+            self._scan_caught_up = False
 
     # -- background --------------------------------------------------------------------------
 
