@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
+from fastapi import FastAPI, Request
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response
 
 from consent.auth import AccessRules, install_access_rules
 from consent.config import ConsentConfig, ledger_origin
 from consent.grants.routes import router as grants_router
 from consent.ledger.dependencies import install_ledger
+from consent.ledger.integrity import BackgroundVerification, LedgerIntegrity, can_run_beside
+from consent.ledger.routes import inconsistent_problem
 from consent.ledger.routes import router as ledger_router
-from consent.ledger.service import Ledger
+from consent.ledger.service import Ledger, LedgerStateError
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
 from kit.failures import as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
@@ -27,22 +35,36 @@ def create_app(
     config: ConsentConfig | None = None,
     jwks: JwksSource | None = None,
     revocation: RevocationCheck | None = None,
+    ledger: Ledger | None = None,
 ) -> FastAPI:
     """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly.
     ``revocation``: how the deployment tells this API that a token was revoked before it
     expired (the composition root wires the provider's); without it a token works until
-    it expires.
+    it expires. ``ledger`` is the deployment's one ledger when something else (the consent
+    port) appends to it too, so that both share one integrity state; by default the app
+    builds it.
 
     The runtime is unpacked here: routes get the session and the time from ``kit.web``,
-    the ledger and the access rules from this service's own dependencies."""
+    the ledger and the access rules from this service's own dependencies. The lifespan
+    checks the ledger's integrity before the app serves and keeps verifying it meanwhile
+    (a composition root mounting this app must enter it: Starlette runs only its own)."""
     settings = runtime.settings
     config = config or ConsentConfig.from_settings(settings)
     issuer = settings.issuer
-    app = FastAPI(title="e-Gateway consent and disclosure ledger", version="1")
-    install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
-    install_ledger(
-        app, Ledger(origin=ledger_origin(issuer), master_key=runtime.master_key, policy=config.checkpoints)
+    if ledger is None:
+        ledger = Ledger(
+            origin=ledger_origin(issuer),
+            master_key=runtime.master_key,
+            policy=config.checkpoints,
+            integrity=LedgerIntegrity(config.integrity),
+        )
+    app = FastAPI(
+        title="e-Gateway consent and disclosure ledger",
+        version="1",
+        lifespan=ledger_integrity_lifespan(ledger.integrity, runtime.sessions),
     )
+    install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
+    install_ledger(app, ledger)
     verifier = AccessTokenVerifier(
         issuer=issuer,
         audience=issuer + AUDIENCE_SUFFIX,
@@ -62,7 +84,36 @@ def create_app(
     install_problem_handlers(app)
     install_outage_handlers(app, as_problem)
     document_failures(app, problems_everywhere, validation_content=VALIDATION_PROBLEM_CONTENT)
+
+    @app.exception_handler(LedgerStateError)
+    async def _inconsistent(request: Request, error: Exception) -> Response:
+        assert isinstance(error, LedgerStateError)
+        return inconsistent_problem(error).response(request.url.path)
+
     app.state.answer_failure = as_problem
     app.include_router(ledger_router)
     app.include_router(grants_router)
     return app
+
+
+def ledger_integrity_lifespan(
+    integrity: LedgerIntegrity, sessions: sessionmaker[Session]
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start-up: the head check (cheap: from the latest checkpoint), so a tampered database
+    is reported before the first request; then the background verification, if enabled
+    and the sessions can be opened from another thread."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(integrity.verify_head, sessions)
+        background = None
+        if integrity.policy.background and can_run_beside(sessions):
+            background = BackgroundVerification(integrity, sessions)
+            background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                await anyio.to_thread.run_sync(background.stop)
+
+    return lifespan

@@ -2,7 +2,8 @@
 
 - ``egate ledger export --output FILE``: the offline verifier's JSON lines (signs a fresh
   checkpoint first, so every exported entry is covered; ``--no-checkpoint`` skips that).
-- ``egate ledger verify FILE --public-key VKEY_OR_FILE``: offline, no database.
+- ``egate ledger verify FILE --public-key VKEY_OR_FILE [--trusted-checkpoint NOTE_FILE]``:
+  offline, no database; with a checkpoint obtained elsewhere, truncation and rollback too.
 - ``egate ledger checkpoint``: sign the current tree head now (run it from a timer to
   cover a quiet log).
 - ``egate ledger public-key``: print the verifier key (vkey) auditors verify with.
@@ -15,9 +16,9 @@ import sys
 from pathlib import Path
 
 from consent.config import ledger_origin
-from consent.ledger.checkpoint import CheckpointError
-from consent.ledger.service import Ledger
-from consent.ledger.verifier import verify_export
+from consent.ledger.checkpoint import CheckpointError, public_key_from_vkey, verify_signed_checkpoint
+from consent.ledger.service import Ledger, LedgerStateError, ProofRangeError
+from consent.ledger.verifier import read_trusted_checkpoint, verify_export
 from kit.db import session_scope
 from kit.runtime import Runtime
 from kit.settings import Settings
@@ -33,7 +34,22 @@ def _err(message: str) -> None:
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """A damaged ledger is one line on stderr and exit status 1, and no file is left behind."""
     runtime, ledger = _ledger(settings)
+    output = Path(args.output)
+    temporary = output.with_name(output.name + ".partial")
+    try:
+        count = _export(args, runtime, ledger, temporary)
+    except (LedgerStateError, ProofRangeError) as error:
+        temporary.unlink(missing_ok=True)
+        print(f"egate: ledger export failed: {error}", file=sys.stderr, flush=True)
+        return 1
+    temporary.replace(output)
+    _err(f"wrote {count} lines to {output}")
+    return 0
+
+
+def _export(args: argparse.Namespace, runtime: Runtime, ledger: Ledger, temporary: Path) -> int:
     through: int | None = None
     if args.checkpoint:
         for db in session_scope(runtime.sessions):
@@ -42,16 +58,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         for db in session_scope(runtime.sessions):
             latest = ledger.latest_checkpoint(db)
             through = latest.tree_size if latest else 0
-    output = Path(args.output)
-    temporary = output.with_name(output.name + ".partial")
     count = 0
     with temporary.open("w", encoding="utf-8") as handle:
         for line in ledger.export_lines(runtime.sessions, through=through):
             handle.write(line)
             count += 1
-    temporary.replace(output)
-    _err(f"wrote {count} lines to {output}")
-    return 0
+    return count
 
 
 def _read_public_key(value: str) -> str:
@@ -63,18 +75,42 @@ def _read_public_key(value: str) -> str:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    """Needs nothing but the export and the key: no database, no master secret."""
+    """Needs nothing but the export and the key (and optionally a checkpoint kept from
+    elsewhere): no database, no master secret."""
     try:
         vkey = _read_public_key(args.public_key)
+        trusted_file = args.trusted_checkpoint
+        trusted_text = Path(trusted_file).read_text(encoding="utf-8") if trusted_file else None
+    except OSError as error:
+        _err(f"cannot read: {error}")
+        return 2
+    try:
+        key = public_key_from_vkey(vkey)
+    except CheckpointError as error:
+        _err(f"bad public key: {error}")
+        return 2
+    trusted = None
+    if trusted_text is not None:
+        try:
+            trusted = read_trusted_checkpoint(trusted_text)
+            verify_signed_checkpoint(trusted, key.public_key, key.key_name)
+        except CheckpointError as error:
+            _err(f"bad trusted checkpoint: {error}")
+            return 2
+    try:
         with open(args.file, encoding="utf-8") as lines:
             report = verify_export(
-                lines, vkey, origin=args.origin, allow_uncovered_tail=args.allow_uncovered_tail
+                lines,
+                key,
+                origin=args.origin,
+                allow_uncovered_tail=args.allow_uncovered_tail,
+                trusted_checkpoint=trusted,
             )
     except OSError as error:
         _err(f"cannot read: {error}")
         return 2
-    except (CheckpointError, ValueError) as error:
-        _err(f"bad public key: {error}")
+    except CheckpointError as error:  # the trusted checkpoint is of another log (--origin)
+        _err(f"bad trusted checkpoint: {error}")
         return 2
     if not report.ok:
         print(f"FAILED: {report.first_error}")
@@ -84,6 +120,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     print(f"OK: {report.entries_checked} entries, {report.checkpoints_checked} checkpoints verified")
     if last is not None:
         print(f"latest checkpoint: origin {last.origin}, size {last.tree_size}, time {last.timestamp}")
+    if report.trusted_checkpoint is not None:
+        print(f"consistent with the trusted checkpoint of size {report.trusted_checkpoint.tree_size}")
     if report.uncovered_entries:
         print(f"warning: {report.uncovered_entries} entries after the last checkpoint are not covered")
     return 0
@@ -91,8 +129,12 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
     runtime, ledger = _ledger(settings)
-    for db in session_scope(runtime.sessions):
-        checkpoint = ledger.sign_checkpoint(db, runtime.clock())
+    try:
+        for db in session_scope(runtime.sessions):
+            checkpoint = ledger.sign_checkpoint(db, runtime.clock())
+    except LedgerStateError as error:
+        print(f"egate: ledger checkpoint refused: {error}", file=sys.stderr, flush=True)
+        return 1
     sys.stdout.write(checkpoint.note)
     return 0
 
@@ -129,6 +171,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     verify.add_argument("file", help="the exported JSON lines")
     verify.add_argument("--public-key", required=True, help="the vkey, or a file holding it")
     verify.add_argument("--origin", help="require this log origin in every checkpoint")
+    verify.add_argument(
+        "--trusted-checkpoint",
+        metavar="FILE",
+        help="a signed checkpoint obtained elsewhere (note, or JSON with 'note'): the export must"
+        " be consistent with it, which catches truncation and rollback",
+    )
     verify.add_argument(
         "--allow-uncovered-tail",
         action="store_true",

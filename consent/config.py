@@ -22,6 +22,18 @@ class CheckpointPolicy:
 
 
 @dataclass(frozen=True)
+class IntegrityPolicy:
+    """How the running server re-verifies its stored ledger (consent.ledger.integrity): every
+    ``interval_seconds`` a background thread checks the head and re-hashes the next
+    ``entries_per_tick`` stored entries; once caught up it starts over after ``rescan_seconds``."""
+
+    background: bool = True
+    interval_seconds: float = 2.0
+    entries_per_tick: int = 1000
+    rescan_seconds: float = 6 * 3600.0
+
+
+@dataclass(frozen=True)
 class GrantPolicy:
     """How long consent lasts. A per-request grant lives as long as the tokens of the one
     release flow it was given for may (the provider's refresh-token lifetime by default)."""
@@ -34,6 +46,7 @@ class GrantPolicy:
 class ConsentConfig:
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     grants: GrantPolicy = field(default_factory=GrantPolicy)
+    integrity: IntegrityPolicy = field(default_factory=IntegrityPolicy)
     # The provider's JWKS is cached this long; an unknown ``kid`` refetches sooner.
     jwks_cache_seconds: float = 60.0
     # When set, only these (first-party, public-subject) clients may use ``ledger:resident``.

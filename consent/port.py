@@ -11,15 +11,30 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session
+from starlette.responses import Response
 
 from consent.config import ConsentConfig, ledger_origin
 from consent.grants import service as grants
 from consent.grants.service import GrantCoverage, GrantRequest, GrantView
 from consent.ledger import service as ledger
-from consent.ledger.service import Disclosure, DisclosureView, Ledger
+from consent.ledger.integrity import LedgerIntegrity
+from consent.ledger.service import Disclosure, DisclosureView, Ledger, LedgerStateError
 from kit.db import utcnow
+from kit.failures import RETRY_AFTER_SECONDS, Failure, FailureFormat
 from kit.runtime import Runtime
+
+LEDGER_REFUSED = Failure(
+    503,
+    "Service unavailable",
+    "The disclosure ledger failed its integrity check, so nothing can be released just now."
+    " Nothing was changed.",
+    "temporarily_unavailable",
+    "服務暫時未能提供",
+    "披露紀錄未能通過完整性檢查，暫時未能發放任何資料。資料沒有任何改動。",
+    {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
+)
 
 
 class LedgerConsentPort:
@@ -41,6 +56,7 @@ class LedgerConsentPort:
             origin=ledger_origin(runtime.settings.issuer if runtime else "http://localhost"),
             master_key=runtime.master_key if runtime else None,
             policy=self.config.checkpoints,
+            integrity=LedgerIntegrity(self.config.integrity),
         )
 
     # -- identity.consent_port.ConsentPort ------------------------------------------------
@@ -84,7 +100,8 @@ class LedgerConsentPort:
         The basis is ``consent`` with a grant, ``legal`` with a legal basis, and
         ``sign-in`` with neither (a sign-in that released only the pairwise ``sub``).
         Raises ``consent.ledger.service.InvalidDisclosure`` for an entry the ledger cannot
-        hold (no fields, empty names): the release must then not happen.
+        hold (no fields, empty names), and ``LedgerStateError`` when the ledger failed its
+        integrity check: the release must then not happen (see :func:`answer_ledger_refusals`).
         """
         disclosure = Disclosure(
             resident_id=resident_id,
@@ -122,3 +139,15 @@ class LedgerConsentPort:
     def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:
         """Raises ``consent.grants.service.GrantNotFound`` for another resident's grant."""
         return grants.revoke_grant(db, resident_id, grant_id, now)
+
+
+def answer_ledger_refusals(app: FastAPI) -> None:
+    """Let the app of a service recording disclosures through this port answer a refused
+    append (``LedgerStateError``: the ledger is inconsistent) as a 503 in its own failure
+    format (``app.state.answer_failure``), never a 500."""
+    answer: FailureFormat = app.state.answer_failure
+
+    async def refused(request: Request, _error: Exception) -> Response:
+        return answer(request, LEDGER_REFUSED)
+
+    app.add_exception_handler(LedgerStateError, refused)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,7 +14,7 @@ from starlette.responses import Response
 import consent.app
 import forms_hub.app
 import identity.app
-from consent.port import LedgerConsentPort
+from consent.port import LedgerConsentPort, answer_ledger_refusals
 from egate import health
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
@@ -50,20 +52,34 @@ def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
     revocation = CachedRevocationCheck(
         IssuedAccessTokens(runtime.sessions), ttl_seconds=runtime.settings.revocation_cache_seconds
     )
-    return {
+    apps = {
         "identity": identity.app.create_app(runtime, consent_port),
-        "consent": consent.app.create_app(runtime, revocation=revocation),
+        # One ledger for the port's appends and the consent API: one integrity state.
+        "consent": consent.app.create_app(runtime, revocation=revocation, ledger=consent_port.ledger),
         "forms_hub": forms_hub.app.create_app(
             runtime, FormsHubDisclosures(consent_port), revocation=revocation
         ),
     }
+    answer_ledger_refusals(apps["identity"])
+    answer_ledger_refusals(apps["forms_hub"])
+    return apps
 
 
 def create_app(runtime: Runtime) -> FastAPI:
-    root = FastAPI(title="e-Gateway", openapi_url=None, docs_url=None, redoc_url=None)
-    root.state.runtime = runtime
-    root.include_router(health.router)
     apps = service_apps(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_root: FastAPI) -> AsyncIterator[None]:
+        # Starlette runs the lifespan of the app it serves only, not of those mounted in it.
+        async with AsyncExitStack() as stack:
+            for app in apps.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            yield
+
+    root = FastAPI(title="e-Gateway", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    root.state.runtime = runtime
+    root.state.ledger_integrity = apps["consent"].state.ledger.integrity
+    root.include_router(health.router)
     root.mount(FORMS_PREFIX, apps["forms_hub"])
     root.mount(CONSENT_PREFIX, apps["consent"])
     # The identity provider sits at the root because the issuer's discovery document must be

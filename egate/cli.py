@@ -8,7 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import uvicorn
 
@@ -36,6 +36,11 @@ SERVICE_COMMANDS: tuple[Callable[[Commands], None], ...] = (
 )
 
 
+def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
+    trusted = [str(network) for network in settings.trusted_proxy_networks.networks]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) or None}
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
@@ -60,7 +65,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=port,
         log_level=settings.log_level,
         access_log=False,
-        proxy_headers=False,
+        # Only the configured proxies may name the client (kit/client_address.py reads the
+        # same setting for Forwarded); with none, forwarding headers are ignored.
+        **uvicorn_proxy_options(settings),
     )
     return 0
 

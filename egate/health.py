@@ -1,12 +1,16 @@
-"""Liveness (the process answers) and readiness (the database answers, in time, migrated)."""
+"""Liveness (the process answers) and readiness (the database answers, in time, migrated,
+and the disclosure ledger passed its integrity check)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
+from consent.ledger.integrity import LedgerIntegrity
 from kit.db import DatabaseBusy
 from kit.migrations import current_revision, head_revision
 from kit.runtime import Runtime, RuntimeDep
@@ -26,26 +30,44 @@ def live() -> dict[str, str]:
 
 
 @router.get("/health/ready")
-async def ready(runtime: RuntimeDep) -> JSONResponse:
+async def ready(request: Request, runtime: RuntimeDep) -> JSONResponse:
+    """``ledger`` is ``ok`` or ``inconsistent: <reason>`` (``unchecked`` only while the
+    database never answered the check); anything but ``ok`` is not ready."""
+    integrity: LedgerIntegrity | None = getattr(request.app.state, "ledger_integrity", None)
     revision: str | None = None
+    ledger: str | None = None
     deadline = min(READINESS_DEADLINE_SECONDS, runtime.settings.request_deadline_seconds / 2)
     with anyio.move_on_after(deadline):
         try:
-            revision = await anyio.to_thread.run_sync(
-                _database_revision, runtime, limiter=_readiness_threads, abandon_on_cancel=True
+            revision, ledger = await anyio.to_thread.run_sync(
+                _database_state, runtime, integrity, limiter=_readiness_threads, abandon_on_cancel=True
             )
         except (SQLAlchemyError, DatabaseBusy):
             return _unavailable("unreachable")
         if revision != head_revision():
             return _unavailable("not migrated")
-        return JSONResponse({"status": "ok", "database": "ok", "revision": revision})
+        if ledger is not None and ledger != "ok":
+            return _unavailable("ok", ledger=ledger)
+        body: dict[str, Any] = {"status": "ok", "database": "ok", "revision": revision}
+        if ledger is not None:
+            body["ledger"] = ledger
+        return JSONResponse(body)
     return _unavailable("not answering")
 
 
-def _database_revision(runtime: Runtime) -> str | None:
+def _database_state(runtime: Runtime, integrity: LedgerIntegrity | None) -> tuple[str | None, str | None]:
+    """The schema revision and, once it is the latest, the ledger's integrity: checked here
+    if nothing has checked it yet (the background verification keeps it current)."""
     with runtime.sessions() as session:
-        return current_revision(session.connection())
+        revision = current_revision(session.connection())
+    if integrity is None:
+        return revision, None
+    status = integrity.status()
+    if status.state == "unchecked" and revision == head_revision():
+        status = integrity.verify_head(runtime.sessions)
+    return revision, status.readiness
 
 
-def _unavailable(database: str) -> JSONResponse:
-    return JSONResponse({"status": "unavailable", "database": database}, 503, headers={"Retry-After": "5"})
+def _unavailable(database: str, **details: str) -> JSONResponse:
+    body = {"status": "unavailable", "database": database, **details}
+    return JSONResponse(body, 503, headers={"Retry-After": "5"})

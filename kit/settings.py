@@ -9,9 +9,12 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kit.client_address import TrustedProxies
 from kit.db import DatabaseTimeouts
 from kit.outbound import OutboundPolicy
 from kit.request_guard import RequestLimits
+
+MIN_ADMIN_TOKEN_LENGTH = 32
 
 
 class SettingsError(Exception):
@@ -98,7 +101,12 @@ class Settings(BaseSettings):
     forms_http_timeout_seconds: float = Field(default=10.0, gt=0)
     forms_queue_page_size: int = Field(default=50, ge=1, le=500)
 
+    # The administrator credential (a bearer token): long enough that guessing it is hopeless.
     admin_token: str | None = Field(default=None, repr=False)
+    # Reverse proxies / load balancers whose Forwarded or X-Forwarded-For header names the
+    # client (comma-separated IPs or CIDR networks; kit/client_address.py). Default: none, so
+    # such headers are ignored and the TCP peer is the client.
+    trusted_proxies: str | None = None
     mail_backend: Literal["console", "file", "smtp"] = "file"
     smtp_url: str | None = Field(default=None, repr=False)
 
@@ -111,6 +119,22 @@ class Settings(BaseSettings):
         if parts.query or parts.fragment:
             raise ValueError("must not carry a query or fragment (OpenID Discovery §3)")
         return value.rstrip("/")
+
+    @field_validator("admin_token")
+    @classmethod
+    def _admin_token_is_long(cls, value: str | None) -> str | None:
+        if value is not None and len(value) < MIN_ADMIN_TOKEN_LENGTH:
+            # The message never quotes the value: it is a secret.
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters (e.g. `openssl rand -hex 32`)"
+            )
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _trusted_proxies_are_networks(cls, value: str | None) -> str | None:
+        TrustedProxies.parse(value)
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -149,6 +173,10 @@ class Settings(BaseSettings):
     @property
     def outbound_policy(self) -> OutboundPolicy:
         return OutboundPolicy(allow_private=self.outbound_allow_private)
+
+    @property
+    def trusted_proxy_networks(self) -> TrustedProxies:
+        return TrustedProxies.parse(self.trusted_proxies)
 
     @property
     def effective_master_key_file(self) -> Path:

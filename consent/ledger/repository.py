@@ -10,11 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import SmallInteger, Text, and_, cast, literal, or_, select, union_all, update
+from sqlalchemy import SmallInteger, Text, and_, cast, func, literal, or_, select, union_all, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from consent.ledger.entry import rfc3339_utc
 from consent.ledger.models import (
     FRONTIER_ROW_ID,
     AuditAccess,
@@ -56,6 +57,8 @@ EXPORT_COLUMNS = (
     _entries.c.legal_basis,
     _entries.c.request_id,
 )
+# The same, then the stored leaf hash: what the integrity check re-hashes and compares.
+LEAF_COLUMNS = (*EXPORT_COLUMNS, _entries.c.leaf_hash)
 
 
 class LedgerStateError(RuntimeError):
@@ -418,6 +421,77 @@ def entry_rows(db: Session, start: int, end: int) -> Sequence[Any]:
         .order_by(_entries.c.index)
     )
     return db.execute(statement).all()
+
+
+def entry_from_row(row: Sequence[Any]) -> dict[str, Any]:
+    """The entry exactly as hashed (consent.ledger.entry) from a row of ``EXPORT_COLUMNS``."""
+    (index, entry_id, recorded_at, resident_id, client_id, department, channel) = row[:7]
+    fields, purpose, basis, grant_id, legal_basis, request_id = row[7:13]
+    return {
+        "index": index,
+        "entry_id": entry_id,
+        "recorded_at": rfc3339_utc(recorded_at),
+        "resident_id": resident_id,
+        "recipient_client_id": client_id,
+        "recipient_department": department,
+        "channel": channel,
+        "fields": fields,
+        "purpose": purpose,
+        "basis": basis,
+        "grant_id": grant_id,
+        "legal_basis": legal_basis,
+        "request_id": request_id,
+    }
+
+
+def leaf_rows(db: Session, start: int, end: int) -> Sequence[Any]:
+    """Rows of ``LEAF_COLUMNS`` for indices ``start <= index < end``, in order."""
+    statement = (
+        select(*LEAF_COLUMNS)
+        .where(_entries.c.index >= start, _entries.c.index < end)
+        .order_by(_entries.c.index)
+    )
+    return db.execute(statement).all()
+
+
+def count_entries_below(db: Session, size: int) -> int:
+    statement = select(func.count()).select_from(_entries).where(_entries.c.index < size)
+    return int(db.execute(statement).scalar_one())
+
+
+def first_row_past(db: Session, tree_size: int) -> str | None:
+    """Name the first entry or node stored beyond a tree of ``tree_size``, if any.
+
+    Node ``(level, index)`` exists once leaf ``(index + 1) * 2**level - 1`` does, i.e. for
+    ``index < tree_size >> level``; levels above the tree's height hold no node yet.
+    """
+    entry = db.execute(select(func.min(_entries.c.index)).where(_entries.c.index >= tree_size)).scalar()
+    if entry is not None:
+        return f"entry {entry}"
+    height = tree_size.bit_length()
+    beyond = or_(
+        _nodes.c.level > height,
+        *(
+            and_(_nodes.c.level == level, _nodes.c.index >= tree_size >> level)
+            for level in range(1, height + 1)
+        ),
+    )
+    node = db.execute(select(_nodes.c.level, _nodes.c.index).where(beyond).limit(1)).first()
+    return f"Merkle node at level {node[0]}, index {node[1]}" if node is not None else None
+
+
+def checkpoints_between(db: Session, low: int, high: int) -> Sequence[LedgerCheckpoint]:
+    """Checkpoints with ``low <= tree_size <= high``, in order of size."""
+    statement = (
+        select(LedgerCheckpoint)
+        .where(LedgerCheckpoint.tree_size >= low, LedgerCheckpoint.tree_size <= high)
+        .order_by(LedgerCheckpoint.tree_size, LedgerCheckpoint.id)
+    )
+    return db.scalars(statement).all()
+
+
+def signing_key(db: Session, key_id: str) -> LedgerSigningKey | None:
+    return db.get(LedgerSigningKey, key_id)
 
 
 def add_checkpoint(db: Session, checkpoint: LedgerCheckpoint) -> None:

@@ -4,7 +4,7 @@ proofs for anyone holding a ledger scope; the verifier key for everyone."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -25,6 +25,7 @@ from consent.auth import (
 from consent.ledger import service
 from consent.ledger.dependencies import LedgerDep
 from consent.ledger.entry import rfc3339_utc
+from consent.ledger.integrity import LEDGER_INCONSISTENT
 from consent.ledger.schemas import (
     AccessOut,
     AccessPage,
@@ -38,7 +39,14 @@ from consent.ledger.schemas import (
     PublicKeyOut,
     ResidentExport,
 )
-from consent.ledger.service import DisclosureView, EntryFilter, ProofRangeError
+from consent.ledger.service import (
+    DisclosureView,
+    EntryFilter,
+    ExportPlan,
+    LedgerStateError,
+    ProofRangeError,
+)
+from consent.ledger.verifier import export_error_line
 from kit.exports import csv_text, download
 from kit.observability import request_id_of
 from kit.openapi import bearer_problem_responses, combine
@@ -115,6 +123,17 @@ def _range_problem(error: ProofRangeError) -> Problem:
     return Problem(400, "Outside the log", str(error))
 
 
+def inconsistent_problem(error: LedgerStateError) -> Problem:
+    """A known inconsistency of the stored ledger: 503 with a stable type, never a bare 500.
+    Not transient, so no Retry-After: the operator has to repair the database."""
+    return Problem(
+        503,
+        "Ledger inconsistent",
+        f"The disclosure ledger failed its integrity check and answers nothing it cannot prove: {error}.",
+        type_=LEDGER_INCONSISTENT,
+    )
+
+
 # -- public ---------------------------------------------------------------------------------
 
 
@@ -174,8 +193,14 @@ def checkpoint_at(tree_size: int, db: DbSession, ledger: LedgerDep, audit: Reade
     "/checkpoints", response_model=CheckpointOut, status_code=201, responses=bearer_problem_responses()
 )
 def sign_checkpoint(db: DbSession, now: Now, ledger: LedgerDep, audit: SignerTrail) -> Any:
-    """Sign the current tree head now (auditors, or the administrator credential)."""
-    checkpoint = ledger.sign_checkpoint(db, now)
+    """Sign the current tree head now (auditors, or the administrator credential), unless
+    the ledger fails its integrity check (503, never a signature over a damaged tree)."""
+    try:
+        checkpoint = ledger.sign_checkpoint(db, now)
+    except LedgerStateError as error:
+        problem = inconsistent_problem(error)
+        audit.record("checkpoint.sign", {}, None, problem.status)
+        return problem.response(audit.request.url.path)
     audit.record("checkpoint.sign", {"tree_size": checkpoint.tree_size}, 1, 201)
     return CheckpointOut.of(checkpoint)
 
@@ -229,6 +254,8 @@ def inclusion_proof(
             proof = ledger.inclusion_proof(db, index, size)
         except ProofRangeError as error:
             raise _range_problem(error) from None
+        except LedgerStateError as error:
+            raise inconsistent_problem(error) from None
         return InclusionProofOut.of(proof, ledger.latest_checkpoint(db, size)), 1
 
     return audit("proof.inclusion", {"index": index, "tree_size": tree_size}, query)
@@ -256,6 +283,8 @@ def consistency_proof(
             proof = ledger.consistency_proof(db, old_size, size)
         except ProofRangeError as error:
             raise _range_problem(error) from None
+        except LedgerStateError as error:
+            raise inconsistent_problem(error) from None
         return ConsistencyProofOut.of(proof), 1
 
     return audit("proof.consistency", {"old_size": old_size, "new_size": new_size}, query)
@@ -445,21 +474,42 @@ def audit_export(
     include_uncovered: Annotated[
         bool, Query(description="also export entries after the latest checkpoint")
     ] = False,
-) -> StreamingResponse:
+) -> Response:
     """The whole log in the offline verifier's format (``egate ledger verify``). By default
-    it ends at the latest checkpoint, so every exported entry is covered by a signature."""
+    it ends at the latest checkpoint, so every exported entry is covered by a signature.
+
+    Every entry to export is checked present before the 200 is sent (503 problem+json if
+    not). Should one vanish while streaming anyway, the export ends with an ``error`` line,
+    which the verifier reports, rather than just stopping."""
     if include_uncovered:
         through = ledger.tree_size(db)
     else:
         latest = ledger.latest_checkpoint(db)
         through = latest.tree_size if latest else 0
-    audit.record("ledger.export", {"include_uncovered": include_uncovered}, through, 200)
-    lines = ledger.export_lines(sessions, through=through)
+
+    def query() -> tuple[ExportPlan, int]:
+        try:
+            return ledger.prepare_export(db, through), through
+        except LedgerStateError as error:
+            raise inconsistent_problem(error) from None
+
+    plan = audit("ledger.export", {"include_uncovered": include_uncovered}, query)
+    if isinstance(plan, Response):
+        return plan
+    # Streamed after this session ended (kit.web.DbSession), in short transactions of its own.
     return StreamingResponse(
-        lines,
+        _ending_in_an_error_line(ledger.export_stream(sessions, plan)),
         media_type=JSON_LINES,
         headers={"Content-Disposition": f'attachment; filename="ledger-{through}.jsonl"'},
     )
+
+
+def _ending_in_an_error_line(lines: Iterator[str]) -> Iterator[str]:
+    """Once the 200 is sent, a failure can only be told in the body: as a last line."""
+    try:
+        yield from lines
+    except LedgerStateError as error:
+        yield export_error_line(str(error)) + "\n"
 
 
 @router.get("/audit/access-log", response_model=AccessPage, responses=bearer_problem_responses(422))

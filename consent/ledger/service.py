@@ -7,6 +7,9 @@ perfect subtrees, stored as rows. Nothing is ever re-hashed; proofs read O(log n
 
 Services never commit: an append joins the caller's transaction (the release of claims it
 records), and the frontier row lock it takes is held until that transaction ends.
+
+The ledger checks itself (:mod:`consent.ledger.integrity`) before it signs anything, and
+once found inconsistent it neither signs nor appends: :class:`LedgerInconsistent`.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Any, TypeVar
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from consent.config import CheckpointPolicy
@@ -30,10 +34,16 @@ from consent.ledger.checkpoint import (
     sign_checkpoint,
 )
 from consent.ledger.entry import BASES, canonical_entry_bytes, entry_problem, rfc3339_utc
+from consent.ledger.integrity import (
+    LedgerInconsistent,
+    LedgerIntegrity,
+    MissingNode,
+    compact_range,
+    with_stored_nodes,
+)
 from consent.ledger.models import AuditAccess, LedgerCheckpoint, LedgerEntry, LedgerSigningKey
-from consent.ledger.repository import EntryFilter, FrontierRow, LedgerStateError
+from consent.ledger.repository import EntryFilter, FrontierRow, LedgerStateError, entry_from_row
 from consent.ledger.rfc9162 import (
-    HASH_SIZE,
     CompactRange,
     GetNode,
     consistency_proof,
@@ -60,9 +70,11 @@ __all__ = [
     "Disclosure",
     "DisclosureView",
     "EntryFilter",
+    "ExportPlan",
     "InclusionProof",
     "InvalidDisclosure",
     "Ledger",
+    "LedgerInconsistent",
     "LedgerKeyUnavailable",
     "LedgerStateError",
     "ProofRangeError",
@@ -197,6 +209,14 @@ class InclusionProof:
 
 
 @dataclass(frozen=True)
+class ExportPlan:
+    """An export checked and ready to stream: its size and the checkpoints by size."""
+
+    through: int
+    notes: dict[int, list[str]]
+
+
+@dataclass(frozen=True)
 class ConsistencyProof:
     old_size: int
     new_size: int
@@ -227,47 +247,6 @@ def _new_entry_id() -> str:
     return "dl-" + secrets.token_hex(16)
 
 
-class _MissingNode(LookupError):
-    pass
-
-
-def _read_nodes(db: Session, tree_size: int, compute: Callable[[GetNode], T]) -> T:
-    """Run a proof computation over a tree of ``tree_size`` with every node it needs
-    fetched in one query.
-
-    The RFC 9162 recursions visit the same nodes whatever their hashes are, so a first
-    dry run with placeholder hashes lists them. Every node of a size the log has reached
-    exists; a missing one means the size is beyond the log (checked only then, to save a
-    query on the common path) or the tables were damaged.
-    """
-    if tree_size < 0:
-        raise ProofRangeError(f"tree size {tree_size} is negative")
-    wanted: list[tuple[int, int]] = []
-    placeholder = bytes(HASH_SIZE)
-
-    def record(level: int, index: int) -> bytes:
-        wanted.append((level, index))
-        return placeholder
-
-    compute(record)
-    found = repository.nodes(db, wanted)
-
-    def get_node(level: int, index: int) -> bytes:
-        try:
-            return found[level, index]
-        except KeyError:
-            raise _MissingNode(level, index) from None
-
-    try:
-        return compute(get_node)
-    except _MissingNode as missing:
-        size = repository.read_frontier(db).tree_size
-        if tree_size > size:
-            raise ProofRangeError(f"tree size {tree_size} is outside 0..{size}") from None
-        level, index = missing.args
-        raise LedgerStateError(f"Merkle node missing at level {level}, index {index}") from None
-
-
 class Ledger:
     """The ledger of one deployment. ``master_key`` opens the checkpoint signing key; a
     ledger built without it appends and proves but leaves signing to one that has it."""
@@ -278,10 +257,12 @@ class Ledger:
         origin: str,
         master_key: bytes | None,
         policy: CheckpointPolicy | None = None,
+        integrity: LedgerIntegrity | None = None,
     ) -> None:
         self.origin = origin
         self._master_key = master_key
         self.policy = policy or CheckpointPolicy()
+        self.integrity = integrity or LedgerIntegrity()
         self._unsealed: dict[str, Ed25519PrivateKey] = {}
         # The frontier as this process last wrote it: only a guess to check against the
         # stored row (see _append_unless_moved), never a source of truth.
@@ -299,19 +280,32 @@ class Ledger:
         recorded_at = rfc3339_utc(now)
         # Validate before taking the lock: a bad disclosure should not queue other writers.
         entries = [self._entry(d, recorded_at) for d in disclosures]
-        with repository.appending(db) as storage:
-            hint = self._frontier_hint
-            if storage.optimistic and hint is not None and len(entries) == 1:
-                appended = self._append_unless_moved(storage, entries, hint, now)
-                if appended is not None:
-                    return appended
-            state = storage.lock()
-            appended, entry_rows, node_rows, frontier = self._grow(entries, state, now)
-            moved = _moved(frontier, state)
-            if self._checkpoint_due(state, frontier.size, now):
-                checkpoint = self._sign(db, frontier, now)
-                moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
-            storage.save(entry_rows, node_rows, moved)
+        self.integrity.ensure_consistent()
+        end: int | None = None
+        try:
+            with repository.appending(db) as storage:
+                hint = self._frontier_hint
+                if storage.optimistic and hint is not None and len(entries) == 1:
+                    end = hint.tree_size
+                    appended = self._append_unless_moved(storage, entries, hint, now)
+                    if appended is not None:
+                        return appended
+                state = storage.lock()
+                end = state.tree_size
+                appended, entry_rows, node_rows, frontier = self._grow(entries, state, now)
+                moved = _moved(frontier, state)
+                if self._checkpoint_due(state, frontier.size, now):
+                    self.integrity.check_head(db, state)
+                    checkpoint = self._sign(db, frontier, now)
+                    moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
+                storage.save(entry_rows, node_rows, moved)
+        except IntegrityError as error:
+            # Indices and node positions come from the frontier, which no other writer holds:
+            # a clash means rows were stored past the end of the tree behind the ledger's back.
+            # (On PostgreSQL the failed statement ends the transaction: nothing more is read.)
+            raise self.integrity.report(
+                f"a stored row already occupies a position past the end of the tree (size {end})"
+            ) from error
         self._frontier_hint = FrontierRow(**moved)
         return appended
 
@@ -335,7 +329,7 @@ class Ledger:
     def _grow(
         entries: list[dict[str, Any]], state: FrontierRow, now: datetime
     ) -> tuple[list[Appended], list[dict[str, Any]], list[dict[str, Any]], CompactRange]:
-        frontier = _compact_range(state)
+        frontier = compact_range(state)
         entry_rows, node_rows, appended = [], [], []
         for entry in entries:
             index = entry["index"] = frontier.size
@@ -380,9 +374,11 @@ class Ledger:
     # -- checkpoints and keys ------------------------------------------------------------
 
     def sign_checkpoint(self, db: Session, now: datetime) -> SignedCheckpoint:
-        """Sign the current tree head now (on demand: the CLI, an auditor, an admin)."""
+        """Sign the current tree head now (on demand: the CLI, an auditor, an admin), once
+        the head check passed; raises :class:`LedgerInconsistent` otherwise."""
         state = repository.lock_frontier(db)
-        frontier = _compact_range(state)
+        self.integrity.check_head(db, state)
+        frontier = compact_range(state)
         checkpoint = self._sign(db, frontier, now)
         repository.save_frontier(
             db, state.tree_size, state.hashes, checkpoint_size=frontier.size, checkpoint_at=now
@@ -390,7 +386,8 @@ class Ledger:
         return checkpoint
 
     def _sign(self, db: Session, frontier: CompactRange, now: datetime) -> SignedCheckpoint:
-        # Called with the frontier row locked, so two signers never create two keys.
+        # Called with the frontier row locked (so two signers never create two keys) and
+        # after the head check passed on it.
         key_row, private_key = self._signing_key(db, now)
         body = Checkpoint(key_row.origin, frontier.size, frontier.root(), int(now.timestamp()))
         row = LedgerCheckpoint(
@@ -450,7 +447,26 @@ class Ledger:
         return SignedCheckpoint.of(row) if row else None
 
     def root(self, db: Session, tree_size: int) -> bytes:
-        return _read_nodes(db, tree_size, lambda get_node: root_from_nodes(tree_size, get_node))
+        return self._read_nodes(db, tree_size, lambda get_node: root_from_nodes(tree_size, get_node))
+
+    def _read_nodes(self, db: Session, tree_size: int, compute: Callable[[GetNode], T]) -> T:
+        """Run a proof computation over the stored tree of ``tree_size``.
+
+        Every node of a size the log has reached exists; a missing one means the size is
+        beyond the log (checked only then, to save a query on the common path) or the
+        tables were damaged, which makes the ledger inconsistent.
+        """
+        if tree_size < 0:
+            raise ProofRangeError(f"tree size {tree_size} is negative")
+        try:
+            return with_stored_nodes(db, compute)
+        except MissingNode as missing:
+            size = repository.read_frontier(db).tree_size
+            if tree_size > size:
+                raise ProofRangeError(f"tree size {tree_size} is outside 0..{size}") from None
+            level, index = missing.args
+            what = f"entry {index}" if level == 0 else f"the Merkle node at level {level}, index {index}"
+            raise self.integrity.report(f"{what} is missing") from None
 
     def inclusion_proof(self, db: Session, leaf_index: int, tree_size: int) -> InclusionProof:
         """PATH(leaf_index, D[tree_size]) with its root (RFC 9162 §2.1.3.1)."""
@@ -464,7 +480,7 @@ class Ledger:
                 inclusion_proof(leaf_index, tree_size, get_node),
             )
 
-        leaf, root, path = _read_nodes(db, tree_size, compute)
+        leaf, root, path = self._read_nodes(db, tree_size, compute)
         return InclusionProof(leaf_index, tree_size, leaf, root, path)
 
     def consistency_proof(self, db: Session, old_size: int, new_size: int) -> ConsistencyProof:
@@ -479,7 +495,7 @@ class Ledger:
                 consistency_proof(old_size, new_size, get_node),
             )
 
-        old_root, new_root, path = _read_nodes(db, new_size, compute)
+        old_root, new_root, path = self._read_nodes(db, new_size, compute)
         return ConsistencyProof(old_size, new_size, old_root, new_root, path)
 
     # -- export --------------------------------------------------------------------------
@@ -488,18 +504,39 @@ class Ledger:
         """The offline verifier's JSON lines (consent.ledger.verifier), entries
         ``0..through - 1`` (default: all) with each checkpoint right after its last entry.
 
-        Reads in short transactions of EXPORT_CHUNK entries, so a long export never holds
-        the SQLite write lock for long; entries and checkpoints never change, so the
-        chunks add up to a consistent export.
+        Checked before the first line (see :meth:`prepare_export`), then read in short
+        transactions of EXPORT_CHUNK entries, so a long export never holds the SQLite write
+        lock for long; entries and checkpoints never change, so the chunks add up to a
+        consistent export. An entry found missing while streaming anyway raises
+        :class:`LedgerInconsistent` from the iterator.
         """
         with sessions() as db:
-            size = self.tree_size(db)
-            through = size if through is None else through
-            if not 0 <= through <= size:
-                raise ProofRangeError(f"export size {through} is outside 0..{size}")
-            notes: dict[int, list[str]] = {}
-            for tree_size, note in repository.checkpoint_notes_up_to(db, through):
-                notes.setdefault(tree_size, []).append(note)
+            plan = self.prepare_export(db, through)
+        return self.export_stream(sessions, plan)
+
+    def prepare_export(self, db: Session, through: int | None = None) -> ExportPlan:
+        """What an export will hold, checked so that an HTTP answer can still be an error
+        rather than a 200 cut short: ``through`` (default: all) must be within the log and
+        every entry below it stored (else :class:`LedgerInconsistent`)."""
+        size = self.tree_size(db)
+        through = size if through is None else through
+        if not 0 <= through <= size:
+            latest = repository.latest_checkpoint(db)
+            if latest is not None and latest.tree_size > size:
+                raise self.integrity.report(
+                    f"the tree (size {size}) is behind its latest signed checkpoint (size {latest.tree_size})"
+                )
+            raise ProofRangeError(f"export size {through} is outside 0..{size}")
+        stored = repository.count_entries_below(db, through)
+        if stored != through:
+            raise self.integrity.report(f"{through - stored} of the entries below {through} are missing")
+        notes: dict[int, list[str]] = {}
+        for tree_size, note in repository.checkpoint_notes_up_to(db, through):
+            notes.setdefault(tree_size, []).append(note)
+        return ExportPlan(through, notes)
+
+    def export_stream(self, sessions: sessionmaker[Session], plan: ExportPlan) -> Iterator[str]:
+        through, notes = plan.through, plan.notes
         for note in notes.get(0, ()):
             yield export_checkpoint_line(note) + "\n"
         for start in range(0, through, EXPORT_CHUNK):
@@ -507,32 +544,12 @@ class Ledger:
                 rows = repository.entry_rows(db, start, min(start + EXPORT_CHUNK, through))
             for expected, row in enumerate(rows, start):
                 if row[0] != expected:
-                    raise LedgerStateError(f"ledger entry {expected} is missing")
-                yield export_entry_line(_export_entry(row)) + "\n"
+                    raise self.integrity.report(f"entry {expected} is missing")
+                yield export_entry_line(entry_from_row(row)) + "\n"
                 for note in notes.get(expected + 1, ()):
                     yield export_checkpoint_line(note) + "\n"
             if len(rows) != min(EXPORT_CHUNK, through - start):
-                raise LedgerStateError(f"ledger entries after {start + len(rows) - 1} are missing")
-
-
-def _export_entry(row: Sequence[Any]) -> dict[str, Any]:
-    (index, entry_id, recorded_at, resident_id, client_id, department, channel) = row[:7]
-    fields, purpose, basis, grant_id, legal_basis, request_id = row[7:]
-    return {
-        "index": index,
-        "entry_id": entry_id,
-        "recorded_at": rfc3339_utc(recorded_at),
-        "resident_id": resident_id,
-        "recipient_client_id": client_id,
-        "recipient_department": department,
-        "channel": channel,
-        "fields": fields,
-        "purpose": purpose,
-        "basis": basis,
-        "grant_id": grant_id,
-        "legal_basis": legal_basis,
-        "request_id": request_id,
-    }
+                raise self.integrity.report(f"entry {start + len(rows)} is missing")
 
 
 def _moved(frontier: CompactRange, state: FrontierRow) -> dict[str, Any]:
@@ -543,14 +560,6 @@ def _moved(frontier: CompactRange, state: FrontierRow) -> dict[str, Any]:
         "checkpoint_size": state.checkpoint_size,
         "checkpoint_at": state.checkpoint_at,
     }
-
-
-def _compact_range(state: FrontierRow) -> CompactRange:
-    hashes = [state.hashes[i : i + HASH_SIZE] for i in range(0, len(state.hashes), HASH_SIZE)]
-    try:
-        return CompactRange.from_hashes(state.tree_size, hashes)
-    except ValueError as error:
-        raise LedgerStateError(f"the ledger frontier is corrupt: {error}") from None
 
 
 # -- reading entries (residents' pages, departments, auditors) ------------------------------

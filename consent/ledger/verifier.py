@@ -8,6 +8,8 @@ Export format: JSON lines (UTF-8, one object per line; blank lines are ignored).
   (see :mod:`consent.ledger.checkpoint`). A checkpoint of size n comes right after
   entry n - 1, i.e. where the log had exactly n entries (a checkpoint of size 0 comes
   before any entry). Several checkpoints may share a position.
+* ``{"type": "error", "message": "..."}`` — the server found its ledger damaged after it
+  had started sending the export: the export is incomplete, and verification fails there.
 
 The verifier streams: it recomputes every leaf hash (RFC 9162 §2.1.1), keeps only the
 frontier of perfect subtrees (O(log n) hashes), and at each checkpoint checks the
@@ -23,6 +25,14 @@ O(n) memory. Defended against: an entry deleted, inserted, reordered or altered 
 field, a checkpoint forged, moved, or signed by another key. Not detectable by any
 signature: changes to entries after the last checkpoint — they are reported as not
 covered.
+
+An export is only checked against itself, so one whose history was cut back to an earlier
+checkpoint (truncation), or rewritten after it and signed again (rollback, a fork), still
+verifies. A checkpoint obtained elsewhere — published, or kept from an earlier audit —
+closes that gap (``trusted_checkpoint``): the export must reach its size and have its root
+there. That is RFC 9162 §2.1.4 consistency with the trusted tree, shown directly: the
+verifier holds every entry, so it recomputes the root at the trusted size instead of
+checking a proof of it.
 """
 
 from __future__ import annotations
@@ -55,6 +65,7 @@ class VerificationReport:
     error_line: int | None = None
     last_checkpoint: Checkpoint | None = None
     uncovered_entries: int = 0
+    trusted_checkpoint: Checkpoint | None = None
 
 
 class _Failed(Exception):
@@ -71,6 +82,26 @@ def export_entry_line(entry: Mapping[str, Any]) -> str:
 def export_checkpoint_line(note: str) -> str:
     """One export line for a signed checkpoint, without the newline."""
     return canonical_json({"type": "checkpoint", "note": note})
+
+
+def export_error_line(message: str) -> str:
+    """The last line of an export the server could not finish, without the newline."""
+    return canonical_json({"type": "error", "message": message})
+
+
+def read_trusted_checkpoint(text: str) -> str:
+    """The signed note in ``text``: the note itself, or a JSON object holding it as ``note``
+    (an export's checkpoint line, or the answer of ``GET /consent/ledger/checkpoints/latest``)."""
+    if text.lstrip().startswith("{"):
+        try:
+            record = json.loads(text)
+        except ValueError:
+            raise CheckpointError("trusted checkpoint is neither a signed note nor JSON") from None
+        note = record.get("note") if type(record) is dict else None
+        if type(note) is not str:
+            raise CheckpointError("trusted checkpoint JSON has no 'note' string")
+        return note
+    return text
 
 
 def _resolve_key(
@@ -94,6 +125,7 @@ def verify_export(
     key_name: str | None = None,
     origin: str | None = None,
     allow_uncovered_tail: bool = False,
+    trusted_checkpoint: str | None = None,
 ) -> VerificationReport:
     """Verify an export line by line and report the first problem, with its line number.
 
@@ -101,11 +133,22 @@ def verify_export(
     one's. With a bare public key and no ``key_name``, any signature line whose key ID
     matches that key counts. ``allow_uncovered_tail`` accepts entries after the last
     checkpoint (still counted in ``uncovered_entries``).
+
+    ``trusted_checkpoint`` is a signed note obtained elsewhere, signed by the same key
+    (raises :class:`CheckpointError` if it is not): the export must reach its size with
+    its root (else truncation or rollback is reported), and it covers the entries below it.
     """
     public_key, key_name = _resolve_key(public_key_or_vkey, key_name)
-    run = _Run(public_key, key_name, origin)
+    trusted = None
+    if trusted_checkpoint is not None:
+        trusted = verify_signed_checkpoint(trusted_checkpoint, public_key, key_name)
+        if origin is not None and trusted.origin != origin:
+            raise CheckpointError(f"trusted checkpoint's origin {trusted.origin!r} is not {origin!r}")
+        origin = trusted.origin
+    run = _Run(public_key, key_name, origin, trusted)
     try:
         run.verify(lines)
+        run.check_reached_trusted()
         uncovered = run.size - run.covered
         if uncovered and not allow_uncovered_tail:
             raise _Failed(
@@ -121,7 +164,8 @@ def verify_export(
             first_error=str(failure),
             error_line=failure.line,
             last_checkpoint=run.last_checkpoint,
-            uncovered_entries=run.size - run.covered,
+            uncovered_entries=max(run.size - run.covered, 0),
+            trusted_checkpoint=trusted,
         )
     return VerificationReport(
         ok=True,
@@ -129,6 +173,7 @@ def verify_export(
         checkpoints_checked=run.checkpoints,
         last_checkpoint=run.last_checkpoint,
         uncovered_entries=uncovered,
+        trusted_checkpoint=trusted,
     )
 
 
@@ -163,16 +208,24 @@ _CANONICAL_ENTRY_LINE = re.compile(
 
 
 class _Run:
-    def __init__(self, public_key: Ed25519PublicKey, key_name: str | None, origin: str | None) -> None:
+    def __init__(
+        self,
+        public_key: Ed25519PublicKey,
+        key_name: str | None,
+        origin: str | None,
+        trusted: Checkpoint | None = None,
+    ) -> None:
         self.public_key = public_key
         self.key_name = key_name
         self.origin = origin
+        self.trusted = trusted
         self.frontier = CompactRange()
         self.size = 0
         self.covered = 0
         self.checkpoints = 0
         self.last_checkpoint: Checkpoint | None = None
         self.first_uncovered_line = 0
+        self.lines_read = 0
 
     def verify(self, lines: Iterable[str]) -> None:
         # This loop is the whole cost of verifying a large export: names are bound locally.
@@ -181,6 +234,10 @@ class _Run:
         seen_ids: set[str] = set()
         size = 0
         line_no = 0
+        # -1 (never reached) without a trusted checkpoint: one comparison per entry either way.
+        trusted_size = self.trusted.tree_size if self.trusted is not None else -1
+        if trusted_size == 0:
+            self._at_trusted_size(0)
         iterator = iter(lines)
         try:
             while True:
@@ -208,6 +265,13 @@ class _Run:
                     if kind == "checkpoint":
                         self._checkpoint(line_no, record, size)
                         continue
+                    if kind == "error":
+                        message = record.get("message")
+                        raise _Failed(
+                            line_no,
+                            "the export is incomplete, the server stopped it: "
+                            + (message if type(message) is str else "no reason given"),
+                        )
                     if kind != "entry":
                         raise _Failed(line_no, f"unknown line type {kind!r}")
                     entry_id, canonical = _checked_entry(line_no, record, size)
@@ -218,8 +282,33 @@ class _Run:
                 if size == self.covered:
                     self.first_uncovered_line = line_no
                 size += 1
+                if size == trusted_size:
+                    self._at_trusted_size(line_no)
         finally:
             self.size = size
+            self.lines_read = line_no
+
+    def _at_trusted_size(self, line_no: int) -> None:
+        trusted = self.trusted
+        assert trusted is not None
+        if self.frontier.root() != trusted.root_hash:
+            raise _Failed(
+                line_no,
+                f"entries 0..{trusted.tree_size - 1} do not match the trusted checkpoint at size"
+                f" {trusted.tree_size} (root differs): the log's history was rewritten (rollback or fork)",
+            )
+        # Entries up to a signed size are covered, whichever signature says so.
+        self.covered = max(self.covered, trusted.tree_size)
+
+    def check_reached_trusted(self) -> None:
+        trusted = self.trusted
+        if trusted is not None and self.size < trusted.tree_size:
+            raise _Failed(
+                self.lines_read + 1,
+                f"the export ends after {self.size} entries, but the trusted checkpoint commits to"
+                f" {trusted.tree_size}: entries were removed (truncation or rollback), or the export"
+                " is older than the checkpoint",
+            )
 
     def _checkpoint(self, line_no: int, obj: dict[str, Any], entries: int) -> None:
         note = obj.get("note")

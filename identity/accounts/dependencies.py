@@ -17,6 +17,7 @@ from identity.accounts.models import Account
 from identity.accounts.service import ACTIVE, RequestMeta
 from identity.sessions.dependencies import OptionalSession
 from identity.sessions.service import SignedInSession
+from identity.throttling.dependencies import ClientAddress
 from kit.web import DbSession
 
 
@@ -51,8 +52,8 @@ def signed_in_account(request: Request, db: DbSession, session: OptionalSession)
 CurrentAccount = Annotated[SignedInAccount, Depends(signed_in_account)]
 
 
-async def request_meta(request: Request) -> RequestMeta:  # async: no thread hop for pure work
-    return RequestMeta.of(request.client.host if request.client else None, request.headers.get("user-agent"))
+async def request_meta(request: Request, address: ClientAddress) -> RequestMeta:  # async: no thread hop
+    return RequestMeta.of(address, request.headers.get("user-agent"))
 
 
 Meta = Annotated[RequestMeta, Depends(request_meta)]

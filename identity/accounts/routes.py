@@ -24,6 +24,7 @@ from identity.sessions import service as sessions
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
 from identity.sessions.service import SessionPolicy
 from identity.throttling import service as throttling
+from identity.throttling.dependencies import ClientAddress
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from
 from identity.web.rendering import HONG_KONG
@@ -67,13 +68,14 @@ def enrol_submit(
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
+    address: ClientAddress,
 ) -> Response:
     echo = {name: str(form.get(name) or "") for name in ENROL_FIELDS}
     today = now.astimezone(HONG_KONG).date()
     # "This number is already enrolled" tells a prober that the number has an account: such
     # refusals count against the source, which is then paused like a guessing sign-in.
-    probe_key = "enrol:" + (throttling.source_key(request.client.host if request.client else None) or "-")
-    lock, _failures = throttling.check(db, probe_key, None, now)
+    probe_key = "enrol:" + (throttling.source_key(address) or "-")
+    lock = throttling.check(db, probe_key, now)
     if lock is not None:
         context = {"form": echo, "locked_until": lock.until, "signed_in": session is not None}
         return render(request, "enrol.html", context, 429)
@@ -81,7 +83,7 @@ def enrol_submit(
         account = accounts.enrol_resident(db, keyring, hasher, Enrolment.parse(form, today), meta, now=now)
     except FormErrors as exc:
         if {"hkid.taken", "email.taken"} & set(exc.errors.values()):
-            throttling.record_failure(db, probe_key, None, now)
+            throttling.record_probe(db, probe_key, now)
         return render(
             request,
             "enrol.html",

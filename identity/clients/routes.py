@@ -5,18 +5,22 @@ wrong credential gets RFC 6750 §3's 401 (identity.app answers AdminAuthError)."
 from __future__ import annotations
 
 import hmac
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header
+from fastapi import APIRouter, Depends, Header, HTTPException
 from starlette.responses import JSONResponse
 
 from identity.clients.models import Client
 from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrationResponse
 from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
 from identity.dependencies import IdentitySettings, MasterKey
+from identity.throttling import credentials
+from identity.throttling.dependencies import ClientAddress
 from kit.bearer import bearer_token
+from kit.db import session_scope
 from kit.openapi import combine, oauth_error_responses
-from kit.web import DbSession, Now
+from kit.web import DbSession, Now, Sessions
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
 # identity.app answers AdminAuthError: RFC 6750 §3 in the OAuth error format.
@@ -27,10 +31,36 @@ class AdminAuthError(Exception):
     pass
 
 
-async def require_admin(settings: IdentitySettings, authorization: Annotated[str, Header()] = "") -> None:
+def require_admin(
+    settings: IdentitySettings,
+    sessions: Sessions,
+    now: Now,
+    address: ClientAddress,
+    authorization: Annotated[str, Header()] = "",
+) -> None:
+    """The administrator credential, under the guessing defence (failures per network and
+    pair, identity/throttling/credentials.py). Counted in a unit of work of its own: the
+    refusal is an exception, which rolls the request's own back."""
     expected = settings.admin_token
     presented = bearer_token(authorization)
-    if not expected or presented is None or not hmac.compare_digest(presented.encode(), expected.encode()):
+
+    def matches() -> bool:
+        return (
+            bool(expected)
+            and presented is not None
+            and hmac.compare_digest(presented.encode(), (expected or "").encode())
+        )
+
+    def refused(until: datetime) -> bool:
+        # RFC 6585 §4: 429 with Retry-After; FastAPI answers an HTTPException itself.
+        headers = {"Retry-After": credentials.retry_after(until, now), "Cache-Control": "no-store"}
+        raise HTTPException(429, "administrator credential: too many failures, retry later", headers)
+
+    for db in session_scope(sessions):
+        accepted = credentials.guarded(
+            db, now, address, credentials.ADMIN_CREDENTIAL, matches, failed=lambda ok: not ok, refused=refused
+        )
+    if not accepted:
         raise AdminAuthError
 
 

@@ -60,6 +60,8 @@ from identity.oidc.schemas import (
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
 from identity.sessions.service import current_session
+from identity.throttling import credentials
+from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
@@ -286,7 +288,12 @@ TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]
 
 
 async def _token_like(
-    request: Request, db: Session, now: datetime, provider: OpenIDProvider, work: TokenWork
+    request: Request,
+    db: Session,
+    now: datetime,
+    address: str | None,
+    provider: OpenIDProvider,
+    work: TokenWork,
 ) -> Response:
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
@@ -294,7 +301,35 @@ async def _token_like(
         return JSONResponse(
             {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
         )
-    return await _in_context(request, db, now, lambda: work(provider, oauth_req))
+    return await _in_context(
+        request, db, now, lambda: _throttled(db, now, address, oauth_req, lambda: work(provider, oauth_req))
+    )
+
+
+def _throttled(
+    db: Session,
+    now: datetime,
+    address: str | None,
+    oauth_req: StarletteOAuth2Request,
+    attempt: Callable[[], Response],
+) -> Response:
+    """Client authentication under the guessing defence (identity/throttling/credentials.py)."""
+    client_id = credentials.presented_client_id(oauth_req.headers, oauth_req.form)
+
+    def refused(until: datetime) -> Response:
+        body = {"error": "invalid_client", "error_description": credentials.INVALID_CLIENT_DESCRIPTION}
+        headers = {**NO_STORE, "Retry-After": credentials.retry_after(until, now)}
+        return JSONResponse(body, 429, headers=headers)
+
+    return credentials.guarded(
+        db,
+        now,
+        address,
+        credentials.client_credential(client_id),
+        attempt,
+        failed=lambda response: response.status_code == 401,
+        refused=refused,
+    )
 
 
 @router.post(
@@ -303,12 +338,14 @@ async def _token_like(
     responses=CLIENT_REFUSALS,
     openapi_extra=TOKEN_REQUEST_BODY,
 )
-async def token(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def token(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+) -> Response:
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         response = provider.server.create_token_response(oauth_req)
         return _with_auth_challenge(response)
 
-    return await _token_like(request, db, now, provider, issue)
+    return await _token_like(request, db, now, address, provider, issue)
 
 
 @router.post(
@@ -318,11 +355,13 @@ async def token(request: Request, db: DbSession, now: Now, provider: ProviderDep
     responses=CLIENT_REFUSALS,
     openapi_extra=REVOCATION_BODY,
 )
-async def revoke(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def revoke(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("revocation", oauth_req))
 
-    return await _token_like(request, db, now, provider, run)
+    return await _token_like(request, db, now, address, provider, run)
 
 
 @router.post(
@@ -331,11 +370,13 @@ async def revoke(request: Request, db: DbSession, now: Now, provider: ProviderDe
     responses=CLIENT_REFUSALS,
     openapi_extra=INTROSPECTION_BODY,
 )
-async def introspect(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def introspect(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
 
-    return await _token_like(request, db, now, provider, run)
+    return await _token_like(request, db, now, address, provider, run)
 
 
 def _with_auth_challenge(response: Response) -> Response:
@@ -347,8 +388,11 @@ def _with_auth_challenge(response: Response) -> Response:
         except ValueError:
             error = None
         if error == "invalid_client":
-            response.status_code = 401
-            response.headers["WWW-Authenticate"] = 'Basic realm="token", error="invalid_client"'
+            # One answer whatever failed (unknown client, wrong secret, bad assertion): the
+            # description must not tell a prober which client ids exist.
+            body = {"error": "invalid_client", "error_description": credentials.INVALID_CLIENT_DESCRIPTION}
+            challenge = 'Basic realm="token", error="invalid_client"'
+            response = JSONResponse(body, 401, headers={"WWW-Authenticate": challenge})
         else:
             response.status_code = 400
     response.headers.update(NO_STORE)
@@ -393,7 +437,7 @@ async def end_session(request: Request, db: DbSession, now: Now, provider: Provi
     openapi_extra=BACKCHANNEL_BODY,
 )
 async def backchannel_authentication(
-    request: Request, db: DbSession, now: Now, provider: ProviderDep
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
 ) -> Response:
     """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
     endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
@@ -435,7 +479,7 @@ async def backchannel_authentication(
         }
         return JSONResponse(started, headers=NO_STORE)
 
-    return await _in_context(request, db, now, run)
+    return await _in_context(request, db, now, lambda: _throttled(db, now, address, oauth_req, run))
 
 
 @router.get("/authorize/app-denied", include_in_schema=False)

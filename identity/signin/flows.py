@@ -10,12 +10,19 @@ Policy:
   person enters only the second factor, the session keeps its id and gets the new level,
   ``auth_time`` and a new cookie (the old one stops working);
 * an unknown identifier and a wrong password cost the same (one argon2id verification), give
-  the same message and are throttled alike (identity/throttling/service.py).
+  the same message and are throttled alike (identity/throttling/service.py);
+* guessing never locks the owner out: a browser that signed in to the account before (the
+  known-browser cookie) is not held back by the account's counter, nor is an account with a
+  second factor. Such an account, once it has 5 consecutive failures, is asked for its code
+  after a password from an unknown browser *whether or not the password was right* (a decoy
+  pending sign-in that no code completes), so that guessing its password teaches nothing and
+  a correct password with a correct code always passes.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,33 +33,41 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.service import RequestMeta
 from identity.assurance import ACR_BASIC, ACR_MFA, AMR_OTP, AMR_PASSWORD, acr_satisfies
+from identity.messaging import notices, outbox
 from identity.security.hashing import PooledHasher
 from identity.security.keyring import Keyring
 from identity.sessions import repository, service
 from identity.sessions.models import PendingSignin
 from identity.sessions.service import SessionPolicy, SignedInSession
 from identity.throttling import service as throttling
+from identity.throttling.known_device import KnownDevices
 
 PENDING_COOKIE = "egate_pending"
 PENDING_TTL = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5
+# A pending sign-in whose password was wrong (a decoy, see above) is marked by starting its
+# attempts here: no code completes it, and it restarts after as many codes as a real one.
+DECOY_ATTEMPTS = 1000
 
 
 @dataclass(frozen=True)
 class Failed:
     error: str  # message code, e.g. "signin.wrong", "signin.locked"
     locked_until: datetime | None = None
+    notice_queued: bool = False  # the owner was told of the guessing: deliver the outbox
 
 
 @dataclass(frozen=True)
 class NeedsSecondFactor:
     pending_token: str
+    notice_queued: bool = False
 
 
 @dataclass(frozen=True)
 class SignedIn:
     session: SignedInSession
     new_cookie_token: str | None  # set when a session began or was re-authenticated
+    known_browser_cookie: str | None = None  # the browser is now known to the account
 
 
 Outcome = Failed | NeedsSecondFactor | SignedIn
@@ -64,30 +79,39 @@ def password_signin(
     keyring: Keyring,
     hasher: PooledHasher,
     policy: SessionPolicy,
+    known_devices: KnownDevices,
     now: datetime,
     identifier: str,
     password: str,
     client_host: str | None,
+    known_browser_cookie: str | None,
     meta: RequestMeta,
     existing: SignedInSession | None,
     next_path: str,
 ) -> Outcome:
-    source = throttling.source_key(client_host)
     account = accounts.find_by_identifier(db, keyring, identifier or "")
     subject = (
         throttling.account_key(account.id)
         if account is not None
         else throttling.identifier_key(accounts.identifier_throttle_digest(keyring, identifier or ""))
     )
-    lock, failures = throttling.check(db, subject, source, now)
-    if lock is not None:
-        return Failed("signin.locked", lock.until)
+    device = known_devices.recognise(known_browser_cookie, account.id, now) if account is not None else None
+    counters = throttling.Counters.for_signin(client_host, subject, device.device_id if device else None)
+    second_factor = account is not None and accounts.has_totp(account)
+    verdict = throttling.assess(db, counters, now, account_waits=not second_factor)
+    if verdict.wait_until is not None:
+        return Failed("signin.locked", verdict.wait_until)
+    decoy = (
+        second_factor and not verdict.known_device and verdict.account_failures >= throttling.FREE_FAILURES
+    )
     account_id = account.id if account is not None else None
     stored_hash = account.password_hash if account is not None else None
     # Nothing is written yet: end the read transaction before the ~20 ms hash, so that no
     # database lock or connection is held while the CPU works (on SQLite, BEGIN IMMEDIATE
     # holds the write lock from the first read and would serialise concurrent sign-ins).
     db.rollback()
+    if verdict.pause_seconds:
+        time.sleep(verdict.pause_seconds)  # a network over its ceiling: slowed, never refused
     if stored_hash is None:
         hasher.dummy_verify(password or "")
         ok, new_hash = False, None
@@ -98,7 +122,11 @@ def password_signin(
     if account is not None and account.password_hash != stored_hash:
         ok = False  # the password changed meanwhile: the one typed was checked against the old
     if not ok:
-        return _failure(db, account, subject, source, meta, now, "signin.wrong")
+        failed = _failure(db, keyring, account, counters, meta, now, "signin.wrong")
+        if decoy and account is not None:
+            token = _pending(db, now, account.id, None, next_path, decoy=True)
+            return NeedsSecondFactor(token, failed.notice_queued)
+        return failed
     assert account is not None
     if new_hash is not None:
         account.password_hash = new_hash  # parameters changed since the hash was made
@@ -107,7 +135,20 @@ def password_signin(
     if accounts.has_totp(account):
         same = existing if existing is not None and existing.account_id == account.id else None
         return NeedsSecondFactor(_pending(db, now, account.id, same, next_path))
-    return _complete(db, policy, now, account, ACR_BASIC, [AMR_PASSWORD], existing, meta, failures)
+    cookie = known_devices.remember(known_browser_cookie, account.id, now, device)
+    return _complete(
+        db,
+        policy,
+        now,
+        account,
+        ACR_BASIC,
+        [AMR_PASSWORD],
+        existing,
+        meta,
+        verdict.account_failures,
+        forget=[key for key in verdict.counted if key != counters.network],
+        known_browser_cookie=cookie,
+    )
 
 
 def begin_step_up(db: Session, now: datetime, session: SignedInSession, next_path: str) -> str:
@@ -135,10 +176,12 @@ def second_factor(
     *,
     keyring: Keyring,
     policy: SessionPolicy,
+    known_devices: KnownDevices,
     now: datetime,
     pending: PendingSignin,
     code: str,
     client_host: str | None,
+    known_browser_cookie: str | None,
     meta: RequestMeta,
     existing: SignedInSession | None,
 ) -> Outcome:
@@ -146,30 +189,61 @@ def second_factor(
     if account is None or account.status != accounts.ACTIVE:
         repository.delete_pending(db, pending.id)
         return Failed("second_factor.restart")
-    subject = throttling.account_key(account.id)
-    source = throttling.source_key(client_host)
-    lock, failures = throttling.check(db, subject, source, now)
-    if lock is not None:
-        return Failed("signin.locked", lock.until)
-    method = accounts.check_second_factor(db, keyring, account, code, meta, now)
+    decoy = pending.attempts >= DECOY_ATTEMPTS
+    device = known_devices.recognise(known_browser_cookie, account.id, now)
+    # Codes are counted per account apart from passwords: only someone who knew the
+    # password reaches a real code step, so only they can make the owner's code step wait.
+    counters = throttling.Counters.for_signin(
+        client_host, throttling.second_factor_key(account.id), device.device_id if device else None
+    )
+    verdict = throttling.assess(db, counters, now)
+    if verdict.wait_until is not None:
+        return Failed("signin.locked", verdict.wait_until)
+    # A decoy's code is never checked: checking would spend the owner's current TOTP step.
+    method = None if decoy else accounts.check_second_factor(db, keyring, account, code, meta, now)
     if method is None:
         pending.attempts += 1
-        if pending.attempts >= PENDING_MAX_ATTEMPTS:
+        restart = pending.attempts % DECOY_ATTEMPTS >= PENDING_MAX_ATTEMPTS
+        if restart:
             repository.delete_pending(db, pending.id)
-        failed = _failure(db, account, subject, source, meta, now, "second_factor.wrong")
-        if pending.attempts >= PENDING_MAX_ATTEMPTS:
-            return Failed("second_factor.restart", failed.locked_until)
+        if decoy:  # the wrong password was counted already; the account's code counter is not touched
+            counters = throttling.Counters(None, counters.pair, counters.network)
+        failed = _failure(db, keyring, None if decoy else account, counters, meta, now, "second_factor.wrong")
+        if restart:
+            return Failed("second_factor.restart", failed.locked_until, failed.notice_queued)
         return failed
     repository.delete_pending(db, pending.id)
     # A step-up (or prompt=login): only the session it was started for may be raised.
     if pending.session_id is not None and (existing is None or existing.id != pending.session_id):
         return Failed("second_factor.restart")
     amr = [AMR_PASSWORD, AMR_OTP]
-    return _complete(db, policy, now, account, ACR_MFA, amr, existing, meta, failures, method=method)
+    password_pair = throttling.Counters.for_signin(client_host, throttling.account_key(account.id))
+    forget = [*counters.keys, *password_pair.keys]
+    cookie = known_devices.remember(known_browser_cookie, account.id, now, device)
+    return _complete(
+        db,
+        policy,
+        now,
+        account,
+        ACR_MFA,
+        amr,
+        existing,
+        meta,
+        verdict.account_failures,
+        method=method,
+        forget=[key for key in forget if not key.startswith("net:")],
+        known_browser_cookie=cookie,
+    )
 
 
 def _pending(
-    db: Session, now: datetime, account_id: str, same: SignedInSession | None, next_path: str
+    db: Session,
+    now: datetime,
+    account_id: str,
+    same: SignedInSession | None,
+    next_path: str,
+    *,
+    decoy: bool = False,
 ) -> str:
     repository.delete_expired_pending(db, account_id, now)
     token = secrets.token_urlsafe(32)
@@ -182,7 +256,7 @@ def _pending(
             next_path=next_path,
             created_at=now,
             expires_at=now + PENDING_TTL,
-            attempts=0,
+            attempts=DECOY_ATTEMPTS if decoy else 0,
         ),
     )
     return token
@@ -190,25 +264,37 @@ def _pending(
 
 def _failure(
     db: Session,
+    keyring: Keyring,
     account: Account | None,
-    subject: str,
-    source: str | None,
+    counters: throttling.Counters,
     meta: RequestMeta,
     now: datetime,
     error: str,
 ) -> Failed:
-    failures, lock = throttling.record_failure(db, subject, source, now)
-    until = lock.until if lock is not None else None
+    failure = throttling.record_failure(db, counters, now)
+    notice_queued = False
     if account is not None:
         tag = "signin.failure" if error == "signin.wrong" else "signin.second_factor_failure"
-        accounts.record_event(db, account.id, tag, meta, now, failures=failures)
-        if failures == throttling.ACCOUNT_LOCK_FROM or (
-            until is not None and failures > throttling.ACCOUNT_LOCK_FROM
-        ):
+        accounts.record_event(db, account.id, tag, meta, now, failures=failure.account_failures)
+        if failure.notify_owner:
             accounts.record_event(
-                db, account.id, "account.locked", meta, now, until=until.isoformat() if until else None
+                db, account.id, "account.guessed_at", meta, now, failures=failure.account_failures
             )
-    return Failed(error, until)
+            notice_queued = _tell_owner(db, keyring, account, now)
+    return Failed(error, failure.wait_until, notice_queued)
+
+
+def _tell_owner(db: Session, keyring: Keyring, account: Account, now: datetime) -> bool:
+    """Queue the guessing notice to the account's verified email, else its verified phone."""
+    profile = accounts.load_profile(keyring, account)
+    if account.email_verified_at and profile.email:
+        channel, recipient = outbox.EMAIL, profile.email
+    elif account.phone_verified_at and profile.phone:
+        channel, recipient = outbox.SMS, profile.phone
+    else:
+        return False
+    notices.guessing_notice(db, keyring, channel=channel, recipient=recipient, now=now)
+    return True
 
 
 def _complete(
@@ -223,10 +309,12 @@ def _complete(
     failures: int,
     *,
     method: str | None = None,
+    forget: list[str],
+    known_browser_cookie: str,
 ) -> SignedIn:
-    """``failures``: the account's failed attempts before this success (then forgotten)."""
-    if failures:
-        throttling.clear(db, throttling.account_key(account.id))
+    """``failures``: the account's failed attempts before this success; ``forget``: the
+    counters this success clears (never the network's: one success does not vouch for it)."""
+    throttling.clear(db, *forget)
     details: dict[str, object] = {"acr": acr, "amr": amr}
     if failures:
         details["after_failures"] = failures
@@ -237,7 +325,7 @@ def _complete(
         if upgraded is not None:
             rotated_token, same_session = upgraded
             accounts.record_event(db, account.id, "signin.success", meta, now, **details, same_session=True)
-            return SignedIn(same_session, rotated_token)
+            return SignedIn(same_session, rotated_token, known_browser_cookie)
     if existing is not None:
         service.end_session(db, existing.id, now)
     token, session = service.start_session(
@@ -251,4 +339,4 @@ def _complete(
         user_agent=meta.user_agent,
     )
     accounts.record_event(db, account.id, "signin.success", meta, now, **details)
-    return SignedIn(session, token)
+    return SignedIn(session, token, known_browser_cookie)

@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 
 from identity.accounts import service as accounts
 from identity.accounts.dependencies import Meta
-from identity.dependencies import HasherDep, KeyringDep
+from identity.dependencies import HasherDep, KeyringDep, MasterKey
+from identity.messaging.delivery import CourierDep
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
 from identity.sessions.service import (
     SessionPolicy,
@@ -26,6 +27,8 @@ from identity.sessions.service import (
     set_session_cookie,
 )
 from identity.signin import flows
+from identity.throttling import known_device
+from identity.throttling.dependencies import ClientAddress
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from, safe_next
 from kit.web import DbSession, Now
@@ -50,6 +53,19 @@ def _set_pending_cookie(response: Response, policy: SessionPolicy, token: str) -
         samesite="lax",
         secure=policy.secure_cookie,
     )
+
+
+def _set_known_browser_cookie(response: Response, policy: SessionPolicy, value: str | None) -> None:
+    if value:
+        response.set_cookie(
+            known_device.COOKIE,
+            value,
+            max_age=int(known_device.LIFETIME.total_seconds()),
+            path=known_device.COOKIE_PATH,
+            httponly=True,
+            samesite="lax",
+            secure=policy.secure_cookie,
+        )
 
 
 def _clear_pending_cookie(response: Response) -> None:
@@ -112,6 +128,9 @@ def signin_submit(
     policy: SessionPolicyDep,
     form: CheckedForm,
     meta: Meta,
+    master_key: MasterKey,
+    address: ClientAddress,
+    courier: CourierDep,
     next: str | None = None,
 ) -> Response:
     # The hot path (bench/signin.py): the session is read here rather than through
@@ -132,17 +151,19 @@ def signin_submit(
         keyring=keyring,
         hasher=hasher,
         policy=policy,
+        known_devices=known_device.KnownDevices.from_master(master_key),
         now=now,
         identifier=identifier,
         password=password,
-        client_host=request.client.host if request.client else None,
+        client_host=address,
+        known_browser_cookie=request.cookies.get(known_device.COOKIE),
         meta=meta,
         existing=session,
         next_path=next_path,
     )
     if isinstance(outcome, flows.Failed):
         locked = outcome.error == "signin.locked"
-        return _signin_page(
+        page = _signin_page(
             request,
             identifier=identifier,
             errors={}
@@ -151,13 +172,19 @@ def signin_submit(
             locked_until=outcome.locked_until,
             status_code=429 if locked else 400,
         )
+        if outcome.notice_queued:
+            page.background = courier.after_response()
+        return page
     if isinstance(outcome, flows.NeedsSecondFactor):
         response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
         _set_pending_cookie(response, policy, outcome.pending_token)
+        if outcome.notice_queued:
+            response.background = courier.after_response()
         return response
     response = RedirectResponse(next_path, status_code=303)
     if outcome.new_cookie_token:
         set_session_cookie(response, policy, outcome.new_cookie_token)
+    _set_known_browser_cookie(response, policy, outcome.known_browser_cookie)
     return response
 
 
@@ -195,6 +222,9 @@ def second_factor_submit(
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
+    master_key: MasterKey,
+    address: ClientAddress,
+    courier: CourierDep,
 ) -> Response:
     pending = flows.pending_signin(db, now, request.cookies.get(flows.PENDING_COOKIE))
     if pending is None:
@@ -210,32 +240,38 @@ def second_factor_submit(
         db,
         keyring=keyring,
         policy=policy,
+        known_devices=known_device.KnownDevices.from_master(master_key),
         now=now,
         pending=pending,
         code=code,
-        client_host=request.client.host if request.client else None,
+        client_host=address,
+        known_browser_cookie=request.cookies.get(known_device.COOKIE),
         meta=meta,
         existing=session,
     )
     if isinstance(outcome, flows.Failed):
         if outcome.error == "second_factor.restart":
             query = urlencode({"next": next_path, "notice": "second_factor.restart"})
-            response = RedirectResponse(f"/signin?{query}", status_code=303)
+            response: Response = RedirectResponse(f"/signin?{query}", status_code=303)
             _clear_pending_cookie(response)
-            return response
-        locked = outcome.error == "signin.locked"
-        return _second_factor_page(
-            request,
-            step_up=step_up,
-            errors={} if locked else {"code": outcome.error},
-            locked_until=outcome.locked_until,
-            status_code=429 if locked else 400,
-        )
+        else:
+            locked = outcome.error == "signin.locked"
+            response = _second_factor_page(
+                request,
+                step_up=step_up,
+                errors={} if locked else {"code": outcome.error},
+                locked_until=outcome.locked_until,
+                status_code=429 if locked else 400,
+            )
+        if outcome.notice_queued:
+            response.background = courier.after_response()
+        return response
     assert isinstance(outcome, flows.SignedIn)
     response = RedirectResponse(next_path, status_code=303)
     _clear_pending_cookie(response)
     if outcome.new_cookie_token:
         set_session_cookie(response, policy, outcome.new_cookie_token)
+    _set_known_browser_cookie(response, policy, outcome.known_browser_cookie)
     return response
 
 

@@ -1,4 +1,4 @@
-"""The sign-in throttle's counters."""
+"""The guessing defence's counters (identity/throttling/service.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from kit.db import Base
 
 
 class LoginThrottle(Base):
-    """Failed sign-in counters per account and per source, for growing delays and lockout."""
+    """Consecutive failures per key (an account, a (network, identifier) pair, a network, a
+    known browser, a client): how many, when the last one was, until when the next attempt
+    waits, and when the owner was last told that their account is being guessed at."""
 
     __tablename__ = "idp_login_throttle"
 
@@ -19,3 +21,4 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(default=0)
     last_failure_at: Mapped[datetime | None]
     locked_until: Mapped[datetime | None]
+    notified_at: Mapped[datetime | None]

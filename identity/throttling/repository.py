@@ -8,6 +8,8 @@ from identity.throttling.models import LoginThrottle
 
 
 def get_many(db: Session, keys: list[str]) -> dict[str, LoginThrottle]:
+    if not keys:
+        return {}
     rows = db.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
     return {row.key: row for row in rows}
 
@@ -26,5 +28,7 @@ def get_for_update(db: Session, key: str) -> LoginThrottle:
     return row
 
 
-def clear(db: Session, key: str) -> None:
-    db.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
+def clear(db: Session, keys: list[str]) -> None:
+    """Delete the counters that exist (a success with no failure before it writes nothing)."""
+    if keys:
+        db.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))

@@ -7,12 +7,15 @@ import json
 from contextlib import contextmanager
 
 import pytest
+from sqlalchemy import delete
 
+from consent.ledger.models import LedgerEntry
 from consent.port import LedgerConsentPort
 from egate.cli import main
 from kit import migrations
 from kit.db import session_scope
 from kit.runtime import Runtime
+from kit.settings import load_settings
 from tests.support.databases import TEST_SETTINGS
 
 
@@ -22,8 +25,6 @@ def data_dir(tmp_path, monkeypatch, now):
     monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
     for name, value in TEST_SETTINGS.items():
         monkeypatch.setenv(f"EGATE_{name.upper()}", str(value))
-    from kit.settings import load_settings
-
     runtime = Runtime.build(load_settings())
     migrations.upgrade(runtime.engine)
     port = LedgerConsentPort(runtime)
@@ -97,3 +98,71 @@ def test_checkpoint_on_demand_and_export_without_one(data_dir, capsys):
     assert main(["ledger", "checkpoint"]) == 0
     note = capsys.readouterr().out
     assert note.splitlines()[1] == "12"
+
+
+def _delete_entry(index: int) -> None:
+    runtime = Runtime.build(load_settings())
+    with contextmanager(session_scope)(runtime.sessions) as db:
+        db.execute(delete(LedgerEntry).where(LedgerEntry.index == index))
+    runtime.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--no-checkpoint", "--include-uncovered"]],
+    ids=["signing-first", "uncovered"],
+)
+def test_export_of_a_damaged_ledger_fails_in_one_line_and_leaves_no_file(data_dir, capsys, options):
+    _delete_entry(5)
+    capsys.readouterr()
+    export = data_dir / "ledger.jsonl"
+    assert main(["ledger", "export", "-o", str(export), *options]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("egate: ledger export failed: ")
+    assert "entry 5 is missing" in err or "1 of the entries below 12 are missing" in err
+    assert not export.exists() and not (data_dir / "ledger.jsonl.partial").exists()
+
+
+def test_a_damaged_ledger_is_not_signed_on_demand(data_dir, capsys):
+    _delete_entry(5)
+    capsys.readouterr()
+    assert main(["ledger", "checkpoint"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "egate: ledger checkpoint refused: entry 5 is missing\n"
+
+
+def test_verify_with_a_trusted_checkpoint_catches_truncation(data_dir, capsys):
+    assert main(["ledger", "public-key"]) == 0
+    vkey = capsys.readouterr().out.strip()
+    export = data_dir / "ledger.jsonl"
+    assert main(["ledger", "export", "-o", str(export)]) == 0  # signs at size 12
+    lines = export.read_text().splitlines()
+    trusted = data_dir / "checkpoint.note"
+    trusted.write_text(json.loads(lines[-1])["note"])
+    # Cut back to the checkpoint signed at the first append: valid on its own.
+    export.write_text("\n".join(lines[:2]) + "\n")
+    assert main(["ledger", "verify", str(export), "--public-key", vkey]) == 0
+    capsys.readouterr()
+    assert (
+        main(["ledger", "verify", str(export), "--public-key", vkey, "--trusted-checkpoint", str(trusted)])
+        == 1
+    )
+    out = capsys.readouterr().out
+    assert "FAILED: line 3: the export ends after 1 entries, but the trusted checkpoint commits to 12" in out
+
+    export.write_text("\n".join(lines) + "\n")
+    assert (
+        main(["ledger", "verify", str(export), "--public-key", vkey, "--trusted-checkpoint", str(trusted)])
+        == 0
+    )
+    assert "consistent with the trusted checkpoint of size 12" in capsys.readouterr().out
+
+    trusted.write_text("not a checkpoint\n")
+    assert (
+        main(["ledger", "verify", str(export), "--public-key", vkey, "--trusted-checkpoint", str(trusted)])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.startswith("egate ledger: bad trusted checkpoint: ") and err.count("\n") == 1

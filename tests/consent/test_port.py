@@ -9,11 +9,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from fastapi import FastAPI
+from sqlalchemy import func, select, update
+from starlette.testclient import TestClient
 
-from consent.ledger.models import LedgerEntry
+from consent.ledger.models import LedgerEntry, LedgerFrontier
 from consent.ledger.service import InvalidDisclosure
-from consent.port import GrantCoverage, LedgerConsentPort
+from consent.port import GrantCoverage, LedgerConsentPort, answer_ledger_refusals
+from kit.failures import as_problem
 
 PORT_METHODS = ("find_covering_grant", "record_grant", "grant_is_valid", "record_disclosure")
 
@@ -109,3 +112,35 @@ def test_a_port_without_runtime_still_records(db, now):
     port = LedgerConsentPort()
     _record(port, db, now)
     assert port.ledger.latest_checkpoint(db) is None
+
+
+def test_a_release_refused_by_an_inconsistent_ledger_is_a_503_in_the_callers_format(db, port, now):
+    """What the composition root installs on the services recording through the port."""
+    record = dict(
+        resident_id="resident-a",
+        client_id="td-licensing",
+        department="TD",
+        channel="userinfo",
+        fields=["sub"],
+        purpose="Licence",
+        grant_id=None,
+        legal_basis=None,
+        request_id="req-1",
+        now=now,
+    )
+    port.record_disclosure(db, **record)
+    db.execute(update(LedgerFrontier).values(tree_size=0, hashes=b""))  # entry 0 now lies past the end
+    service = FastAPI()
+    service.state.answer_failure = as_problem
+    answer_ledger_refusals(service)
+
+    @service.get("/userinfo")
+    def userinfo() -> dict[str, str]:
+        port.record_disclosure(db, **record)
+        return {"sub": "resident-a"}
+
+    response = TestClient(service).get("/userinfo")
+    assert response.status_code == 503  # was: IntegrityError, a 500
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert "integrity check" in response.json()["detail"]

@@ -36,6 +36,7 @@ from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
 
 REDIRECT_URI = "https://dept.example.gov.hk/callback"
+ADMIN_TOKEN = "admin-test-token-0123456789abcdef-xyz"  # EGATE_ADMIN_TOKEN: 32 characters at least
 # oauthlib insists on https; the test provider runs on loopback http (RFC 8252 §7.3 allows it).
 os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
 
@@ -143,7 +144,10 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
     port = free_port()
     url = new_database_url(backend, request, tmp)
     settings = make_settings(
-        tmp, database_url=url, issuer=f"http://127.0.0.1:{port}", admin_token="admin-test-token"
+        tmp,
+        database_url=url,
+        issuer=f"http://127.0.0.1:{port}",
+        admin_token=ADMIN_TOKEN,
     )
     engine = create_db_engine(settings.effective_database_url)
     migrations.upgrade(engine)

@@ -23,14 +23,14 @@ from kit import migrations
 from kit.db import create_db_engine, create_session_factory, session_scope
 from kit.keys import load_master_key
 from kit.runtime import Runtime
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import ADMIN_TOKEN, Gateway
 from tests.e2e.test_oidc_code_flow import department
 from tests.e2e.test_oidc_tokens import _assertion, _ec_jwks
 from tests.support.databases import make_settings, new_database_url
 from tests.support.live_server import free_port, start_live_server
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-ADMIN = {"Authorization": "Bearer admin-test-token"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 class RecordingListener:
@@ -198,7 +198,7 @@ def test_deployment(backend: str, request: pytest.FixtureRequest, tmp_path_facto
         tmp,
         database_url=new_database_url(backend, request, tmp),
         issuer=f"http://127.0.0.1:{port}",
-        admin_token="admin-test-token",
+        admin_token=ADMIN_TOKEN,
         outbound_allow_private=True,
     )
     engine = create_db_engine(settings.effective_database_url)

@@ -1,10 +1,12 @@
 import logging
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.exc import DBAPIError
 from starlette.testclient import TestClient
 
+from consent.ledger.models import LedgerEntry, LedgerFrontier
+from consent.port import LedgerConsentPort
 from egate.app import create_app
 from egate.cli import OPENAPI_DIR, render_openapi
 from kit.observability import configure_logging
@@ -16,6 +18,58 @@ def test_liveness_and_readiness_on_a_migrated_database(runtime):
         ready = client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json()["database"] == "ok"
+
+
+def _record_disclosures(runtime, db, count: int) -> None:
+    port = LedgerConsentPort(runtime)
+    for i in range(count):
+        port.record_disclosure(
+            db,
+            resident_id="resident-a",
+            client_id="td-licensing",
+            department="TD",
+            channel="userinfo",
+            fields=["sub", "email"],
+            purpose="Driving licence renewal",
+            grant_id=f"cg-{i}",
+            legal_basis=None,
+            request_id=f"req-{i}",
+            now=runtime.clock(),
+        )
+    db.commit()
+
+
+def test_readiness_reports_the_ledger_checked_at_start_up(runtime, db):
+    _record_disclosures(runtime, db, 3)
+    with TestClient(create_app(runtime)) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json()["ledger"] == "ok"
+
+
+def test_readiness_is_503_on_a_tampered_ledger(runtime, db):
+    _record_disclosures(runtime, db, 3)
+    db.execute(update(LedgerEntry).where(LedgerEntry.index == 2).values(purpose="Changed"))
+    db.commit()
+    with TestClient(create_app(runtime)) as client:
+        ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.headers["retry-after"] == "5"
+    assert ready.json() == {
+        "status": "unavailable",
+        "database": "ok",
+        "ledger": "inconsistent: entry 2 does not match its stored leaf hash",
+    }
+
+
+def test_readiness_checks_the_ledger_itself_when_nothing_has_yet(runtime, db):
+    _record_disclosures(runtime, db, 2)
+    db.execute(update(LedgerFrontier).values(tree_size=1, hashes=b"\0" * 32))
+    db.commit()
+    client = TestClient(create_app(runtime))  # no lifespan: no start-up check ran
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503
+    assert ready.json()["ledger"] == "inconsistent: entry 1 lies past the end of the tree (size 1)"
 
 
 def test_readiness_fails_when_the_database_is_behind(tmp_path):

@@ -27,7 +27,7 @@ from tests.forms_hub.fake_provider import FakeProvider
 from tests.forms_hub.sample_files import JPEG, PDF, PNG
 from tests.support.databases import make_settings
 
-ADMIN_TOKEN = "forms-admin-token"
+ADMIN_TOKEN = "forms-admin-token-0123456789abcdef"
 __all__ = ["JPEG", "PDF", "PNG"]
 
 

@@ -3,7 +3,7 @@ import stat
 import pytest
 
 from consent.config import ConsentConfig
-from egate.cli import main
+from egate.cli import main, uvicorn_proxy_options
 from forms_hub.config import FormsConfig
 from kit.keys import load_master_key
 from kit.settings import SettingsError, load_settings
@@ -92,3 +92,26 @@ def test_operator_settings_reach_the_consent_and_forms_configs():
     assert forms.max_upload_bytes == 4096
     assert ConsentConfig.from_settings(load_settings()) == ConsentConfig()
     assert FormsConfig.from_settings(load_settings()) == FormsConfig()
+
+
+def test_a_short_admin_token_stops_start_up_with_one_line_naming_it(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("EGATE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EGATE_ADMIN_TOKEN", "letmein-letmein-letmein-letmei")  # 30 characters
+    assert main(["db", "current"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("egate: configuration error: EGATE_ADMIN_TOKEN:") and "32 characters" in err
+    assert "letmein" not in err and "\n" not in err  # the secret itself is never echoed
+    monkeypatch.delenv("EGATE_ADMIN_TOKEN")
+    assert load_settings(admin_token="x" * 32).admin_token == "x" * 32
+    assert load_settings().admin_token is None  # unset: the admin API is simply closed
+
+
+def test_trusted_proxies_are_ips_or_networks_and_reach_uvicorn():
+    with pytest.raises(SettingsError, match="^EGATE_TRUSTED_PROXIES: .*'proxy.local'"):
+        load_settings(trusted_proxies="10.0.0.1, proxy.local")
+    settings = load_settings(trusted_proxies="10.0.0.1, 10.1.0.0/16")
+    assert uvicorn_proxy_options(settings) == {
+        "proxy_headers": True,
+        "forwarded_allow_ips": "10.0.0.1/32,10.1.0.0/16",
+    }
+    assert uvicorn_proxy_options(load_settings()) == {"proxy_headers": False, "forwarded_allow_ips": None}

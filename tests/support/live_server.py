@@ -29,7 +29,11 @@ class LiveServer:
 
 
 def start_live_server(app: FastAPI, port: int) -> LiveServer:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    # proxy_headers off as `egate serve` runs without trusted proxies (uvicorn's default would
+    # believe X-Forwarded-For from 127.0.0.1): the app's own kit.client_address decides.
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

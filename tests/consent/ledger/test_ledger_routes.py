@@ -10,13 +10,15 @@ import json
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from starlette.testclient import TestClient
 
 from consent.app import create_app
 from consent.config import ConsentConfig
+from consent.ledger import repository
 from consent.ledger.checkpoint import public_key_from_vkey, verify_signed_checkpoint
-from consent.ledger.models import AuditAccess
+from consent.ledger.integrity import LEDGER_INCONSISTENT, LedgerInconsistent
+from consent.ledger.models import AuditAccess, LedgerEntry, LedgerFrontier, MerkleNode
 from consent.ledger.rfc9162 import verify_consistency, verify_inclusion
 from consent.ledger.verifier import verify_export
 from tests.consent.conftest import (
@@ -327,3 +329,82 @@ def test_an_auditors_failed_query_is_logged_too(api, db, seeded):
     assert response.json()["instance"] == "/ledger/proofs/inclusion"
     access = db.scalars(select(AuditAccess).order_by(AuditAccess.id.desc())).first()
     assert (access.action, access.status, access.parameters) == ("proof.inclusion", 404, {"index": 999})
+
+
+# -- a damaged ledger: 503 problem+json with a stable type, never a 500 ---------------------
+
+
+def assert_inconsistent(response, fragment: str) -> None:
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["type"] == LEDGER_INCONSISTENT and body["title"] == "Ledger inconsistent"
+    assert fragment in body["detail"]
+
+
+def test_a_missing_node_makes_proofs_a_503_problem(api, db, seeded):
+    auditor = auditor_headers()
+    api.post("/ledger/checkpoints", headers=auditor)
+    # Entry 0's path in a tree of 6: leaf 1, node (1, 1), node (1, 2).
+    db.execute(delete(MerkleNode).where(MerkleNode.level == 1, MerkleNode.index == 1))
+    db.commit()
+    proof = api.get("/ledger/proofs/inclusion", params={"index": 0}, headers=auditor)
+    assert_inconsistent(proof, "the Merkle node at level 1, index 1 is missing")
+    consistency = api.get("/ledger/proofs/consistency", params={"old_size": 2}, headers=auditor)
+    assert_inconsistent(consistency, "the Merkle node at level 1, index 1 is missing")
+    access = db.scalars(select(AuditAccess).order_by(AuditAccess.id.desc())).first()
+    assert (access.action, access.status) == ("proof.consistency", 503)
+
+
+def test_the_audit_export_refuses_before_streaming_when_an_entry_is_missing(api, db, seeded):
+    auditor = auditor_headers()
+    api.post("/ledger/checkpoints", headers=auditor)
+    db.execute(delete(LedgerEntry).where(LedgerEntry.index == 3))
+    db.commit()
+    response = api.get("/ledger/audit/export", headers=auditor)  # was: a 200 cut short
+    assert_inconsistent(response, "1 of the entries below 6 are missing")
+    access = db.scalars(select(AuditAccess).order_by(AuditAccess.id.desc())).first()
+    assert (access.action, access.status) == ("ledger.export", 503)
+
+
+def test_an_export_the_server_cannot_finish_ends_in_a_line_the_verifier_reports(api, seeded, monkeypatch):
+    auditor = auditor_headers()
+    vkey = api.get("/ledger/public-key").json()["vkey"]
+    api.post("/ledger/checkpoints", headers=auditor)
+    ledger = api.app.state.ledger
+    stream = ledger.export_stream
+
+    def vanishing(sessions, plan):
+        lines = stream(sessions, plan)
+        yield next(lines)
+        yield next(lines)
+        raise LedgerInconsistent("entry 1 is missing")
+
+    monkeypatch.setattr(ledger, "export_stream", vanishing)
+    response = api.get("/ledger/audit/export", headers=auditor)
+    assert response.status_code == 200
+    lines = response.text.splitlines()
+    assert json.loads(lines[-1]) == {"type": "error", "message": "entry 1 is missing"}
+    report = verify_export(lines, vkey)
+    assert not report.ok and report.error_line == 3
+    assert "the export is incomplete, the server stopped it: entry 1 is missing" in report.first_error
+
+
+def test_signing_over_a_damaged_ledger_is_refused_with_a_503(api, db, seeded):
+    state = repository.read_frontier(db)
+    db.execute(update(LedgerFrontier).values(hashes=bytes([state.hashes[0] ^ 1]) + state.hashes[1:]))
+    db.commit()
+    response = api.post("/ledger/checkpoints", headers=auditor_headers())
+    assert_inconsistent(response, "the stored frontier (size 6) does not match the stored entries")
+    assert api.get("/ledger/checkpoints/latest", headers=auditor_headers()).json()["tree_size"] == 1
+
+
+def test_the_app_checks_its_ledger_at_start_up(runtime, db, seeded):
+    db.execute(update(LedgerEntry).where(LedgerEntry.index == 3).values(purpose="Changed"))
+    db.commit()
+    app = create_app(runtime, config=ConsentConfig(), jwks=provider_jwks())
+    assert app.state.ledger.integrity.status().state == "unchecked"
+    with TestClient(app):
+        status = app.state.ledger.integrity.status()
+    # Entry 3 is after the latest checkpoint (size 1): the cheap start-up check re-hashes it.
+    assert status.readiness == "inconsistent: entry 3 does not match its stored leaf hash"

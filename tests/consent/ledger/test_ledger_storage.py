@@ -25,6 +25,7 @@ from consent.ledger.service import (
     DisclosureView,
     InvalidDisclosure,
     Ledger,
+    LedgerInconsistent,
     LedgerKeyUnavailable,
     ProofRangeError,
     disclosure_at,
@@ -303,18 +304,23 @@ def test_sign_in_entries_verify_offline(db, ledger, now):
     assert verify_export(_export(ledger, db), ledger.verifier_key(db, now).vkey).ok
 
 
-def test_a_frontier_behind_its_entries_cannot_overwrite_them(db, ledger, now):
-    from sqlalchemy.exc import IntegrityError
-
+def test_a_frontier_behind_its_entries_cannot_overwrite_them(db, runtime, ledger, now):
     from consent.ledger.models import LedgerFrontier
 
     append(ledger, db, now, 3)
     savepoint = db.begin_nested()
     db.execute(update(LedgerFrontier).values(tree_size=0, hashes=b""))
-    with pytest.raises(IntegrityError):
+    # Reported as an inconsistency (503 in the services), not an IntegrityError (a 500).
+    with pytest.raises(LedgerInconsistent, match="past the end of the tree"):
         ledger.append(db, disclosure(), now)
     savepoint.rollback()
-    assert ledger.append(db, disclosure(), now).index == 3
+    # Found inconsistent is final for this process; once repaired, a restarted one appends on.
+    with pytest.raises(LedgerInconsistent):
+        ledger.append(db, disclosure(), now)
+    restarted = Ledger(
+        origin="testserver/consent/ledger", master_key=runtime.master_key, policy=ledger.policy
+    )
+    assert restarted.append(db, disclosure(), now).index == 3
 
 
 def test_writers_with_stale_frontier_hints_fall_back_to_the_lock(db, runtime, ledger, now):

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from consent.ledger.checkpoint import (
     Checkpoint,
+    CheckpointError,
     public_key_from_vkey,
     public_key_to_vkey,
     sign_note,
@@ -30,6 +31,8 @@ from consent.ledger.verifier import (
     _CANONICAL_ENTRY_LINE,
     export_checkpoint_line,
     export_entry_line,
+    export_error_line,
+    read_trusted_checkpoint,
     verify_export,
 )
 
@@ -410,6 +413,88 @@ def test_export_without_checkpoints_is_entirely_uncovered() -> None:
 def test_empty_export_verifies() -> None:
     report = verify_export([], VKEY)
     assert report.ok and report.entries_checked == 0
+
+
+# --- a checkpoint obtained elsewhere: truncation and rollback ---------------------------------
+
+
+def trusted_note(size: int, log: MemoryMerkleLog, key: Ed25519PrivateKey = KEY) -> str:
+    return sign(Checkpoint(ORIGIN, size, log.root(size), 1_760_000_000), key, ORIGIN)
+
+
+def test_an_export_consistent_with_a_trusted_checkpoint_verifies() -> None:
+    lines, log = build_export()
+    for size in (0, 20, 33, 50):
+        report = verify_export(lines, VKEY, trusted_checkpoint=trusted_note(size, log))
+        assert report.ok, report.first_error
+        assert report.trusted_checkpoint is not None and report.trusted_checkpoint.tree_size == size
+
+
+def test_a_truncated_export_verifies_alone_but_not_against_a_trusted_checkpoint() -> None:
+    lines, log = build_export()
+    truncated = lines[: CHECKPOINT_LINES[38]]  # cut back to the checkpoint of size 38
+    assert verify_export(truncated, VKEY).ok
+    assert_fails(
+        truncated,
+        41,
+        "the export ends after 38 entries, but the trusted checkpoint commits to 50",
+        "truncation or rollback",
+        trusted_checkpoint=trusted_note(50, log),
+    )
+    assert_fails([], 1, "ends after 0 entries", trusted_checkpoint=trusted_note(50, log))
+
+
+def test_a_rewritten_history_verifies_alone_but_not_against_a_trusted_checkpoint() -> None:
+    lines, log = build_export()
+    # The same key signs a different history after entry 37 (a fork, or a rollback re-signed).
+    forked = lines[: CHECKPOINT_LINES[38]]
+    fork = MemoryMerkleLog()
+    for index in range(38):
+        fork.append(log.get_node(0, index))
+    for index in range(38, 50):
+        entry = make_entry(index) | {"purpose": "rewritten"}
+        fork.append(entry_leaf_hash(entry))
+        forked.append(export_entry_line(entry))
+    forked.append(signed_line(50, fork.root()))
+    assert verify_export(forked, VKEY).ok
+    assert_fails(
+        forked,
+        52,
+        "entries 0..49 do not match the trusted checkpoint at size 50",
+        "rollback or fork",
+        trusted_checkpoint=trusted_note(50, log),
+    )
+
+
+def test_a_trusted_checkpoint_covers_the_entries_below_it(export: list[str]) -> None:
+    _, log = build_export()
+    del export[53 - 1]  # the export's own last checkpoint (50) is gone: 38..49 uncovered
+    assert not verify_export(export, VKEY).ok
+    report = verify_export(export, VKEY, trusted_checkpoint=trusted_note(50, log))
+    assert report.ok and report.uncovered_entries == 0
+
+
+def test_a_trusted_checkpoint_must_be_signed_by_the_key_and_of_the_same_log() -> None:
+    lines, log = build_export()
+    with pytest.raises(CheckpointError, match="not signed by"):
+        verify_export(lines, VKEY, trusted_checkpoint=trusted_note(50, log, Ed25519PrivateKey.generate()))
+    with pytest.raises(CheckpointError, match="origin"):
+        verify_export(lines, VKEY, origin="another/log", trusted_checkpoint=trusted_note(50, log))
+
+
+def test_a_trusted_checkpoint_is_read_as_a_note_or_as_json_holding_one() -> None:
+    _, log = build_export()
+    note = trusted_note(20, log)
+    assert read_trusted_checkpoint(note) == note
+    assert read_trusted_checkpoint(export_checkpoint_line(note)) == note
+    assert read_trusted_checkpoint(json.dumps({"tree_size": 20, "note": note}, indent=2)) == note
+    with pytest.raises(CheckpointError):
+        read_trusted_checkpoint('{"tree_size": 20}')
+
+
+def test_an_export_the_server_stopped_ends_in_an_error_line_the_verifier_reports(export: list[str]) -> None:
+    cut = export[:30] + [export_error_line("entry 29 is missing")]
+    assert_fails(cut, 31, "the export is incomplete, the server stopped it: entry 29 is missing")
 
 
 # --- the fast path and the json path agree ---------------------------------------------------

@@ -107,8 +107,8 @@ def csrf_of(html: str) -> str:
 class Browser:
     """A TestClient that remembers the CSRF token of the last page, like a browser's form."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.client = TestClient(pages_app(runtime), base_url="http://testserver")
+    def __init__(self, runtime: Runtime, address: str = "testclient") -> None:
+        self.client = TestClient(pages_app(runtime), base_url="http://testserver", client=(address, 50000))
         self.token: str | None = None
 
     def get(self, url: str, **kwargs):

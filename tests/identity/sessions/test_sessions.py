@@ -93,20 +93,25 @@ def test_reauthentication_keeps_the_session_id_and_rotates_its_cookie(db, runtim
 
 
 def test_throttle_policy():
-    assert throttling.account_lock_for(2) == timedelta(0)
-    assert throttling.account_lock_for(3) == timedelta(seconds=10)
-    assert throttling.account_lock_for(5) == timedelta(minutes=15)
-    assert throttling.account_lock_for(6) == timedelta(minutes=30)
-    assert throttling.account_lock_for(50) == throttling.MAX_LOCK
-    assert throttling.source_key("203.0.113.77") == "src:203.0.113.0/24"
-    assert throttling.source_key("2001:db8::1") == "src:2001:db8::/64"
+    assert throttling.wait_after(4) == timedelta(0)
+    assert throttling.wait_after(5) == timedelta(seconds=15)
+    assert throttling.wait_after(6) == timedelta(seconds=30)
+    assert throttling.wait_after(100) == throttling.MAX_WAIT == timedelta(minutes=15)
+    assert throttling.network_pause(throttling.NETWORK_FREE_FAILURES) == 0
+    assert throttling.network_pause(10_000) == throttling.MAX_PAUSE_SECONDS
+    counters = throttling.Counters.for_signin("203.0.113.77", "acct:x")
+    assert counters.network == "net:203.0.113.0/24"
+    assert counters.pair == throttling.Counters.for_signin("203.0.113.5", "acct:x").pair
+    assert counters.pair != throttling.Counters.for_signin("203.0.114.5", "acct:x").pair
+    assert throttling.Counters.for_signin("2001:db8::1", "acct:x").network == "net:2001:db8::/64"
 
 
 def test_failures_are_forgotten_after_a_day(db, runtime, clock):
-    key = throttling.account_key("someone")
-    for _ in range(4):
-        throttling.record_failure(db, key, None, clock.now)
-        clock.advance(minutes=1)
+    counters = throttling.Counters.for_signin("192.0.2.1", throttling.account_key("someone"))
+    for _ in range(6):
+        clock.advance(seconds=1)
+        throttling.record_failure(db, counters, clock.now)
+    assert throttling.assess(db, counters, clock.now).wait_until is not None
     clock.advance(hours=25)
-    failures, lock = throttling.record_failure(db, key, None, clock.now)
-    assert failures == 1 and lock is None
+    failure = throttling.record_failure(db, counters, clock.now)
+    assert failure.account_failures == 1 and failure.wait_until is None
