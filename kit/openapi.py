@@ -106,8 +106,8 @@ WWW_AUTHENTICATE = {
     "schema": {"type": "string"},
 }
 RETRY_AFTER = {
-    "description": "Seconds to wait before trying again (RFC 9110 §10.2.3); sent when the "
-    "database cannot be reached.",
+    "description": "Seconds to wait before trying again (RFC 9110 §10.2.3); always sent with a "
+    "429 (RFC 6585 §4) and when the database cannot be reached.",
     "schema": {"type": "string", "pattern": "^[0-9]+$"},
 }
 LOCATION = {"description": "Where the browser goes next.", "required": True, "schema": {"type": "string"}}
@@ -119,6 +119,8 @@ def _response(status: int, content: Content, *, challenge: bool) -> dict[str, An
     response: dict[str, Any] = {"description": HTTPStatus(status).phrase, "content": dict(content)}
     if challenge and status == 401:
         response["headers"] = {"WWW-Authenticate": WWW_AUTHENTICATE}
+    if status == 429:
+        response["headers"] = {"Retry-After": {**RETRY_AFTER, "required": True}}
     return response
 
 

@@ -53,4 +53,6 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return Problem(exc.status_code, str(exc.detail)).response(request.url.path)
+        response = Problem(exc.status_code, str(exc.detail)).response(request.url.path)
+        response.headers.update(exc.headers or {})  # a 405's Allow, a 429's Retry-After
+        return response

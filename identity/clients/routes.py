@@ -19,12 +19,13 @@ from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from kit.bearer import bearer_token
 from kit.db import session_scope
-from kit.openapi import combine, oauth_error_responses
+from kit.openapi import combine, oauth_error_responses, problem_responses
 from kit.web import DbSession, Now, Sessions
 
 router = APIRouter(prefix="/admin/clients", tags=["admin"])
-# identity.app answers AdminAuthError: RFC 6750 §3 in the OAuth error format.
-ADMIN_REFUSALS = oauth_error_responses(401, challenge=True)
+# identity.app answers AdminAuthError: RFC 6750 §3 in the OAuth error format; too many
+# failures wait (429 with Retry-After, in problem+json like the provider's framework errors).
+ADMIN_REFUSALS = combine(oauth_error_responses(401, challenge=True), problem_responses(429))
 
 
 class AdminAuthError(Exception):

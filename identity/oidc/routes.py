@@ -75,8 +75,9 @@ BROWSER_ANSWERS = combine(
     page_responses(400),  # no verified redirect URI to send the error to (RFC 6749 §4.1.2.1)
 )
 LOGOUT_ANSWERS = combine(redirect_responses(303), page_responses(400))
-# RFC 6749 §5.2: invalid_client is a 401 with a challenge; every other refusal a 400.
-CLIENT_REFUSALS = oauth_error_responses(400, 401, challenge=True)
+# RFC 6749 §5.2: invalid_client is a 401 with a challenge; every other refusal a 400; a
+# client (or network) that failed to authenticate too often waits (429, Retry-After).
+CLIENT_REFUSALS = oauth_error_responses(400, 401, 429, challenge=True)
 # RFC 6750 §3 (OpenID Connect Core §5.3.3).
 TOKEN_REFUSALS = oauth_error_responses(401, 403, challenge=True)
 

@@ -112,3 +112,13 @@ def test_ledger_integers_beyond_64_bits_are_invalid_input_not_a_500(gateway, htt
     response = http.get(query, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == PROBLEM_JSON
+
+
+@pytest.mark.parametrize("path", ["/forms/api/forms", "/consent/grants", "/admin/clients"])
+def test_a_refusal_in_problem_json_keeps_the_headers_it_was_raised_with(http, path):
+    # The problem+json handler of framework errors dropped their headers: a 405 lost its
+    # Allow (RFC 9110 §15.5.6 requires it), a 429 its Retry-After.
+    response = http.delete(path)
+    assert response.status_code == 405
+    assert response.headers["content-type"] == PROBLEM_JSON
+    assert response.headers["allow"]  # the methods this address takes
