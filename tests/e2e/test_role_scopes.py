@@ -17,6 +17,7 @@ from identity.accounts.service import create_staff
 from identity.security.hashing import hasher_for
 from identity.security.keyring import build_keyring
 from kit.db import session_scope
+from tests.e2e.conftest import ADMIN_TOKEN
 
 AUDIT_PATHS = ("/consent/ledger/audit/entries", "/consent/ledger/audit/access-log")
 FORMS_STAFF_PATHS = ("/forms/api/department/submissions", "/forms/api/admin/definitions")
@@ -144,7 +145,7 @@ def test_an_audit_system_client_reads_both_audit_endpoints(gateway):
 
 
 def test_the_admin_api_registers_an_audit_system(gateway):
-    admin = {"Authorization": "Bearer admin-test-token"}
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
     body = {"client_name": "Audit Commission", "department": "AUD", "grant_types": ["client_credentials"]}
     created = requests.post(
         f"{gateway.base_url}/admin/clients",
