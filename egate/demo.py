@@ -52,7 +52,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     print(f"    identity card number: {identifier}")
     print(f"    password:             {password}")
     print(f"\n  Government forms: {issuer}/forms/")
-    print(f"  Phone app: .venv/bin/egate app bind --identifier '{identifier}'  (then scan/approve)")
+    print(f"  Phone app: scripts/phone-app bind --identifier '{identifier}'  (then scan/approve)")
     print(f"\n  Demo department client '{DEMO_CLIENT_ID}'")
     print(f"    discovery: {issuer}/.well-known/openid-configuration")
     if secret:
