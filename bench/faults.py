@@ -18,6 +18,7 @@ Prints one line per kill and a summary; exits 1 when anything acknowledged is mi
 from __future__ import annotations
 
 import argparse
+import atexit
 import base64
 import hashlib
 import os
@@ -86,6 +87,10 @@ class Gateway:
         assert self.process is not None
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+
+    def kill_if_running(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill()
 
     def cli(self, *args: str) -> str:
         result = subprocess.run(
@@ -204,6 +209,7 @@ def main() -> int:
     if args.database_url:
         env["EGATE_DATABASE_URL"] = args.database_url
     gateway = Gateway(env, f"http://127.0.0.1:{port}")
+    atexit.register(gateway.kill_if_running)  # also when the script stops on an error
     demo = gateway.cli("demo")
     identifier = re.search(r"identity card number:\s+(\S+)", demo)
     password = re.search(r"password:\s+(\S+)", demo)
