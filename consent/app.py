@@ -19,6 +19,7 @@ from consent.ledger.routes import inconsistent_problem
 from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger, LedgerStateError
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
+from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.failures import as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -36,6 +37,7 @@ def create_app(
     jwks: JwksSource | None = None,
     revocation: RevocationCheck | None = None,
     ledger: Ledger | None = None,
+    admin: AdminCredential | None = None,
 ) -> FastAPI:
     """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly.
     ``revocation``: how the deployment tells this API that a token was revoked before it
@@ -77,7 +79,7 @@ def create_app(
         AccessRules(
             verifier=verifier,
             resident_client_ids=config.resident_client_ids,
-            admin_token=settings.admin_token,
+            admin=admin or UncountedAdminCredential(settings.admin_token),
         ),
     )
     # kit.bearer.BearerProblem is a Problem whose response carries the WWW-Authenticate challenge.

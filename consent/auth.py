@@ -18,13 +18,13 @@ behind the token may read every resident's disclosures.
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
 
 from kit.access_tokens import AccessTokenClaims, AccessTokenVerifier
+from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.bearer import INSUFFICIENT_SCOPE, INVALID_REQUEST, BearerProblem, bearer_token, verified_claims
 
 SCOPE_RESIDENT = "ledger:resident"
@@ -77,12 +77,13 @@ class AccessRules:
     """What the access rules check tokens with, given to the app by ``create_app``.
 
     ``resident_client_ids``: when set, only these clients may act for a resident.
-    ``admin_token``: the administrator credential (``EGATE_ADMIN_TOKEN``), if one is set.
+    ``admin``: the administrator credential (``EGATE_ADMIN_TOKEN``), checked and counted by
+    whoever the composition root wires in (kit/admin_credential.py).
     """
 
     verifier: AccessTokenVerifier
     resident_client_ids: frozenset[str] | None = None
-    admin_token: str | None = field(default=None, repr=False)
+    admin: AdminCredential = field(default_factory=lambda: UncountedAdminCredential(None), repr=False)
 
 
 def install_access_rules(app: FastAPI, rules: AccessRules) -> None:
@@ -156,8 +157,8 @@ def ledger_reader(principal: Annotated[Principal, Depends(authenticated)]) -> Pr
 def auditor_or_admin(request: Request, rules: Rules) -> Principal:
     """An auditor's token, or the administrator credential (EGATE_ADMIN_TOKEN)."""
     token = _token(request)
-    expected = rules.admin_token
-    if expected and hmac.compare_digest(token.encode(), expected.encode()):
+    # An access token is a JWT; anything else is presented as the administrator credential.
+    if token.count(".") != 2 and rules.admin.matches(request, token):
         return Principal("admin", None, frozenset(), None, None, is_admin=True)
     principal = _verified(rules, token)
     _needs(principal, SCOPE_AUDIT)

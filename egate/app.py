@@ -16,6 +16,7 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort, answer_ledger_refusals
 from egate import health
+from identity.throttling.admin_credential import CountedAdminCredential
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
 from kit.failures import Failure, FailureFormat
@@ -52,12 +53,16 @@ def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
     revocation = CachedRevocationCheck(
         IssuedAccessTokens(runtime.sessions), ttl_seconds=runtime.settings.revocation_cache_seconds
     )
+    # One administrator credential, one count of the guesses at it, whichever service is asked.
+    admin = CountedAdminCredential(runtime.settings, runtime.sessions, runtime.clock)
     apps = {
         "identity": identity.app.create_app(runtime, consent_port),
         # One ledger for the port's appends and the consent API: one integrity state.
-        "consent": consent.app.create_app(runtime, revocation=revocation, ledger=consent_port.ledger),
+        "consent": consent.app.create_app(
+            runtime, revocation=revocation, ledger=consent_port.ledger, admin=admin
+        ),
         "forms_hub": forms_hub.app.create_app(
-            runtime, FormsHubDisclosures(consent_port), revocation=revocation
+            runtime, FormsHubDisclosures(consent_port), revocation=revocation, admin=admin
         ),
     }
     answer_ledger_refusals(apps["identity"])

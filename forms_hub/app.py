@@ -42,6 +42,7 @@ from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
 from kit.access_tokens import RevocationCheck
+from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.failures import Failure, as_page, as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -89,6 +90,7 @@ def create_app(
     http: httpx.Client | None = None,
     storage: AttachmentStorage | None = None,
     revocation: RevocationCheck | None = None,
+    admin: AdminCredential | None = None,
 ) -> FastAPI:
     """``revocation``: how the deployment tells the hub that a department's token was
     revoked before it expired (egate wires the provider's); without it a token works until
@@ -103,7 +105,7 @@ def create_app(
         app,
         config=config,
         site=site,
-        admin_token=settings.admin_token,
+        admin=admin or UncountedAdminCredential(settings.admin_token),
         provider=ProviderClient(
             site.issuer,
             http or httpx.Client(timeout=config.http_timeout_seconds),

@@ -23,6 +23,7 @@ from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
+from kit.admin_credential import AdminCredential
 from kit.csrf import CsrfGuard
 
 
@@ -31,7 +32,7 @@ def install(
     *,
     config: FormsConfig,
     site: Site,
-    admin_token: str | None,
+    admin: AdminCredential,
     provider: ProviderClient,
     storage: AttachmentStorage,
     sealer: Sealer,
@@ -44,7 +45,7 @@ def install(
     state = app.state
     state.forms_config = config
     state.forms_site = site
-    state.forms_admin_token = admin_token
+    state.forms_admin = admin
     state.forms_provider = provider
     state.forms_storage = storage
     state.forms_sealer = sealer
@@ -77,9 +78,9 @@ async def _site(connection: HTTPConnection) -> Site:
     return site_of(connection)
 
 
-async def _admin_token(connection: HTTPConnection) -> str | None:
-    token: str | None = connection.app.state.forms_admin_token
-    return token
+async def _admin(connection: HTTPConnection) -> AdminCredential:
+    admin: AdminCredential = connection.app.state.forms_admin
+    return admin
 
 
 async def _provider(connection: HTTPConnection) -> ProviderClient:
@@ -119,7 +120,7 @@ async def _mailer(connection: HTTPConnection) -> Mailer:
 
 Config = Annotated[FormsConfig, Depends(_config)]
 HubSite = Annotated[Site, Depends(_site)]
-AdminToken = Annotated[str | None, Depends(_admin_token)]
+Admin = Annotated[AdminCredential, Depends(_admin)]
 Provider = Annotated[ProviderClient, Depends(_provider)]
 Storage = Annotated[AttachmentStorage, Depends(_storage)]
 AnswerSealer = Annotated[Sealer, Depends(_sealer)]

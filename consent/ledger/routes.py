@@ -190,7 +190,7 @@ def checkpoint_at(tree_size: int, db: DbSession, ledger: LedgerDep, audit: Reade
 
 
 @router.post(
-    "/checkpoints", response_model=CheckpointOut, status_code=201, responses=bearer_problem_responses()
+    "/checkpoints", response_model=CheckpointOut, status_code=201, responses=bearer_problem_responses(429)
 )
 def sign_checkpoint(db: DbSession, now: Now, ledger: LedgerDep, audit: SignerTrail) -> Any:
     """Sign the current tree head now (auditors, or the administrator credential), unless

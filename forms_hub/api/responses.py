@@ -14,7 +14,9 @@ RESIDENT_CHANGES = problem_responses(401, 403)
 # provider's keys cannot be fetched to check a token.
 STAFF = bearer_problem_responses()
 # The gateway's admin token or a department's access token, as for STAFF.
-FORM_ADMIN = STAFF
+# The administrator credential is counted like every credential: a network that failed too
+# often waits (429 with Retry-After, kit/admin_credential.py).
+FORM_ADMIN = combine(STAFF, problem_responses(429))
 
 
 def with_refusals(access: Responses, *statuses: int) -> Responses:

@@ -286,3 +286,28 @@ def test_the_owner_is_told_once(behind_proxy):
         rows = db.scalars(select(OutboxMessage).where(OutboxMessage.subject.contains(NOTICE_SUBJECT))).all()
         told = [row for row in rows if open_message(keyring, row).recipient == resident.email]
     assert len(told) == 1
+
+
+def test_guesses_at_the_admin_credential_count_in_every_service(behind_proxy):
+    """One credential, one count: guessing it at the consent or forms hub API is no way
+    around the provider's counters."""
+    token = behind_proxy.runtime.settings.admin_token
+    base = behind_proxy.base_url
+    attacker = random_address()
+    guesses = [("POST", "/consent/ledger/checkpoints"), ("GET", "/forms/api/admin/definitions")]
+    for attempt in range(5):
+        method, path = guesses[attempt % 2]
+        headers = {"Authorization": "Bearer " + "y" * 40, "X-Forwarded-For": attacker}
+        assert requests.request(method, base + path, headers=headers, timeout=10).status_code == 401
+    for method, path in [*guesses, ("GET", "/admin/clients")]:
+        headers = {"Authorization": f"Bearer {token}", "X-Forwarded-For": attacker}
+        refused = requests.request(method, base + path, headers=headers, timeout=10)
+        assert refused.status_code == 429, (path, refused.text)
+        assert refused.headers["Retry-After"]
+    operator = {"Authorization": f"Bearer {token}", "X-Forwarded-For": random_address()}
+    assert (
+        requests.get(base + "/forms/api/admin/definitions", headers=operator, timeout=10).status_code == 200
+    )
+    assert (
+        requests.post(base + "/consent/ledger/checkpoints", headers=operator, timeout=10).status_code == 201
+    )
