@@ -103,7 +103,7 @@ class Gateway:
 
 @dataclass
 class Tally:
-    submissions: list[str] = field(default_factory=list)
+    submissions: list[tuple[str, str]] = field(default_factory=list)  # (id, reference)
     disclosures: int = 0
     errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -178,7 +178,7 @@ def load(
                     continue
                 if done.status_code == 200:
                     with tally.lock:
-                        tally.submissions.append(str(done.json()["reference"]))
+                        tally.submissions.append((str(draft.json()["id"]), str(done.json()["reference"])))
 
     workers = [threading.Thread(target=userinfo_worker) for _ in range(2)]
     workers += [threading.Thread(target=submission_worker) for _ in range(2)]
@@ -266,14 +266,14 @@ def main() -> int:
 
 
 def missing_submissions(gateway: Gateway, tally: Tally, cookies: httpx.Cookies) -> list[str]:
+    """Every acknowledged submission, looked up one by one (the resident's list is capped)."""
+    missing = []
     with httpx.Client(base_url=gateway.base, cookies=cookies, timeout=30) as http:
-        stored: set[str] = set()
-        response = http.get("/forms/api/submissions", params={"limit": 100000})
-        response.raise_for_status()
-        body = response.json()
-        items = body["items"] if isinstance(body, dict) else body
-        stored.update(str(item.get("reference")) for item in items)
-    return [reference for reference in tally.submissions if reference not in stored]
+        for submission_id, reference in tally.submissions:
+            stored = http.get(f"/forms/api/submissions/{submission_id}")
+            if stored.status_code != 200 or stored.json().get("reference") != reference:
+                missing.append(reference)
+    return missing
 
 
 if __name__ == "__main__":
