@@ -30,3 +30,22 @@ def strongest_satisfying(requested: list[str]) -> str | None:
     """The weakest known level among the requested ones: what a sign-in must reach."""
     known = [value for value in requested if value in ACR_ORDER]
     return min(known, key=ACR_ORDER.index) if known else None
+
+
+# Identity assurance: how well the person behind the account was proofed, separate from how
+# strongly this sign-in was authenticated (``acr``), as NIST SP 800-63 separates IAL from AAL.
+# An account's level only rises, and only through proofing by a registration officer
+# (identity/proofing/): self-enrolment at /enrol is self-asserted.
+IAL_SELF_ASSERTED = "self_asserted"  # typed in at /enrol; nothing checked
+IAL_REMOTE = "remote"  # identity-card image uploaded and checked by a registration officer
+IAL_IN_PERSON = "in_person"  # a registration officer saw the identity card at a counter
+
+IAL_ORDER = [IAL_SELF_ASSERTED, IAL_REMOTE, IAL_IN_PERSON]
+PROOFED_LEVELS = (IAL_REMOTE, IAL_IN_PERSON)
+
+
+def ial_satisfies(achieved: str, required: str) -> bool:
+    """True when the account's identity level is at least ``required`` (unknown never does)."""
+    if achieved not in IAL_ORDER or required not in IAL_ORDER:
+        return False
+    return IAL_ORDER.index(achieved) >= IAL_ORDER.index(required)

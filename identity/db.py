@@ -18,6 +18,7 @@ MODEL_MODULES = (
     "identity.devices.models",
     "identity.keys.models",
     "identity.messaging.models",
+    "identity.proofing.models",
     "identity.sessions.models",
     "identity.throttling.models",
     "identity.tokens.models",

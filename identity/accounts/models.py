@@ -36,6 +36,10 @@ class Account(Base):
     department: Mapped[str | None] = mapped_column(String(64))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     locale: Mapped[str] = mapped_column(String(8), default="en")
+    # identity.assurance.IAL_*: raised only by proofing (identity/proofing/), never lowered.
+    identity_level: Mapped[str] = mapped_column(
+        String(16), default="self_asserted", server_default="self_asserted"
+    )
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

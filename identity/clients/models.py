@@ -38,4 +38,8 @@ class Client(Base):
     # A client whose own client_credentials tokens may carry ``ledger:audit`` (claims.py).
     audit_system: Mapped[bool] = mapped_column(default=False, server_default=false())
     disabled: Mapped[bool] = mapped_column(default=False)
+    # The department's floor: the least identity level (identity.assurance.IAL_*) and the
+    # least authentication level (``acr``) a resident must have to be signed in to it.
+    min_identity_level: Mapped[str | None] = mapped_column(String(16))
+    min_acr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
