@@ -109,6 +109,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         UploadRoute(route.method, re.escape(FORMS_PREFIX) + route.path_pattern, route.max_body_bytes)
         for route in apps["forms_hub"].state.upload_routes
     ]
+    uploads += apps["identity"].state.upload_routes  # mounted at the root
     root.add_middleware(
         RequestGuardMiddleware,
         limits=runtime.settings.request_limits,

@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -16,6 +17,7 @@ import consent.cli
 import forms_hub.cli
 import identity.cli
 from consent.ledger.models import LEDGER_TABLES
+from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
 from egate.demo import seed_demo
 from kit import keys, migrations
@@ -30,7 +32,7 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 Commands: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 # Each service adds its own administration commands.
 SERVICE_COMMANDS: tuple[Callable[[Commands], None], ...] = (
-    identity.cli.register,
+    partial(identity.cli.register, consent=LedgerConsentPort),
     consent.cli.register,
     forms_hub.cli.register,
 )

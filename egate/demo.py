@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session
 
 from forms_hub.demo import seed_demo_forms
 from forms_hub.oidc_client.service import set_client_credentials
-from identity.accounts.demo import seed_demo_resident
 from identity.clients.service import Registration, get_client, register
+from identity.proofing.demo import seed_demo_identities
 from kit.db import session_scope
 from kit.runtime import Runtime
 
@@ -25,7 +25,7 @@ LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
 def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     issuer = runtime.settings.issuer
     for db in session_scope(runtime.sessions):
-        identifier, password = seed_demo_resident(db, runtime.settings, runtime.master_key, runtime.clock())
+        identities = seed_demo_identities(db, runtime.settings, runtime.master_key, runtime.clock())
         seed_forms_hub(db, runtime)
         seed_phone_app_client(db, runtime)
         secret = None
@@ -48,9 +48,17 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
                 runtime.clock(),
             )
     progress("demo data ready")
+    identifier, password = identities.resident
     print(f"\n  Sign in at {issuer}/signin")
-    print(f"    identity card number: {identifier}")
-    print(f"    password:             {password}")
+    print("    resident, identity checked in person:")
+    print(f"      identity card number: {identifier}")
+    print(f"      password:             {password}")
+    print("    resident, self-asserted (never checked):")
+    print(f"      identity card number: {identities.self_asserted[0]}")
+    print(f"      password:             {identities.self_asserted[1]}")
+    print(f"    registration officer ({issuer}/staff/registration):")
+    print(f"      user name:            {identities.registrar[0]}")
+    print(f"      password:             {identities.registrar[1]}")
     print(f"\n  Government forms: {issuer}/forms/")
     print(f"  Phone app: scripts/phone-app bind --identifier '{identifier}'  (then scan/approve)")
     print(f"\n  Demo department client '{DEMO_CLIENT_ID}'")

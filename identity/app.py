@@ -17,12 +17,16 @@ from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
 from identity.privacy import routes as privacy_routes
+from identity.proofing import routes as proofing_routes
+from identity.proofing import staff_routes as registration_routes
+from identity.proofing.evidence import UPLOAD_ROUTES, EvidenceStore
+from identity.proofing.service import NotRegistrar
 from identity.security.hashing import hasher_for
 from identity.security.keyring import build_keyring
 from identity.sessions.service import SessionPolicy
 from identity.signin import routes as signin_routes
 from identity.web.forms import build_csrf_guard
-from identity.web.rendering import install_web
+from identity.web.rendering import install_web, render
 from kit.bearer import INVALID_TOKEN, oauth_error_response
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures
 from kit.outage import install_outage_handlers
@@ -48,6 +52,9 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.consent = consent
     app.state.courier = Courier(runtime.sessions, keyring, delivery_for(settings), runtime.clock)
     app.state.provider = OpenIDProvider(settings, runtime.master_key, keyring, session_policy, consent)
+    app.state.evidence_store = EvidenceStore.build(settings.data_dir, runtime.master_key)
+    # The routes that take a file (kit.request_guard refuses multipart bodies elsewhere).
+    app.state.upload_routes = UPLOAD_ROUTES
 
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)
@@ -57,6 +64,8 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     install_web(app, build_csrf_guard(runtime.master_key, settings.issuer))
     app.include_router(signin_routes.router)
     app.include_router(account_routes.router)
+    app.include_router(proofing_routes.router)
+    app.include_router(registration_routes.router)
     install_outage_handlers(app, answer_failure)
     # Framework errors (an unparsable body, invalid input, an unknown path) in problem+json,
     # like the provider's own JSON APIs; the OAuth endpoints parse their own requests.
@@ -72,6 +81,11 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     @app.exception_handler(SignInRequired)
     async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:
         return sign_in_redirect(request, exc)
+
+    @app.exception_handler(NotRegistrar)
+    async def _not_registrar(request: Request, exc: NotRegistrar) -> Response:
+        context = {"title_code": "registration.forbidden_title", "detail_code": "registration.forbidden"}
+        return render(request, "error.html", {"signed_in": True, **context}, 403)
 
     @app.exception_handler(client_routes.AdminAuthError)
     async def _admin_auth(request: Request, exc: Exception) -> JSONResponse:

@@ -39,7 +39,8 @@ ROLES = "roles"
 OFFICER = "officer"
 AUDITOR = "auditor"
 ADMIN = "admin"
-STAFF_ROLES = (OFFICER, AUDITOR, ADMIN)
+REGISTRAR = "registrar"  # registration officer: proofs residents' identity (identity/proofing)
+STAFF_ROLES = (OFFICER, AUDITOR, ADMIN, REGISTRAR)
 
 # Scopes that act as a role. Registering a client for one lets the client ASK for it; a token
 # carries it only when the holder has the role: for a person, the role on their staff account;

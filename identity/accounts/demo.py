@@ -1,4 +1,5 @@
-"""Demo data: one resident a newcomer can sign in as."""
+"""Demo data: residents a newcomer can sign in as, and a registration officer. The demo
+resident's in-person proofing is seeded by identity/proofing/demo.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from sqlalchemy.orm import Session
 
 from identity.accounts import repository
 from identity.accounts import service as accounts
+from identity.accounts.models import Account
 from identity.accounts.schemas import Enrolment
+from identity.claims import REGISTRAR
 from identity.residents.hkid import format_hkid
 from identity.security.hashing import hasher_for
 from identity.security.keyring import build_keyring
@@ -17,12 +20,14 @@ from kit.sealing import derive_key
 from kit.settings import Settings
 
 DEMO_HKID = "A1234563"  # A123456(3): a valid check digit, not a real person's number
+SELF_ASSERTED_HKID = "B2345671"  # B234567(1): likewise
+REGISTRAR_USERNAME = "demo.registrar"
 
 
-def demo_password(master_key: bytes) -> str:
+def demo_password(master_key: bytes, who: str = "resident") -> str:
     """Derived from the master secret: the same on every run (idempotent seeding) yet
     different on every installation, so a public demo password never unlocks a real one."""
-    raw = derive_key(master_key, "demo-resident-password/v1", length=10)
+    raw = derive_key(master_key, f"demo-{who}-password/v1", length=10)
     text = base64.b32encode(raw).decode().lower()
     return f"demo-{text[:4]}-{text[4:8]}-{text[8:12]}"
 
@@ -55,3 +60,56 @@ def seed_demo_resident(db: Session, settings: Settings, master_key: bytes, now: 
             phone_verified=True,
         )
     return format_hkid(DEMO_HKID), password
+
+
+def seed_self_asserted_resident(
+    db: Session, settings: Settings, master_key: bytes, now: datetime
+) -> tuple[str, str]:
+    """Create (once) WONG Siu Ling, enrolled online and never proofed; returns (identifier,
+    password)."""
+    password = demo_password(master_key, "self-asserted")
+    keyring = build_keyring(master_key, settings.field_key_generation)
+    if repository.by_hkid_index(db, keyring.hkid_digest(SELF_ASSERTED_HKID)) is None:
+        enrolment = Enrolment(
+            hkid=SELF_ASSERTED_HKID,
+            name="WONG Siu Ling",
+            name_zh="黃小玲",
+            birthdate=date(1995, 3, 14),
+            gender="female",
+            address="Room 5, 20 Shan Tung Street, Mong Kok, Kowloon",
+            phone="+85261234568",
+            email="wong.siuling@example.hk",
+            password=password,
+        )
+        accounts.enrol_resident(
+            db,
+            keyring,
+            hasher_for(settings),
+            enrolment,
+            None,
+            now=now,
+            email_verified=True,
+            phone_verified=True,
+        )
+    return format_hkid(SELF_ASSERTED_HKID), password
+
+
+def seed_demo_registrar(
+    db: Session, settings: Settings, master_key: bytes, now: datetime
+) -> tuple[Account, str]:
+    """Create (once) the registration officer ``demo.registrar``; returns (account, password)."""
+    password = demo_password(master_key, "registrar")
+    account = repository.by_username(db, REGISTRAR_USERNAME)
+    if account is None:
+        account = accounts.create_staff(
+            db,
+            build_keyring(master_key, settings.field_key_generation),
+            hasher_for(settings),
+            username=REGISTRAR_USERNAME,
+            password=password,
+            department="REG",
+            roles=[REGISTRAR],
+            name="LAU Ka Ming",
+            now=now,
+        )
+    return account, password

@@ -1,5 +1,6 @@
-"""The resident's pages: enrolment, account home (profile), contact verification, security
-(password, TOTP, recovery codes, sessions), account activity, password reset."""
+"""The resident's pages: enrolment, activation of an account enrolled at a counter, account
+home (profile), contact verification, security (password, TOTP, recovery codes, sessions),
+account activity, password reset."""
 
 from __future__ import annotations
 
@@ -109,6 +110,73 @@ def enrol_submit(
     return response
 
 
+# Activation of an account enrolled at a registration counter -----------------------------
+
+
+@router.get("/activate")
+def activate_page(request: Request, session: OptionalSession) -> Response:
+    return render(request, "account/activate.html", {"form": {}, "signed_in": session is not None})
+
+
+@router.post("/activate")
+def activate_submit(
+    request: Request,
+    db: DbSession,
+    now: Now,
+    keyring: KeyringDep,
+    hasher: HasherDep,
+    policy: SessionPolicyDep,
+    form: CheckedForm,
+    meta: Meta,
+    session: OptionalSession,
+    address: ClientAddress,
+) -> Response:
+    echo = {"hkid": str(form.get("hkid") or "")}
+    signed_in = session is not None
+    # Wrong codes count against the source like enrolment probes (and against the code: five
+    # wrong tries end it), so that guessing codes for many numbers is paused too.
+    probe_key = "activate:" + (throttling.source_key(address) or "-")
+    lock = throttling.check(db, probe_key, now)
+    if lock is not None:
+        context = {"form": echo, "locked_until": lock.until, "signed_in": signed_in}
+        return render(request, "account/activate.html", context, 429)
+    code = str(form.get("code") or "").strip()
+    try:
+        if not code:
+            raise FormErrors({"code": "code.required"})
+        account = accounts.activate_account(
+            db,
+            keyring,
+            hasher,
+            echo["hkid"],
+            code,
+            str(form.get("new_password") or ""),
+            str(form.get("new_password_confirm") or ""),
+            meta,
+            now,
+        )
+    except FormErrors as exc:
+        if "code" in exc.errors and exc.errors["code"] == "code.wrong":
+            throttling.record_probe(db, probe_key, now)
+        context = {"form": echo, "errors": exc.errors, "signed_in": signed_in}
+        return render(request, "account/activate.html", context, 400)
+    if session is not None:
+        sessions.end_session(db, session.id, now)
+    token, _ = sessions.start_session(
+        db,
+        policy,
+        now,
+        account_id=account.id,
+        acr=ACR_BASIC,
+        amr=[AMR_PASSWORD],
+        source=meta.source,
+        user_agent=meta.user_agent,
+    )
+    response = _redirect("/account?notice=notice.activated")
+    sessions.set_session_cookie(response, policy, token)
+    return response
+
+
 # Account home and profile ----------------------------------------------------------------
 
 
@@ -128,6 +196,7 @@ def account_home(request: Request, keyring: KeyringDep, current: CurrentAccount)
             "username": account.username,
             "department": account.department,
             "roles": account.roles,
+            "identity_level": account.identity_level,
         },
     )
 

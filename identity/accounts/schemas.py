@@ -98,6 +98,36 @@ def password_errors(password: str, confirm: str, context_words: list[str]) -> st
     return None
 
 
+def parse_identity_fields(form: Any, today: date, errors: dict[str, str]) -> dict[str, Any]:
+    """The fields printed on the identity card (``hkid``, ``name``, ``name_zh``, ``birthdate``,
+    ``gender``), cleaned; a field's error code goes into ``errors``. Shared by self-enrolment,
+    enrolment at a registration counter and an officer's check of the card."""
+    values: dict[str, Any] = {}
+    try:
+        values["hkid"] = normalise_hkid(_text(form, "hkid"))
+    except InvalidHKID as exc:
+        errors["hkid"] = "hkid.required" if not _text(form, "hkid") else f"hkid.{exc.reason}"
+    name = " ".join(_text(form, "name").split())
+    if not name:
+        errors["name"] = "name.required"
+    elif len(name) > 100 or not re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", name):
+        errors["name"] = "name.format"
+    values["name"] = name
+    name_zh = "".join(_text(form, "name_zh").split()) or None
+    if name_zh and (len(name_zh) > 20 or not all(_is_cjk(c) or c == "·" for c in name_zh)):
+        errors["name_zh"] = "name_zh.format"
+    values["name_zh"] = name_zh
+    gender = _text(form, "gender")
+    if gender not in GENDERS:
+        errors["gender"] = "gender.required"
+    values["gender"] = gender
+    try:
+        values["birthdate"] = clean_birthdate(_text(form, "birthdate"), today)
+    except ValueError as exc:
+        errors["birthdate"] = str(exc)
+    return values
+
+
 @dataclass(frozen=True)
 class Enrolment:
     hkid: str  # canonical, e.g. A1234563
@@ -113,27 +143,8 @@ class Enrolment:
     @classmethod
     def parse(cls, form: Any, today: date) -> Enrolment:
         errors: dict[str, str] = {}
-        values: dict[str, Any] = {}
-        try:
-            values["hkid"] = normalise_hkid(_text(form, "hkid"))
-        except InvalidHKID as exc:
-            errors["hkid"] = "hkid.required" if not _text(form, "hkid") else f"hkid.{exc.reason}"
-        name = " ".join(_text(form, "name").split())
-        if not name:
-            errors["name"] = "name.required"
-        elif len(name) > 100 or not re.fullmatch(r"[A-Za-z][A-Za-z ,.'-]*", name):
-            errors["name"] = "name.format"
-        values["name"] = name
-        name_zh = "".join(_text(form, "name_zh").split()) or None
-        if name_zh and (len(name_zh) > 20 or not all(_is_cjk(c) or c == "·" for c in name_zh)):
-            errors["name_zh"] = "name_zh.format"
-        values["name_zh"] = name_zh
-        gender = _text(form, "gender")
-        if gender not in GENDERS:
-            errors["gender"] = "gender.required"
-        values["gender"] = gender
+        values = parse_identity_fields(form, today, errors)
         for field, cleaner in (
-            ("birthdate", lambda raw: clean_birthdate(raw, today)),
             ("address", clean_address),
             ("phone", clean_phone),
             ("email", clean_email),
@@ -143,11 +154,45 @@ class Enrolment:
             except ValueError as exc:
                 errors[field] = str(exc)
         password = form.get("password") or ""
+        name = values["name"]
         context = [name, values.get("email", "").split("@")[0], *name.split()]
         problem = password_errors(password, form.get("password_confirm") or "", context)
         if problem:
             errors["password"] = problem
         values["password"] = password
+        if errors:
+            raise FormErrors(errors)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CounterEnrolment:
+    """A resident enrolled by a registration officer who has the identity card in hand: no
+    password (the resident sets one with the activation code), a phone number or an email
+    address (or both) to send that code to."""
+
+    hkid: str
+    name: str
+    name_zh: str | None
+    birthdate: date
+    gender: str
+    phone: str | None
+    email: str | None
+
+    @classmethod
+    def parse(cls, form: Any, today: date) -> CounterEnrolment:
+        errors: dict[str, str] = {}
+        values = parse_identity_fields(form, today, errors)
+        for field, cleaner in (("phone", clean_phone), ("email", clean_email)):
+            raw = _text(form, field)
+            values[field] = None
+            if raw:
+                try:
+                    values[field] = cleaner(raw)
+                except ValueError as exc:
+                    errors[field] = str(exc)
+        if not _text(form, "phone") and not _text(form, "email"):
+            errors["phone"] = "contact.required"
         if errors:
             raise FormErrors(errors)
         return cls(**values)

@@ -21,6 +21,7 @@ from identity.accounts import repository
 from identity.accounts.models import Account, AccountEvent, VerificationCode
 from identity.accounts.schemas import (
     ContactChange,
+    CounterEnrolment,
     Enrolment,
     FormErrors,
     clean_username,
@@ -36,8 +37,14 @@ from identity.security.keyring import Keyring
 RESIDENT = "resident"
 STAFF = "staff"
 ACTIVE = "active"
+SUSPENDED = "suspended"  # a proofed holder of its number won it (identity/proofing/suspension.py)
+# A password hash that no password verifies (argon2 refuses to parse it): an account enrolled
+# at a registration counter has one until the resident sets a password with the activation code.
+UNUSABLE_PASSWORD_PREFIX = "!unusable:"
 
 CODE_TTL = {"email": timedelta(minutes=30), "phone": timedelta(minutes=30), "reset": timedelta(minutes=15)}
+ACTIVATION = "activate"
+ACTIVATION_TTL = timedelta(days=14)
 CODE_MAX_ATTEMPTS = 5
 CODES_PER_HOUR = 5
 
@@ -299,6 +306,101 @@ def create_staff(
     return account
 
 
+def has_usable_password(account: Account) -> bool:
+    return not account.password_hash.startswith(UNUSABLE_PASSWORD_PREFIX)
+
+
+def enrol_at_counter(db: Session, keyring: Keyring, enrolment: CounterEnrolment, now: datetime) -> Account:
+    """Create the account of a resident enrolled by a registration officer, without a
+    password (:func:`issue_activation_code`, then :func:`activate_account`). Its identity
+    level is raised by the proofing that the officer records with it (identity/proofing).
+
+    Raises:
+        FormErrors: ``hkid.taken`` or ``email.taken`` (another account holds them).
+    """
+    hkid_digest = keyring.hkid_digest(enrolment.hkid)
+    email_digest = keyring.email_digest(enrolment.email) if enrolment.email else None
+    errors = {}
+    if repository.by_hkid_index(db, hkid_digest) is not None:
+        errors["hkid"] = "hkid.taken"
+    if email_digest and repository.by_email_index(db, email_digest) is not None:
+        errors["email"] = "email.taken"
+    if errors:
+        raise FormErrors(errors)
+    account = Account(
+        id=new_account_id(),
+        kind=RESIDENT,
+        status=ACTIVE,
+        hkid_index=hkid_digest,
+        email_index=email_digest,
+        password_hash=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(16),
+        roles=[],
+        locale="en",
+        created_at=now,
+        updated_at=now,
+    )
+    account.hkid_encrypted = keyring.fields.encrypt(enrolment.hkid, context=_hkid_context(account.id))
+    store_profile(
+        keyring,
+        account,
+        Profile(
+            name=enrolment.name,
+            name_zh=enrolment.name_zh,
+            birthdate=enrolment.birthdate.isoformat(),
+            gender=enrolment.gender,
+            phone=enrolment.phone,
+            email=enrolment.email,
+        ),
+    )
+    if not repository.add_unless_taken(db, account):
+        raise FormErrors({"hkid": "hkid.taken"})
+    record_event(db, account.id, "account.enrolled_at_counter", None, now)
+    return account
+
+
+def update_identity_fields(
+    keyring: Keyring,
+    account: Account,
+    *,
+    name: str,
+    name_zh: str | None,
+    birthdate: str,
+    gender: str,
+    now: datetime,
+) -> list[str]:
+    """Set the profile's identity-card fields to what a registration officer checked against
+    the card; returns the names of those that changed."""
+    profile = load_profile(keyring, account)
+    checked = {"name": name, "name_zh": name_zh, "birthdate": birthdate, "gender": gender}
+    changed = [field for field, value in checked.items() if getattr(profile, field) != value]
+    for field, value in checked.items():
+        setattr(profile, field, value)
+    store_profile(keyring, account, profile)
+    account.updated_at = now
+    return changed
+
+
+def notify(
+    db: Session, keyring: Keyring, account: Account, *, subject: str, body: str, now: datetime
+) -> bool:
+    """Queue a notice to the account's owner: to a verified email address or mobile number
+    if it has one, else to the one it gave. False when it has none."""
+    profile = load_profile(keyring, account)
+    candidates = [
+        (account.email_verified_at is not None, outbox.EMAIL, profile.email),
+        (account.phone_verified_at is not None, outbox.SMS, profile.phone),
+        (True, outbox.EMAIL, profile.email),
+        (True, outbox.SMS, profile.phone),
+    ]
+    for usable, channel, recipient in candidates:
+        if usable and recipient:
+            outbox.enqueue(
+                db, keyring, channel=channel, recipient=recipient, subject=subject, body=body, now=now
+            )
+            return True
+    return False
+
+
 def find_by_identifier(db: Session, keyring: Keyring, identifier: str) -> Account | None:
     """Residents type their HKID number or email; staff their username."""
     identifier = identifier.strip()
@@ -355,6 +457,103 @@ def issue_code(db: Session, keyring: Keyring, account: Account, purpose: str, no
     subject, body = _code_message(purpose, code, int(ttl.total_seconds() // 60))
     outbox.enqueue(db, keyring, channel=channel, recipient=recipient, subject=subject, body=body, now=now)
     return True
+
+
+def new_private_code(
+    db: Session,
+    keyring: Keyring,
+    account: Account,
+    purpose: str,
+    ttl: timedelta,
+    now: datetime,
+    *,
+    digits: int,
+) -> str:
+    """A one-time code of ``purpose`` that is sent nowhere: the caller shows it once. Only its
+    keyed digest is stored; earlier live codes of the purpose stop working. Check it with
+    :func:`check_code` (single use, five wrong guesses at most)."""
+    repository.retire_codes(db, account.id, purpose, now)
+    code = f"{secrets.randbelow(10**digits):0{digits}d}"
+    repository.add_code(
+        db,
+        VerificationCode(
+            account_id=account.id,
+            purpose=purpose,
+            code_hash=keyring.hash_one_time_code(purpose, account.id, code),
+            expires_at=now + ttl,
+            attempts=0,
+        ),
+    )
+    return code
+
+
+def issue_activation_code(db: Session, keyring: Keyring, account: Account, now: datetime) -> str:
+    """The code with which a resident enrolled at a counter sets a password; queued to every
+    contact the resident gave and returned (the officer shows it once, on paper or screen)."""
+    code = new_private_code(db, keyring, account, ACTIVATION, ACTIVATION_TTL, now, digits=8)
+    days = ACTIVATION_TTL.days
+    body = (
+        f"Your e-Gateway account was created at a registration counter. To start using it, go to "
+        f"the activation page, enter your identity card number and the code {code}, and choose a "
+        f"password. The code expires in {days} days.\n"
+        f"你的 e-Gateway 帳戶已在登記櫃位開立。請前往啟用頁面，輸入你的身份證號碼及啟用碼 {code}，"
+        f"並設定密碼。啟用碼 {days} 日內有效。"
+    )
+    profile = load_profile(keyring, account)
+    for channel, recipient in ((outbox.EMAIL, profile.email), (outbox.SMS, profile.phone)):
+        if recipient:
+            outbox.enqueue(
+                db,
+                keyring,
+                channel=channel,
+                recipient=recipient,
+                subject="e-Gateway account activation / 啟用帳戶",
+                body=body,
+                now=now,
+            )
+    return code
+
+
+def activate_account(
+    db: Session,
+    keyring: Keyring,
+    hasher: PooledHasher,
+    identifier: str,
+    code: str,
+    new: str,
+    confirm: str,
+    meta: RequestMeta | None,
+    now: datetime,
+) -> Account:
+    """Set the first password of an account enrolled at a counter, with its activation code.
+
+    Raises:
+        FormErrors: ``code.wrong`` for a wrong or expired code, an unknown number or an
+            account that already has a password (the same answer for each, so that the page
+            tells a prober nothing), or the new password refused (checked before the code is
+            consumed).
+    """
+    try:
+        canonical = normalise_hkid(identifier)
+    except InvalidHKID as exc:
+        raise FormErrors(
+            {"hkid": "hkid.required" if not identifier.strip() else f"hkid.{exc.reason}"}
+        ) from None
+    problem = password_errors(new, confirm, [])
+    if problem:
+        raise FormErrors({"new_password": problem})
+    account = repository.by_hkid_index(db, keyring.hkid_digest(canonical))
+    if account is None or account.status != ACTIVE or has_usable_password(account):
+        raise FormErrors({"code": "code.wrong"})
+    problem = password_errors(new, confirm, _context_words(keyring, account))
+    if problem:
+        raise FormErrors({"new_password": problem})
+    if not check_code(db, keyring, account, ACTIVATION, code, now):
+        raise FormErrors({"code": "code.wrong"})
+    account.password_hash = hasher.hash(new)
+    account.updated_at = now
+    record_event(db, account.id, "account.activated", meta, now)
+    return account
 
 
 def _destination(account: Account, profile: Profile, purpose: str) -> tuple[str, str | None]:
