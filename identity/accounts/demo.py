@@ -21,7 +21,7 @@ from kit.settings import Settings
 
 DEMO_HKID = "A1234563"  # A123456(3): a valid check digit, not a real person's number
 SELF_ASSERTED_HKID = "B2345671"  # B234567(1): likewise
-REGISTRAR_USERNAME = "demo.registrar"
+REGISTRAR_USERNAME = "registrar.lau"
 
 
 def demo_password(master_key: bytes, who: str = "resident") -> str:
@@ -97,7 +97,7 @@ def seed_self_asserted_resident(
 def seed_demo_registrar(
     db: Session, settings: Settings, master_key: bytes, now: datetime
 ) -> tuple[Account, str]:
-    """Create (once) the registration officer ``demo.registrar``; returns (account, password)."""
+    """Create (once) the registration officer ``registrar.lau``; returns (account, password)."""
     password = demo_password(master_key, "registrar")
     account = repository.by_username(db, REGISTRAR_USERNAME)
     if account is None:

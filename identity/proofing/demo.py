@@ -48,5 +48,5 @@ def seed_demo_identities(db: Session, settings: Settings, master_key: bytes, now
             gender=profile.gender or "male",
         )
         code, _ = proofing.issue_counter_code(db, keyring, account, now)
-        proofing.proof_in_person(db, keyring, officer, account, code, values, None, now)
+        proofing.proof_in_person(db, keyring, officer, account, code, values, None, now, notify=False)
     return DemoIdentities(resident, self_asserted, (REGISTRAR_USERNAME, officer_password))

@@ -33,7 +33,7 @@ from identity.assurance import IAL_IN_PERSON, IAL_ORDER, IAL_REMOTE, IAL_SELF_AS
 from identity.claims import REGISTRAR
 from identity.consent_port import ConsentPort
 from identity.proofing import repository
-from identity.proofing.evidence import EvidenceStore, inspect_image
+from identity.proofing.evidence import EvidenceRefused, EvidenceStore, inspect_image
 from identity.proofing.models import IdentityProofing
 from identity.proofing.schemas import CheckedValues, clean_reason
 from identity.proofing.suspension import ProofedAccountNotSuspended, Suspension, suspend_account
@@ -110,7 +110,10 @@ def request_remote(
         raise FormErrors({"evidence": "evidence.not_needed"})
     if repository.pending_of_account(db, account.id) is not None:
         raise FormErrors({"evidence": "evidence.pending"})
-    real_type = inspect_image(data, media_type)
+    try:
+        real_type = inspect_image(data, media_type)
+    except EvidenceRefused as exc:
+        raise FormErrors({"evidence": exc.code}) from None
     stored = store.put(data)
     proofing = IdentityProofing(
         id=new_proofing_id(),
@@ -309,9 +312,12 @@ def proof_in_person(
     values: CheckedValues,
     meta: RequestMeta | None,
     now: datetime,
+    *,
+    notify: bool = True,
 ) -> IdentityProofing:
     """The officer saw the card of the person at the counter, who read out the account's
-    counter code: the account is proofed in person.
+    counter code: the account is proofed in person (and its owner told, unless ``notify`` is
+    off: demo seeding).
 
     Raises:
         FormErrors: ``{"counter_code": ...}`` (missing, wrong, expired or used),
@@ -332,7 +338,7 @@ def proof_in_person(
         waiting.decided_at = now
     proofing = _in_person_proofing(account, now)
     repository.add(db, proofing)
-    _approve(db, keyring, officer, account, proofing, values, meta, now)
+    _approve(db, keyring, officer, account, proofing, values, meta, now, notify=notify)
     return proofing
 
 

@@ -1,0 +1,71 @@
+"""Small factories for the proofing tests: registration officers, card images, checked values."""
+
+from __future__ import annotations
+
+import io
+import secrets
+from datetime import date
+
+from PIL import Image
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from identity.accounts import service as accounts
+from identity.accounts.models import Account, AccountEvent
+from identity.claims import OFFICER, REGISTRAR
+from identity.proofing.schemas import CheckedValues
+from identity.residents.hkid import normalise_hkid
+from kit.runtime import Runtime
+from tests.identity.accounts.factories import PASSWORD, hasher_of, keyring_of
+
+
+def create_staff(db: Session, runtime: Runtime, roles: tuple[str, ...] = (REGISTRAR,)) -> Account:
+    account = accounts.create_staff(
+        db,
+        keyring_of(runtime),
+        hasher_of(runtime),
+        username=f"reg.{secrets.token_hex(4)}",
+        password=PASSWORD,
+        department="REG",
+        roles=list(roles),
+        name="LAU Ka Ming",
+        now=runtime.clock(),
+    )
+    db.flush()
+    return account
+
+
+def create_registrar(db: Session, runtime: Runtime) -> Account:
+    return create_staff(db, runtime, (REGISTRAR,))
+
+
+def create_officer(db: Session, runtime: Runtime) -> Account:
+    """A department officer: staff, but no registrar."""
+    return create_staff(db, runtime, (OFFICER,))
+
+
+def card_image(kind: str = "PNG", size: tuple[int, int] = (640, 400)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (200, 220, 240)).save(buffer, format=kind)
+    return buffer.getvalue()
+
+
+def checked(form: dict[str, str], **overrides: object) -> CheckedValues:
+    """The values of an enrolment form as an officer reads them on the card."""
+    values: dict[str, object] = {
+        "hkid": normalise_hkid(form["hkid"]),
+        "name": form["name"],
+        "name_zh": form.get("name_zh") or None,
+        "birthdate": date.fromisoformat(form["birthdate"]),
+        "gender": form["gender"],
+    }
+    values.update(overrides)
+    return CheckedValues(**values)  # type: ignore[arg-type]
+
+
+def tags(db: Session, account_id: str) -> list[str]:
+    db.expire_all()
+    rows = db.scalars(
+        select(AccountEvent).where(AccountEvent.account_id == account_id).order_by(AccountEvent.id)
+    ).all()
+    return [row.tag for row in rows]
