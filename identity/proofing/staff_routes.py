@@ -5,7 +5,7 @@ every action is recorded on the officer's account by the service."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -59,9 +59,8 @@ def _echo(form: Any, fields: tuple[str, ...]) -> dict[str, str]:
     return {name: str(form.get(name) or "") for name in fields}
 
 
-def _today(now: Any) -> date:
-    today: date = now.astimezone(HONG_KONG).date()
-    return today
+def _today(now: datetime) -> date:
+    return now.astimezone(HONG_KONG).date()
 
 
 def _card_values(keyring: Keyring, account: Account) -> dict[str, str]:

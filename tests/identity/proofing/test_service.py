@@ -3,7 +3,10 @@ approved or refused, counter codes work once and briefly, every officer action i
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 from sqlalchemy import select
 
 from identity.accounts import service as accounts
@@ -199,6 +202,15 @@ def test_evidence_must_be_a_clean_jpeg_or_png(db, runtime, store, clock, data, c
         proofing.request_remote(db, store, account, data, "image/png", None, clock.now)
     assert refused.value.errors == {"evidence": code}
     assert proofing.pending_request(db, account.id) is None
+
+
+def test_an_image_declaring_too_many_pixels_is_refused_before_decoding(db, runtime, store, clock):
+    account, _form = create_resident(db, runtime)
+    buffer = io.BytesIO()
+    Image.new("1", (6000, 5000)).save(buffer, format="PNG")  # 30 megapixels, a few kB
+    with pytest.raises(FormErrors) as refused:
+        proofing.request_remote(db, store, account, buffer.getvalue(), "image/png", None, clock.now)
+    assert refused.value.errors == {"evidence": "evidence.too_many_pixels"}
 
 
 def test_evidence_is_sealed_at_rest_and_checked_when_read(db, runtime, store, clock):
