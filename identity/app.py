@@ -25,6 +25,8 @@ from identity.security.hashing import hasher_for
 from identity.security.keyring import build_keyring
 from identity.sessions.service import SessionPolicy
 from identity.signin import routes as signin_routes
+from identity.signing import routes as signing_routes
+from identity.signing.dependencies import Signing
 from identity.web.forms import build_csrf_guard
 from identity.web.rendering import install_web, render
 from kit.bearer import INVALID_TOKEN, oauth_error_response
@@ -53,6 +55,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.courier = Courier(runtime.sessions, keyring, delivery_for(settings), runtime.clock)
     app.state.provider = OpenIDProvider(settings, runtime.master_key, keyring, session_policy, consent)
     app.state.evidence_store = EvidenceStore.build(settings.data_dir, runtime.master_key)
+    app.state.signing = Signing.build(runtime.master_key, settings.issuer)
     # The routes that take a file (kit.request_guard refuses multipart bodies elsewhere).
     app.state.upload_routes = UPLOAD_ROUTES
 
@@ -60,6 +63,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(client_routes.router)
     app.include_router(device_routes.router)
     app.include_router(privacy_routes.router)
+    app.include_router(signing_routes.router)
     # The pages: static files and the CSRF refusal page, sign-in, enrolment and account.
     install_web(app, build_csrf_guard(runtime.master_key, settings.issuer))
     app.include_router(signin_routes.router)

@@ -11,6 +11,7 @@ from identity.clients import cli as clients_cli
 from identity.consent_port import ConsentPort
 from identity.keys import cli as keys_cli
 from identity.proofing import cli as proofing_cli
+from identity.signing import cli as signing_cli
 from kit.runtime import Runtime
 
 
@@ -24,5 +25,6 @@ def register(
     clients_cli.register(commands)  # clients add|list
     keys_cli.register(commands)  # keys rotate (token signing keys)
     accounts_cli.register(commands)  # staff create, field-keys rotate, outbox deliver
+    signing_cli.register(commands)  # signing-ca init|show
     if consent is not None:
         proofing_cli.register(commands, consent)  # registration lookup|queue|proof|reject|enrol

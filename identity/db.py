@@ -20,6 +20,7 @@ MODEL_MODULES = (
     "identity.messaging.models",
     "identity.proofing.models",
     "identity.sessions.models",
+    "identity.signing.models",
     "identity.throttling.models",
     "identity.tokens.models",
 )
