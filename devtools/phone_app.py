@@ -1,10 +1,13 @@
 """The resident's phone app, modelled in Python so the app flows run end to end without a
-phone: `scripts/phone-app bind | scan | approve | deny | pending`.
+phone: `scripts/phone-app bind | scan | approve | deny | pending | certificate | documents |
+sign | decline`.
 
 It is a first-party native client of the provider (RFC 8252: public client, authorization
 code + PKCE, loopback redirect) and talks to it over HTTP only, sharing no code with it. After
 signing in it binds an ES256 device key; every view and decision is a JWS signed by that key.
-The key never leaves the state file (mode 0600).
+For digital signing it generates a second key, the signing key, and asks the provider for a
+certificate for it (a PKCS #10 request); documents are signed with that key after the
+resident read the summary. Both keys never leave the state file (mode 0600).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
-from cryptography.hazmat.primitives import serialization
+from asn1crypto import cms
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from joserfc import jwt
 from joserfc.jwk import ECKey
@@ -202,10 +207,84 @@ class PhoneApp:
         return self._post_for_object(f"/app/requests/{rid}/decision", {"decision": "deny", "signed": signed})
 
     def pending(self) -> list[dict[str, Any]]:
-        answer = self._post("/app/approvals", {"signed": self.signed("list")})
+        return self._post_for_list("/app/approvals", {"signed": self.signed("list")})
+
+    def _post_for_list(self, path: str, body: dict[str, Any]) -> list[dict[str, Any]]:
+        answer = self._post(path, body)
         if not isinstance(answer, list) or not all(isinstance(item, dict) for item in answer):
-            raise AppError("/app/approvals answered with something other than a list of objects")
+            raise AppError(f"{path} answered with something other than a list of objects")
         return answer
+
+    # -- digital signing --------------------------------------------------------------------
+    def request_signing_certificate(self) -> dict[str, Any]:
+        """A new signing key, kept here, and a certificate for it (for a resident whose
+        identity was checked in person)."""
+        key = ec.generate_private_key(ec.SECP256R1())
+        request = (
+            x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).sign(key, hashes.SHA256())
+        )
+        der = request.public_bytes(serialization.Encoding.DER)
+        signed = self.signed("certificate.request", csr_sha256=_b64url(hashlib.sha256(der).digest()))
+        issued = self._post_for_object("/app/signing/certificate", {"signed": signed, "csr": _b64url(der)})
+        self.state["signing_key"] = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self.state["signing_certificate"] = issued["certificate"]
+        self.state["signing_serial"] = issued["serial"]
+        self._save()
+        return issued
+
+    def revoke_signing_certificate(self) -> dict[str, Any]:
+        serial = self.state.get("signing_serial")
+        if not serial:
+            raise AppError("this app holds no signing certificate")
+        signed = self.signed("certificate.revoke", serial=serial)
+        return self._post_for_object("/app/signing/certificate/revoke", {"signed": signed, "serial": serial})
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Signature requests waiting for the resident."""
+        return self._post_for_list("/app/signing/requests", {"signed": self.signed("signature.list")})
+
+    def open_document(self, request_id: str) -> dict[str, Any]:
+        signed = self.signed("signature.view", rid=request_id)
+        return self._post_for_object(f"/app/signing/requests/{request_id}/view", {"signed": signed})
+
+    def sign_document(self, request_id: str) -> dict[str, Any]:
+        """Open the request, check that what is to be signed is the document shown, sign it
+        with the signing key and send the approval."""
+        opened = self.open_document(request_id)
+        to_be_signed = base64.urlsafe_b64decode(
+            opened["to_be_signed"] + "=" * (-len(opened["to_be_signed"]) % 4)
+        )
+        if opened["kind"] == "cms" and message_digest(to_be_signed).hex() != opened["document_sha256"]:
+            raise AppError("what the provider asks to sign is not the document shown: refused")
+        if "signing_key" not in self.state:
+            raise AppError("this app holds no signing key: run `scripts/phone-app certificate`")
+        key = serialization.load_pem_private_key(self.state["signing_key"].encode(), password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise AppError("the stored signing key is not an EC key")
+        signature = key.sign(to_be_signed, ec.ECDSA(hashes.SHA256()))
+        signed = self.signed(
+            "signature.approve", rid=request_id, tbs_sha256=_b64url(hashlib.sha256(to_be_signed).digest())
+        )
+        return self._post_for_object(
+            f"/app/signing/requests/{request_id}/decision",
+            {"decision": "approve", "signed": signed, "signature": _b64url(signature)},
+        )
+
+    def decline_document(self, request_id: str) -> dict[str, Any]:
+        signed = self.signed("signature.decline", rid=request_id)
+        return self._post_for_object(
+            f"/app/signing/requests/{request_id}/decision", {"decision": "decline", "signed": signed}
+        )
+
+
+def message_digest(to_be_signed: bytes) -> bytes:
+    """The message-digest attribute (RFC 5652 §11.2) inside the signed attributes."""
+    for attribute in cms.CMSAttributes.load(to_be_signed):
+        if attribute["type"].native == "message_digest":
+            return bytes(attribute["values"][0].native)
+    raise AppError("the signed attributes carry no message digest")
 
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -217,10 +296,48 @@ def _app_for(args: argparse.Namespace, settings: Settings) -> PhoneApp:
 
 def _bind(args: argparse.Namespace, settings: Settings) -> int:
     password = getpass.getpass("password: ") if args.password is None else args.password
-    device = _app_for(args, settings).sign_in_and_bind(
-        args.identifier, password, otp=args.otp, device_name=args.name
-    )
+    app = _app_for(args, settings)
+    device = app.sign_in_and_bind(args.identifier, password, otp=args.otp, device_name=args.name)
     print(f"device bound: {device}")
+    try:
+        issued = app.request_signing_certificate()
+    except AppError as exc:
+        print(f"no signing certificate: {exc}")
+    else:
+        print(f"signing certificate {issued['serial']} valid until {issued['not_after']}")
+    return 0
+
+
+def _certificate(args: argparse.Namespace, settings: Settings) -> int:
+    app = _app_for(args, settings)
+    if args.revoke:
+        print(app.revoke_signing_certificate()["status"])
+        return 0
+    issued = app.request_signing_certificate()
+    print(f"signing certificate {issued['serial']} valid until {issued['not_after']}")
+    print(issued["certificate"], end="")
+    return 0
+
+
+def _documents(args: argparse.Namespace, settings: Settings) -> int:
+    for item in _app_for(args, settings).documents():
+        print(f"{item['request_id']}\t{item['client_name']}\t{item['summary_en']}\t{item['summary_zh']}")
+    return 0
+
+
+def _sign(args: argparse.Namespace, settings: Settings) -> int:
+    app = _app_for(args, settings)
+    details = app.open_document(args.request_id)
+    print(f"{details['client_name']} ({details['department']}) asks you to sign:")
+    print(f"  {details['summary_en']}")
+    print(f"  {details['summary_zh']}")
+    print(f"  document SHA-256 {details['document_sha256']}")
+    print(app.sign_document(args.request_id)["status"])
+    return 0
+
+
+def _decline(args: argparse.Namespace, settings: Settings) -> int:
+    print(_app_for(args, settings).decline_document(args.request_id)["status"])
     return 0
 
 
@@ -274,6 +391,17 @@ def main(argv: list[str] | None = None) -> int:
     d.set_defaults(handler=_deny)
     p = actions.add_parser("pending", help="approvals waiting (requests from department back-ends)")
     p.set_defaults(handler=_pending)
+    c = actions.add_parser("certificate", help="get a signing certificate for a new signing key")
+    c.add_argument("--revoke", action="store_true", help="revoke the current one instead")
+    c.set_defaults(handler=_certificate)
+    ds = actions.add_parser("documents", help="documents waiting for your signature")
+    ds.set_defaults(handler=_documents)
+    sg = actions.add_parser("sign", help="read the summary and sign with the signing key")
+    sg.add_argument("request_id")
+    sg.set_defaults(handler=_sign)
+    dc = actions.add_parser("decline", help="decline to sign")
+    dc.add_argument("request_id")
+    dc.set_defaults(handler=_decline)
     args = app.parse_args(argv)
     handler: Handler = args.handler
     try:

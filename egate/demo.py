@@ -11,6 +11,7 @@ from forms_hub.demo import seed_demo_forms
 from forms_hub.oidc_client.service import set_client_credentials
 from identity.clients.service import Registration, get_client, register
 from identity.proofing.demo import seed_demo_identities
+from identity.signing.demo import seed_signing_ca
 from kit.db import session_scope
 from kit.runtime import Runtime
 
@@ -28,6 +29,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
         identities = seed_demo_identities(db, runtime.settings, runtime.master_key, runtime.clock())
         seed_forms_hub(db, runtime)
         seed_phone_app_client(db, runtime)
+        seed_signing_ca(db, runtime.settings, runtime.master_key, runtime.clock())
         secret = None
         if get_client(db, DEMO_CLIENT_ID) is None:
             _, secret = register(
@@ -41,7 +43,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
                     redirect_uris=[DEMO_REDIRECT_URI],
                     post_logout_redirect_uris=("http://127.0.0.1:8765/",),
                     grant_types=("authorization_code", "refresh_token", "client_credentials"),
-                    allowed_scopes=("openid", "profile", "email", "phone", "address", "ledger:department"),
+                    allowed_scopes=("openid", "profile", "email", "phone", "address", "ledger:department", "signing"),
                     purpose="To show how a department receives your details",
                     purpose_zh="示範部門如何接收你的資料",
                 ),
@@ -61,6 +63,7 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     print(f"      password:             {identities.registrar[1]}")
     print(f"\n  Government forms: {issuer}/forms/")
     print(f"  Phone app: scripts/phone-app bind --identifier '{identifier}'  (then scan/approve)")
+    print(f"  Digital signing: CA certificate {issuer}/signing/ca.pem (also in the data directory)")
     print(f"\n  Demo department client '{DEMO_CLIENT_ID}'")
     print(f"    discovery: {issuer}/.well-known/openid-configuration")
     if secret:

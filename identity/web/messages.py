@@ -127,6 +127,12 @@ MESSAGES: dict[str, str] = {
     "event.registration.rejected": "Registration: refused a remote request",
     "event.registration.enrolled": "Registration: enrolled a resident",
     "event.registration.suspended": "Registration: suspended an account that claimed a holder's number",
+    "notice.certificate_revoked": "The signing certificate has been revoked.",
+    "notice.certificate_not_revoked": "That certificate could not be revoked: it is not yours or is no longer valid.",
+    "event.signing.certificate_issued": "Signing certificate issued to your device",
+    "event.signing.certificate_revoked": "Signing certificate revoked at your request",
+    "event.signing.approved": "Document signed in the app",
+    "event.signing.declined": "Signature request declined in the app",
 }
 
 
