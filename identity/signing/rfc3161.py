@@ -83,11 +83,23 @@ def token(
     return cades.signed_data(info, certificates, content_type="tst_info", content=content)
 
 
+class _RejectionResponse(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no types
+    """A TimeStampResp without its token (§2.4.2: timeStampToken is OPTIONAL, and absent
+    unless granted); asn1crypto's own class requires the token."""
+
+    _fields = [("status", tsp.PKIStatusInfo)]
+
+
 def _rejection(failure: str, message: str) -> bytes:
     status = tsp.PKIStatusInfo(
         {"status": "rejection", "status_string": [message], "fail_info": tsp.PKIFailureInfo({failure})}
     )
-    return bytes(tsp.TimeStampResp({"status": status}).dump())
+    return bytes(_RejectionResponse({"status": status}).dump())
+
+
+def unavailable(message: str) -> bytes:
+    """The answer while there is no TSA key (``systemFailure``, §2.4.2)."""
+    return _rejection("system_failure", message)
 
 
 def respond(unit: TimeStampingUnit, request: bytes, now: datetime) -> bytes:

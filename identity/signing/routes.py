@@ -37,6 +37,7 @@ from identity.signing.authority import Authorities, SigningNotReady
 from identity.signing.dependencies import RawBody, Signing, SigningDep
 from identity.signing.revocation import unsuccessful
 from identity.signing.rfc3161 import respond as time_stamp
+from identity.signing.rfc3161 import unavailable
 from identity.signing.schemas import (
     CertificateOut,
     CertificateRequestIn,
@@ -105,16 +106,21 @@ def not_ready(exc: SigningNotReady) -> JSONResponse:
 
 
 def _authorities(db: Session, signing: Signing) -> Authorities | JSONResponse:
+    """The CA and TSA; before `egate signing-ca init` nothing is published (404)."""
     try:
         return signing.store.current(db)
     except SigningNotReady as exc:
-        return not_ready(exc)
+        return problem(404, "not_initialised", str(exc))
 
 
 # -- published: the CA, its CRL and OCSP responder, the TSA ----------------------------------
 
 
-@router.get("/signing/ca.pem", response_class=Response, responses={200: {"content": {PEM_CERTIFICATES: {}}}})
+@router.get(
+    "/signing/ca.pem",
+    response_class=Response,
+    responses={200: {"content": {PEM_CERTIFICATES: {}}}, **problem_responses(404)},
+)
 def ca_pem(db: DbSession, signing: SigningDep) -> Response:
     """The CA certificate and any issuer above it (PEM): what verifiers trust."""
     authorities = _authorities(db, signing)
@@ -127,7 +133,11 @@ def ca_pem(db: DbSession, signing: SigningDep) -> Response:
     )
 
 
-@router.get("/signing/ca.crt", response_class=Response, responses={200: {"content": {DER_CERTIFICATE: {}}}})
+@router.get(
+    "/signing/ca.crt",
+    response_class=Response,
+    responses={200: {"content": {DER_CERTIFICATE: {}}}, **problem_responses(404)},
+)
 def ca_der(db: DbSession, signing: SigningDep) -> Response:
     """The CA certificate (DER), named in every certificate's authority information access."""
     authorities = _authorities(db, signing)
@@ -137,7 +147,11 @@ def ca_der(db: DbSession, signing: SigningDep) -> Response:
     return Response(der, media_type=DER_CERTIFICATE, headers={"Cache-Control": "public, max-age=3600"})
 
 
-@router.get("/signing/crl", response_class=Response, responses={200: {"content": {CRL_MEDIA_TYPE: {}}}})
+@router.get(
+    "/signing/crl",
+    response_class=Response,
+    responses={200: {"content": {CRL_MEDIA_TYPE: {}}}, **problem_responses(404)},
+)
 def crl(db: DbSession, now: Now, signing: SigningDep) -> Response:
     """The CRL (RFC 5280 §5), built now; current for one minute."""
     authorities = _authorities(db, signing)
@@ -193,7 +207,7 @@ def ocsp_get(encoded: str, db: DbSession, now: Now, signing: SigningDep) -> Resp
 @router.post(
     "/signing/tsa",
     response_class=Response,
-    responses={200: {"content": {TSA_REPLY: {}}}},
+    responses={200: {"content": {TSA_REPLY: {}}}, **problem_responses(415)},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -205,12 +219,11 @@ def tsa(request: Request, db: DbSession, now: Now, signing: SigningDep, body: Ra
     """RFC 3161 §3.4: a TimeStampReq in, a TimeStampResp out (a refusal is a response too)."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != TSA_QUERY:
         return problem(415, "unsupported_media_type", f"send a DER TimeStampReq as {TSA_QUERY}")
-    authorities = _authorities(db, signing)
-    if isinstance(authorities, Response):
-        return authorities
-    return Response(
-        time_stamp(authorities.time_stamping(), body, now), media_type=TSA_REPLY, headers=NO_STORE
-    )
+    try:
+        answer = time_stamp(signing.store.current(db).time_stamping(), body, now)
+    except SigningNotReady:
+        answer = unavailable("the time-stamping authority is not initialised")
+    return Response(answer, media_type=TSA_REPLY, headers=NO_STORE)
 
 
 # -- the department's API --------------------------------------------------------------------
@@ -292,7 +305,7 @@ def _as_client(
     "/signing/requests",
     status_code=201,
     response_model=SignatureRequestCreated,
-    responses=combine(CLIENT_REFUSALS, problem_responses(400, 409, 503)),
+    responses=combine(CLIENT_REFUSALS, problem_responses(400, 409)),
 )
 def create_request(
     request: Request,
@@ -323,12 +336,9 @@ def create_request(
             expires_in=body.expires_in,
         )
         try:
-            signing.store.current(db)
             row = flows.create(db, signing.seal, consent, now, client, new)
         except SigningRefused as exc:
             return refusal(exc)
-        except SigningNotReady as exc:
-            return not_ready(exc)
         expires_in = int((row.expires_at - row.created_at).total_seconds())
         created = {"request_id": row.id, "expires_in": expires_in, "interval": flows.POLL_INTERVAL}
         return JSONResponse(created, status_code=201, headers=NO_STORE)

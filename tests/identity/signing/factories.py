@@ -37,12 +37,18 @@ def b64url(data: bytes) -> str:
 
 def proofed_resident(db: Session, runtime: Runtime, now: datetime, **overrides: str) -> Account:
     """A resident whose identity a registration officer checked in person (counter code)."""
+    return proofed_resident_and_form(db, runtime, now, **overrides)[0]
+
+
+def proofed_resident_and_form(
+    db: Session, runtime: Runtime, now: datetime, **overrides: str
+) -> tuple[Account, dict[str, str]]:
     keyring = keyring_of(runtime)
     account, form = create_resident(db, runtime, **overrides)
     officer = create_registrar(db, runtime)
     code, _ = proofing.issue_counter_code(db, keyring, account, now)
     proofing.proof_in_person(db, keyring, officer, account, code, checked(form), None, now, notify=False)
-    return account
+    return account, form
 
 
 @dataclass
@@ -63,7 +69,9 @@ class Phone:
 
     def signed(self, db: Session, action: str, now: datetime, **claims: object) -> SignedRequest:
         """The request as the provider checks it (identity/devices/signatures.py)."""
-        return verify_device_request(db, self.jws(action, now, **claims), issuer=self.issuer, action=action, now=now)
+        return verify_device_request(
+            db, self.jws(action, now, **claims), issuer=self.issuer, action=action, now=now
+        )
 
     def signing_request(self) -> bytes:
         self.signing_key = ec.generate_private_key(ec.SECP256R1())
@@ -95,7 +103,9 @@ def csr_claim(der: bytes) -> str:
 
 
 def openssl(*args: str | Path, data: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([OPENSSL, *map(str, args)], input=data, capture_output=True, timeout=30, check=False)
+    return subprocess.run(
+        [OPENSSL, *map(str, args)], input=data, capture_output=True, timeout=30, check=False
+    )
 
 
 def tiny_pdf(text: str = "Receipt") -> bytes:

@@ -33,7 +33,7 @@ from tests.identity.signing.factories import (
     tiny_pdf,
 )
 
-DOCUMENT = "Application for a food business licence, reference FB-2026-0042\n".encode()
+DOCUMENT = b"Application for a food business licence, reference FB-2026-0042\n"
 SUMMARY_EN = "Food business licence application FB-2026-0042"
 SUMMARY_ZH = "食物業牌照申請 FB-2026-0042"
 
@@ -108,7 +108,9 @@ def poll(db, runtime, clock, client, request_id):
 
 def ledger(db, account_id):
     db.flush()
-    return db.scalars(select(LedgerEntry).where(LedgerEntry.resident_id == account_id).order_by(LedgerEntry.index)).all()
+    return db.scalars(
+        select(LedgerEntry).where(LedgerEntry.resident_id == account_id).order_by(LedgerEntry.index)
+    ).all()
 
 
 def test_a_hash_is_signed_only_after_the_device_approves_and_openssl_verifies_it(
@@ -152,7 +154,9 @@ def test_a_hash_is_signed_only_after_the_device_approves_and_openssl_verifies_it
     assert ok.returncode == 0, ok.stderr
     assert b"Verification successful" in ok.stderr
     (tmp_path / "doc").write_bytes(DOCUMENT.replace(b"0042", b"0043"))
-    tampered = openssl(*verify, "-content", tmp_path / "doc", "-CAfile", tmp_path / "ca.pem", "-out", "/dev/null")
+    tampered = openssl(
+        *verify, "-content", tmp_path / "doc", "-CAfile", tmp_path / "ca.pem", "-out", "/dev/null"
+    )
     assert tampered.returncode != 0
 
     entries = ledger(db, resident.id)
@@ -175,7 +179,15 @@ def test_declining_signs_nothing_and_is_recorded(db, runtime, clock, setting):
     signing = signing_of(runtime)
     signed = phone.signed(db, "signature.decline", clock.now, rid=request.id)
     flows.decide(
-        db, signing.store, signing.seal, LedgerConsentPort(), clock.now, signed, approve=False, signature=None, meta=None
+        db,
+        signing.store,
+        signing.seal,
+        LedgerConsentPort(),
+        clock.now,
+        signed,
+        approve=False,
+        signature=None,
+        meta=None,
     )
     outcome = poll(db, runtime, clock, client, request.id)
     assert outcome.request.status == flows.DECLINED and outcome.result is None

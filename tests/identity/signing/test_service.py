@@ -36,7 +36,11 @@ def issue(db, runtime, clock, phone, der=None):
 def ocsp_status(db, runtime, clock, certificate: x509.Certificate) -> ocsp.OCSPResponse:
     signing = signing_of(runtime)
     authorities = signing.store.current(db)
-    request = ocsp.OCSPRequestBuilder().add_certificate(certificate, authorities.ca.certificate, hashes.SHA1())
+    request = ocsp.OCSPRequestBuilder().add_certificate(
+        certificate,
+        authorities.ca.certificate,
+        hashes.SHA1(),  # noqa: S303 - the CertID hash openssl and most clients send
+    )
     der = request.build().public_bytes(serialization.Encoding.DER)
     response = ocsp.load_der_ocsp_response(service.ocsp_response(db, authorities, clock.now, der))
     if response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL:
@@ -131,12 +135,17 @@ def test_only_a_resident_proofed_in_person_gets_a_certificate_naming_them_and_no
     points = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert points[0].full_name[0].value == f"{runtime.settings.issuer}/signing/crl"
     access = certificate.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
-    ocsp_urls = [a.access_location.value for a in access if a.access_method == AuthorityInformationAccessOID.OCSP]
+    ocsp_urls = [
+        a.access_location.value for a in access if a.access_method == AuthorityInformationAccessOID.OCSP
+    ]
     assert ocsp_urls == [f"{runtime.settings.issuer}/signing/ocsp"]
     certificate.verify_directly_issued_by(signing_of(runtime).store.current(db).ca.certificate)
     # The certificate names the resident: sealed at rest.
     assert issued.row.certificate_sealed.startswith("v1.")
-    assert db.query(AccountEvent).filter_by(account_id=resident.id, tag="signing.certificate_issued").count() == 1
+    assert (
+        db.query(AccountEvent).filter_by(account_id=resident.id, tag="signing.certificate_issued").count()
+        == 1
+    )
 
 
 def test_a_request_for_another_key_or_a_bad_key_is_refused(db, runtime, clock, ca):
@@ -147,7 +156,15 @@ def test_a_request_for_another_key_or_a_bad_key_is_refused(db, runtime, clock, c
     signed = phone.signed(db, "certificate.request", clock.now, csr_sha256=csr_claim(b"another request"))
     with pytest.raises(SigningRefused, match="another certificate signing request"):
         service.issue_for_device(
-            db, signing.store, signing.seal, keyring_of(runtime), signing.endpoints, clock.now, signed, der, None
+            db,
+            signing.store,
+            signing.seal,
+            keyring_of(runtime),
+            signing.endpoints,
+            clock.now,
+            signed,
+            der,
+            None,
         )
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     rsa_der = (
@@ -178,7 +195,10 @@ def test_removing_the_device_revokes_its_certificate_in_the_crl_and_ocsp(db, run
     assert answer.next_update_utc - answer.this_update_utc == timedelta(minutes=1)
     entry = crl_serials(db, runtime, clock)[issued.certificate.serial_number]
     assert entry.revocation_date_utc == removed_at
-    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.cessation_of_operation
+    assert (
+        entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+        == x509.ReasonFlags.cessation_of_operation
+    )
 
 
 def test_a_suspended_account_or_the_residents_request_revokes(db, runtime, clock, ca):
@@ -186,17 +206,27 @@ def test_a_suspended_account_or_the_residents_request_revokes(db, runtime, clock
     first = issue(db, runtime, clock, bind_phone(db, runtime, resident, clock.now))
     second = issue(db, runtime, clock, bind_phone(db, runtime, resident, clock.now))
     stranger = proofed_resident(db, runtime, clock.now)
-    assert not service.revoke_on_request(db, clock.now, account_id=stranger.id, serial=first.row.serial, meta=None)
-    assert service.revoke_on_request(db, clock.now, account_id=resident.id, serial=first.row.serial, meta=None)
-    assert not service.revoke_on_request(db, clock.now, account_id=resident.id, serial=first.row.serial, meta=None)
-    assert ocsp_status(db, runtime, clock, first.certificate).certificate_status == ocsp.OCSPCertStatus.REVOKED
+    assert not service.revoke_on_request(
+        db, clock.now, account_id=stranger.id, serial=first.row.serial, meta=None
+    )
+    assert service.revoke_on_request(
+        db, clock.now, account_id=resident.id, serial=first.row.serial, meta=None
+    )
+    assert not service.revoke_on_request(
+        db, clock.now, account_id=resident.id, serial=first.row.serial, meta=None
+    )
+    assert (
+        ocsp_status(db, runtime, clock, first.certificate).certificate_status == ocsp.OCSPCertStatus.REVOKED
+    )
 
     resident.status = accounts.SUSPENDED
     db.flush()
     answer = ocsp_status(db, runtime, clock, second.certificate)
     assert answer.certificate_status == ocsp.OCSPCertStatus.REVOKED
     assert answer.revocation_reason == x509.ReasonFlags.privilege_withdrawn
-    assert {first.certificate.serial_number, second.certificate.serial_number} <= set(crl_serials(db, runtime, clock))
+    assert {first.certificate.serial_number, second.certificate.serial_number} <= set(
+        crl_serials(db, runtime, clock)
+    )
 
 
 def test_a_new_certificate_supersedes_the_devices_previous_one(db, runtime, clock, ca):
@@ -225,6 +255,9 @@ def test_ocsp_answers_unknown_for_a_stranger_and_refuses_garbage(db, runtime, cl
         .sign(authorities.ca.key, hashes.SHA256())
     )
     assert ocsp_status(db, runtime, clock, stranger).certificate_status == ocsp.OCSPCertStatus.UNKNOWN
-    assert ocsp_status(db, runtime, clock, authorities.tsa.certificate).certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert (
+        ocsp_status(db, runtime, clock, authorities.tsa.certificate).certificate_status
+        == ocsp.OCSPCertStatus.GOOD
+    )
     garbage = ocsp.load_der_ocsp_response(service.ocsp_response(db, authorities, clock.now, b"\x30\x03junk"))
     assert garbage.response_status == ocsp.OCSPResponseStatus.MALFORMED_REQUEST
