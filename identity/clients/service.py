@@ -27,8 +27,14 @@ CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", CIBA_GRANT_TYPE)
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offline_access")
 # Scopes of the gateway's own APIs, granted to department back-ends and auditors.
-API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department", "app:device")
-API_SCOPES += ("signing",)  # a department may ask residents for digital signatures (identity/signing)
+API_SCOPES = (
+    "ledger:department",
+    "ledger:audit",
+    "ledger:resident",
+    "forms:department",
+    "app:device",
+    "signing",  # a department may ask residents for digital signatures (identity/signing)
+)
 SUBJECT_TYPES = ("pairwise", "public")
 STRICT_OUTBOUND = OutboundPolicy()
 AUDIT_SCOPE = "ledger:audit"
