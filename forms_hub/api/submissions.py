@@ -128,7 +128,9 @@ def create_submission(
     now: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once."""
+    """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once. A form
+    that needs an identity level cannot be submitted at once (403 ``identity_level_required``):
+    save a draft, fill it from the identity, then submit it."""
     if not body.submit:
         draft = create_draft(db, sealer, config.draft_ttl, resident, body.form, body.answers, now)
         return _json(submission_view(db, sealer, draft, for_resident=True), 201)
@@ -211,7 +213,9 @@ async def submit_form(
 ) -> JSONResponse:
     """Submit a form in one request: the answers and the files (multipart, each file in a
     part named after the definition's attachment). Needs an Idempotency-Key; a retry with
-    the same key and request returns the first submission."""
+    the same key and request returns the first submission. A form that needs an identity
+    level is refused (403 ``identity_level_required``): it needs a draft filled from the
+    identity."""
     key = _key(request.headers.get("idempotency-key"))
     if key is None:
         raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
@@ -418,7 +422,9 @@ def submit_draft(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Submit a draft. Verified answers filled from the identity are checked again against
-    a fresh release from the provider; a changed value is refused."""
+    the verified_claims of a fresh release from the provider (a changed value: 422); a form
+    that needs an identity level (``min_identity_level``) is refused with 403
+    ``identity_level_required`` unless that release shows the level."""
     body, replayed = submit_with_recheck(
         db,
         resident,
