@@ -70,16 +70,11 @@ def claims_request(claims: Iterable[str], *, with_level: bool) -> dict[str, Any]
 @dataclass(frozen=True)
 class Assurance:
     """What one release establishes: the identity level (``self_asserted`` when it carries no
-    usable ``verified_claims``) and the verified values, with when and by which process."""
+    usable ``verified_claims``) and the verified values, with when the identity was proofed."""
 
     level: str = SELF_ASSERTED
     claims: Mapping[str, str] = field(default_factory=dict)
     verified_at: str | None = None
-    verification_process: str | None = None
-
-    @property
-    def proofed(self) -> bool:
-        return self.level in PROOFED_LEVELS
 
     def verified_value(self, claim: str) -> str | None:
         return self.claims.get(claim) if claim in VERIFIABLE_CLAIMS else None
@@ -110,10 +105,5 @@ def _element(element: Any) -> Assurance | None:
         for name, value in claims.items()
         if name in VERIFIABLE_CLAIMS and isinstance(value, str | int) and not isinstance(value, bool)
     }
-    when, process = verification.get("time"), verification.get("verification_process")
-    return Assurance(
-        level=level,
-        claims=values,
-        verified_at=when if isinstance(when, str) else None,
-        verification_process=process if isinstance(process, str) else None,
-    )
+    when = verification.get("time")
+    return Assurance(level=level, claims=values, verified_at=when if isinstance(when, str) else None)

@@ -18,7 +18,7 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from forms_hub.assurance import SELF_ASSERTED, VERIFIABLE_CLAIMS
+from forms_hub.assurance import SELF_ASSERTED
 
 LANGUAGES = ("en", "zh-HK")
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
@@ -260,11 +260,6 @@ class Field:
         if self.enum:
             return "select"
         return {"date": "date", "email": "email"}.get(self.schema.get("format", ""), "text")
-
-    @property
-    def verifiable_prefill(self) -> bool:
-        """Filled from a claim that can come verified (read-only when it does)."""
-        return self.prefill_claim in VERIFIABLE_CLAIMS
 
 
 class FormDocument:

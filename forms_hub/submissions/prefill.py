@@ -48,12 +48,6 @@ def prefill_claims(doc: FormDocument) -> tuple[str, ...]:
     return tuple(dict.fromkeys(doc.prefill.values()))
 
 
-def asks_for_verification(doc: FormDocument) -> bool:
-    """Whether the form's identity release asks for ``verified_claims``: it prefills a
-    verifiable claim, or it needs the resident's identity level."""
-    return doc.min_identity_level is not None or any(c in VERIFIABLE_CLAIMS for c in prefill_claims(doc))
-
-
 def identity_request(doc: FormDocument) -> dict[str, Any] | None:
     """The ``claims`` parameter of the form's identity release (None: the form needs none)."""
     if not doc.prefill and doc.min_identity_level is None:
