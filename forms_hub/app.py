@@ -26,7 +26,7 @@ from forms_hub.attachments.storage import AttachmentStorage, sealed, storage_for
 from forms_hub.config import FormsConfig, Site
 from forms_hub.crypto import Sealer
 from forms_hub.dependencies import Receipts
-from forms_hub.errors import FormsError
+from forms_hub.errors import FormsError, IdentityLevelRequired
 from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.pages import attachments as attachment_pages
@@ -40,7 +40,8 @@ from forms_hub.pages import submissions as submission_pages
 from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
-from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
+from forms_hub.web.page_helpers import failure_page
+from forms_hub.web.rendering import build_csrf_guard, install_csrf_refusal
 from kit.access_tokens import RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.failures import Failure, as_page, as_problem
@@ -166,13 +167,17 @@ def install_forms_error_handler(app: FastAPI) -> None:
     @app.exception_handler(FormsError)
     async def _forms_error(request: Request, exc: FormsError) -> Response:
         if not _is_api(request):
-            return error_page(request, exc.status, exc.detail)
+            return failure_page(request, exc)
+        site = dependencies.site_of(request)
+        extensions = dict(exc.extensions)
+        if isinstance(exc, IdentityLevelRequired):
+            extensions["proofing_url"] = site.identity_proofing_url
         problem = Problem(
             exc.status,
             exc.title,
             exc.detail,
-            type_=f"{dependencies.site_of(request).base_url}/problems/{exc.code}",
+            type_=f"{site.base_url}/problems/{exc.code}",
             code=exc.code,
-            **exc.extensions,
+            **extensions,
         )
         return problem.response(request.url.path)

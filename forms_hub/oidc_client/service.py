@@ -15,6 +15,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,11 +136,13 @@ def begin(
     now: datetime,
     sub: str | None = None,
     submission_id: str | None = None,
-    claims: tuple[str, ...] = (),
+    claims: Mapping[str, Any] | None = None,
     ui_locales: str | None = None,
     prompt: str | None = None,
 ) -> dict[str, str]:
-    """Store a new authorization request; returns the authorization request parameters."""
+    """Store a new authorization request; returns the authorization request parameters.
+    ``claims``: the ``claims`` parameter (OIDC Core §5.5); the request keeps the names it
+    asks for at userinfo."""
     state = secrets.token_urlsafe(24)
     nonce = secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(48)
@@ -155,7 +158,7 @@ def begin(
             return_to=safe_return_to(return_to),
             sub=sub,
             submission_id=submission_id,
-            claims=list(claims),
+            claims=list((claims or {}).get("userinfo") or {}),
             created_at=now,
             expires_at=now + ttl,
         ),
@@ -172,8 +175,7 @@ def begin(
         "code_challenge_method": "S256",
     }
     if claims:
-        # Exactly the claims the form prefills, no more (OIDC Core §5.5).
-        params["claims"] = json.dumps({"userinfo": {name: None for name in claims}}, separators=(",", ":"))
+        params["claims"] = json.dumps(claims, separators=(",", ":"))
     if ui_locales:
         params["ui_locales"] = ui_locales
     if prompt:
