@@ -12,6 +12,6 @@ from identity.keys import cli as keys_cli
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this service's subcommands to the `egate` parser."""
-    clients_cli.register(commands)  # clients add|list
+    clients_cli.register(commands)  # clients add|list|show
     keys_cli.register(commands)  # keys rotate (token signing keys)
     accounts_cli.register(commands)  # staff create, field-keys rotate, outbox deliver
