@@ -162,6 +162,8 @@ def test_a_proofed_resident_releases_verified_claims_in_the_id_token_and_userinf
         "id_token": {"verified_claims": VERIFIED_NAME_AND_CARD},
         "userinfo": {"verified_claims": VERIFIED_NAME_AND_CARD},
     }
+    chinese = browser.get(dept.authorize_url(claims=claims, ui_locales="zh-HK"))
+    assert "已與你的身份證核對的資料" in chinese.text
     page = browser.get(dept.authorize_url(claims=claims))
     assert 'id="verified-fields"' in page.text and "checked against your Hong Kong identity card" in page.text
     callback = approve(browser, page)
@@ -188,6 +190,8 @@ def test_a_proofed_resident_releases_verified_claims_in_the_id_token_and_userinf
     released = {entry.channel: set(entry.fields) for entry in entries}
     assert released["id_token"] == {"sub", "verified_claims.name", "verified_claims.hkid_number"}
     assert released["userinfo"] == {"sub", "verified_claims.name", "verified_claims.hkid_number"}
+    record = browser.get("/account/disclosures")
+    assert "English name (checked against your identity card)" in record.text
 
 
 def test_a_self_asserted_resident_never_gets_verified_claims(db, runtime):
