@@ -227,7 +227,7 @@ def assurance_step(
     params: ParsedParameters,
     session: SignedInSession,
     client: Client,
-    identity_level: str,
+    identity_level: Callable[[], str],
     required_acr: str | None,
     step_up: Callable[[str], StepUpRoute | None],
     redirect_uri: str,
@@ -237,16 +237,19 @@ def assurance_step(
     (with ``prompt=none`` the error at once). Below the ``acr``: a step-up when
     ``step_up(acr)`` names a way to reach it from this session, else the explanation page;
     with ``prompt=none`` ``interaction_required`` when a step-up would do, else the error.
+    ``identity_level()`` and ``step_up(acr)`` are asked only when a floor or an ``acr``
+    calls for them (no query on the common path).
     A step-up by second factor goes to sign-in; one by the app is offered on the page, next
     to the way back to the department (a resident without their phone is not stuck)."""
     silent = "none" in params.prompts
     floor = client.min_identity_level
-    if floor and not ial_satisfies(identity_level, floor):
+    level = identity_level() if floor else None
+    if floor and level is not None and not ial_satisfies(level, floor):
         if silent:
             raise UnmetAuthenticationRequirementsError(
                 "The resident's identity assurance is below the client's minimum.", redirect_uri=redirect_uri
             )
-        return Unmet(UNMET_IDENTITY_LEVEL, floor, identity_level)
+        return Unmet(UNMET_IDENTITY_LEVEL, floor, level)
     if required_acr and not acr_satisfies(session.acr, required_acr):
         route = step_up(required_acr)
         if silent:

@@ -192,7 +192,7 @@ def _authorize(
             params,
             step,
             client,
-            _identity_level(ctx, step),
+            lambda: _identity_level(ctx, step),
             required_acr,
             lambda acr: step_up_route(ctx.db, step, acr),
             redirect_uri,
@@ -328,8 +328,8 @@ async def authorize_consent(request: Request, db: DbSession, now: Now, provider:
 
 @router.post("/authorize/unmet", include_in_schema=False)
 async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
-    """ "Return to the department" on the page explaining an unmet requirement: the original
-    request is re-validated (client, exact redirect URI) and the department gets
+    """The way back to the department from the page explaining an unmet requirement: the
+    original request is re-validated (client, exact redirect URI) and the department gets
     ``unmet_authentication_requirements`` with its ``state`` and our ``iss``."""
     form = await request.form(max_files=0, max_fields=16)
     verify_csrf(request, form)

@@ -399,6 +399,8 @@ def test_no_sign_in_loop(db, runtime, extra, has, ends):
         offers_totp = 'href="/account/security/totp"' in response.text
         assert offers_totp == (extra.get("acr_values") != ACR_DEVICE)
         assert 'href="/account/devices"' in response.text
+        chinese = browser.get(url + "&ui_locales=zh-HK")
+        assert "此服務需要較高保安級別的登入" in chinese.text and "你剛才以密碼登入" in chinese.text
         answer = return_to_department(browser, response)
         assert answer["error"] == "unmet_authentication_requirements" and answer["state"] == dept.state
     elif ends == "second-factor":

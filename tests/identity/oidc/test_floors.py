@@ -55,7 +55,13 @@ def decide(*, level=IAL_SELF_ASSERTED, acr=ACR_BASIC, floor=None, required=None,
     params = parse_parameters(data, REDIRECT)
     signed_in = session(acr)
     outcome = assurance_step(
-        params, signed_in, client(min_identity_level=floor), level, required, lambda _acr: route, REDIRECT
+        params,
+        signed_in,
+        client(min_identity_level=floor),
+        lambda: level,
+        required,
+        lambda _acr: route,
+        REDIRECT,
     )
     return signed_in, outcome
 
