@@ -21,7 +21,7 @@ def register(
     """Add this service's subcommands to the `egate` parser. ``consent`` builds the consent
     port (egate wires the consent service's); without it the registration commands, which may
     revoke consents, are left out."""
-    clients_cli.register(commands)  # clients add|list
+    clients_cli.register(commands)  # clients add|list|show
     keys_cli.register(commands)  # keys rotate (token signing keys)
     accounts_cli.register(commands)  # staff create, field-keys rotate, outbox deliver
     if consent is not None:

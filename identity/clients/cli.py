@@ -1,4 +1,4 @@
-"""`egate clients add|list`: register department clients from the command line."""
+"""`egate clients add|list|show`: register department clients from the command line."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from identity.assurance import ACR_ORDER, IAL_ORDER
 from identity.clients import service as clients
+from identity.clients.models import Client
 from identity.db import unit_of_work
 from kit.runtime import Runtime
 from kit.settings import Settings
@@ -36,6 +38,8 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         require_per_request_consent=args.per_request_consent,
         audit_system=args.audit_system,
         client_id=args.client_id,
+        min_identity_level=args.min_identity_level,
+        min_acr=args.min_acr,
     )
     runtime = Runtime.build(settings)
     try:
@@ -59,6 +63,38 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
             audit = "\taudit-system" if client.audit_system else ""
             print(f"{client.client_id}\t{client.department}\t{client.name}{audit}")
     return 0
+
+
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.build(settings)
+    with unit_of_work(runtime.sessions) as db:
+        client = clients.find_client(db, args.client_id)
+        if client is None:
+            print(f"egate: no client {args.client_id!r}", file=sys.stderr)
+            return 2
+        for label, value in describe(client):
+            print(f"{label + ':':<21}{value}")
+    return 0
+
+
+def describe(client: Client) -> list[tuple[str, str]]:
+    """What ``clients show`` prints, never the secret (only its digest is stored anyway)."""
+    return [
+        ("client_id", client.client_id),
+        ("name", client.name + (f" / {client.name_zh}" if client.name_zh else "")),
+        ("department", client.department),
+        ("client type", client.client_type + (" (disabled)" if client.disabled else "")),
+        ("auth method", client.token_endpoint_auth_method),
+        ("grant types", " ".join(client.grant_types)),
+        ("scopes", " ".join(client.allowed_scopes)),
+        ("redirect URIs", " ".join(client.redirect_uris) or "-"),
+        ("subject type", client.subject_type),
+        ("purpose", client.purpose or "-"),
+        ("legal basis", client.legal_basis or "-"),
+        ("audit system", "yes" if client.audit_system else "no"),
+        ("min identity level", client.min_identity_level or "none"),
+        ("min acr", client.min_acr or "none"),
+    ]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -95,9 +131,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="its client_credentials tokens may read the ledger as an auditor (with --scope ledger:audit)",
     )
     add.add_argument("--client-id")
+    add.add_argument(
+        "--min-identity-level",
+        choices=IAL_ORDER,
+        help="refuse residents proofed below this level (unmet_authentication_requirements)",
+    )
+    add.add_argument(
+        "--min-acr",
+        choices=ACR_ORDER,
+        help="every sign-in to the client reaches at least this acr, whatever the request asks",
+    )
     add.set_defaults(handler=_with_default_grants(cmd_add))
     listing = actions.add_parser("list", help="list registered clients")
     listing.set_defaults(handler=cmd_list)
+    show = actions.add_parser("show", help="one client's registration, with its floors")
+    show.add_argument("client_id")
+    show.set_defaults(handler=cmd_show)
 
 
 def _with_default_grants(handler: Handler) -> Handler:

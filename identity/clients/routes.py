@@ -82,6 +82,8 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         subject_type=client.subject_type,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         audit_system=client.audit_system,
+        min_identity_level=client.min_identity_level,
+        min_acr=client.min_acr,
     )
 
 
@@ -118,6 +120,8 @@ def create_client(
         require_per_request_consent=body.require_per_request_consent,
         audit_system=body.audit_system,
         client_id=body.client_id,
+        min_identity_level=body.min_identity_level,
+        min_acr=body.min_acr,
     )
     try:
         client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)

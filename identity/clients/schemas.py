@@ -4,6 +4,24 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from identity.assurance import ACR_BASIC, ACR_DEVICE, ACR_MFA, IAL_IN_PERSON, IAL_REMOTE, IAL_SELF_ASSERTED
+
+IdentityLevel = Literal["self_asserted", "remote", "in_person"]
+AcrValue = Literal["urn:egate:acr:basic", "urn:egate:acr:mfa", "urn:egate:acr:device"]
+MIN_IDENTITY_LEVEL = (
+    "The least identity-assurance level a resident must have to be signed in to this client:"
+    f" {IAL_SELF_ASSERTED} (typed in at enrolment), {IAL_REMOTE} (identity card image checked by a"
+    f" registration officer) or {IAL_IN_PERSON} (identity card checked at a counter). A resident"
+    " below it is shown an explanation and the client receives the authorization error"
+    " unmet_authentication_requirements (OpenID Connect Core Unmet Authentication Requirements 1.0)."
+)
+MIN_ACR = (
+    "The least authentication level (acr) of every sign-in to this client, a floor under the"
+    f" acr_values a request asks: {ACR_BASIC} (password), {ACR_MFA} (password and a one-time"
+    f" code) or {ACR_DEVICE} (approved in the e-Gateway app). A resident who cannot reach it gets"
+    " the same explanation and error."
+)
+
 
 class ClientRegistrationRequest(BaseModel):
     """Fields follow RFC 7591 §2 / OIDC Dynamic Client Registration names where they exist."""
@@ -33,6 +51,8 @@ class ClientRegistrationRequest(BaseModel):
         default=False, description="its client_credentials tokens may read the ledger as an auditor"
     )
     client_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    min_identity_level: IdentityLevel | None = Field(default=None, description=MIN_IDENTITY_LEVEL)
+    min_acr: AcrValue | None = Field(default=None, description=MIN_ACR)
 
 
 class ClientRegistrationResponse(BaseModel):
@@ -48,3 +68,5 @@ class ClientRegistrationResponse(BaseModel):
     subject_type: str
     id_token_signed_response_alg: str
     audit_system: bool
+    min_identity_level: str | None = Field(default=None, description=MIN_IDENTITY_LEVEL)
+    min_acr: str | None = Field(default=None, description=MIN_ACR)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
+from identity.assurance import ACR_ORDER, IAL_ORDER
 from identity.clients import repository
 from identity.clients.models import Client
 from kit.outbound import DestinationRefused, OutboundPolicy
@@ -63,6 +64,10 @@ class Registration:
     first_party: bool = False
     audit_system: bool = False
     client_id: str | None = None
+    # The department's floors: the least identity level (identity.assurance.IAL_ORDER) and
+    # the least ``acr`` (ACR_ORDER) a resident must have to be signed in to it.
+    min_identity_level: str | None = None
+    min_acr: str | None = None
 
 
 def secret_digest(master_key: bytes, secret: str) -> str:
@@ -138,6 +143,10 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         "client_credentials" in reg.grant_types and AUDIT_SCOPE in reg.allowed_scopes
     ):
         raise ClientRegistrationError("audit_system", f"needs the client_credentials grant and {AUDIT_SCOPE}")
+    if reg.min_identity_level is not None and reg.min_identity_level not in IAL_ORDER:
+        raise ClientRegistrationError("min_identity_level", f"one of {', '.join(IAL_ORDER)}")
+    if reg.min_acr is not None and reg.min_acr not in ACR_ORDER:
+        raise ClientRegistrationError("min_acr", f"one of {', '.join(ACR_ORDER)}")
 
 
 def register(
@@ -181,6 +190,8 @@ def register(
         require_per_request_consent=reg.require_per_request_consent,
         first_party=reg.first_party,
         audit_system=reg.audit_system,
+        min_identity_level=reg.min_identity_level,
+        min_acr=reg.min_acr,
         created_at=now,
     )
     repository.add(db, client)
@@ -198,6 +209,11 @@ def get_client(db: Session, client_id: str) -> Client | None:
         return None
     client = repository.get(db, client_id)
     return None if client is None or client.disabled else client
+
+
+def find_client(db: Session, client_id: str) -> Client | None:
+    """The client, disabled or not (what an administrator looks at)."""
+    return repository.get(db, client_id) if client_id and len(client_id) <= 64 else None
 
 
 def list_clients(db: Session) -> list[Client]:

@@ -9,6 +9,13 @@ from identity import claims
 from identity.assurance import ACR_VALUES_SUPPORTED
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES
 from identity.oidc.server import ASSERTION_ALGORITHMS, CONFIDENTIAL_AUTH_METHODS
+from identity.proofing.verified import (
+    CHECK_METHODS,
+    CLAIMS_IN_VERIFIED_CLAIMS,
+    DOCUMENT_TYPES,
+    EVIDENCE_TYPE,
+    TRUST_FRAMEWORK,
+)
 
 
 def metadata(issuer: str) -> dict[str, Any]:
@@ -57,8 +64,16 @@ def metadata(issuer: str) -> dict[str, Any]:
             "at_hash",
             "sid",
             *claims.ALL_RESIDENT_CLAIMS,
+            "verified_claims",
         ],
         "claims_parameter_supported": True,
+        # OpenID Connect for Identity Assurance 1.0 §7: proofed data as ``verified_claims``.
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [TRUST_FRAMEWORK],
+        "evidence_supported": [EVIDENCE_TYPE],
+        "documents_supported": list(DOCUMENT_TYPES),
+        "documents_check_methods_supported": list(CHECK_METHODS),
+        "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "acr_values_supported": ACR_VALUES_SUPPORTED,

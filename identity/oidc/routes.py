@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from identity.accounts import repository as accounts_repository
+from identity.assurance import IAL_SELF_ASSERTED
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
@@ -35,8 +37,12 @@ from identity.oidc.authorize import (
     ConsentNeeded,
     Decision,
     SignInNeeded,
+    Unmet,
+    UnmetAuthenticationRequirementsError,
+    assurance_step,
     authentication_step,
     consent_step,
+    needed_acr,
     parse_parameters,
     sign_in_location,
 )
@@ -59,7 +65,8 @@ from identity.oidc.schemas import (
 )
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
-from identity.sessions.service import current_session
+from identity.sessions.service import SignedInSession, current_session
+from identity.signin.flows import step_up_route
 from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
@@ -174,21 +181,39 @@ def _authorize(
         grant = provider.server.get_consent_grant(oauth_req, end_user=session)
         redirect_uri = oauth_req.payload.data["redirect_uri"]
         params = parse_parameters(oauth_req.payload.data, redirect_uri)
+        client = grant.client.row if grant.client else oauth_req.client.row
+        required_acr = needed_acr(params.required_acr, client.min_acr)
         demand = reauthentication.pending_demand(ctx.db, oauth_req.payload.data, now)
         demanded_at = demand.demanded_at if demand is not None else None
-        step = authentication_step(params, session, now, redirect_uri, demanded_at)
+        step = authentication_step(params, session, now, redirect_uri, demanded_at, required_acr)
         if isinstance(step, SignInNeeded):
-            return _to_sign_in(ctx, oauth_req, step)
-        session = step
-        client = grant.client.row if grant.client else oauth_req.client.row
+            return _to_sign_in(ctx, oauth_req, step, keep_handle=demand is not None)
+        assured = assurance_step(
+            params,
+            step,
+            client,
+            lambda: _identity_level(ctx, step),
+            required_acr,
+            lambda acr: step_up_route(ctx.db, step, acr),
+            redirect_uri,
+        )
+        if isinstance(assured, SignInNeeded):
+            # A step-up after a demanded sign-in keeps the demand's handle: the browser comes
+            # back to the same request, which the new sign-in then satisfies.
+            return _to_sign_in(ctx, oauth_req, assured, keep_handle=demand is not None)
+        if isinstance(assured, Unmet):
+            return provider.unmet_page(request, oauth_req, client, assured)
+        session = assured
+        account_id = session.account_id
         outcome = consent_step(
             ctx,
             provider.consent,
             client,
-            session.account_id,
+            account_id,
             oauth_req.scope or "",
             params,
             redirect_uri,
+            lambda: provider.release.verification(ctx, account_id),
         )
         granted: tuple[str, ...]
         grant_id: str | None
@@ -219,7 +244,7 @@ def _authorize(
         )
         if demand is not None and not reauthentication.spend(ctx.db, demand, now):
             # A concurrent request with the same handle got the code: this one signs in again.
-            return _to_sign_in(ctx, oauth_req, SignInNeeded(params.required_acr, force=True))
+            return _to_sign_in(ctx, oauth_req, SignInNeeded(required_acr, force=True), keep_handle=False)
         oauth_req.user = decision
         response: Response = provider.server.create_authorization_response(
             oauth_req, grant_user=decision, grant=grant
@@ -233,9 +258,21 @@ def _authorize(
         return authorization_error(error, oauth_req, provider.settings.issuer)
 
 
-def _to_sign_in(ctx: RequestContext, oauth_req: StarletteOAuth2Request, step: SignInNeeded) -> Response:
+def _identity_level(ctx: RequestContext, session: SignedInSession) -> str:
+    account = accounts_repository.get(ctx.db, session.account_id)
+    return account.identity_level if account is not None else IAL_SELF_ASSERTED
+
+
+def _to_sign_in(
+    ctx: RequestContext, oauth_req: StarletteOAuth2Request, step: SignInNeeded, *, keep_handle: bool
+) -> Response:
+    """``keep_handle``: the request carries a live demand's handle (a step-up after the
+    demanded sign-in), which the browser must bring back."""
     data = oauth_req.payload.data
-    handle = reauthentication.demand(ctx.db, data, ctx.now) if step.force else None
+    if step.force:
+        handle: str | None = reauthentication.demand(ctx.db, data, ctx.now)
+    else:
+        handle = data.get(reauthentication.RESUME_PARAM) if keep_handle else None
     location = sign_in_location(reauthentication.without_handle(data), step, handle)
     return RedirectResponse(location, status_code=303)
 
@@ -264,16 +301,20 @@ async def authorize(request: Request, db: DbSession, now: Now, provider: Provide
     return await _in_context(request, db, now, lambda: _authorize(provider, request, oauth_req, None))
 
 
+def _replayed(request: Request, original: str) -> Request:
+    """The authorization request a page carried in its form, as the GET it was."""
+    scope = dict(request.scope)
+    scope["method"], scope["query_string"] = "GET", original.encode()
+    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+    return Request(scope)
+
+
 @router.post("/authorize/consent", include_in_schema=False)
 async def authorize_consent(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     """The resident's answer on the consent page; the original request is re-validated."""
     form = await request.form(max_files=0, max_fields=64)
     verify_csrf(request, form)
-    original = str(form.get("authorization_request", ""))
-    scope = dict(request.scope)
-    scope["method"], scope["query_string"] = "GET", original.encode()
-    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
-    replay = Request(scope)
+    replay = _replayed(request, str(form.get("authorization_request", "")))
     try:
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
     except OversizedRequest as exc:
@@ -283,6 +324,32 @@ async def authorize_consent(request: Request, db: DbSession, now: Now, provider:
         "remember": form.get("remember") == "yes",
     }
     return await _in_context(request, db, now, lambda: _authorize(provider, replay, oauth_req, answer))
+
+
+@router.post("/authorize/unmet", include_in_schema=False)
+async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+    """The way back to the department from the page explaining an unmet requirement: the
+    original request is re-validated (client, exact redirect URI) and the department gets
+    ``unmet_authentication_requirements`` with its ``state`` and our ``iss``."""
+    form = await request.form(max_files=0, max_fields=16)
+    verify_csrf(request, form)
+    replay = _replayed(request, str(form.get("authorization_request", "")))
+    try:
+        oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
+    except OversizedRequest as exc:
+        return error_page(400, "This sign-in request is too large", str(exc))
+
+    def run() -> Response:
+        try:
+            provider.server.get_consent_grant(oauth_req, end_user=None)
+            raise UnmetAuthenticationRequirementsError(
+                "The resident does not meet the client's authentication requirements.",
+                redirect_uri=oauth_req.payload.data["redirect_uri"],
+            )
+        except OAuth2Error as error:
+            return authorization_error(error, oauth_req, provider.settings.issuer)
+
+    return await _in_context(request, db, now, run)
 
 
 TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]

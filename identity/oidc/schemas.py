@@ -66,6 +66,16 @@ class UserInfo(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     sub: str
+    verified_claims: dict[str, Any] | list[dict[str, Any]] | None = Field(
+        default=None,
+        description=(
+            "OpenID Connect for Identity Assurance 1.0: the claims a registration officer checked"
+            " against the identity card, with their verification (trust_framework hk_egate,"
+            " assurance_level remote or in_person, evidence). Only when the claims parameter asked"
+            " for them in userinfo, the resident released them and their proofing meets the request;"
+            " never for a self-asserted resident."
+        ),
+    )
 
 
 def _strings(*names: str) -> dict[str, Any]:

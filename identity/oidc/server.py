@@ -36,9 +36,12 @@ from authlib.oidc.core.grants import OpenIDCode
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.accounts import repository as accounts_repository
+from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY, ial_satisfies
+from identity.clients.models import Client
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
 from identity.devices.service import AppSigninError, poll_backchannel
@@ -289,6 +292,12 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]  # 
             raise self.ERRORS.get(exc.code, InvalidGrantError)(description=str(exc)) from None
         if signin.account_id is None or signin.decided_at is None:  # poll_backchannel returns approvals only
             raise InvalidGrantError(description="the request was not approved")
+        if not identity_floor_met(ctx.db, client.row, signin.account_id):
+            # The app's approval is at the device level, above any acr floor; the identity
+            # floor is the resident's and no approval raises it.
+            raise AccessDeniedError(
+                description="The resident's identity assurance is below the client's minimum."
+            )
         grant_id = (
             self.server.release.consent.record_grant(
                 ctx.db,
@@ -388,6 +397,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
             raise InvalidClientError(description="Invalid client assertion.") from None
         except (JoseError, ValueError) as exc:  # joserfc: no keys, or unusable ones
             raise InvalidClientError(description="The client's registered keys cannot be used.") from exc
+
+
+def identity_floor_met(db: Session, client: Client, account_id: str) -> bool:
+    """Whether the account's identity level reaches the client's ``min_identity_level``."""
+    if not client.min_identity_level:
+        return True
+    account = accounts_repository.get(db, account_id)
+    return account is not None and ial_satisfies(account.identity_level, client.min_identity_level)
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:

@@ -25,6 +25,10 @@ def add_code(db: Session, row: AuthorizationCode) -> None:
     db.add(row)
 
 
+def code(db: Session, code_hash: str) -> AuthorizationCode | None:
+    return db.get(AuthorizationCode, code_hash)
+
+
 def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
     """The code row, locked: two redemptions of one code must not both succeed."""
     return db.scalars(
