@@ -90,7 +90,7 @@ def suspend_account(
         removed += devices.remove_device(db, now, account_id=account.id, device_id=device.id, meta=meta)
     grants = consent.list_grants(db, account.id)
     for grant in grants:
-        consent.revoke_grant(db, account.id, grant.grant_id, now)
+        consent.revoke_grant(db, account.id, grant.grant_id, now, by="suspension")
     pending = repository.pending_of_account(db, account.id)
     if pending is not None:
         pending.status = WITHDRAWN

@@ -105,6 +105,7 @@ def test_the_holder_wins_and_the_claimant_loses_everything(db, runtime, clock):
     assert db.get(IssuedToken, "claimant-refresh").revoked_at is not None
     assert devices.list_devices(db, claimant.id) == [] and device.removed_at is not None
     assert port.grant_is_valid(db, grant_id, clock.now) is False
+    assert [g.revoked_by for g in port.list_grants(db, claimant.id)] == ["suspension"]
     assert "account.suspended" in tags(db, claimant.id)
     assert tags(db, officer.id)[-3:] == [
         "registration.suspended",
