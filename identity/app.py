@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from identity.accounts import routes as account_routes
 from identity.accounts.dependencies import SignInRequired, sign_in_redirect
+from identity.backchannel.delivery import logout_courier_for
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
@@ -48,6 +49,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.consent = consent
     app.state.courier = Courier(runtime.sessions, keyring, delivery_for(settings), runtime.clock)
     app.state.provider = OpenIDProvider(settings, runtime.master_key, keyring, session_policy, consent)
+    app.state.logout_courier = logout_courier_for(runtime, app.state.provider.keys)
 
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)

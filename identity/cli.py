@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from identity.accounts import cli as accounts_cli
+from identity.backchannel import cli as backchannel_cli
 from identity.clients import cli as clients_cli
 from identity.keys import cli as keys_cli
 
@@ -15,3 +16,4 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     clients_cli.register(commands)  # clients add|list
     keys_cli.register(commands)  # keys rotate (token signing keys)
     accounts_cli.register(commands)  # staff create, field-keys rotate, outbox deliver
+    backchannel_cli.register(commands)  # logout-deliveries list|retry|deliver

@@ -36,6 +36,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         require_per_request_consent=args.per_request_consent,
         audit_system=args.audit_system,
         client_id=args.client_id,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=args.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=args.backchannel_client_notification_endpoint,
     )
     runtime = Runtime.build(settings)
     try:
@@ -61,6 +65,19 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = Runtime.build(settings)
+    with unit_of_work(runtime.sessions) as db:
+        client = clients.find_client(db, args.client_id)
+        if client is None:
+            print(f"egate: no client {args.client_id!r}", file=sys.stderr)
+            return 1
+        for name, value in clients.registration_metadata(client).items():
+            shown = " ".join(value) if isinstance(value, list) else value
+            print(f"{name + ':':<42} {'' if shown is None else shown}")
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("clients", help="department clients of the provider")
     actions = parser.add_subparsers(dest="clients_action", required=True)
@@ -74,7 +91,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--grant-type",
         action="append",
         default=None,
-        choices=["authorization_code", "refresh_token", "client_credentials"],
+        choices=list(clients.GRANT_TYPES),
     )
     add.add_argument("--scope", default="openid profile")
     add.add_argument(
@@ -95,9 +112,24 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="its client_credentials tokens may read the ledger as an auditor (with --scope ledger:audit)",
     )
     add.add_argument("--client-id")
+    add.add_argument("--backchannel-logout-uri", help="where logout tokens are posted (Back-Channel Logout)")
+    add.add_argument(
+        "--backchannel-logout-session-required",
+        action="store_true",
+        help="every logout token names the session (sid)",
+    )
+    add.add_argument(
+        "--backchannel-token-delivery-mode",
+        choices=list(clients.CIBA_DELIVERY_MODES),
+        help=f"CIBA (--grant-type {clients.CIBA_GRANT_TYPE}): poll (default) or ping",
+    )
+    add.add_argument("--backchannel-client-notification-endpoint", help="CIBA ping mode: where to notify")
     add.set_defaults(handler=_with_default_grants(cmd_add))
     listing = actions.add_parser("list", help="list registered clients")
     listing.set_defaults(handler=cmd_list)
+    show = actions.add_parser("show", help="a client's registration (never its secret)")
+    show.add_argument("client_id")
+    show.set_defaults(handler=cmd_show)
 
 
 def _with_default_grants(handler: Handler) -> Handler:

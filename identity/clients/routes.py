@@ -82,6 +82,10 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         subject_type=client.subject_type,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         audit_system=client.audit_system,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=client.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=client.backchannel_client_notification_endpoint,
     )
 
 
@@ -118,6 +122,10 @@ def create_client(
         require_per_request_consent=body.require_per_request_consent,
         audit_system=body.audit_system,
         client_id=body.client_id,
+        backchannel_logout_uri=body.backchannel_logout_uri,
+        backchannel_logout_session_required=body.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=body.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=body.backchannel_client_notification_endpoint,
     )
     try:
         client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)

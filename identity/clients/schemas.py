@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+CibaGrant = Literal["urn:openid:params:grant-type:ciba"]
+
 
 class ClientRegistrationRequest(BaseModel):
     """Fields follow RFC 7591 §2 / OIDC Dynamic Client Registration names where they exist."""
@@ -13,7 +15,7 @@ class ClientRegistrationRequest(BaseModel):
     department: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     redirect_uris: list[str] = Field(default_factory=list, max_length=20)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=20)
-    grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials"]] = [
+    grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials", CibaGrant]] = [
         "authorization_code",
         "refresh_token",
     ]
@@ -33,6 +35,16 @@ class ClientRegistrationRequest(BaseModel):
         default=False, description="its client_credentials tokens may read the ledger as an auditor"
     )
     client_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    backchannel_logout_uri: str | None = Field(
+        default=None, max_length=500, description="OpenID Connect Back-Channel Logout 1.0 §2.2"
+    )
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: Literal["poll", "ping"] | None = Field(
+        default=None, description="CIBA §4; poll when the CIBA grant is registered without one"
+    )
+    backchannel_client_notification_endpoint: str | None = Field(
+        default=None, max_length=500, description="CIBA §4: where ping mode notifies the client"
+    )
 
 
 class ClientRegistrationResponse(BaseModel):
@@ -48,3 +60,7 @@ class ClientRegistrationResponse(BaseModel):
     subject_type: str
     id_token_signed_response_alg: str
     audit_system: bool
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: str | None = None
+    backchannel_client_notification_endpoint: str | None = None

@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from identity.accounts.dependencies import Meta
 from identity.accounts.service import RequestMeta
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import get_client
 from identity.dependencies import IdentitySettings
 from identity.devices import repository, service
@@ -304,8 +305,9 @@ def remove_from_page(
     now: Now,
     session: OptionalSession,
     meta: Meta,
+    logouts: LogoutCourierDep,
 ) -> Response:
     if session is None:
         return RedirectResponse("/signin?next=/account/devices", status_code=303)
     service.remove_device(db, now, account_id=session.account_id, device_id=device_id, meta=meta)
-    return RedirectResponse("/account/devices", status_code=303)
+    return deliver_after(RedirectResponse("/account/devices", status_code=303), logouts)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.backchannel.service import DEVICE_REMOVED, announce_logout
 from identity.claims import requested_claims
 from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
@@ -123,6 +124,7 @@ def remove_device(
         session_ids.add(device.bound_session_id)
     if session_ids:
         sessions_repository.end_many(db, session_ids, now)
+        announce_logout(db, account_id, session_ids, now, DEVICE_REMOVED)
         tokens_repository.revoke_of_sessions(db, session_ids, now)
     record_event(db, account_id, "device.removed", meta, now, device=device.name)
     return True

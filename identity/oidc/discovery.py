@@ -21,6 +21,9 @@ def metadata(issuer: str) -> dict[str, Any]:
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
         "end_session_endpoint": f"{issuer}/logout",
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry sid and sub.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": [*OIDC_SCOPES, *API_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
@@ -423,12 +424,15 @@ async def userinfo(request: Request, db: DbSession, now: Now, provider: Provider
     responses=LOGOUT_ANSWERS,
     openapi_extra=LOGOUT_BODY,
 )
-async def end_session(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def end_session(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, logouts: LogoutCourierDep
+) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=16)
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    response = await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    return deliver_after(response, logouts)
 
 
 @router.post(
