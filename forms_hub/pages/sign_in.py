@@ -203,7 +203,7 @@ def callback(
         doc = document_of(definition_of(db, submission))
         filled = apply_prefill(db, sealer, submission, doc, userinfo or {}, now)
         if filled:
-            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now)
+            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now, claims.get("sid"))
     except FormsError as exc:
         db.rollback()
         return error_page(request, exc.status, exc.detail)
