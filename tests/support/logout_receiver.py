@@ -35,7 +35,7 @@ class LogoutReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length).decode()
                 status, answer = receiver.receive(self.headers.get("Content-Type", ""), body)
@@ -84,7 +84,8 @@ class LogoutReceiver:
             leeway=30,
             options={"require": ["iss", "aud", "iat", "exp", "jti"]},
         )
-        if not isinstance(claims.get("events"), dict) or not isinstance(claims["events"].get(LOGOUT_EVENT), dict):
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
             raise ValueError("no back-channel logout event")
         if "sid" not in claims and "sub" not in claims:
             raise ValueError("neither sid nor sub")
