@@ -13,6 +13,7 @@ from identity.backchannel.delivery import logout_courier_for
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
+from identity.devices.ciba_ping import CibaPinger, PingSealer
 from identity.failure_format import answer_failure, documented_failure
 from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
@@ -50,6 +51,9 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.courier = Courier(runtime.sessions, keyring, delivery_for(settings), runtime.clock)
     app.state.provider = OpenIDProvider(settings, runtime.master_key, keyring, session_policy, consent)
     app.state.logout_courier = logout_courier_for(runtime, app.state.provider.keys)
+    app.state.ciba_pinger = CibaPinger(
+        runtime.sessions, PingSealer(runtime.master_key), settings.outbound_policy, runtime.clock
+    )
 
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)

@@ -33,9 +33,9 @@ def metadata(issuer: str) -> dict[str, Any]:
             "client_credentials",
             CIBA_GRANT_TYPE,
         ],
-        # OpenID Connect CIBA (poll mode): a department back-end asks the resident's app.
+        # OpenID Connect CIBA (poll and ping modes): a department back-end asks the resident's app.
         "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
-        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": False,
         "backchannel_authentication_request_signing_alg_values_supported": [],
         "subject_types_supported": ["pairwise", "public"],

@@ -21,6 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
+from identity.devices.ciba_ping import CibaPingerDep
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
 from identity.keys.service import published_jwks
 from identity.oidc import discovery, logout, reauthentication
@@ -442,10 +443,15 @@ async def end_session(
     openapi_extra=BACKCHANNEL_BODY,
 )
 async def backchannel_authentication(
-    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+    request: Request,
+    db: DbSession,
+    now: Now,
+    provider: ProviderDep,
+    address: ClientAddress,
+    pinger: CibaPingerDep,
 ) -> Response:
-    """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
-    endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
+    """OpenID Connect CIBA §7 (poll and ping modes). The department authenticates as at the
+    token endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
@@ -473,6 +479,8 @@ async def backchannel_authentication(
                 login_hint=form.get("login_hint"),
                 binding_message=form.get("binding_message"),
                 requested_expiry=int(expiry) if expiry and expiry.isdigit() else None,
+                client_notification_token=form.get("client_notification_token"),
+                pings=pinger.sealer,
             )
         except AppSigninError as exc:
             return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)

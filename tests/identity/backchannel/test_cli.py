@@ -28,7 +28,9 @@ def test_failed_deliveries_are_listed_and_retried_with_a_fresh_token(monkeypatch
             client = department(db, runtime, receiver.url)
             holds(db, client, account.id, ended, runtime.clock())
             service.announce_logout(db, account.id, [ended], runtime.clock(), service.SIGNED_OUT)
-            delivered = service.announce_logout(db, account.id, None, runtime.clock(), service.PASSWORD_CHANGED)
+            delivered = service.announce_logout(
+                db, account.id, None, runtime.clock(), service.PASSWORD_CHANGED
+            )
             assert delivered == 1
             first, second = db.scalars(select(LogoutDelivery).order_by(LogoutDelivery.id)).all()
             first.state, first.attempts, first.last_error = FAILED, service.MAX_ATTEMPTS, "answered HTTP 500"

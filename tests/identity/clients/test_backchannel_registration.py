@@ -92,7 +92,9 @@ def test_a_development_deployment_may_post_to_loopback_http_only(db, runtime):
 
 
 def test_ciba_clients_poll_by_default_or_are_pinged(db, runtime):
-    polling, _ = register(db, runtime.master_key, registration(grant_types=(CIBA_GRANT_TYPE,)), runtime.clock())
+    polling, _ = register(
+        db, runtime.master_key, registration(grant_types=(CIBA_GRANT_TYPE,)), runtime.clock()
+    )
     pinged, _ = register(
         db,
         runtime.master_key,
