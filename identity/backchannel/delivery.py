@@ -14,6 +14,7 @@ exponential backoff, then given up and shown to operators (`egate logout-deliver
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,9 @@ class LogoutCourier:
         self.outbound = outbound
         self.clock = clock
         self.http = http or guarded_client(SEND_TIMEOUT_SECONDS)
+        self._lock = threading.Lock()
+        self._draining = False
+        self._again = False
 
     def deliver_due(self, limit: int = BATCH) -> list[Outcome]:
         """Attempt every delivery that is due (at most ``limit``), one after the other."""
@@ -156,9 +160,31 @@ class LogoutCourier:
             return f"could not connect ({type(exc).__name__})"
         return None if status in (200, 204) else f"answered HTTP {status}"
 
+    def drain(self) -> None:
+        """Deliver what is due, in at most one thread of this process at a time: a request
+        that finds a drain running only asks it for one more round, so a department that is
+        down (each attempt waiting for its timeout) holds one worker thread, not one per
+        sign-out."""
+        with self._lock:
+            if self._draining:
+                self._again = True
+                return
+            self._draining = True
+        try:
+            while True:
+                with self._lock:
+                    self._again = False
+                self.deliver_due()
+                with self._lock:
+                    if not self._again:
+                        return
+        finally:
+            with self._lock:
+                self._draining = False
+
     def after_response(self) -> BackgroundTask:
         """Deliver what is due once the response is sent (the request has committed by then)."""
-        return BackgroundTask(self.deliver_due)
+        return BackgroundTask(self.drain)
 
 
 def logout_courier_for(runtime: Runtime, keys: KeyCache | None = None) -> LogoutCourier:

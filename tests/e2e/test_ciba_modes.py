@@ -29,7 +29,7 @@ class PingEndpoint:
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 endpoint.pings.append((self.headers.get("Authorization", ""), json.loads(body)))
                 endpoint.arrived.set()

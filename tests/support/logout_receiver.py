@@ -27,6 +27,7 @@ class LogoutReceiver:
         self.issuer = issuer
         self.audience: str | None = None  # the client id, once registered
         self.fail_with: int | None = None
+        self.hold: threading.Event | None = None  # set: answers wait until the test releases them
         self._jwks = jwks
         self.accepted: list[dict[str, Any]] = []
         self.refused: list[str] = []
@@ -99,6 +100,8 @@ class LogoutReceiver:
         with self._changed:
             self.bodies.append(body)
             self._changed.notify_all()
+        if self.hold is not None:
+            self.hold.wait(10)
         if self.fail_with is not None:
             return self.fail_with, None
         if not content_type.startswith("application/x-www-form-urlencoded"):
@@ -120,6 +123,12 @@ class LogoutReceiver:
             self.refused.append(reason)
             self._changed.notify_all()
         return 400, {"error": "invalid_request", "error_description": reason}
+
+    def wait_for_bodies(self, count: int, timeout: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.bodies) < count and time.monotonic() < deadline:
+                self._changed.wait(deadline - time.monotonic())
 
     def wait_for(self, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The accepted tokens' claims once there are ``count`` of them (or after ``timeout``)."""

@@ -5,6 +5,7 @@ and given up visibly; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import timedelta
 from urllib.parse import parse_qs
 
@@ -178,3 +179,32 @@ def test_a_destination_the_outbound_policy_refuses_is_never_contacted(db, runtim
     assert receiver.bodies == []
     [row] = rows(db)
     assert row.state == PENDING and row.attempts == 1
+
+
+def test_one_thread_at_a_time_drains_the_queue(db, runtime, clock, receiver):
+    """A sign-out while a delivery is under way does not take a second worker thread: the
+    running drain goes round once more and delivers it too."""
+    account, _ = create_resident(db, runtime)
+    first, second = session(db, runtime, account.id), session(db, runtime, account.id)
+    client = department(db, runtime, receiver.url)
+    receiver.audience = client.client_id
+    holds(db, client, account.id, first, clock())
+    holds(db, client, account.id, second, clock())
+    service.announce_logout(db, account.id, [first], clock(), service.SIGNED_OUT)
+    db.flush()
+    sender = courier(runtime, clock)
+    receiver.hold = threading.Event()
+    draining = threading.Thread(target=sender.drain)
+    draining.start()
+    receiver.wait_for_bodies(1)  # the first delivery is on the wire, no session open
+    service.announce_logout(db, account.id, [second], clock(), service.SIGNED_OUT)
+    db.flush()
+    sender.drain()  # returns at once: the running drain will take it
+    assert len(receiver.bodies) == 1
+    receiver.hold.set()
+    draining.join(10)
+    assert {claims["sid"] for claims in receiver.wait_for(2)} == {
+        session_reference(first),
+        session_reference(second),
+    }
+    assert [row.state for row in rows(db)] == [DELIVERED, DELIVERED]
