@@ -21,6 +21,7 @@ from forms_hub.access import install_revocation_check
 from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
+from forms_hub.api import logout as logout_api
 from forms_hub.api import submissions as submission_api
 from forms_hub.attachments.storage import AttachmentStorage, sealed, storage_for
 from forms_hub.config import FormsConfig, Site
@@ -63,6 +64,7 @@ API_ROUTERS = (
     licence_api.router,
     submission_api.department_router,
     definition_api.admin_router,
+    logout_api.router,
 )
 PAGE_ROUTERS = (
     sign_in_pages.router,

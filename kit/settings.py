@@ -172,7 +172,14 @@ class Settings(BaseSettings):
 
     @property
     def outbound_policy(self) -> OutboundPolicy:
-        return OutboundPolicy(allow_private=self.outbound_allow_private)
+        return OutboundPolicy(allow_private=self.outbound_allow_private, development=self.is_development)
+
+    @property
+    def is_development(self) -> bool:
+        """The issuer is http on loopback: a developer's machine or a test, never a deployment
+        anyone else reaches."""
+        parts = urlsplit(self.issuer)
+        return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
 
     @property
     def trusted_proxy_networks(self) -> TrustedProxies:

@@ -240,10 +240,17 @@ def start_session(
             acr=id_token_claims.get("acr") if isinstance(id_token_claims.get("acr"), str) else None,
             created_at=now,
             expires_at=now + ttl,
+            sid=_provider_sid(id_token_claims),
         ),
         now,
     )
     return f"{token}.{keys.cookie_signature(token)}"
+
+
+def _provider_sid(id_token_claims: dict[str, Any]) -> str | None:
+    """The provider's session the ID token came from (its ``sid``), when it names one."""
+    sid = id_token_claims.get("sid")
+    return sid if isinstance(sid, str) and 0 < len(sid) <= 64 else None
 
 
 def session_from_cookie(
@@ -294,14 +301,18 @@ def store_prefill_tokens(
     tokens: dict[str, Any],
     claims: tuple[str, ...],
     now: datetime,
+    sid: str | None = None,
 ) -> None:
+    """``sid``: the provider's session they were issued in (a logout token naming it drops
+    them); None keeps the one already stored (a refresh)."""
     payload = {
         "access_token": tokens["access_token"],
         "refresh_token": tokens.get("refresh_token"),
         "expires_at": (now + timedelta(seconds=int(tokens.get("expires_in") or 60))).isoformat(),
     }
     sealed = keys.prefill_tokens.seal(payload, submission_id)
-    repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now)
+    kept_sid = _provider_sid({"sid": sid})
+    repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now, kept_sid)
 
 
 def prefill_tokens(db: Session, keys: RelyingPartyKeys, submission_id: str) -> StoredTokens | None:

@@ -206,7 +206,7 @@ def callback(
         doc = document_of(definition_of(db, submission))
         filled = apply_prefill(db, sealer, submission, doc, userinfo or {}, now, level_asked=level_asked)
         if filled or level_asked:  # kept to check the answers and the level again at submission
-            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now)
+            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now, claims.get("sid"))
     except FormsError as exc:
         db.rollback()
         return failure_page(request, exc)

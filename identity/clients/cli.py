@@ -10,7 +10,6 @@ from pathlib import Path
 
 from identity.assurance import ACR_ORDER, IAL_ORDER
 from identity.clients import service as clients
-from identity.clients.models import Client
 from identity.db import unit_of_work
 from kit.runtime import Runtime
 from kit.settings import Settings
@@ -40,6 +39,10 @@ def cmd_add(args: argparse.Namespace, settings: Settings) -> int:
         client_id=args.client_id,
         min_identity_level=args.min_identity_level,
         min_acr=args.min_acr,
+        backchannel_logout_uri=args.backchannel_logout_uri,
+        backchannel_logout_session_required=args.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=args.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=args.backchannel_client_notification_endpoint,
     )
     runtime = Runtime.build(settings)
     try:
@@ -71,30 +74,11 @@ def cmd_show(args: argparse.Namespace, settings: Settings) -> int:
         client = clients.find_client(db, args.client_id)
         if client is None:
             print(f"egate: no client {args.client_id!r}", file=sys.stderr)
-            return 2
-        for label, value in describe(client):
-            print(f"{label + ':':<21}{value}")
+            return 1
+        for name, value in clients.registration_metadata(client).items():
+            shown = " ".join(value) if isinstance(value, list) else value
+            print(f"{name + ':':<42} {'' if shown is None else shown}")
     return 0
-
-
-def describe(client: Client) -> list[tuple[str, str]]:
-    """What ``clients show`` prints, never the secret (only its digest is stored anyway)."""
-    return [
-        ("client_id", client.client_id),
-        ("name", client.name + (f" / {client.name_zh}" if client.name_zh else "")),
-        ("department", client.department),
-        ("client type", client.client_type + (" (disabled)" if client.disabled else "")),
-        ("auth method", client.token_endpoint_auth_method),
-        ("grant types", " ".join(client.grant_types)),
-        ("scopes", " ".join(client.allowed_scopes)),
-        ("redirect URIs", " ".join(client.redirect_uris) or "-"),
-        ("subject type", client.subject_type),
-        ("purpose", client.purpose or "-"),
-        ("legal basis", client.legal_basis or "-"),
-        ("audit system", "yes" if client.audit_system else "no"),
-        ("min identity level", client.min_identity_level or "none"),
-        ("min acr", client.min_acr or "none"),
-    ]
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -110,7 +94,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--grant-type",
         action="append",
         default=None,
-        choices=["authorization_code", "refresh_token", "client_credentials"],
+        choices=list(clients.GRANT_TYPES),
     )
     add.add_argument("--scope", default="openid profile")
     add.add_argument(
@@ -141,10 +125,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         choices=ACR_ORDER,
         help="every sign-in to the client reaches at least this acr, whatever the request asks",
     )
+    add.add_argument("--backchannel-logout-uri", help="where logout tokens are posted (Back-Channel Logout)")
+    add.add_argument(
+        "--backchannel-logout-session-required",
+        action="store_true",
+        help="every logout token names the session (sid)",
+    )
+    add.add_argument(
+        "--backchannel-token-delivery-mode",
+        choices=list(clients.CIBA_DELIVERY_MODES),
+        help=f"CIBA (--grant-type {clients.CIBA_GRANT_TYPE}): poll (default) or ping",
+    )
+    add.add_argument("--backchannel-client-notification-endpoint", help="CIBA ping mode: where to notify")
     add.set_defaults(handler=_with_default_grants(cmd_add))
     listing = actions.add_parser("list", help="list registered clients")
     listing.set_defaults(handler=cmd_list)
-    show = actions.add_parser("show", help="one client's registration, with its floors")
+    show = actions.add_parser("show", help="a client's registration (never its secret)")
     show.add_argument("client_id")
     show.set_defaults(handler=cmd_show)
 

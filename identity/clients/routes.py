@@ -84,6 +84,10 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         audit_system=client.audit_system,
         min_identity_level=client.min_identity_level,
         min_acr=client.min_acr,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=client.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=client.backchannel_client_notification_endpoint,
     )
 
 
@@ -122,6 +126,10 @@ def create_client(
         client_id=body.client_id,
         min_identity_level=body.min_identity_level,
         min_acr=body.min_acr,
+        backchannel_logout_uri=body.backchannel_logout_uri,
+        backchannel_logout_session_required=body.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=body.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=body.backchannel_client_notification_endpoint,
     )
     try:
         client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)

@@ -21,6 +21,7 @@ MIN_ACR = (
     f" code) or {ACR_DEVICE} (approved in the e-Gateway app). A resident who cannot reach it gets"
     " the same explanation and error."
 )
+CibaGrant = Literal["urn:openid:params:grant-type:ciba"]
 
 
 class ClientRegistrationRequest(BaseModel):
@@ -31,7 +32,7 @@ class ClientRegistrationRequest(BaseModel):
     department: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     redirect_uris: list[str] = Field(default_factory=list, max_length=20)
     post_logout_redirect_uris: list[str] = Field(default_factory=list, max_length=20)
-    grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials"]] = [
+    grant_types: list[Literal["authorization_code", "refresh_token", "client_credentials", CibaGrant]] = [
         "authorization_code",
         "refresh_token",
     ]
@@ -53,6 +54,16 @@ class ClientRegistrationRequest(BaseModel):
     client_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
     min_identity_level: IdentityLevel | None = Field(default=None, description=MIN_IDENTITY_LEVEL)
     min_acr: AcrValue | None = Field(default=None, description=MIN_ACR)
+    backchannel_logout_uri: str | None = Field(
+        default=None, max_length=500, description="OpenID Connect Back-Channel Logout 1.0 §2.2"
+    )
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: Literal["poll", "ping"] | None = Field(
+        default=None, description="CIBA §4; poll when the CIBA grant is registered without one"
+    )
+    backchannel_client_notification_endpoint: str | None = Field(
+        default=None, max_length=500, description="CIBA §4: where ping mode notifies the client"
+    )
 
 
 class ClientRegistrationResponse(BaseModel):
@@ -70,3 +81,7 @@ class ClientRegistrationResponse(BaseModel):
     audit_system: bool
     min_identity_level: str | None = Field(default=None, description=MIN_IDENTITY_LEVEL)
     min_acr: str | None = Field(default=None, description=MIN_ACR)
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: str | None = None
+    backchannel_client_notification_endpoint: str | None = None

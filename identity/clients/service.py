@@ -26,6 +26,7 @@ from kit.sealing import derive_key
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", CIBA_GRANT_TYPE)
+CIBA_DELIVERY_MODES = ("poll", "ping")
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offline_access")
 # Scopes of the gateway's own APIs, granted to department back-ends and auditors.
 API_SCOPES = ("ledger:department", "ledger:audit", "ledger:resident", "forms:department", "app:device")
@@ -68,6 +69,10 @@ class Registration:
     # the least ``acr`` (ACR_ORDER) a resident must have to be signed in to it.
     min_identity_level: str | None = None
     min_acr: str | None = None
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: str | None = None
+    backchannel_client_notification_endpoint: str | None = None
 
 
 def secret_digest(master_key: bytes, secret: str) -> str:
@@ -147,6 +152,46 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         raise ClientRegistrationError("min_identity_level", f"one of {', '.join(IAL_ORDER)}")
     if reg.min_acr is not None and reg.min_acr not in ACR_ORDER:
         raise ClientRegistrationError("min_acr", f"one of {', '.join(ACR_ORDER)}")
+    validate_callbacks(reg, outbound)
+
+
+def validate_callbacks(reg: Registration, outbound: OutboundPolicy) -> None:
+    """The URLs the provider POSTs to: a back-channel logout URI (Back-Channel Logout 1.0
+    §2.2) and a CIBA ping endpoint (CIBA §4), under the outbound policy like ``jwks_uri``."""
+    if reg.backchannel_logout_uri is not None:
+        _validate_callback(reg.backchannel_logout_uri, "backchannel_logout_uri", outbound)
+    elif reg.backchannel_logout_session_required:
+        raise ClientRegistrationError("backchannel_logout_session_required", "needs a backchannel_logout_uri")
+    mode = reg.backchannel_token_delivery_mode
+    endpoint = reg.backchannel_client_notification_endpoint
+    if CIBA_GRANT_TYPE not in reg.grant_types:
+        if mode is not None or endpoint is not None:
+            raise ClientRegistrationError("backchannel_token_delivery_mode", "needs the CIBA grant")
+        return
+    if reg.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post", "private_key_jwt"):
+        raise ClientRegistrationError("grant_types", "a public client cannot use CIBA")
+    if ciba_delivery_mode(reg) not in CIBA_DELIVERY_MODES:
+        raise ClientRegistrationError("backchannel_token_delivery_mode", f"one of {CIBA_DELIVERY_MODES}")
+    if mode == "ping":
+        if endpoint is None:
+            raise ClientRegistrationError("backchannel_client_notification_endpoint", "is required for ping")
+        _validate_callback(endpoint, "backchannel_client_notification_endpoint", outbound)
+    elif endpoint is not None:
+        raise ClientRegistrationError("backchannel_client_notification_endpoint", "is for ping mode only")
+
+
+def ciba_delivery_mode(reg: Registration) -> str | None:
+    """A CIBA client's delivery mode: poll unless it asked for another."""
+    if CIBA_GRANT_TYPE not in reg.grant_types:
+        return None
+    return reg.backchannel_token_delivery_mode or "poll"
+
+
+def _validate_callback(uri: str, field: str, outbound: OutboundPolicy) -> None:
+    try:
+        outbound.check_callback(uri)
+    except DestinationRefused as exc:
+        raise ClientRegistrationError(field, f"{exc} (the provider posts to it)") from None
 
 
 def register(
@@ -192,6 +237,10 @@ def register(
         audit_system=reg.audit_system,
         min_identity_level=reg.min_identity_level,
         min_acr=reg.min_acr,
+        backchannel_logout_uri=reg.backchannel_logout_uri,
+        backchannel_logout_session_required=reg.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=ciba_delivery_mode(reg),
+        backchannel_client_notification_endpoint=reg.backchannel_client_notification_endpoint,
         created_at=now,
     )
     repository.add(db, client)
@@ -218,3 +267,30 @@ def find_client(db: Session, client_id: str) -> Client | None:
 
 def list_clients(db: Session) -> list[Client]:
     return list(repository.all_by_id(db))
+
+
+def registration_metadata(client: Client) -> dict[str, Any]:
+    """What an operator sees of a registration, in RFC 7591 / OpenID metadata names."""
+    return {
+        "client_id": client.client_id,
+        "client_name": client.name,
+        "department": client.department,
+        "disabled": client.disabled,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": list(client.grant_types),
+        "scope": " ".join(client.allowed_scopes),
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "subject_type": client.subject_type,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "jwks_uri": client.jwks_uri,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "backchannel_token_delivery_mode": client.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": client.backchannel_client_notification_endpoint,
+        "purpose": client.purpose,
+        "legal_basis": client.legal_basis,
+        "audit_system": client.audit_system,
+        "min_identity_level": client.min_identity_level,
+        "min_acr": client.min_acr,
+    }

@@ -28,6 +28,9 @@ def metadata(issuer: str) -> dict[str, Any]:
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
         "end_session_endpoint": f"{issuer}/logout",
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry sid and sub.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": [*OIDC_SCOPES, *API_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -37,9 +40,9 @@ def metadata(issuer: str) -> dict[str, Any]:
             "client_credentials",
             CIBA_GRANT_TYPE,
         ],
-        # OpenID Connect CIBA (poll mode): a department back-end asks the resident's app.
+        # OpenID Connect CIBA (poll and ping modes): a department back-end asks the resident's app.
         "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
-        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": False,
         "backchannel_authentication_request_signing_alg_values_supported": [],
         "subject_types_supported": ["pairwise", "public"],

@@ -17,10 +17,10 @@ from identity.oidc.adapter import StarletteOAuth2Request
 from identity.oidc.authorize import ConsentNeeded, Unmet
 from identity.oidc.release import ClaimRelease
 from identity.oidc.server import Provider
-from identity.oidc.subjects import SubjectIdentifiers
 from identity.oidc.tokens import RefreshSuccessors, TokenIssuer
 from identity.security.keyring import Keyring
 from identity.sessions.service import SessionPolicy
+from identity.tokens.subjects import SubjectIdentifiers
 from identity.web import render
 from kit.settings import Settings
 

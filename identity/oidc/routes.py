@@ -20,8 +20,10 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from identity.accounts import repository as accounts_repository
 from identity.assurance import IAL_SELF_ASSERTED
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
+from identity.devices.ciba_ping import CibaPingerDep
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
 from identity.keys.service import published_jwks
 from identity.oidc import discovery, logout, reauthentication
@@ -490,12 +492,15 @@ async def userinfo(request: Request, db: DbSession, now: Now, provider: Provider
     responses=LOGOUT_ANSWERS,
     openapi_extra=LOGOUT_BODY,
 )
-async def end_session(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def end_session(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, logouts: LogoutCourierDep
+) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=16)
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    response = await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    return deliver_after(response, logouts)
 
 
 @router.post(
@@ -505,10 +510,15 @@ async def end_session(request: Request, db: DbSession, now: Now, provider: Provi
     openapi_extra=BACKCHANNEL_BODY,
 )
 async def backchannel_authentication(
-    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+    request: Request,
+    db: DbSession,
+    now: Now,
+    provider: ProviderDep,
+    address: ClientAddress,
+    pinger: CibaPingerDep,
 ) -> Response:
-    """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
-    endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
+    """OpenID Connect CIBA §7 (poll and ping modes). The department authenticates as at the
+    token endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
@@ -536,6 +546,8 @@ async def backchannel_authentication(
                 login_hint=form.get("login_hint"),
                 binding_message=form.get("binding_message"),
                 requested_expiry=int(expiry) if expiry and expiry.isdigit() else None,
+                client_notification_token=form.get("client_notification_token"),
+                pings=pinger.sealer,
             )
         except AppSigninError as exc:
             return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)

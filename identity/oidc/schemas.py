@@ -139,7 +139,10 @@ REVOCATION_BODY = form_body(
 INTROSPECTION_BODY = REVOCATION_BODY
 BACKCHANNEL_BODY = form_body(
     ["scope"],
-    {**_strings("scope", "login_hint", "binding_message", "requested_expiry"), **CLIENT_AUTHENTICATION},
+    {
+        **_strings("scope", "login_hint", "binding_message", "requested_expiry", "client_notification_token"),
+        **CLIENT_AUTHENTICATION,
+    },
 )
 AUTHORIZATION_QUERY = {
     "parameters": [

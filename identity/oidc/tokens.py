@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from identity.clients.models import Client
 from identity.keys.service import KeyCache
-from identity.oidc.subjects import SubjectIdentifiers
+from identity.sessions.service import session_reference as session_reference
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
+from identity.tokens.subjects import SubjectIdentifiers
 from kit.sealing import derive_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
@@ -198,10 +199,3 @@ class TokenIssuer:
             claims["at_hash"] = create_half_hash(access_token, alg).decode()
         claims.update(released_claims)
         return jwt.encode({"alg": alg, "typ": "JWT", "kid": key.kid}, claims, key.key)
-
-
-def session_reference(session_id: str | None) -> str | None:
-    """The ``sid`` claim: derived from, but not revealing, the session's cookie hash."""
-    if session_id is None:
-        return None
-    return hashlib.sha256(b"sid\x00" + session_id.encode()).hexdigest()[:32]

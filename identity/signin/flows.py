@@ -38,6 +38,7 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.service import RequestMeta
 from identity.assurance import ACR_BASIC, ACR_DEVICE, ACR_MFA, ACR_ORDER, AMR_OTP, AMR_PASSWORD, acr_satisfies
+from identity.backchannel.service import SIGNED_OUT, announce_logout
 from identity.devices import repository as devices_repository
 from identity.messaging import notices, outbox
 from identity.security.hashing import PooledHasher
@@ -346,6 +347,7 @@ def _complete(
             return SignedIn(same_session, rotated_token, known_browser_cookie)
     if existing is not None:
         service.end_session(db, existing.id, now)
+        announce_logout(db, existing.account_id, [existing.id], now, SIGNED_OUT)
     token, session = service.start_session(
         db,
         policy,

@@ -21,6 +21,8 @@ from starlette.responses import RedirectResponse, Response
 from identity.accounts import service as accounts
 from identity.accounts.dependencies import Meta
 from identity.assurance import ACR_DEVICE
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
+from identity.backchannel.service import SIGNED_OUT, announce_logout
 from identity.dependencies import HasherDep, KeyringDep, MasterKey
 from identity.messaging.delivery import CourierDep
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
@@ -298,10 +300,12 @@ def signout(
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
+    logouts: LogoutCourierDep,
 ) -> Response:
     if session is not None:
         end_session(db, session.id, now)
+        announce_logout(db, session.account_id, [session.id], now, SIGNED_OUT)
         accounts.record_event(db, session.account_id, "session.ended", meta, now)
     response = RedirectResponse("/signin?notice=notice.signed_out", status_code=303)
     clear_session_cookie(response, policy)
-    return response
+    return deliver_after(response, logouts)

@@ -33,6 +33,12 @@ class AuthorizationCode(Base):
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
 
+    # Who holds what from a session or an account, asked when sessions end (back-channel logout).
+    __table_args__ = (
+        Index("ix_idp_authorization_codes_session", "session_id"),
+        Index("ix_idp_authorization_codes_account", "account_id"),
+    )
+
 
 class IssuedToken(Base):
     """Access and refresh tokens. Access tokens are JWTs verified locally by resource servers;
@@ -63,6 +69,7 @@ class IssuedToken(Base):
     __table_args__ = (
         Index("ix_idp_tokens_family", "family_id"),
         Index("ix_idp_tokens_account", "account_id"),
+        Index("ix_idp_tokens_session", "session_id"),
     )
 
 

@@ -46,6 +46,7 @@ def hub_client(gateway):  # noqa: F811
         first_party=True,
         purpose="To fill in and submit government forms for you",
         purpose_zh="為你填寫及提交政府表格",
+        backchannel_logout_uri=f"{base}/forms/api/backchannel-logout",
     )
     runtime = gateway.runtime
     for db in session_scope(runtime.sessions):
