@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from identity.clients import repository
+from identity.clients import profiles, repository
 from identity.clients.models import Client
 from kit.outbound import DestinationRefused, OutboundPolicy
 from kit.sealing import derive_key
@@ -63,6 +63,12 @@ class Registration:
     first_party: bool = False
     audit_system: bool = False
     client_id: str | None = None
+    # FAPI 2.0 and its parts (identity/clients/profiles.py); RFC 8707 resources.
+    profile: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: tuple[str, ...] = ()
 
 
 def secret_digest(master_key: bytes, secret: str) -> str:
@@ -138,6 +144,8 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         "client_credentials" in reg.grant_types and AUDIT_SCOPE in reg.allowed_scopes
     ):
         raise ClientRegistrationError("audit_system", f"needs the client_credentials grant and {AUDIT_SCOPE}")
+    if (broken := profiles.problem(reg)) is not None:
+        raise ClientRegistrationError(*broken)
 
 
 def register(
@@ -151,6 +159,7 @@ def register(
     """Store a new client; returns it and its secret (shown once, never stored in clear).
     ``outbound``: the deployment's rule for URLs the provider fetches (its settings'
     ``outbound_policy``; strict unless a test deployment allows private addresses)."""
+    reg = profiles.apply(reg)
     validate(reg, outbound)
     client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
     if repository.get(db, client_id) is not None:
@@ -182,6 +191,11 @@ def register(
         first_party=reg.first_party,
         audit_system=reg.audit_system,
         created_at=now,
+        profile=reg.profile,
+        require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=reg.dpop_bound_access_tokens,
+        require_signed_request_object=reg.require_signed_request_object,
+        resources=list(reg.resources) or None,
     )
     repository.add(db, client)
     return client, secret
