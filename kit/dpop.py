@@ -53,6 +53,16 @@ _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
 _KEY_TYPES: dict[str, type[ECKey] | type[RSAKey]] = {"EC": ECKey, "RSA": RSAKey}
 
 
+class _ProofRegistry(jws.JWSRegistry):
+    """joserfc's rules with room for the public key a proof carries in its header (an RSA
+    key's ``n`` alone is 342 characters; joserfc's default limit is 512 bytes)."""
+
+    max_header_length = 2048
+
+
+_REGISTRY = _ProofRegistry(algorithms=list(ALGORITHMS))
+
+
 class InvalidProof(ValueError):
     """A DPoP proof that does not hold. ``error`` is the OAuth error code to answer with
     (``invalid_dpop_proof``, or ``use_dpop_nonce`` when only a fresh nonce is missing); the
@@ -272,7 +282,7 @@ class DpopProofVerifier:
 
     def _signed(self, proof: str) -> tuple[dict[str, Any], dict[str, Any]]:
         try:
-            header = jws.extract_compact(proof.encode()).protected
+            header = jws.extract_compact(proof.encode(), registry=_REGISTRY).protected
         except (JoseError, ValueError, TypeError):
             raise InvalidProof("the DPoP proof is not a signed JWT") from None
         if header.get("typ") != PROOF_TYPE:
@@ -290,7 +300,7 @@ class DpopProofVerifier:
             raise InvalidProof("the proof's key type is not supported")
         try:
             key = key_type.import_key(public)
-            verified = jws.deserialize_compact(proof, key, algorithms=[alg])
+            verified = jws.deserialize_compact(proof, key, algorithms=[alg], registry=_REGISTRY)
             claims = json.loads(verified.payload)
         except (JoseError, ValueError, TypeError):
             raise InvalidProof("the DPoP proof's signature does not verify") from None

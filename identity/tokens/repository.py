@@ -152,12 +152,12 @@ def record_dpop_proof(db: Session, key_hash: str, expires_at: datetime, now: dat
         db.execute(delete(DpopProofSeen).where(DpopProofSeen.expires_at <= now))
     dialect = db.get_bind().dialect.name
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DpopProofSeen)
-    result = db.execute(
-        insert.values(key_hash=key_hash, expires_at=expires_at).on_conflict_do_nothing(
-            index_elements=["key_hash"]
-        )
+    statement = (
+        insert.values(key_hash=key_hash, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+        .returning(DpopProofSeen.key_hash)
     )
-    return rows_changed(result) == 1
+    return db.execute(statement).scalar_one_or_none() is not None
 
 
 # -- pushed authorization requests (RFC 9126) -------------------------------------------------
