@@ -98,6 +98,10 @@ def is_resource_uri(value: str) -> bool:
     return parts.scheme == "https" or loopback
 
 
+def default_auth_method(profile: str | None) -> str:
+    return "private_key_jwt" if profile == FAPI2 else "client_secret_basic"
+
+
 def code_ttl_seconds(client: Any, default: int) -> int:
     """How long the client's authorization codes live: the server's, at most 60 s under fapi2."""
     return min(default, FAPI2_CODE_TTL_SECONDS) if client.profile == FAPI2 else default

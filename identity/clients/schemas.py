@@ -33,6 +33,13 @@ class ClientRegistrationRequest(BaseModel):
         default=False, description="its client_credentials tokens may read the ledger as an auditor"
     )
     client_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+    # FAPI 2.0 (identity/clients/profiles.py), RFC 9126 §6, RFC 9449 §5.2, RFC 9101 §10.5,
+    # RFC 8707: fapi2 switches PAR and DPoP on and defaults the auth method to private_key_jwt.
+    profile: Literal["fapi2"] | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: list[str] = Field(default_factory=list, max_length=20)
 
 
 class ClientRegistrationResponse(BaseModel):
@@ -48,3 +55,8 @@ class ClientRegistrationResponse(BaseModel):
     subject_type: str
     id_token_signed_response_alg: str
     audit_system: bool
+    profile: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: list[str] = Field(default_factory=list)

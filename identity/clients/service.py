@@ -214,5 +214,10 @@ def get_client(db: Session, client_id: str) -> Client | None:
     return None if client is None or client.disabled else client
 
 
+def find_client(db: Session, client_id: str) -> Client | None:
+    """The client, disabled or not (the operator's view)."""
+    return repository.get(db, client_id) if client_id and len(client_id) <= 64 else None
+
+
 def list_clients(db: Session) -> list[Client]:
     return list(repository.all_by_id(db))

@@ -93,12 +93,12 @@ class ProviderDpop:
 def binding(client: Client, bound_to: str | None, presented: str | None) -> str | None:
     """The key the tokens being issued are bound to (see the module's docstring), or an
     OAuth error. ``bound_to``: the key the code or refresh token demands."""
-    if bound_to is not None and presented != bound_to:
-        raise InvalidGrantError(
-            description="The grant is bound to a DPoP key: send a DPoP proof made with that key."
-        )
     if presented is None and client.dpop_bound_access_tokens:
         raise InvalidDpopProofError(
             description="This client must send a DPoP proof with every token request."
+        )
+    if bound_to is not None and presented != bound_to:
+        raise InvalidGrantError(
+            description="The grant is bound to a DPoP key: send a DPoP proof made with that key."
         )
     return presented

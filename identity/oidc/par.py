@@ -74,7 +74,7 @@ class AuthorizationRequests:
         ctx = current.get()
         data = oauth_req.payload.data
         if "request_uri" in data:
-            raise InvalidRequestError("request_uri cannot be pushed (RFC 9126 §2.1).")
+            raise InvalidRequestError("request_uri cannot be pushed (RFC 9126 section 2.1).")
         if data.get("client_id", client.client_id) != client.client_id:
             raise InvalidRequestError("client_id is not the authenticated client.")
         if "request" in data:
@@ -120,7 +120,7 @@ class AuthorizationRequests:
         client learns of it here rather than the resident in the browser."""
         for name, values in parameters.items():
             if name != "resource" and len(values) > 1:
-                raise InvalidRequestError(f"{name} is repeated.")
+                raise InvalidRequestError("A parameter other than resource is repeated.")
         one = {name: values[0] for name, values in parameters.items()}
         redirect_uri = one.get("redirect_uri")
         if not redirect_uri or not client.check_redirect_uri(redirect_uri):

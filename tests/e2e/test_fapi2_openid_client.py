@@ -76,7 +76,7 @@ def run_node_rp(gateway: Any, client_id: str, private_jwk: dict[str, str], scena
         "scenario": scenario,
         "forms_api": f"{gateway.base_url}/forms/api/department/submissions",
     }
-    process = subprocess.Popen(  # noqa: S603 - a fixed script of ours
+    process = subprocess.Popen(
         [node, str(NODE_RP / "rp.mjs"), json.dumps(config)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -165,4 +165,3 @@ def test_an_unsigned_request_object_is_refused_at_the_par_endpoint(gateway) -> N
     result = run_node_rp(gateway, client_id, private_jwk, "unsigned-jar")
     assert result["pushed"]["error"] == "invalid_request", result
     assert "signed with supported algorithms" in result["pushed"]["error_description"]
-

@@ -3,7 +3,6 @@ PyJWT and the ``cryptography`` package (never with the joserfc the kernel verifi
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import secrets
@@ -12,7 +11,6 @@ from typing import Any
 
 import jwt as pyjwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from kit.access_tokens import SenderConstraintFailed
 from kit.dpop import (
@@ -26,47 +24,14 @@ from kit.dpop import (
     normalized_url,
     read_authorization,
 )
+from tests.support.dpop import KeyHolder, b64
 
 URL = "https://id.example.gov.hk/token"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class Holder:
-    """A client's DPoP key pair, as a client library would keep it."""
-
-    def __init__(self, kind: str = "EC") -> None:
-        if kind == "EC":
-            self.private = ec.generate_private_key(ec.SECP256R1())
-            numbers = self.private.public_key().public_numbers()
-            self.jwk = {
-                "kty": "EC",
-                "crv": "P-256",
-                "x": b64(numbers.x.to_bytes(32, "big")),
-                "y": b64(numbers.y.to_bytes(32, "big")),
-            }
-            self.alg = "ES256"
-        else:
-            self.private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            numbers = self.private.public_key().public_numbers()
-            self.jwk = {
-                "kty": "RSA",
-                "n": b64(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
-                "e": b64(numbers.e.to_bytes(3, "big")),
-            }
-            self.alg = "PS256"
-
-    @property
-    def thumbprint(self) -> str:
-        """RFC 7638 §3, computed here by hand: the required members in lexical order."""
-        members = ("crv", "kty", "x", "y") if self.jwk["kty"] == "EC" else ("e", "kty", "n")
-        canonical = json.dumps({m: self.jwk[m] for m in members}, separators=(",", ":"), sort_keys=True)
-        return b64(hashlib.sha256(canonical.encode()).digest())
-
-    def proof(
+class Holder(KeyHolder):
+    def proof(  # type: ignore[override]
         self,
         *,
         htm: str = "POST",
@@ -75,6 +40,7 @@ class Holder:
         header: dict[str, Any] | None = None,
         **claims: Any,
     ) -> str:
+        """A proof with every claim and header under the test's control."""
         payload = {"jti": secrets.token_urlsafe(12), "htm": htm, "htu": htu, "iat": int(iat.timestamp())}
         payload.update(claims)
         headers = {"typ": "dpop+jwt", "jwk": self.jwk, **(header or {})}
