@@ -1,7 +1,8 @@
 """PAR (RFC 9126), DPoP (RFC 9449), JAR (RFC 9101) and resource indicators (RFC 8707) over
-HTTP, message by message, with requests and PyJWT-built proofs and assertions
-(tests/support/dpop.py): what openid-client's journeys (test_fapi2_openid_client.py) do not
-reach, such as expiry, keys that do not match and the refusals' exact shape."""
+HTTP, message by message, with requests, and proofs and assertions signed independently of
+the provider (tests/support/dpop.py): what openid-client's journeys
+(test_fapi2_openid_client.py) do not reach, such as expiry, keys that do not match and the
+refusals' exact shape."""
 
 from __future__ import annotations
 

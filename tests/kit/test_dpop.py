@@ -1,5 +1,6 @@
-"""DPoP proof validation (RFC 9449 §4.3) by the kernel, with proofs built independently by
-PyJWT and the ``cryptography`` package (never with the joserfc the kernel verifies with)."""
+"""DPoP proof validation (RFC 9449 §4.3) by the kernel, with proofs built independently
+(tests/support/dpop.py signs over the ``cryptography`` package, never with the joserfc the
+kernel verifies with)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import jwt as pyjwt
 import pytest
 
 from kit.access_tokens import SenderConstraintFailed
@@ -24,7 +24,7 @@ from kit.dpop import (
     normalized_url,
     read_authorization,
 )
-from tests.support.dpop import KeyHolder, b64
+from tests.support.dpop import KeyHolder, b64, sign_compact
 
 URL = "https://id.example.gov.hk/token"
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -44,7 +44,7 @@ class Holder(KeyHolder):
         payload = {"jti": secrets.token_urlsafe(12), "htm": htm, "htu": htu, "iat": int(iat.timestamp())}
         payload.update(claims)
         headers = {"typ": "dpop+jwt", "jwk": self.jwk, **(header or {})}
-        return pyjwt.encode(payload, self.private, algorithm=self.alg, headers=headers)
+        return sign_compact(headers, payload, self.private, self.alg)
 
 
 def verifier(**options: Any) -> DpopProofVerifier:

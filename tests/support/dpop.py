@@ -1,5 +1,6 @@
-"""What a client holds for DPoP (RFC 9449) and private_key_jwt, built with PyJWT and the
-``cryptography`` package: nothing here uses the joserfc the gateway verifies with."""
+"""What a client holds for DPoP (RFC 9449) and private_key_jwt, with JWS compact
+serialisation (RFC 7515 §7.1) written out here over the ``cryptography`` package: nothing
+here uses the joserfc the gateway verifies with."""
 
 from __future__ import annotations
 
@@ -10,12 +11,29 @@ import secrets
 import time
 from typing import Any
 
-import jwt as pyjwt
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def sign_compact(header: dict[str, Any], claims: dict[str, Any], private: Any, alg: str) -> str:
+    """A JWS in compact serialisation: ES256 (RFC 7518 §3.4: R || S, 32 bytes each) or
+    PS256 (§3.5: RSASSA-PSS, SHA-256, MGF1 SHA-256, a 32-byte salt)."""
+    encode = lambda value: b64(json.dumps(value, separators=(",", ":")).encode())  # noqa: E731
+    signing_input = f"{encode({**header, 'alg': alg})}.{encode(claims)}".encode()
+    if alg == "ES256":
+        r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    elif alg == "PS256":
+        pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        signature = private.sign(signing_input, pss, hashes.SHA256())
+    else:
+        raise ValueError(alg)
+    return f"{signing_input.decode()}.{b64(signature)}"
 
 
 class KeyHolder:
@@ -58,7 +76,7 @@ class KeyHolder:
     def sign(self, claims: dict[str, Any], **headers: Any) -> str:
         if self.kid and "kid" not in headers:
             headers["kid"] = self.kid
-        return pyjwt.encode(claims, self.private, algorithm=self.alg, headers=headers)
+        return sign_compact(headers, claims, self.private, self.alg)
 
     def proof(
         self,
@@ -80,9 +98,7 @@ class KeyHolder:
             claims["nonce"] = nonce
         if access_token:
             claims["ath"] = b64(hashlib.sha256(access_token.encode()).digest())
-        return pyjwt.encode(
-            claims, self.private, algorithm=self.alg, headers={"typ": "dpop+jwt", "jwk": self.jwk}
-        )
+        return sign_compact({"typ": "dpop+jwt", "jwk": self.jwk}, claims, self.private, self.alg)
 
     def client_assertion(self, client_id: str, audience: str, lifetime: int = 60) -> str:
         """private_key_jwt (RFC 7523 §2.2)."""
