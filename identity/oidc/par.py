@@ -23,6 +23,7 @@ request object. Refusals before the redirect URI is verified are shown as a page
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -52,6 +53,7 @@ PUSHED_REQUEST_SECONDS = 60
 OPENED_REQUEST_TTL = timedelta(minutes=15)
 # Client authentication travels with the pushed request; it is not part of it.
 CLIENT_AUTHENTICATION = ("client_id", "client_secret", "client_assertion", "client_assertion_type")
+JKT = re.compile(r"[A-Za-z0-9_-]{43}")  # a base64url SHA-256 thumbprint (RFC 7638, RFC 9449 §10)
 
 
 def _hash(request_uri: str) -> str:
@@ -94,6 +96,7 @@ class AuthorizationRequests:
         self._check(client, parameters)
         presented = ctx.dpop_jkt
         asked = parameters.get("dpop_jkt")
+        _check_jkt(asked[0] if asked else None)
         if presented is not None and asked is not None and asked != [presented]:
             raise InvalidDpopProofError(description="dpop_jkt is not the key of the DPoP proof.")
         if presented is not None:
@@ -161,6 +164,7 @@ class AuthorizationRequests:
             self._replace(oauth_req, self.request_objects.parameters(server, oauth_req))
         elif client.row.require_signed_request_object:
             raise InvalidRequestError("This client must send its request as a signed request object.")
+        _check_jkt(oauth_req.payload.data.get("dpop_jkt"))
 
     def _open_pushed(self, oauth_req: StarletteOAuth2Request, request_uri: str) -> None:
         ctx = current.get()
@@ -184,6 +188,11 @@ class AuthorizationRequests:
         if resume is not None:
             pairs.append((RESUME_PARAM, resume))  # our own sign-in resumption, not the client's
         oauth_req.payload = StarlettePayload(pairs)
+
+
+def _check_jkt(value: str | None) -> None:
+    if value is not None and not JKT.fullmatch(value):
+        raise InvalidRequestError("dpop_jkt must be a JWK SHA-256 thumbprint (RFC 7638).")
 
 
 def _usable(row: PushedAuthorizationRequest, client_id: str | None, now: datetime) -> bool:

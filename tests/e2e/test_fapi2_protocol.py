@@ -354,3 +354,19 @@ def test_resource_sets_the_audience_and_must_be_registered(gateway):
     assert claims_of(tokens["access_token"])["aud"] == [DEPARTMENT_API]
     refused = page_of(client, client.authorization(resource="https://elsewhere.example/api"))
     assert refused.status_code == 302 and "error=invalid_target" in refused.headers["location"]
+
+
+def test_dpop_jkt_at_the_authorization_endpoint_binds_the_code(gateway):
+    """RFC 9449 §10: a client without PAR names its key with ``dpop_jkt``."""
+    client = FapiClient(gateway)
+    holder, stranger = KeyHolder(), KeyHolder()
+    malformed = page_of(client, client.authorization(dpop_jkt="x" * 100))
+    assert malformed.status_code == 400 and "thumbprint" in malformed.text
+    code = query_of(client.sign_in(client.authorization(dpop_jkt=holder.thumbprint)))["code"]
+    assert client.token(client.code_request(code)).json()["error"] == "invalid_grant"
+    assert (
+        client.token(client.code_request(code), dpop=client.dpop_for(stranger)).json()["error"]
+        == "invalid_grant"
+    )
+    issued = client.token(client.code_request(code), dpop=client.dpop_for(holder)).json()
+    assert claims_of(issued["access_token"])["cnf"] == {"jkt": holder.thumbprint}
