@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from forms_hub import dependencies
-from forms_hub.access import install_revocation_check
+from forms_hub.access import install_dpop, install_revocation_check
 from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
@@ -45,6 +45,7 @@ from forms_hub.web.page_helpers import failure_page
 from forms_hub.web.rendering import build_csrf_guard, install_csrf_refusal
 from kit.access_tokens import RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
+from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import Failure, as_page, as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -94,10 +95,12 @@ def create_app(
     storage: AttachmentStorage | None = None,
     revocation: RevocationCheck | None = None,
     admin: AdminCredential | None = None,
+    dpop_replay: ProofReplay | None = None,
 ) -> FastAPI:
     """``revocation``: how the deployment tells the hub that a department's token was
     revoked before it expired (egate wires the provider's); without it a token works until
-    it expires."""
+    it expires. ``dpop_replay``: where DPoP proofs seen are remembered (egate wires a
+    durable one; a process-local memory without it)."""
     settings = runtime.settings
     config = config or FormsConfig.from_settings(settings)
     site = Site(settings.issuer)
@@ -123,6 +126,7 @@ def create_app(
         csrf=build_csrf_guard(master_key, site),
     )
     install_revocation_check(app, revocation)
+    install_dpop(app, resource_server_verifier(master_key, dpop_replay))
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)

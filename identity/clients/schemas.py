@@ -64,6 +64,13 @@ class ClientRegistrationRequest(BaseModel):
     backchannel_client_notification_endpoint: str | None = Field(
         default=None, max_length=500, description="CIBA §4: where ping mode notifies the client"
     )
+    # FAPI 2.0 (identity/clients/profiles.py), RFC 9126 §6, RFC 9449 §5.2, RFC 9101 §10.5,
+    # RFC 8707: fapi2 switches PAR and DPoP on and defaults the auth method to private_key_jwt.
+    profile: Literal["fapi2"] | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: list[str] = Field(default_factory=list, max_length=20)
 
 
 class ClientRegistrationResponse(BaseModel):
@@ -85,3 +92,8 @@ class ClientRegistrationResponse(BaseModel):
     backchannel_logout_session_required: bool = False
     backchannel_token_delivery_mode: str | None = None
     backchannel_client_notification_endpoint: str | None = None
+    profile: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: list[str] = Field(default_factory=list)

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from identity.assurance import ACR_ORDER, IAL_ORDER
-from identity.clients import repository
+from identity.clients import profiles, repository
 from identity.clients.models import Client
 from kit.outbound import DestinationRefused, OutboundPolicy
 from kit.sealing import derive_key
@@ -73,6 +73,12 @@ class Registration:
     backchannel_logout_session_required: bool = False
     backchannel_token_delivery_mode: str | None = None
     backchannel_client_notification_endpoint: str | None = None
+    # FAPI 2.0 and its parts (identity/clients/profiles.py); RFC 8707 resources.
+    profile: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: tuple[str, ...] = ()
 
 
 def secret_digest(master_key: bytes, secret: str) -> str:
@@ -152,6 +158,8 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         raise ClientRegistrationError("min_identity_level", f"one of {', '.join(IAL_ORDER)}")
     if reg.min_acr is not None and reg.min_acr not in ACR_ORDER:
         raise ClientRegistrationError("min_acr", f"one of {', '.join(ACR_ORDER)}")
+    if (broken := profiles.problem(reg)) is not None:
+        raise ClientRegistrationError(*broken)
     validate_callbacks(reg, outbound)
 
 
@@ -205,6 +213,7 @@ def register(
     """Store a new client; returns it and its secret (shown once, never stored in clear).
     ``outbound``: the deployment's rule for URLs the provider fetches (its settings'
     ``outbound_policy``; strict unless a test deployment allows private addresses)."""
+    reg = profiles.apply(reg)
     validate(reg, outbound)
     client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
     if repository.get(db, client_id) is not None:
@@ -242,6 +251,11 @@ def register(
         backchannel_token_delivery_mode=ciba_delivery_mode(reg),
         backchannel_client_notification_endpoint=reg.backchannel_client_notification_endpoint,
         created_at=now,
+        profile=reg.profile,
+        require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=reg.dpop_bound_access_tokens,
+        require_signed_request_object=reg.require_signed_request_object,
+        resources=list(reg.resources) or None,
     )
     repository.add(db, client)
     return client, secret
@@ -293,4 +307,9 @@ def registration_metadata(client: Client) -> dict[str, Any]:
         "audit_system": client.audit_system,
         "min_identity_level": client.min_identity_level,
         "min_acr": client.min_acr,
+        "profile": client.profile,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "require_signed_request_object": client.require_signed_request_object,
+        "resources": list(client.resources or []),
     }

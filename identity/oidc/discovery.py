@@ -8,6 +8,7 @@ from typing import Any
 from identity import claims
 from identity.assurance import ACR_VALUES_SUPPORTED
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES
+from identity.oidc.request_objects import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from identity.oidc.server import ASSERTION_ALGORITHMS, CONFIDENTIAL_AUTH_METHODS
 from identity.proofing.verified import (
     CHECK_METHODS,
@@ -16,9 +17,10 @@ from identity.proofing.verified import (
     EVIDENCE_TYPE,
     TRUST_FRAMEWORK,
 )
+from kit.dpop import ALGORITHMS as DPOP_ALGORITHMS
 
 
-def metadata(issuer: str) -> dict[str, Any]:
+def metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -77,7 +79,7 @@ def metadata(issuer: str) -> dict[str, Any]:
         "documents_supported": list(DOCUMENT_TYPES),
         "documents_check_methods_supported": list(CHECK_METHODS),
         "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
-        "request_parameter_supported": False,
+        "request_parameter_supported": True,
         "request_uri_parameter_supported": False,
         "acr_values_supported": ACR_VALUES_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -85,4 +87,10 @@ def metadata(issuer: str) -> dict[str, Any]:
         "claims_locales_supported": ["en", "zh-HK"],
         "authorization_response_iss_parameter_supported": True,
         "access_token_signing_alg_values_supported": ["ES256"],
+        # FAPI 2.0 pieces: PAR (RFC 9126 §5), DPoP (RFC 9449 §5.1), JAR (RFC 9101 §10.1).
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS,
+        "require_signed_request_object": False,
     }

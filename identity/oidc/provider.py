@@ -15,7 +15,10 @@ from identity.consent_port import ConsentPort
 from identity.keys.service import KeyCache
 from identity.oidc.adapter import StarletteOAuth2Request
 from identity.oidc.authorize import ConsentNeeded, Unmet
+from identity.oidc.dpop import ProviderDpop
+from identity.oidc.par import AuthorizationRequests
 from identity.oidc.release import ClaimRelease
+from identity.oidc.request_objects import RequestObjects
 from identity.oidc.server import Provider
 from identity.oidc.tokens import RefreshSuccessors, TokenIssuer
 from identity.security.keyring import Keyring
@@ -43,12 +46,16 @@ class OpenIDProvider:
         )
         self.release = ClaimRelease(consent, self.issuer, keyring, id_token_ttl=settings.id_token_ttl_seconds)
         self.server = Provider(self.issuer, self.release, settings, master_key, session_policy)
+        self.dpop = ProviderDpop(settings, master_key)
+        self.requests = AuthorizationRequests(
+            settings, RequestObjects(settings.issuer, settings.outbound_policy)
+        )
 
     def consent_page(
         self, request: Request, oauth_req: StarletteOAuth2Request, needed: ConsentNeeded
     ) -> Response:
         client = needed.client
-        query = dict(oauth_req.payload.data.items())
+        query = dict(oauth_req.front_channel.items())
         fields = needed.request.fields
         return render(
             request,
@@ -72,7 +79,7 @@ class OpenIDProvider:
     ) -> Response:
         """What the department requires and the resident lacks, how to get it, and the way
         back to the department (identity.oidc.routes.authorize_unmet)."""
-        query = urlencode(dict(oauth_req.payload.data.items()))
+        query = urlencode(dict(oauth_req.front_channel.items()))
         return render(
             request,
             "oidc/unmet.html",

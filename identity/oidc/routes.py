@@ -56,12 +56,14 @@ from identity.oidc.schemas import (
     INTROSPECTION_BODY,
     LOGOUT_BODY,
     LOGOUT_QUERY,
+    PUSHED_AUTHORIZATION_BODY,
     REVOCATION_BODY,
     TOKEN_REQUEST_BODY,
     BackchannelAuthenticationResponse,
     IntrospectionResponse,
     JsonWebKeySet,
     ProviderMetadata,
+    PushedAuthorizationResponse,
     TokenResponse,
     UserInfo,
 )
@@ -72,6 +74,7 @@ from identity.signin.flows import step_up_route
 from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
+from kit.bearer import presented_token
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
 
@@ -108,7 +111,8 @@ async def _in_context(request: Request, db: Session, now: datetime, work: Callab
 
 @router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)
 async def openid_configuration(provider: ProviderDep) -> JSONResponse:
-    return JSONResponse(discovery.metadata(provider.settings.issuer))
+    settings = provider.settings
+    return JSONResponse(discovery.metadata(settings.issuer, require_par=settings.require_par))
 
 
 @router.get("/jwks", response_model=JsonWebKeySet)
@@ -180,6 +184,7 @@ def _authorize(
     now = ctx.now
     session = current_session(ctx.db, request, provider.session_policy, now)
     try:
+        provider.requests.resolve(provider.server, oauth_req)  # PAR, JAR (oidc/par.py)
         grant = provider.server.get_consent_grant(oauth_req, end_user=session)
         redirect_uri = oauth_req.payload.data["redirect_uri"]
         params = parse_parameters(oauth_req.payload.data, redirect_uri)
@@ -275,7 +280,7 @@ def _to_sign_in(
         handle: str | None = reauthentication.demand(ctx.db, data, ctx.now)
     else:
         handle = data.get(reauthentication.RESUME_PARAM) if keep_handle else None
-    location = sign_in_location(reauthentication.without_handle(data), step, handle)
+    location = sign_in_location(reauthentication.without_handle(oauth_req.front_channel), step, handle)
     return RedirectResponse(location, status_code=303)
 
 
@@ -412,8 +417,12 @@ async def token(
     request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
 ) -> Response:
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
-        response = provider.server.create_token_response(oauth_req)
-        return _with_auth_challenge(response)
+        refused = provider.dpop.accept(oauth_req, "/token")  # RFC 9449 §5
+        if refused is not None:
+            return refused
+        current.get().resources = tuple(oauth_req.payload.datalist.get("resource") or ())  # RFC 8707
+        response = _with_auth_challenge(provider.server.create_token_response(oauth_req))
+        return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
     return await _token_like(request, db, now, address, provider, issue)
 
@@ -472,8 +481,8 @@ def _with_auth_challenge(response: Response) -> Response:
 @router.get("/userinfo", operation_id="userinfo_get", response_model=UserInfo, responses=TOKEN_REFUSALS)
 @router.post("/userinfo", operation_id="userinfo_post", response_model=UserInfo, responses=TOKEN_REFUSALS)
 async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
-    header = request.headers.get("authorization", "")
-    return await _in_context(request, db, now, lambda: userinfo_response(provider, header))
+    presented = presented_token(request, provider.settings.issuer)
+    return await _in_context(request, db, now, lambda: userinfo_response(provider, presented))
 
 
 @router.get(
@@ -579,9 +588,40 @@ async def app_denied(request: Request, rid: str, db: DbSession, now: Now, provid
         replay = Request(scope)
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
         try:
+            provider.requests.resolve(provider.server, oauth_req)
             provider.server.get_consent_grant(oauth_req, end_user=None)
             raise AccessDeniedError(redirect_uri=oauth_req.payload.data["redirect_uri"])
         except OAuth2Error as error:
             return authorization_error(error, oauth_req, provider.settings.issuer)
 
     return await _in_context(request, db, now, run)
+
+
+@router.post(
+    "/par",
+    status_code=201,
+    response_model=PushedAuthorizationResponse,
+    responses=CLIENT_REFUSALS,
+    openapi_extra=PUSHED_AUTHORIZATION_BODY,
+)
+async def pushed_authorization_request(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+) -> Response:
+    """RFC 9126 §2: the client authenticates as at the token endpoint and pushes its
+    authorization request; the answer's ``request_uri`` stands for it at /authorize."""
+
+    def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        refused = provider.dpop.accept(oauth_req, "/par")  # RFC 9449 §10.1
+        if refused is not None:
+            return refused
+        try:
+            methods = [*CONFIDENTIAL_AUTH_METHODS, "none"]
+            client = provider.server.authenticate_client(oauth_req, methods, "par")
+            body = provider.requests.push(provider.server, oauth_req, client)
+        except OAuth2Error as error:
+            response = _with_auth_challenge(provider.server.handle_error_response(oauth_req, error))
+        else:
+            response = JSONResponse(body, 201, headers=NO_STORE)
+        return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
+
+    return await _token_like(request, db, now, address, provider, run)

@@ -46,6 +46,13 @@ class TokenResponse(BaseModel):
     scope: str | None = None
 
 
+class PushedAuthorizationResponse(BaseModel):
+    """RFC 9126 §2.2: what stands for the pushed request at the authorization endpoint."""
+
+    request_uri: str
+    expires_in: int
+
+
 class IntrospectionResponse(BaseModel):
     """RFC 7662 §2.2: only ``active`` for a token that is not active."""
 
@@ -103,6 +110,7 @@ AUTHORIZATION_PARAMETERS = {
     "request": {"type": "string", "description": "A signed request object (RFC 9101)"},
     "request_uri": {"type": "string"},
     "resource": {"type": "string", "description": "RFC 8707"},
+    "dpop_jkt": {"type": "string", "description": "RFC 9449 §10: the DPoP key the code is bound to"},
 }
 
 TOKEN_REQUEST = {
@@ -159,3 +167,10 @@ LOGOUT_QUERY = {
     ]
 }
 LOGOUT_BODY = form_body([], LOGOUT_PARAMETERS)
+PUSHED_AUTHORIZATION_BODY = form_body(
+    [],
+    {
+        **{name: schema for name, schema in AUTHORIZATION_PARAMETERS.items() if name != "request_uri"},
+        **CLIENT_AUTHENTICATION,
+    },
+)

@@ -167,7 +167,8 @@ def test_the_cli_registers_and_shows_the_callbacks(monkeypatch, capsys, tmp_path
     assert main(added) == 0
     capsys.readouterr()
     assert main(["clients", "show", "td-portal"]) == 0
-    shown = dict(line.split(":", 1) for line in capsys.readouterr().out.splitlines())
+    registration = capsys.readouterr().out.split("enforced:", 1)[0]
+    shown = dict(line.split(":", 1) for line in registration.splitlines())
     shown = {key: value.strip() for key, value in shown.items()}
     assert shown["backchannel_logout_uri"] == LOGOUT_URI
     assert shown["backchannel_logout_session_required"] == "True"
