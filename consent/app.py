@@ -20,6 +20,7 @@ from consent.ledger.routes import router as ledger_router
 from consent.ledger.service import Ledger, LedgerStateError
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
+from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -38,13 +39,15 @@ def create_app(
     revocation: RevocationCheck | None = None,
     ledger: Ledger | None = None,
     admin: AdminCredential | None = None,
+    dpop_replay: ProofReplay | None = None,
 ) -> FastAPI:
     """``jwks`` defaults to the provider's ``{issuer}/jwks`` over HTTP, cached briefly.
     ``revocation``: how the deployment tells this API that a token was revoked before it
     expired (the composition root wires the provider's); without it a token works until
     it expires. ``ledger`` is the deployment's one ledger when something else (the consent
     port) appends to it too, so that both share one integrity state; by default the app
-    builds it.
+    builds it. ``dpop_replay``: where DPoP proofs seen are remembered (the deployment wires
+    a durable one; a process-local memory without it).
 
     The runtime is unpacked here: routes get the session and the time from ``kit.web``,
     the ledger and the access rules from this service's own dependencies. The lifespan
@@ -73,6 +76,7 @@ def create_app(
         jwks=jwks or HttpJwks(f"{issuer}/jwks", ttl_seconds=config.jwks_cache_seconds),
         clock=runtime.clock,
         revocation=revocation,
+        dpop=resource_server_verifier(runtime.master_key, dpop_replay),
     )
     install_access_rules(
         app,

@@ -25,7 +25,8 @@ from fastapi import Depends, FastAPI, Request
 
 from kit.access_tokens import AccessTokenClaims, AccessTokenVerifier
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
-from kit.bearer import INSUFFICIENT_SCOPE, INVALID_REQUEST, BearerProblem, bearer_token, verified_claims
+from kit.bearer import INSUFFICIENT_SCOPE, INVALID_REQUEST, BearerProblem, presented_token, verified_claims
+from kit.dpop import Presentation
 
 SCOPE_RESIDENT = "ledger:resident"
 SCOPE_DEPARTMENT = "ledger:department"
@@ -102,19 +103,21 @@ async def _access_rules(request: Request) -> AccessRules:
 Rules = Annotated[AccessRules, Depends(_access_rules)]
 
 
-def _token(request: Request) -> str:
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
+def _token(request: Request, rules: AccessRules) -> tuple[str, Presentation]:
+    """The access token and how it came (Bearer, or DPoP with its proof: RFC 9449 §7)."""
+    presented = presented_token(request, rules.verifier.issuer)
+    if presented is None:
         raise BearerProblem(401, INVALID_REQUEST, "Send an access token: Authorization: Bearer <token>.")
-    return token
+    return presented
 
 
-def _verified(rules: AccessRules, token: str) -> Principal:
-    return Principal.from_claims(verified_claims(rules.verifier, token))
+def _verified(rules: AccessRules, presented: tuple[str, Presentation]) -> Principal:
+    token, presentation = presented
+    return Principal.from_claims(verified_claims(rules.verifier, token, presentation=presentation))
 
 
 def authenticated(request: Request, rules: Rules) -> Principal:
-    return _verified(rules, _token(request))
+    return _verified(rules, _token(request, rules))
 
 
 def _needs(principal: Principal, scope: str) -> None:
@@ -156,11 +159,12 @@ def ledger_reader(principal: Annotated[Principal, Depends(authenticated)]) -> Pr
 
 def auditor_or_admin(request: Request, rules: Rules) -> Principal:
     """An auditor's token, or the administrator credential (EGATE_ADMIN_TOKEN)."""
-    token = _token(request)
+    presented = _token(request, rules)
+    token = presented[0]
     # An access token is a JWT; anything else is presented as the administrator credential.
     if token.count(".") != 2 and rules.admin.matches(request, token):
         return Principal("admin", None, frozenset(), None, None, is_admin=True)
-    principal = _verified(rules, token)
+    principal = _verified(rules, presented)
     _needs(principal, SCOPE_AUDIT)
     return principal
 

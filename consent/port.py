@@ -136,9 +136,16 @@ class LedgerConsentPort:
         """With each grant's status at ``now`` (default: the runtime's clock)."""
         return grants.list_grants(db, resident_id, now or self._clock())
 
-    def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:
+    def revoke_grant(
+        self,
+        db: Session,
+        resident_id: str,
+        grant_id: str,
+        now: datetime,
+        by: str = grants.REVOKED_BY_RESIDENT,
+    ) -> GrantView:
         """Raises ``consent.grants.service.GrantNotFound`` for another resident's grant."""
-        return grants.revoke_grant(db, resident_id, grant_id, now)
+        return grants.revoke_grant(db, resident_id, grant_id, now, by)
 
 
 def answer_ledger_refusals(app: FastAPI) -> None:

@@ -17,6 +17,7 @@ import identity.app
 from consent.port import LedgerConsentPort, answer_ledger_refusals
 from egate import health
 from identity.throttling.admin_credential import CountedAdminCredential
+from identity.tokens.dpop_replay import RecordedProofs
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
 from kit.failures import Failure, FailureFormat
@@ -55,14 +56,20 @@ def service_apps(runtime: Runtime) -> dict[str, FastAPI]:
     )
     # One administrator credential, one count of the guesses at it, whichever service is asked.
     admin = CountedAdminCredential(runtime.settings, runtime.sessions, runtime.clock)
+    # DPoP proofs seen by any service, in the shared database: a replay is refused anywhere.
+    dpop_replay = RecordedProofs(runtime.sessions, runtime.clock)
     apps = {
         "identity": identity.app.create_app(runtime, consent_port),
         # One ledger for the port's appends and the consent API: one integrity state.
         "consent": consent.app.create_app(
-            runtime, revocation=revocation, ledger=consent_port.ledger, admin=admin
+            runtime, revocation=revocation, ledger=consent_port.ledger, admin=admin, dpop_replay=dpop_replay
         ),
         "forms_hub": forms_hub.app.create_app(
-            runtime, FormsHubDisclosures(consent_port), revocation=revocation, admin=admin
+            runtime,
+            FormsHubDisclosures(consent_port),
+            revocation=revocation,
+            admin=admin,
+            dpop_replay=dpop_replay,
         ),
     }
     answer_ledger_refusals(apps["identity"])

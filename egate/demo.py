@@ -18,6 +18,8 @@ from kit.runtime import Runtime
 DEMO_CLIENT_ID = "demo-department"
 DEMO_REDIRECT_URI = "http://127.0.0.1:8765/callback"
 FORMS_HUB_CLIENT_ID = "forms-hub"
+# Where the provider posts logout tokens for the hub (forms_hub/api/logout.py).
+FORMS_HUB_BACKCHANNEL_LOGOUT_PATH = "/forms/api/backchannel-logout"
 # The resident's phone app (devtools/phone_app.py plays it): a native client, loopback redirect.
 APP_CLIENT_ID = "egate-app"
 LOOPBACK_REDIRECT = "http://127.0.0.1:53682/callback"
@@ -100,8 +102,10 @@ def seed_forms_hub(db: Session, runtime: Runtime) -> None:
                 first_party=True,
                 purpose="To fill in government forms with your details",
                 purpose_zh="以你的資料填寫政府表格",
+                backchannel_logout_uri=f"{issuer}{FORMS_HUB_BACKCHANNEL_LOGOUT_PATH}",
             ),
             runtime.clock(),
+            outbound=runtime.settings.outbound_policy,
         )
         if secret is None:  # registered with the default client_secret_basic, so never
             raise RuntimeError("the forms hub's client was registered without a secret")

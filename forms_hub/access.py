@@ -41,10 +41,11 @@ from kit.bearer import (
     INSUFFICIENT_SCOPE,
     INVALID_TOKEN,
     BearerProblem,
-    bearer_token,
     keys_unavailable,
+    presented_token,
     verified_claims,
 )
+from kit.dpop import DpopProofVerifier, Presentation
 from kit.problems import Problem
 from kit.web import DbSession, Now
 
@@ -64,6 +65,19 @@ async def _revocation_check(connection: HTTPConnection) -> RevocationCheck | Non
 
 
 Revocation = Annotated[RevocationCheck | None, Depends(_revocation_check)]
+
+
+def install_dpop(app: FastAPI, verifier: DpopProofVerifier) -> None:
+    """How the hub checks the DPoP proofs that come with DPoP-bound tokens (RFC 9449 §7)."""
+    app.state.forms_dpop = verifier
+
+
+async def _dpop(connection: HTTPConnection) -> DpopProofVerifier:
+    verifier: DpopProofVerifier = connection.app.state.forms_dpop
+    return verifier
+
+
+Dpop = Annotated[DpopProofVerifier, Depends(_dpop)]
 
 
 @dataclass(frozen=True)
@@ -107,8 +121,9 @@ def same_origin(request: Request, site: Site) -> bool:
     return origin == f"{issuer.scheme}://{issuer.netloc}"
 
 
-def _bearer(request: Request) -> str | None:
-    return bearer_token(request.headers.get("authorization"))
+def _bearer(request: Request, site: Site) -> tuple[str, Presentation] | None:
+    """The access token and how it came (Bearer, or DPoP with its proof)."""
+    return presented_token(request, site.issuer)
 
 
 def _insufficient(detail: str) -> BearerProblem:
@@ -124,19 +139,31 @@ def current_resident(request: Request, principal: Visitor, site: HubSite) -> Res
 
 
 def department_system(
-    provider: ProviderClient, site: Site, token: str, now: datetime, revocation: RevocationCheck | None
+    provider: ProviderClient,
+    site: Site,
+    presented: tuple[str, Presentation],
+    now: datetime,
+    revocation: RevocationCheck | None,
+    dpop: DpopProofVerifier | None = None,
 ) -> DepartmentSystem:
     """A department back-end's RFC 9068 access token for ``<issuer>/forms``, verified by the
     kernel against the JWKS the provider's discovery document names, at the request's time,
-    and refused when ``revocation`` says it was revoked."""
+    and refused when ``revocation`` says it was revoked; a DPoP-bound one with its proof,
+    checked by ``dpop``."""
     try:
         jwks = provider.jwks()
     except ProviderError:
         raise keys_unavailable() from None
     verifier = AccessTokenVerifier(
-        issuer=site.issuer, audience=site.audience, jwks=jwks, clock=lambda: now, revocation=revocation
+        issuer=site.issuer,
+        audience=site.audience,
+        jwks=jwks,
+        clock=lambda: now,
+        revocation=revocation,
+        dpop=dpop,
     )
-    claims = verified_claims(verifier, token, realm=REALM)
+    token, presentation = presented
+    claims = verified_claims(verifier, token, realm=REALM, presentation=presentation)
     department = claims.raw.get("department")
     if DEPARTMENT_SCOPE not in claims.scopes:
         raise _insufficient(f"The token was not issued with scope {DEPARTMENT_SCOPE}.")
@@ -156,10 +183,11 @@ def current_staff(
     site: HubSite,
     now: Now,
     revocation: Revocation,
+    dpop: Dpop,
 ) -> Staff:
-    token = _bearer(request)
-    if token:
-        return department_system(provider, site, token, now, revocation)
+    presented = _bearer(request, site)
+    if presented:
+        return department_system(provider, site, presented, now, revocation, dpop)
     principal = session_principal(request, db, keys, now)
     if principal is None:
         raise BearerProblem(
@@ -186,18 +214,20 @@ def current_form_admin(
     site: HubSite,
     now: Now,
     revocation: Revocation,
+    dpop: Dpop,
 ) -> FormAdmin:
-    token = _bearer(request)
-    if token is None:
+    presented = _bearer(request, site)
+    if presented is None:
         raise BearerProblem(
             401, None, "The admin token or a department access token is required.", realm=REALM
         )
+    token = presented[0]
     # An access token is a JWT; anything else is presented as the administrator credential.
     if token.count(".") != 2:
         if admin.matches(request, token):
             return FormAdmin(None)
         raise BearerProblem(401, INVALID_TOKEN, "The token is not valid.", realm=REALM)
-    return FormAdmin(department_system(provider, site, token, now, revocation).department)
+    return FormAdmin(department_system(provider, site, presented, now, revocation, dpop).department)
 
 
 CurrentResident = Annotated[Resident, Depends(current_resident)]

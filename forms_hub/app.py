@@ -17,16 +17,17 @@ from sqlalchemy.orm import Session
 from starlette.responses import JSONResponse, Response
 
 from forms_hub import dependencies
-from forms_hub.access import install_revocation_check
+from forms_hub.access import install_dpop, install_revocation_check
 from forms_hub.api import attachments as attachment_api
 from forms_hub.api import definitions as definition_api
 from forms_hub.api import licences as licence_api
+from forms_hub.api import logout as logout_api
 from forms_hub.api import submissions as submission_api
 from forms_hub.attachments.storage import AttachmentStorage, sealed, storage_for
 from forms_hub.config import FormsConfig, Site
 from forms_hub.crypto import Sealer
 from forms_hub.dependencies import Receipts
-from forms_hub.errors import FormsError
+from forms_hub.errors import FormsError, IdentityLevelRequired
 from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.pages import attachments as attachment_pages
@@ -40,9 +41,11 @@ from forms_hub.pages import submissions as submission_pages
 from forms_hub.ports import DisclosureRecorder
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
-from forms_hub.web.rendering import build_csrf_guard, error_page, install_csrf_refusal
+from forms_hub.web.page_helpers import failure_page
+from forms_hub.web.rendering import build_csrf_guard, install_csrf_refusal
 from kit.access_tokens import RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
+from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import Failure, as_page, as_problem
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
@@ -62,6 +65,7 @@ API_ROUTERS = (
     licence_api.router,
     submission_api.department_router,
     definition_api.admin_router,
+    logout_api.router,
 )
 PAGE_ROUTERS = (
     sign_in_pages.router,
@@ -91,10 +95,12 @@ def create_app(
     storage: AttachmentStorage | None = None,
     revocation: RevocationCheck | None = None,
     admin: AdminCredential | None = None,
+    dpop_replay: ProofReplay | None = None,
 ) -> FastAPI:
     """``revocation``: how the deployment tells the hub that a department's token was
     revoked before it expired (egate wires the provider's); without it a token works until
-    it expires."""
+    it expires. ``dpop_replay``: where DPoP proofs seen are remembered (egate wires a
+    durable one; a process-local memory without it)."""
     settings = runtime.settings
     config = config or FormsConfig.from_settings(settings)
     site = Site(settings.issuer)
@@ -120,6 +126,7 @@ def create_app(
         csrf=build_csrf_guard(master_key, site),
     )
     install_revocation_check(app, revocation)
+    install_dpop(app, resource_server_verifier(master_key, dpop_replay))
     install_problem_handlers(app)
     install_forms_error_handler(app)
     install_outage_handlers(app, answer_failure)
@@ -166,13 +173,17 @@ def install_forms_error_handler(app: FastAPI) -> None:
     @app.exception_handler(FormsError)
     async def _forms_error(request: Request, exc: FormsError) -> Response:
         if not _is_api(request):
-            return error_page(request, exc.status, exc.detail)
+            return failure_page(request, exc)
+        site = dependencies.site_of(request)
+        extensions = dict(exc.extensions)
+        if isinstance(exc, IdentityLevelRequired):
+            extensions["proofing_url"] = site.identity_proofing_url
         problem = Problem(
             exc.status,
             exc.title,
             exc.detail,
-            type_=f"{dependencies.site_of(request).base_url}/problems/{exc.code}",
+            type_=f"{site.base_url}/problems/{exc.code}",
             code=exc.code,
-            **exc.extensions,
+            **extensions,
         )
         return problem.response(request.url.path)

@@ -64,6 +64,11 @@ class Site:
         return f"{self.base_url}/auth/callback"
 
     @property
+    def identity_proofing_url(self) -> str:
+        """Where a resident asks the provider for remote identity proofing."""
+        return f"{self.issuer}/account/identity"
+
+    @property
     def audience(self) -> str:
         """What the provider puts in ``aud`` of access tokens meant for this hub."""
         return f"{self.issuer}/forms"

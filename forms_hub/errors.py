@@ -45,6 +45,23 @@ class PrefillRecheckNeeded(Conflict):
     code, title = "prefill_recheck_needed", "Prefilled details must be checked again"
 
 
+class IdentityLevelRequired(Forbidden):
+    """The form needs a higher identity level than the resident's identity release showed
+    (``identity_level``; None: no release has shown it yet). Extensions: ``required_level``,
+    ``identity_level``."""
+
+    code, title = "identity_level_required", "A higher identity level is needed"
+
+    @property
+    def required_level(self) -> str:
+        return str(self.extensions["required_level"])
+
+    @property
+    def identity_level(self) -> str | None:
+        level = self.extensions.get("identity_level")
+        return str(level) if level else None
+
+
 class DraftExpired(Conflict):
     code, title = "draft_expired", "This draft has expired"
 

@@ -56,6 +56,19 @@ ACTION_NAMES = {
     "unassign": "Unassigned",
 }
 
+# Identity levels (forms_hub.assurance): what a release showed, and what a form needs.
+LEVEL_CONTEXT = "identity level"
+LEVEL_NAMES = {
+    "self_asserted": "Not proofed (details entered by the resident)",
+    "remote": "Proofed remotely",
+    "in_person": "Proofed in person",
+}
+LEVEL_NEEDED_CONTEXT = "identity level needed"
+LEVEL_NEEDED_NAMES = {
+    "remote": "An identity proofed remotely or in person",
+    "in_person": "An identity proofed in person",
+}
+
 
 def gettext(lang: str, message: str) -> str:
     return CATALOGUES.gettext(lang, message)
@@ -87,6 +100,14 @@ def licence_status_name(status: str, lang: str) -> str:
 
 def action_name(action: str, lang: str) -> str:
     return _named(ACTION_NAMES, ACTION_CONTEXT, action, lang)
+
+
+def identity_level_name(level: str, lang: str) -> str:
+    return _named(LEVEL_NAMES, LEVEL_CONTEXT, level, lang)
+
+
+def level_needed_name(level: str, lang: str) -> str:
+    return _named(LEVEL_NEEDED_NAMES, LEVEL_NEEDED_CONTEXT, level, lang)
 
 
 def notification_text(kind: str, params: dict[str, Any], lang: str) -> str:

@@ -77,6 +77,7 @@ def submission_view(
         return view
     view["answers"] = open_answers(sealer, submission)
     view["prefill"] = submission.prefill
+    view["identity_level"] = submission.identity_level
     view["attachments"] = [describe(a) for a in attachments.of_submission(db, submission.id)]
     view["history"] = [
         event_view(e, for_resident=for_resident) for e in repository.history(db, submission.id)

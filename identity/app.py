@@ -9,9 +9,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from identity.accounts import routes as account_routes
 from identity.accounts.dependencies import SignInRequired, sign_in_redirect
+from identity.backchannel.delivery import logout_courier_for
 from identity.clients import routes as client_routes
 from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
+from identity.devices.ciba_ping import CibaPinger, PingSealer
 from identity.failure_format import answer_failure, documented_failure
 from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
@@ -58,6 +60,10 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.signing = Signing.build(runtime.master_key, settings.issuer)
     # The routes that take a file (kit.request_guard refuses multipart bodies elsewhere).
     app.state.upload_routes = UPLOAD_ROUTES
+    app.state.logout_courier = logout_courier_for(runtime, app.state.provider.keys)
+    app.state.ciba_pinger = CibaPinger(
+        runtime.sessions, PingSealer(runtime.master_key), settings.outbound_policy, runtime.clock
+    )
 
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from identity.claims_parameter import TARGETS, VERIFIED_CLAIMS, verified_claims_requests
+
 NAME = "name"  # English name as on the identity card
 NAME_ZH = "name#zh-HK"  # Chinese name, when the resident has one
 BIRTHDATE = "birthdate"  # YYYY-MM-DD
@@ -32,6 +34,24 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
 # Verification flags travel with their claim: consenting to "email" covers "email_verified".
 COMPANION_CLAIMS = {EMAIL_VERIFIED: EMAIL, PHONE_VERIFIED: PHONE}
 ALL_RESIDENT_CLAIMS = tuple(claim for claims in SCOPE_CLAIMS.values() for claim in claims)
+
+# A claim asked for inside ``verified_claims`` (OpenID Connect for Identity Assurance) is its
+# own field for consent and in the disclosure ledger: "verified_claims.name" is the name a
+# registration officer checked against the identity card, "name" the one on the profile.
+VERIFIED_FIELD_PREFIX = f"{VERIFIED_CLAIMS}."
+
+
+def verified_field(name: str) -> str:
+    return VERIFIED_FIELD_PREFIX + name
+
+
+def is_verified_field(field: str) -> bool:
+    return field.startswith(VERIFIED_FIELD_PREFIX)
+
+
+def verified_claim_of(field: str) -> str:
+    """``verified_claims.name`` -> ``name``."""
+    return field.removeprefix(VERIFIED_FIELD_PREFIX)
 
 
 # Staff roles (an account's ``roles``), released in the ``roles`` claim (RFC 9068 §2.2.3.1).
@@ -75,13 +95,18 @@ def requested_claims(
 ) -> list[str]:
     """Claims asked for by scope (OIDC Core §5.4) and by the ``claims`` parameter (§5.5),
     limited to what the client's registered scopes (``allowed_scopes``) allow, in a stable
-    order."""
+    order: the ordinary ones, then those asked for inside ``verified_claims`` as their
+    verified fields (``verified_claims.name``)."""
     wanted = set(claims_for_scope(scope))
-    for target in ("userinfo", "id_token"):
+    verified: set[str] = set()
+    for target in TARGETS:
         section = (claims_request or {}).get(target) or {}
         wanted.update(name for name in section if isinstance(name, str))
+        for request in verified_claims_requests(section):
+            verified.update(name for name in request.get("claims") or {} if isinstance(name, str))
     allowed = set(claims_for_scope(" ".join(allowed_scopes)))
-    return [name for name in ALL_RESIDENT_CLAIMS if name in wanted and name in allowed]
+    ordinary = [name for name in ALL_RESIDENT_CLAIMS if name in wanted and name in allowed]
+    return ordinary + [verified_field(n) for n in ALL_RESIDENT_CLAIMS if n in verified and n in allowed]
 
 
 def consent_fields(names: Iterable[str]) -> tuple[str, ...]:

@@ -13,8 +13,13 @@ The shape (§5.5, §5.5.1):
 * each claim is requested with ``null`` (the default manner) or an object in which
   ``essential`` is a boolean, ``values`` an array, and other members (``value``, extensions)
   are free; for ``acr`` (§5.5.1.1) ``value`` is a string and ``values`` an array of strings;
-* ``verified_claims`` (OpenID Connect for Identity Assurance §5.1) is an object or an array
-  of objects.
+* ``verified_claims`` (OpenID Connect for Identity Assurance 1.0 §5.2-5.4) is an object or a
+  non-empty array of objects, each with a ``verification`` object naming ``trust_framework``
+  and a non-empty ``claims`` object of individual claim requests. Inside ``verification`` every
+  member is null, an object (a constraint: ``value``, ``values`` an array, ``max_age`` a
+  non-negative number; or a deeper template), or, for ``evidence`` and ``check_details``, an
+  array of such objects; an ``evidence`` entry names its ``type`` with ``value``, never
+  ``values`` (§5.3). A ``purpose`` is 3 to 300 characters (§5.2).
 """
 
 from __future__ import annotations
@@ -27,6 +32,10 @@ TARGETS = ("userinfo", "id_token")
 ACR = "acr"
 VERIFIED_CLAIMS = "verified_claims"
 CLAIM_NAME_SHOWN = re.compile(r"[A-Za-z0-9_#:.-]{1,64}")
+IDA = "OpenID Connect for Identity Assurance"
+PURPOSE_LENGTH = range(3, 301)
+# Members of ``verification`` whose value is an array of templates (an OR of filters).
+FILTER_ARRAYS = ("evidence", "check_details")
 
 
 class MalformedClaimsRequest(ValueError):
@@ -70,6 +79,8 @@ def _check_claim_request(where: str, request: Any, *, strings_only: bool) -> Non
         raise MalformedClaimsRequest(f"{where}.essential must be true or false (OIDC Core section 5.5.1).")
     if "values" in request and not isinstance(request["values"], list):
         raise MalformedClaimsRequest(f"{where}.values must be an array (OIDC Core section 5.5.1).")
+    if "max_age" in request and not _non_negative_number(request["max_age"]):
+        raise MalformedClaimsRequest(f"{where}.max_age must be a non-negative number ({IDA} section 5.4).")
     if strings_only:
         values = request.get("values", [])
         if ("value" in request and not isinstance(request["value"], str)) or not all(
@@ -78,13 +89,73 @@ def _check_claim_request(where: str, request: Any, *, strings_only: bool) -> Non
             raise MalformedClaimsRequest(f"{where}: acr values are strings (OIDC Core section 5.5.1.1).")
 
 
+def verified_claims_requests(section: Any) -> list[dict[str, Any]]:
+    """The ``verified_claims`` requests of one checked target section, as a list (the member
+    is an object or an array of them)."""
+    if not isinstance(section, dict):
+        return []
+    request = section.get(VERIFIED_CLAIMS)
+    items = request if isinstance(request, list) else [request]
+    return [item for item in items if isinstance(item, dict)]
+
+
 def _check_verified_claims(target: str, request: Any) -> None:
     items = request if isinstance(request, list) else [request]
+    where = f"claims.{target}.verified_claims"
     if not items or not all(isinstance(item, dict) for item in items):
-        raise MalformedClaimsRequest(
-            f"claims.{target}.verified_claims must be an object or an array of objects"
-            " (OpenID Connect for Identity Assurance section 5.1)."
-        )
+        raise MalformedClaimsRequest(f"{where} must be an object or an array of objects ({IDA} section 5.2).")
+    for index, item in enumerate(items):
+        here = f"{where}[{index}]" if isinstance(request, list) else where
+        verification = item.get("verification")
+        if not isinstance(verification, dict) or "trust_framework" not in verification:
+            raise MalformedClaimsRequest(
+                f"{here}.verification must be an object with trust_framework ({IDA} section 5.3)."
+            )
+        _check_template(f"{here}.verification", verification)
+        claims = item.get("claims")
+        if not isinstance(claims, dict) or not claims:
+            raise MalformedClaimsRequest(f"{here}.claims must be a non-empty object ({IDA} section 5.2).")
+        for name, claim_request in claims.items():
+            claim_where = f"{here}.claims.{_printable(name)}"
+            _check_claim_request(claim_where, claim_request, strings_only=False)
+            _check_purpose(claim_where, claim_request)
+
+
+def _check_template(where: str, template: dict[str, Any]) -> None:
+    """A ``verification`` template: constraints on leaves, deeper templates, filter arrays."""
+    _check_claim_request(where, template, strings_only=False)
+    _check_purpose(where, template)
+    for name, member in template.items():
+        if name in ("essential", "values", "value", "max_age", "purpose"):
+            continue
+        member_where = f"{where}.{_printable(name)}"
+        if name in FILTER_ARRAYS:
+            if not isinstance(member, list) or not all(isinstance(entry, dict) for entry in member):
+                raise MalformedClaimsRequest(
+                    f"{member_where} must be an array of objects ({IDA} section 5.3)."
+                )
+            for entry in member:
+                if name == "evidence" and isinstance(entry.get("type"), dict) and "values" in entry["type"]:
+                    raise MalformedClaimsRequest(
+                        f"{member_where}.type takes value, not values ({IDA} section 5.3)."
+                    )
+                _check_template(member_where, entry)
+        elif member is not None:
+            if not isinstance(member, dict):
+                raise MalformedClaimsRequest(f"{member_where} must be null or an object ({IDA} section 5.3).")
+            _check_template(member_where, member)
+
+
+def _check_purpose(where: str, request: Any) -> None:
+    if not isinstance(request, dict) or "purpose" not in request:
+        return
+    purpose = request["purpose"]
+    if not isinstance(purpose, str) or len(purpose) not in PURPOSE_LENGTH:
+        raise MalformedClaimsRequest(f"{where}.purpose must be 3 to 300 characters ({IDA} section 5.2).")
+
+
+def _non_negative_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
 
 
 def _printable(name: str) -> str:

@@ -125,5 +125,8 @@ class ConsentPort(Protocol):
 
     def list_grants(self, db: Session, resident_id: str) -> Sequence[GrantRecord]: ...
 
-    def revoke_grant(self, db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantRecord:
-        """Raises ``LookupError`` for an unknown grant or another resident's."""
+    def revoke_grant(
+        self, db: Session, resident_id: str, grant_id: str, now: datetime, by: str = "resident"
+    ) -> GrantRecord:
+        """Raises ``LookupError`` for an unknown grant or another resident's. ``by``:
+        "resident" (the resident withdrew it) or "suspension" (the account was suspended)."""

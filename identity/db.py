@@ -14,6 +14,7 @@ from kit.db import Base, session_scope
 TABLE_PREFIX = "idp_"
 MODEL_MODULES = (
     "identity.accounts.models",
+    "identity.backchannel.models",
     "identity.clients.models",
     "identity.devices.models",
     "identity.keys.models",

@@ -14,6 +14,7 @@ Only verification lives here; the provider signs its tokens with Authlib/joserfc
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import time
@@ -26,6 +27,7 @@ import httpx
 from jose import jwt
 from jose.exceptions import JOSEError
 
+from kit.dpop import INVALID_DPOP_PROOF, DpopProofVerifier, InvalidProof, Presentation, bound_key
 from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, compared per §4
@@ -43,6 +45,24 @@ KEY_TYPES = {"ES256": ("EC", "P-256"), "RS256": ("RSA", None)}
 class InvalidToken(ValueError):
     """A token that does not verify. The message says why, in words safe to show the caller
     (it never contains the token or a key)."""
+
+    error = "invalid_token"
+    scheme = "Bearer"
+    nonce: str | None = None
+
+
+class SenderConstraintFailed(InvalidToken):
+    """A DPoP-bound token presented without its proof, with a proof that does not hold, or
+    an unbound token presented in the DPoP scheme (RFC 9449 §7). Answered with a ``DPoP``
+    challenge; ``error`` is ``invalid_token``, ``invalid_dpop_proof`` or ``use_dpop_nonce``
+    (then ``nonce`` is a fresh one for the ``DPoP-Nonce`` header)."""
+
+    scheme = "DPoP"
+
+    def __init__(self, message: str, error: str = "invalid_token", nonce: str | None = None) -> None:
+        super().__init__(message)
+        self.error = error
+        self.nonce = nonce
 
 
 class JwksUnavailable(Exception):
@@ -300,8 +320,12 @@ class AccessTokenVerifier:
     - extensions we do not implement: a token with a ``crit`` header is refused
       (RFC 7515 §4.1.11);
     - oversized input: tokens longer than MAX_TOKEN_LENGTH are refused before parsing;
-    - revoked tokens, when given a ``revocation`` check (asked last, for a token that
-      verifies in every other way, so forged tokens cost no lookup).
+    - revoked tokens, when given a ``revocation`` check (asked after every check of the
+      token itself, so forged tokens cost no lookup);
+    - stolen sender-constrained tokens (RFC 9449 §7): a token bound to a key (``cnf.jkt``)
+      is accepted only in the ``DPoP`` scheme with a proof by that key for this very
+      request (``dpop``, ``kit.dpop``); presented as a bearer token, or to a verifier given
+      no ``dpop``, it is refused. An unbound token in the DPoP scheme is refused too.
     """
 
     def __init__(
@@ -314,19 +338,30 @@ class AccessTokenVerifier:
         max_token_length: int = MAX_TOKEN_LENGTH,
         clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
         revocation: RevocationCheck | None = None,
+        dpop: DpopProofVerifier | None = None,
     ) -> None:
         self.issuer = issuer
         self.revocation = revocation
+        self.dpop = dpop
         self.audience = audience
         self.jwks = jwks
         self.clock = clock
         self.max_token_length = max_token_length
         self.clock_skew = clock_skew_seconds
 
-    def verify(self, token: str, *, check_expiry: bool = True) -> AccessTokenClaims:
+    def verify(
+        self,
+        token: str,
+        *,
+        check_expiry: bool = True,
+        presentation: Presentation | None = None,
+        check_sender: bool = True,
+    ) -> AccessTokenClaims:
         """The token's claims, or ``InvalidToken``; ``JwksUnavailable`` when the keys cannot
         be loaded. ``check_expiry=False`` is for the issuer itself only: introspection and
-        revocation (RFC 7662, RFC 7009) must still recognise an expired token they issued."""
+        revocation (RFC 7662, RFC 7009) must still recognise an expired token they issued;
+        so is ``check_sender=False`` (they look a token up, nobody uses it). A resource
+        server passes the ``presentation`` (``kit.dpop.read_authorization``)."""
         if not isinstance(token, str) or not token or len(token) > self.max_token_length:
             raise InvalidToken("the access token is missing or too long")
         if token.count(".") != 2:
@@ -362,9 +397,44 @@ class AccessTokenVerifier:
         except JOSEError as exc:
             raise InvalidToken(f"the access token does not verify: {exc}") from None
         verified = self._checked(claims, check_expiry)
+        jkt = bound_key(claims) if check_sender else None
+        if check_sender:
+            self._check_scheme(jkt, presentation)
         if self.revocation is not None and self.revocation.is_revoked(verified.token_id):
             raise InvalidToken("the access token has been revoked")
+        if jkt is not None and presentation is not None:
+            self._check_proof(token, jkt, presentation)
         return verified
+
+    def _check_scheme(self, jkt: str | None, presentation: Presentation | None) -> None:
+        scheme = presentation.scheme if presentation is not None else "bearer"
+        if jkt is not None and scheme != "dpop":
+            raise SenderConstraintFailed(
+                "the access token is DPoP-bound: send it as Authorization: DPoP with a DPoP proof"
+            )
+        if jkt is None and scheme == "dpop":
+            raise SenderConstraintFailed("the access token is not DPoP-bound: send it as a Bearer token")
+        if jkt is not None and self.dpop is None:
+            raise SenderConstraintFailed("DPoP-bound access tokens are not accepted here")
+
+    def _check_proof(self, token: str, jkt: str, presentation: Presentation) -> None:
+        assert self.dpop is not None  # _check_scheme refused a bound token without one
+        now = self.clock()
+        if presentation.multiple_proofs:
+            raise SenderConstraintFailed("send exactly one DPoP proof", INVALID_DPOP_PROOF)
+        try:
+            proof = self.dpop.verify(
+                presentation.proof,
+                method=presentation.method,
+                url=presentation.url,
+                now=now,
+                access_token=token,
+            )
+        except InvalidProof as exc:
+            nonce = self.dpop.fresh_nonce(now) if exc.error != INVALID_DPOP_PROOF else None
+            raise SenderConstraintFailed(str(exc), exc.error, nonce) from None
+        if not hmac.compare_digest(proof.jkt, jkt):
+            raise SenderConstraintFailed("the DPoP proof was signed with another key than the token's")
 
     def _checked(self, claims: dict[str, Any], check_expiry: bool) -> AccessTokenClaims:
         missing = [name for name in REQUIRED_CLAIMS if name not in claims]

@@ -124,6 +124,10 @@ class OutboundPolicy:
     allow_private: bool = False
     resolve: Resolver = system_resolver
     resolve_timeout_seconds: float = RESOLVE_TIMEOUT_SECONDS
+    # A development deployment (its issuer is http on loopback): the callbacks a client
+    # registers for us to POST to (back-channel logout, CIBA ping) may be http on loopback,
+    # where the department's own development server runs. Keys are never fetched so.
+    development: bool = False
 
     def check_url(self, url: str) -> SplitResult:
         """The URL's parts, when its form may be fetched: https (http too in a test
@@ -190,6 +194,47 @@ class OutboundPolicy:
         pinned = parts._replace(netloc=netloc).geturl()
         host_header = host if parts.port is None else f"{_bracketed(host)}:{parts.port}"
         return PinnedTarget(url=pinned, host=host_header, tls_name=host if parts.scheme == "https" else None)
+
+    def _loopback_in_development(self, url: str) -> bool:
+        """In a development deployment, an http URL to a loopback host."""
+        if not self.development:
+            return False
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            return False
+        literal = _literal_address(parts.hostname or "")
+        loopback = parts.hostname == "localhost" or (literal is not None and literal.is_loopback)
+        return parts.scheme == "http" and loopback
+
+    def _loopback_policy(self) -> OutboundPolicy:
+        """Addresses checked to be loopback, nothing else: a loopback name that resolves
+        elsewhere is refused."""
+
+        def loopback_only(host: str, port: int) -> list[str]:
+            found = self.resolve(host, port)
+            if not all(ipaddress.ip_address(text.split("%", 1)[0]).is_loopback for text in found):
+                raise OSError("a loopback name resolved to another address")
+            return found
+
+        return OutboundPolicy(
+            allow_private=True, resolve=loopback_only, resolve_timeout_seconds=self.resolve_timeout_seconds
+        )
+
+    def check_callback(self, url: str) -> None:
+        """For a URL a client registers for us to POST to (``backchannel_logout_uri``, a CIBA
+        ``backchannel_client_notification_endpoint``): as ``check_registered``, and in a
+        development deployment http on loopback too."""
+        if self._loopback_in_development(url):
+            self._loopback_policy().check_url(url)
+            return
+        self.check_registered(url)
+
+    def pin_callback(self, url: str) -> PinnedTarget:
+        """The checked address to POST a callback to (``check_callback``'s rule), at send time."""
+        if self._loopback_in_development(url):
+            return self._loopback_policy().pin(url)
+        return self.pin(url)
 
 
 def _default_port(scheme: str) -> int:

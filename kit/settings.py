@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60)
     refresh_reuse_grace_seconds: int = Field(default=10, ge=0, le=120)
     authorization_code_ttl_seconds: int = Field(default=60, ge=10, le=600)
+    # RFC 9126: every client must push its authorization requests (PAR) when true; a client
+    # can be held to it alone (require_pushed_authorization_requests, --require-par).
+    require_par: bool = False
+    # RFC 9449 §8: the token and PAR endpoints demand a DPoP nonce of theirs in every proof.
+    dpop_require_nonce: bool = True
     # The deployment's resource servers (consent, forms hub) ask whether an access token was
     # revoked; a "not revoked" answer is reused this long, so a revocation takes effect
     # within it (kit.access_tokens.CachedRevocationCheck).
@@ -172,7 +177,14 @@ class Settings(BaseSettings):
 
     @property
     def outbound_policy(self) -> OutboundPolicy:
-        return OutboundPolicy(allow_private=self.outbound_allow_private)
+        return OutboundPolicy(allow_private=self.outbound_allow_private, development=self.is_development)
+
+    @property
+    def is_development(self) -> bool:
+        """The issuer is http on loopback: a developer's machine or a test, never a deployment
+        anyone else reaches."""
+        parts = urlsplit(self.issuer)
+        return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
 
     @property
     def trusted_proxy_networks(self) -> TrustedProxies:

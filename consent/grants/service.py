@@ -22,6 +22,9 @@ from consent.grants import repository
 from consent.grants.models import ConsentGrant
 
 REVOKED_BY_RESIDENT = "resident"
+# The account was suspended (its identity-card number recovered by the proofed holder).
+REVOKED_BY_SUSPENSION = "suspension"
+REVOKERS = (REVOKED_BY_RESIDENT, REVOKED_BY_SUSPENSION)
 
 STATUS_ACTIVE = "active"
 STATUS_EXPIRED = "expired"
@@ -174,14 +177,19 @@ def list_grants(db: Session, resident_id: str, now: datetime) -> list[GrantView]
     return [GrantView.of(grant, now) for grant in repository.for_resident(db, resident_id)]
 
 
-def revoke_grant(db: Session, resident_id: str, grant_id: str, now: datetime) -> GrantView:
+def revoke_grant(
+    db: Session, resident_id: str, grant_id: str, now: datetime, by: str = REVOKED_BY_RESIDENT
+) -> GrantView:
     """Withdraw consent; the next release (including userinfo on a token already issued)
-    sees it. Revoking twice keeps the first time. Another resident's grant is not found."""
+    sees it. Revoking twice keeps the first time. Another resident's grant is not found.
+    ``by``: who withdrew it (one of ``REVOKERS``), shown to the resident and auditors."""
+    if by not in REVOKERS:
+        raise ValueError(f"unknown revoker {by!r}")
     grant = repository.get(db, grant_id)
     if grant is None or grant.resident_id != resident_id:
         raise GrantNotFound(grant_id)
     if grant.revoked_at is None:
         grant.revoked_at = now
-        grant.revoked_by = REVOKED_BY_RESIDENT
+        grant.revoked_by = by
         db.flush()
     return GrantView.of(grant, now)

@@ -31,7 +31,7 @@ from forms_hub.dependencies import (
     RpKeys,
     Storage,
 )
-from forms_hub.errors import AttachmentTooLarge, FormsError, InvalidInput, PrefillRecheckNeeded
+from forms_hub.errors import AttachmentTooLarge, FormsError, IdentityLevelRequired, InvalidInput
 from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.oidc_client.service import (
@@ -128,7 +128,9 @@ def create_submission(
     now: Now,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once."""
+    """Save a draft, or (``submit: true`` with an Idempotency-Key) submit at once. A form
+    that needs an identity level cannot be submitted at once (403 ``identity_level_required``):
+    save a draft, fill it from the identity, then submit it."""
     if not body.submit:
         draft = create_draft(db, sealer, config.draft_ttl, resident, body.form, body.answers, now)
         return _json(submission_view(db, sealer, draft, for_resident=True), 201)
@@ -211,7 +213,9 @@ async def submit_form(
 ) -> JSONResponse:
     """Submit a form in one request: the answers and the files (multipart, each file in a
     part named after the definition's attachment). Needs an Idempotency-Key; a retry with
-    the same key and request returns the first submission."""
+    the same key and request returns the first submission. A form that needs an identity
+    level is refused (403 ``identity_level_required``): it needs a draft filled from the
+    identity."""
     key = _key(request.headers.get("idempotency-key"))
     if key is None:
         raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
@@ -342,12 +346,14 @@ def submit_with_recheck(
     now: datetime,
     view: bool = False,
 ) -> tuple[dict[str, Any] | None, bool]:
-    """Submit a draft, re-checking verified prefilled answers against a fresh release.
+    """Submit a draft, with the identity checks against a fresh release from the provider:
+    verified prefilled answers, and the identity level of a form that needs one.
 
-    Without prefilled answers this is one step. With them, three, so that no transaction
-    is open while the provider is called: read what the re-check needs (and commit); call
-    the provider; submit. Returns (the submission's view when asked for, replayed). Raises
-    FormsError (and then the submission is unchanged)."""
+    Without identity checks this is one step. With them, three, so that no transaction is
+    open while the provider is called: read what the checks need (and commit); call the
+    provider with the tokens of the draft's identity release; submit. Returns (the
+    submission's view when asked for, replayed). Raises FormsError (and then the submission
+    is unchanged, but for the identity level a refused release showed)."""
 
     def submit(submission: Submission, fresh_claims: dict[str, Any] | None) -> tuple[Submission, bool]:
         return submissions.submit(
@@ -367,29 +373,30 @@ def submit_with_recheck(
         )
 
     submission = submissions.get_own(db, resident, submission_id, now, lock=True)
-    if submission.status != "draft" or not submissions.verified_prefill(submission):
+    stored = None
+    if submission.status == "draft" and submissions.needs_identity_release(db, submission):
+        stored = prefill_tokens(db, keys, submission.id)
+    if stored is None:  # no identity checks, or no release to check against (refused)
         submission, replayed = submit(submission, None)
         body = submission_view(db, sealer, submission, for_resident=True) if view else None
         return body, replayed
-    stored = prefill_tokens(db, keys, submission.id)
-    credentials = client_credentials(db, keys) if stored else None
+    credentials = client_credentials(db, keys)
     db.commit()
-    if stored is None or credentials is None:
-        raise PrefillRecheckNeeded(
-            "The details filled from your identity must be checked again before submitting."
-        )
     fresh, refreshed = fresh_release(provider, *credentials, stored, now)
     try:
         submission = submissions.get_own(db, resident, submission_id, now, lock=True)
         submission, replayed = submit(submission, fresh)
         drop_prefill_tokens(db, submission.id)
         body = submission_view(db, sealer, submission, for_resident=True) if view else None
-    except FormsError:
+    except FormsError as exc:
         db.rollback()
         if refreshed:
             # The old refresh token is spent (rotation): keep the new ones for the retry.
             store_prefill_tokens(db, keys, submission_id, stored.sub, refreshed, stored.claims, now)
-            db.commit()
+        if isinstance(exc, IdentityLevelRequired) and exc.identity_level:
+            refused = submissions.get_own(db, resident, submission_id, now, lock=True)
+            refused.identity_level = exc.identity_level  # what the edit page then shows
+        db.commit()
         raise
     return body, replayed
 
@@ -415,7 +422,9 @@ def submit_draft(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Submit a draft. Verified answers filled from the identity are checked again against
-    a fresh release from the provider; a changed value is refused."""
+    the verified_claims of a fresh release from the provider (a changed value: 422); a form
+    that needs an identity level (``min_identity_level``) is refused with 403
+    ``identity_level_required`` unless that release shows the level."""
     body, replayed = submit_with_recheck(
         db,
         resident,

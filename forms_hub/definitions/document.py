@@ -18,23 +18,16 @@ from typing import Any, cast
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
+from forms_hub.assurance import SELF_ASSERTED
+
 LANGUAGES = ("en", "zh-HK")
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCALAR_TYPES = ("string", "integer", "number", "boolean")
 
-# Identity claims a form may prefill, and whether the provider's value is verified (taken
-# from registration: read-only in the form and re-checked at submission) or self-declared
-# (the resident may edit it), as in iAM Smart's profile.
-PREFILL_CLAIMS: dict[str, bool] = {
-    "name": True,
-    "name#zh-HK": True,
-    "birthdate": True,
-    "gender": True,
-    "hkid_number": True,
-    "email": False,
-    "phone_number": False,
-    "address": False,
-}
+# The identity claims a form may prefill (definition.schema.json lists the same), and their
+# labels. Whether a prefilled value is verified is not a property of the claim but of the
+# release: only a value that came inside ``verified_claims`` is (forms_hub.assurance); any
+# other is self-declared, and the resident may edit it.
 CLAIM_LABELS: dict[str, dict[str, str]] = {
     "name": {"en": "English name", "zh-HK": "英文姓名"},
     "name#zh-HK": {"en": "Chinese name", "zh-HK": "中文姓名"},
@@ -268,10 +261,6 @@ class Field:
             return "select"
         return {"date": "date", "email": "email"}.get(self.schema.get("format", ""), "text")
 
-    @property
-    def verified_prefill(self) -> bool:
-        return bool(self.prefill_claim and PREFILL_CLAIMS[self.prefill_claim])
-
 
 class FormDocument:
     """Read-only view of a valid definition document (the casts below rest on
@@ -307,6 +296,12 @@ class FormDocument:
     @property
     def prefill(self) -> dict[str, str]:
         return cast(dict[str, str], self.raw.get("prefill", {}))
+
+    @property
+    def min_identity_level(self) -> str | None:
+        """The identity level a resident needs to submit this form (None: anyone may)."""
+        level = self.raw.get("min_identity_level")
+        return None if level in (None, SELF_ASSERTED) else cast(str, level)
 
     @property
     def attachments(self) -> list[dict[str, Any]]:

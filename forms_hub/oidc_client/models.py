@@ -57,8 +57,14 @@ class HubSession(Base):
     acr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # The provider's session (the ID token's ``sid``): a logout token naming it ends this one.
+    sid: Mapped[str | None] = mapped_column(String(64))
 
-    __table_args__ = (Index("ix_forms_sessions_expiry", "expires_at"),)
+    __table_args__ = (
+        Index("ix_forms_sessions_expiry", "expires_at"),
+        Index("ix_forms_sessions_sid", "sid"),
+        Index("ix_forms_sessions_sub", "sub"),
+    )
 
 
 class PrefillToken(Base):
@@ -74,3 +80,16 @@ class PrefillToken(Base):
     tokens_sealed: Mapped[str] = mapped_column(Text)
     claims: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime]
+    sid: Mapped[str | None] = mapped_column(String(64))  # the provider's session they came from
+
+
+class LogoutTokenJti(Base):
+    """Logout tokens already acted on (Back-Channel Logout 1.0 §2.6 step 8), kept until they
+    expire, so a captured one cannot be replayed."""
+
+    __tablename__ = "forms_logout_token_jtis"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_forms_logout_token_jtis_expiry", "expires_at"),)

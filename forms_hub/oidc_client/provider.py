@@ -30,6 +30,8 @@ from jose.exceptions import JOSEError
 from kit.access_tokens import MAX_TOKEN_LENGTH, HttpJwks, InvalidToken, JwksUnavailable, find_key
 
 ID_TOKEN_ALGORITHMS = ["RS256", "ES256"]
+LOGOUT_TOKEN_TYPE = "logout+jwt"
+LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LEEWAY_SECONDS = 30
 JWKS_REFETCH_SECONDS = 5.0
 
@@ -130,6 +132,34 @@ class ProviderClient:
             raise InvalidToken("azp does not name this client")
         if not isinstance(claims.get("sub"), str) or not claims["sub"]:
             raise InvalidToken("no subject")
+        return claims
+
+    def verify_logout_token(self, logout_token: str, *, client_id: str, now: float) -> dict[str, Any]:
+        """OpenID Connect Back-Channel Logout 1.0 §2.6: signed by the provider (the JWKS, as
+        ID tokens), ``iss``, ``aud``, ``iat`` and ``exp``, explicitly typed ``logout+jwt`` (so
+        an ID token cannot be passed off as one), the back-channel logout event, a ``sid`` or
+        a ``sub``, a ``jti`` (the caller refuses one seen before), and no ``nonce``."""
+        claims = self._verified(logout_token, ID_TOKEN_ALGORITHMS, audience=client_id)
+        if jwt.get_unverified_header(logout_token).get("typ") != LOGOUT_TOKEN_TYPE:
+            raise InvalidToken("not a logout token (typ)")
+        if "nonce" in claims:
+            raise InvalidToken("a logout token carries no nonce")
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if not isinstance(iat, int) or not isinstance(exp, int) or iat > now + LEEWAY_SECONDS:
+            raise InvalidToken("iat and exp are required, iat not in the future")
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(LOGOUT_EVENT), dict):
+            raise InvalidToken("no back-channel logout event")
+        sid, sub = claims.get("sid"), claims.get("sub")
+        if sid is None and sub is None:
+            raise InvalidToken("neither sid nor sub")
+        if not all(
+            value is None or (isinstance(value, str) and 0 < len(value) <= 64) for value in (sid, sub)
+        ):
+            raise InvalidToken("sid or sub is malformed")
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not 0 < len(jti) <= 255:
+            raise InvalidToken("no jti")
         return claims
 
     # -- the authorization code flow ----------------------------------------------------

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from forms_hub.oidc_client.models import AuthRequest, HubSession, PrefillToken, RelyingPartyClient
+from forms_hub.oidc_client.models import (
+    AuthRequest,
+    HubSession,
+    LogoutTokenJti,
+    PrefillToken,
+    RelyingPartyClient,
+)
 
 _CLIENT_ROW = 1  # the hub has exactly one registration with the provider
 
@@ -79,7 +86,13 @@ def prefill_tokens(db: Session, submission_id: str) -> PrefillToken | None:
 
 
 def save_prefill_tokens(
-    db: Session, submission_id: str, sub: str, tokens_sealed: str, claims: list[str], now: datetime
+    db: Session,
+    submission_id: str,
+    sub: str,
+    tokens_sealed: str,
+    claims: list[str],
+    now: datetime,
+    sid: str | None = None,
 ) -> None:
     row = prefill_tokens(db, submission_id)
     if row is None:
@@ -90,12 +103,63 @@ def save_prefill_tokens(
                 tokens_sealed=tokens_sealed,
                 claims=claims,
                 created_at=now,
+                sid=sid,
             )
         )
     else:
         row.sub, row.tokens_sealed, row.claims, row.created_at = sub, tokens_sealed, claims, now
+        row.sid = sid or row.sid
     db.flush()
 
 
 def delete_prefill_tokens(db: Session, submission_id: str) -> None:
     db.execute(delete(PrefillToken).where(PrefillToken.submission_id == submission_id))
+
+
+# -- back-channel logout ---------------------------------------------------------------------
+
+
+def record_logout_jti(db: Session, jti: str, expires_at: datetime, now: datetime) -> bool:
+    """Remember a logout token's ``jti``; False when it was seen before (a replay), also
+    when another request records it at the same moment."""
+    db.execute(delete(LogoutTokenJti).where(LogoutTokenJti.expires_at < now))
+    if db.get(LogoutTokenJti, jti) is not None:
+        return False
+    try:
+        with db.begin_nested():
+            db.add(LogoutTokenJti(jti=jti, expires_at=expires_at))
+    except IntegrityError:
+        return False
+    return True
+
+
+def _named(
+    sub_column: InstrumentedAttribute[str],
+    sid_column: InstrumentedAttribute[str | None],
+    sub: str | None,
+    sid: str | None,
+) -> ColumnElement[bool]:
+    """Rows of the session ``sid`` names (of ``sub``, when it is named too), or else every row
+    of ``sub`` (Back-Channel Logout 1.0 §2.7)."""
+    if sid is None:
+        return sub_column == sub
+    if sub is None:
+        return sid_column == sid
+    return and_(sid_column == sid, sub_column == sub)
+
+
+def delete_sessions_named(db: Session, sub: str | None, sid: str | None) -> int:
+    result = db.execute(
+        delete(HubSession)
+        .where(_named(HubSession.sub, HubSession.sid, sub, sid))
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def delete_prefill_tokens_named(db: Session, sub: str | None, sid: str | None) -> None:
+    db.execute(
+        delete(PrefillToken)
+        .where(_named(PrefillToken.sub, PrefillToken.sid, sub, sid))
+        .execution_options(synchronize_session=False)
+    )

@@ -15,6 +15,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,11 +136,13 @@ def begin(
     now: datetime,
     sub: str | None = None,
     submission_id: str | None = None,
-    claims: tuple[str, ...] = (),
+    claims: Mapping[str, Any] | None = None,
     ui_locales: str | None = None,
     prompt: str | None = None,
 ) -> dict[str, str]:
-    """Store a new authorization request; returns the authorization request parameters."""
+    """Store a new authorization request; returns the authorization request parameters.
+    ``claims``: the ``claims`` parameter (OIDC Core §5.5); the request keeps the names it
+    asks for at userinfo."""
     state = secrets.token_urlsafe(24)
     nonce = secrets.token_urlsafe(24)
     verifier = secrets.token_urlsafe(48)
@@ -155,7 +158,7 @@ def begin(
             return_to=safe_return_to(return_to),
             sub=sub,
             submission_id=submission_id,
-            claims=list(claims),
+            claims=list((claims or {}).get("userinfo") or {}),
             created_at=now,
             expires_at=now + ttl,
         ),
@@ -172,8 +175,7 @@ def begin(
         "code_challenge_method": "S256",
     }
     if claims:
-        # Exactly the claims the form prefills, no more (OIDC Core §5.5).
-        params["claims"] = json.dumps({"userinfo": {name: None for name in claims}}, separators=(",", ":"))
+        params["claims"] = json.dumps(claims, separators=(",", ":"))
     if ui_locales:
         params["ui_locales"] = ui_locales
     if prompt:
@@ -238,10 +240,17 @@ def start_session(
             acr=id_token_claims.get("acr") if isinstance(id_token_claims.get("acr"), str) else None,
             created_at=now,
             expires_at=now + ttl,
+            sid=_provider_sid(id_token_claims),
         ),
         now,
     )
     return f"{token}.{keys.cookie_signature(token)}"
+
+
+def _provider_sid(id_token_claims: dict[str, Any]) -> str | None:
+    """The provider's session the ID token came from (its ``sid``), when it names one."""
+    sid = id_token_claims.get("sid")
+    return sid if isinstance(sid, str) and 0 < len(sid) <= 64 else None
 
 
 def session_from_cookie(
@@ -292,14 +301,18 @@ def store_prefill_tokens(
     tokens: dict[str, Any],
     claims: tuple[str, ...],
     now: datetime,
+    sid: str | None = None,
 ) -> None:
+    """``sid``: the provider's session they were issued in (a logout token naming it drops
+    them); None keeps the one already stored (a refresh)."""
     payload = {
         "access_token": tokens["access_token"],
         "refresh_token": tokens.get("refresh_token"),
         "expires_at": (now + timedelta(seconds=int(tokens.get("expires_in") or 60))).isoformat(),
     }
     sealed = keys.prefill_tokens.seal(payload, submission_id)
-    repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now)
+    kept_sid = _provider_sid({"sid": sid})
+    repository.save_prefill_tokens(db, submission_id, sub, sealed, list(claims), now, kept_sid)
 
 
 def prefill_tokens(db: Session, keys: RelyingPartyKeys, submission_id: str) -> StoredTokens | None:

@@ -26,6 +26,7 @@ def index(request: Request, db: DbSession) -> Response:
                 "department_name": doc.raw["department_name"],
                 "description": doc.raw.get("description"),
                 "licence": definition.is_licence,
+                "min_identity_level": doc.min_identity_level,
             }
         )
     return render(request, "index.html", {"forms": forms, "notice_text": notice_text(request)})

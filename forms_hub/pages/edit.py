@@ -15,6 +15,7 @@ from starlette.responses import Response
 
 from forms_hub.access import Visitor
 from forms_hub.api.submissions import submit_with_recheck
+from forms_hub.assurance import level_satisfies
 from forms_hub.attachments.service import TYPE_NAMES
 from forms_hub.crypto import Sealer
 from forms_hub.definitions.answers import answers_from_form
@@ -31,7 +32,13 @@ from forms_hub.dependencies import (
     RpKeys,
     Storage,
 )
-from forms_hub.errors import AttachmentRejected, FormsError, InvalidAnswers, PrefillRecheckNeeded
+from forms_hub.errors import (
+    AttachmentRejected,
+    FormsError,
+    IdentityLevelRequired,
+    InvalidAnswers,
+    PrefillRecheckNeeded,
+)
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.files import add_attachment
 from forms_hub.submissions.models import Submission
@@ -39,6 +46,7 @@ from forms_hub.submissions.records import definition_of
 from forms_hub.views import submission_view
 from forms_hub.web.page_helpers import (
     check_csrf,
+    identity_level_page,
     notice_text,
     page_router,
     refused,
@@ -88,6 +96,8 @@ def _edit_context(
         "answers": answers if answers is not None else view["answers"],
         "attachments": view["attachments"],
         "readonly": {n for n, m in submission.prefill.items() if m.get("verified")},
+        "level_short": submission.identity_level is not None
+        and not level_satisfies(submission.identity_level, doc.min_identity_level),
         "prefilled": set(submission.prefill),
         "errors": error_list,
         "field_errors": {e["field"]: e for e in error_list},
@@ -243,6 +253,11 @@ async def edit_post(
             return redirect(f"/forms/submissions/{submission_id}/receipt")
         except InvalidAnswers as exc:
             return rerender(None, exc.extensions["errors"])
+        except IdentityLevelRequired as exc:
+            db.rollback()  # the answers were saved before submitting
+            submission = submissions.get_own(db, resident, submission_id, now)
+            view = submission_view(db, sealer, submission, for_resident=True, with_details=False)
+            return identity_level_page(request, exc.required_level, exc.identity_level, view)
         except PrefillRecheckNeeded as exc:
             message = {"en": exc.detail, "zh-HK": "必須再次核對由身份資料填寫的資料，請再次從身份資料填寫。"}
             return rerender(None, [{"field": "prefill", "code": exc.code, "message": message}])

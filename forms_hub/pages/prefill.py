@@ -1,5 +1,7 @@
-"""Prefill from the resident's identity: the page listing what would be filled, and the start
-of the authorization request that asks the provider for those claims."""
+"""Prefill from the resident's identity: the page listing what would be filled (and, for a form
+that needs one, that the identity level is asked for), the start of the authorization request
+that asks the provider for those claims, and the page of a form whose identity level the
+resident does not reach."""
 
 from __future__ import annotations
 
@@ -8,16 +10,24 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from forms_hub.access import Visitor
+from forms_hub.assurance import level_satisfies
 from forms_hub.definitions.service import document_of
 from forms_hub.dependencies import AnswerSealer, Config, HubSite, Provider, RpKeys
 from forms_hub.errors import FormsError
 from forms_hub.oidc_client.service import PURPOSE_PREFILL
 from forms_hub.pages.sign_in import start_authorization
 from forms_hub.submissions import service as submissions
-from forms_hub.submissions.prefill import prefill_claims, prefill_rows
+from forms_hub.submissions.prefill import identity_request, prefill_rows
 from forms_hub.submissions.records import definition_of
 from forms_hub.views import submission_view
-from forms_hub.web.page_helpers import check_csrf, page_router, refused, sign_in_redirect, signed_in_resident
+from forms_hub.web.page_helpers import (
+    check_csrf,
+    identity_level_page,
+    page_router,
+    refused,
+    sign_in_redirect,
+    signed_in_resident,
+)
 from forms_hub.web.rendering import redirect, render
 from kit.i18n import choose_language
 from kit.web import DbSession, Now
@@ -39,7 +49,30 @@ def prefill_page(
     except FormsError as exc:
         return refused(request, db, exc)
     rows = prefill_rows(doc, choose_language(request))
-    return render(request, "prefill.html", {"doc": doc, "submission": view, "rows": rows})
+    return render(
+        request,
+        "prefill.html",
+        {"doc": doc, "submission": view, "rows": rows, "level_needed": doc.min_identity_level},
+    )
+
+
+@router.get("/submissions/{submission_id}/identity-level")
+def identity_level(
+    request: Request, submission_id: str, visitor: Visitor, db: DbSession, sealer: AnswerSealer, now: Now
+) -> Response:
+    resident = signed_in_resident(visitor)
+    if resident is None:
+        return sign_in_redirect(request)
+    try:
+        submission = submissions.get_own(db, resident, submission_id, now)
+        doc = document_of(definition_of(db, submission))
+        view = submission_view(db, sealer, submission, for_resident=True, with_details=False)
+    except FormsError as exc:
+        return refused(request, db, exc)
+    required = doc.min_identity_level
+    if required is None or level_satisfies(submission.identity_level, required):
+        return redirect(f"/forms/submissions/{submission.id}/edit")
+    return identity_level_page(request, required, submission.identity_level, view)
 
 
 @router.post("/submissions/{submission_id}/prefill")
@@ -65,7 +98,7 @@ async def prefill_start(
             submission = submissions.get_own(db, resident, submission_id, now)
             if submission.status != "draft":
                 return redirect(f"/forms/submissions/{submission.id}")
-            claims = prefill_claims(document_of(definition_of(db, submission)))
+            claims = identity_request(document_of(definition_of(db, submission)))
         except FormsError as exc:
             return refused(request, db, exc)
         if not claims:

@@ -4,8 +4,9 @@ and signing out. Each handler ends its transaction before it calls the provider.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import Query, Request
@@ -14,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from forms_hub.access import Visitor
+from forms_hub.assurance import VERIFIED_CLAIMS, level_satisfies
 from forms_hub.config import FormsConfig, Site
 from forms_hub.definitions.service import document_of
 from forms_hub.dependencies import AnswerSealer, Config, HubSite, Provider, RpKeys
@@ -39,7 +41,7 @@ from forms_hub.principals import Resident
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.prefill import apply_prefill
 from forms_hub.submissions.records import definition_of
-from forms_hub.web.page_helpers import check_csrf, page_router
+from forms_hub.web.page_helpers import check_csrf, failure_page, page_router
 from forms_hub.web.rendering import error_page, redirect
 from kit.i18n import choose_language
 from kit.web import DbSession, Now
@@ -78,7 +80,7 @@ def start_authorization(
     return_to: str,
     sub: str | None = None,
     submission_id: str | None = None,
-    claims: tuple[str, ...] = (),
+    claims: Mapping[str, Any] | None = None,
 ) -> Response:
     """Store an authorization request (committed before the provider is asked for its
     endpoint) and send the browser to the provider."""
@@ -198,17 +200,23 @@ def callback(
     sub: str = claims["sub"]
     if sub != pending.sub or (userinfo or {}).get("sub") != pending.sub:
         return error_page(request, 400, "You signed in as another person than the one filling in this form.")
+    level_asked = VERIFIED_CLAIMS in pending.claims
     try:
         submission = submissions.get_own(db, Resident(sub), pending.submission_id or "", now, lock=True)
         doc = document_of(definition_of(db, submission))
-        filled = apply_prefill(db, sealer, submission, doc, userinfo or {}, now)
-        if filled:
-            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now)
+        filled = apply_prefill(db, sealer, submission, doc, userinfo or {}, now, level_asked=level_asked)
+        if filled or level_asked:  # kept to check the answers and the level again at submission
+            store_prefill_tokens(db, keys, submission.id, sub, tokens, pending.claims, now, claims.get("sid"))
     except FormsError as exc:
         db.rollback()
-        return error_page(request, exc.status, exc.detail)
-    notice = "prefilled" if filled else "prefill_empty"
-    return redirect(f"/forms/submissions/{pending.submission_id}/edit?notice={notice}")
+        return failure_page(request, exc)
+    edit = f"/forms/submissions/{submission.id}/edit"
+    if not level_satisfies(submission.identity_level, doc.min_identity_level):
+        return redirect(f"/forms/submissions/{submission.id}/identity-level")
+    if filled:
+        return redirect(f"{edit}?notice=prefilled")
+    notice = "identity_level_confirmed" if doc.min_identity_level else "prefill_empty"
+    return redirect(f"{edit}?notice={notice}")
 
 
 @router.post("/auth/logout")

@@ -25,8 +25,12 @@ class Submission(Base):
     # AES-GCM sealed JSON object of the answers (forms_hub.crypto.Sealer, aad = id).
     answers_sealed: Mapped[str] = mapped_column(Text)
     answers_digest: Mapped[str | None] = mapped_column(String(64))
-    # field -> {"claim": name, "verified": bool}: which answers came from the identity.
+    # field -> {"claim", "verified", "assurance_level"[, "trust_framework", "verified_at"]}:
+    # which answers came from the identity, and whether inside verified_claims.
     prefill: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The identity level the latest identity release for this submission showed
+    # (forms_hub.assurance.IDENTITY_LEVELS); None until a release asked for it.
+    identity_level: Mapped[str | None] = mapped_column(String(16))
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     assigned_to: Mapped[str | None] = mapped_column(String(64))

@@ -92,9 +92,36 @@ class SubmissionSummary(BaseModel):
     renews_licence: str | None = None
 
 
+class PrefillOut(BaseModel):
+    """How an answer came from the resident's identity."""
+
+    claim: str = Field(description="The identity claim the answer was filled from")
+    verified: bool = Field(
+        description="True only when the value came inside verified_claims under the hk_egate trust "
+        "framework: read-only, and checked again against a fresh release at submission"
+    )
+    assurance_level: str | None = Field(
+        default=None,
+        description="in_person | remote for a verified value; self_asserted for a value the resident "
+        "declared (an ordinary claim)",
+    )
+    trust_framework: str | None = Field(default=None, description="hk_egate (verified values only)")
+    verified_at: str | None = Field(
+        default=None, description="When the identity was proofed (verified values only)"
+    )
+
+
 class SubmissionView(SubmissionSummary):
     answers: dict[str, Any]
-    prefill: dict[str, Any] = Field(description="Which answers came from the identity, and whether verified")
+    prefill: dict[str, PrefillOut] = Field(
+        description="Which answers came from the resident's identity, and whether verified"
+    )
+    identity_level: str | None = Field(
+        default=None,
+        description="self_asserted | remote | in_person: the resident's identity level as the latest "
+        "identity release for this submission showed it (at submission, when the form needs a level "
+        "or has verified answers); null when no release asked for it",
+    )
     attachments: list[AttachmentOut]
     history: list[SubmissionEventOut]
     receipt: str | None = Field(default=None, description="The signed receipt (a compact JWS)")

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub.assurance import IN_PERSON, assurance_of, level_satisfies
 from forms_hub.attachments import repository as attachments_repository
 from forms_hub.attachments.models import Attachment
 from forms_hub.attachments.storage import AttachmentStorage
@@ -29,6 +30,7 @@ from forms_hub.errors import (
     DraftExpired,
     FormNotOpen,
     IdempotencyKeyReused,
+    IdentityLevelRequired,
     IllegalTransitionError,
     InvalidAnswers,
     InvalidInput,
@@ -43,7 +45,6 @@ from forms_hub.submissions import repository as submissions
 from forms_hub.submissions.files import add_attachment
 from forms_hub.submissions.models import Notification, Submission
 from forms_hub.submissions.outbox import Mailer
-from forms_hub.submissions.prefill import claim_value
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.submissions.records import (
     create_draft,
@@ -238,6 +239,74 @@ def verified_prefill(submission: Submission) -> dict[str, str]:
     return {name: meta["claim"] for name, meta in submission.prefill.items() if meta.get("verified")}
 
 
+def needs_identity_release(db: Session, submission: Submission) -> bool:
+    """Whether submitting needs a fresh identity release: verified answers to re-check, or a
+    form that needs an identity level."""
+    if verified_prefill(submission):
+        return True
+    return document_of(definition_of(db, submission)).min_identity_level is not None
+
+
+def identity_level_required(required: str, shown: str | None) -> IdentityLevelRequired:
+    """The refusal of a form that needs identity level ``required``; ``shown``: the level the
+    resident's identity release showed (None: none has shown it)."""
+    needed = "proofed in person" if required == IN_PERSON else "proofed remotely or in person"
+    where = (
+        "in person at a registration counter"
+        if required == IN_PERSON
+        else "remotely on the identity provider's /account/identity page, or in person at a "
+        "registration counter"
+    )
+    if shown is None:
+        detail = (
+            f"This form needs an identity {needed} (identity level {required!r} or higher). Fill it "
+            "from your identity first, so that your identity provider confirms your level."
+        )
+    else:
+        detail = (
+            f"This form needs an identity {needed} (identity level {required!r} or higher); your "
+            f"identity release shows {shown!r}. Have your identity proofed {where}, then fill the "
+            "form from your identity again."
+        )
+    return IdentityLevelRequired(detail, required_level=required, identity_level=shown)
+
+
+def _identity_errors(
+    doc: FormDocument,
+    submission: Submission,
+    answers: Mapping[str, Any],
+    fresh_claims: Mapping[str, Any] | None,
+) -> list[dict[str, Any]]:
+    """The identity checks of a submission against a fresh release: the form's identity level,
+    and every verified answer against the release's ``verified_claims`` (never its ordinary
+    claims). Returns the answers that differ; records the level the release shows.
+
+    Raises:
+        IdentityLevelRequired: the form needs a level the release does not show.
+        PrefillRecheckNeeded: verified answers, and no release to check them against.
+    """
+    verified = verified_prefill(submission)
+    required = doc.min_identity_level
+    if not verified and required is None:
+        return []
+    if fresh_claims is None:
+        if required is not None:
+            known = submission.identity_level
+            raise identity_level_required(required, None if level_satisfies(known, required) else known)
+        raise PrefillRecheckNeeded(
+            "The details filled from your identity must be checked again before submitting."
+        )
+    assurance = assurance_of(fresh_claims)
+    if not level_satisfies(assurance.level, required):
+        raise identity_level_required(str(required), assurance.level)
+    submission.identity_level = assurance.level
+    return [
+        prefill_mismatch(doc, name).as_json()
+        for name, claim in verified.items()
+        if answers.get(name) != assurance.verified_value(claim)
+    ]
+
+
 def _completeness_errors(
     doc: FormDocument, attachments: list[Attachment], answers: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
@@ -307,9 +376,12 @@ def submit(
     """Submit a draft; returns it and whether this was a replay of an earlier submit.
     ``key_checked``: the caller already made sure no other submission has this key.
 
+    ``fresh_claims``: a fresh userinfo release, for the identity checks (a form that needs
+    an identity level, verified answers); None: there is none.
+
     Raises:
         AlreadySubmitted, DraftExpired, FormNotOpen, Conflict (draft migrated),
-        InvalidAnswers, PrefillRecheckNeeded, IdempotencyKeyReused.
+        InvalidAnswers, PrefillRecheckNeeded, IdentityLevelRequired, IdempotencyKeyReused.
     """
     if submission.status != "draft":
         if idempotency_key and submission.idempotency_key == idempotency_key:
@@ -335,16 +407,8 @@ def submit(
     doc = document_of(definition)
     answers = open_answers(sealer, submission)
     attachments = attachments_repository.of_submission(db, submission.id)
-    errors = _completeness_errors(doc, attachments, answers)
-    verified = verified_prefill(submission)
-    if verified and not errors:
-        if fresh_claims is None:
-            raise PrefillRecheckNeeded(
-                "The details filled from your identity must be checked again before submitting."
-            )
-        for name, claim in verified.items():
-            if answers.get(name) != claim_value(fresh_claims, claim):
-                errors.append(prefill_mismatch(doc, name).as_json())
+    errors = _identity_errors(doc, submission, answers, fresh_claims)
+    errors = _completeness_errors(doc, attachments, answers) + errors
     if errors:
         raise InvalidAnswers("Some answers are not valid.", errors=errors)
     reference = numbers.new_number(db, "submission", submission.department, now.year)

@@ -20,10 +20,10 @@ from starlette.responses import Response
 
 from forms_hub import i18n as hub_i18n
 from forms_hub.access import SessionPrincipal, session_principal
-from forms_hub.dependencies import csrf_guard_of
-from forms_hub.errors import FormsError
+from forms_hub.dependencies import csrf_guard_of, site_of
+from forms_hub.errors import FormsError, IdentityLevelRequired
 from forms_hub.principals import Officer, Resident
-from forms_hub.web.rendering import error_page, redirect
+from forms_hub.web.rendering import error_page, redirect, render
 from kit.i18n import choose_language
 
 # ?notice=<key> names one of these; only known keys, so the query cannot inject text.
@@ -34,6 +34,7 @@ NOTICES = {
     "prefilled": "Your details were filled from your identity.",
     "prefill_empty": "No details were released, so nothing was filled.",
     "prefill_declined": "No details were released, so nothing was filled.",
+    "identity_level_confirmed": "Your identity provider confirmed your identity level for this form.",
 }
 
 ResidentWork = Callable[[Session, Resident, datetime], Any]
@@ -64,7 +65,24 @@ def sign_in_redirect(request: Request) -> Response:
 
 
 def failure_page(request: Request, exc: FormsError) -> Response:
+    if isinstance(exc, IdentityLevelRequired):
+        return identity_level_page(request, exc.required_level, exc.identity_level)
     return error_page(request, exc.status, exc.detail)
+
+
+def identity_level_page(
+    request: Request, required: str, shown: str | None, submission: dict[str, Any] | None = None
+) -> Response:
+    """The page for a form that needs a higher identity level (403): what it needs, what the
+    resident's identity release showed, and how to get proofed. ``submission``: the draft's
+    view, to fill it from the identity again once proofed."""
+    context = {
+        "required": required,
+        "shown": shown,
+        "submission": submission,
+        "proofing_url": site_of(request).identity_proofing_url,
+    }
+    return render(request, "identity_level.html", context, status=403)
 
 
 def refused(request: Request, db: Session, exc: FormsError) -> Response:

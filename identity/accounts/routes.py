@@ -17,6 +17,8 @@ from identity.accounts import service as accounts
 from identity.accounts.dependencies import CurrentAccount, Meta, SignedInAccount
 from identity.accounts.schemas import ContactChange, Enrolment, FormErrors
 from identity.assurance import ACR_BASIC, AMR_PASSWORD
+from identity.backchannel import service as backchannel
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.dependencies import HasherDep, KeyringDep
 from identity.messaging.delivery import Courier, CourierDep
 from identity.security import totp
@@ -70,6 +72,7 @@ def enrol_submit(
     meta: Meta,
     session: OptionalSession,
     address: ClientAddress,
+    logouts: LogoutCourierDep,
 ) -> Response:
     echo = {name: str(form.get(name) or "") for name in ENROL_FIELDS}
     today = now.astimezone(HONG_KONG).date()
@@ -95,6 +98,7 @@ def enrol_submit(
     accounts.issue_code(db, keyring, account, "phone", now)
     if session is not None:
         sessions.end_session(db, session.id, now)
+        backchannel.announce_logout(db, session.account_id, [session.id], now, backchannel.SIGNED_OUT)
     token, _ = sessions.start_session(
         db,
         policy,
@@ -107,7 +111,7 @@ def enrol_submit(
     )
     response = _redirect("/account/verify/email?notice=notice.enrolled", courier)
     sessions.set_session_cookie(response, policy, token)
-    return response
+    return deliver_after(response, logouts)
 
 
 # Activation of an account enrolled at a registration counter -----------------------------
@@ -327,6 +331,7 @@ def change_password(
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
+    logouts: LogoutCourierDep,
 ) -> Response:
     try:
         accounts.change_password(
@@ -343,7 +348,8 @@ def change_password(
     except FormErrors as exc:
         return _security_page(request, db, policy, now, current, exc.errors, 400)
     sessions.end_all_sessions(db, current.account.id, now, keep=current.session.id)
-    return _redirect("/account/security?notice=notice.password_changed")
+    backchannel.announce_logout(db, current.account.id, None, now, backchannel.PASSWORD_CHANGED)
+    return deliver_after(_redirect("/account/security?notice=notice.password_changed"), logouts)
 
 
 @router.get("/account/security/totp")
@@ -435,13 +441,15 @@ def end_one_session(
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
+    logouts: LogoutCourierDep,
 ) -> Response:
     session_id = str(form.get("session") or "")
     owned = {row.id for row in sessions.live_sessions(db, policy, now, current.account.id)}
     if session_id in owned and session_id != current.session.id:
         sessions.end_session(db, session_id, now)
+        backchannel.announce_logout(db, current.account.id, [session_id], now, backchannel.SESSION_ENDED)
         accounts.record_event(db, current.account.id, "session.ended", meta, now)
-    return _redirect("/account/security?notice=notice.session_ended")
+    return deliver_after(_redirect("/account/security?notice=notice.session_ended"), logouts)
 
 
 @router.post("/account/sessions/end-all")
@@ -451,10 +459,12 @@ def end_other_sessions(
     form: CheckedForm,
     meta: Meta,
     current: CurrentAccount,
+    logouts: LogoutCourierDep,
 ) -> Response:
     ended = sessions.end_all_sessions(db, current.account.id, now, keep=current.session.id)
+    backchannel.announce_logout(db, current.account.id, None, now, backchannel.SIGNED_OUT_EVERYWHERE)
     accounts.record_event(db, current.account.id, "sessions.ended_all", meta, now, count=ended)
-    return _redirect("/account/security?notice=notice.sessions_ended")
+    return deliver_after(_redirect("/account/security?notice=notice.sessions_ended"), logouts)
 
 
 @router.get("/account/activity")
@@ -512,6 +522,7 @@ def reset_confirm(
     courier: CourierDep,
     form: CheckedForm,
     meta: Meta,
+    logouts: LogoutCourierDep,
 ) -> Response:
     identifier = str(form.get("identifier") or "").strip()
     code = str(form.get("code") or "").strip()
@@ -528,7 +539,8 @@ def reset_confirm(
         return render(request, "reset/confirm.html", {"identifier": identifier, "errors": exc.errors}, 400)
     ended = sessions.end_all_sessions(db, account.id, now)
     sessions.revoke_tokens(db, account.id, now)
+    backchannel.announce_logout(db, account.id, None, now, backchannel.PASSWORD_RESET)
     accounts.record_event(db, account.id, "sessions.ended_all", meta, now, count=ended)
     response = _redirect("/signin?notice=notice.password_reset", courier)
     sessions.clear_session_cookie(response, policy)
-    return response
+    return deliver_after(response, logouts)

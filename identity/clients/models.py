@@ -42,4 +42,19 @@ class Client(Base):
     # least authentication level (``acr``) a resident must have to be signed in to it.
     min_identity_level: Mapped[str | None] = mapped_column(String(16))
     min_acr: Mapped[str | None] = mapped_column(String(64))
+    # OpenID Connect Back-Channel Logout 1.0 §2.2: where the provider POSTs logout tokens.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(500))
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # OpenID Connect CIBA §4: how a CIBA client learns of the resident's decision (poll | ping).
+    backchannel_token_delivery_mode: Mapped[str | None] = mapped_column(String(8))
+    backchannel_client_notification_endpoint: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime]
+    # FAPI 2.0 and its parts (identity/clients/profiles.py): the profile the client was
+    # registered under, pushed requests only (RFC 9126 §6), DPoP-bound tokens only (RFC 9449
+    # §5.2), signed request objects only (RFC 9101 §10.5), the resources it may ask tokens
+    # for (RFC 8707; None: none besides the gateway's own).
+    profile: Mapped[str | None] = mapped_column(String(16))
+    require_pushed_authorization_requests: Mapped[bool] = mapped_column(default=False, server_default=false())
+    dpop_bound_access_tokens: Mapped[bool] = mapped_column(default=False, server_default=false())
+    require_signed_request_object: Mapped[bool] = mapped_column(default=False, server_default=false())
+    resources: Mapped[list[str] | None] = mapped_column(JSON)

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException
 from starlette.responses import JSONResponse
 
 from identity.clients.models import Client
+from identity.clients.profiles import default_auth_method
 from identity.clients.schemas import ClientRegistrationRequest, ClientRegistrationResponse
 from identity.clients.service import ClientRegistrationError, Registration, list_clients, register
 from identity.dependencies import IdentitySettings, MasterKey
@@ -82,6 +83,17 @@ def to_response(client: Client, secret: str | None) -> ClientRegistrationRespons
         subject_type=client.subject_type,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         audit_system=client.audit_system,
+        min_identity_level=client.min_identity_level,
+        min_acr=client.min_acr,
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=client.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=client.backchannel_client_notification_endpoint,
+        profile=client.profile,
+        require_pushed_authorization_requests=client.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=client.dpop_bound_access_tokens,
+        require_signed_request_object=client.require_signed_request_object,
+        resources=client.resources or [],
     )
 
 
@@ -107,7 +119,11 @@ def create_client(
         post_logout_redirect_uris=tuple(body.post_logout_redirect_uris),
         grant_types=tuple(body.grant_types),
         allowed_scopes=tuple(body.scope.split()),
-        token_endpoint_auth_method=body.token_endpoint_auth_method,
+        token_endpoint_auth_method=(
+            body.token_endpoint_auth_method
+            if "token_endpoint_auth_method" in body.model_fields_set
+            else default_auth_method(body.profile)
+        ),
         jwks=body.jwks,
         jwks_uri=body.jwks_uri,
         subject_type=body.subject_type,
@@ -118,6 +134,17 @@ def create_client(
         require_per_request_consent=body.require_per_request_consent,
         audit_system=body.audit_system,
         client_id=body.client_id,
+        min_identity_level=body.min_identity_level,
+        min_acr=body.min_acr,
+        backchannel_logout_uri=body.backchannel_logout_uri,
+        backchannel_logout_session_required=body.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=body.backchannel_token_delivery_mode,
+        backchannel_client_notification_endpoint=body.backchannel_client_notification_endpoint,
+        profile=body.profile,
+        require_pushed_authorization_requests=body.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=body.dpop_bound_access_tokens,
+        require_signed_request_object=body.require_signed_request_object,
+        resources=tuple(body.resources),
     )
     try:
         client, secret = register(db, master_key, registration, now, outbound=settings.outbound_policy)

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
-from identity.clients import repository
+from identity.assurance import ACR_ORDER, IAL_ORDER
+from identity.clients import profiles, repository
 from identity.clients.models import Client
 from kit.outbound import DestinationRefused, OutboundPolicy
 from kit.sealing import derive_key
@@ -25,6 +26,7 @@ from kit.sealing import derive_key
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
 CIBA_GRANT_TYPE = "urn:openid:params:grant-type:ciba"
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", CIBA_GRANT_TYPE)
+CIBA_DELIVERY_MODES = ("poll", "ping")
 OIDC_SCOPES = ("openid", "profile", "email", "phone", "address", "hkid", "offline_access")
 # Scopes of the gateway's own APIs, granted to department back-ends and auditors.
 API_SCOPES = (
@@ -70,6 +72,20 @@ class Registration:
     first_party: bool = False
     audit_system: bool = False
     client_id: str | None = None
+    # The department's floors: the least identity level (identity.assurance.IAL_ORDER) and
+    # the least ``acr`` (ACR_ORDER) a resident must have to be signed in to it.
+    min_identity_level: str | None = None
+    min_acr: str | None = None
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
+    backchannel_token_delivery_mode: str | None = None
+    backchannel_client_notification_endpoint: str | None = None
+    # FAPI 2.0 and its parts (identity/clients/profiles.py); RFC 8707 resources.
+    profile: str | None = None
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    require_signed_request_object: bool = False
+    resources: tuple[str, ...] = ()
 
 
 def secret_digest(master_key: bytes, secret: str) -> str:
@@ -145,6 +161,52 @@ def validate(reg: Registration, outbound: OutboundPolicy = STRICT_OUTBOUND) -> N
         "client_credentials" in reg.grant_types and AUDIT_SCOPE in reg.allowed_scopes
     ):
         raise ClientRegistrationError("audit_system", f"needs the client_credentials grant and {AUDIT_SCOPE}")
+    if reg.min_identity_level is not None and reg.min_identity_level not in IAL_ORDER:
+        raise ClientRegistrationError("min_identity_level", f"one of {', '.join(IAL_ORDER)}")
+    if reg.min_acr is not None and reg.min_acr not in ACR_ORDER:
+        raise ClientRegistrationError("min_acr", f"one of {', '.join(ACR_ORDER)}")
+    if (broken := profiles.problem(reg)) is not None:
+        raise ClientRegistrationError(*broken)
+    validate_callbacks(reg, outbound)
+
+
+def validate_callbacks(reg: Registration, outbound: OutboundPolicy) -> None:
+    """The URLs the provider POSTs to: a back-channel logout URI (Back-Channel Logout 1.0
+    §2.2) and a CIBA ping endpoint (CIBA §4), under the outbound policy like ``jwks_uri``."""
+    if reg.backchannel_logout_uri is not None:
+        _validate_callback(reg.backchannel_logout_uri, "backchannel_logout_uri", outbound)
+    elif reg.backchannel_logout_session_required:
+        raise ClientRegistrationError("backchannel_logout_session_required", "needs a backchannel_logout_uri")
+    mode = reg.backchannel_token_delivery_mode
+    endpoint = reg.backchannel_client_notification_endpoint
+    if CIBA_GRANT_TYPE not in reg.grant_types:
+        if mode is not None or endpoint is not None:
+            raise ClientRegistrationError("backchannel_token_delivery_mode", "needs the CIBA grant")
+        return
+    if reg.token_endpoint_auth_method not in ("client_secret_basic", "client_secret_post", "private_key_jwt"):
+        raise ClientRegistrationError("grant_types", "a public client cannot use CIBA")
+    if ciba_delivery_mode(reg) not in CIBA_DELIVERY_MODES:
+        raise ClientRegistrationError("backchannel_token_delivery_mode", f"one of {CIBA_DELIVERY_MODES}")
+    if mode == "ping":
+        if endpoint is None:
+            raise ClientRegistrationError("backchannel_client_notification_endpoint", "is required for ping")
+        _validate_callback(endpoint, "backchannel_client_notification_endpoint", outbound)
+    elif endpoint is not None:
+        raise ClientRegistrationError("backchannel_client_notification_endpoint", "is for ping mode only")
+
+
+def ciba_delivery_mode(reg: Registration) -> str | None:
+    """A CIBA client's delivery mode: poll unless it asked for another."""
+    if CIBA_GRANT_TYPE not in reg.grant_types:
+        return None
+    return reg.backchannel_token_delivery_mode or "poll"
+
+
+def _validate_callback(uri: str, field: str, outbound: OutboundPolicy) -> None:
+    try:
+        outbound.check_callback(uri)
+    except DestinationRefused as exc:
+        raise ClientRegistrationError(field, f"{exc} (the provider posts to it)") from None
 
 
 def register(
@@ -158,6 +220,7 @@ def register(
     """Store a new client; returns it and its secret (shown once, never stored in clear).
     ``outbound``: the deployment's rule for URLs the provider fetches (its settings'
     ``outbound_policy``; strict unless a test deployment allows private addresses)."""
+    reg = profiles.apply(reg)
     validate(reg, outbound)
     client_id = reg.client_id or f"{reg.department.lower()}-{secrets.token_hex(6)}"
     if repository.get(db, client_id) is not None:
@@ -188,7 +251,18 @@ def register(
         require_per_request_consent=reg.require_per_request_consent,
         first_party=reg.first_party,
         audit_system=reg.audit_system,
+        min_identity_level=reg.min_identity_level,
+        min_acr=reg.min_acr,
+        backchannel_logout_uri=reg.backchannel_logout_uri,
+        backchannel_logout_session_required=reg.backchannel_logout_session_required,
+        backchannel_token_delivery_mode=ciba_delivery_mode(reg),
+        backchannel_client_notification_endpoint=reg.backchannel_client_notification_endpoint,
         created_at=now,
+        profile=reg.profile,
+        require_pushed_authorization_requests=reg.require_pushed_authorization_requests,
+        dpop_bound_access_tokens=reg.dpop_bound_access_tokens,
+        require_signed_request_object=reg.require_signed_request_object,
+        resources=list(reg.resources) or None,
     )
     repository.add(db, client)
     return client, secret
@@ -207,5 +281,42 @@ def get_client(db: Session, client_id: str) -> Client | None:
     return None if client is None or client.disabled else client
 
 
+def find_client(db: Session, client_id: str) -> Client | None:
+    """The client, disabled or not (what an administrator looks at)."""
+    return repository.get(db, client_id) if client_id and len(client_id) <= 64 else None
+
+
 def list_clients(db: Session) -> list[Client]:
     return list(repository.all_by_id(db))
+
+
+def registration_metadata(client: Client) -> dict[str, Any]:
+    """What an operator sees of a registration, in RFC 7591 / OpenID metadata names."""
+    return {
+        "client_id": client.client_id,
+        "client_name": client.name,
+        "department": client.department,
+        "disabled": client.disabled,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method,
+        "grant_types": list(client.grant_types),
+        "scope": " ".join(client.allowed_scopes),
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "subject_type": client.subject_type,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg,
+        "jwks_uri": client.jwks_uri,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "backchannel_token_delivery_mode": client.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": client.backchannel_client_notification_endpoint,
+        "purpose": client.purpose,
+        "legal_basis": client.legal_basis,
+        "audit_system": client.audit_system,
+        "min_identity_level": client.min_identity_level,
+        "min_acr": client.min_acr,
+        "profile": client.profile,
+        "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+        "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+        "require_signed_request_object": client.require_signed_request_object,
+        "resources": list(client.resources or []),
+    }

@@ -56,6 +56,10 @@ class AppSignin(Base):
     decided_at: Mapped[datetime | None]
     consumed_at: Mapped[datetime | None]
     last_polled_at: Mapped[datetime | None]
+    # CIBA ping mode (§10.2): the auth_req_id and the client's notification token, sealed,
+    # kept until the client is notified of the decision.
+    ping_sealed: Mapped[str | None] = mapped_column(Text)
+    pinged_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_idp_app_signins_target", "target_account_id", "status"),)
 

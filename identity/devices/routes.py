@@ -14,9 +14,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from identity.accounts.dependencies import Meta
 from identity.accounts.service import RequestMeta
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import get_client
 from identity.dependencies import IdentitySettings
 from identity.devices import repository, service
+from identity.devices.ciba_ping import CibaPingerDep
 from identity.devices.schemas import BoundDevice, DeviceOut, SigninDecision, SigninRequestOut
 from identity.devices.signatures import DeviceSignatureError, SignedRequest, verify_device_request
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
@@ -253,6 +255,7 @@ def decision(
     now: Now,
     settings: IdentitySettings,
     body: Annotated[dict[str, Any], Body()],
+    pinger: CibaPingerDep,
 ) -> Response:
     meta = RequestMeta.of(None, "e-Gateway app")
     try:
@@ -268,7 +271,8 @@ def decision(
     except service.AppSigninError as exc:
         status_code = {"not_found": 404, "invalid_request": 400}.get(exc.code, 409)
         return problem(status_code, exc.code, str(exc))
-    return JSONResponse({"status": signin.status})
+    pinged = pinger.after_response(signin.id) if signin.ping_sealed else None
+    return JSONResponse({"status": signin.status}, background=pinged)
 
 
 @router.post("/app/approvals", response_model=list[SigninRequestOut], responses=problem_responses(401))
@@ -304,8 +308,9 @@ def remove_from_page(
     now: Now,
     session: OptionalSession,
     meta: Meta,
+    logouts: LogoutCourierDep,
 ) -> Response:
     if session is None:
         return RedirectResponse("/signin?next=/account/devices", status_code=303)
     service.remove_device(db, now, account_id=session.account_id, device_id=device_id, meta=meta)
-    return RedirectResponse("/account/devices", status_code=303)
+    return deliver_after(RedirectResponse("/account/devices", status_code=303), logouts)

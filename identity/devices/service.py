@@ -21,11 +21,13 @@ from sqlalchemy.orm import Session
 
 from identity.accounts.service import RequestMeta, record_event
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.backchannel.service import DEVICE_REMOVED, announce_logout
 from identity.claims import requested_claims
 from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
 from identity.clients.service import get_client
 from identity.devices import repository
+from identity.devices.ciba_ping import PingSealer, valid_notification_token
 from identity.devices.models import AppSignin, Device
 from identity.devices.signatures import SignedRequest
 from identity.sessions import repository as sessions_repository
@@ -123,6 +125,7 @@ def remove_device(
         session_ids.add(device.bound_session_id)
     if session_ids:
         sessions_repository.end_many(db, session_ids, now)
+        announce_logout(db, account_id, session_ids, now, DEVICE_REMOVED)
         tokens_repository.revoke_of_sessions(db, session_ids, now)
     record_event(db, account_id, "device.removed", meta, now, device=device.name)
     return True
@@ -177,9 +180,17 @@ def start_backchannel(
     login_hint: str | None,
     binding_message: str | None,
     requested_expiry: int | None,
+    client_notification_token: str | None = None,
+    pings: PingSealer | None = None,
 ) -> tuple[str, AppSignin]:
-    """OpenID Connect CIBA §7.1 (poll mode): the department names a resident it already knows
-    by the ``sub`` it received; the resident approves in the app."""
+    """OpenID Connect CIBA §7.1: the department names a resident it already knows by the
+    ``sub`` it received; the resident approves in the app. A client registered for ping
+    mode (§10.2) gives the token it wants the ping to carry (``pings`` keeps it sealed)."""
+    ping = client.backchannel_token_delivery_mode == "ping"
+    if ping and (pings is None or not valid_notification_token(client_notification_token)):
+        raise AppSigninError(
+            "invalid_request", "client_notification_token (a bearer token) is required in ping mode"
+        )
     if "openid" not in scope.split():
         raise AppSigninError("invalid_scope", "scope must include openid")
     if not login_hint:
@@ -191,8 +202,9 @@ def start_backchannel(
         raise AppSigninError("unknown_user_id", "no resident with a bound app is known by this hint")
     ttl = CIBA_DEFAULT_TTL if requested_expiry is None else max(30, min(requested_expiry, CIBA_MAX_TTL))
     auth_req_id = secrets.token_urlsafe(32)
+    signin_id = secrets.token_urlsafe(16)
     signin = AppSignin(
-        id=secrets.token_urlsafe(16),
+        id=signin_id,
         kind="ciba",
         auth_req_id_hash=_hash(auth_req_id),
         short_code=_short_code(),
@@ -203,6 +215,8 @@ def start_backchannel(
         expires_at=now + timedelta(seconds=ttl),
         **_request_details(db, client, scope, None),
     )
+    if ping and pings is not None and client_notification_token is not None:
+        signin.ping_sealed = pings.seal(signin_id, auth_req_id, client_notification_token)
     repository.add_signin(db, signin)
     return auth_req_id, signin
 

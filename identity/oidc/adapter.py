@@ -40,6 +40,8 @@ class RequestContext:
     now: datetime
     request_id: str | None = None
     pending: list[Any] = field(default_factory=list)  # rows to add in save_token
+    dpop_jkt: str | None = None  # the key of the token request's DPoP proof (oidc/dpop.py)
+    resources: tuple[str, ...] = ()  # the token request's RFC 8707 resources (oidc/resources.py)
 
 
 current: contextvars.ContextVar[RequestContext] = contextvars.ContextVar("oidc_request")
@@ -76,6 +78,10 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib sh
         self._args = dict(query_pairs)
         self._form = dict(form_pairs)
         self.payload = StarlettePayload(query_pairs + form_pairs)
+        # The request as the browser carries it, kept when a pushed request or a request
+        # object takes the payload's place (oidc/par.py): what sign-in and consent resume.
+        self.front_channel: dict[str, str] = dict(self.payload.data)
+        self.pushed_request: str | None = None  # the hash of the request_uri it came from
 
     @property
     def args(self) -> Mapping[str, str]:

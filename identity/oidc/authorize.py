@@ -1,13 +1,22 @@
 """The authorization endpoint's decisions (OIDC Core §3.1.2): who is signed in, whether the
-sign-in is fresh and strong enough, and whether the resident agreed to release the claims.
+sign-in is fresh and strong enough, whether the resident meets the department's floors, and
+whether the resident agreed to release the claims.
 
 Authlib validates the request (client, exact redirect URI, response type, scope, PKCE,
 nonce, prompt syntax); this module decides what happens next and returns one of: a
-redirect to sign in, the consent page, an error for the client, or the code.
+redirect to sign in, the explanation page of an unmet requirement, the consent page, an
+error for the client, or the code.
+
+Never a loop: the browser is sent to sign in (or step up) only when the resident can reach
+the needed level from there (identity.signin.flows.step_up_route); otherwise the answer is
+the explanation page, from which the resident returns to the department with
+``unmet_authentication_requirements`` (OpenID Connect Core Unmet Authentication
+Requirements 1.0) or sets up the missing factor.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,14 +29,29 @@ from authlib.oidc.core.errors import (
     LoginRequiredError,
 )
 
-from identity.assurance import acr_satisfies, strongest_satisfying
-from identity.claims import consent_fields, requested_claims
+from identity.assurance import ACR_ORDER, acr_satisfies, ial_satisfies, strongest_satisfying
+from identity.claims import consent_fields, is_verified_field, requested_claims
 from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 from identity.clients.models import Client
 from identity.consent_port import ConsentPort, ConsentRequest
+from identity.oidc import verified_claims
 from identity.oidc.adapter import RequestContext
 from identity.oidc.reauthentication import RESUME_PARAM
+from identity.proofing.verified import Verification
 from identity.sessions.service import SignedInSession
+from identity.signin.flows import APP, SECOND_FACTOR, StepUpRoute
+
+UNMET_IDENTITY_LEVEL = "identity_level"
+UNMET_ACR = "acr"
+
+
+class UnmetAuthenticationRequirementsError(OAuth2Error):  # type: ignore[misc]  # Authlib ships no types
+    """OpenID Connect Core Unmet Authentication Requirements 1.0 §2: the provider cannot
+    authenticate the resident as the client requires (its identity or authentication floor,
+    or the ``acr`` it asked for)."""
+
+    error = "unmet_authentication_requirements"
+
 
 PROMPT_VALUES = {"none", "login", "consent", "select_account"}
 RESPONSE_MODES = {"query", "form_post"}
@@ -54,6 +78,19 @@ class SignInNeeded:
 
     acr: str | None
     force: bool
+
+
+@dataclass(frozen=True)
+class Unmet:
+    """The resident does not meet what the department requires in this sign-in: the
+    explanation page. ``kind``: UNMET_IDENTITY_LEVEL (``required`` an identity level) or
+    UNMET_ACR (``required`` an ``acr``); ``achieved``: the resident's own. ``app``: the
+    level can be reached by approving in the app on a bound device (the page offers it)."""
+
+    kind: str
+    required: str
+    achieved: str
+    app: bool = False
 
 
 @dataclass(frozen=True)
@@ -145,35 +182,85 @@ def _requested_acr_values(data: dict[str, str], claims_request: dict[str, Any] |
     return [a for a in requested if isinstance(a, str)]
 
 
+def needed_acr(requested: str | None, floor: str | None) -> str | None:
+    """The level a sign-in must reach: the client's ``min_acr`` is a floor under whatever
+    the request asks (an unknown floor is ignored, as registration refuses one)."""
+    if floor not in ACR_ORDER:
+        return requested
+    if requested is None or acr_satisfies(floor, requested):
+        return floor
+    return requested
+
+
 def authentication_step(
     params: ParsedParameters,
     session: SignedInSession | None,
     now: datetime,
     redirect_uri: str,
     demanded_at: datetime | None,
+    required_acr: str | None,
 ) -> SignedInSession | SignInNeeded:
-    """The session when it may be used; otherwise what sign-in must do.
+    """The session when it is fresh enough to be used; otherwise what sign-in must do.
+    Whether it is strong enough is :func:`assurance_step`'s question.
 
     ``demanded_at``: when this very request sent the browser to sign in again, as the server
-    recorded it (identity.oidc.reauthentication), never as the request says."""
+    recorded it (identity.oidc.reauthentication), never as the request says.
+    ``required_acr``: :func:`needed_acr` of the request and the client."""
     silent = "none" in params.prompts
     forcing = "login" in params.prompts or params.max_age is not None
     if session is None:
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
-        return SignInNeeded(params.required_acr, force=forcing)
+        return SignInNeeded(required_acr, force=forcing)
     auth_age = (now - session.auth_time).total_seconds()
     forced_done = demanded_at is not None and session.auth_time >= demanded_at
     if "login" in params.prompts and not forced_done:
-        return SignInNeeded(params.required_acr, force=True)
+        return SignInNeeded(required_acr, force=True)
     if params.max_age is not None and auth_age > params.max_age and not forced_done:
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
-        return SignInNeeded(params.required_acr, force=True)
-    if params.required_acr and not acr_satisfies(session.acr, params.required_acr):
+        return SignInNeeded(required_acr, force=True)
+    return session
+
+
+def assurance_step(
+    params: ParsedParameters,
+    session: SignedInSession,
+    client: Client,
+    identity_level: Callable[[], str],
+    required_acr: str | None,
+    step_up: Callable[[str], StepUpRoute | None],
+    redirect_uri: str,
+) -> SignedInSession | SignInNeeded | Unmet:
+    """Whether the signed-in resident meets the client's identity floor and the needed
+    ``acr``. Below the identity floor nothing in this sign-in helps: the explanation page
+    (with ``prompt=none`` the error at once). Below the ``acr``: a step-up when
+    ``step_up(acr)`` names a way to reach it from this session, else the explanation page;
+    with ``prompt=none`` ``interaction_required`` when a step-up would do, else the error.
+    ``identity_level()`` and ``step_up(acr)`` are asked only when a floor or an ``acr``
+    calls for them (no query on the common path).
+    A step-up by second factor goes to sign-in; one by the app is offered on the page, next
+    to the way back to the department (a resident without their phone is not stuck)."""
+    silent = "none" in params.prompts
+    floor = client.min_identity_level
+    level = identity_level() if floor else None
+    if floor and level is not None and not ial_satisfies(level, floor):
         if silent:
-            raise InteractionRequiredError(redirect_uri=redirect_uri)
-        return SignInNeeded(params.required_acr, force=False)
+            raise UnmetAuthenticationRequirementsError(
+                "The resident's identity assurance is below the client's minimum.", redirect_uri=redirect_uri
+            )
+        return Unmet(UNMET_IDENTITY_LEVEL, floor, level)
+    if required_acr and not acr_satisfies(session.acr, required_acr):
+        route = step_up(required_acr)
+        if silent:
+            if route is not None:
+                raise InteractionRequiredError(redirect_uri=redirect_uri)
+            raise UnmetAuthenticationRequirementsError(
+                "The resident cannot reach the requested authentication level.", redirect_uri=redirect_uri
+            )
+        if route == SECOND_FACTOR:
+            return SignInNeeded(required_acr, force=False)
+        return Unmet(UNMET_ACR, required_acr, session.acr, app=route == APP)
     return session
 
 
@@ -185,9 +272,17 @@ def consent_step(
     scope: str,
     params: ParsedParameters,
     redirect_uri: str,
+    verification: Callable[[], Verification | None],
 ) -> tuple[tuple[str, ...], str | None] | ConsentNeeded:
-    """The claims that may be released and the grant covering them, or the consent to ask."""
+    """The claims that may be released and the grant covering them, or the consent to ask.
+
+    Verified fields are asked about only when the resident's ``verification()`` can answer
+    them as the request wants: a self-asserted resident is never asked to release what they
+    do not have, and a department never receives a consent for it."""
     names = requested_claims(scope, params.claims_request, client.allowed_scopes)
+    if any(map(is_verified_field, names)):
+        available = verified_claims.releasable_fields(params.claims_request, verification(), names, ctx.now)
+        names = [name for name in names if not is_verified_field(name) or name in available]
     if not names:
         return (), None
     if client.legal_basis:

@@ -8,10 +8,19 @@ from typing import Any
 from identity import claims
 from identity.assurance import ACR_VALUES_SUPPORTED
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES
+from identity.oidc.request_objects import ALGORITHMS as REQUEST_OBJECT_ALGORITHMS
 from identity.oidc.server import ASSERTION_ALGORITHMS, CONFIDENTIAL_AUTH_METHODS
+from identity.proofing.verified import (
+    CHECK_METHODS,
+    CLAIMS_IN_VERIFIED_CLAIMS,
+    DOCUMENT_TYPES,
+    EVIDENCE_TYPE,
+    TRUST_FRAMEWORK,
+)
+from kit.dpop import ALGORITHMS as DPOP_ALGORITHMS
 
 
-def metadata(issuer: str) -> dict[str, Any]:
+def metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:
     return {
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/authorize",
@@ -21,6 +30,9 @@ def metadata(issuer: str) -> dict[str, Any]:
         "revocation_endpoint": f"{issuer}/revoke",
         "introspection_endpoint": f"{issuer}/introspect",
         "end_session_endpoint": f"{issuer}/logout",
+        # OpenID Connect Back-Channel Logout 1.0 §2.1: logout tokens carry sid and sub.
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "scopes_supported": [*OIDC_SCOPES, *API_SCOPES],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
@@ -30,9 +42,9 @@ def metadata(issuer: str) -> dict[str, Any]:
             "client_credentials",
             CIBA_GRANT_TYPE,
         ],
-        # OpenID Connect CIBA (poll mode): a department back-end asks the resident's app.
+        # OpenID Connect CIBA (poll and ping modes): a department back-end asks the resident's app.
         "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
-        "backchannel_token_delivery_modes_supported": ["poll"],
+        "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": False,
         "backchannel_authentication_request_signing_alg_values_supported": [],
         "subject_types_supported": ["pairwise", "public"],
@@ -57,9 +69,17 @@ def metadata(issuer: str) -> dict[str, Any]:
             "at_hash",
             "sid",
             *claims.ALL_RESIDENT_CLAIMS,
+            "verified_claims",
         ],
         "claims_parameter_supported": True,
-        "request_parameter_supported": False,
+        # OpenID Connect for Identity Assurance 1.0 §7: proofed data as ``verified_claims``.
+        "verified_claims_supported": True,
+        "trust_frameworks_supported": [TRUST_FRAMEWORK],
+        "evidence_supported": [EVIDENCE_TYPE],
+        "documents_supported": list(DOCUMENT_TYPES),
+        "documents_check_methods_supported": list(CHECK_METHODS),
+        "claims_in_verified_claims_supported": list(CLAIMS_IN_VERIFIED_CLAIMS),
+        "request_parameter_supported": True,
         "request_uri_parameter_supported": False,
         "acr_values_supported": ACR_VALUES_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -67,4 +87,10 @@ def metadata(issuer: str) -> dict[str, Any]:
         "claims_locales_supported": ["en", "zh-HK"],
         "authorization_response_iss_parameter_supported": True,
         "access_token_signing_alg_values_supported": ["ES256"],
+        # FAPI 2.0 pieces: PAR (RFC 9126 §5), DPoP (RFC 9449 §5.1), JAR (RFC 9101 §10.1).
+        "pushed_authorization_request_endpoint": f"{issuer}/par",
+        "require_pushed_authorization_requests": require_par,
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),
+        "request_object_signing_alg_values_supported": REQUEST_OBJECT_ALGORITHMS,
+        "require_signed_request_object": False,
     }

@@ -16,6 +16,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from identity.backchannel.service import RP_LOGOUT, announce_logout
 from identity.clients.service import get_client
 from identity.keys.service import published_jwks
 from identity.oidc.adapter import current
@@ -68,6 +69,7 @@ def end_session(provider: OpenIDProvider, request: Request, params: dict[str, st
         verify_csrf(request, params)  # a wrong token: kit.csrf.CsrfError, the 400 page
     if session is not None:
         end_browser_session(ctx.db, session.id, ctx.now)
+        announce_logout(ctx.db, session.account_id, [session.id], ctx.now, RP_LOGOUT)
     if redirect:
         if params.get("state"):
             redirect += ("&" if "?" in redirect else "?") + urlencode({"state": params["state"]})

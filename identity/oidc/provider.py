@@ -9,16 +9,21 @@ from urllib.parse import urlencode
 from fastapi import Depends, Request
 from starlette.responses import Response
 
+from identity.claims import is_verified_field, verified_claim_of
+from identity.clients.models import Client
 from identity.consent_port import ConsentPort
 from identity.keys.service import KeyCache
 from identity.oidc.adapter import StarletteOAuth2Request
-from identity.oidc.authorize import ConsentNeeded
+from identity.oidc.authorize import ConsentNeeded, Unmet
+from identity.oidc.dpop import ProviderDpop
+from identity.oidc.par import AuthorizationRequests
 from identity.oidc.release import ClaimRelease
+from identity.oidc.request_objects import RequestObjects
 from identity.oidc.server import Provider
-from identity.oidc.subjects import SubjectIdentifiers
 from identity.oidc.tokens import RefreshSuccessors, TokenIssuer
 from identity.security.keyring import Keyring
 from identity.sessions.service import SessionPolicy
+from identity.tokens.subjects import SubjectIdentifiers
 from identity.web import render
 from kit.settings import Settings
 
@@ -41,27 +46,61 @@ class OpenIDProvider:
         )
         self.release = ClaimRelease(consent, self.issuer, keyring, id_token_ttl=settings.id_token_ttl_seconds)
         self.server = Provider(self.issuer, self.release, settings, master_key, session_policy)
+        self.dpop = ProviderDpop(settings, master_key)
+        self.requests = AuthorizationRequests(
+            settings, RequestObjects(settings.issuer, settings.outbound_policy)
+        )
 
     def consent_page(
         self, request: Request, oauth_req: StarletteOAuth2Request, needed: ConsentNeeded
     ) -> Response:
         client = needed.client
-        query = dict(oauth_req.payload.data.items())
+        query = dict(oauth_req.front_channel.items())
+        fields = needed.request.fields
         return render(
             request,
             "oidc/consent.html",
             {
-                "client_name": client.name,
-                "client_name_zh": client.name_zh or client.name,
-                "department": client.department,
+                **_client_context(client),
                 "purpose_en": needed.request.purpose_en,
                 "purpose_zh": needed.request.purpose_zh,
-                "fields": needed.request.fields,
+                "fields": [field for field in fields if not is_verified_field(field)],
+                # The values a registration officer checked against the identity card.
+                "verified_fields": [field for field in fields if is_verified_field(field)],
+                "verified_claim_of": verified_claim_of,
                 "already_granted": needed.already_granted,
                 "per_request": client.require_per_request_consent,
                 "authorization_request": urlencode(query),
             },
         )
+
+    def unmet_page(
+        self, request: Request, oauth_req: StarletteOAuth2Request, client: Client, unmet: Unmet
+    ) -> Response:
+        """What the department requires and the resident lacks, how to get it, and the way
+        back to the department (identity.oidc.routes.authorize_unmet)."""
+        query = urlencode(dict(oauth_req.front_channel.items()))
+        return render(
+            request,
+            "oidc/unmet.html",
+            {
+                **_client_context(client),
+                "kind": unmet.kind,
+                "required": unmet.required,
+                "achieved": unmet.achieved,
+                "app": unmet.app,
+                "authorization_request": query,
+                "retry": f"/authorize?{query}",
+            },
+        )
+
+
+def _client_context(client: Client) -> dict[str, str]:
+    return {
+        "client_name": client.name,
+        "client_name_zh": client.name_zh or client.name,
+        "department": client.department,
+    }
 
 
 async def _provider(request: Request) -> OpenIDProvider:  # async: no thread hop

@@ -18,14 +18,19 @@ from identity.claims import (
     ROLES,
     claims_for_scope,
     fields_covered,
+    is_verified_field,
     roles_behind,
     scopes_held,
 )
+from identity.claims_parameter import VERIFIED_CLAIMS
 from identity.clients.models import Client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_USERINFO, ConsentPort
+from identity.oidc import verified_claims
 from identity.oidc.adapter import RequestContext
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference
+from identity.proofing.verified import Verification, current_verification
 from identity.security.keyring import Keyring
+from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
 
 
@@ -41,18 +46,41 @@ class ClaimRelease:
     def profile(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
         return resident_claims(ctx.db, self.keyring, account_id)
 
+    def verification(self, ctx: RequestContext, account_id: str) -> Verification | None:
+        """What proofing established about the account (None: self-asserted)."""
+        return current_verification(ctx.db, self.keyring, account_id)
+
+    def verified(
+        self, ctx: RequestContext, account_id: str, section: dict[str, Any] | None, granted: tuple[str, ...]
+    ) -> tuple[dict[str, Any], list[str]]:
+        """``{"verified_claims": ...}`` for one target's request, and its ledger fields; empty
+        unless the resident released verified fields and has a verification that meets the
+        request (identity/oidc/verified_claims.py)."""
+        if not section or VERIFIED_CLAIMS not in section or not any(map(is_verified_field, granted)):
+            return {}, []
+        element, fields = verified_claims.released(
+            section, self.verification(ctx, account_id), granted, ctx.now
+        )
+        return ({VERIFIED_CLAIMS: element} if element is not None else {}), fields
+
     def id_token(
         self, ctx: RequestContext, client: Client, grantee: Grantee, access_token: str | None
     ) -> str:
         claims_request = grantee.extra_claims.get("claims_request") or {}
-        asked = [n for n in (claims_request.get("id_token") or {}) if isinstance(n, str)]
+        section = claims_request.get("id_token") or {}
+        asked = [n for n in section if isinstance(n, str) and n != VERIFIED_CLAIMS]
         names = fields_covered(grantee.granted_claims, asked)
         released: dict[str, Any] = {}
         if names:
             profile = self.profile(ctx, grantee.account_id)
             released = {n: profile[n] for n in names if n in profile}
+        fields = ["sub", *released]
+        verified, verified_fields = self.verified(ctx, grantee.account_id, section, grantee.granted_claims)
+        released.update(verified)
         if client.first_party:
-            released.update(self.staff_claims(ctx, grantee.account_id))
+            staff = self.staff_claims(ctx, grantee.account_id)
+            released.update(staff)
+            fields += list(staff)
         token = self.issuer.id_token(
             ctx.db,
             client=client,
@@ -63,7 +91,9 @@ class ClaimRelease:
             released_claims=released,
             session_ref=session_reference(grantee.session_id),
         )
-        self.record(ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, ["sub", *released], grantee.grant_id)
+        self.record(
+            ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, fields + verified_fields, grantee.grant_id
+        )
         return token
 
     def userinfo(
@@ -73,18 +103,40 @@ class ClaimRelease:
         withdrawn since the token was issued takes effect here, on the next release.
         ``account_id``: the token's resident (userinfo refuses tokens without one)."""
         body: dict[str, Any] = {"sub": self.issuer.subject(client, account_id)}
-        names = fields_covered(token.granted_claims, claims_for_scope(token.scope))
-        claims_request_names = [n for n in token.granted_claims if n not in names]
-        names += fields_covered(token.granted_claims, claims_request_names)
-        if names and token.grant_id and not self.consent.grant_is_valid(ctx.db, token.grant_id, ctx.now):
-            names = []
-        if names and not token.grant_id and not client.legal_basis:
-            names = []
+        granted = tuple(token.granted_claims)
+        names = fields_covered(granted, claims_for_scope(token.scope))
+        claims_request_names = [n for n in granted if n not in names and not is_verified_field(n)]
+        names += fields_covered(granted, claims_request_names)
+        verified_asked = any(map(is_verified_field, granted))
+        if (names or verified_asked) and not self.release_allowed(ctx, client, token.grant_id):
+            names, verified_asked = [], False
         if names:
             profile = self.profile(ctx, account_id)
             body.update({n: profile[n] for n in names if n in profile})
-        self.record(ctx, client, account_id, CHANNEL_USERINFO, list(body), token.grant_id)
+        fields = list(body)
+        if verified_asked:
+            verified, verified_fields = self.verified(
+                ctx, account_id, self.userinfo_request(ctx, token), granted
+            )
+            body.update(verified)
+            fields += verified_fields
+        self.record(ctx, client, account_id, CHANNEL_USERINFO, fields, token.grant_id)
         return body
+
+    def release_allowed(self, ctx: RequestContext, client: Client, grant_id: str | None) -> bool:
+        """A consent still in force, or the client's registered legal basis. A consent
+        withdrawn since the token was issued stops the next release."""
+        if grant_id:
+            return self.consent.grant_is_valid(ctx.db, grant_id, ctx.now)
+        return bool(client.legal_basis)
+
+    def userinfo_request(self, ctx: RequestContext, token: IssuedToken) -> dict[str, Any] | None:
+        """The ``userinfo`` part of the ``claims`` parameter the token descends from: kept
+        with its authorization code, which every access and refresh token of the grant names
+        (``code_hash``) and which is never deleted (a replayed code must be recognised)."""
+        code = tokens_repository.code(ctx.db, token.code_hash) if token.code_hash else None
+        section = ((code.claims_request if code else None) or {}).get("userinfo")
+        return section if isinstance(section, dict) else None
 
     def record(
         self,

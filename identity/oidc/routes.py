@@ -18,8 +18,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from identity.accounts import repository as accounts_repository
+from identity.assurance import IAL_SELF_ASSERTED
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.clients.service import CIBA_GRANT_TYPE
 from identity.devices import repository as devices_repository
+from identity.devices.ciba_ping import CibaPingerDep
 from identity.devices.service import CIBA_INTERVAL, AppSigninError, start_backchannel
 from identity.keys.service import published_jwks
 from identity.oidc import discovery, logout, reauthentication
@@ -35,8 +39,12 @@ from identity.oidc.authorize import (
     ConsentNeeded,
     Decision,
     SignInNeeded,
+    Unmet,
+    UnmetAuthenticationRequirementsError,
+    assurance_step,
     authentication_step,
     consent_step,
+    needed_acr,
     parse_parameters,
     sign_in_location,
 )
@@ -48,21 +56,25 @@ from identity.oidc.schemas import (
     INTROSPECTION_BODY,
     LOGOUT_BODY,
     LOGOUT_QUERY,
+    PUSHED_AUTHORIZATION_BODY,
     REVOCATION_BODY,
     TOKEN_REQUEST_BODY,
     BackchannelAuthenticationResponse,
     IntrospectionResponse,
     JsonWebKeySet,
     ProviderMetadata,
+    PushedAuthorizationResponse,
     TokenResponse,
     UserInfo,
 )
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
 from identity.oidc.userinfo import userinfo_response
-from identity.sessions.service import current_session
+from identity.sessions.service import SignedInSession, current_session
+from identity.signin.flows import step_up_route
 from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
+from kit.bearer import presented_token
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
 
@@ -99,7 +111,8 @@ async def _in_context(request: Request, db: Session, now: datetime, work: Callab
 
 @router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)
 async def openid_configuration(provider: ProviderDep) -> JSONResponse:
-    return JSONResponse(discovery.metadata(provider.settings.issuer))
+    settings = provider.settings
+    return JSONResponse(discovery.metadata(settings.issuer, require_par=settings.require_par))
 
 
 @router.get("/jwks", response_model=JsonWebKeySet)
@@ -171,24 +184,43 @@ def _authorize(
     now = ctx.now
     session = current_session(ctx.db, request, provider.session_policy, now)
     try:
+        provider.requests.resolve(provider.server, oauth_req)  # PAR, JAR (oidc/par.py)
         grant = provider.server.get_consent_grant(oauth_req, end_user=session)
         redirect_uri = oauth_req.payload.data["redirect_uri"]
         params = parse_parameters(oauth_req.payload.data, redirect_uri)
+        client = grant.client.row if grant.client else oauth_req.client.row
+        required_acr = needed_acr(params.required_acr, client.min_acr)
         demand = reauthentication.pending_demand(ctx.db, oauth_req.payload.data, now)
         demanded_at = demand.demanded_at if demand is not None else None
-        step = authentication_step(params, session, now, redirect_uri, demanded_at)
+        step = authentication_step(params, session, now, redirect_uri, demanded_at, required_acr)
         if isinstance(step, SignInNeeded):
-            return _to_sign_in(ctx, oauth_req, step)
-        session = step
-        client = grant.client.row if grant.client else oauth_req.client.row
+            return _to_sign_in(ctx, oauth_req, step, keep_handle=demand is not None)
+        assured = assurance_step(
+            params,
+            step,
+            client,
+            lambda: _identity_level(ctx, step),
+            required_acr,
+            lambda acr: step_up_route(ctx.db, step, acr),
+            redirect_uri,
+        )
+        if isinstance(assured, SignInNeeded):
+            # A step-up after a demanded sign-in keeps the demand's handle: the browser comes
+            # back to the same request, which the new sign-in then satisfies.
+            return _to_sign_in(ctx, oauth_req, assured, keep_handle=demand is not None)
+        if isinstance(assured, Unmet):
+            return provider.unmet_page(request, oauth_req, client, assured)
+        session = assured
+        account_id = session.account_id
         outcome = consent_step(
             ctx,
             provider.consent,
             client,
-            session.account_id,
+            account_id,
             oauth_req.scope or "",
             params,
             redirect_uri,
+            lambda: provider.release.verification(ctx, account_id),
         )
         granted: tuple[str, ...]
         grant_id: str | None
@@ -219,7 +251,7 @@ def _authorize(
         )
         if demand is not None and not reauthentication.spend(ctx.db, demand, now):
             # A concurrent request with the same handle got the code: this one signs in again.
-            return _to_sign_in(ctx, oauth_req, SignInNeeded(params.required_acr, force=True))
+            return _to_sign_in(ctx, oauth_req, SignInNeeded(required_acr, force=True), keep_handle=False)
         oauth_req.user = decision
         response: Response = provider.server.create_authorization_response(
             oauth_req, grant_user=decision, grant=grant
@@ -233,10 +265,22 @@ def _authorize(
         return authorization_error(error, oauth_req, provider.settings.issuer)
 
 
-def _to_sign_in(ctx: RequestContext, oauth_req: StarletteOAuth2Request, step: SignInNeeded) -> Response:
+def _identity_level(ctx: RequestContext, session: SignedInSession) -> str:
+    account = accounts_repository.get(ctx.db, session.account_id)
+    return account.identity_level if account is not None else IAL_SELF_ASSERTED
+
+
+def _to_sign_in(
+    ctx: RequestContext, oauth_req: StarletteOAuth2Request, step: SignInNeeded, *, keep_handle: bool
+) -> Response:
+    """``keep_handle``: the request carries a live demand's handle (a step-up after the
+    demanded sign-in), which the browser must bring back."""
     data = oauth_req.payload.data
-    handle = reauthentication.demand(ctx.db, data, ctx.now) if step.force else None
-    location = sign_in_location(reauthentication.without_handle(data), step, handle)
+    if step.force:
+        handle: str | None = reauthentication.demand(ctx.db, data, ctx.now)
+    else:
+        handle = data.get(reauthentication.RESUME_PARAM) if keep_handle else None
+    location = sign_in_location(reauthentication.without_handle(oauth_req.front_channel), step, handle)
     return RedirectResponse(location, status_code=303)
 
 
@@ -264,16 +308,20 @@ async def authorize(request: Request, db: DbSession, now: Now, provider: Provide
     return await _in_context(request, db, now, lambda: _authorize(provider, request, oauth_req, None))
 
 
+def _replayed(request: Request, original: str) -> Request:
+    """The authorization request a page carried in its form, as the GET it was."""
+    scope = dict(request.scope)
+    scope["method"], scope["query_string"] = "GET", original.encode()
+    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
+    return Request(scope)
+
+
 @router.post("/authorize/consent", include_in_schema=False)
 async def authorize_consent(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     """The resident's answer on the consent page; the original request is re-validated."""
     form = await request.form(max_files=0, max_fields=64)
     verify_csrf(request, form)
-    original = str(form.get("authorization_request", ""))
-    scope = dict(request.scope)
-    scope["method"], scope["query_string"] = "GET", original.encode()
-    scope["headers"] = [(k, v) for k, v in request.scope["headers"] if k != b"content-type"]
-    replay = Request(scope)
+    replay = _replayed(request, str(form.get("authorization_request", "")))
     try:
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
     except OversizedRequest as exc:
@@ -283,6 +331,32 @@ async def authorize_consent(request: Request, db: DbSession, now: Now, provider:
         "remember": form.get("remember") == "yes",
     }
     return await _in_context(request, db, now, lambda: _authorize(provider, replay, oauth_req, answer))
+
+
+@router.post("/authorize/unmet", include_in_schema=False)
+async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+    """The way back to the department from the page explaining an unmet requirement: the
+    original request is re-validated (client, exact redirect URI) and the department gets
+    ``unmet_authentication_requirements`` with its ``state`` and our ``iss``."""
+    form = await request.form(max_files=0, max_fields=16)
+    verify_csrf(request, form)
+    replay = _replayed(request, str(form.get("authorization_request", "")))
+    try:
+        oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
+    except OversizedRequest as exc:
+        return error_page(400, "This sign-in request is too large", str(exc))
+
+    def run() -> Response:
+        try:
+            provider.server.get_consent_grant(oauth_req, end_user=None)
+            raise UnmetAuthenticationRequirementsError(
+                "The resident does not meet the client's authentication requirements.",
+                redirect_uri=oauth_req.payload.data["redirect_uri"],
+            )
+        except OAuth2Error as error:
+            return authorization_error(error, oauth_req, provider.settings.issuer)
+
+    return await _in_context(request, db, now, run)
 
 
 TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]
@@ -343,8 +417,12 @@ async def token(
     request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
 ) -> Response:
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
-        response = provider.server.create_token_response(oauth_req)
-        return _with_auth_challenge(response)
+        refused = provider.dpop.accept(oauth_req, "/token")  # RFC 9449 §5
+        if refused is not None:
+            return refused
+        current.get().resources = tuple(oauth_req.payload.datalist.get("resource") or ())  # RFC 8707
+        response = _with_auth_challenge(provider.server.create_token_response(oauth_req))
+        return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
     return await _token_like(request, db, now, address, provider, issue)
 
@@ -403,8 +481,8 @@ def _with_auth_challenge(response: Response) -> Response:
 @router.get("/userinfo", operation_id="userinfo_get", response_model=UserInfo, responses=TOKEN_REFUSALS)
 @router.post("/userinfo", operation_id="userinfo_post", response_model=UserInfo, responses=TOKEN_REFUSALS)
 async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
-    header = request.headers.get("authorization", "")
-    return await _in_context(request, db, now, lambda: userinfo_response(provider, header))
+    presented = presented_token(request, provider.settings.issuer)
+    return await _in_context(request, db, now, lambda: userinfo_response(provider, presented))
 
 
 @router.get(
@@ -423,12 +501,15 @@ async def userinfo(request: Request, db: DbSession, now: Now, provider: Provider
     responses=LOGOUT_ANSWERS,
     openapi_extra=LOGOUT_BODY,
 )
-async def end_session(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+async def end_session(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, logouts: LogoutCourierDep
+) -> Response:
     params = dict(request.query_params)
     if request.method == "POST":
         form = await request.form(max_files=0, max_fields=16)
         params.update({k: v for k, v in form.items() if isinstance(v, str)})
-    return await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    response = await _in_context(request, db, now, lambda: logout.end_session(provider, request, params))
+    return deliver_after(response, logouts)
 
 
 @router.post(
@@ -438,10 +519,15 @@ async def end_session(request: Request, db: DbSession, now: Now, provider: Provi
     openapi_extra=BACKCHANNEL_BODY,
 )
 async def backchannel_authentication(
-    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+    request: Request,
+    db: DbSession,
+    now: Now,
+    provider: ProviderDep,
+    address: ClientAddress,
+    pinger: CibaPingerDep,
 ) -> Response:
-    """OpenID Connect CIBA §7 (poll mode). The department authenticates as at the token
-    endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
+    """OpenID Connect CIBA §7 (poll and ping modes). The department authenticates as at the
+    token endpoint and names the resident by the ``sub`` it already received (``login_hint``)."""
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
@@ -469,6 +555,8 @@ async def backchannel_authentication(
                 login_hint=form.get("login_hint"),
                 binding_message=form.get("binding_message"),
                 requested_expiry=int(expiry) if expiry and expiry.isdigit() else None,
+                client_notification_token=form.get("client_notification_token"),
+                pings=pinger.sealer,
             )
         except AppSigninError as exc:
             return JSONResponse({"error": exc.code, "error_description": str(exc)}, 400, headers=NO_STORE)
@@ -500,9 +588,40 @@ async def app_denied(request: Request, rid: str, db: DbSession, now: Now, provid
         replay = Request(scope)
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
         try:
+            provider.requests.resolve(provider.server, oauth_req)
             provider.server.get_consent_grant(oauth_req, end_user=None)
             raise AccessDeniedError(redirect_uri=oauth_req.payload.data["redirect_uri"])
         except OAuth2Error as error:
             return authorization_error(error, oauth_req, provider.settings.issuer)
 
     return await _in_context(request, db, now, run)
+
+
+@router.post(
+    "/par",
+    status_code=201,
+    response_model=PushedAuthorizationResponse,
+    responses=CLIENT_REFUSALS,
+    openapi_extra=PUSHED_AUTHORIZATION_BODY,
+)
+async def pushed_authorization_request(
+    request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
+) -> Response:
+    """RFC 9126 §2: the client authenticates as at the token endpoint and pushes its
+    authorization request; the answer's ``request_uri`` stands for it at /authorize."""
+
+    def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        refused = provider.dpop.accept(oauth_req, "/par")  # RFC 9449 §10.1
+        if refused is not None:
+            return refused
+        try:
+            methods = [*CONFIDENTIAL_AUTH_METHODS, "none"]
+            client = provider.server.authenticate_client(oauth_req, methods, "par")
+            body = provider.requests.push(provider.server, oauth_req, client)
+        except OAuth2Error as error:
+            response = _with_auth_challenge(provider.server.handle_error_response(oauth_req, error))
+        else:
+            response = JSONResponse(body, 201, headers=NO_STORE)
+        return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
+
+    return await _token_like(request, db, now, address, provider, run)

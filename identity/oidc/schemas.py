@@ -46,6 +46,13 @@ class TokenResponse(BaseModel):
     scope: str | None = None
 
 
+class PushedAuthorizationResponse(BaseModel):
+    """RFC 9126 §2.2: what stands for the pushed request at the authorization endpoint."""
+
+    request_uri: str
+    expires_in: int
+
+
 class IntrospectionResponse(BaseModel):
     """RFC 7662 §2.2: only ``active`` for a token that is not active."""
 
@@ -66,6 +73,16 @@ class UserInfo(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     sub: str
+    verified_claims: dict[str, Any] | list[dict[str, Any]] | None = Field(
+        default=None,
+        description=(
+            "OpenID Connect for Identity Assurance 1.0: the claims a registration officer checked"
+            " against the identity card, with their verification (trust_framework hk_egate,"
+            " assurance_level remote or in_person, evidence). Only when the claims parameter asked"
+            " for them in userinfo, the resident released them and their proofing meets the request;"
+            " never for a self-asserted resident."
+        ),
+    )
 
 
 def _strings(*names: str) -> dict[str, Any]:
@@ -93,6 +110,7 @@ AUTHORIZATION_PARAMETERS = {
     "request": {"type": "string", "description": "A signed request object (RFC 9101)"},
     "request_uri": {"type": "string"},
     "resource": {"type": "string", "description": "RFC 8707"},
+    "dpop_jkt": {"type": "string", "description": "RFC 9449 §10: the DPoP key the code is bound to"},
 }
 
 TOKEN_REQUEST = {
@@ -129,7 +147,10 @@ REVOCATION_BODY = form_body(
 INTROSPECTION_BODY = REVOCATION_BODY
 BACKCHANNEL_BODY = form_body(
     ["scope"],
-    {**_strings("scope", "login_hint", "binding_message", "requested_expiry"), **CLIENT_AUTHENTICATION},
+    {
+        **_strings("scope", "login_hint", "binding_message", "requested_expiry", "client_notification_token"),
+        **CLIENT_AUTHENTICATION,
+    },
 )
 AUTHORIZATION_QUERY = {
     "parameters": [
@@ -146,3 +167,10 @@ LOGOUT_QUERY = {
     ]
 }
 LOGOUT_BODY = form_body([], LOGOUT_PARAMETERS)
+PUSHED_AUTHORIZATION_BODY = form_body(
+    [],
+    {
+        **{name: schema for name, schema in AUTHORIZATION_PARAMETERS.items() if name != "request_uri"},
+        **CLIENT_AUTHENTICATION,
+    },
+)

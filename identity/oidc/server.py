@@ -36,16 +36,21 @@ from authlib.oidc.core.grants import OpenIDCode
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
-from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY
+from identity.accounts import repository as accounts_repository
+from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY, ial_satisfies
+from identity.clients.models import Client
+from identity.clients.profiles import code_ttl_seconds
 from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
 from identity.devices.service import AppSigninError, poll_backchannel
-from identity.oidc import jwks_cache
+from identity.oidc import dpop, jwks_cache
 from identity.oidc.adapter import StarletteOAuth2Request, current, to_response
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
+from identity.oidc.resources import ResourceIndicators, token_audience
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
 from identity.sessions.service import SessionPolicy
 from identity.tokens import repository as tokens_repository
@@ -96,6 +101,11 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
         decision = request.user
         now = ctx.now
         data = request.payload.data
+        if request.pushed_request and not tokens_repository.spend_pushed_request(
+            ctx.db, request.pushed_request, now
+        ):  # RFC 9126 §4: one pushed request, one code
+            raise InvalidRequestError("The request_uri was already used.")
+        ttl = code_ttl_seconds(request.client.row, self.server.settings.authorization_code_ttl_seconds)
         tokens_repository.add_code(
             ctx.db,
             AuthorizationCode(
@@ -115,7 +125,9 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
                 acr=decision.acr,
                 amr=list(decision.amr),
                 created_at=now,
-                expires_at=now + timedelta(seconds=self.server.settings.authorization_code_ttl_seconds),
+                expires_at=now + timedelta(seconds=ttl),
+                dpop_jkt=data.get("dpop_jkt"),
+                resources=request.payload.datalist.get("resource") or None,
             ),
         )
 
@@ -151,6 +163,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
             code_hash=row.code_hash,
             nonce=row.nonce,
             extra_claims={"claims_request": row.claims_request or {}},
+            dpop_jkt=row.dpop_jkt,
+            resources=tuple(row.resources) if row.resources else None,
         )
 
 
@@ -224,6 +238,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
             grant_id=row.grant_id,
             family_id=row.family_id,
             code_hash=row.code_hash,
+            dpop_jkt=row.dpop_jkt,
+            resources=tuple(row.resources) if row.resources else None,
         )
 
     def issue_token(self, user: Grantee, refresh_token: TokenRecord) -> dict[str, Any]:
@@ -289,6 +305,12 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]  # 
             raise self.ERRORS.get(exc.code, InvalidGrantError)(description=str(exc)) from None
         if signin.account_id is None or signin.decided_at is None:  # poll_backchannel returns approvals only
             raise InvalidGrantError(description="the request was not approved")
+        if not identity_floor_met(ctx.db, client.row, signin.account_id):
+            # The app's approval is at the device level, above any acr floor; the identity
+            # floor is the resident's and no approval raises it.
+            raise AccessDeniedError(
+                description="The resident's identity assurance is below the client's minimum."
+            )
         grant_id = (
             self.server.release.consent.record_grant(
                 ctx.db,
@@ -390,6 +412,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
             raise InvalidClientError(description="The client's registered keys cannot be used.") from exc
 
 
+def identity_floor_met(db: Session, client: Client, account_id: str) -> bool:
+    """Whether the account's identity level reaches the client's ``min_identity_level``."""
+    if not client.min_identity_level:
+        return True
+    account = accounts_repository.get(db, account_id)
+    return account is not None and ial_satisfies(account.identity_level, client.min_identity_level)
+
+
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
     ctx = current.get()
     now = ctx.now
@@ -436,16 +466,19 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib shi
         owner = get_client(ctx.db, row.client_id)
         if owner is None or self.server.account_inactive(row.account_id):
             return {"active": False}
+        access_type = "DPoP" if row.dpop_jkt else "Bearer"
         body: dict[str, Any] = {
             "active": True,
             "client_id": row.client_id,
-            "token_type": "Bearer" if row.kind == "access" else "refresh_token",
+            "token_type": access_type if row.kind == "access" else "refresh_token",
             "scope": row.scope,
             "exp": int(row.expires_at.timestamp()),
             "iat": int(row.issued_at.timestamp()),
             "iss": self.server.settings.issuer,
             "jti": row.jti,
         }
+        if row.dpop_jkt and row.kind == "access":
+            body["cnf"] = {"jkt": row.dpop_jkt}  # RFC 9449 §6.2
         if row.account_id:
             body["sub"] = self.server.issuer.subject(owner, row.account_id)
             body["acr"] = row.acr
@@ -473,7 +506,10 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         self.settings = settings
         self.master_key = master_key
         self.session_policy = session_policy
-        self.register_grant(CodeGrant, [S256OnlyCodeChallenge(required=True), IDTokenExtension(self)])
+        self.register_grant(
+            CodeGrant,
+            [S256OnlyCodeChallenge(required=True), IDTokenExtension(self), ResourceIndicators(issuer.issuer)],
+        )
         self.register_grant(RotatingRefreshGrant)
         self.register_grant(DepartmentCredentialsGrant)
         self.register_grant(BackchannelGrant)
@@ -514,6 +550,10 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         when a rotation decided it (RotatingRefreshGrant)."""
         ctx = current.get()
         settings = self.settings
+        jkt = dpop.binding(client.row, user.dpop_jkt if user else None, ctx.dpop_jkt)
+        audience = token_audience(
+            client.row, self.issuer.issuer, ctx.resources, user.resources if user else None
+        )
         granted, role_claims = self.release.access_grant(ctx, client.row, user, scope or "")
         body, rows = self.issuer.issue(
             ctx.db,
@@ -525,6 +565,8 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
             refresh_ttl=settings.refresh_token_ttl_seconds if include_refresh_token else None,
             refresh_token=refresh_token,
             extra_claims=role_claims,
+            dpop_jkt=jkt,
+            audience=audience,
         )
         ctx.pending.extend(rows)
         return body

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session
 
 from identity.clients.models import Client
 from identity.keys.service import KeyCache
-from identity.oidc.subjects import SubjectIdentifiers
+from identity.sessions.service import session_reference as session_reference
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import IssuedToken
+from identity.tokens.subjects import SubjectIdentifiers
 from kit.sealing import derive_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
@@ -41,6 +42,10 @@ class Grantee:
     code_hash: str | None = None
     nonce: str | None = None
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    # RFC 9449: the DPoP key the code or refresh token demands; RFC 8707: the resources its
+    # grant named.
+    dpop_jkt: str | None = None
+    resources: tuple[str, ...] | None = None
 
 
 def token_hash(value: str) -> str:
@@ -102,16 +107,21 @@ class TokenIssuer:
         refresh_ttl: int | None,
         refresh_token: str | None = None,
         extra_claims: dict[str, Any] | None = None,
+        dpop_jkt: str | None = None,
+        audience: list[str] | None = None,
     ) -> tuple[dict[str, Any], list[IssuedToken]]:
         """Returns the token response body and the rows that record what was issued.
 
         ``refresh_token``: the value of the new refresh token when it is decided beforehand
-        (a rotation's successor); a fresh random one otherwise."""
+        (a rotation's successor); a fresh random one otherwise. ``dpop_jkt``: the key the
+        access token is bound to (``cnf.jkt``, RFC 9449 §6.1), and a public client's refresh
+        token too (§5). ``audience``: the resources asked for (RFC 8707); the gateway's own
+        resource servers by default."""
         jti = secrets.token_urlsafe(16)
         iat = int(now.timestamp())
         claims: dict[str, Any] = {
             "iss": self.issuer,
-            "aud": resource_audiences(self.issuer),
+            "aud": audience or resource_audiences(self.issuer),
             "exp": iat + access_ttl,
             "iat": iat,
             "jti": jti,
@@ -126,6 +136,8 @@ class TokenIssuer:
         else:
             claims["department"] = client.department
         claims.update(extra_claims or {})
+        if dpop_jkt:
+            claims["cnf"] = {"jkt": dpop_jkt}
         key = self.keys.signing_key(db, "ES256")
         access_token = jwt.encode({"alg": "ES256", "typ": ACCESS_TOKEN_TYPE, "kid": key.kid}, claims, key.key)
         family_id = grantee.family_id if grantee else jti
@@ -143,10 +155,19 @@ class TokenIssuer:
             amr=list(grantee.amr) if grantee else [],
             issued_at=now,
         )
-        rows = [IssuedToken(jti=jti, kind="access", expires_at=now + timedelta(seconds=access_ttl), **common)]
+        rows = [
+            IssuedToken(
+                jti=jti,
+                kind="access",
+                expires_at=now + timedelta(seconds=access_ttl),
+                dpop_jkt=dpop_jkt,
+                resources=audience,
+                **common,
+            )
+        ]
         body: dict[str, Any] = {
             "access_token": access_token,
-            "token_type": "Bearer",
+            "token_type": "DPoP" if dpop_jkt else "Bearer",
             "expires_in": access_ttl,
             "scope": scope,
         }
@@ -158,6 +179,8 @@ class TokenIssuer:
                     kind="refresh",
                     token_hash=token_hash(refresh_token),
                     expires_at=now + timedelta(seconds=refresh_ttl),
+                    dpop_jkt=dpop_jkt if client.client_type == "public" else None,
+                    resources=list(grantee.resources) if grantee.resources else None,
                     **common,
                 )
             )
@@ -198,10 +221,3 @@ class TokenIssuer:
             claims["at_hash"] = create_half_hash(access_token, alg).decode()
         claims.update(released_claims)
         return jwt.encode({"alg": alg, "typ": "JWT", "kid": key.kid}, claims, key.key)
-
-
-def session_reference(session_id: str | None) -> str | None:
-    """The ``sid`` claim: derived from, but not revealing, the session's cookie hash."""
-    if session_id is None:
-        return None
-    return hashlib.sha256(b"sid\x00" + session_id.encode()).hexdigest()[:32]

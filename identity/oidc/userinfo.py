@@ -1,5 +1,7 @@
 """UserInfo endpoint (OIDC Core §5.3) with bearer tokens in the header only (RFC 6750 §2.1):
-tokens in a query string end up in logs. Refusals are RFC 6750 §3 (OIDC Core §5.3.3)."""
+tokens in a query string end up in logs. Refusals are RFC 6750 §3 (OIDC Core §5.3.3). A
+DPoP-bound token comes in the DPoP scheme with its proof (RFC 9449 §7); as a bearer token
+it is refused, with a DPoP challenge."""
 
 from __future__ import annotations
 
@@ -9,20 +11,37 @@ from identity.clients.service import get_client
 from identity.oidc.adapter import current
 from identity.oidc.provider import OpenIDProvider
 from identity.tokens import repository as tokens_repository
-from kit.bearer import INSUFFICIENT_SCOPE, INVALID_TOKEN, bearer_token, oauth_error_response
+from identity.tokens.verifier import presented_access_token_claims
+from kit.access_tokens import InvalidToken
+from kit.bearer import INSUFFICIENT_SCOPE, INVALID_TOKEN, oauth_error_response
+from kit.dpop import Presentation
 
 REALM = "userinfo"
 
 
-def userinfo_response(provider: OpenIDProvider, authorization: str) -> Response:
+def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentation] | None) -> Response:
     ctx = current.get()
-    token = bearer_token(authorization)
-    if token is None:
+    if presented is None:
         return oauth_error_response(401, None, "Send the access token as a Bearer header.", realm=REALM)
-    claims = provider.server.verify_access_token(token)
-    if claims is None:
+    token, presentation = presented
+    try:
+        claims = presented_access_token_claims(
+            ctx.db,
+            token,
+            issuer=provider.settings.issuer,
+            now=ctx.now,
+            presentation=presentation,
+            dpop=provider.dpop.at_resource(),
+        )
+    except InvalidToken as exc:
+        dpop_refusal = exc.scheme == "DPoP"
         return oauth_error_response(
-            401, INVALID_TOKEN, "The access token is invalid or expired.", realm=REALM
+            401,
+            exc.error,
+            str(exc) if dpop_refusal else "The access token is invalid or expired.",
+            realm=REALM,
+            scheme=exc.scheme,
+            nonce=exc.nonce,
         )
     row = tokens_repository.get(ctx.db, claims["jti"])
     if row is None or row.revoked_at is not None or row.kind != "access":

@@ -17,6 +17,7 @@ from identity.accounts import service as accounts
 from identity.accounts.dependencies import Meta
 from identity.accounts.models import Account
 from identity.accounts.schemas import CounterEnrolment, FormErrors
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.dependencies import ConsentDep, KeyringDep
 from identity.messaging.delivery import Courier, CourierDep
 from identity.proofing import service as proofing
@@ -320,6 +321,7 @@ def enrol_submit(
     form: CheckedForm,
     meta: Meta,
     officer: CurrentRegistrar,
+    logouts: LogoutCourierDep,
 ) -> Response:
     echo = _echo(form, ENROL_FIELDS)
     try:
@@ -344,7 +346,7 @@ def enrol_submit(
     }
     response = _page(request, "enrolled.html", context)
     response.background = courier.after_response()
-    return response
+    return deliver_after(response, logouts)  # the suspended claimant's departments are told
 
 
 def _not_found(request: Request) -> Response:

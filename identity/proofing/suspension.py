@@ -19,6 +19,7 @@ from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.service import RequestMeta
 from identity.assurance import PROOFED_LEVELS
+from identity.backchannel import service as backchannel
 from identity.consent_port import ConsentPort
 from identity.devices import service as devices
 from identity.proofing import repository
@@ -69,8 +70,9 @@ def suspend_account(
     data again), pending proofing requests. Its owner is told through the outbox; the events
     are recorded on the account and, when an officer acted, on the officer's account.
 
-    Back-channel logout (issue #15) hooks in here: once it exists, the departments holding a
-    session of this account are told after the sessions are ended.
+    Every department that held a session of the account in the last day is owed a
+    back-channel logout token (account-wide: ``sub``); the caller's route sends them after its
+    response (``identity.backchannel.delivery.deliver_after``), else the retry job does.
 
     Raises:
         ProofedAccountNotSuspended: the account was proofed (remote or in person).
@@ -85,12 +87,13 @@ def suspend_account(
     db.flush()  # the indexes are free before the holder's account takes them
     ended = sessions.end_all_sessions(db, account.id, now)
     revoked = sessions.revoke_tokens(db, account.id, now)
+    backchannel.announce_logout(db, account.id, None, now, backchannel.ACCOUNT_SUSPENDED)
     removed = 0
     for device in devices.list_devices(db, account.id):
         removed += devices.remove_device(db, now, account_id=account.id, device_id=device.id, meta=meta)
     grants = consent.list_grants(db, account.id)
     for grant in grants:
-        consent.revoke_grant(db, account.id, grant.grant_id, now)
+        consent.revoke_grant(db, account.id, grant.grant_id, now, by="suspension")
     pending = repository.pending_of_account(db, account.id)
     if pending is not None:
         pending.status = WITHDRAWN

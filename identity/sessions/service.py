@@ -56,6 +56,14 @@ class SessionPolicy:
         )
 
 
+def session_reference(session_id: str | None) -> str | None:
+    """The ``sid`` claim of ID tokens and logout tokens: derived from, but not revealing, the
+    session's id."""
+    if session_id is None:
+        return None
+    return hashlib.sha256(b"sid\x00" + session_id.encode()).hexdigest()[:32]
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
 

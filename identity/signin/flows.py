@@ -9,6 +9,10 @@ Policy:
 * a live session below ``ACR_MFA`` whose client asks for ``ACR_MFA`` is stepped up: the
   person enters only the second factor, the session keeps its id and gets the new level,
   ``auth_time`` and a new cookie (the old one stops working);
+* a level the account cannot reach by its second factor (``ACR_DEVICE``, or ``ACR_MFA``
+  without TOTP) is reached through the app when a device is bound (a new session at
+  ``ACR_DEVICE``); with neither there is no way from this session (:func:`step_up_route`
+  says so, and the provider explains instead of sending the browser round again);
 * an unknown identifier and a wrong password cost the same (one argon2id verification), give
   the same message and are throttled alike (identity/throttling/service.py);
 * guessing never locks the owner out: a browser that signed in to the account before (the
@@ -25,6 +29,7 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Literal
 
 from sqlalchemy.orm import Session
 
@@ -32,7 +37,9 @@ from identity.accounts import repository as accounts_repository
 from identity.accounts import service as accounts
 from identity.accounts.models import Account
 from identity.accounts.service import RequestMeta
-from identity.assurance import ACR_BASIC, ACR_MFA, AMR_OTP, AMR_PASSWORD, acr_satisfies
+from identity.assurance import ACR_BASIC, ACR_DEVICE, ACR_MFA, ACR_ORDER, AMR_OTP, AMR_PASSWORD, acr_satisfies
+from identity.backchannel.service import SIGNED_OUT, announce_logout
+from identity.devices import repository as devices_repository
 from identity.messaging import notices, outbox
 from identity.security.hashing import PooledHasher
 from identity.security.keyring import Keyring
@@ -43,6 +50,9 @@ from identity.throttling import service as throttling
 from identity.throttling.known_device import KnownDevices
 
 PENDING_COOKIE = "egate_pending"
+SECOND_FACTOR: Literal["second_factor"] = "second_factor"
+APP: Literal["app"] = "app"
+StepUpRoute = Literal["second_factor", "app"]
 PENDING_TTL = timedelta(minutes=5)
 PENDING_MAX_ATTEMPTS = 5
 # A pending sign-in whose password was wrong (a decoy, see above) is marked by starting its
@@ -155,11 +165,20 @@ def begin_step_up(db: Session, now: datetime, session: SignedInSession, next_pat
     return _pending(db, now, session.account_id, session, next_path)
 
 
-def needs_step_up(db: Session, session: SignedInSession, requested_acr: str | None) -> bool:
-    if requested_acr != ACR_MFA or acr_satisfies(session.acr, ACR_MFA):
-        return False
+def step_up_route(db: Session, session: SignedInSession, requested_acr: str | None) -> StepUpRoute | None:
+    """How this session can reach ``requested_acr``: its second factor (a step-up of the same
+    session, for ``ACR_MFA``), or the app on a bound device (``ACR_DEVICE`` meets every
+    level); None when it already has it, the level is unknown, or there is no way."""
+    if requested_acr not in ACR_ORDER or acr_satisfies(session.acr, requested_acr):
+        return None
     account = accounts_repository.get(db, session.account_id)
-    return account is not None and accounts.has_totp(account)
+    if account is None or account.status != accounts.ACTIVE:
+        return None
+    if requested_acr == ACR_MFA and accounts.has_totp(account):
+        return SECOND_FACTOR
+    if acr_satisfies(ACR_DEVICE, requested_acr) and devices_repository.bound_devices(db, account.id):
+        return APP
+    return None
 
 
 def pending_signin(db: Session, now: datetime, token: str | None) -> PendingSignin | None:
@@ -328,6 +347,7 @@ def _complete(
             return SignedIn(same_session, rotated_token, known_browser_cookie)
     if existing is not None:
         service.end_session(db, existing.id, now)
+        announce_logout(db, existing.account_id, [existing.id], now, SIGNED_OUT)
     token, session = service.start_session(
         db,
         policy,

@@ -3,6 +3,10 @@
 ``GET /signin?next=&acr=&prompt=login&login_hint=&ui_locales=`` is the entry point the
 OpenID Provider sends browsers to; after success the browser goes back to ``next`` (a path
 on this site, see identity.web.forms.safe_next) with a 303.
+
+A browser already signed in below ``acr`` is stepped up: its second factor, or the app
+(a page whose button starts the app sign-in); when neither can reach ``acr`` it goes back to
+``next`` at once, where the provider explains (identity/oidc/authorize.py): never a loop.
 """
 
 from __future__ import annotations
@@ -16,6 +20,9 @@ from starlette.responses import RedirectResponse, Response
 
 from identity.accounts import service as accounts
 from identity.accounts.dependencies import Meta
+from identity.assurance import ACR_DEVICE
+from identity.backchannel.delivery import LogoutCourierDep, deliver_after
+from identity.backchannel.service import SIGNED_OUT, announce_logout
 from identity.dependencies import HasherDep, KeyringDep, MasterKey
 from identity.messaging.delivery import CourierDep
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
@@ -79,6 +86,7 @@ def _signin_page(
     errors: dict[str, str] | None = None,
     locked_until: datetime | None = None,
     signed_in: bool = False,
+    app_required: bool = False,
     status_code: int = 200,
 ) -> Response:
     return render(
@@ -89,6 +97,7 @@ def _signin_page(
             "errors": errors or {},
             "locked_until": locked_until,
             "signed_in": signed_in,
+            "app_required": app_required,
             "notice": notice_from(request),
         },
         status_code,
@@ -109,13 +118,21 @@ def signin_page(
 ) -> Response:
     next_path = safe_next(next)
     if session is not None and prompt != "login":
-        if flows.needs_step_up(db, session, acr):
+        route = flows.step_up_route(db, session, acr)
+        if route == flows.SECOND_FACTOR:
             token = flows.begin_step_up(db, now, session, next_path)
             response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
             _set_pending_cookie(response, policy, token)
             return response
+        if route == flows.APP:
+            return render(request, "signin/app_step_up.html", {"next": next_path, "signed_in": True})
         return RedirectResponse(next_path, status_code=303)
-    return _signin_page(request, identifier=(login_hint or "")[:254], signed_in=session is not None)
+    return _signin_page(
+        request,
+        identifier=(login_hint or "")[:254],
+        signed_in=session is not None,
+        app_required=acr == ACR_DEVICE,
+    )
 
 
 @router.post("/signin")
@@ -283,10 +300,12 @@ def signout(
     form: CheckedForm,
     meta: Meta,
     session: OptionalSession,
+    logouts: LogoutCourierDep,
 ) -> Response:
     if session is not None:
         end_session(db, session.id, now)
+        announce_logout(db, session.account_id, [session.id], now, SIGNED_OUT)
         accounts.record_event(db, session.account_id, "session.ended", meta, now)
     response = RedirectResponse("/signin?notice=notice.signed_out", status_code=303)
     clear_session_cookie(response, policy)
-    return response
+    return deliver_after(response, logouts)

@@ -32,6 +32,15 @@ class AuthorizationCode(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # RFC 9449 §10: the key the token request must prove; RFC 8707: the resources asked for.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
+
+    # Who holds what from a session or an account, asked when sessions end (back-channel logout).
+    __table_args__ = (
+        Index("ix_idp_authorization_codes_session", "session_id"),
+        Index("ix_idp_authorization_codes_account", "account_id"),
+    )
 
 
 class IssuedToken(Base):
@@ -59,10 +68,16 @@ class IssuedToken(Base):
     expires_at: Mapped[datetime]
     spent_at: Mapped[datetime | None]  # refresh tokens: rotated away
     revoked_at: Mapped[datetime | None]
+    # RFC 9449: the key a DPoP-bound access token (cnf.jkt) or a public client's refresh
+    # token is bound to; RFC 8707: the access token's audience, or what a refresh token's
+    # grant named (None: the gateway's own resource servers).
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    resources: Mapped[list[str] | None] = mapped_column(JSON)
 
     __table_args__ = (
         Index("ix_idp_tokens_family", "family_id"),
         Index("ix_idp_tokens_account", "account_id"),
+        Index("ix_idp_tokens_session", "session_id"),
     )
 
 
@@ -102,3 +117,35 @@ class ReauthenticationDemand(Base):
     used_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_idp_reauthentication_demands_expires", "expires_at"),)
+
+
+class PushedAuthorizationRequest(Base):
+    """An authorization request pushed by an authenticated client (RFC 9126 §2): kept under
+    the hash of its ``request_uri``, which is a random value of ours, never stored in clear.
+    It opens at /authorize until ``expires_at``; once opened, the resident's sign-in and
+    consent may take longer (``opened_at``); the code it leads to spends it (``used_at``)."""
+
+    __tablename__ = "idp_pushed_requests"
+
+    request_uri_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    dpop_jkt: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index("ix_idp_pushed_requests_expires", "expires_at"),)
+
+
+class DpopProofSeen(Base):
+    """DPoP proofs already used, by the hash of their key's thumbprint and ``jti``, kept
+    while they could still be replayed (RFC 9449 §11.1): shared by every worker."""
+
+    __tablename__ = "idp_dpop_proofs"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_idp_dpop_proofs_expires", "expires_at"),)

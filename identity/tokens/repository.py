@@ -7,13 +7,16 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from identity.db import rows_changed
 from identity.tokens.models import (
     AssertionJti,
     AuthorizationCode,
+    DpopProofSeen,
     IssuedToken,
+    PushedAuthorizationRequest,
     ReauthenticationDemand,
     SubjectRecord,
 )
@@ -23,6 +26,10 @@ from identity.tokens.models import (
 
 def add_code(db: Session, row: AuthorizationCode) -> None:
     db.add(row)
+
+
+def code(db: Session, code_hash: str) -> AuthorizationCode | None:
+    return db.get(AuthorizationCode, code_hash)
 
 
 def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
@@ -136,3 +143,53 @@ def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> Non
 
 def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
     return db.get(SubjectRecord, (sector, sub))
+
+
+# -- DPoP proofs seen (RFC 9449 §11.1) -------------------------------------------------------
+
+
+def record_dpop_proof(db: Session, key_hash: str, expires_at: datetime, now: datetime) -> bool:
+    """Remember a proof; False when it was already seen. One statement (an insert that does
+    nothing on conflict), so two workers offered the same proof at once cannot both win.
+    Now and then (one insert in 64) forgets the proofs that can no longer be replayed."""
+    if int(key_hash[:2], 16) < 4:
+        db.execute(delete(DpopProofSeen).where(DpopProofSeen.expires_at <= now))
+    dialect = db.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DpopProofSeen)
+    statement = (
+        insert.values(key_hash=key_hash, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["key_hash"])
+        .returning(DpopProofSeen.key_hash)
+    )
+    return db.execute(statement).scalar_one_or_none() is not None
+
+
+# -- pushed authorization requests (RFC 9126) -------------------------------------------------
+
+
+def add_pushed_request(db: Session, row: PushedAuthorizationRequest, now: datetime) -> None:
+    db.execute(
+        delete(PushedAuthorizationRequest).where(
+            PushedAuthorizationRequest.expires_at <= now, PushedAuthorizationRequest.opened_at.is_(None)
+        )
+    )
+    db.add(row)
+
+
+def pushed_request(db: Session, request_uri_hash: str) -> PushedAuthorizationRequest | None:
+    return db.get(PushedAuthorizationRequest, request_uri_hash)
+
+
+def spend_pushed_request(db: Session, request_uri_hash: str, now: datetime) -> bool:
+    """Marks the pushed request used by the code it led to; False when another request
+    already did (one pushed request, one code)."""
+    result = db.execute(
+        update(PushedAuthorizationRequest)
+        .where(
+            PushedAuthorizationRequest.request_uri_hash == request_uri_hash,
+            PushedAuthorizationRequest.used_at.is_(None),
+        )
+        .values(used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return rows_changed(result) == 1

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from identity.keys.service import published_jwks
 from kit.access_tokens import AccessTokenVerifier, InProcessJwks, InvalidToken
+from kit.dpop import DpopProofVerifier, Presentation
 
 OWN_KEYS_CACHE_SECONDS = 10.0
 
@@ -41,13 +42,41 @@ def verify_own_access_token(
 ) -> dict[str, Any] | None:
     """The claims of a valid RFC 9068 access token we issued, or None. The audience is the
     issuer itself (userinfo and the app's API); ``check_expiry=False`` lets introspection
-    and revocation recognise an expired token of ours."""
-    verifier = AccessTokenVerifier(issuer=issuer, audience=issuer, jwks=_own_keys, clock=lambda: now)
-    marker = _loading_with.set((db, now))
+    and revocation recognise an expired token of ours (a DPoP-bound one too: they look it
+    up, nobody presents it). Otherwise a DPoP-bound token is refused: a resource endpoint
+    that accepts them uses ``presented_access_token_claims``."""
     try:
-        return dict(verifier.verify(token, check_expiry=check_expiry).raw)
+        return presented_access_token_claims(
+            db, token, issuer=issuer, now=now, check_expiry=check_expiry, check_sender=check_expiry
+        )
     except InvalidToken:
         return None
+
+
+def presented_access_token_claims(
+    db: Session,
+    token: str,
+    *,
+    issuer: str,
+    now: datetime,
+    presentation: Presentation | None = None,
+    dpop: DpopProofVerifier | None = None,
+    check_expiry: bool = True,
+    check_sender: bool = True,
+) -> dict[str, Any]:
+    """The claims of an access token of ours presented at one of our endpoints as the
+    request presented it (Bearer, or DPoP with the proof ``dpop`` checks: RFC 9449 §7), or
+    ``InvalidToken`` saying why not (its ``error``, ``scheme`` and ``nonce`` make the
+    challenge)."""
+    verifier = AccessTokenVerifier(
+        issuer=issuer, audience=issuer, jwks=_own_keys, clock=lambda: now, dpop=dpop
+    )
+    marker = _loading_with.set((db, now))
+    try:
+        verified = verifier.verify(
+            token, check_expiry=check_expiry, presentation=presentation, check_sender=check_sender
+        )
+        return dict(verified.raw)
     finally:
         _loading_with.reset(marker)
 

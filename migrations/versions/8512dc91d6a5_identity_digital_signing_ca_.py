@@ -1,7 +1,7 @@
 """identity: digital signing CA, certificates, signature requests
 
 Revision ID: 8512dc91d6a5
-Revises: bbe87cbb0cce
+Revises: c6476ff95a1f
 Create Date: 2026-12-01 23:50:47.322879
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import kit.db
 
 revision: str = "8512dc91d6a5"
-down_revision: str | Sequence[str] | None = "bbe87cbb0cce"
+down_revision: str | Sequence[str] | None = "c6476ff95a1f"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -88,7 +88,11 @@ class Gateway:
         fields.update(overrides)
         for db in session_scope(self.runtime.sessions):
             client, secret = register(
-                db, self.runtime.master_key, Registration(**fields), self.runtime.clock()
+                db,
+                self.runtime.master_key,
+                Registration(**fields),
+                self.runtime.clock(),
+                outbound=self.runtime.settings.outbound_policy,
             )
             client_id = client.client_id
         return client_id, secret

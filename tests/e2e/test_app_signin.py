@@ -256,3 +256,57 @@ def test_removing_a_device_kills_its_approvals_sessions_and_tokens(gateway, resi
     )
     with pytest.raises(Exception, match="removed"):
         phone.pending()
+
+
+def test_the_apps_level_after_a_password_sign_in_is_offered_on_a_page_not_looped(
+    gateway, resident_with_phone
+):
+    """Issue 14: ``acr_values`` at the app's level after a password sign-in bounced between
+    /authorize and /signin. Now the authorization request answers with a page offering the
+    app (and the way back); approving in the app ends at the department with that level."""
+    account_id, phone = resident_with_phone
+    dept = department(gateway)
+    oauth = dept.session("openid")
+    url, nonce = dept.start(oauth, acr_values=ACR_DEVICE)
+    browser = gateway.browser(account_id)  # signed in with a password: the basic level
+    page = browser.get(url, allow_redirects=False, timeout=10)
+    assert page.status_code == 200 and 'action="/authorize/unmet"' in page.text
+    fields = form_fields(page.text.split('action="/signin/app/start"', 1)[1].split("</form>", 1)[0])
+    started = browser.post(
+        f"{gateway.base_url}/signin/app/start", data=fields, allow_redirects=False, timeout=10
+    )
+    waiting = started.headers["location"]
+    shown = browser.get(gateway.base_url + waiting, timeout=10).text
+    link = re.search(r'href="([^"]+)" id="open-app"', shown).group(1)
+    code = re.search(r'id="short-code">([A-Z0-9]{4})<', shown).group(1)
+    phone.approve(link, code)
+    tokens = dept.exchange(oauth, resume(browser, gateway, waiting))
+    assert dept.verify_id_token(tokens["id_token"], tokens["access_token"], nonce)["acr"] == ACR_DEVICE
+
+
+def test_backchannel_refuses_a_resident_below_the_clients_identity_floor(gateway, resident_with_phone):
+    account_id, phone = resident_with_phone
+    known = department(gateway)  # the same department (sector): the same pairwise sub
+    oauth = known.session("openid")
+    url, nonce = known.start(oauth)
+    tokens = known.exchange(oauth, follow_to_callback(gateway.browser(account_id), url))
+    sub = known.verify_id_token(tokens["id_token"], tokens["access_token"], nonce)["sub"]
+    floored = department(
+        gateway,
+        grant_types=("authorization_code", "urn:openid:params:grant-type:ciba"),
+        min_identity_level="remote",
+    )
+    auth = (floored.client_id, floored.client_secret)
+    started = requests.post(
+        floored.metadata["backchannel_authentication_endpoint"],
+        auth=auth,
+        data={"scope": "openid", "login_hint": sub},
+        timeout=10,
+    )
+    assert started.status_code == 200, started.text
+    [pending] = phone.pending()
+    phone.approve(pending["request_id"], pending["code"])
+    grant = {"grant_type": "urn:openid:params:grant-type:ciba", "auth_req_id": started.json()["auth_req_id"]}
+    refused = requests.post(floored.metadata["token_endpoint"], auth=auth, data=grant, timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"] == "access_denied"
+    assert "id_token" not in refused.json()

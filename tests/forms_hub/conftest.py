@@ -149,6 +149,16 @@ def resident(client: TestClient, provider: FakeProvider) -> str:
     return sub
 
 
+@pytest.fixture
+def proofed_resident(resident: str, provider: FakeProvider) -> str:
+    """The signed-in resident, proofed in person: the provider releases what a registration
+    officer checked as verified_claims."""
+    profile = provider.profiles[resident]
+    checked = ("name", "name#zh-HK", "birthdate", "hkid_number")
+    provider.proofed[resident] = {"level": "in_person", "claims": {c: profile[c] for c in checked}}
+    return resident
+
+
 def toilet_answers(**overrides: Any) -> dict[str, Any]:
     answers = {
         "toilet_location": "Kowloon Park public toilet near Haiphong Road",

@@ -24,6 +24,9 @@ class FakeProvider:
     client_id: str = "forms-hub"
     client_secret: str = "forms-hub-secret"
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # sub -> {"level": "remote" | "in_person", "claims": {...}, "trust_framework": ...}: what a
+    # registration officer proofed, released as verified_claims (OIDC4IDA) when asked for.
+    proofed: dict[str, dict[str, Any]] = field(default_factory=dict)
     codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     access_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -75,12 +78,14 @@ class FakeProvider:
             return f"{params['redirect_uri']}?{urlencode(query)}"
         code = secrets.token_urlsafe(16)
         claims_request = json.loads(params["claims"])["userinfo"] if params.get("claims") else {}
+        verified_request = claims_request.pop("verified_claims", None) or {}
         self.codes[code] = {
             "sub": sub,
             "nonce": params["nonce"],
             "challenge": params["code_challenge"],
             "redirect_uri": params["redirect_uri"],
             "claims": list(claims_request),
+            "verified_claims": list(verified_request.get("claims") or {}),
             "id_token_claims": id_token_claims or {},
         }
         query = urlencode({"code": code, "state": params["state"], "iss": self.issuer})
@@ -142,7 +147,9 @@ class FakeProvider:
         digest = hashlib.sha256(form.get("code_verifier", "").encode()).digest()
         if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != grant["challenge"]:
             return httpx.Response(400, json={"error": "invalid_grant", "error_description": "PKCE"})
-        body = self._issue({"sub": grant["sub"], "claims": grant["claims"]})
+        body = self._issue(
+            {"sub": grant["sub"], "claims": grant["claims"], "verified_claims": grant["verified_claims"]}
+        )
         now = int(time.time())
         id_claims = {
             "iss": self.issuer,
@@ -165,9 +172,46 @@ class FakeProvider:
         if grant is None or grant["exp"] < time.time():
             return httpx.Response(401, json={"error": "invalid_token"})
         profile = self.profiles.get(grant["sub"], {})
-        return httpx.Response(
-            200, json={"sub": grant["sub"], **{c: profile[c] for c in grant["claims"] if c in profile}}
+        body = {"sub": grant["sub"], **{c: profile[c] for c in grant["claims"] if c in profile}}
+        proofing = self.proofed.get(grant["sub"])
+        verified = (
+            {c: proofing["claims"][c] for c in grant["verified_claims"] if c in proofing["claims"]}
+            if proofing
+            else {}
         )
+        if verified:
+            body["verified_claims"] = verified_claims(proofing, verified)
+        return httpx.Response(200, json=body)
+
+
+def verified_claims(proofing: dict[str, Any], claims: dict[str, Any]) -> dict[str, Any]:
+    """A verified_claims element in the provider's format (OpenID Connect for Identity
+    Assurance 1.0 §5)."""
+    return {
+        "verification": {
+            "trust_framework": proofing.get("trust_framework", "hk_egate"),
+            "assurance_level": proofing["level"],
+            "time": "2026-12-01T10:00:00Z",
+            "verification_process": "prf-1",
+            "evidence": [
+                {
+                    "type": "document",
+                    "check_details": [
+                        {
+                            "check_method": "vpip" if proofing["level"] == "in_person" else "vri",
+                            "organization": "eGate Registration Office",
+                            "time": "2026-12-01T10:00:00Z",
+                        }
+                    ],
+                    "document_details": {
+                        "type": "idcard",
+                        "issuer": {"name": "Immigration Department", "country_code": "HKG"},
+                    },
+                }
+            ],
+        },
+        "claims": claims,
+    }
 
 
 def _at_hash(access_token: str) -> str:

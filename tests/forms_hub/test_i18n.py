@@ -34,6 +34,8 @@ def test_every_message_has_a_traditional_chinese_translation():
         (hub_i18n.STATUS_CONTEXT, hub_i18n.STATUS_NAMES),
         (hub_i18n.LICENCE_STATUS_CONTEXT, hub_i18n.LICENCE_STATUS_NAMES),
         (hub_i18n.ACTION_CONTEXT, hub_i18n.ACTION_NAMES),
+        (hub_i18n.LEVEL_CONTEXT, hub_i18n.LEVEL_NAMES),
+        (hub_i18n.LEVEL_NEEDED_CONTEXT, hub_i18n.LEVEL_NEEDED_NAMES),
     ]
     for context, names in named:
         for english in names.values():
@@ -47,6 +49,8 @@ def test_the_same_word_is_translated_by_its_role():
     assert hub_i18n.gettext(CHINESE, "Unassigned") == "未分派"
     assert hub_i18n.status_name("submitted", ENGLISH) == "Submitted"
     assert hub_i18n.status_name("no-such-status", CHINESE) == "no-such-status"
+    assert hub_i18n.identity_level_name("in_person", CHINESE) == "已親身核實"
+    assert hub_i18n.level_needed_name("remote", ENGLISH) == "An identity proofed remotely or in person"
 
 
 def test_notifications_in_both_languages():

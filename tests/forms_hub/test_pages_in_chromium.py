@@ -36,7 +36,9 @@ def test_apply_with_prefill_and_attachment_officer_approves_licence_verifies(
     page.locator("button[name=decision][value=approve]").click()  # the provider's consent page
     page.wait_for_url("**/edit?notice=prefilled")
     assert page.get_by_label("Applicant's name in English").input_value() == "CHAN Tai Man"
-    assert page.get_by_label("Applicant's name in English").get_attribute("readonly") is not None
+    # a self-enrolled resident: the name is self-declared, so it stays editable
+    assert page.get_by_label("Applicant's name in English").get_attribute("readonly") is None
+    assert page.get_by_text("Filled from your identity as you declared it").first.is_visible()
     page.get_by_label("Restaurant name in English").fill("Harbour Noodles")
     page.get_by_label("Address of the premises").fill("G/F, 8 Lockhart Road, Wan Chai")
     page.get_by_label("District").select_option("wan-chai")

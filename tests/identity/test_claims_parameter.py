@@ -7,6 +7,7 @@ from authlib.oauth2.base import invalid_error_characters
 
 from identity.claims_parameter import MalformedClaimsRequest, parse_claims_parameter
 
+VERIFIED = {"verification": {"trust_framework": None}, "claims": {"name": None}}
 MALFORMED = {
     "not JSON": "{id_token",
     "an array": "[]",
@@ -31,7 +32,114 @@ MALFORMED = {
     "verified_claims a string": {"userinfo": {"verified_claims": "all"}},
     "verified_claims an empty array": {"id_token": {"verified_claims": []}},
     "verified_claims array of non-objects": {"userinfo": {"verified_claims": [{"claims": {}}, 3]}},
+    # OpenID Connect for Identity Assurance 1.0 §5.2-5.4.
+    "verified_claims without verification": {"userinfo": {"verified_claims": {"claims": {"name": None}}}},
+    "verification not an object": {
+        "id_token": {"verified_claims": {"verification": "hk_egate", "claims": {"name": None}}}
+    },
+    "verification without trust_framework": {
+        "userinfo": {"verified_claims": {"verification": {"assurance_level": None}, "claims": {"name": None}}}
+    },
+    "verified claims missing": {"userinfo": {"verified_claims": {"verification": {"trust_framework": None}}}},
+    "verified claims empty": {
+        "userinfo": {"verified_claims": {"verification": {"trust_framework": None}, "claims": {}}}
+    },
+    "verified claims an array": {
+        "userinfo": {"verified_claims": {"verification": {"trust_framework": None}, "claims": ["name"]}}
+    },
+    "a verified claim request a string": {
+        "id_token": {"verified_claims": [VERIFIED, {**VERIFIED, "claims": {"name": "yes"}}]}
+    },
+    "trust_framework values a string": {
+        "userinfo": {
+            "verified_claims": {**VERIFIED, "verification": {"trust_framework": {"values": "hk_egate"}}}
+        }
+    },
+    "assurance_level a string": {
+        "userinfo": {
+            "verified_claims": {
+                **VERIFIED,
+                "verification": {"trust_framework": None, "assurance_level": "high"},
+            }
+        }
+    },
+    "evidence an object": {
+        "userinfo": {
+            "verified_claims": {**VERIFIED, "verification": {"trust_framework": None, "evidence": {}}}
+        }
+    },
+    "evidence type with values": {
+        "userinfo": {
+            "verified_claims": {
+                **VERIFIED,
+                "verification": {"trust_framework": None, "evidence": [{"type": {"values": ["document"]}}]},
+            }
+        }
+    },
+    "check_details not an array": {
+        "userinfo": {
+            "verified_claims": {
+                **VERIFIED,
+                "verification": {
+                    "trust_framework": None,
+                    "evidence": [{"type": {"value": "document"}, "check_details": {"check_method": None}}],
+                },
+            }
+        }
+    },
+    "max_age negative": {
+        "userinfo": {
+            "verified_claims": {
+                **VERIFIED,
+                "verification": {"trust_framework": None, "time": {"max_age": -1}},
+            }
+        }
+    },
+    "max_age a string": {
+        "userinfo": {
+            "verified_claims": {
+                **VERIFIED,
+                "verification": {"trust_framework": None, "time": {"max_age": "1d"}},
+            }
+        }
+    },
+    "purpose too short": {
+        "userinfo": {"verified_claims": {**VERIFIED, "claims": {"name": {"purpose": "id"}}}}
+    },
+    "purpose too long": {
+        "userinfo": {"verified_claims": {**VERIFIED, "claims": {"name": {"purpose": "x" * 301}}}}
+    },
+    "a verified claim name with quotes": {
+        "userinfo": {"verified_claims": {**VERIFIED, "claims": {'na"me': {"essential": "x"}}}}
+    },
     "a claim name with quotes and CJK": {"id_token": {'na"me\\姓名': {"essential": "x"}}},
+}
+
+FULL_VERIFIED_REQUEST = {
+    "id_token": {
+        "verified_claims": {
+            "verification": {
+                "trust_framework": {"value": "hk_egate"},
+                "assurance_level": {"values": ["remote", "in_person"]},
+                "time": {"max_age": 31536000},
+                "verification_process": None,
+                "evidence": [
+                    {
+                        "type": {"value": "document"},
+                        "check_details": [
+                            {"check_method": {"values": ["vpip", "vri"]}, "organization": None}
+                        ],
+                        "document_details": {"type": {"value": "idcard"}, "issuer": None},
+                    }
+                ],
+            },
+            "claims": {
+                "name": {"essential": True, "purpose": "To address you correctly"},
+                "birthdate": {"max_age": 3600},
+                "hkid_number": None,
+            },
+        }
+    }
 }
 
 WELL_FORMED = {
@@ -53,8 +161,12 @@ WELL_FORMED = {
         {"userinfo": {"email": {"essential": False, "purpose": "to write to you"}}},
     ),
     "verified_claims object or array": (
-        {"userinfo": {"verified_claims": {"claims": {}}}, "id_token": {"verified_claims": [{"claims": {}}]}},
-        {"userinfo": {"verified_claims": {"claims": {}}}, "id_token": {"verified_claims": [{"claims": {}}]}},
+        {"userinfo": {"verified_claims": VERIFIED}, "id_token": {"verified_claims": [VERIFIED, VERIFIED]}},
+        {"userinfo": {"verified_claims": VERIFIED}, "id_token": {"verified_claims": [VERIFIED, VERIFIED]}},
+    ),
+    "verified_claims with constraints, evidence filters and purposes": (
+        FULL_VERIFIED_REQUEST,
+        FULL_VERIFIED_REQUEST,
     ),
 }
 

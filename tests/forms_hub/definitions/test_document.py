@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from forms_hub.definitions.document import definition_problems
+from forms_hub.definitions.document import FormDocument, definition_problems
 from forms_hub.definitions.service import DefinitionError, load, publish_version
 from forms_hub.demo import DEMO_FORMS_DIR
 from tests.forms_hub.conftest import ADMIN_TOKEN, toilet_answers
@@ -63,6 +63,11 @@ def test_the_five_demo_forms_are_valid_and_bilingual():
         ),
         (lambda d: d.update(department="fehd"), "department: 'fehd' does not match"),
         (lambda d: d["attachments"][0].update(types=["application/x-msdownload"]), "attachments/0/types/0"),
+        (
+            lambda d: d.update(min_identity_level="verified"),
+            "min_identity_level: 'verified' is not one of ['self_asserted', 'remote', 'in_person']",
+        ),
+        (lambda d: d.update(min_identity_level=None), "min_identity_level: None is not one of"),
     ],
 )
 def test_definition_problems_are_named(change, expected):
@@ -70,6 +75,21 @@ def test_definition_problems_are_named(change, expected):
     change(doc)
     problems = definition_problems(doc)
     assert any(p.startswith(expected) for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("level", "required"), [("in_person", "in_person"), ("remote", "remote"), ("self_asserted", None)]
+)
+def test_a_form_may_require_an_identity_level(level, required):
+    doc = demo("public-toilet-fault-report")
+    assert FormDocument(doc).min_identity_level is None
+    doc["min_identity_level"] = level
+    assert definition_problems(doc) == []
+    assert FormDocument(doc).min_identity_level == required  # self_asserted: anyone, as without
+
+
+def test_the_demo_driving_licence_renewal_needs_a_proofed_identity():
+    assert FormDocument(demo("driving-licence-renewal")).min_identity_level == "remote"
 
 
 def test_loading_makes_immutable_versions_and_publishing_supersedes(db, forms_runtime):

@@ -91,8 +91,17 @@ def test_callbacks_that_do_not_belong_to_this_browser_are_refused(forms_app, cli
     assert "forms_session" not in client.cookies
 
 
-def test_prefill_shows_what_is_taken_for_whom_then_fills_read_only_answers(
-    client, provider, resident, disclosures
+VERIFIED_NAME = {
+    "claim": "name",
+    "verified": True,
+    "assurance_level": "in_person",
+    "trust_framework": "hk_egate",
+    "verified_at": "2026-12-01T10:00:00Z",
+}
+
+
+def test_prefill_shows_what_is_taken_for_whom_then_fills_verified_answers_read_only(
+    client, provider, proofed_resident, disclosures
 ):
     draft_id = address_draft(client)
     page = client.get(f"/forms/submissions/{draft_id}/prefill")
@@ -104,19 +113,41 @@ def test_prefill_shows_what_is_taken_for_whom_then_fills_read_only_answers(
         "Email address",
     ):
         assert label in page.text
+    assert "Read-only if your identity was proofed; otherwise editable" in page.text
     chinese = client.get(f"/forms/submissions/{draft_id}/prefill?lang=zh-HK")
-    assert "稅務局" in chinese.text and "英文姓名" in chinese.text and "不可更改" in chinese.text
-    location, done = prefill(client, provider, resident, draft_id)
+    assert (
+        "稅務局" in chinese.text
+        and "英文姓名" in chinese.text
+        and "如你的身份已核實則不可更改" in chinese.text
+    )
+    location, done = prefill(client, provider, proofed_resident, draft_id)
     requested = json.loads(parse_qs(urlsplit(location).query)["claims"][0])
-    assert set(requested["userinfo"]) == {"name", "hkid_number", "phone_number", "email"}
+    assert requested == {  # every claim as an ordinary one, the verifiable ones verified too
+        "userinfo": {
+            "name": None,
+            "hkid_number": None,
+            "phone_number": None,
+            "email": None,
+            "verified_claims": {
+                "verification": {"trust_framework": {"value": "hk_egate"}, "assurance_level": None},
+                "claims": {"name": None, "hkid_number": None},
+            },
+        }
+    }
     assert done.headers["location"] == f"/forms/submissions/{draft_id}/edit?notice=prefilled"
     draft = client.get(f"/forms/api/submissions/{draft_id}").json()
     assert draft["answers"]["taxpayer_name"] == "CHAN Tai Man" and draft["answers"]["hkid"] == "A123456(3)"
-    assert draft["prefill"]["taxpayer_name"] == {"claim": "name", "verified": True}
-    assert draft["prefill"]["phone"] == {"claim": "phone_number", "verified": False}
-    edit = client.get(f"/forms/submissions/{draft_id}/edit")
+    assert draft["prefill"]["taxpayer_name"] == VERIFIED_NAME
+    assert draft["prefill"]["phone"] == {
+        "claim": "phone_number",
+        "verified": False,
+        "assurance_level": "self_asserted",
+    }
+    assert draft["identity_level"] == "in_person"
+    edit = client.get(f"/forms/submissions/{draft_id}/edit?lang=en")
     assert re.search(r'id="taxpayer_name"[^>]*readonly', edit.text)
     assert not re.search(r'id="phone"[^>]*readonly', edit.text)
+    assert "Verified: from your proofed identity" in edit.text
     assert disclosures.entries == []  # nothing has gone to the department yet
 
     tampered = complete_address(client, draft_id, taxpayer_name="SOMEONE Else")
@@ -127,14 +158,51 @@ def test_prefill_shows_what_is_taken_for_whom_then_fills_read_only_answers(
     submitted = client.post(f"/forms/api/submissions/{draft_id}/submit")
     assert submitted.status_code == 200, submitted.text
     assert provider.userinfo_calls == calls + 1  # a fresh release was checked
+    assert submitted.json()["identity_level"] == "in_person"
     assert disclosures.entries[0]["fields"] == sorted(submitted.json()["answers"])
 
 
-def test_a_value_that_changed_at_the_source_is_refused_at_submission(client, provider, resident):
+def test_a_self_asserted_residents_details_are_filled_as_declared_and_stay_editable(
+    client, provider, resident
+):
     draft_id = address_draft(client)
-    prefill(client, provider, resident, draft_id)
+    _, done = prefill(client, provider, resident, draft_id)
+    assert done.headers["location"].endswith("notice=prefilled")
+    draft = client.get(f"/forms/api/submissions/{draft_id}").json()
+    assert draft["answers"]["taxpayer_name"] == "CHAN Tai Man" and draft["answers"]["hkid"] == "A123456(3)"
+    for field, claim in (("taxpayer_name", "name"), ("hkid", "hkid_number")):
+        assert draft["prefill"][field] == {
+            "claim": claim,
+            "verified": False,
+            "assurance_level": "self_asserted",
+        }
+    assert draft["identity_level"] == "self_asserted"
+    edit = client.get(f"/forms/submissions/{draft_id}/edit")
+    assert not re.search(r'id="taxpayer_name"[^>]*readonly', edit.text)
+    assert "as you declared it; you may change it" in edit.text and "Verified" not in edit.text
+    assert complete_address(client, draft_id, taxpayer_name="CHAN Tai-man").status_code == 200
+    calls = provider.userinfo_calls
+    submitted = client.post(f"/forms/api/submissions/{draft_id}/submit")
+    assert submitted.status_code == 200, submitted.text
+    assert provider.userinfo_calls == calls  # nothing verified to check again
+    assert submitted.json()["answers"]["taxpayer_name"] == "CHAN Tai-man"
+
+
+def test_verified_claims_of_another_trust_framework_are_not_relied_on(client, provider, proofed_resident):
+    provider.proofed[proofed_resident]["trust_framework"] = "somewhere_else"
+    draft_id = address_draft(client)
+    prefill(client, provider, proofed_resident, draft_id)
+    draft = client.get(f"/forms/api/submissions/{draft_id}").json()
+    assert draft["prefill"]["taxpayer_name"]["verified"] is False
+    assert draft["identity_level"] == "self_asserted"
+
+
+def test_a_value_that_changed_at_the_source_is_refused_at_submission(client, provider, proofed_resident):
+    draft_id = address_draft(client)
+    prefill(client, provider, proofed_resident, draft_id)
     complete_address(client, draft_id)
-    provider.profiles[resident]["hkid_number"] = "B765432(1)"  # the identity record says otherwise now
+    # the proofed record says otherwise now
+    provider.proofed[proofed_resident]["claims"]["hkid_number"] = "B765432(1)"
     refused = client.post(f"/forms/api/submissions/{draft_id}/submit")
     assert refused.status_code == 422
     assert refused.json()["errors"] == [
@@ -153,7 +221,23 @@ def test_a_value_that_changed_at_the_source_is_refused_at_submission(client, pro
     assert client.get(f"/forms/api/submissions/{draft_id}").json()["status"] == "draft"
 
 
-def test_an_expired_release_is_refreshed_and_a_revoked_one_asks_to_prefill_again(client, provider, resident):
+def test_a_verified_answer_is_checked_against_verified_claims_never_ordinary_ones(
+    client, provider, proofed_resident
+):
+    draft_id = address_draft(client)
+    prefill(client, provider, proofed_resident, draft_id)
+    complete_address(client, draft_id)
+    del provider.proofed[proofed_resident]  # the same values now come as ordinary claims only
+    refused = client.post(f"/forms/api/submissions/{draft_id}/submit")
+    assert refused.status_code == 422
+    assert {e["field"] for e in refused.json()["errors"]} == {"taxpayer_name", "hkid"}
+    assert client.get(f"/forms/api/submissions/{draft_id}").json()["status"] == "draft"
+
+
+def test_an_expired_release_is_refreshed_and_a_revoked_one_asks_to_prefill_again(
+    client, provider, proofed_resident
+):
+    resident = proofed_resident
     draft_id = address_draft(client)
     prefill(client, provider, resident, draft_id)
     complete_address(client, draft_id)

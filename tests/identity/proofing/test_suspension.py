@@ -13,6 +13,7 @@ from identity.accounts import repository as accounts_repository
 from identity.accounts import service as accounts
 from identity.accounts.schemas import CounterEnrolment, FormErrors
 from identity.assurance import IAL_IN_PERSON
+from identity.backchannel.models import LogoutDelivery
 from identity.consent_port import ConsentRequest
 from identity.devices import service as devices
 from identity.proofing import service as proofing
@@ -26,6 +27,7 @@ from tests.identity.accounts.factories import (
     keyring_of,
     outbox_messages,
 )
+from tests.identity.backchannel.factories import department, holds, session
 from tests.identity.proofing.factories import checked, create_registrar, tags
 
 DEVICE_KEY = {
@@ -105,6 +107,7 @@ def test_the_holder_wins_and_the_claimant_loses_everything(db, runtime, clock):
     assert db.get(IssuedToken, "claimant-refresh").revoked_at is not None
     assert devices.list_devices(db, claimant.id) == [] and device.removed_at is not None
     assert port.grant_is_valid(db, grant_id, clock.now) is False
+    assert [g.revoked_by for g in port.list_grants(db, claimant.id)] == ["suspension"]
     assert "account.suspended" in tags(db, claimant.id)
     assert tags(db, officer.id)[-3:] == [
         "registration.suspended",
@@ -174,3 +177,21 @@ def test_sign_in_refuses_a_suspended_account(db, runtime, clock):
     refused = Browser(runtime).sign_in(form["email"])
     assert refused.status_code == 400 and "This account is suspended." in refused.text
     assert accounts_repository.get(db, account.id).status == "suspended"
+
+
+def test_the_claimants_departments_are_told_through_back_channel_logout(db, runtime, clock):
+    keyring, port = keyring_of(runtime), LedgerConsentPort()
+    claimant, form = create_resident(db, runtime)
+    td = department(db, runtime, "https://td.example/backchannel-logout")
+    holds(db, td, claimant.id, session(db, runtime, claimant.id), clock.now)
+    officer = create_registrar(db, runtime)
+
+    proofing.enrol_in_person(
+        db, keyring, port, officer, counter_enrolment(form), None, clock.now, suspend_claimant=True
+    )
+    db.flush()
+
+    owed = db.scalars(select(LogoutDelivery).where(LogoutDelivery.account_id == claimant.id)).all()
+    assert [(row.client_id, row.sid, row.reason) for row in owed] == [
+        (td.client_id, None, "account-suspended")
+    ]
