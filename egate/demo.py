@@ -97,7 +97,7 @@ def seed_forms_hub(db: Session, runtime: Runtime) -> None:
                 redirect_uris=[f"{issuer}/forms/auth/callback"],
                 post_logout_redirect_uris=(f"{issuer}/forms/",),
                 grant_types=("authorization_code", "refresh_token"),
-                allowed_scopes=("openid", "profile", "email", "phone", "address", "hkid"),
+                allowed_scopes=("openid", "profile", "email", "phone", "address", "hkid", "signing"),
                 subject_type="public",
                 first_party=True,
                 purpose="To fill in government forms with your details",

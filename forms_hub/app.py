@@ -37,8 +37,10 @@ from forms_hub.pages import licences as licence_pages
 from forms_hub.pages import officer as officer_pages
 from forms_hub.pages import prefill as prefill_pages
 from forms_hub.pages import sign_in as sign_in_pages
+from forms_hub.pages import signatures as signature_pages
 from forms_hub.pages import submissions as submission_pages
 from forms_hub.ports import DisclosureRecorder
+from forms_hub.signatures.provider import SigningProvider
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.page_helpers import failure_page
@@ -76,6 +78,7 @@ PAGE_ROUTERS = (
     attachment_pages.router,
     licence_pages.router,
     officer_pages.router,
+    signature_pages.router,
 )
 
 
@@ -125,6 +128,7 @@ def create_app(
         mailer=Mailer(master_key, site.base_url),
         csrf=build_csrf_guard(master_key, site),
     )
+    app.state.forms_signing = SigningProvider(app.state.forms_provider)
     install_revocation_check(app, revocation)
     install_dpop(app, resource_server_verifier(master_key, dpop_replay))
     install_problem_handlers(app)
@@ -161,6 +165,7 @@ def upload_routes(config: FormsConfig) -> list[UploadRoute]:
         UploadRoute("POST", r"/api/forms/[^/]+/submissions", limit),
         UploadRoute("POST", r"/api/submissions/[^/]+/attachments", limit),
         UploadRoute("POST", r"/submissions/[^/]+/edit", limit),
+        UploadRoute("POST", r"/receipts/verify-pdf", limit),
     ]
 
 

@@ -10,6 +10,7 @@ from forms_hub.attachments import models as attachment_models
 from forms_hub.definitions import models as definition_models
 from forms_hub.licences import models as licence_models
 from forms_hub.oidc_client import models as relying_party_models
+from forms_hub.signatures import models as signature_models
 from forms_hub.submissions import models as submission_models
 from kit.db import Base
 
@@ -21,6 +22,7 @@ MODEL_MODULES: tuple[ModuleType, ...] = (
     attachment_models,
     licence_models,
     relying_party_models,
+    signature_models,
 )
 
 

@@ -21,6 +21,7 @@ from forms_hub.crypto import Sealer
 from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.provider import ProviderClient
 from forms_hub.ports import DisclosureRecorder
+from forms_hub.signatures.provider import SigningProvider
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from kit.admin_credential import AdminCredential
@@ -113,6 +114,11 @@ async def _keys(connection: HTTPConnection) -> RelyingPartyKeys:
     return keys
 
 
+async def _signing(connection: HTTPConnection) -> SigningProvider:
+    signing: SigningProvider = connection.app.state.forms_signing
+    return signing
+
+
 async def _mailer(connection: HTTPConnection) -> Mailer:
     mailer: Mailer = connection.app.state.forms_mailer
     return mailer
@@ -128,6 +134,7 @@ Receipts = Annotated[ReceiptSigner, Depends(_receipts)]
 Disclosures = Annotated[DisclosureRecorder, Depends(_disclosures)]
 RpKeys = Annotated[RelyingPartyKeys, Depends(_keys)]
 Outbox = Annotated[Mailer, Depends(_mailer)]
+SigningDep = Annotated[SigningProvider, Depends(_signing)]
 
 
 async def _request_id(connection: HTTPConnection) -> str:

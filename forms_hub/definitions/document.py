@@ -304,6 +304,11 @@ class FormDocument:
         return None if level in (None, SELF_ASSERTED) else cast(str, level)
 
     @property
+    def signature_required(self) -> bool:
+        """Whether the resident signs the receipt digitally once the form is submitted."""
+        return self.raw.get("signature_required") is True
+
+    @property
     def attachments(self) -> list[dict[str, Any]]:
         return cast(list[dict[str, Any]], self.raw.get("attachments", []))
 

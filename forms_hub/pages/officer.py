@@ -14,8 +14,9 @@ from forms_hub.api.attachments import file_response
 from forms_hub.decisions import decide
 from forms_hub.definitions import repository as definitions
 from forms_hub.definitions.service import document_of
-from forms_hub.dependencies import AnswerSealer, Config, Outbox, Storage
+from forms_hub.dependencies import AnswerSealer, Config, Outbox, RpKeys, SigningDep, Storage
 from forms_hub.errors import FormsError
+from forms_hub.pages.signatures import signature_context
 from forms_hub.submissions import flows, repository
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.files import attachment_of
@@ -92,7 +93,14 @@ def officer_queue(request: Request, visitor: Visitor, db: DbSession, config: Con
 
 @router.get("/officer/cases/{reference}")
 def officer_case(
-    request: Request, reference: str, visitor: Visitor, db: DbSession, sealer: AnswerSealer
+    request: Request,
+    reference: str,
+    visitor: Visitor,
+    db: DbSession,
+    sealer: AnswerSealer,
+    signing: SigningDep,
+    keys: RpKeys,
+    now: Now,
 ) -> Response:
     officer = signed_in_officer(visitor)
     if officer is None:
@@ -104,10 +112,12 @@ def officer_case(
         doc = document_of(definition)
     except FormsError as exc:
         return refused(request, db, exc)
+    signature = signature_context(db, signing, keys, sealer, submission, view, now, for_officer=True)
     return render(
         request,
         "officer_case.html",
         {
+            "signature": signature,
             "submission": view,
             "doc": doc,
             "actions": flows.actions_from(view["status"], flows.DEPARTMENT),

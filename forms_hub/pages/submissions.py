@@ -11,8 +11,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from forms_hub.access import Visitor
-from forms_hub.dependencies import AnswerSealer, Config, Outbox, Receipts, Storage
+from forms_hub.dependencies import AnswerSealer, Config, Outbox, Receipts, RpKeys, SigningDep, Storage
 from forms_hub.errors import FormsError
+from forms_hub.pages.signatures import REFRESH_SECONDS, signature_context
 from forms_hub.principals import Resident
 from forms_hub.submissions import flows, repository
 from forms_hub.submissions import service as submissions
@@ -151,7 +152,14 @@ def status_page(
 
 @router.get("/submissions/{submission_id}/receipt")
 def receipt_page(
-    request: Request, submission_id: str, visitor: Visitor, db: DbSession, sealer: AnswerSealer, now: Now
+    request: Request,
+    submission_id: str,
+    visitor: Visitor,
+    db: DbSession,
+    sealer: AnswerSealer,
+    now: Now,
+    signing: SigningDep,
+    keys: RpKeys,
 ) -> Response:
     resident = signed_in_resident(visitor)
     if resident is None:
@@ -163,7 +171,11 @@ def receipt_page(
         view = submission_view(db, sealer, submission, for_resident=True)
     except FormsError as exc:
         return refused(request, db, exc)
-    return render(request, "receipt.html", {"submission": view})
+    signature = signature_context(db, signing, keys, sealer, submission, view, now, for_officer=False)
+    response = render(request, "receipt.html", {"submission": view, "signature": signature})
+    if signature and signature["status"] == "pending":
+        response.headers["refresh"] = str(REFRESH_SECONDS)  # until the resident answered in the app
+    return response
 
 
 @router.get("/notifications")
