@@ -68,19 +68,24 @@ def signature_context(
     if row is None and for_officer:
         return {"status": "missing"}
     if row is None or row.status == signatures.PENDING:
-        db.commit()
+        request_id = row.request_id if row is not None else None
         credentials = _credentials(db, keys)
-        if credentials is not None and row is None:
-            row = signatures.ask(db, signing, credentials, view, submission.resident_sub, now)
-        elif credentials is not None and row is not None:
-            row = signatures.refresh(db, signing, credentials, sealer, row, now)
+        # No transaction open while the provider works: on SQLite it needs the write lock.
         db.commit()
-    if row is None:
-        return {
-            "status": signatures.UNAVAILABLE,
-            "detail": "the forms hub is not registered with the provider",
-        }
-    return signatures.describe(sealer, row, signing if for_officer else None)
+        if credentials is None:
+            return {"status": signatures.UNAVAILABLE, "detail": "the forms hub has no client at the provider"}
+        if row is None:
+            row = signatures.ask(db, signing, credentials, view, submission.resident_sub, now)
+        elif request_id is not None:
+            answer = signatures.outcome(signing, credentials, request_id)
+            row = signatures.record(sealer, signatures.signature_of(db, submission.id) or row, answer, now)
+        db.commit()
+    described = signatures.describe(sealer, row)
+    certificate = described.pop("certificate", None)
+    if for_officer and certificate:
+        db.commit()
+        described["certificate_status"] = signatures.certificate_status(signing, certificate)
+    return described
 
 
 def pdf_response(pdf: bytes, reference: str) -> Response:

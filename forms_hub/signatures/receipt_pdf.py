@@ -23,8 +23,12 @@ def _escape(text: str) -> str:
 
 
 def _wrapped(label: str, value: str) -> list[str]:
+    """``label: value`` on one line when it fits, else the value on lines of its own (a
+    fingerprint is never split across the label's line)."""
     line = f"{label}: {value}"
-    return [line[i : i + MAX_CHARS] for i in range(0, len(line), MAX_CHARS)] or [""]
+    if len(line) <= MAX_CHARS:
+        return [line]
+    return [f"{label}:", *("    " + value[i : i + MAX_CHARS - 4] for i in range(0, len(value), MAX_CHARS - 4))]
 
 
 def receipt_lines(view: dict[str, Any]) -> list[str]:

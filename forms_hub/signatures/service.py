@@ -74,22 +74,21 @@ def ask(
     return row
 
 
-def refresh(
-    db: Session,
-    signing: SigningProvider,
-    credentials: Credentials,
-    sealer: Sealer,
-    row: SubmissionSignature,
-    now: datetime,
-) -> SubmissionSignature:
-    """Ask the provider how a pending request stands; keep the signed PDF once approved."""
-    if row.status != PENDING or row.request_id is None:
-        return row
+def outcome(signing: SigningProvider, credentials: Credentials, request_id: str) -> dict[str, Any] | None:
+    """How the provider says a request stands (None when it cannot be asked just now)."""
     try:
-        answer = signing.result(credentials, row.request_id)
+        return signing.result(credentials, request_id)
     except SigningUnavailable:
-        return row  # asked again at the next look
-    status = str(answer.get("status", PENDING))
+        return None
+
+
+def record(
+    sealer: Sealer, row: SubmissionSignature, answer: dict[str, Any] | None, now: datetime
+) -> SubmissionSignature:
+    """Keep what the provider answered; the signed PDF once approved."""
+    status = str((answer or {}).get("status", PENDING))
+    if answer is None or status == PENDING:
+        return row
     if status == APPROVED:
         pdf = base64.b64decode(str(answer.get("signed_pdf", "")))
         certificate = x509.load_pem_x509_certificate(str(answer.get("certificate", "")).encode())
@@ -100,9 +99,8 @@ def refresh(
             "signed_at": answer.get("decided_at"),
         }
         row.signed_sealed = sealer.seal(signed, _context(row.submission_id))
-    if status != PENDING:
-        row.status = status[:16]
-        row.updated_at = now
+    row.status = status[:16]
+    row.updated_at = now
     return row
 
 
@@ -123,24 +121,23 @@ def signed_pdf(sealer: Sealer, row: SubmissionSignature) -> bytes | None:
     return base64.b64decode(content["pdf"]) if content else None
 
 
-def describe(
-    sealer: Sealer, row: SubmissionSignature | None, signing: SigningProvider | None = None
-) -> dict[str, Any] | None:
-    """What a page shows: the status, and once signed who signed, when, and (with
-    ``signing``) whether the certificate is valid now."""
-    if row is None:
-        return None
+def describe(sealer: Sealer, row: SubmissionSignature) -> dict[str, Any]:
+    """What a page shows: the status and, once signed, who signed and when."""
     described: dict[str, Any] = {"status": row.status, "detail": row.detail}
     content = signed(sealer, row)
     if content:
-        described.update(signer=content["signer"], signed_at=content["signed_at"])
-        if signing is not None:
-            certificate = x509.load_pem_x509_certificate(content["certificate"].encode())
-            try:
-                described["certificate_status"] = signing.status(certificate)
-            except SigningUnavailable:
-                described["certificate_status"] = None
+        described.update(
+            signer=content["signer"], signed_at=content["signed_at"], certificate=content["certificate"]
+        )
     return described
+
+
+def certificate_status(signing: SigningProvider, certificate_pem: str) -> str | None:
+    """The certificate's status now, from the provider's OCSP responder (None: no answer)."""
+    try:
+        return signing.status(x509.load_pem_x509_certificate(certificate_pem.encode()))
+    except SigningUnavailable:
+        return None
 
 
 def verify_pdf(signing: SigningProvider, pdf: bytes) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -23,6 +23,9 @@ import pytest
 
 from devtools.phone_app import AppError, PhoneApp
 from egate.demo import seed_phone_app_client
+from forms_hub.demo import seed_demo_forms
+from forms_hub.oidc_client.keys import RelyingPartyKeys
+from forms_hub.oidc_client.service import SESSION_COOKIE, create_session_for_tests, set_client_credentials
 from identity.accounts.models import Account
 from identity.accounts.service import account_hkid
 from identity.clients.service import get_client
@@ -33,6 +36,7 @@ from identity.residents.hkid import format_hkid
 from identity.signing.demo import seed_signing_ca
 from identity.tokens import repository as tokens_repository
 from kit.db import session_scope
+from tests.forms_hub.conftest import PDF, restaurant_answers
 from tests.identity.accounts.factories import keyring_of
 from tests.identity.proofing.factories import create_registrar
 from tests.identity.signing.factories import tiny_pdf
@@ -217,3 +221,84 @@ def test_a_self_asserted_resident_gets_no_signing_certificate(gateway, departmen
     with pytest.raises(AppError, match="403"):
         phone.request_signing_certificate()
     assert "signing_key" not in phone.state
+
+
+def test_a_licence_application_is_signed_at_submit_and_checked_by_officers_and_anyone(
+    gateway, department, tmp_path
+):
+    """The forms hub asks for the signature over HTTP with its own client; the resident signs
+    the receipt PDF in the app; the officer sees who signed and the certificate's status; the
+    public page checks the signed PDF; removing the device shows the certificate revoked."""
+    base, runtime = gateway.base_url, gateway.runtime
+    account_id, phone = resident_with_phone(gateway, tmp_path, in_person=True)
+    phone.request_signing_certificate()
+    hub_id, hub_secret = gateway.register_client(
+        client_id=f"forms-hub-{secrets.token_hex(4)}",
+        department="FORMSHUB",
+        redirect_uris=[f"{base}/forms/auth/callback"],
+        allowed_scopes=("openid", "profile", "signing"),
+        subject_type="public",
+        first_party=True,
+    )
+    keys = RelyingPartyKeys(runtime.master_key)
+    for db in session_scope(runtime.sessions):
+        set_client_credentials(db, runtime.master_key, hub_id, hub_secret or "", runtime.clock())
+        seed_demo_forms(db, runtime.clock())
+        hub = get_client(db, hub_id)
+        assert hub is not None
+        tokens_repository.remember_subject(db, hub.sector_identifier, account_id, account_id)
+        resident_cookie = create_session_for_tests(db, keys, account_id, runtime.clock(), timedelta(hours=1))
+        officer_cookie = create_session_for_tests(
+            db, keys, "officer-1", runtime.clock(), timedelta(hours=1), roles=["officer"], department="FEHD"
+        )
+    resident = httpx.Client(base_url=base, cookies={SESSION_COOKIE: resident_cookie}, timeout=15)
+    officer = httpx.Client(base_url=base, cookies={SESSION_COOKIE: officer_cookie}, timeout=15)
+
+    draft = resident.post(
+        "/forms/api/submissions", json={"form": "food-business-licence", "answers": restaurant_answers()}
+    ).json()
+    upload = resident.post(
+        f"/forms/api/submissions/{draft['id']}/attachments",
+        data={"name": "layout_plan"},
+        files={"file": ("plan.pdf", PDF, "application/pdf")},
+    )
+    assert upload.status_code == 201, upload.text
+    submitted = resident.post(f"/forms/api/submissions/{draft['id']}/submit")
+    assert submitted.status_code == 200, submitted.text
+    reference = submitted.json()["reference"]
+
+    receipt = resident.get(f"/forms/submissions/{draft['id']}/receipt")
+    assert "needs your digital signature" in receipt.text and receipt.headers.get("refresh")
+    [waiting] = phone.documents()
+    assert reference in waiting["summary_en"] and reference in waiting["summary_zh"]
+    assert phone.sign_document(waiting["request_id"])["status"] == "approved"
+    receipt = resident.get(f"/forms/submissions/{draft['id']}/receipt")
+    assert "Signed by CHAN Tai Man at" in receipt.text and "refresh" not in receipt.headers
+    signed_pdf = resident.get(f"/forms/submissions/{draft['id']}/receipt.pdf")
+    assert signed_pdf.headers["content-type"] == "application/pdf"
+    assert reference.encode() in signed_pdf.content and b"Answers fingerprint" in signed_pdf.content
+
+    case = officer.get(f"/forms/officer/cases/{reference}")
+    assert "Signed by CHAN Tai Man at" in case.text and "certificate valid" in case.text
+    assert officer.get(f"/forms/officer/cases/{reference}/receipt.pdf").content == signed_pdf.content
+
+    def check(pdf: bytes) -> httpx.Response:
+        return httpx.post(
+            f"{base}/forms/receipts/verify-pdf",
+            files={"receipt_pdf": ("receipt.pdf", pdf, "application/pdf")},
+            timeout=30,
+        )
+
+    genuine = check(signed_pdf.content)
+    assert genuine.status_code == 200 and "The signature is genuine" in genuine.text
+    assert "certificate valid" in genuine.text and "CHAN Tai Man" in genuine.text
+    changed = bytearray(signed_pdf.content)
+    changed[signed_pdf.content.index(reference.encode())] ^= 0x01
+    assert "The signature does not hold" in check(bytes(changed)).text
+
+    for db in session_scope(runtime.sessions):
+        devices.remove_device(
+            db, runtime.clock(), account_id=account_id, device_id=phone.state["device_id"], meta=None
+        )
+    assert "certificate revoked" in officer.get(f"/forms/officer/cases/{reference}").text
+    assert "certificate revoked" in check(signed_pdf.content).text
