@@ -28,7 +28,10 @@ def _wrapped(label: str, value: str) -> list[str]:
     line = f"{label}: {value}"
     if len(line) <= MAX_CHARS:
         return [line]
-    return [f"{label}:", *("    " + value[i : i + MAX_CHARS - 4] for i in range(0, len(value), MAX_CHARS - 4))]
+    return [
+        f"{label}:",
+        *("    " + value[i : i + MAX_CHARS - 4] for i in range(0, len(value), MAX_CHARS - 4)),
+    ]
 
 
 def receipt_lines(view: dict[str, Any]) -> list[str]:
