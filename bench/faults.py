@@ -67,21 +67,30 @@ class Gateway:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        # The server's own output goes to a file: shown when it does not come up.
+        log = tempfile.NamedTemporaryFile(prefix="egate-faults-", suffix=".log", delete=False)  # noqa: SIM115
         self.process = subprocess.Popen(
             [*EGATE, "serve", "--port", self.base.rsplit(":", 1)[1]],
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and self.process.poll() is None:
             try:
-                if httpx.get(f"{self.base}/health/ready", timeout=1).status_code == 200:
+                status = httpx.get(f"{self.base}/health/ready", timeout=2).status_code
+                if status == 200:
+                    log.close()
+                    os.unlink(log.name)  # the server keeps writing to the unlinked file
                     return
             except httpx.TransportError:
                 pass
             time.sleep(0.05)
-        raise SystemExit("the gateway did not become ready")
+        log.close()
+        with open(log.name, encoding="utf-8", errors="replace") as output:
+            tail = output.read()[-2000:]
+        raise SystemExit(f"the gateway did not become ready (last readiness status {status}):\n{tail}")
 
     def kill(self) -> None:
         assert self.process is not None

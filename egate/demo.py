@@ -71,6 +71,10 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     print(f"    registration officer ({issuer}/staff/registration):")
     print(f"      user name:            {identities.registrar[0]}")
     print(f"      password:             {identities.registrar[1]}")
+    totp_secret = identities.registrar_totp_secret
+    show_code = f"import pyotp; print(pyotp.TOTP('{totp_secret}').now())"
+    print(f"      TOTP secret:          {totp_secret}   (base32: add it to an authenticator app)")
+    print(f'      its current code:     .venv/bin/python -c "{show_code}"')
     print(f"\n  Government forms: {issuer}/forms/")
     print(f"  Phone app: scripts/phone-app bind --identifier '{identifier}'  (then scan/approve)")
     print(f"  Digital signing: CA certificate {issuer}/signing/ca.pem (also in the data directory)")

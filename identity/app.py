@@ -21,6 +21,7 @@ from identity.oidc.provider import OpenIDProvider
 from identity.privacy import routes as privacy_routes
 from identity.proofing import routes as proofing_routes
 from identity.proofing import staff_routes as registration_routes
+from identity.proofing.dependencies import SecondFactorRequired, registrar_refused
 from identity.proofing.evidence import UPLOAD_ROUTES, EvidenceStore
 from identity.proofing.service import NotRegistrar
 from identity.security.hashing import hasher_for
@@ -30,7 +31,7 @@ from identity.signin import routes as signin_routes
 from identity.signing import routes as signing_routes
 from identity.signing.dependencies import Signing
 from identity.web.forms import build_csrf_guard
-from identity.web.rendering import install_web, render
+from identity.web.rendering import install_web
 from kit.bearer import INVALID_TOKEN, oauth_error_response
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures
 from kit.outage import install_outage_handlers
@@ -92,10 +93,8 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:
         return sign_in_redirect(request, exc)
 
-    @app.exception_handler(NotRegistrar)
-    async def _not_registrar(request: Request, exc: NotRegistrar) -> Response:
-        context = {"title_code": "registration.forbidden_title", "detail_code": "registration.forbidden"}
-        return render(request, "error.html", {"signed_in": True, **context}, 403)
+    app.add_exception_handler(NotRegistrar, registrar_refused)
+    app.add_exception_handler(SecondFactorRequired, registrar_refused)
 
     @app.exception_handler(client_routes.AdminAuthError)
     async def _admin_auth(request: Request, exc: Exception) -> JSONResponse:

@@ -1,11 +1,13 @@
-"""Demo data: residents a newcomer can sign in as, and a registration officer. The demo
-resident's in-person proofing is seeded by identity/proofing/demo.py."""
+"""Demo data: residents a newcomer can sign in as, and a registration officer (with a second
+factor, which registration work needs). The demo resident's in-person proofing is seeded by
+identity/proofing/demo.py."""
 
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import pyotp
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository
@@ -16,6 +18,7 @@ from identity.claims import REGISTRAR
 from identity.residents.hkid import format_hkid
 from identity.security.hashing import hasher_for
 from identity.security.keyring import build_keyring
+from identity.security.totp import TOTP_INTERVAL
 from kit.sealing import derive_key
 from kit.settings import Settings
 
@@ -96,14 +99,17 @@ def seed_self_asserted_resident(
 
 def seed_demo_registrar(
     db: Session, settings: Settings, master_key: bytes, now: datetime
-) -> tuple[Account, str]:
-    """Create (once) the registration officer ``registrar.lau``; returns (account, password)."""
+) -> tuple[Account, str, str]:
+    """Create (once) the registration officer ``registrar.lau`` and turn on (once) its TOTP, the
+    second factor registration work needs; returns (account, password, TOTP secret in base32).
+    The secret is the one stored on the account, so every run returns the same."""
     password = demo_password(master_key, "registrar")
+    keyring = build_keyring(master_key, settings.field_key_generation)
     account = repository.by_username(db, REGISTRAR_USERNAME)
     if account is None:
         account = accounts.create_staff(
             db,
-            build_keyring(master_key, settings.field_key_generation),
+            keyring,
             hasher_for(settings),
             username=REGISTRAR_USERNAME,
             password=password,
@@ -112,4 +118,10 @@ def seed_demo_registrar(
             name="LAU Ka Ming",
             now=now,
         )
-    return account, password
+    if not accounts.has_totp(account):
+        secret = accounts.begin_totp_setup(keyring, account)
+        # Confirmed with the previous step's code: a step is accepted once, and the code an
+        # authenticator app shows right after seeding must still sign in.
+        earlier = pyotp.TOTP(secret).at(now - timedelta(seconds=TOTP_INTERVAL))
+        accounts.confirm_totp(db, keyring, account, earlier, None, now)
+    return account, password, accounts.totp_secret(keyring, account) or ""

@@ -1,5 +1,5 @@
 """Demo identities: the demo resident proofed in person by the demo registration officer,
-a self-asserted resident, and the officer. Idempotent."""
+a self-asserted resident, and the officer (password and TOTP). Idempotent."""
 
 from __future__ import annotations
 
@@ -29,12 +29,13 @@ class DemoIdentities:
     resident: tuple[str, str]  # (identifier, password): proofed in person
     self_asserted: tuple[str, str]
     registrar: tuple[str, str]
+    registrar_totp_secret: str  # base32, for an authenticator app: registration needs the code
 
 
 def seed_demo_identities(db: Session, settings: Settings, master_key: bytes, now: datetime) -> DemoIdentities:
     resident = seed_demo_resident(db, settings, master_key, now)
     self_asserted = seed_self_asserted_resident(db, settings, master_key, now)
-    officer, officer_password = seed_demo_registrar(db, settings, master_key, now)
+    officer, officer_password, officer_totp = seed_demo_registrar(db, settings, master_key, now)
     keyring = build_keyring(master_key, settings.field_key_generation)
     account = accounts_repository.by_hkid_index(db, keyring.hkid_digest(DEMO_HKID))
     if account is not None and account.identity_level != IAL_IN_PERSON:
@@ -49,4 +50,4 @@ def seed_demo_identities(db: Session, settings: Settings, master_key: bytes, now
         )
         code, _ = proofing.issue_counter_code(db, keyring, account, now)
         proofing.proof_in_person(db, keyring, officer, account, code, values, None, now, notify=False)
-    return DemoIdentities(resident, self_asserted, (REGISTRAR_USERNAME, officer_password))
+    return DemoIdentities(resident, self_asserted, (REGISTRAR_USERNAME, officer_password), officer_totp)

@@ -1,10 +1,13 @@
-"""In Chromium, on SQLite and PostgreSQL: a resident enrols online, then a registration officer
-proofs them in person at /staff with the counter code the resident's page shows."""
+"""In Chromium, on SQLite and PostgreSQL: a resident enrols online, then a registration officer,
+signed in with a password and a TOTP code, proofs them in person at /staff with the counter
+code the resident's page shows."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
@@ -17,28 +20,32 @@ from tests.identity.accounts.factories import PASSWORD, hasher_of, keyring_of, r
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, site, identifier: str) -> None:
-    page.goto(site.url("/signin"))
+def sign_in(page, identifier: str) -> None:
     page.get_by_label("Identity card number, email address or staff user name").fill(identifier)
     page.get_by_label("Password", exact=True).fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
 
 
-def new_registrar(site) -> str:
+def new_registrar(site) -> tuple[str, pyotp.TOTP]:
+    """A registration officer with TOTP turned on (registration work needs it); returns the
+    user name and the officer's authenticator."""
     username = f"registrar.{secrets.token_hex(3)}"
+    keyring, now = keyring_of(site.runtime), site.runtime.clock()
     for db in session_scope(site.runtime.sessions):
-        accounts.create_staff(
+        account = accounts.create_staff(
             db,
-            keyring_of(site.runtime),
+            keyring,
             hasher_of(site.runtime),
             username=username,
             password=PASSWORD,
             department="REG",
             roles=[REGISTRAR],
             name="LAU Ka Ming",
-            now=site.runtime.clock(),
+            now=now,
         )
-    return username
+        totp = pyotp.TOTP(accounts.begin_totp_setup(keyring, account))
+        accounts.confirm_totp(db, keyring, account, totp.at(now - timedelta(seconds=30)), None, now)
+    return username, totp
 
 
 def test_self_enrolment_then_in_person_proofing_at_the_counter(page, new_page, site):
@@ -64,8 +71,13 @@ def test_self_enrolment_then_in_person_proofing_at_the_counter(page, new_page, s
     counter_code = page.locator("#counter-code").inner_text()
 
     officer = new_page()
-    sign_in(officer, site, new_registrar(site))
-    officer.goto(site.url("/staff/registration"))
+    username, authenticator = new_registrar(site)
+    officer.goto(site.url("/staff/registration"))  # sign in first, then back here
+    sign_in(officer, username)
+    expect(officer.get_by_role("heading", name="Two-step verification")).to_be_visible()
+    officer.get_by_label("Code from your authenticator app").fill(authenticator.now())
+    officer.get_by_role("button", name="Continue").click()
+    expect(officer.get_by_role("heading", name="Registration", exact=True)).to_be_visible()
     officer.get_by_label("Identity card number").fill(hkid)
     officer.get_by_role("button", name="Look up").click()
     expect(officer.get_by_role("heading", name="YEUNG Chi Keung 楊志強")).to_be_visible()

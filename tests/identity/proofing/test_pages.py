@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import pyotp
 from starlette.testclient import TestClient
 
 from egate.app import create_app as create_gateway
@@ -17,7 +18,14 @@ from tests.identity.accounts.factories import (
     enrolment_form,
     outbox_messages,
 )
-from tests.identity.proofing.factories import card_image, create_officer, create_registrar
+from tests.identity.proofing.factories import (
+    card_image,
+    create_officer,
+    create_registrar,
+    registrar_signed_in,
+    tags,
+    turn_on_totp,
+)
 
 CARD_FIELDS = ("hkid", "name", "name_zh", "birthdate", "gender")
 
@@ -54,7 +62,7 @@ def test_remote_request_approved_by_an_officer_through_the_pages(db, runtime):
     assert sent.status_code == 303 and sent.headers["location"].endswith("notice=notice.proofing_requested")
     assert 'id="pending-request"' in resident.get("/account/identity").text
 
-    staff = signed_in(runtime, officer.username)
+    staff = registrar_signed_in(runtime, officer)
     queue = staff.get("/staff/registration/queue")
     assert queue.status_code == 200 and form["name"] in queue.text
     request_path = re.search(r'href="(/staff/registration/requests/[0-9a-f]+)"', queue.text).group(1)
@@ -83,7 +91,7 @@ def test_a_refusal_is_shown_to_the_resident_with_its_reason(db, runtime):
     officer = create_registrar(db, runtime)
     resident = signed_in(runtime, form["email"])
     upload(resident, card_image("JPEG"), "card.jpg", "image/jpeg")
-    staff = signed_in(runtime, officer.username)
+    staff = registrar_signed_in(runtime, officer)
     request_path = re.search(
         r'href="(/staff/registration/requests/[0-9a-f]+)"', staff.get("/staff/registration/queue").text
     ).group(1)
@@ -103,7 +111,7 @@ def test_in_person_proofing_with_the_counter_code(db, runtime):
     shown = resident.post("/account/identity/counter-code")
     code = re.search(r'id="counter-code"[^>]*>(\d{4} \d{4})<', shown.text).group(1)
 
-    staff = signed_in(runtime, officer.username)
+    staff = registrar_signed_in(runtime, officer)
     unknown = staff.post("/staff/registration/lookup", {"hkid": "not a number"})
     assert unknown.status_code == 400 and 'id="hkid-error"' in unknown.text
     found = staff.post("/staff/registration/lookup", {"hkid": form["hkid"]}, follow_redirects=False)
@@ -124,7 +132,7 @@ def test_in_person_proofing_with_the_counter_code(db, runtime):
 
 def test_enrolment_at_the_counter_then_activation(db, runtime):
     officer = create_registrar(db, runtime)
-    staff = signed_in(runtime, officer.username)
+    staff = registrar_signed_in(runtime, officer)
     form = enrolment_form(email="counter.enrolled@example.hk")
     none = staff.post("/staff/registration/lookup", {"hkid": form["hkid"]})
     assert "No account holds this number." in none.text and f'value="{form["hkid"]}"' in none.text
@@ -156,7 +164,7 @@ def test_enrolment_at_the_counter_then_activation(db, runtime):
 def test_the_claimed_number_needs_the_officers_confirmation(db, runtime):
     claimant, form = create_resident(db, runtime)
     officer = create_registrar(db, runtime)
-    staff = signed_in(runtime, officer.username)
+    staff = registrar_signed_in(runtime, officer)
     staff.get("/staff/registration/enrol")
     claimed = staff.post("/staff/registration/enrol", {**card(form), "phone": "9876 5432"})
     assert (
@@ -181,14 +189,16 @@ def test_registration_pages_are_for_registrars_only(db, runtime):
         and redirect.headers["location"] == "/signin?next=/staff/registration/queue"
     )
     resident = signed_in(runtime, form["email"])
-    department = signed_in(runtime, create_officer(db, runtime).username)
+    officer = create_officer(db, runtime)
+    turn_on_totp(db, runtime, officer)  # a second factor does not make an officer a registrar
+    department = registrar_signed_in(runtime, officer)
     for browser in (resident, department):
         for path in ("/staff/registration", "/staff/registration/queue", "/staff/registration/enrol"):
             refused = browser.get(path)
             assert refused.status_code == 403 and "for registration officers only" in refused.text
         posted = browser.post("/staff/registration/lookup", {"hkid": form["hkid"]})
         assert posted.status_code == 403
-    missing = signed_in(runtime, create_registrar(db, runtime).username).get(
+    missing = registrar_signed_in(runtime, create_registrar(db, runtime)).get(
         "/staff/registration/accounts/nope"
     )
     assert missing.status_code == 404
@@ -201,7 +211,7 @@ def test_pages_in_traditional_chinese(db, runtime):
     assert (
         "<h1>你的身份</h1>" in page.text and "自行申報：未經核實" in page.text and "取得櫃位代碼" in page.text
     )
-    staff = signed_in(runtime, create_registrar(db, runtime).username)
+    staff = registrar_signed_in(runtime, create_registrar(db, runtime))
     home = staff.get("/staff/registration?lang=zh-HK")
     assert "<h1>登記</h1>" in home.text and "查找居民" in home.text
     refused = resident.get("/staff/registration?lang=zh-HK")
@@ -233,3 +243,72 @@ def test_the_gateway_takes_a_file_only_at_the_evidence_upload_and_only_so_large(
     too_large = upload(resident, b"\x89PNG" + b"\0" * (MAX_UPLOAD_BYTES + 64 * 1024))
     assert too_large.status_code == 413
     assert upload(resident, card_image()).status_code == 303
+
+
+STEP_UP = "/signin?acr=urn:egate:acr:mfa&next="
+
+
+def test_a_registrar_without_a_second_factor_is_told_to_set_one_up_in_both_languages(db, runtime):
+    resident, form = create_resident(db, runtime)
+    officer = create_registrar(db, runtime, second_factor=False)
+    staff = signed_in(runtime, officer.username)  # a password alone
+    for path in ("/staff/registration", f"/staff/registration/accounts/{resident.id}"):
+        page = staff.get(path, follow_redirects=False)
+        assert page.status_code == 403
+        assert "<h1>Registration needs two-step verification</h1>" in page.text
+        assert 'id="set-up-totp"' in page.text and 'href="/account/security/totp"' in page.text
+        assert 'id="try-again">' in page.text and f'href="{path}"' in page.text
+    looked_up = staff.post("/staff/registration/lookup", {"hkid": form["hkid"]}, follow_redirects=False)
+    assert looked_up.status_code == 403
+    assert not [tag for tag in tags(db, officer.id) if tag.startswith("registration.")]  # nothing done
+    chinese = staff.get("/staff/registration/queue?lang=zh-HK")
+    assert chinese.status_code == 403 and "<h1>登記工作需要雙重認證</h1>" in chinese.text
+    assert "以驗證器應用程式啟用雙重認證" in chinese.text and "你的帳戶尚未設定" in chinese.text
+    # No loop: a step-up this account cannot make goes straight back, and the page explains.
+    again = staff.get(STEP_UP + "/staff/registration", follow_redirects=False)
+    assert again.status_code == 303 and again.headers["location"] == "/staff/registration"
+
+
+def test_a_registrar_signed_in_with_a_password_only_gives_the_code_and_comes_back(db, runtime, clock):
+    officer = create_registrar(db, runtime, second_factor=False)
+    staff = signed_in(runtime, officer.username)
+    assert staff.get("/staff/registration").status_code == 403
+    # The registrar turns on TOTP on the account's own page (this session stays at a password).
+    setup = staff.get("/account/security/totp")
+    secret = re.search(r'id="manual-key"[^>]*>([A-Z2-7 ]+)<', setup.text).group(1).replace(" ", "")
+    confirmed = staff.post("/account/security/totp", {"code": pyotp.TOTP(secret).at(clock.now)})
+    assert confirmed.status_code == 200
+    clock.advance(seconds=30)  # the set-up spent the current code
+
+    page = "/staff/registration/queue?lang=en"
+    sent = staff.get(page, follow_redirects=False)
+    assert (
+        sent.status_code == 303
+        and sent.headers["location"] == STEP_UP + "/staff/registration/queue%3Flang%3Den"
+    )
+    asked = staff.get(sent.headers["location"], follow_redirects=False)
+    assert asked.status_code == 303 and asked.headers["location"] == "/signin/second-factor"
+    step_up = staff.get("/signin/second-factor")
+    assert 'name="code"' in step_up.text and 'name="password"' not in step_up.text
+    wrong = staff.post("/signin/second-factor", {"code": "000000"})
+    assert wrong.status_code == 400
+    done = staff.post(
+        "/signin/second-factor", {"code": pyotp.TOTP(secret).at(clock.now)}, follow_redirects=False
+    )
+    assert done.status_code == 303 and done.headers["location"] == page
+    queue = staff.get(page)
+    assert queue.status_code == 200 and "<h1>Remote requests</h1>" in queue.text
+    assert staff.get(STEP_UP + "/staff/registration", follow_redirects=False).headers["location"] == (
+        "/staff/registration"
+    )  # already there: no second step-up
+
+
+def test_a_form_posted_below_the_second_factor_is_not_acted_on(db, runtime):
+    _account, form = create_resident(db, runtime)
+    officer = create_registrar(db, runtime, second_factor=False)
+    staff = signed_in(runtime, officer.username)
+    staff.get("/account")
+    turn_on_totp(db, runtime, officer)
+    posted = staff.post("/staff/registration/lookup", {"hkid": form["hkid"]}, follow_redirects=False)
+    assert posted.status_code == 303 and posted.headers["location"] == STEP_UP + "/staff/registration"
+    assert "registration.lookup" not in tags(db, officer.id)
