@@ -12,8 +12,11 @@ two steps because the signature value is made on the resident's device in betwee
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
+from typing import Any, TypeVar
 
 from cryptography import x509
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
@@ -29,6 +32,7 @@ from identity.signing.cades import as_asn1
 # Hex characters reserved for the CMS (twice its DER size): the signer's certificate, the CA
 # chain and a time-stamp token with the TSA's certificate stay well under 8 KiB of DER.
 RESERVED_HEX_BYTES = 16384
+_T = TypeVar("_T")
 ECDSA_P256_MAX_SIGNATURE = 72
 
 
@@ -42,6 +46,13 @@ class PreparedPdf:
     document_digest: bytes  # SHA-256 of the byte range
     reserved_start: int
     reserved_end: int
+
+
+def _in_own_loop(coroutine: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
+    """Run one of pyHanko's coroutines in an event loop of its own, on a thread of its own:
+    the calling thread may be running a loop already, and asyncio.run refuses to nest."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pades") as pool:
+        return pool.submit(lambda: asyncio.run(coroutine())).result()
 
 
 def prepare(
@@ -61,8 +72,8 @@ def prepare(
         writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
         if writer.security_handler is not None:
             raise PdfRefused("encrypted PDFs cannot be signed here")
-        digest, _, output = asyncio.run(
-            pdf_signer.async_digest_doc_for_signing(writer, bytes_reserved=RESERVED_HEX_BYTES)
+        digest, _, output = _in_own_loop(
+            lambda: pdf_signer.async_digest_doc_for_signing(writer, bytes_reserved=RESERVED_HEX_BYTES)
         )
     except (PdfError, SigningError, ValueError, KeyError, TypeError, IndexError) as exc:
         raise PdfRefused(f"the PDF cannot be prepared for signing ({type(exc).__name__})") from None
