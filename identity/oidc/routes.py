@@ -59,6 +59,7 @@ from identity.oidc.schemas import (
     PUSHED_AUTHORIZATION_BODY,
     REVOCATION_BODY,
     TOKEN_REQUEST_BODY,
+    USERINFO_BODY,
     BackchannelAuthenticationResponse,
     IntrospectionResponse,
     JsonWebKeySet,
@@ -499,7 +500,13 @@ def _client_authentication_failed(response: Response) -> bool:
 
 
 @router.get("/userinfo", operation_id="userinfo_get", response_model=UserInfo, responses=TOKEN_REFUSALS)
-@router.post("/userinfo", operation_id="userinfo_post", response_model=UserInfo, responses=TOKEN_REFUSALS)
+@router.post(
+    "/userinfo",
+    operation_id="userinfo_post",
+    response_model=UserInfo,
+    responses=TOKEN_REFUSALS,
+    openapi_extra=USERINFO_BODY,
+)
 async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
     """The token in the ``Authorization`` header (Bearer or DPoP), or in a form-encoded POST
     body (RFC 6750 §2.2, OIDC Core §5.3.1: pyoidc's default); once, and never in the query."""

@@ -404,10 +404,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
         # The signature holds: from here on the client is told what is wrong.
         claims = token.claims
         now = current.get().now.timestamp()
-        iat, exp = claims.get("iat"), claims.get("exp")
-        if not _is_number(exp):
+        iat, exp = _number(claims.get("iat")), _number(claims.get("exp"))
+        if exp is None:
             raise DisclosedClientError(description="The client assertion has no exp (RFC 7523 section 3).")
-        if iat is not None and not _is_number(iat):
+        if iat is None and "iat" in claims:
             raise DisclosedClientError(description="The client assertion's iat is not a number.")
         if iat is not None and iat > now + self.leeway:
             raise DisclosedClientError(
@@ -467,8 +467,11 @@ def tried_basic(headers: Mapping[str, str]) -> bool:
     return headers.get("authorization", "")[:6].lower() == "basic "
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _number(value: Any) -> float | None:
+    """A JWT NumericDate (RFC 7519 §2), or None when it is absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def identity_floor_met(db: Session, client: Client, account_id: str) -> bool:
@@ -650,7 +653,8 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         signature: the answer must not tell a prober which client ids exist), unless the
         client proved its credential first (``DisclosedClientError``)."""
         if not isinstance(error, InvalidClientError):
-            return super().handle_error_response(request, error)
+            response: Response = super().handle_error_response(request, error)
+            return response
         description = (
             error.description if isinstance(error, DisclosedClientError) else INVALID_CLIENT_DESCRIPTION
         )
