@@ -4,7 +4,9 @@ the OAuth/OIDC family (userinfo, OIDC Core §5.3.3). DPoP-bound tokens (RFC 9449
 the ``DPoP`` scheme with a proof: ``presented_token`` reads both, and refusals about them
 carry a ``DPoP`` challenge (with a ``DPoP-Nonce`` when a fresh nonce is what is missing).
 
-Tokens are read from the ``Authorization`` header only: a token in a query string (§2.3)
+Tokens are read from the ``Authorization`` header; an endpoint may also take one in a
+form-encoded POST body (§2.2, ``form_body_tokens``: the provider's userinfo, where OpenID
+Connect clients such as pyoidc send it by default). Never from a query string (§2.3): it
 ends up in logs and in Referer headers.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from kit.access_tokens import AccessTokenClaims, AccessTokenVerifier, InvalidToken, JwksUnavailable
@@ -33,6 +35,20 @@ def bearer_token(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return token.strip() or None
+
+
+FORM_ENCODED = "application/x-www-form-urlencoded"
+
+
+async def form_body_tokens(request: Request) -> list[str]:
+    """The ``access_token`` values of a form-encoded POST body (RFC 6750 §2.2: POST, the
+    ``application/x-www-form-urlencoded`` type, single-part); none for any other request.
+    More than one value is the caller's to refuse."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method != "POST" or content_type != FORM_ENCODED:
+        return []
+    form = await request.form(max_files=0, max_fields=16)
+    return [value for value in form.getlist("access_token") if isinstance(value, str)]
 
 
 def presented_token(request: HTTPConnection, issuer: str) -> tuple[str, Presentation] | None:

@@ -164,9 +164,41 @@ class ProviderClient:
 
     # -- the authorization code flow ----------------------------------------------------
 
-    def authorization_url(self, **params: str) -> str:
-        endpoint: str = self.metadata()["authorization_endpoint"]
+    def authorization_url(self, params: dict[str, str], *, secret: str) -> str:
+        """Where the browser goes to sign in. When the provider has a PAR endpoint the
+        request is pushed there first (RFC 9126, with the hub's client_secret_basic) and the
+        browser carries only ``client_id`` and the ``request_uri`` (and ``ui_locales``, for
+        the provider's pages): nothing the hub asks, such as its ``claims``, in the
+        resident's address bar, and a provider requiring PAR (EGATE_REQUIRE_PAR) signs
+        residents in to the hub too. Raises ProviderError when the push is refused."""
+        metadata = self.metadata()
+        endpoint: str = metadata["authorization_endpoint"]
+        par_endpoint = metadata.get("pushed_authorization_request_endpoint")
+        if isinstance(par_endpoint, str) and par_endpoint:
+            client_id = params["client_id"]
+            request_uri = self._push(par_endpoint, client_id, secret, params)
+            front = {"client_id": client_id, "request_uri": request_uri}
+            if "ui_locales" in params:
+                front["ui_locales"] = params["ui_locales"]
+            params = front
         return endpoint + ("&" if "?" in endpoint else "?") + urlencode(params)
+
+    def _push(self, endpoint: str, client_id: str, secret: str, params: dict[str, str]) -> str:
+        try:
+            response = self.http.post(
+                endpoint, data=params, auth=(client_id, secret), headers={"Accept": "application/json"}
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"cannot reach the PAR endpoint: {type(exc).__name__}") from None
+        try:
+            body = response.json()
+        except json.JSONDecodeError:
+            raise ProviderError("the PAR endpoint sent malformed JSON") from None
+        request_uri = body.get("request_uri") if isinstance(body, dict) else None
+        if response.status_code != 201 or not isinstance(request_uri, str) or not request_uri:
+            error = body.get("error") if isinstance(body, dict) else None
+            raise ProviderError("the pushed authorization request was refused", error)
+        return request_uri
 
     def _token_request(self, client_id: str, secret: str, data: dict[str, str]) -> dict[str, Any]:
         try:

@@ -83,11 +83,11 @@ def start_authorization(
     claims: Mapping[str, Any] | None = None,
 ) -> Response:
     """Store an authorization request (committed before the provider is asked for its
-    endpoint) and send the browser to the provider."""
+    endpoint, or takes the pushed request) and send the browser to the provider."""
     binding = request.cookies.get(BINDING_COOKIE) or secrets.token_urlsafe(24)
     lang = choose_language(request)
     try:
-        client_id, _ = client_credentials(db, keys)
+        client_id, secret = client_credentials(db, keys)
         params = begin(
             db,
             keys,
@@ -104,11 +104,13 @@ def start_authorization(
             ui_locales="zh-HK" if lang == "zh-HK" else "en",
         )
         db.commit()
-        location = provider.authorization_url(**params)
+        location = provider.authorization_url(params, secret=secret)
     except NotConfigured:
         db.rollback()
         return error_page(request, 503, NOT_REGISTERED)
-    except ProviderError:
+    except ProviderError as exc:
+        if exc.error:  # the provider refused the pushed request (RFC 9126 §2.3)
+            return error_page(request, 502, "The identity provider refused this sign-in request.")
         return error_page(request, 502, "The identity provider cannot be reached. Try again later.")
     response = RedirectResponse(location, status_code=303)
     set_binding_cookie(response, binding, site.issuer)

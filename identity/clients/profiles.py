@@ -119,7 +119,11 @@ def enforced(client: Any, *, server_requires_par: bool = False) -> list[str]:
         lines.append("signed request objects only (JAR, RFC 9101)")
     if client.dpop_bound_access_tokens:
         lines.append("DPoP-bound access tokens only: a token request without a DPoP proof is refused")
-    lines.append(f"client authentication: {client.token_endpoint_auth_method}")
+    method = client.token_endpoint_auth_method
+    if method in ("client_secret_basic", "client_secret_post"):
+        lines.append("client authentication: its secret, by client_secret_basic or client_secret_post")
+    else:
+        lines.append(f"client authentication: {method}")
     if client.profile == FAPI2:
         lines.append(f"authorization codes valid {FAPI2_CODE_TTL_SECONDS} s at most")
     lines.append(f"ID tokens signed with {client.id_token_signed_response_alg}")

@@ -22,7 +22,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, UnsupportedResponseTypeError
 from authlib.oidc.core.errors import (
     ConsentRequiredError,
     InteractionRequiredError,
@@ -74,10 +75,14 @@ class Decision:
 @dataclass(frozen=True)
 class SignInNeeded:
     """``force``: the sign-in must happen after now, whatever session the browser holds
-    (the request is then resumed through identity.oidc.reauthentication)."""
+    (the request is then resumed through identity.oidc.reauthentication).
+    ``select_account``: the resident chooses the account (``prompt=select_account``): the
+    sign-in page shows the account signed in, to continue with, and the way to sign in with
+    another; the request is resumed the same way, so the choice is asked once."""
 
     acr: str | None
     force: bool
+    select_account: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,23 @@ def parse_parameters(data: dict[str, str], redirect_uri: str) -> ParsedParameter
         claims_request=claims_request,
         response_mode=response_mode,
     )
+
+
+def unsupported_response_type(
+    response_type: str | None, redirect_uri: str | None = None
+) -> UnsupportedResponseTypeError:
+    """RFC 6749 §4.1.2.1 ``unsupported_response_type``, described in words (Authlib's own
+    error carries the bare value as its description)."""
+    if not response_type:
+        description = "response_type is missing: send response_type=code."
+    elif len(response_type) > 40 or invalid_error_characters(response_type):
+        description = "This response_type is not supported: send response_type=code."
+    else:
+        description = (
+            f"response_type '{response_type}' is not supported: this provider issues "
+            "authorization codes only (response_type=code, with PKCE)."
+        )
+    return UnsupportedResponseTypeError(response_type, description=description, redirect_uri=redirect_uri)
 
 
 def _invalid(description: str, redirect_uri: str) -> OAuth2Error:
@@ -208,10 +230,11 @@ def authentication_step(
     ``required_acr``: :func:`needed_acr` of the request and the client."""
     silent = "none" in params.prompts
     forcing = "login" in params.prompts or params.max_age is not None
+    selecting = "select_account" in params.prompts and demanded_at is None
     if session is None:
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
-        return SignInNeeded(required_acr, force=forcing)
+        return SignInNeeded(required_acr, force=forcing, select_account=selecting)
     auth_age = (now - session.auth_time).total_seconds()
     forced_done = demanded_at is not None and session.auth_time >= demanded_at
     if "login" in params.prompts and not forced_done:
@@ -220,6 +243,8 @@ def authentication_step(
         if silent:
             raise LoginRequiredError(redirect_uri=redirect_uri)
         return SignInNeeded(required_acr, force=True)
+    if selecting:
+        return SignInNeeded(required_acr, force=False, select_account=True)
     return session
 
 
@@ -315,6 +340,8 @@ def sign_in_location(original_query: dict[str, str], step: SignInNeeded, resume_
         resume[RESUME_PARAM] = resume_handle
     if step.force:
         params["prompt"] = "login"
+    elif step.select_account:
+        params["prompt"] = "select_account"
     params["next"] = "/authorize?" + urlencode(resume)
     if step.acr:
         params["acr"] = step.acr

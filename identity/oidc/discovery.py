@@ -1,5 +1,7 @@
-"""OpenID Provider metadata (OpenID Connect Discovery 1.0 §3, RFC 8414): every value listed
-is one the provider really supports."""
+"""OpenID Provider metadata (OpenID Connect Discovery 1.0 §3), served as well as
+authorization server metadata (RFC 8414 §3) with the same issuer: every value listed is one
+the provider really supports (tests/e2e/test_discovery_is_true.py walks them all). What is
+not supported is left out rather than listed empty."""
 
 from __future__ import annotations
 
@@ -46,14 +48,15 @@ def metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:
         "backchannel_authentication_endpoint": f"{issuer}/bc-authorize",
         "backchannel_token_delivery_modes_supported": ["poll", "ping"],
         "backchannel_user_code_parameter_supported": False,
-        "backchannel_authentication_request_signing_alg_values_supported": [],
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
-        "userinfo_signing_alg_values_supported": [],
         "token_endpoint_auth_methods_supported": [*CONFIDENTIAL_AUTH_METHODS, "none"],
         "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
+        # RFC 8414 §2: private_key_jwt is taken at revocation and introspection too.
         "revocation_endpoint_auth_methods_supported": [*CONFIDENTIAL_AUTH_METHODS, "none"],
+        "revocation_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGORITHMS,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
             "sub",

@@ -16,6 +16,8 @@ from identity.clients.models import Client
 from identity.clients.service import check_secret
 from identity.tokens.models import AuthorizationCode, IssuedToken
 
+SECRET_METHODS = ("client_secret_basic", "client_secret_post")
+
 
 def _without_port(uri: str) -> str | None:
     parts = urlsplit(uri)
@@ -59,7 +61,13 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no types
         return check_secret(self._master_key, self.row.client_secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method == self.row.token_endpoint_auth_method
+        """The registered method; a client with a secret may send it either way (HTTP Basic
+        or in the form, RFC 6749 §2.3.1): libraries differ in their default (openid-client
+        posts it, Authlib and pyoidc use Basic), and the secret is the same secret."""
+        registered = self.row.token_endpoint_auth_method
+        if registered in SECRET_METHODS:
+            return method in SECRET_METHODS
+        return method == registered
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.row.grant_types

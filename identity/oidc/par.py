@@ -29,16 +29,12 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import (
-    InvalidRequestError,
-    OAuth2Error,
-    UnsupportedResponseTypeError,
-)
+from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Error, UnauthorizedClientError
 from authlib.oauth2.rfc9101.errors import InvalidRequestUriError, RequestUriNotSupportedError
 
 from identity.clients.models import Client
 from identity.oidc.adapter import StarletteOAuth2Request, StarlettePayload, current
-from identity.oidc.authorize import parse_parameters
+from identity.oidc.authorize import parse_parameters, unsupported_response_type
 from identity.oidc.dpop import InvalidDpopProofError
 from identity.oidc.models import OAuthClient
 from identity.oidc.reauthentication import RESUME_PARAM
@@ -128,8 +124,10 @@ class AuthorizationRequests:
         redirect_uri = one.get("redirect_uri")
         if not redirect_uri or not client.check_redirect_uri(redirect_uri):
             raise InvalidRequestError("redirect_uri is missing or not registered for this client.")
-        if one.get("response_type") != "code" or not client.check_response_type("code"):
-            raise UnsupportedResponseTypeError("code")
+        if one.get("response_type") != "code":
+            raise unsupported_response_type(one.get("response_type"))
+        if not client.check_response_type("code"):
+            raise UnauthorizedClientError("This client is not registered for the authorization code flow.")
         if not one.get("code_challenge") or one.get("code_challenge_method") != "S256":
             raise InvalidRequestError("PKCE is required: code_challenge with code_challenge_method S256.")
         checked(parameters.get("resource", []), permitted(client.row, self.settings.issuer))

@@ -5,6 +5,7 @@ for a holder of the role (identity/claims.py)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -95,6 +96,23 @@ class ClaimRelease:
             ctx, client, grantee.account_id, CHANNEL_ID_TOKEN, fields + verified_fields, grantee.grant_id
         )
         return token
+
+    def refreshed_id_token(
+        self, ctx: RequestContext, client: Client, grantee: Grantee, access_token: str
+    ) -> str:
+        """The ID token of a refresh (OIDC Core §12.2): the same ``iss``, ``sub``, ``aud`` and
+        ``azp``, the ``auth_time``, ``acr``, ``amr`` and ``sid`` of the original
+        authentication (the refresh token's), a new ``iat``, no ``nonce``; the claims the
+        authorization request asked for in the ID token, while the consent holds."""
+        code = tokens_repository.code(ctx.db, grantee.code_hash) if grantee.code_hash else None
+        claims_request = (code.claims_request if code else None) or {}
+        granted = grantee.granted_claims
+        if granted and not self.release_allowed(ctx, client, grantee.grant_id):
+            granted = ()
+        refreshed = replace(
+            grantee, nonce=None, granted_claims=granted, extra_claims={"claims_request": claims_request}
+        )
+        return self.id_token(ctx, client, refreshed, access_token)
 
     def userinfo(
         self, ctx: RequestContext, token: IssuedToken, client: Client, account_id: str

@@ -59,6 +59,7 @@ from identity.oidc.schemas import (
     PUSHED_AUTHORIZATION_BODY,
     REVOCATION_BODY,
     TOKEN_REQUEST_BODY,
+    USERINFO_BODY,
     BackchannelAuthenticationResponse,
     IntrospectionResponse,
     JsonWebKeySet,
@@ -68,13 +69,15 @@ from identity.oidc.schemas import (
     UserInfo,
 )
 from identity.oidc.server import CONFIDENTIAL_AUTH_METHODS
+from identity.oidc.userinfo import REALM as USERINFO_REALM
 from identity.oidc.userinfo import userinfo_response
 from identity.sessions.service import SignedInSession, current_session
 from identity.signin.flows import step_up_route
 from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
-from kit.bearer import presented_token
+from kit.bearer import INVALID_REQUEST, form_body_tokens, oauth_error_response, presented_token
+from kit.dpop import Presentation, public_url
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
 
@@ -91,7 +94,14 @@ LOGOUT_ANSWERS = combine(redirect_responses(303), page_responses(400))
 # client (or network) that failed to authenticate too often waits (429, Retry-After).
 CLIENT_REFUSALS = oauth_error_responses(400, 401, 429, challenge=True)
 # RFC 6750 §3 (OpenID Connect Core §5.3.3).
-TOKEN_REFUSALS = oauth_error_responses(401, 403, challenge=True)
+TOKEN_REFUSALS = oauth_error_responses(400, 401, 403, challenge=True)
+QUERY_TOKEN_REFUSED = (
+    "The access token is not taken from the query string (RFC 6750 section 2.3): send it in "
+    "the Authorization header or as access_token in a form-encoded POST body."
+)
+TOKEN_TWICE = (
+    "Send the access token once: in the Authorization header or in the form body (RFC 6750 section 2)."
+)
 
 
 async def _in_context(request: Request, db: Session, now: datetime, work: Callable[[], Response]) -> Response:
@@ -111,6 +121,14 @@ async def _in_context(request: Request, db: Session, now: datetime, work: Callab
 
 @router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)
 async def openid_configuration(provider: ProviderDep) -> JSONResponse:
+    settings = provider.settings
+    return JSONResponse(discovery.metadata(settings.issuer, require_par=settings.require_par))
+
+
+@router.get("/.well-known/oauth-authorization-server", response_model=ProviderMetadata)
+async def authorization_server_metadata(provider: ProviderDep) -> JSONResponse:
+    """RFC 8414 §3: the same document, for OAuth clients that look here (openid-client with
+    ``algorithm: 'oauth2'``, RFC 8414 libraries); its ``issuer`` is the same (§3.3)."""
     settings = provider.settings
     return JSONResponse(discovery.metadata(settings.issuer, require_par=settings.require_par))
 
@@ -276,7 +294,7 @@ def _to_sign_in(
     """``keep_handle``: the request carries a live demand's handle (a step-up after the
     demanded sign-in), which the browser must bring back."""
     data = oauth_req.payload.data
-    if step.force:
+    if step.force or step.select_account:
         handle: str | None = reauthentication.demand(ctx.db, data, ctx.now)
     else:
         handle = data.get(reauthentication.RESUME_PARAM) if keep_handle else None
@@ -402,7 +420,7 @@ def _throttled(
         address,
         credentials.client_credential(client_id),
         attempt,
-        failed=lambda response: response.status_code == 401,
+        failed=_client_authentication_failed,
         refused=refused,
     )
 
@@ -459,29 +477,48 @@ async def introspect(
 
 
 def _with_auth_challenge(response: Response) -> Response:
-    """RFC 6749 §5.2: invalid_client answers 401 with WWW-Authenticate; every other error
-    400 (Authlib answers unsupported_token_type with a 401 that carries no challenge)."""
-    if response.status_code in (400, 401):
-        try:
-            error = json.loads(bytes(response.body)).get("error")
-        except ValueError:
-            error = None
-        if error == "invalid_client":
-            # One answer whatever failed (unknown client, wrong secret, bad assertion): the
-            # description must not tell a prober which client ids exist.
-            body = {"error": "invalid_client", "error_description": credentials.INVALID_CLIENT_DESCRIPTION}
-            challenge = 'Basic realm="token", error="invalid_client"'
-            response = JSONResponse(body, 401, headers={"WWW-Authenticate": challenge})
-        else:
-            response.status_code = 400
+    """RFC 6749 §5.2: invalid_client is shaped by ``Provider.handle_error_response`` (401
+    with a ``Basic`` challenge for a client that tried Basic, else 400); every other error
+    is a 400 (Authlib answers unsupported_token_type with a 401 that carries no challenge)."""
+    if response.status_code == 401 and "www-authenticate" not in response.headers:
+        response.status_code = 400
     response.headers.update(NO_STORE)
     return response
 
 
+def _client_authentication_failed(response: Response) -> bool:
+    """Whether the answer refused the client's credentials (what the guessing defence counts)."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 400 or not isinstance(response.body, bytes):
+        return False
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") == "invalid_client"
+
+
 @router.get("/userinfo", operation_id="userinfo_get", response_model=UserInfo, responses=TOKEN_REFUSALS)
-@router.post("/userinfo", operation_id="userinfo_post", response_model=UserInfo, responses=TOKEN_REFUSALS)
+@router.post(
+    "/userinfo",
+    operation_id="userinfo_post",
+    response_model=UserInfo,
+    responses=TOKEN_REFUSALS,
+    openapi_extra=USERINFO_BODY,
+)
 async def userinfo(request: Request, db: DbSession, now: Now, provider: ProviderDep) -> Response:
+    """The token in the ``Authorization`` header (Bearer or DPoP), or in a form-encoded POST
+    body (RFC 6750 §2.2, OIDC Core §5.3.1: pyoidc's default); once, and never in the query."""
     presented = presented_token(request, provider.settings.issuer)
+    if "access_token" in request.query_params:
+        return oauth_error_response(400, INVALID_REQUEST, QUERY_TOKEN_REFUSED, realm=USERINFO_REALM)
+    in_body = await form_body_tokens(request)
+    if len(in_body) + (presented is not None) > 1:
+        return oauth_error_response(400, INVALID_REQUEST, TOKEN_TWICE, realm=USERINFO_REALM)
+    if in_body:
+        url = public_url(provider.settings.issuer, request.url.path)
+        presented = (in_body[0], Presentation(scheme="bearer", proof=None, method="POST", url=url))
     return await _in_context(request, db, now, lambda: userinfo_response(provider, presented))
 
 

@@ -145,6 +145,13 @@ REVOCATION_BODY = form_body(
     {**_strings("token"), "token_type_hint": {"type": "string"}, **CLIENT_AUTHENTICATION},
 )
 INTROSPECTION_BODY = REVOCATION_BODY
+# RFC 6750 §2.2 (OIDC Core §5.3.1): the token may come in the body instead of the header.
+USERINFO_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {FORM: {"schema": {"type": "object", "properties": _strings("access_token")}}},
+    }
+}
 BACKCHANNEL_BODY = form_body(
     ["scope"],
     {

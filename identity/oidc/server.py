@@ -8,8 +8,8 @@ its questions from the database of the current request (``adapter.current``).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from datetime import timedelta
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.oauth2.base import invalid_error_characters
@@ -19,7 +19,9 @@ from authlib.oauth2.rfc6749 import (
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
+    OAuth2Error,
     UnauthorizedClientError,
+    UnsupportedResponseTypeError,
 )
 from authlib.oauth2.rfc6749.grants import (
     AuthorizationCodeGrant,
@@ -48,11 +50,13 @@ from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, Conse
 from identity.devices.service import AppSigninError, poll_backchannel
 from identity.oidc import dpop, jwks_cache
 from identity.oidc.adapter import StarletteOAuth2Request, current, to_response
+from identity.oidc.authorize import unsupported_response_type
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
 from identity.oidc.resources import ResourceIndicators, token_audience
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
 from identity.sessions.service import SessionPolicy
+from identity.throttling.credentials import INVALID_CLIENT_DESCRIPTION
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import AuthorizationCode
 from identity.tokens.verifier import verify_own_access_token
@@ -63,6 +67,10 @@ from kit.settings import Settings
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
 ALL_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 ASSERTION_ALGORITHMS = ["RS256", "PS256", "ES256"]
+# The longest a client assertion may be valid (exp - iat). Client libraries sign for longer
+# than the few minutes RFC 7523 has in mind: Authlib for 3600 s, pyoidc for 600 s,
+# openid-client for 60 s. Each assertion is still used once: its jti is kept until its exp.
+MAX_ASSERTION_LIFETIME = 3600
 # What Authlib's grants return from a token request: (status, body, headers).
 TokenResponse = tuple[int, dict[str, Any], list[tuple[str, str]]]
 
@@ -245,17 +253,21 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
     def issue_token(self, user: Grantee, refresh_token: TokenRecord) -> dict[str, Any]:
         scope = self.request.payload.scope or refresh_token.get_scope()
         server: Provider = self.server
+        client: OAuthClient = self.request.client
         successor = server.issuer.successors.successor_of(self.request.form["refresh_token"])
         if refresh_token.row.spent_at is None:
-            return server.generate_token(
-                self.GRANT_TYPE, self.request.client, user, scope, refresh_token=successor
+            token = server.generate_token(self.GRANT_TYPE, client, user, scope, refresh_token=successor)
+        else:
+            if not self._still_live(successor, refresh_token.row.family_id):
+                raise InvalidGrantError()
+            token = server.generate_token(self.GRANT_TYPE, client, user, scope, include_refresh_token=False)
+            token["refresh_token"] = successor
+        if "openid" in str(token.get("scope") or "").split():
+            # OIDC Core §12.2: a new ID token for the original authentication, so that the
+            # client holds a current one (RP-initiated logout's id_token_hint, for one).
+            token["id_token"] = server.release.refreshed_id_token(
+                current.get(), client.row, user, token["access_token"]
             )
-        if not self._still_live(successor, refresh_token.row.family_id):
-            raise InvalidGrantError()
-        token = server.generate_token(
-            self.GRANT_TYPE, self.request.client, user, scope, include_refresh_token=False
-        )
-        token["refresh_token"] = successor
         return token
 
     def _still_live(self, successor: str, family_id: str) -> bool:
@@ -357,10 +369,24 @@ class BackchannelGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]  # 
         return 200, token, self.TOKEN_RESPONSE_HEADER
 
 
+class DisclosedClientError(InvalidClientError):  # type: ignore[misc]  # Authlib ships no types
+    """A client authentication refusal whose reason the client is told. Raised only once the
+    client has proved that it holds its credential (a client assertion whose signature
+    verified), so the reason tells a prober nothing; every other failure gets the one
+    description of ``credentials.INVALID_CLIENT_DESCRIPTION`` (``Provider.handle_error_response``)."""
+
+
 class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib ships no types
-    """private_key_jwt (OIDC Core §9, RFC 7523 §2.2) with one-time ``jti``s."""
+    """private_key_jwt (OIDC Core §9, RFC 7523 §2.2 and §3) with one-time ``jti``s.
+
+    The audience may be our issuer, the token endpoint, or the endpoint the assertion is
+    presented at (Authlib's client signs for the URL it posts to; pyoidc names the issuer
+    at revocation and introspection). An assertion may be valid for MAX_ASSERTION_LIFETIME
+    at most; its ``jti`` is refused until then."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
+    # The endpoints that authenticate clients (identity/oidc/routes.py).
+    ENDPOINTS = ("/token", "/par", "/introspect", "/revoke", "/bc-authorize")
 
     def __init__(self, issuer: str, outbound: OutboundPolicy) -> None:
         super().__init__(validate_jti=True, leeway=30)
@@ -368,34 +394,58 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
         self.outbound = outbound
 
     def get_audiences(self) -> list[str]:
-        return [f"{self.issuer}/token", self.issuer]
+        return [self.issuer, *(f"{self.issuer}{path}" for path in self.ENDPOINTS)]
 
     def process_assertion_claims(self, assertion: str, resolve_key: Callable[..., Any]) -> dict[str, Any]:
         try:
             token = jwt.decode(assertion, resolve_key, algorithms=ASSERTION_ALGORITHMS)
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="Invalid client assertion.") from exc
+        # The signature holds: from here on the client is told what is wrong.
         claims = token.claims
         now = current.get().now.timestamp()
-        iat = claims.get("iat")
-        if not isinstance(iat, int | float) or iat > now + self.leeway:
-            raise InvalidClientError(description="Client assertion 'iat' is missing or in the future.")
-        if isinstance(claims.get("exp"), int | float) and claims["exp"] - iat > 300:
-            raise InvalidClientError(description="Client assertion lifetime is too long.")
-        self.verify_claims(claims)
+        iat, exp = _number(claims.get("iat")), _number(claims.get("exp"))
+        if exp is None:
+            raise DisclosedClientError(description="The client assertion has no exp (RFC 7523 section 3).")
+        if iat is None and "iat" in claims:
+            raise DisclosedClientError(description="The client assertion's iat is not a number.")
+        if iat is not None and iat > now + self.leeway:
+            raise DisclosedClientError(
+                description="The client assertion's iat is in the future: check the client's clock."
+            )
+        lifetime = exp - (iat if iat is not None else now)
+        if lifetime > MAX_ASSERTION_LIFETIME:
+            raise DisclosedClientError(
+                description=f"The client assertion is valid for {int(lifetime)} s (exp - iat); "
+                f"this server accepts at most {MAX_ASSERTION_LIFETIME} s."
+            )
+        try:
+            self.verify_claims(claims)
+        except DisclosedClientError:
+            raise
+        except InvalidClientError as exc:
+            reason = exc.description or "its claims do not hold"
+            if "'aud'" in reason:
+                reason += f" (the audience is {self.issuer} or the URL the assertion is posted to)"
+            raise DisclosedClientError(description=f"The client assertion was refused: {reason}.") from None
         return claims
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         ctx = current.get()
         client_id = claims["sub"]
-        if not isinstance(jti, str) or len(jti) > 255:
-            return False
-        exp = claims.get("exp")
+        if not isinstance(jti, str) or not 0 < len(jti) <= 255:
+            raise DisclosedClientError(description="The client assertion's jti must be 1 to 255 characters.")
+        # Kept until the assertion expires (and the leeway after), so it is never taken twice.
         now = ctx.now
-        expires = now + timedelta(seconds=600)
-        if isinstance(exp, int | float):
-            expires = max(now, now.fromtimestamp(exp, tz=now.tzinfo)) + timedelta(seconds=60)
-        return tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires)
+        expires = max(now, datetime.fromtimestamp(claims["exp"], tz=now.tzinfo)) + timedelta(
+            seconds=self.leeway
+        )
+        if not tokens_repository.record_assertion_jti(ctx.db, jti, client_id, expires):
+            raise DisclosedClientError(
+                description="The client assertion's jti was already used: sign a new assertion "
+                "for every request (RFC 7523 section 3)."
+            )
+        return True
 
     def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
         """The client's registered keys. Authlib asks before it checks the client's
@@ -410,6 +460,18 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
             raise InvalidClientError(description="Invalid client assertion.") from None
         except (JoseError, ValueError) as exc:  # joserfc: no keys, or unusable ones
             raise InvalidClientError(description="The client's registered keys cannot be used.") from exc
+
+
+def tried_basic(headers: Mapping[str, str]) -> bool:
+    """Whether the request carries HTTP Basic credentials (client_secret_basic)."""
+    return headers.get("authorization", "")[:6].lower() == "basic "
+
+
+def _number(value: Any) -> float | None:
+    """A JWT NumericDate (RFC 7519 §2), or None when it is absent or not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
 
 
 def identity_floor_met(db: Session, client: Client, account_id: str) -> bool:
@@ -528,7 +590,12 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
             value = request.payload.data.get(name)
             if isinstance(value, str) and invalid_error_characters(value):
                 raise InvalidRequestError(f"{name} holds characters no valid value has.")
-        return super().get_authorization_grant(request)
+        try:
+            return super().get_authorization_grant(request)
+        except UnsupportedResponseTypeError as error:
+            raise unsupported_response_type(
+                request.payload.data.get("response_type"), error.redirect_uri
+            ) from None
 
     # -- Authlib's storage callbacks -------------------------------------------------------
     def query_client(self, client_id: str) -> OAuthClient | None:
@@ -578,6 +645,25 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
 
     def create_oauth2_request(self, request: StarletteOAuth2Request) -> StarletteOAuth2Request:
         return request  # the adapter already built it
+
+    def handle_error_response(self, request: StarletteOAuth2Request, error: OAuth2Error) -> Response:
+        """RFC 6749 §5.2's invalid_client: a 401 with a ``Basic`` challenge when the client
+        tried HTTP Basic, else a 400 without one (a 401 must name a scheme the client used,
+        RFC 9110 §15.5.2). One description whatever failed (unknown client, wrong secret, bad
+        signature: the answer must not tell a prober which client ids exist), unless the
+        client proved its credential first (``DisclosedClientError``)."""
+        if not isinstance(error, InvalidClientError):
+            response: Response = super().handle_error_response(request, error)
+            return response
+        description = (
+            error.description if isinstance(error, DisclosedClientError) else INVALID_CLIENT_DESCRIPTION
+        )
+        body = {"error": "invalid_client", "error_description": description}
+        headers = [("Cache-Control", "no-store"), ("Pragma", "no-cache")]
+        if not tried_basic(request.headers):
+            return self.handle_response(400, body, headers)
+        challenge = f'Basic realm="{self.issuer.issuer}", error="invalid_client"'
+        return self.handle_response(401, body, [*headers, ("WWW-Authenticate", challenge)])
 
     def handle_response(self, status: int, body: Any, headers: list[tuple[str, str]] | None) -> Response:
         return to_response(status, body, headers)

@@ -1,5 +1,6 @@
-"""UserInfo endpoint (OIDC Core §5.3) with bearer tokens in the header only (RFC 6750 §2.1):
-tokens in a query string end up in logs. Refusals are RFC 6750 §3 (OIDC Core §5.3.3). A
+"""UserInfo endpoint (OIDC Core §5.3) with bearer tokens in the header (RFC 6750 §2.1) or in
+a form-encoded POST body (§2.2; read by the route), never in a query string, which ends up
+in logs. Refusals are RFC 6750 §3 (OIDC Core §5.3.3). A
 DPoP-bound token comes in the DPoP scheme with its proof (RFC 9449 §7); as a bearer token
 it is refused, with a DPoP challenge."""
 
@@ -22,7 +23,12 @@ REALM = "userinfo"
 def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentation] | None) -> Response:
     ctx = current.get()
     if presented is None:
-        return oauth_error_response(401, None, "Send the access token as a Bearer header.", realm=REALM)
+        return oauth_error_response(
+            401,
+            None,
+            "Send the access token as a Bearer header (or in a form-encoded POST body).",
+            realm=REALM,
+        )
     token, presentation = presented
     try:
         claims = presented_access_token_claims(

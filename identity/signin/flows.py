@@ -360,3 +360,22 @@ def _complete(
     )
     accounts.record_event(db, account.id, "signin.success", meta, now, **details)
     return SignedIn(session, token, known_browser_cookie)
+
+
+@dataclass(frozen=True)
+class SignedInAccount:
+    """How the sign-in page names the account a browser is signed in to, when the resident
+    chooses an account (``prompt=select_account``): the name, and the masked identity card
+    number of a resident or the user name of a staff member."""
+
+    name: str
+    identifier: str | None
+
+
+def signed_in_account(db: Session, keyring: Keyring, session: SignedInSession) -> SignedInAccount | None:
+    account = accounts_repository.get(db, session.account_id)
+    if account is None:
+        return None
+    name = accounts.load_profile(keyring, account).name
+    identifier = account.username if account.kind == "staff" else accounts.masked_hkid(keyring, account)
+    return SignedInAccount(name=name, identifier=identifier)

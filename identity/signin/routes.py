@@ -1,8 +1,10 @@
 """Sign-in, second factor, step-up and sign-out pages.
 
-``GET /signin?next=&acr=&prompt=login&login_hint=&ui_locales=`` is the entry point the
-OpenID Provider sends browsers to; after success the browser goes back to ``next`` (a path
-on this site, see identity.web.forms.safe_next) with a 303.
+``GET /signin?next=&acr=&prompt=login|select_account&login_hint=&ui_locales=`` is the entry
+point the OpenID Provider sends browsers to; after success the browser goes back to ``next``
+(a path on this site, see identity.web.forms.safe_next) with a 303. With
+``prompt=select_account`` a signed-in browser is shown its account, to continue with (a link
+back to ``next``), and the form to sign in with another account instead.
 
 A browser already signed in below ``acr`` is stepped up: its second factor, or the app
 (a page whose button starts the app sign-in); when neither can reach ``acr`` it goes back to
@@ -87,12 +89,17 @@ def _signin_page(
     locked_until: datetime | None = None,
     signed_in: bool = False,
     app_required: bool = False,
+    current: flows.SignedInAccount | None = None,
     status_code: int = 200,
 ) -> Response:
+    """``current``: the account to continue with, offered next to signing in with another
+    (``prompt=select_account``)."""
     return render(
         request,
         "signin.html",
         {
+            "current": current,
+            "next": safe_next(request.query_params.get("next")),
             "identifier": identifier,
             "errors": errors or {},
             "locked_until": locked_until,
@@ -111,13 +118,18 @@ def signin_page(
     now: Now,
     policy: SessionPolicyDep,
     session: OptionalSession,
+    keyring: KeyringDep,
     next: str | None = None,
     acr: str | None = None,
     prompt: str | None = None,
     login_hint: str | None = None,
 ) -> Response:
     next_path = safe_next(next)
-    if session is not None and prompt != "login":
+    if session is not None and prompt == "select_account":
+        chosen = flows.signed_in_account(db, keyring, session)
+        if chosen is not None:
+            return _signin_page(request, identifier=(login_hint or "")[:254], signed_in=True, current=chosen)
+    if session is not None and prompt not in ("login", "select_account"):
         route = flows.step_up_route(db, session, acr)
         if route == flows.SECOND_FACTOR:
             token = flows.begin_step_up(db, now, session, next_path)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e.conftest import REDIRECT_URI
@@ -59,9 +60,18 @@ def fapi2_department(gateway: Any, **overrides: Any) -> tuple[str, dict[str, str
     return client_id, private
 
 
-def run_node_rp(gateway: Any, client_id: str, private_jwk: dict[str, str], scenario: str) -> dict[str, Any]:
+def run_node_rp(
+    gateway: Any,
+    client_id: str,
+    private_jwk: dict[str, str] | None,
+    scenario: str,
+    *,
+    browser: requests.Session | None = None,
+    **extra: str,
+) -> dict[str, Any]:
     """Runs the Node relying party; when it asks for the authorization URL to be followed,
-    a resident who is already signed in approves the consent page."""
+    a resident who is already signed in (``browser``, else a new one) approves the consent
+    page. ``extra``: more of the RP's configuration (``client_secret``, ...)."""
     node = shutil.which("node")
     if node is None or not (NODE_RP / "node_modules" / "openid-client").is_dir():
         message = "Node 20 and tests/node_rp/node_modules are needed (scripts/test runs npm ci)"
@@ -75,6 +85,7 @@ def run_node_rp(gateway: Any, client_id: str, private_jwk: dict[str, str], scena
         "redirect_uri": REDIRECT_URI,
         "scenario": scenario,
         "forms_api": f"{gateway.base_url}/forms/api/department/submissions",
+        **extra,
     }
     process = subprocess.Popen(
         [node, str(NODE_RP / "rp.mjs"), json.dumps(config)],
@@ -91,8 +102,8 @@ def run_node_rp(gateway: Any, client_id: str, private_jwk: dict[str, str], scena
         for line in process.stdout:
             message = json.loads(line)
             if "authorize" in message:
-                browser = gateway.browser(gateway.new_resident())
-                callback = follow_to_callback(browser, message["authorize"])
+                resident = browser or gateway.browser(gateway.new_resident())
+                callback = follow_to_callback(resident, message["authorize"])
                 process.stdin.write(callback + "\n")
                 process.stdin.flush()
             elif "result" in message:
@@ -142,6 +153,13 @@ def test_a_fapi2_department_signs_a_resident_in_with_openid_client(gateway, scen
     assert "already used" in result["replayed_proof"]["body"]["error_description"]
     # The refresh is DPoP-bound too, and still opens userinfo.
     assert result["refreshed"] == {"token_type": "dpop", "rotated": True}
+    # ...and carries a new ID token for the same authentication (OIDC Core §12.2).
+    assert result["refreshed_id_token"] == {
+        "sub": result["id_token_claims"]["sub"],
+        "aud": client_id,
+        "auth_time": result["id_token_auth_time"],
+        "nonce": None,
+    }
     assert result["userinfo_after_refresh"]["sub"] == result["userinfo"]["sub"]
     # The forms hub's department API takes the DPoP-bound department token with its proof...
     assert result["department"]["token_type"] == "dpop"

@@ -158,7 +158,7 @@ def test_a_pushed_request_not_opened_in_time_expires(gateway):
 def test_the_par_endpoint_refuses_what_authorize_would(gateway):
     client = FapiClient(gateway, resources=(DEPARTMENT_API,))
     unauthenticated = requests.post(f"{gateway.base_url}/par", data=client.authorization(), timeout=10)
-    assert unauthenticated.status_code == 401 and unauthenticated.json()["error"] == "invalid_client"
+    assert unauthenticated.status_code == 400 and unauthenticated.json()["error"] == "invalid_client"
     cases = [
         ({"redirect_uri": "https://evil.example/cb"}, "invalid_request"),
         ({"code_challenge_method": "plain"}, "invalid_request"),

@@ -228,7 +228,9 @@ def test_client_authentication_failures_answer_alike_and_are_throttled(behind_pr
             client_assertion="e30.e30.bad",
         ),
     ]
-    assert {response.status_code for response in failures} == {401}
+    # RFC 6749 §5.2: 401 with a Basic challenge to clients that tried Basic, 400 to the others.
+    assert [response.status_code for response in failures] == [401, 401, 400, 400]
+    assert ["www-authenticate" in response.headers for response in failures] == [True, True, False, False]
     assert {response.json()["error"] for response in failures} == {"invalid_client"}
     assert len({response.json()["error_description"] for response in failures}) == 1
     for _ in range(4):

@@ -56,7 +56,9 @@ def test_a_client_assertion_for_a_client_without_keys_is_invalid_client(gateway,
         "client_assertion": _assertion(dept.client_id, dept.metadata["token_endpoint"]),
     }
     response = requests.post(url, data=data, timeout=10)
-    assert response.status_code == 401, (response.status_code, response.text[:300])
+    # No HTTP Basic: a 400 without a challenge (RFC 6749 §5.2).
+    assert response.status_code == 400, (response.status_code, response.text[:300])
+    assert "www-authenticate" not in response.headers
     assert response.headers["content-type"].startswith("application/json")
     assert response.json()["error"] == "invalid_client"
 

@@ -187,13 +187,14 @@ def test_client_credentials_with_secret_post_and_introspection(gateway):
         timeout=10,
     ).json()
     assert introspected["active"] is True and introspected["client_id"] == dept.client_id
+    # A client with a secret may send it either way (issue 15): Basic works too.
     basic = requests.post(
         dept.metadata["token_endpoint"],
-        data={"grant_type": "client_credentials"},
+        data={"grant_type": "client_credentials", "scope": "ledger:department"},
         auth=(dept.client_id, dept.client_secret),
         timeout=10,
     )
-    assert basic.status_code == 401 and basic.json()["error"] == "invalid_client"
+    assert basic.status_code == 200, basic.text
 
 
 def test_invalid_client_unsupported_grant_and_invalid_scope(gateway):
@@ -256,18 +257,19 @@ def test_private_key_jwt_client_authentication(gateway):
     ok = requests.post(token_url, data={**data, "client_assertion": assertion}, timeout=10)
     assert ok.status_code == 200, ok.text
     replayed = requests.post(token_url, data={**data, "client_assertion": assertion}, timeout=10)
-    assert replayed.status_code == 401 and replayed.json()["error"] == "invalid_client"
+    # Refusals of an assertion are 400 (no HTTP Basic, RFC 6749 §5.2).
+    assert replayed.status_code == 400 and replayed.json()["error"] == "invalid_client"
     expired = _assertion(
         pem, dept.client_id, token_url, iat=int(time.time()) - 600, exp=int(time.time()) - 300
     )
-    assert requests.post(token_url, data={**data, "client_assertion": expired}, timeout=10).status_code == 401
+    assert requests.post(token_url, data={**data, "client_assertion": expired}, timeout=10).status_code == 400
     future = _assertion(
         pem, dept.client_id, token_url, iat=int(time.time()) + 3600, exp=int(time.time()) + 3660
     )
-    assert requests.post(token_url, data={**data, "client_assertion": future}, timeout=10).status_code == 401
+    assert requests.post(token_url, data={**data, "client_assertion": future}, timeout=10).status_code == 400
     other_pem, _ = _ec_jwks()
     forged = _assertion(other_pem, dept.client_id, token_url)
-    assert requests.post(token_url, data={**data, "client_assertion": forged}, timeout=10).status_code == 401
+    assert requests.post(token_url, data={**data, "client_assertion": forged}, timeout=10).status_code == 400
 
 
 def _b64(data: bytes) -> str:

@@ -176,7 +176,7 @@ def test_a_stored_private_jwks_uri_is_refused_at_fetch_time_without_connecting(g
     client_id = client_with_stored_jwks_uri(gateway, template.format(port=listener.port))
     for _ in range(2):
         response = token_request_with_assertion(gateway, client_id)
-        assert response.status_code == 401, response.text
+        assert response.status_code == 400, response.text  # no HTTP Basic: no 401 (RFC 6749 §5.2)
         assert response.json()["error"] == "invalid_client"
     assert listener.connections == []
 
@@ -184,7 +184,7 @@ def test_a_stored_private_jwks_uri_is_refused_at_fetch_time_without_connecting(g
 def test_a_stored_file_uri_is_refused(gateway):
     client_id = client_with_stored_jwks_uri(gateway, "file:///etc/passwd")
     response = token_request_with_assertion(gateway, client_id)
-    assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    assert response.status_code == 400 and response.json()["error"] == "invalid_client"
 
 
 # -- a test deployment that allows private addresses (EGATE_OUTBOUND_ALLOW_PRIVATE) ----------
@@ -214,7 +214,7 @@ def test_a_failed_fetch_is_remembered_and_answered_invalid_client(test_deploymen
     client_id = client_with_stored_jwks_uri(test_deployment, f"http://127.0.0.1:{listener.port}/jwks")
     for _ in range(3):
         response = token_request_with_assertion(test_deployment, client_id)
-        assert response.status_code == 401, response.text
+        assert response.status_code == 400, response.text
         assert response.json()["error"] == "invalid_client"
     assert len(listener.connections) == 1
 

@@ -50,7 +50,9 @@ def test_every_response_of_an_https_deployment_carries_hsts(https_gateway):
         response = requests.get(https_gateway + path, allow_redirects=False, timeout=10)
         assert response.headers.get("strict-transport-security") == HSTS, path
     refused = requests.post(f"{https_gateway}/token", data={"grant_type": "client_credentials"}, timeout=10)
-    assert refused.status_code == 401 and refused.headers["strict-transport-security"] == HSTS
+    assert (
+        refused.status_code == 400 and refused.headers["strict-transport-security"] == HSTS
+    )  # invalid_client
 
 
 def test_a_plain_http_deployment_sends_no_hsts(gateway):

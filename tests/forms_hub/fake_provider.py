@@ -33,6 +33,10 @@ class FakeProvider:
     userinfo_calls: int = 0
     token_calls: list[dict[str, str]] = field(default_factory=list)
     access_ttl: int = 600
+    # PAR (RFC 9126): advertised and taken when ``par``; every push refused when ``refuse_par``.
+    par: bool = False
+    refuse_par: bool = False
+    pushed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._key = ec.generate_private_key(ec.SECP256R1())
@@ -71,6 +75,10 @@ class FakeProvider:
     ) -> str:
         """What the provider does after the resident signs in and agrees: the callback URL."""
         params = {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+        if "request_uri" in params:  # a pushed request stands for its parameters (RFC 9126 §4)
+            pushed = self.pushed.pop(params["request_uri"])
+            assert pushed["client_id"] == params["client_id"]
+            params = pushed
         assert params["response_type"] == "code" and params["code_challenge_method"] == "S256"
         assert params["client_id"] == self.client_id
         if deny:
@@ -105,8 +113,11 @@ class FakeProvider:
                     "userinfo_endpoint": f"{self.issuer}/userinfo",
                     "jwks_uri": f"{self.issuer}/jwks",
                     "end_session_endpoint": f"{self.issuer}/logout",
+                    **({"pushed_authorization_request_endpoint": f"{self.issuer}/par"} if self.par else {}),
                 },
             )
+        if path == "/par" and request.method == "POST" and self.par:
+            return self._push(request)
         if path == "/jwks":
             return httpx.Response(200, json=self.jwks)
         if path == "/token" and request.method == "POST":
@@ -127,12 +138,23 @@ class FakeProvider:
             "expires_in": self.access_ttl,
         }
 
-    def _token(self, request: httpx.Request) -> httpx.Response:
+    def _authenticated(self, request: httpx.Request) -> bool:
         scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
-        if (
-            scheme != "Basic"
-            or base64.b64decode(credentials).decode() != f"{self.client_id}:{self.client_secret}"
-        ):
+        return scheme == "Basic" and base64.b64decode(credentials).decode() == (
+            f"{self.client_id}:{self.client_secret}"
+        )
+
+    def _push(self, request: httpx.Request) -> httpx.Response:
+        if not self._authenticated(request):
+            return httpx.Response(401, json={"error": "invalid_client"})
+        if self.refuse_par:
+            return httpx.Response(400, json={"error": "invalid_request"})
+        request_uri = f"urn:ietf:params:oauth:request_uri:{secrets.token_urlsafe(16)}"
+        self.pushed[request_uri] = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        return httpx.Response(201, json={"request_uri": request_uri, "expires_in": 60})
+
+    def _token(self, request: httpx.Request) -> httpx.Response:
+        if not self._authenticated(request):
             return httpx.Response(401, json={"error": "invalid_client"})
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
         self.token_calls.append(form)

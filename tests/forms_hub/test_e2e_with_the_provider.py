@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 import requests
@@ -284,3 +285,43 @@ def test_a_department_back_end_processes_and_the_licence_verifies(gateway, hub_c
     assert status["status"] == "approved" and status["licence"] == number
     [handed] = [e for e in disclosures(gateway, account_id) if e.channel == "form_submission"]
     assert sorted(handed.fields) == sorted([*restaurant_answers(), "attachment:layout_plan"])
+
+
+def test_with_the_provider_requiring_par_the_hub_still_signs_residents_in(gateway, hub_client):  # noqa: F811
+    """EGATE_REQUIRE_PAR=true: the hub pushes its sign-in and prefill requests (RFC 9126), so
+    it is not locked out; the browser carries only the pushed request's URI."""
+    base = gateway.base_url
+    settings = gateway.runtime.settings
+    settings.require_par = True
+    try:
+        assert gateway.discovery()["require_pushed_authorization_requests"] is True
+        browser = gateway.browser(gateway.new_resident())
+        login = browser.get(f"{base}/forms/auth/login", allow_redirects=False, timeout=10)
+        assert login.status_code == 303 and login.headers["location"].startswith(f"{base}/authorize?")
+        front = dict(parse_qsl(urlsplit(login.headers["location"]).query))
+        assert set(front) == {"client_id", "request_uri", "ui_locales"} and front["client_id"] == hub_client
+        landing = browser.get(login.headers["location"], timeout=10)
+        assert landing.url.endswith("/forms/my") and any(c.name == "forms_session" for c in browser.cookies)
+
+        draft = browser.post(f"{base}/forms/api/submissions", json={"form": "change-of-address"}, timeout=10)
+        page = browser.get(f"{base}/forms/submissions/{draft.json()['id']}/prefill", timeout=10)
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        start = browser.post(
+            f"{base}/forms/submissions/{draft.json()['id']}/prefill",
+            data={"csrf_token": csrf},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert "claims" not in dict(parse_qsl(urlsplit(start.headers["location"]).query))  # pushed
+        done = browser.get(follow_to_callback(browser, start.headers["location"]), timeout=10)
+        assert done.status_code == 200 and "notice=prefilled" in done.url
+        # A department's plain request is still refused.
+        plain = browser.get(
+            f"{base}/authorize",
+            params={"client_id": hub_client, "response_type": "code", "scope": "openid"},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert plain.status_code == 400 and "must push" in plain.text
+    finally:
+        settings.require_par = False

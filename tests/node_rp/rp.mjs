@@ -9,7 +9,9 @@
 //   -> {"result": {...}}              what happened, for the test to assert on.
 // Scenarios: "fapi2" (PAR + DPoP + private_key_jwt), "fapi2-jar" (the same with a signed
 // request object pushed), "plain-refused" (a plain request from a PAR-only client),
-// "unsigned-jar" (an alg=none request object pushed).
+// "unsigned-jar" (an alg=none request object pushed), "secret-defaults" (a client with a
+// secret and every default of the library: RFC 8414 discovery, client_secret_post, the code
+// flow, a refresh and its ID token, the end-session URL; config: client_secret).
 
 import * as readline from 'node:readline';
 import * as client from 'openid-client';
@@ -55,7 +57,58 @@ function describe(error) {
   };
 }
 
+// Issue 15's friction list with openid-client's defaults: nothing configured beyond the
+// issuer, the client id and its secret.
+async function secretDefaults() {
+  const oauth2 = await client.discovery(new URL(config.issuer), config.client_id, config.client_secret, undefined, {
+    algorithm: 'oauth2',
+    execute: [client.allowInsecureRequests],
+    [client.customFetch]: recordingFetch,
+  });
+  const rp = await client.discovery(new URL(config.issuer), config.client_id, config.client_secret, undefined, {
+    execute: [client.allowInsecureRequests],
+    [client.customFetch]: recordingFetch,
+  });
+  const verifier = client.randomPKCECodeVerifier();
+  const parameters = {
+    redirect_uri: config.redirect_uri,
+    scope: 'openid profile',
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    state: client.randomState(),
+    nonce: client.randomNonce(),
+  };
+  emit({ authorize: client.buildAuthorizationUrl(rp, parameters).href });
+  const callback = await nextLine();
+  step = 'code exchange';
+  const tokens = await client.authorizationCodeGrant(rp, new URL(callback), {
+    pkceCodeVerifier: verifier,
+    expectedState: parameters.state,
+    expectedNonce: parameters.nonce,
+    idTokenExpected: true,
+  });
+  const tokenRequest = seen.filter((r) => r.url === rp.serverMetadata().token_endpoint).at(-1);
+  step = 'refresh';
+  const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token);
+  step = 'client credentials';
+  const department = await client.clientCredentialsGrant(rp, { scope: 'ledger:department' });
+  return {
+    oauth2_metadata: { url: seen[0].url, issuer: oauth2.serverMetadata().issuer },
+    token_request_authorization: tokenRequest?.headers?.authorization ?? null,
+    id_token_claims: tokens.claims(),
+    refreshed_id_token_claims: refreshed.claims() ?? null,
+    end_session: client.buildEndSessionUrl(rp, {
+      id_token_hint: refreshed.id_token,
+      post_logout_redirect_uri: config.post_logout_redirect_uri,
+    }).href,
+    department_token_type: department.token_type,
+  };
+}
+
 async function main() {
+  if (config.scenario === 'secret-defaults') {
+    return secretDefaults();
+  }
   const signingKey = await importPrivate(config.private_jwk);
   const rp = await client.discovery(
     new URL(config.issuer),
@@ -126,6 +179,7 @@ async function main() {
 
   step = 'refresh';
   const refreshed = await client.refreshTokenGrant(rp, tokens.refresh_token, undefined, { DPoP });
+  const refreshedClaims = refreshed.claims();
   const userinfoAfterRefresh = await client.fetchUserInfo(rp, refreshed.access_token, claims.sub, { DPoP });
 
   // A department back-end token for the forms hub's API, DPoP-bound too.
@@ -153,6 +207,10 @@ async function main() {
     as_bearer: await refusal(asBearer),
     replayed_proof: await refusal(replayed),
     refreshed: { token_type: refreshed.token_type, rotated: refreshed.refresh_token !== tokens.refresh_token },
+    refreshed_id_token: refreshedClaims
+      ? { sub: refreshedClaims.sub, aud: refreshedClaims.aud, auth_time: refreshedClaims.auth_time, nonce: refreshedClaims.nonce ?? null }
+      : null,
+    id_token_auth_time: claims.auth_time,
     userinfo_after_refresh: userinfoAfterRefresh,
     department: { token_type: department.token_type, access_token: department.access_token },
     forms_queue: { status: queue.status, body: await queue.json() },

@@ -275,3 +275,23 @@ def test_sign_out_ends_the_hub_session(client, provider, resident):
         "http://testserver/logout?client_id=forms-hub"
     )
     assert client.get("/forms/api/submissions").status_code == 401
+
+
+def test_a_provider_with_a_par_endpoint_gets_the_request_pushed(client, provider):
+    provider.par = True
+    start = client.get("/forms/auth/login", follow_redirects=False)
+    front = {k: v[0] for k, v in parse_qs(urlsplit(start.headers["location"]).query).items()}
+    # The browser carries the pushed request's URI; the request itself went to /par.
+    assert set(front) == {"client_id", "request_uri", "ui_locales"}
+    pushed = provider.pushed[front["request_uri"]]
+    assert pushed["code_challenge_method"] == "S256" and pushed["state"] and pushed["nonce"]
+    done = client.get(local(provider.authorize(start.headers["location"], "acct-1")), follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/forms/my"
+    assert "forms_session" in client.cookies
+
+
+def test_a_refused_push_is_a_page_and_no_redirect(client, provider):
+    provider.par = provider.refuse_par = True
+    refused = client.get("/forms/auth/login", follow_redirects=False)
+    assert refused.status_code == 502 and "refused this sign-in request" in refused.text
+    assert "location" not in refused.headers
