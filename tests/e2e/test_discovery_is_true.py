@@ -538,6 +538,23 @@ def test_every_scope(gateway, meta):
                 timeout=10,
             ).json()
             assert granted["scope"] == scope, granted
+        elif scope == "signing":
+            # The signing API takes the department's own credentials; the scope decides.
+            signing_url = meta["issuer"] + "/signing/requests"
+            without = gateway.register_client(grant_types=("client_credentials",), redirect_uris=[])
+            with_scope = gateway.register_client(
+                grant_types=("client_credentials",), redirect_uris=[], allowed_scopes=(scope,)
+            )
+            body = {
+                "login_hint": "an-unknown-subject",
+                "document_sha256": "0" * 64,
+                "summary_en": "Discovery walk",
+                "summary_zh": "探索文件檢查",
+            }
+            refused = requests.post(signing_url, json=body, auth=without, timeout=10)
+            taken = requests.post(signing_url, json=body, auth=with_scope, timeout=10)
+            assert refused.status_code == 403, refused.text
+            assert taken.status_code not in (401, 403) and taken.status_code < 500, taken.text
         elif scope in ("ledger:resident", "app:device"):
             person = gateway.register_client(allowed_scopes=("openid", scope))
             granted = secret_tokens(gateway, meta, person, scope=f"openid {scope}")
