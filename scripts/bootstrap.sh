@@ -17,8 +17,10 @@ if [ ! -f "$stamp" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
   fi
   echo "• installing the locked dependencies (uv.lock) into .venv" >&2
-  # --inexact keeps uv itself; --frozen installs exactly the lock, never re-resolves.
-  UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --quiet --frozen --inexact \
+  # --inexact keeps uv itself; --frozen installs exactly the lock, never re-resolves;
+  # --compile-bytecode: every Python process (the tests start dozens) then reads compiled
+  # modules, even where the environment sets PYTHONDONTWRITEBYTECODE.
+  UV_PROJECT_ENVIRONMENT=.venv .venv/bin/uv sync --quiet --frozen --inexact --compile-bytecode \
     --python .venv/bin/python ${EXTRAS:+--extra "$EXTRAS"}
   rm -f .venv/.installed-*
   touch "$stamp"

@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.databases import new_database_url
 
+pytestmark = pytest.mark.faults
+
 SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "faults.py"
 
 

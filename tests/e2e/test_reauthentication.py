@@ -56,7 +56,12 @@ def _sign_in(gateway, browser: requests.Session, signin_location: str, email: st
 
 
 @pytest.mark.parametrize("forcing", FORCING, ids=["prompt=login", "max_age=0"])
-@pytest.mark.parametrize("forged", FORGED_RESUME_STATE, ids=lambda f: "=".join(next(iter(f.items())))[:24])
+# Fixed ids: each xdist worker collects the tests itself, and the values hold time and chance.
+@pytest.mark.parametrize(
+    "forged",
+    FORGED_RESUME_STATE,
+    ids=["login_after=1", "login_after=an_hour_ago", "resume=forged", "resume=random"],
+)
 def test_a_request_parameter_cannot_skip_the_sign_in(gateway, forcing, forged):
     dept = department(gateway)
     _, browser = _resident_with_old_session(gateway)

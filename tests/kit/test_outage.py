@@ -21,6 +21,8 @@ from tests.support.databases import IN_CI, make_settings
 from tests.support.live_server import LiveServer, free_port, start_live_server
 from tests.support.postgres import PostgresUnavailable, TempCluster, start_temp_cluster
 
+pytestmark = pytest.mark.faults
+
 FAST = dict(
     db_connect_timeout_seconds=1.0,
     db_pool_timeout_seconds=1.0,

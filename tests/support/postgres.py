@@ -1,10 +1,18 @@
 """A throwaway PostgreSQL 15 cluster for one test run: a temp dir, a unix socket, no TCP.
 
 As root the server runs as the `postgres` user (PostgreSQL refuses to run as root).
+
+A run has one shared cluster (:func:`shared_cluster`), whether pytest runs in one process or
+in several xdist workers: the first process that needs it starts it, under a file lock in the
+run's directory, and the others attach to it; each makes its own databases in it. The process
+that owns the run (the xdist controller, or pytest alone) stops it at the end
+(:func:`stop_shared_cluster`).
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import shutil
 import signal
@@ -67,7 +75,9 @@ class TempCluster:
         self.start_server()
 
     def _server_options(self) -> str:
-        options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=60"
+        # Connections: every xdist worker holds pools of its own (engines per backend, live
+        # servers), so the shared cluster allows many.
+        options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=300"
         if not self.durable_commits:
             options += " -c synchronous_commit=off -c full_page_writes=off"
         return options
@@ -134,6 +144,23 @@ class TempCluster:
     def url(self, database: str) -> str:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
 
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "root": str(self.root),
+                "bin_dir": str(self.bin_dir),
+                "as_user": self.as_user,
+                "durable_commits": self.durable_commits,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> TempCluster:
+        fields = json.loads(text)
+        return cls(
+            Path(fields["root"]), Path(fields["bin_dir"]), list(fields["as_user"]), fields["durable_commits"]
+        )
+
 
 def start_temp_cluster(*, durable_commits: bool = False) -> TempCluster:
     bin_dir = _bin_dir()
@@ -156,3 +183,28 @@ def start_temp_cluster(*, durable_commits: bool = False) -> TempCluster:
         cluster.stop()
         raise
     return cluster
+
+
+SHARED_STATE = "postgres.json"
+
+
+def shared_cluster(run_dir: Path) -> TempCluster:
+    """The run's one cluster: started by the first process that asks, attached to by the rest."""
+    with (run_dir / "postgres.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = run_dir / SHARED_STATE
+        if state.exists():
+            return TempCluster.from_json(state.read_text())
+        cluster = start_temp_cluster()
+        state.write_text(cluster.to_json())
+        return cluster
+
+
+def stop_shared_cluster(run_dir: Path) -> None:
+    """Stop the run's cluster, if a process of the run started one."""
+    with (run_dir / "postgres.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = run_dir / SHARED_STATE
+        if state.exists():
+            TempCluster.from_json(state.read_text()).stop()
+            state.unlink()
