@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import SmallInteger, Text, and_, cast, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    SmallInteger,
+    Text,
+    and_,
+    cast,
+    delete,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -18,12 +30,15 @@ from sqlalchemy.orm import Session
 from consent.ledger.entry import rfc3339_utc
 from consent.ledger.models import (
     FRONTIER_ROW_ID,
+    SEQUENCER_ROW_ID,
     AuditAccess,
     LedgerCheckpoint,
     LedgerEntry,
     LedgerFrontier,
     LedgerSigningKey,
     MerkleNode,
+    QueuedDisclosure,
+    SequencerLease,
 )
 from kit.db import table_of
 
@@ -31,6 +46,8 @@ _entries = table_of(LedgerEntry)
 _nodes = table_of(MerkleNode)
 _frontier = table_of(LedgerFrontier)
 _checkpoints = table_of(LedgerCheckpoint)
+_queue = table_of(QueuedDisclosure)
+_lease = table_of(SequencerLease)
 
 _FRONTIER_COLUMNS = (
     _frontier.c.tree_size,
@@ -59,6 +76,8 @@ EXPORT_COLUMNS = (
 )
 # The same, then the stored leaf hash: what the integrity check re-hashes and compares.
 LEAF_COLUMNS = (*EXPORT_COLUMNS, _entries.c.leaf_hash)
+# A queued disclosure is an entry without its index (nor its leaf): the sequencer adds both.
+QUEUE_COLUMNS = tuple(_queue.c[column.name] for column in EXPORT_COLUMNS[1:])
 
 
 class LedgerStateError(RuntimeError):
@@ -125,6 +144,10 @@ class Appending:
     ) -> None:
         self.path.save(self.cursor, entries, nodes, frontier)
 
+    def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert accepted disclosures into the sequencing queue: no lock is taken."""
+        self.path.enqueue(self.cursor, rows)
+
     @property
     def optimistic(self) -> bool:
         """Whether :meth:`save_if_unchanged` is available (PostgreSQL)."""
@@ -174,6 +197,7 @@ class _AppendPath:
     """
 
     ENTRY_COLUMNS = tuple(c.name for c in _entries.columns)
+    QUEUE_COLUMNS = tuple(column.name for column in QUEUE_COLUMNS)
 
     def __init__(self, dialect: Dialect) -> None:
         self.postgresql = dialect.name == "postgresql"
@@ -194,6 +218,9 @@ class _AppendPath:
         # starts with BEGIN IMMEDIATE (kit.db), which serialises writers just the same.
         self.lock_sql = lock + " WHERE id = 1" + (" FOR UPDATE" if self.postgresql else "")
         columns = ", ".join(f'"{name}"' for name in self.ENTRY_COLUMNS)
+        queued = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+        queued_values = ", ".join(p(name) for name in self.QUEUE_COLUMNS)
+        self.queue_sql = f"INSERT INTO consent_ledger_queue ({queued}) VALUES ({queued_values})"  # noqa: S608
         moved = (
             f"tree_size = {p('tree_size')}, hashes = {p('hashes')},"
             f" checkpoint_size = {p('checkpoint_size')}, checkpoint_at = {p('checkpoint_at')}"
@@ -260,6 +287,12 @@ class _AppendPath:
         if self.read_checkpoint_at is not None:
             checkpoint_at = self.read_checkpoint_at(checkpoint_at)
         return FrontierRow(row[0], bytes(row[1]), row[2], checkpoint_at)
+
+    def enqueue(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        if len(rows) == 1:
+            cursor.execute(self.queue_sql, self._bound(rows[0]))
+        else:
+            cursor.executemany(self.queue_sql, [self._bound(row) for row in rows])
 
     def save(
         self,
@@ -376,26 +409,26 @@ def nodes(db: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int
     return {(level, index): bytes(digest) for level, index, digest in db.connection().execute(statement)}
 
 
-def _filtered(statement: Any, filters: EntryFilter) -> Any:
+def _filtered(statement: Any, filters: EntryFilter, model: Any = LedgerEntry) -> Any:
+    """``model``: LedgerEntry, or QueuedDisclosure (the same columns but the index)."""
     if filters.resident_id is not None:
-        statement = statement.where(LedgerEntry.resident_id == filters.resident_id)
+        statement = statement.where(model.resident_id == filters.resident_id)
     if filters.department is not None:
-        statement = statement.where(LedgerEntry.recipient_department == filters.department)
+        statement = statement.where(model.recipient_department == filters.department)
     if filters.client_id is not None:
-        statement = statement.where(LedgerEntry.recipient_client_id == filters.client_id)
+        statement = statement.where(model.recipient_client_id == filters.client_id)
     if filters.channel is not None:
-        statement = statement.where(LedgerEntry.channel == filters.channel)
+        statement = statement.where(model.channel == filters.channel)
     if filters.basis is not None:
-        statement = statement.where(LedgerEntry.basis == filters.basis)
+        statement = statement.where(model.basis == filters.basis)
     if filters.field is not None:
         # Field names are stored as a JSON array; the quoted name only matches a whole element.
-        statement = statement.where(
-            cast(LedgerEntry.fields, Text).contains(json.dumps(filters.field), autoescape=True)
-        )
+        named = cast(model.fields, Text).contains(json.dumps(filters.field), autoescape=True)
+        statement = statement.where(named)
     if filters.since is not None:
-        statement = statement.where(LedgerEntry.recorded_at >= filters.since)
+        statement = statement.where(model.recorded_at >= filters.since)
     if filters.until is not None:
-        statement = statement.where(LedgerEntry.recorded_at < filters.until)
+        statement = statement.where(model.recorded_at < filters.until)
     return statement
 
 
@@ -411,6 +444,75 @@ def find_entries(
 
 def entry_at(db: Session, index: int) -> LedgerEntry | None:
     return db.get(LedgerEntry, index)
+
+
+def entry_by_id(db: Session, entry_id: str) -> LedgerEntry | None:
+    return db.scalars(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).first()
+
+
+# -- the sequencing queue ---------------------------------------------------------------------
+
+
+def find_queued(db: Session, filters: EntryFilter, *, limit: int) -> Sequence[QueuedDisclosure]:
+    """Accepted disclosures not yet integrated, newest first."""
+    statement = _filtered(select(QueuedDisclosure), filters, QueuedDisclosure)
+    return db.scalars(statement.order_by(QueuedDisclosure.seq.desc()).limit(limit)).all()
+
+
+def queued_by_id(db: Session, entry_id: str) -> QueuedDisclosure | None:
+    return db.scalars(select(QueuedDisclosure).where(QueuedDisclosure.entry_id == entry_id)).first()
+
+
+def queue_head(db: Session) -> tuple[int, datetime | None]:
+    """How many disclosures wait, and when the oldest of them was recorded."""
+    count, oldest = db.execute(select(func.count(), func.min(_queue.c.recorded_at))).one()
+    return int(count), oldest
+
+
+def has_queued(db: Session) -> bool:
+    return db.execute(select(_queue.c.seq).limit(1)).first() is not None
+
+
+def claim_queued(db: Session, limit: int) -> list[dict[str, Any]]:
+    """Remove up to ``limit`` of the oldest queued disclosures and return them in queue
+    order, as entry fields without ``index``. Call with the frontier locked: the rows come
+    back only if the transaction that integrates them commits."""
+    oldest = select(_queue.c.seq).order_by(_queue.c.seq).limit(limit)
+    statement = delete(_queue).where(_queue.c.seq.in_(oldest)).returning(_queue.c.seq, *QUEUE_COLUMNS)
+    rows = sorted(db.connection().execute(statement).all(), key=lambda row: row[0])
+    names = [column.name for column in QUEUE_COLUMNS]
+    return [dict(zip(names, row[1:], strict=True)) for row in rows]
+
+
+# -- the sequencer's lease ----------------------------------------------------------------------
+
+
+def take_lease(db: Session, holder: str, now: datetime, until: datetime) -> bool:
+    """Hold (or keep holding) the sequencer's lease until ``until``, unless another holder's
+    has not expired by ``now``. The row stays locked until the transaction ends."""
+    mine_or_free = or_(_lease.c.holder == holder, _lease.c.holder.is_(None), _lease.c.expires_at < now)
+    statement = (
+        update(_lease)
+        .where(_lease.c.id == SEQUENCER_ROW_ID, mine_or_free)
+        .values(holder=holder, expires_at=until)
+    )
+    return db.connection().execute(statement).rowcount == 1
+
+
+def release_lease(db: Session, holder: str) -> None:
+    statement = (
+        update(_lease)
+        .where(_lease.c.id == SEQUENCER_ROW_ID, _lease.c.holder == holder)
+        .values(holder=None, expires_at=None)
+    )
+    db.connection().execute(statement)
+
+
+def read_lease(db: Session) -> tuple[str | None, datetime | None]:
+    row = db.connection().execute(select(_lease.c.holder, _lease.c.expires_at)).first()
+    if row is None:
+        raise LedgerStateError("the ledger sequencer row is missing: run `egate db upgrade`")
+    return row[0], row[1]
 
 
 def entry_rows(db: Session, start: int, end: int) -> Sequence[Any]:

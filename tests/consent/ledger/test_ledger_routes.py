@@ -46,6 +46,8 @@ def seeded(db, port, now):
         ("resident-a", "HD", "hd-housing", "form_prefill", ["=HYPERLINK(1)", "sub"], "cg-a3", None, 5),
     ]
     for resident, department, client, channel, fields, grant, legal, day in rows:
+        if day == 1:
+            port.ledger.integrate(db, now, limit=100)  # the sequencer's first batch: checkpoint at size 1
         port.record_disclosure(
             db,
             resident_id=resident,
@@ -59,6 +61,7 @@ def seeded(db, port, now):
             request_id=f"req-{day}",
             now=now + timedelta(days=day),
         )
+    port.ledger.integrate(db, now, limit=100, sign=False)  # the other five, no checkpoint
     db.commit()
     return rows
 
@@ -284,6 +287,7 @@ def test_consistency_proofs_verify_between_checkpoints(api, db, port, seeded, no
             request_id=f"later-{i}",
             now=now + timedelta(days=10),
         )
+    port.ledger.integrate(db, now, limit=100, sign=False)
     db.commit()
     new = api.post("/ledger/checkpoints", headers=auditor).json()
     body = api.get(
