@@ -7,7 +7,7 @@
 - ``egate ledger checkpoint``: sign the current tree head now (run it from a timer to
   cover a quiet log).
 - ``egate ledger public-key``: print the verifier key (vkey) auditors verify with.
-- ``egate ledger sequence [--loop]``: integrate the queued entries now (one-shot), or run
+- ``egate ledger sequence [--wait | --loop]``: integrate the queued entries now (one-shot), or run
   as a sequencer until stopped (a standby while another process holds the lease).
 """
 
@@ -17,6 +17,7 @@ import argparse
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from consent.config import ConsentConfig, ledger_origin
@@ -154,7 +155,8 @@ def cmd_public_key(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_sequence(args: argparse.Namespace, settings: Settings) -> int:
     """One-shot: integrate until the queue is empty, exit 3 if another process holds the
-    lease. ``--loop``: sequence until SIGTERM or SIGINT, then give the lease up."""
+    lease (``--wait``: until it lapses, as a dead leader's does). ``--loop``: sequence until
+    SIGTERM or SIGINT, then give the lease up."""
     runtime, ledger = _ledger(settings)
     sequencer = Sequencer(
         ledger, runtime.sessions, ConsentConfig.from_settings(settings).sequencer, clock=runtime.clock
@@ -169,6 +171,12 @@ def cmd_sequence(args: argparse.Namespace, settings: Settings) -> int:
             _err(f"stopped after integrating {sequencer.integrated_entries} entries")
         else:
             count = sequencer.drain()
+            if args.wait and not sequencer.leading:
+                # A dead leader's lease lapses within lease_seconds; then this one takes over.
+                deadline = time.monotonic() + 2 * sequencer.policy.lease_seconds + 1
+                while not sequencer.leading and time.monotonic() < deadline:
+                    time.sleep(sequencer.policy.interval_seconds)
+                    count += sequencer.drain()
             if not sequencer.leading:
                 holder, until = sequencer.lease()
                 _err(f"another sequencer ({holder}) holds the lease until {until}; nothing integrated")
@@ -227,6 +235,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--loop",
         action="store_true",
         help="keep sequencing until stopped (a standby while another process holds the lease)",
+    )
+    sequence.add_argument(
+        "--wait",
+        action="store_true",
+        help="one-shot: if another process holds the lease, wait for it to lapse (a dead leader's)",
     )
     sequence.set_defaults(handler=cmd_sequence)
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -15,7 +15,6 @@ from sqlalchemy import (
     Text,
     and_,
     cast,
-    delete,
     func,
     literal,
     or_,
@@ -93,6 +92,17 @@ class FrontierRow:
 
 
 @dataclass(frozen=True)
+class Claimed:
+    """A queued disclosure taken for integration: ``entry`` is the entry as hashed but its
+    ``index``; ``stored`` its column values as the database gave them, written back as is."""
+
+    seq: int
+    entry: dict[str, Any]
+    recorded_at: datetime
+    stored: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class EntryFilter:
     resident_id: str | None = None
     department: str | None = None
@@ -147,6 +157,22 @@ class Appending:
     def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert accepted disclosures into the sequencing queue: no lock is taken."""
         self.path.enqueue(self.cursor, rows)
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """The oldest ``limit`` queued disclosures, in queue order, taken out of the queue
+        for this transaction (call with the frontier locked)."""
+        return self.path.claim(self.cursor, limit)
+
+    def save_claimed(
+        self,
+        claimed: Sequence[Claimed],
+        leaves: Sequence[tuple[int, bytes]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        """Store claimed disclosures as the entries at the given ``(index, leaf_hash)``,
+        with their completed nodes and the moved frontier; they leave the queue for good."""
+        self.path.save_claimed(self.cursor, claimed, leaves, nodes, frontier)
 
     @property
     def optimistic(self) -> bool:
@@ -221,6 +247,31 @@ class _AppendPath:
         queued = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
         queued_values = ", ".join(p(name) for name in self.QUEUE_COLUMNS)
         self.queue_sql = f"INSERT INTO consent_ledger_queue ({queued}) VALUES ({queued_values})"  # noqa: S608
+        # Claimed rows come back raw (no SQLAlchemy result processing): the JSON as text.
+        returned = ", ".join(
+            f'"{name}"::text' if self.postgresql and name == "fields" else f'"{name}"'
+            for name in self.QUEUE_COLUMNS
+        )
+        oldest = "SELECT seq FROM consent_ledger_queue ORDER BY seq LIMIT {}"
+        if self.postgresql:
+            # Removed as they are read: under READ COMMITTED the frontier lock taken first
+            # makes this the only claimer, and the rows return if the transaction fails.
+            self.claim_sql = (
+                f"DELETE FROM consent_ledger_queue WHERE seq IN ({oldest.format(p('limit'))})"  # noqa: S608
+                f" RETURNING seq, {returned}"
+            )
+        else:
+            # SQLite: the transaction holds the one write lock, so the rows read are still the
+            # oldest when they are deleted below (by sequence number, after they are copied).
+            self.claim_sql = (
+                f"SELECT seq, {returned} FROM consent_ledger_queue ORDER BY seq LIMIT {p('limit')}"  # noqa: S608
+            )
+            copied = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+            self.copy_claimed_sql = (
+                f'INSERT INTO consent_ledger_entries ("index", {copied}, leaf_hash)'  # noqa: S608
+                f" VALUES (?, {', '.join('?' for _ in self.QUEUE_COLUMNS)}, ?)"
+            )
+            self.delete_claimed_sql = f"DELETE FROM consent_ledger_queue WHERE seq <= {p('seq')}"  # noqa: S608
         moved = (
             f"tree_size = {p('tree_size')}, hashes = {p('hashes')},"
             f" checkpoint_size = {p('checkpoint_size')}, checkpoint_at = {p('checkpoint_at')}"
@@ -293,6 +344,57 @@ class _AppendPath:
             cursor.execute(self.queue_sql, self._bound(rows[0]))
         else:
             cursor.executemany(self.queue_sql, [self._bound(row) for row in rows])
+
+    def claim(self, cursor: Any, limit: int) -> list[Claimed]:
+        cursor.execute(self.claim_sql, {"limit": limit})
+        rows = sorted(cursor.fetchall(), key=lambda row: row[0])
+        names = self.QUEUE_COLUMNS
+        at, fields = names.index("recorded_at") + 1, names.index("fields") + 1
+        claimed = []
+        for row in rows:
+            entry = dict(zip(names, row[1:], strict=True))
+            stored = row[at]
+            if isinstance(stored, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", UTC
+                moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+                entry["recorded_at"] = (
+                    f"{stored[:10]}T{stored[11:]}Z" if len(stored) == 26 else rfc3339_utc(moment)
+                )
+            else:
+                moment = stored.replace(tzinfo=UTC)
+                entry["recorded_at"] = rfc3339_utc(moment)
+            entry["fields"] = json.loads(row[fields])
+            claimed.append(Claimed(row[0], entry, moment, tuple(row[1:])))
+        return claimed
+
+    def save_claimed(
+        self,
+        cursor: Any,
+        claimed: Sequence[Claimed],
+        leaves: Sequence[tuple[int, bytes]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        if self.postgresql:
+            parameters: dict[str, Any] = {
+                name: [row.stored[i] for row in claimed] for i, name in enumerate(self.QUEUE_COLUMNS)
+            }
+            parameters["index"] = [index for index, _ in leaves]
+            parameters["leaf_hash"] = [digest for _, digest in leaves]
+            parameters["node_level"] = [n["level"] for n in nodes]
+            parameters["node_index"] = [n["index"] for n in nodes]
+            parameters["node_hash"] = [n["hash"] for n in nodes]
+            parameters.update(self._bound(frontier))
+            cursor.execute(self.save_sql, parameters)
+            return
+        # The stored values go back as SQLite gave them (the JSON and the time as text).
+        cursor.executemany(
+            self.copy_claimed_sql,
+            [(index, *row.stored, digest) for row, (index, digest) in zip(claimed, leaves, strict=True)],
+        )
+        if nodes:
+            cursor.executemany(self.nodes_sql, nodes)
+        cursor.execute(self.frontier_sql, self._bound(frontier))
+        cursor.execute(self.delete_claimed_sql, {"seq": claimed[-1].seq})
 
     def save(
         self,
@@ -471,17 +573,6 @@ def queue_head(db: Session) -> tuple[int, datetime | None]:
 
 def has_queued(db: Session) -> bool:
     return db.execute(select(_queue.c.seq).limit(1)).first() is not None
-
-
-def claim_queued(db: Session, limit: int) -> list[dict[str, Any]]:
-    """Remove up to ``limit`` of the oldest queued disclosures and return them in queue
-    order, as entry fields without ``index``. Call with the frontier locked: the rows come
-    back only if the transaction that integrates them commits."""
-    oldest = select(_queue.c.seq).order_by(_queue.c.seq).limit(limit)
-    statement = delete(_queue).where(_queue.c.seq.in_(oldest)).returning(_queue.c.seq, *QUEUE_COLUMNS)
-    rows = sorted(db.connection().execute(statement).all(), key=lambda row: row[0])
-    names = [column.name for column in QUEUE_COLUMNS]
-    return [dict(zip(names, row[1:], strict=True)) for row in rows]
 
 
 # -- the sequencer's lease ----------------------------------------------------------------------

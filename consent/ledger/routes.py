@@ -408,9 +408,9 @@ def export_my_entries(
             before=before,
         )
         views.extend(page)
-        if len(page) < MAX_PAGE:
+        before = service.next_before(db, page) if len(page) == MAX_PAGE else None
+        if before is None:
             break
-        before = service.next_before(db, page)
     stamp = now.strftime("%Y%m%d")
     if format == "csv":
         text = csv_text(CSV_COLUMNS, (view.entry() for view in views))

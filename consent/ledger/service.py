@@ -357,11 +357,17 @@ class Ledger:
             with repository.appending(db) as storage:
                 state = storage.lock()
                 end = state.tree_size
-                queued = repository.claim_queued(db, limit)
-                if not queued:
+                claimed = storage.claim(limit)
+                if not claimed:
                     return None
-                entries = [{"index": 0, **row} for row in queued]
-                _, entry_rows, node_rows, frontier = self._grow(entries, state)
+                frontier = compact_range(state)
+                leaves, node_rows = [], []
+                for row in claimed:
+                    index = row.entry["index"] = frontier.size
+                    digest = leaf_hash(canonical_entry_bytes(row.entry))
+                    leaves.append((index, digest))
+                    for node in frontier.append_nodes(digest)[1:]:
+                        node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
                 moved = _moved(frontier, state)
                 checkpoint = None
                 signing = sign and self._master_key is not None
@@ -369,7 +375,7 @@ class Ledger:
                     self.integrity.check_head(db, state)
                     checkpoint = self._sign(db, frontier, now)
                     moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
-                storage.save(entry_rows, node_rows, moved)
+                storage.save_claimed(claimed, leaves, node_rows, moved)
         except IntegrityError as error:
             raise self.integrity.report(
                 "a stored row already occupies a position past the end of the tree"
@@ -378,11 +384,11 @@ class Ledger:
         self._frontier_hint = FrontierRow(**moved)
         return Integrated(
             first_index=state.tree_size,
-            count=len(entries),
+            count=len(claimed),
             tree=frontier,
             checkpoint=checkpoint,
             verified=signing,
-            recorded_at=[row["recorded_at"] for row in queued],
+            recorded_at=[row.recorded_at for row in claimed],
         )
 
     def integrated(self, batch: Integrated) -> None:
@@ -736,11 +742,15 @@ def query_disclosures(
     return views + integrated
 
 
-def next_before(db: Session, views: Sequence[DisclosureView]) -> int:
+def next_before(db: Session, views: Sequence[DisclosureView]) -> int | None:
     """The ``before`` of the page after ``views``: the last one's index, or the tree's size
-    when the page held pending entries only (the next page starts at the integrated ones)."""
+    when the page held pending entries only (the next page starts at the integrated ones;
+    None if there are none). Pending entries past a full first page are not paged to: they
+    show once integrated, normally within a second."""
     last = views[-1].index
-    return last if last is not None else repository.read_frontier(db).tree_size
+    if last is not None:
+        return last
+    return repository.read_frontier(db).tree_size or None
 
 
 def pending_disclosure(db: Session, entry_id: str) -> DisclosureView | None:

@@ -169,7 +169,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     add.set_defaults(handler=_with_default_grants(cmd_add))
     listing = actions.add_parser("list", help="list registered clients")
     listing.set_defaults(handler=cmd_list)
-    show = actions.add_parser("show", help="a client's registration and what the provider enforces on it (never its secret)")
+    show = actions.add_parser(
+        "show", help="a client's registration and what the provider enforces on it (never its secret)"
+    )
     show.add_argument("client_id")
     show.set_defaults(handler=cmd_show)
 
