@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     consent_sequencer_interval_seconds: float = Field(default=0.05, gt=0, le=60)
     consent_sequencer_lease_seconds: float = Field(default=5.0, ge=0.5, le=600)
 
+    # Housekeeping (egate/maintenance.py): expired codes, tokens, sessions... removed every
+    # this many seconds inside `egate serve` (0: only by `egate maintenance`), so many rows
+    # per transaction.
+    maintenance_interval_seconds: float = Field(default=300.0, ge=0)
+    maintenance_batch_size: int = Field(default=1000, ge=1, le=100_000)
+
     # forms hub (forms_hub/config.py).
     forms_draft_ttl_days: int = Field(default=30, ge=1)
     forms_superseded_grace_days: int = Field(default=30, ge=0)
