@@ -38,23 +38,34 @@ from kit.db import create_db_engine, create_session_factory, session_scope
 unit_of_work = contextmanager(session_scope)
 
 
-def write(sessions: Any, port: LedgerConsentPort, seconds: float, seed: int, counts: list[int]) -> None:
+def write(sessions: Any, port: LedgerConsentPort, seconds: float, seed: int, counts: list[Window]) -> None:
     rng = random.Random(seed)
-    deadline = time.perf_counter() + seconds
+    started = time.time()
+    deadline = started + seconds
     done = 0
-    while time.perf_counter() < deadline:
+    while time.time() < deadline:
         with unit_of_work(sessions) as db:
             port.record_disclosure(db, **release(rng, done), now=datetime.now(UTC))
         done += 1
-    counts.append(done)
+    counts.append((done, started, time.time()))
 
 
-def write_in_threads(url: str, seconds: float, threads: int, seed: int) -> int:
+Window = tuple[int, float, float]  # releases accepted, from, until (wall clock)
+
+
+def rate(windows: list[Window]) -> tuple[int, float]:
+    """Releases accepted, over the time the writers were all writing (start-up excluded)."""
+    total = sum(n for n, _, _ in windows)
+    return total, max(end for _, _, end in windows) - min(start for _, start, _ in windows)
+
+
+def write_in_threads(url: str, seconds: float, threads: int, seed: int, start_at: float) -> list[Window]:
     """A writer process (PostgreSQL): its own engine and pool, ``threads`` writers."""
     engine = create_db_engine(url, pool_size=threads + 2)
     sessions = create_session_factory(engine)
     port = LedgerConsentPort()
-    counts: list[int] = []
+    counts: list[Window] = []
+    time.sleep(max(0.0, start_at - time.time()))  # all processes imported and connected: go together
     workers = [
         threading.Thread(target=write, args=(sessions, port, seconds, seed * 1000 + n, counts))
         for n in range(threads)
@@ -64,7 +75,7 @@ def write_in_threads(url: str, seconds: float, threads: int, seed: int) -> int:
     for worker in workers:
         worker.join()
     engine.dispose()
-    return sum(counts)
+    return counts
 
 
 class Lag:
@@ -90,9 +101,8 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         sequencer = Sequencer(port.ledger, runtime.sessions, policy, observe=lag)
         background = BackgroundSequencer(sequencer)
         background.start()
-        started = time.perf_counter()
         if name.startswith("SQLite"):
-            counts: list[int] = []
+            counts: list[Window] = []
             writers = [
                 threading.Thread(target=write, args=(runtime.sessions, port, args.seconds, n, counts))
                 for n in range(args.threads)
@@ -101,15 +111,15 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
                 writer.start()
             for writer in writers:
                 writer.join()
-            accepted = sum(counts)
+            accepted, elapsed = rate(counts)
         else:
             with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+                start_at = time.time() + 15  # the processes' imports take a while on a busy machine
                 jobs = [
-                    pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n))
+                    pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n, start_at))
                     for n in range(args.processes)
                 ]
-                accepted = sum(job.get() for job in jobs)
-        elapsed = time.perf_counter() - started
+                accepted, elapsed = rate([window for job in jobs for window in job.get()])
         deadline = time.monotonic() + 60
         while sequencer.integrated_entries < accepted and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -145,7 +155,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the writers write")
     parser.add_argument("--threads", type=int, default=4, help="writer threads (per process)")
-    parser.add_argument("--processes", type=int, default=3, help="writer processes (PostgreSQL)")
+    parser.add_argument("--processes", type=int, default=2, help="writer processes (PostgreSQL)")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=0.05, help="the idle sequencer's pause")
     args = parser.parse_args()
