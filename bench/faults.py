@@ -261,6 +261,7 @@ def main() -> int:
 
     lost = missing_submissions(gateway, tally, forms_cookies)
     gateway.kill()
+    gateway.cli("ledger", "sequence", "--wait")  # what the killed server had not integrated yet
     gateway.cli("ledger", "checkpoint")  # cover the tail, so the whole log verifies
     export = data_dir / "ledger.jsonl"
     gateway.cli("ledger", "export", "--output", str(export))

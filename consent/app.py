@@ -17,6 +17,7 @@ from consent.ledger.dependencies import install_ledger
 from consent.ledger.integrity import BackgroundVerification, LedgerIntegrity, can_run_beside
 from consent.ledger.routes import inconsistent_problem
 from consent.ledger.routes import router as ledger_router
+from consent.ledger.sequencer import BackgroundSequencer, Sequencer
 from consent.ledger.service import Ledger, LedgerStateError
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
@@ -51,8 +52,9 @@ def create_app(
 
     The runtime is unpacked here: routes get the session and the time from ``kit.web``,
     the ledger and the access rules from this service's own dependencies. The lifespan
-    checks the ledger's integrity before the app serves and keeps verifying it meanwhile
-    (a composition root mounting this app must enter it: Starlette runs only its own)."""
+    checks the ledger's integrity before the app serves, keeps verifying it meanwhile, and
+    runs the ledger's sequencer (a standby while another process holds its lease); a
+    composition root mounting this app must enter it: Starlette runs only its own."""
     settings = runtime.settings
     config = config or ConsentConfig.from_settings(settings)
     issuer = settings.issuer
@@ -63,11 +65,15 @@ def create_app(
             policy=config.checkpoints,
             integrity=LedgerIntegrity(config.integrity),
         )
+    sequencer = Sequencer(ledger, runtime.sessions, config.sequencer, clock=runtime.clock)
     app = FastAPI(
         title="e-Gateway consent and disclosure ledger",
         version="1",
-        lifespan=ledger_integrity_lifespan(ledger.integrity, runtime.sessions),
+        lifespan=ledger_lifespan(
+            ledger.integrity, runtime.sessions, sequencer if config.sequencer.enabled else None
+        ),
     )
+    app.state.sequencer = sequencer
     install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
     install_ledger(app, ledger)
     verifier = AccessTokenVerifier(
@@ -102,23 +108,29 @@ def create_app(
     return app
 
 
-def ledger_integrity_lifespan(
-    integrity: LedgerIntegrity, sessions: sessionmaker[Session]
+def ledger_lifespan(
+    integrity: LedgerIntegrity, sessions: sessionmaker[Session], sequencer: Sequencer | None
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """Start-up: the head check (cheap: from the latest checkpoint), so a tampered database
-    is reported before the first request; then the background verification, if enabled
-    and the sessions can be opened from another thread."""
+    is reported before the first request; then the background verification, if enabled,
+    and the sequencer, if given, each where the sessions can be opened from another thread."""
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(integrity.verify_head, sessions)
         background = None
+        sequencing = None
         if integrity.policy.background and can_run_beside(sessions):
             background = BackgroundVerification(integrity, sessions)
             background.start()
+        if sequencer is not None and can_run_beside(sessions):
+            sequencing = BackgroundSequencer(sequencer)
+            sequencing.start()
         try:
             yield
         finally:
+            if sequencing is not None:
+                await anyio.to_thread.run_sync(sequencing.stop)
             if background is not None:
                 await anyio.to_thread.run_sync(background.stop)
 

@@ -7,16 +7,22 @@
 - ``egate ledger checkpoint``: sign the current tree head now (run it from a timer to
   cover a quiet log).
 - ``egate ledger public-key``: print the verifier key (vkey) auditors verify with.
+- ``egate ledger sequence [--wait | --loop]``: integrate the queued entries now (one-shot), or run
+  as a sequencer until stopped (a standby while another process holds the lease).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
-from consent.config import ledger_origin
+from consent.config import ConsentConfig, ledger_origin
 from consent.ledger.checkpoint import CheckpointError, public_key_from_vkey, verify_signed_checkpoint
+from consent.ledger.sequencer import Sequencer
 from consent.ledger.service import Ledger, LedgerStateError, ProofRangeError
 from consent.ledger.verifier import read_trusted_checkpoint, verify_export
 from kit.db import session_scope
@@ -147,6 +153,43 @@ def cmd_public_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_sequence(args: argparse.Namespace, settings: Settings) -> int:
+    """One-shot: integrate until the queue is empty, exit 3 if another process holds the
+    lease (``--wait``: until it lapses, as a dead leader's does). ``--loop``: sequence until
+    SIGTERM or SIGINT, then give the lease up."""
+    runtime, ledger = _ledger(settings)
+    sequencer = Sequencer(
+        ledger, runtime.sessions, ConsentConfig.from_settings(settings).sequencer, clock=runtime.clock
+    )
+    try:
+        if args.loop:
+            stop = threading.Event()
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stop.set())
+            _err(f"sequencing as {sequencer.holder}")
+            sequencer.run(stop)
+            _err(f"stopped after integrating {sequencer.integrated_entries} entries")
+        else:
+            count = sequencer.drain()
+            if args.wait and not sequencer.leading:
+                # A dead leader's lease lapses within lease_seconds; then this one takes over.
+                deadline = time.monotonic() + 2 * sequencer.policy.lease_seconds + 1
+                while not sequencer.leading and time.monotonic() < deadline:
+                    time.sleep(sequencer.policy.interval_seconds)
+                    count += sequencer.drain()
+            if not sequencer.leading:
+                holder, until = sequencer.lease()
+                _err(f"another sequencer ({holder}) holds the lease until {until}; nothing integrated")
+                return 3
+            _err(f"integrated {count} entries in {sequencer.batches} batches")
+    except LedgerStateError as error:
+        print(f"egate: ledger sequencing refused: {error}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        sequencer.resign()
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add this service's subcommands to the `egate` parser."""
     ledger = commands.add_parser("ledger", help="the disclosure ledger: export, verify, checkpoint")
@@ -186,6 +229,19 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     checkpoint = actions.add_parser("checkpoint", help="sign a checkpoint of the current tree now")
     checkpoint.set_defaults(handler=cmd_checkpoint)
+
+    sequence = actions.add_parser("sequence", help="integrate queued entries into the tree now")
+    sequence.add_argument(
+        "--loop",
+        action="store_true",
+        help="keep sequencing until stopped (a standby while another process holds the lease)",
+    )
+    sequence.add_argument(
+        "--wait",
+        action="store_true",
+        help="one-shot: if another process holds the lease, wait for it to lapse (a dead leader's)",
+    )
+    sequence.set_defaults(handler=cmd_sequence)
 
     public_key = actions.add_parser("public-key", help="print the checkpoint verifier key (vkey)")
     public_key.set_defaults(handler=cmd_public_key)

@@ -34,6 +34,19 @@ class IntegrityPolicy:
 
 
 @dataclass(frozen=True)
+class SequencerPolicy:
+    """How the ledger's sequencer (consent.ledger.sequencer) integrates queued entries: at
+    most ``batch_size`` per batch (one checkpoint each); an idle sequencer looks at the
+    queue every ``interval_seconds``; its lease holds ``lease_seconds`` unrenewed, which is
+    how long a dead sequencer's successor waits at most. ``enabled``: the server runs one."""
+
+    enabled: bool = True
+    batch_size: int = 5000
+    interval_seconds: float = 0.05
+    lease_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class GrantPolicy:
     """How long consent lasts. A per-request grant lives as long as the tokens of the one
     release flow it was given for may (the provider's refresh-token lifetime by default)."""
@@ -47,6 +60,7 @@ class ConsentConfig:
     checkpoints: CheckpointPolicy = field(default_factory=CheckpointPolicy)
     grants: GrantPolicy = field(default_factory=GrantPolicy)
     integrity: IntegrityPolicy = field(default_factory=IntegrityPolicy)
+    sequencer: SequencerPolicy = field(default_factory=SequencerPolicy)
     # The provider's JWKS is cached this long; an unknown ``kid`` refetches sooner.
     jwks_cache_seconds: float = 60.0
     # When set, only these (first-party, public-subject) clients may use ``ledger:resident``.
@@ -64,6 +78,12 @@ class ConsentConfig:
             grants=GrantPolicy(
                 remembered_for=timedelta(days=settings.consent_remembered_days),
                 per_request_for=timedelta(days=settings.consent_per_request_days),
+            ),
+            sequencer=SequencerPolicy(
+                enabled=settings.consent_sequencer_enabled,
+                batch_size=settings.consent_sequencer_batch_size,
+                interval_seconds=settings.consent_sequencer_interval_seconds,
+                lease_seconds=settings.consent_sequencer_lease_seconds,
             ),
             jwks_cache_seconds=settings.consent_jwks_cache_seconds,
             resident_client_ids=(

@@ -95,7 +95,9 @@ class LedgerConsentPort:
         request_id: str | None,
         now: datetime,
     ) -> str:
-        """Append one ledger entry (field names only) in the caller's transaction.
+        """Accept one ledger entry (field names only) in the caller's transaction: it is
+        queued, shown to readers at once as pending, and given its index in the tree by the
+        ledger's sequencer shortly after the transaction commits (consent.ledger.sequencer).
 
         The basis is ``consent`` with a grant, ``legal`` with a legal basis, and
         ``sign-in`` with neither (a sign-in that released only the pairwise ``sub``).
@@ -114,7 +116,7 @@ class LedgerConsentPort:
             legal_basis=legal_basis,
             request_id=request_id,
         )
-        return self.ledger.append(db, disclosure, now).entry_id
+        return self.ledger.enqueue(db, disclosure, now)
 
     # -- the resident's account pages -----------------------------------------------------
 

@@ -16,6 +16,7 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort, answer_ledger_refusals
 from egate import health
+from egate.maintenance import scheduled
 from identity.throttling.admin_credential import CountedAdminCredential
 from identity.tokens.dpop_replay import RecordedProofs
 from identity.tokens.revocation import IssuedAccessTokens
@@ -86,6 +87,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         async with AsyncExitStack() as stack:
             for app in apps.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))
+            maintenance = scheduled(runtime)
+            if maintenance is not None:
+                maintenance.start()
+                stack.callback(maintenance.stop)
             yield
 
     root = FastAPI(title="e-Gateway", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)

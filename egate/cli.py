@@ -20,6 +20,7 @@ from consent.ledger.models import LEDGER_TABLES
 from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
 from egate.demo import seed_demo
+from egate.maintenance import run_maintenance
 from kit import keys, migrations
 from kit.console import progress
 from kit.observability import configure_logging
@@ -136,6 +137,14 @@ def cmd_master_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_maintenance(args: argparse.Namespace, settings: Settings) -> int:
+    """Remove what no service needs any more (egate/maintenance.py), in bounded batches."""
+    deleted = run_maintenance(Runtime.build(settings))
+    for table, count in deleted.items():
+        print(f"{table}: {count} removed")
+    return 0
+
+
 def render_openapi(settings: Settings) -> dict[str, str]:
     """The OpenAPI document of each service as committed text, keyed by file name."""
     documents = {}
@@ -192,6 +201,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="seed a demo department, resident and forms")
     demo.set_defaults(handler=cmd_demo)
+
+    maintenance = commands.add_parser(
+        "maintenance", help="remove expired codes, tokens, sessions, delivered messages... (housekeeping)"
+    )
+    maintenance.set_defaults(handler=cmd_maintenance)
 
     openapi = commands.add_parser("openapi", help="write the services' OpenAPI documents")
     openapi.add_argument("--output", default=str(OPENAPI_DIR))

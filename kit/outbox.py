@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import FromClause, select
 from sqlalchemy.orm import Session
 
+from kit.purge import delete_batch
 from kit.settings import Settings
 
 EMAIL = "email"
@@ -175,3 +176,9 @@ def deliver_unsent(
         row.sent_at = now
     db.flush()
     return len(rows)
+
+
+def purge_sent(db: Session, table: type[Row], before: datetime, limit: int) -> int:
+    """Delete at most ``limit`` messages of ``table`` sent before ``before`` (housekeeping)."""
+    mapped: Any = table.__table__
+    return delete_batch(db, mapped, mapped.c.sent_at < before, limit)

@@ -22,7 +22,8 @@ Two checks share one :class:`LedgerIntegrity` per ledger (per process):
   have passed.
 
 Progress is remembered only from reads in a transaction of their own (``verify_head``,
-``tick``): what a caller's transaction sees may still be rolled back. An inconsistency is
+``tick``), or from a sequencer batch once it committed (``remember_committed``): what a
+caller's transaction sees may still be rolled back. An inconsistency is
 final for the process: a repaired database is trusted again after a restart.
 
 Not detectable here after a restart: the whole database (entries, nodes, checkpoints) put
@@ -205,6 +206,15 @@ class LedgerIntegrity:
                 self._head = tree
             if committed:
                 self._signed_size = max(self._signed_size, signed_size)
+
+    def remember_committed(self, tree: CompactRange, signed_size: int) -> None:
+        """A tree this process stored over a head that passed the check, once the transaction
+        that stored it committed (the sequencer's batches): the next check starts there."""
+        with self._lock:
+            self._checked = True
+            if self._head is None or tree.size >= self._head.size:
+                self._head = _copy(tree)
+            self._signed_size = max(self._signed_size, signed_size)
 
     def verify_head(self, sessions: sessionmaker[Session]) -> IntegrityStatus:
         """The head check in a transaction of its own (start-up, readiness, background).

@@ -6,6 +6,11 @@
   (level >= 1). Completed subtrees never change, so any proof reads O(log n) rows.
 - ``consent_ledger_frontier``: exactly one row, the current size and its compact range
   (the right-hand frontier). Appends lock it, which is what serialises writers.
+- ``consent_ledger_queue``: disclosures accepted but not yet integrated into the tree. A
+  release of claims only inserts here (no lock); the sequencer moves rows into
+  ``consent_ledger_entries`` in batches (:mod:`consent.ledger.sequencer`).
+- ``consent_ledger_sequencer``: exactly one row, the sequencer's lease: which process
+  integrates, and until when its claim holds unless renewed.
 - ``consent_ledger_checkpoints``: signed tree heads (C2SP signed notes).
 - ``consent_ledger_signing_keys``: the Ed25519 checkpoint key, sealed under the master secret.
 - ``consent_ledger_access_log``: every auditor query.
@@ -22,6 +27,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from kit.db import Base
 
 FRONTIER_ROW_ID = 1
+SEQUENCER_ROW_ID = 1
+# BIGINT on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-numbered rowid.
+_SEQUENCE_NUMBER = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class LedgerEntry(Base):
@@ -65,6 +73,37 @@ class LedgerFrontier(Base):
     hashes: Mapped[bytes] = mapped_column(LargeBinary)
     checkpoint_size: Mapped[int] = mapped_column(BigInteger)
     checkpoint_at: Mapped[datetime | None]
+
+
+class QueuedDisclosure(Base):
+    """An accepted disclosure awaiting its index: the entry's fields but ``index`` and
+    ``leaf_hash``, which the sequencer assigns when it integrates the row (and deletes it
+    here, in the same transaction)."""
+
+    __tablename__ = "consent_ledger_queue"
+    __table_args__ = (Index("ix_consent_ledger_queue_resident", "resident_id"),)
+
+    seq: Mapped[int] = mapped_column(_SEQUENCE_NUMBER, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime]
+    resident_id: Mapped[str] = mapped_column(String(64))
+    recipient_client_id: Mapped[str] = mapped_column(String(64))
+    recipient_department: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(32))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(Text)
+    basis: Mapped[str] = mapped_column(String(16))
+    grant_id: Mapped[str | None] = mapped_column(String(64))
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    request_id: Mapped[str] = mapped_column(String(128))
+
+
+class SequencerLease(Base):
+    __tablename__ = "consent_ledger_sequencer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    holder: Mapped[str | None] = mapped_column(String(128))
+    expires_at: Mapped[datetime | None]
 
 
 class LedgerCheckpoint(Base):
@@ -113,6 +152,7 @@ LEDGER_TABLES = tuple(
         LedgerEntry,
         MerkleNode,
         LedgerFrontier,
+        QueuedDisclosure,
         LedgerCheckpoint,
         LedgerSigningKey,
         AuditAccess,

@@ -7,10 +7,21 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import SmallInteger, Text, and_, cast, func, literal, or_, select, union_all, update
+from sqlalchemy import (
+    SmallInteger,
+    Text,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -18,12 +29,15 @@ from sqlalchemy.orm import Session
 from consent.ledger.entry import rfc3339_utc
 from consent.ledger.models import (
     FRONTIER_ROW_ID,
+    SEQUENCER_ROW_ID,
     AuditAccess,
     LedgerCheckpoint,
     LedgerEntry,
     LedgerFrontier,
     LedgerSigningKey,
     MerkleNode,
+    QueuedDisclosure,
+    SequencerLease,
 )
 from kit.db import table_of
 
@@ -31,6 +45,8 @@ _entries = table_of(LedgerEntry)
 _nodes = table_of(MerkleNode)
 _frontier = table_of(LedgerFrontier)
 _checkpoints = table_of(LedgerCheckpoint)
+_queue = table_of(QueuedDisclosure)
+_lease = table_of(SequencerLease)
 
 _FRONTIER_COLUMNS = (
     _frontier.c.tree_size,
@@ -59,6 +75,8 @@ EXPORT_COLUMNS = (
 )
 # The same, then the stored leaf hash: what the integrity check re-hashes and compares.
 LEAF_COLUMNS = (*EXPORT_COLUMNS, _entries.c.leaf_hash)
+# A queued disclosure is an entry without its index (nor its leaf): the sequencer adds both.
+QUEUE_COLUMNS = tuple(_queue.c[column.name] for column in EXPORT_COLUMNS[1:])
 
 
 class LedgerStateError(RuntimeError):
@@ -71,6 +89,17 @@ class FrontierRow:
     hashes: bytes
     checkpoint_size: int
     checkpoint_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A queued disclosure taken for integration: ``entry`` is the entry as hashed but its
+    ``index``; ``stored`` its column values as the database gave them, written back as is."""
+
+    seq: int
+    entry: dict[str, Any]
+    recorded_at: datetime
+    stored: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -125,6 +154,26 @@ class Appending:
     ) -> None:
         self.path.save(self.cursor, entries, nodes, frontier)
 
+    def enqueue(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert accepted disclosures into the sequencing queue: no lock is taken."""
+        self.path.enqueue(self.cursor, rows)
+
+    def claim(self, limit: int) -> list[Claimed]:
+        """The oldest ``limit`` queued disclosures, in queue order, taken out of the queue
+        for this transaction (call with the frontier locked)."""
+        return self.path.claim(self.cursor, limit)
+
+    def save_claimed(
+        self,
+        claimed: Sequence[Claimed],
+        leaves: Sequence[tuple[int, bytes]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        """Store claimed disclosures as the entries at the given ``(index, leaf_hash)``,
+        with their completed nodes and the moved frontier; they leave the queue for good."""
+        self.path.save_claimed(self.cursor, claimed, leaves, nodes, frontier)
+
     @property
     def optimistic(self) -> bool:
         """Whether :meth:`save_if_unchanged` is available (PostgreSQL)."""
@@ -174,6 +223,7 @@ class _AppendPath:
     """
 
     ENTRY_COLUMNS = tuple(c.name for c in _entries.columns)
+    QUEUE_COLUMNS = tuple(column.name for column in QUEUE_COLUMNS)
 
     def __init__(self, dialect: Dialect) -> None:
         self.postgresql = dialect.name == "postgresql"
@@ -194,6 +244,34 @@ class _AppendPath:
         # starts with BEGIN IMMEDIATE (kit.db), which serialises writers just the same.
         self.lock_sql = lock + " WHERE id = 1" + (" FOR UPDATE" if self.postgresql else "")
         columns = ", ".join(f'"{name}"' for name in self.ENTRY_COLUMNS)
+        queued = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+        queued_values = ", ".join(p(name) for name in self.QUEUE_COLUMNS)
+        self.queue_sql = f"INSERT INTO consent_ledger_queue ({queued}) VALUES ({queued_values})"  # noqa: S608
+        # Claimed rows come back raw (no SQLAlchemy result processing): the JSON as text.
+        returned = ", ".join(
+            f'"{name}"::text' if self.postgresql and name == "fields" else f'"{name}"'
+            for name in self.QUEUE_COLUMNS
+        )
+        oldest = "SELECT seq FROM consent_ledger_queue ORDER BY seq LIMIT {}"
+        if self.postgresql:
+            # Removed as they are read: under READ COMMITTED the frontier lock taken first
+            # makes this the only claimer, and the rows return if the transaction fails.
+            self.claim_sql = (
+                f"DELETE FROM consent_ledger_queue WHERE seq IN ({oldest.format(p('limit'))})"  # noqa: S608
+                f" RETURNING seq, {returned}"
+            )
+        else:
+            # SQLite: the transaction holds the one write lock, so the rows read are still the
+            # oldest when they are deleted below (by sequence number, after they are copied).
+            self.claim_sql = (
+                f"SELECT seq, {returned} FROM consent_ledger_queue ORDER BY seq LIMIT {p('limit')}"  # noqa: S608
+            )
+            copied = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+            self.copy_claimed_sql = (
+                f'INSERT INTO consent_ledger_entries ("index", {copied}, leaf_hash)'  # noqa: S608
+                f" VALUES (?, {', '.join('?' for _ in self.QUEUE_COLUMNS)}, ?)"
+            )
+            self.delete_claimed_sql = f"DELETE FROM consent_ledger_queue WHERE seq <= {p('seq')}"  # noqa: S608
         moved = (
             f"tree_size = {p('tree_size')}, hashes = {p('hashes')},"
             f" checkpoint_size = {p('checkpoint_size')}, checkpoint_at = {p('checkpoint_at')}"
@@ -260,6 +338,63 @@ class _AppendPath:
         if self.read_checkpoint_at is not None:
             checkpoint_at = self.read_checkpoint_at(checkpoint_at)
         return FrontierRow(row[0], bytes(row[1]), row[2], checkpoint_at)
+
+    def enqueue(self, cursor: Any, rows: Sequence[Mapping[str, Any]]) -> None:
+        if len(rows) == 1:
+            cursor.execute(self.queue_sql, self._bound(rows[0]))
+        else:
+            cursor.executemany(self.queue_sql, [self._bound(row) for row in rows])
+
+    def claim(self, cursor: Any, limit: int) -> list[Claimed]:
+        cursor.execute(self.claim_sql, {"limit": limit})
+        rows = sorted(cursor.fetchall(), key=lambda row: row[0])
+        names = self.QUEUE_COLUMNS
+        at, fields = names.index("recorded_at") + 1, names.index("fields") + 1
+        claimed = []
+        for row in rows:
+            entry = dict(zip(names, row[1:], strict=True))
+            stored = row[at]
+            if isinstance(stored, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.ffffff", UTC
+                moment = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+                entry["recorded_at"] = (
+                    f"{stored[:10]}T{stored[11:]}Z" if len(stored) == 26 else rfc3339_utc(moment)
+                )
+            else:
+                moment = stored.replace(tzinfo=UTC)
+                entry["recorded_at"] = rfc3339_utc(moment)
+            entry["fields"] = json.loads(row[fields])
+            claimed.append(Claimed(row[0], entry, moment, tuple(row[1:])))
+        return claimed
+
+    def save_claimed(
+        self,
+        cursor: Any,
+        claimed: Sequence[Claimed],
+        leaves: Sequence[tuple[int, bytes]],
+        nodes: Sequence[Mapping[str, Any]],
+        frontier: Mapping[str, Any],
+    ) -> None:
+        if self.postgresql:
+            parameters: dict[str, Any] = {
+                name: [row.stored[i] for row in claimed] for i, name in enumerate(self.QUEUE_COLUMNS)
+            }
+            parameters["index"] = [index for index, _ in leaves]
+            parameters["leaf_hash"] = [digest for _, digest in leaves]
+            parameters["node_level"] = [n["level"] for n in nodes]
+            parameters["node_index"] = [n["index"] for n in nodes]
+            parameters["node_hash"] = [n["hash"] for n in nodes]
+            parameters.update(self._bound(frontier))
+            cursor.execute(self.save_sql, parameters)
+            return
+        # The stored values go back as SQLite gave them (the JSON and the time as text).
+        cursor.executemany(
+            self.copy_claimed_sql,
+            [(index, *row.stored, digest) for row, (index, digest) in zip(claimed, leaves, strict=True)],
+        )
+        if nodes:
+            cursor.executemany(self.nodes_sql, nodes)
+        cursor.execute(self.frontier_sql, self._bound(frontier))
+        cursor.execute(self.delete_claimed_sql, {"seq": claimed[-1].seq})
 
     def save(
         self,
@@ -376,26 +511,26 @@ def nodes(db: Session, wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int
     return {(level, index): bytes(digest) for level, index, digest in db.connection().execute(statement)}
 
 
-def _filtered(statement: Any, filters: EntryFilter) -> Any:
+def _filtered(statement: Any, filters: EntryFilter, model: Any = LedgerEntry) -> Any:
+    """``model``: LedgerEntry, or QueuedDisclosure (the same columns but the index)."""
     if filters.resident_id is not None:
-        statement = statement.where(LedgerEntry.resident_id == filters.resident_id)
+        statement = statement.where(model.resident_id == filters.resident_id)
     if filters.department is not None:
-        statement = statement.where(LedgerEntry.recipient_department == filters.department)
+        statement = statement.where(model.recipient_department == filters.department)
     if filters.client_id is not None:
-        statement = statement.where(LedgerEntry.recipient_client_id == filters.client_id)
+        statement = statement.where(model.recipient_client_id == filters.client_id)
     if filters.channel is not None:
-        statement = statement.where(LedgerEntry.channel == filters.channel)
+        statement = statement.where(model.channel == filters.channel)
     if filters.basis is not None:
-        statement = statement.where(LedgerEntry.basis == filters.basis)
+        statement = statement.where(model.basis == filters.basis)
     if filters.field is not None:
         # Field names are stored as a JSON array; the quoted name only matches a whole element.
-        statement = statement.where(
-            cast(LedgerEntry.fields, Text).contains(json.dumps(filters.field), autoescape=True)
-        )
+        named = cast(model.fields, Text).contains(json.dumps(filters.field), autoescape=True)
+        statement = statement.where(named)
     if filters.since is not None:
-        statement = statement.where(LedgerEntry.recorded_at >= filters.since)
+        statement = statement.where(model.recorded_at >= filters.since)
     if filters.until is not None:
-        statement = statement.where(LedgerEntry.recorded_at < filters.until)
+        statement = statement.where(model.recorded_at < filters.until)
     return statement
 
 
@@ -411,6 +546,64 @@ def find_entries(
 
 def entry_at(db: Session, index: int) -> LedgerEntry | None:
     return db.get(LedgerEntry, index)
+
+
+def entry_by_id(db: Session, entry_id: str) -> LedgerEntry | None:
+    return db.scalars(select(LedgerEntry).where(LedgerEntry.entry_id == entry_id)).first()
+
+
+# -- the sequencing queue ---------------------------------------------------------------------
+
+
+def find_queued(db: Session, filters: EntryFilter, *, limit: int) -> Sequence[QueuedDisclosure]:
+    """Accepted disclosures not yet integrated, newest first."""
+    statement = _filtered(select(QueuedDisclosure), filters, QueuedDisclosure)
+    return db.scalars(statement.order_by(QueuedDisclosure.seq.desc()).limit(limit)).all()
+
+
+def queued_by_id(db: Session, entry_id: str) -> QueuedDisclosure | None:
+    return db.scalars(select(QueuedDisclosure).where(QueuedDisclosure.entry_id == entry_id)).first()
+
+
+def queue_head(db: Session) -> tuple[int, datetime | None]:
+    """How many disclosures wait, and when the oldest of them was recorded."""
+    count, oldest = db.execute(select(func.count(), func.min(_queue.c.recorded_at))).one()
+    return int(count), oldest
+
+
+def has_queued(db: Session) -> bool:
+    return db.execute(select(_queue.c.seq).limit(1)).first() is not None
+
+
+# -- the sequencer's lease ----------------------------------------------------------------------
+
+
+def take_lease(db: Session, holder: str, now: datetime, until: datetime) -> bool:
+    """Hold (or keep holding) the sequencer's lease until ``until``, unless another holder's
+    has not expired by ``now``. The row stays locked until the transaction ends."""
+    mine_or_free = or_(_lease.c.holder == holder, _lease.c.holder.is_(None), _lease.c.expires_at < now)
+    statement = (
+        update(_lease)
+        .where(_lease.c.id == SEQUENCER_ROW_ID, mine_or_free)
+        .values(holder=holder, expires_at=until)
+    )
+    return db.connection().execute(statement).rowcount == 1
+
+
+def release_lease(db: Session, holder: str) -> None:
+    statement = (
+        update(_lease)
+        .where(_lease.c.id == SEQUENCER_ROW_ID, _lease.c.holder == holder)
+        .values(holder=None, expires_at=None)
+    )
+    db.connection().execute(statement)
+
+
+def read_lease(db: Session) -> tuple[str | None, datetime | None]:
+    row = db.connection().execute(select(_lease.c.holder, _lease.c.expires_at)).first()
+    if row is None:
+        raise LedgerStateError("the ledger sequencer row is missing: run `egate db upgrade`")
+    return row[0], row[1]
 
 
 def entry_rows(db: Session, start: int, end: int) -> Sequence[Any]:

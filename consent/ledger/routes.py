@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from starlette.responses import StreamingResponse
+from starlette.responses import JSONResponse, StreamingResponse
 
 from consent.auth import (
     SCOPE_AUDIT,
@@ -68,8 +68,8 @@ Until = Annotated[datetime | None, Query(description="exclusive; UTC when no off
 Name = Annotated[str | None, Query(min_length=1, max_length=64)]
 
 
-def _page(views: list[DisclosureView], limit: int) -> int | None:
-    return views[-1].index if len(views) == limit else None
+def _page(db: DbSession, views: list[DisclosureView], limit: int) -> int | None:
+    return service.next_before(db, views) if len(views) == limit else None
 
 
 def as_utc(moment: datetime | None) -> datetime | None:
@@ -222,6 +222,27 @@ def _default_size(db: DbSession, ledger: LedgerDep) -> int:
     return checkpoint.tree_size
 
 
+NOT_YET_INTEGRATED = "urn:egate:problem:not-yet-integrated"
+"""The RFC 9457 problem type of a proof asked for an entry still in the sequencing queue."""
+
+
+class _AskAgainSoon(Problem):
+    def response(self, instance: str | None = None) -> JSONResponse:
+        response = super().response(instance)
+        response.headers["Retry-After"] = "1"
+        return response
+
+
+def _not_yet_integrated(entry_id: str) -> Problem:
+    return _AskAgainSoon(
+        409,
+        "Not yet integrated",
+        f"Entry {entry_id} was recorded and awaits its place in the log; its inclusion proof"
+        " is available once it is integrated, normally within a second.",
+        type_=NOT_YET_INTEGRATED,
+    )
+
+
 @router.get(
     "/proofs/inclusion",
     response_model=InclusionProofOut,
@@ -231,34 +252,52 @@ def inclusion_proof(
     db: DbSession,
     ledger: LedgerDep,
     audit: ReaderTrail,
-    index: Position,
+    index: Annotated[int | None, Query(ge=0, le=INT64_MAX, description="the entry's index")] = None,
+    entry_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, description="or the entry's id (one of the two)")
+    ] = None,
     tree_size: Annotated[
         int | None, Query(ge=1, le=INT64_MAX, description="default: the latest checkpoint's")
     ] = None,
 ) -> Any:
-    """Proof that entry ``index`` is in the tree of ``tree_size`` (RFC 9162 §2.1.3).
-    Residents and departments get proofs only for entries they may read."""
+    """Proof that an entry (by ``index`` or ``entry_id``) is in the tree of ``tree_size``
+    (RFC 9162 §2.1.3). Residents and departments get proofs only for entries they may
+    read. An entry still awaiting integration is a 409 of type
+    ``urn:egate:problem:not-yet-integrated`` with Retry-After."""
 
     def query() -> tuple[InclusionProofOut, int]:
-        entry = service.disclosure_at(db, index)
-        if entry is None or not _may_see(audit.principal, entry):
-            raise Problem(404, "No such entry", f"There is no entry {index} you may read.")
+        if (index is None) == (entry_id is None):
+            raise Problem(400, "Which entry?", "Give exactly one of index and entry_id.")
+        if entry_id is not None:
+            entry = service.disclosure_by_id(db, entry_id)
+            if entry is None:
+                pending = service.pending_disclosure(db, entry_id)
+                if pending is not None and _may_see(audit.principal, pending):
+                    raise _not_yet_integrated(entry_id)
+        else:
+            entry = service.disclosure_at(db, index) if index is not None else None
+        if entry is None or entry.index is None or not _may_see(audit.principal, entry):
+            shown = entry_id if entry_id is not None else index
+            raise Problem(404, "No such entry", f"There is no entry {shown} you may read.")
+        position = entry.index
         size = tree_size if tree_size is not None else _default_size(db, ledger)
-        if index >= size:
+        if position >= size:
             raise Problem(
                 409,
                 "Entry not covered",
-                f"Entry {index} is not in a tree of size {size}; sign a newer checkpoint or pass tree_size.",
+                f"Entry {position} is not in a tree of size {size};"
+                " sign a newer checkpoint or pass tree_size.",
             )
         try:
-            proof = ledger.inclusion_proof(db, index, size)
+            proof = ledger.inclusion_proof(db, position, size)
         except ProofRangeError as error:
             raise _range_problem(error) from None
         except LedgerStateError as error:
             raise inconsistent_problem(error) from None
         return InclusionProofOut.of(proof, ledger.latest_checkpoint(db, size)), 1
 
-    return audit("proof.inclusion", {"index": index, "tree_size": tree_size}, query)
+    parameters = {"index": index, "entry_id": entry_id, "tree_size": tree_size}
+    return audit("proof.inclusion", parameters, query)
 
 
 @router.get(
@@ -313,7 +352,7 @@ def my_entries(
         limit=limit,
         before=before,
     )
-    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(views, limit))
+    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(db, views, limit))
 
 
 CSV_COLUMNS = (
@@ -369,9 +408,9 @@ def export_my_entries(
             before=before,
         )
         views.extend(page)
-        if len(page) < MAX_PAGE:
+        before = service.next_before(db, page) if len(page) == MAX_PAGE else None
+        if before is None:
             break
-        before = page[-1].index
     stamp = now.strftime("%Y%m%d")
     if format == "csv":
         text = csv_text(CSV_COLUMNS, (view.entry() for view in views))
@@ -414,7 +453,7 @@ def department_entries(
     )
     views = service.query_disclosures(db, filters, limit=limit, before=before)
     return DepartmentEntryPage(
-        entries=[DepartmentEntryOut.of(v) for v in views], next_before=_page(views, limit)
+        entries=[DepartmentEntryOut.of(v) for v in views], next_before=_page(db, views, limit)
     )
 
 
@@ -450,7 +489,7 @@ def audit_entries(
     views = service.query_disclosures(db, filters, limit=limit, before=before)
     parameters = {**filters.__dict__, "limit": limit, "before": before}
     audit.record("entries.query", parameters, len(views), 200)
-    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(views, limit))
+    return EntryPage(entries=[EntryOut.of(v) for v in views], next_before=_page(db, views, limit))
 
 
 @router.get(

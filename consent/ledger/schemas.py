@@ -27,7 +27,8 @@ class DepartmentEntryOut(BaseModel):
     """An entry as its recipient department sees it: without the resident's internal id,
     which would let departments join their records (they know residents by pairwise sub)."""
 
-    index: int
+    index: int | None = Field(description="position in the log; null while the entry awaits integration")
+    integrated: bool = Field(description="false while the entry awaits its place in the log (no proof yet)")
     entry_id: str
     recorded_at: str = Field(description="RFC 3339 UTC, exactly as hashed")
     recipient_client_id: str
@@ -39,14 +40,17 @@ class DepartmentEntryOut(BaseModel):
     grant_id: str | None
     legal_basis: str | None
     request_id: str
-    leaf_hash: str = Field(description="RFC 9162 leaf hash of the entry, base64")
+    leaf_hash: str | None = Field(
+        description="RFC 9162 leaf hash of the entry, base64; null until integrated"
+    )
 
     @classmethod
     def of(cls, view: DisclosureView) -> Any:
         entry = view.entry()
         if "resident_id" not in cls.model_fields:
             entry.pop("resident_id")
-        return cls(**entry, leaf_hash=b64(view.leaf_hash))
+        leaf = b64(view.leaf_hash) if view.leaf_hash is not None else None
+        return cls(**entry, integrated=view.integrated, leaf_hash=leaf)
 
 
 class EntryOut(DepartmentEntryOut):

@@ -5,8 +5,19 @@ Appending follows RFC 9162 §2.1: the entry's canonical bytes
 range is the right-hand frontier, and the new leaf completes at most ``log2(n) + 1``
 perfect subtrees, stored as rows. Nothing is ever re-hashed; proofs read O(log n) rows.
 
-Services never commit: an append joins the caller's transaction (the release of claims it
-records), and the frontier row lock it takes is held until that transaction ends.
+A release of claims does not append: it *enqueues* (:meth:`Ledger.enqueue`), which only
+inserts the entry, without its index, into the sequencing queue in the caller's
+transaction (the release it records), taking no lock. One sequencer
+(:mod:`consent.ledger.sequencer`) then *integrates* queued entries in batches
+(:meth:`Ledger.integrate`): under the frontier row lock it takes the oldest queued rows out
+of the queue, gives them their indices, stores leaves, nodes and the moved frontier, and
+signs one checkpoint per batch, all in one transaction, so every accepted entry is
+integrated exactly once whoever integrates it and whenever a sequencer dies. This is the
+shape of Trillian's and Tessera's sequencers. :meth:`Ledger.append_many` integrates
+given entries directly (tools, benchmarks, tests); it holds the frontier lock until the
+caller's transaction ends.
+
+Services never commit: the request, the sequencer or the command owns the transaction.
 
 The ledger checks itself (:mod:`consent.ledger.integrity`) before it signs anything, and
 once found inconsistent it neither signs nor appends: :class:`LedgerInconsistent`.
@@ -41,7 +52,13 @@ from consent.ledger.integrity import (
     compact_range,
     with_stored_nodes,
 )
-from consent.ledger.models import AuditAccess, LedgerCheckpoint, LedgerEntry, LedgerSigningKey
+from consent.ledger.models import (
+    AuditAccess,
+    LedgerCheckpoint,
+    LedgerEntry,
+    LedgerSigningKey,
+    QueuedDisclosure,
+)
 from consent.ledger.repository import EntryFilter, FrontierRow, LedgerStateError, entry_from_row
 from consent.ledger.rfc9162 import (
     CompactRange,
@@ -69,6 +86,7 @@ __all__ = [
     "ConsistencyProof",
     "Disclosure",
     "DisclosureView",
+    "Integrated",
     "EntryFilter",
     "ExportPlan",
     "InclusionProof",
@@ -120,10 +138,27 @@ class Appended:
 
 
 @dataclass(frozen=True)
-class DisclosureView:
-    """A ledger entry as read back: what a resident, department or auditor is shown."""
+class Integrated:
+    """One batch moved from the queue into the tree by :meth:`Ledger.integrate`."""
 
-    index: int
+    first_index: int
+    count: int
+    tree: CompactRange  # the tree after the batch
+    checkpoint: SignedCheckpoint | None  # signed over ``tree``
+    verified: bool  # the head check passed on the tree the batch extends
+    recorded_at: list[datetime]  # of each entry, in order (integration lag)
+
+    @property
+    def tree_size(self) -> int:
+        return self.first_index + self.count
+
+
+@dataclass(frozen=True)
+class DisclosureView:
+    """A ledger entry as read back: what a resident, department or auditor is shown.
+    ``index`` and ``leaf_hash`` are None while the entry waits in the sequencing queue."""
+
+    index: int | None
     entry_id: str
     recorded_at: datetime
     resident_id: str
@@ -136,7 +171,30 @@ class DisclosureView:
     grant_id: str | None
     legal_basis: str | None
     request_id: str
-    leaf_hash: bytes
+    leaf_hash: bytes | None
+
+    @property
+    def integrated(self) -> bool:
+        return self.index is not None
+
+    @classmethod
+    def pending(cls, row: QueuedDisclosure) -> DisclosureView:
+        return cls(
+            index=None,
+            entry_id=row.entry_id,
+            recorded_at=row.recorded_at,
+            resident_id=row.resident_id,
+            recipient_client_id=row.recipient_client_id,
+            recipient_department=row.recipient_department,
+            channel=row.channel,
+            fields=tuple(row.fields),
+            purpose=row.purpose,
+            basis=row.basis,
+            grant_id=row.grant_id,
+            legal_basis=row.legal_basis,
+            request_id=row.request_id,
+            leaf_hash=None,
+        )
 
     @classmethod
     def of(cls, row: LedgerEntry) -> DisclosureView:
@@ -158,7 +216,7 @@ class DisclosureView:
         )
 
     def entry(self) -> dict[str, Any]:
-        """The entry exactly as hashed (see consent.ledger.entry)."""
+        """The entry exactly as hashed (see consent.ledger.entry); ``index`` None while queued."""
         return {
             "index": self.index,
             "entry_id": self.entry_id,
@@ -268,18 +326,95 @@ class Ledger:
         # stored row (see _append_unless_moved), never a source of truth.
         self._frontier_hint: FrontierRow | None = None
 
-    # -- appending -----------------------------------------------------------------------
+    # -- accepting (the request's transaction) ----------------------------------------------
+
+    def enqueue(self, db: Session, disclosure: Disclosure, now: datetime) -> str:
+        """Accept one disclosure in the caller's transaction; returns its entry id. The entry
+        gets its index when the sequencer integrates it; until then readers see it pending."""
+        return self.enqueue_many(db, [disclosure], now)[0]
+
+    def enqueue_many(self, db: Session, disclosures: Sequence[Disclosure], now: datetime) -> list[str]:
+        if not disclosures:
+            return []
+        entries = [self._entry(d, now) for d in disclosures]
+        self.integrity.ensure_consistent()
+        with repository.appending(db) as storage:
+            storage.enqueue([{k: v for k, v in entry.items() if k != "index"} for entry in entries])
+        return [entry["entry_id"] for entry in entries]
+
+    # -- integrating (the sequencer's transaction) ---------------------------------------------
+
+    def integrate(self, db: Session, now: datetime, *, limit: int, sign: bool = True) -> Integrated | None:
+        """Move up to ``limit`` of the oldest queued entries into the tree, in the caller's
+        transaction, and sign one checkpoint over the result (``sign`` and a master key),
+        once the head check passed on the tree they extend. None when the queue is empty.
+
+        The queued rows are taken under the frontier row lock and deleted in the transaction
+        that stores them as entries: a sequencer that dies mid-batch leaves them queued."""
+        self.integrity.ensure_consistent()
+        end: int | None = None
+        try:
+            with repository.appending(db) as storage:
+                state = storage.lock()
+                end = state.tree_size
+                claimed = storage.claim(limit)
+                if not claimed:
+                    return None
+                frontier = compact_range(state)
+                leaves, node_rows = [], []
+                for row in claimed:
+                    index = row.entry["index"] = frontier.size
+                    digest = leaf_hash(canonical_entry_bytes(row.entry))
+                    leaves.append((index, digest))
+                    for node in frontier.append_nodes(digest)[1:]:
+                        node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
+                moved = _moved(frontier, state)
+                checkpoint = None
+                signing = sign and self._master_key is not None
+                if signing:
+                    self.integrity.check_head(db, state)
+                    checkpoint = self._sign(db, frontier, now)
+                    moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
+                storage.save_claimed(claimed, leaves, node_rows, moved)
+        except IntegrityError as error:
+            raise self.integrity.report(
+                "a stored row already occupies a position past the end of the tree"
+                f" (size {end}), or a queued entry is already in the tree"
+            ) from error
+        self._frontier_hint = FrontierRow(**moved)
+        return Integrated(
+            first_index=state.tree_size,
+            count=len(claimed),
+            tree=frontier,
+            checkpoint=checkpoint,
+            verified=signing,
+            recorded_at=[row.recorded_at for row in claimed],
+        )
+
+    def integrated(self, batch: Integrated) -> None:
+        """Tell the integrity state that ``batch`` committed: the tree it built, on a head
+        that was checked, is now the stored one, so the next head check starts there
+        instead of re-hashing every entry since the last background tick."""
+        if batch.verified:
+            signed = batch.checkpoint.tree_size if batch.checkpoint is not None else 0
+            self.integrity.remember_committed(batch.tree, signed)
+
+    def queue_status(self, db: Session) -> tuple[int, datetime | None]:
+        """How many accepted entries wait for integration, and the oldest one's time."""
+        return repository.queue_head(db)
+
+    # -- appending directly (tools, benchmarks, tests) ------------------------------------------
 
     def append(self, db: Session, disclosure: Disclosure, now: datetime) -> Appended:
         return self.append_many(db, [disclosure], now)[0]
 
     def append_many(self, db: Session, disclosures: Sequence[Disclosure], now: datetime) -> list[Appended]:
-        """Append entries in order, in the caller's transaction; O(log n) work per entry."""
+        """Append entries in order, in the caller's transaction, bypassing the queue; O(log n)
+        work per entry. The frontier lock is held until the caller's transaction ends."""
         if not disclosures:
             return []
-        recorded_at = rfc3339_utc(now)
         # Validate before taking the lock: a bad disclosure should not queue other writers.
-        entries = [self._entry(d, recorded_at) for d in disclosures]
+        entries = [self._entry(d, now) for d in disclosures]
         self.integrity.ensure_consistent()
         end: int | None = None
         try:
@@ -292,7 +427,7 @@ class Ledger:
                         return appended
                 state = storage.lock()
                 end = state.tree_size
-                appended, entry_rows, node_rows, frontier = self._grow(entries, state, now)
+                appended, entry_rows, node_rows, frontier = self._grow(entries, state)
                 moved = _moved(frontier, state)
                 if self._checkpoint_due(state, frontier.size, now):
                     self.integrity.check_head(db, state)
@@ -318,7 +453,7 @@ class Ledger:
         frontier, nothing is written and the caller takes the lock and reads it."""
         if self._checkpoint_due(hint, hint.tree_size + 1, now):
             return None  # signing needs the locked, read state
-        appended, entry_rows, node_rows, frontier = self._grow(entries, hint, now)
+        appended, entry_rows, node_rows, frontier = self._grow(entries, hint)
         moved = _moved(frontier, hint)
         if not storage.save_if_unchanged(hint, entry_rows[0], node_rows, moved):
             return None
@@ -327,26 +462,30 @@ class Ledger:
 
     @staticmethod
     def _grow(
-        entries: list[dict[str, Any]], state: FrontierRow, now: datetime
+        entries: list[dict[str, Any]], state: FrontierRow
     ) -> tuple[list[Appended], list[dict[str, Any]], list[dict[str, Any]], CompactRange]:
+        """Give ``entries`` (``recorded_at`` a datetime) their indices after ``state``: the
+        rows to store and the tree they make."""
         frontier = compact_range(state)
         entry_rows, node_rows, appended = [], [], []
         for entry in entries:
             index = entry["index"] = frontier.size
-            digest = leaf_hash(canonical_entry_bytes(entry))
+            digest = leaf_hash(
+                canonical_entry_bytes({**entry, "recorded_at": rfc3339_utc(entry["recorded_at"])})
+            )
             # Level 0 is the entry's own leaf_hash column; the rest are stored as nodes.
             for node in frontier.append_nodes(digest)[1:]:
                 node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
-            entry_rows.append({**entry, "recorded_at": now, "leaf_hash": digest})
+            entry_rows.append({**entry, "leaf_hash": digest})
             appended.append(Appended(index, entry["entry_id"], digest))
         return appended, entry_rows, node_rows, frontier
 
-    def _entry(self, d: Disclosure, recorded_at: str) -> dict[str, Any]:
+    def _entry(self, d: Disclosure, recorded_at: datetime) -> dict[str, Any]:
         fields = sorted(set(d.fields))
         entry = {
             "index": 0,
             "entry_id": _new_entry_id(),
-            "recorded_at": recorded_at,
+            "recorded_at": rfc3339_utc(recorded_at),
             "resident_id": d.resident_id,
             "recipient_client_id": d.recipient_client_id,
             "recipient_department": d.recipient_department,
@@ -361,6 +500,7 @@ class Ledger:
         problem = _entry_problem(entry)
         if problem is not None:
             raise InvalidDisclosure(problem)
+        entry["recorded_at"] = recorded_at
         return entry
 
     def _checkpoint_due(self, state: FrontierRow, size: int, now: datetime) -> bool:
@@ -583,8 +723,44 @@ def list_disclosures(
 def query_disclosures(
     db: Session, filters: EntryFilter, *, limit: int = 100, before: int | None = None
 ) -> list[DisclosureView]:
-    rows = repository.find_entries(db, filters, limit=limit, before=before)
-    return [DisclosureView.of(row) for row in rows]
+    """Newest first: the first page (no ``before``) starts with the entries still waiting
+    for integration (pending, no index), then the integrated ones by descending index."""
+    views: list[DisclosureView] = []
+    if before is None:
+        views = [DisclosureView.pending(row) for row in repository.find_queued(db, filters, limit=limit)]
+    rows = (
+        repository.find_entries(db, filters, limit=limit - len(views), before=before)
+        if len(views) < limit
+        else []
+    )
+    integrated = [DisclosureView.of(row) for row in rows]
+    if views and integrated:
+        # Integrated between the two reads (PostgreSQL reads each statement's own snapshot):
+        # shown once, integrated.
+        seen = {view.entry_id for view in integrated}
+        views = [view for view in views if view.entry_id not in seen]
+    return views + integrated
+
+
+def next_before(db: Session, views: Sequence[DisclosureView]) -> int | None:
+    """The ``before`` of the page after ``views``: the last one's index, or the tree's size
+    when the page held pending entries only (the next page starts at the integrated ones;
+    None if there are none). Pending entries past a full first page are not paged to: they
+    show once integrated, normally within a second."""
+    last = views[-1].index
+    if last is not None:
+        return last
+    return repository.read_frontier(db).tree_size or None
+
+
+def pending_disclosure(db: Session, entry_id: str) -> DisclosureView | None:
+    row = repository.queued_by_id(db, entry_id)
+    return DisclosureView.pending(row) if row else None
+
+
+def disclosure_by_id(db: Session, entry_id: str) -> DisclosureView | None:
+    row = repository.entry_by_id(db, entry_id)
+    return DisclosureView.of(row) if row else None
 
 
 def disclosure_at(db: Session, index: int) -> DisclosureView | None:

@@ -16,6 +16,8 @@ from forms_hub.oidc_client.models import (
     PrefillToken,
     RelyingPartyClient,
 )
+from kit.db import table_of
+from kit.purge import delete_batch
 
 _CLIENT_ROW = 1  # the hub has exactly one registration with the provider
 
@@ -163,3 +165,28 @@ def delete_prefill_tokens_named(db: Session, sub: str | None, sid: str | None) -
         .where(_named(PrefillToken.sub, PrefillToken.sid, sub, sid))
         .execution_options(synchronize_session=False)
     )
+
+
+# -- housekeeping (egate maintenance) ---------------------------------------------------------
+
+
+def purge_sessions(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(HubSession)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_auth_requests(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(AuthRequest)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_logout_token_jtis(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(LogoutTokenJti)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_prefill_tokens(db: Session, before: datetime, limit: int) -> int:
+    """Prefill tokens stored before ``before``: their refresh tokens have expired by then,
+    so they can no longer re-check a draft's verified values."""
+    table = table_of(PrefillToken)
+    return delete_batch(db, table, table.c.created_at < before, limit)

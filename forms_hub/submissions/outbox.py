@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from forms_hub.crypto import Sealer
 from forms_hub.i18n import notification_text
 from forms_hub.submissions.models import OutboxMessage
+from kit import outbox
 from kit.outbox import EMAIL, Delivery, Message, deliver_unsent
 from kit.outbox import delivery_for as mail_delivery_for
 from kit.settings import Settings
@@ -74,3 +75,8 @@ def deliver_pending(
     """Send queued messages (oldest first), each marked sent in the caller's transaction."""
     opener = partial(open_email, Sealer(master_key, SEALER_LABEL))
     return deliver_unsent(db, OutboxMessage, opener, delivery, now, limit=limit)
+
+
+def purge_sent(db: Session, before: datetime, limit: int) -> int:
+    """Housekeeping: messages delivered before ``before``."""
+    return outbox.purge_sent(db, OutboxMessage, before, limit)

@@ -84,4 +84,7 @@ class VerificationCode(Base):
     used_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(default=0)
 
-    __table_args__ = (Index("ix_idp_verification_codes_account", "account_id", "purpose"),)
+    __table_args__ = (
+        Index("ix_idp_verification_codes_account", "account_id", "purpose"),
+        Index("ix_idp_verification_codes_expires", "expires_at"),  # housekeeping
+    )

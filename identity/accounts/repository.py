@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 
 from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
 from identity.db import rows_changed
+from kit.db import table_of
+from kit.purge import delete_batch
 
 
 def get(db: Session, account_id: str) -> Account | None:
@@ -141,3 +143,9 @@ def retire_codes(db: Session, account_id: str, purpose: str, now: datetime) -> N
 
 def all_encrypted_accounts(db: Session) -> Sequence[Account]:
     return db.scalars(select(Account).order_by(Account.id)).all()
+
+
+def purge_verification_codes(db: Session, now: datetime, limit: int) -> int:
+    """Housekeeping: codes past their expiry, used or not."""
+    table = table_of(VerificationCode)
+    return delete_batch(db, table, table.c.expires_at < now, limit)

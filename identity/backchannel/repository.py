@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from identity.backchannel.models import FAILED, PENDING, LogoutDelivery
+from identity.backchannel.models import DELIVERED, FAILED, PENDING, LogoutDelivery
 from identity.clients.models import Client
 from identity.db import rows_changed
 from identity.tokens.models import AuthorizationCode, IssuedToken
+from kit.db import table_of
+from kit.purge import delete_batch
 
 # (client_id, session_id): a client that holds a code or a token issued in that session.
 Holding = tuple[str, str | None]
@@ -103,3 +105,11 @@ def listing(db: Session, *, failed_only: bool, limit: int) -> Sequence[LogoutDel
 
 def failed_ids(db: Session) -> list[int]:
     return list(db.scalars(select(LogoutDelivery.id).where(LogoutDelivery.state == FAILED)))
+
+
+def purge_finished(db: Session, before: datetime, limit: int) -> int:
+    """Housekeeping: deliveries done with (delivered, or given up) before ``before``."""
+    table = table_of(LogoutDelivery)
+    finished_at = func.coalesce(table.c.delivered_at, table.c.last_attempt_at, table.c.created_at)
+    done = table.c.state.in_((DELIVERED, FAILED)) & (finished_at < before)
+    return delete_batch(db, table, done, limit)

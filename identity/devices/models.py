@@ -61,7 +61,10 @@ class AppSignin(Base):
     ping_sealed: Mapped[str | None] = mapped_column(Text)
     pinged_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_idp_app_signins_target", "target_account_id", "status"),)
+    __table_args__ = (
+        Index("ix_idp_app_signins_target", "target_account_id", "status"),
+        Index("ix_idp_app_signins_expires", "expires_at"),  # housekeeping
+    )
 
 
 class DeviceSignatureJti(Base):

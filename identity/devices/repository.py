@@ -9,6 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from identity.devices.models import AppSignin, Device, DeviceSignatureJti
+from kit.db import table_of
+from kit.purge import delete_batch
 
 # -- devices ---------------------------------------------------------------------------------
 
@@ -88,3 +90,18 @@ def cancel_pending_for_account(db: Session, account_id: str) -> None:
         .where(AppSignin.target_account_id == account_id, AppSignin.status == "pending")
         .values(status="cancelled")
     )
+
+
+# -- housekeeping (egate maintenance) ---------------------------------------------------------
+
+
+def purge_app_signins(db: Session, before: datetime, limit: int) -> int:
+    """App sign-ins expired before ``before`` (kept a while so a late poll still hears
+    ``expired_token`` rather than an unknown request)."""
+    table = table_of(AppSignin)
+    return delete_batch(db, table, table.c.expires_at < before, limit)
+
+
+def purge_signature_jtis(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(DeviceSignatureJti)
+    return delete_batch(db, table, table.c.expires_at < now, limit)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from identity.messaging.models import OutboxMessage
 from identity.security.keyring import Keyring
+from kit import outbox
 from kit.outbox import EMAIL, SMS, Message
 
 __all__ = ["EMAIL", "SMS", "enqueue", "open_message", "rotate"]
@@ -67,3 +68,8 @@ def rotate(db: Session, keyring: Keyring) -> int:
                 setattr(row, attribute, keyring.fields.reencrypt(token, context))
                 changed += 1
     return changed
+
+
+def purge_sent(db: Session, before: datetime, limit: int) -> int:
+    """Housekeeping: messages delivered before ``before``."""
+    return outbox.purge_sent(db, OutboxMessage, before, limit)

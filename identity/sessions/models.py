@@ -32,7 +32,10 @@ class BrowserSession(Base):
     ended_at: Mapped[datetime | None]
     device_id: Mapped[str | None] = mapped_column(String(32))  # approved on this bound device
 
-    __table_args__ = (Index("ix_idp_sessions_account", "account_id"),)
+    __table_args__ = (
+        Index("ix_idp_sessions_account", "account_id"),
+        Index("ix_idp_sessions_expires", "expires_at"),  # housekeeping
+    )
 
 
 class PendingSignin(Base):
@@ -49,4 +52,7 @@ class PendingSignin(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
 
-    __table_args__ = (Index("ix_idp_pending_signins_account", "account_id"),)
+    __table_args__ = (
+        Index("ix_idp_pending_signins_account", "account_id"),
+        Index("ix_idp_pending_signins_expires", "expires_at"),  # housekeeping
+    )

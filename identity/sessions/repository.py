@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from identity.db import rows_changed
 from identity.sessions.models import BrowserSession, PendingSignin
 from identity.tokens.models import IssuedToken
+from kit.db import table_of
+from kit.purge import delete_batch
 
 
 def get(db: Session, session_id: str) -> BrowserSession | None:
@@ -92,3 +94,17 @@ def end_many(db: Session, session_ids: Collection[str], now: datetime) -> None:
         .where(BrowserSession.id.in_(session_ids), BrowserSession.ended_at.is_(None))
         .values(ended_at=now)
     )
+
+
+# -- housekeeping (egate maintenance) ---------------------------------------------------------
+
+
+def purge_sessions(db: Session, now: datetime, limit: int) -> int:
+    """Sessions past their absolute expiry (ended or not: either way no cookie opens them)."""
+    table = table_of(BrowserSession)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_pending_signins(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(PendingSignin)
+    return delete_batch(db, table, table.c.expires_at < now, limit)

@@ -40,6 +40,7 @@ class AuthorizationCode(Base):
     __table_args__ = (
         Index("ix_idp_authorization_codes_session", "session_id"),
         Index("ix_idp_authorization_codes_account", "account_id"),
+        Index("ix_idp_authorization_codes_expires", "expires_at"),  # housekeeping
     )
 
 
@@ -78,6 +79,9 @@ class IssuedToken(Base):
         Index("ix_idp_tokens_family", "family_id"),
         Index("ix_idp_tokens_account", "account_id"),
         Index("ix_idp_tokens_session", "session_id"),
+        # Housekeeping: expired tokens go; a code goes once no live token names it.
+        Index("ix_idp_tokens_expires", "expires_at"),
+        Index("ix_idp_tokens_code", "code_hash"),
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,8 @@ from identity.tokens.models import (
     ReauthenticationDemand,
     SubjectRecord,
 )
+from kit.db import table_of
+from kit.purge import delete_batch
 
 # -- authorization codes ---------------------------------------------------------------------
 
@@ -193,3 +195,43 @@ def spend_pushed_request(db: Session, request_uri_hash: str, now: datetime) -> b
         .execution_options(synchronize_session=False)
     )
     return rows_changed(result) == 1
+
+
+# -- housekeeping (egate maintenance) ---------------------------------------------------------
+
+_codes, _tokens = table_of(AuthorizationCode), table_of(IssuedToken)
+
+
+def purge_codes(db: Session, now: datetime, limit: int) -> int:
+    """Expired codes that no unexpired token descends from. A token's grant keeps its code:
+    userinfo reads the ``claims`` request (``verified_claims``) from it, and a replayed
+    code is recognised (and its tokens revoked) while any of them lives."""
+    still_needed = exists().where(_tokens.c.code_hash == _codes.c.code_hash, _tokens.c.expires_at >= now)
+    return delete_batch(db, _codes, (_codes.c.expires_at < now) & ~still_needed, limit)
+
+
+def purge_tokens(db: Session, now: datetime, limit: int) -> int:
+    return delete_batch(db, _tokens, _tokens.c.expires_at < now, limit)
+
+
+def purge_reauthentication_demands(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(ReauthenticationDemand)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_pushed_requests(db: Session, now: datetime, opened_before: datetime, limit: int) -> int:
+    """Expired pushed requests never opened, or opened before ``opened_before`` (a sign-in
+    begun from one may outlast its ``expires_at``)."""
+    table = table_of(PushedAuthorizationRequest)
+    done = (table.c.opened_at.is_(None)) | (table.c.opened_at < opened_before)
+    return delete_batch(db, table, (table.c.expires_at < now) & done, limit)
+
+
+def purge_dpop_proofs(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(DpopProofSeen)
+    return delete_batch(db, table, table.c.expires_at < now, limit)
+
+
+def purge_assertion_jtis(db: Session, now: datetime, limit: int) -> int:
+    table = table_of(AssertionJti)
+    return delete_batch(db, table, table.c.expires_at < now, limit)

@@ -197,6 +197,7 @@ def test_a_resident_with_the_audit_scope_gets_no_proof_of_anothers_entry(api, po
         request_id="req-x",
         now=now,
     )
+    port.ledger.integrate(db, now, limit=10)
     db.commit()
     headers = _scope_without_role("ledger:resident ledger:audit")
     response = api.get("/ledger/proofs/inclusion", params={"index": 0}, headers=headers)

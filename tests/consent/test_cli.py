@@ -29,6 +29,9 @@ def data_dir(tmp_path, monkeypatch, now):
     migrations.upgrade(runtime.engine)
     port = LedgerConsentPort(runtime)
     for i in range(12):
+        if i == 1:
+            # The sequencer's first batch (entry 0) signs a checkpoint at size 1.
+            assert main(["ledger", "sequence"]) == 0
         with contextmanager(session_scope)(runtime.sessions) as db:
             port.record_disclosure(
                 db,
@@ -43,6 +46,9 @@ def data_dir(tmp_path, monkeypatch, now):
                 request_id=f"req-{i}",
                 now=now,
             )
+    with contextmanager(session_scope)(runtime.sessions) as db:
+        # The other 11 integrated without a checkpoint: the latest stays at size 1.
+        assert port.ledger.integrate(db, now, limit=100, sign=False).count == 11
     runtime.engine.dispose()
     return tmp_path
 

@@ -20,6 +20,7 @@ from kit.db import create_db_engine, create_session_factory
 from kit.keys import load_master_key
 from kit.runtime import Runtime
 from tests.support.databases import make_settings, new_database_url
+from tests.support.ledger import wait_for_integration
 from tests.support.live_server import free_port, start_live_server
 
 
@@ -69,6 +70,7 @@ def test_releases_are_in_the_ledger_and_readable_by_department_and_auditor(gatew
     assert userinfo.status_code == 200
 
     consent_api = f"{gateway.base_url}/consent"
+    wait_for_integration(gateway.runtime.sessions)  # indices are compared below
     department = {"Authorization": f"Bearer {client_token(gateway, 'TDJOURNEY', 'ledger:department')}"}
     entries = requests.get(f"{consent_api}/ledger/department/entries", headers=department, timeout=10).json()
     channels = sorted(e["channel"] for e in entries["entries"])

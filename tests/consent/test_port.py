@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
+from consent.ledger.integrity import LedgerInconsistent
 from consent.ledger.models import LedgerEntry, LedgerFrontier
 from consent.ledger.service import InvalidDisclosure
 from consent.port import GrantCoverage, LedgerConsentPort, answer_ledger_refusals
@@ -73,6 +74,12 @@ def test_record_disclosure_appends_an_entry_and_returns_its_id(db, port, now):
         "consent",
         "cg-1",
     )
+    # Shown at once, pending; the sequencer gives it its place in the tree.
+    assert (view.index, view.integrated, view.recorded_at) == (None, False, now)
+    assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+    assert port.ledger.integrate(db, now, limit=10).count == 1
+    [view] = port.list_disclosures(db, "resident-a")
+    assert (view.entry_id, view.index, view.integrated, view.recorded_at) == (entry_id, 0, True, now)
 
 
 def test_a_rolled_back_release_leaves_no_entry(db, port, now):
@@ -80,9 +87,12 @@ def test_a_rolled_back_release_leaves_no_entry(db, port, now):
     savepoint = db.begin_nested()
     _record(port, db, now, request_id="req-2")
     savepoint.rollback()
+    assert len(port.list_disclosures(db, "resident-a")) == 1
+    port.ledger.integrate(db, now, limit=10)
     assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 1
-    # The frontier rolled back with it: the next entry takes index 1, not 2.
+    # Nothing of it is left to integrate: the next entry takes index 1, not 2.
     _record(port, db, now, request_id="req-3")
+    assert port.ledger.integrate(db, now, limit=10).count == 1
     assert sorted(v.index for v in port.list_disclosures(db, "resident-a")) == [0, 1]
 
 
@@ -129,7 +139,11 @@ def test_a_release_refused_by_an_inconsistent_ledger_is_a_503_in_the_callers_for
         now=now,
     )
     port.record_disclosure(db, **record)
+    port.ledger.integrate(db, now, limit=10)
     db.execute(update(LedgerFrontier).values(tree_size=0, hashes=b""))  # entry 0 now lies past the end
+    port.record_disclosure(db, **record)
+    with pytest.raises(LedgerInconsistent):  # the sequencer finds out
+        port.ledger.integrate(db, now, limit=10)
     service = FastAPI()
     service.state.answer_failure = as_problem
     answer_ledger_refusals(service)

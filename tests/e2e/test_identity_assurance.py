@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urljoin
 
@@ -16,9 +17,11 @@ import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from egate.maintenance import run_maintenance
 from identity.accounts.models import Account
 from identity.assurance import IAL_IN_PERSON, IAL_REMOTE
 from identity.security.keyring import build_keyring
+from identity.tokens.models import AuthorizationCode, IssuedToken
 from kit.db import session_scope
 from tests.e2e.conftest import REDIRECT_URI, form_fields
 from tests.e2e.oidc_client import follow_to_callback, query_of
@@ -212,3 +215,38 @@ def test_a_client_with_a_floor_accepts_a_resident_who_meets_it(gateway):
     browser = gateway.browser(resident(gateway, IAL_IN_PERSON))
     tokens = dept.tokens(follow_to_callback(browser, dept.authorization_url()))
     assert dept.verified_id_token(tokens)["sub"]
+
+
+def test_userinfo_keeps_releasing_verified_claims_after_housekeeping(gateway):
+    """`egate maintenance` removes expired authorization codes, but not one a live token of
+    its grant descends from: userinfo reads the grant's ``claims`` request from it."""
+    dept = Department(gateway)
+    browser = gateway.browser(resident(gateway, IAL_IN_PERSON))
+    url = dept.authorization_url({"userinfo": {"verified_claims": VERIFIED_IDENTITY}})
+    tokens = dept.tokens(follow_to_callback(browser, url))
+    code_hash = dept_code_hash(gateway, tokens)
+    runtime = gateway.runtime
+    ttl = runtime.settings.authorization_code_ttl_seconds
+    # Past the code's expiry, within the access token's lifetime.
+    run_maintenance(runtime, now=runtime.clock() + timedelta(seconds=ttl + 60))
+    assert stored_code(gateway, code_hash) is not None
+    assert dept.userinfo()["verified_claims"]["claims"]["name"] == CHECKED["name"]
+    # Once every token of the grant has expired, the code goes too.
+    beyond = timedelta(seconds=runtime.settings.refresh_token_ttl_seconds + 60)
+    assert run_maintenance(runtime, now=runtime.clock() + beyond)["idp_tokens"] >= 2
+    assert stored_code(gateway, code_hash) is None
+
+
+def dept_code_hash(gateway, tokens: dict[str, Any]) -> str:
+    access = jwt.decode(tokens["access_token"], options={"verify_signature": False})
+    for db in session_scope(gateway.runtime.sessions):
+        row = db.get(IssuedToken, access["jti"])
+        assert row is not None and row.code_hash is not None
+        return row.code_hash
+    raise AssertionError("no session")
+
+
+def stored_code(gateway, code_hash: str) -> AuthorizationCode | None:
+    for db in session_scope(gateway.runtime.sessions):
+        return db.get(AuthorizationCode, code_hash)
+    return None

@@ -46,6 +46,8 @@ def seeded(db, port, now):
         ("resident-a", "HD", "hd-housing", "form_prefill", ["=HYPERLINK(1)", "sub"], "cg-a3", None, 5),
     ]
     for resident, department, client, channel, fields, grant, legal, day in rows:
+        if day == 1:
+            port.ledger.integrate(db, now, limit=100)  # the sequencer's first batch: checkpoint at size 1
         port.record_disclosure(
             db,
             resident_id=resident,
@@ -59,6 +61,7 @@ def seeded(db, port, now):
             request_id=f"req-{day}",
             now=now + timedelta(days=day),
         )
+    port.ledger.integrate(db, now, limit=100, sign=False)  # the other five, no checkpoint
     db.commit()
     return rows
 
@@ -267,6 +270,88 @@ def test_proof_requests_outside_the_log_are_problems(api, seeded):
     assert invalid.json()["errors"][0]["field"] == "query.index"
 
 
+def _release(port, db, now, resident: str = "resident-a", request_id: str = "req-pending") -> str:
+    return port.record_disclosure(
+        db,
+        resident_id=resident,
+        client_id="td-licensing",
+        department="TD",
+        channel="userinfo",
+        fields=["sub", "email"],
+        purpose="Licence",
+        grant_id="cg-p",
+        legal_basis=None,
+        request_id=request_id,
+        now=now,
+    )
+
+
+def test_an_entry_awaiting_integration_is_shown_at_once_and_its_proof_follows(api, db, port, seeded, now):
+    entry_id = _release(port, db, now + timedelta(days=9))
+    db.commit()
+    mine = api.get("/ledger/me/entries", headers=resident_headers("resident-a")).json()["entries"]
+    assert [(e["entry_id"], e["index"], e["integrated"], e["leaf_hash"]) for e in mine[:1]] == [
+        (entry_id, None, False, None)
+    ]
+    assert [e["index"] for e in mine[1:]] == [5, 3, 1, 0] and all(e["integrated"] for e in mine[1:])
+    td = api.get("/ledger/department/entries", headers=department_headers("TD")).json()["entries"]
+    assert td[0]["entry_id"] == entry_id and td[0]["integrated"] is False
+
+    for headers in (resident_headers("resident-a"), auditor_headers()):
+        pending = api.get("/ledger/proofs/inclusion", params={"entry_id": entry_id}, headers=headers)
+        assert pending.status_code == 409, pending.text
+        assert pending.headers["content-type"] == "application/problem+json"
+        assert pending.headers["retry-after"] == "1"
+        assert pending.json()["type"] == "urn:egate:problem:not-yet-integrated"
+        assert "awaits its place in the log" in pending.json()["detail"]
+    # Another resident learns nothing of it, pending or not.
+    other = api.get(
+        "/ledger/proofs/inclusion", params={"entry_id": entry_id}, headers=resident_headers("resident-b")
+    )
+    assert other.status_code == 404
+    unknown = api.get("/ledger/proofs/inclusion", params={"entry_id": "dl-none"}, headers=auditor_headers())
+    assert unknown.status_code == 404
+
+    batch = port.ledger.integrate(db, now, limit=100)  # the sequencer's next batch, signed
+    db.commit()
+    assert (batch.first_index, batch.count, batch.checkpoint.tree_size) == (6, 1, 7)
+    proof = api.get(
+        "/ledger/proofs/inclusion", params={"entry_id": entry_id}, headers=resident_headers("resident-a")
+    )
+    assert proof.status_code == 200, proof.text
+    body = proof.json()
+    assert (body["leaf_index"], body["tree_size"]) == (6, 7)
+    path = [b64d(h) for h in body["proof"]]
+    assert verify_inclusion(b64d(body["leaf_hash"]), 6, 7, path, b64d(body["checkpoint"]["root_hash"]))
+    [first] = api.get(
+        "/ledger/me/entries", params={"limit": 1}, headers=resident_headers("resident-a")
+    ).json()["entries"]
+    assert (first["entry_id"], first["index"], first["integrated"]) == (entry_id, 6, True)
+
+
+def test_an_inclusion_proof_names_exactly_one_entry(api, seeded):
+    auditor = auditor_headers()
+    both = api.get("/ledger/proofs/inclusion", params={"index": 0, "entry_id": "dl-x"}, headers=auditor)
+    neither = api.get("/ledger/proofs/inclusion", params={"tree_size": 1}, headers=auditor)
+    for response in (both, neither):
+        assert response.status_code == 400
+        assert response.json()["detail"] == "Give exactly one of index and entry_id."
+
+
+def test_a_page_of_pending_entries_leads_on_to_the_integrated_ones(api, db, port, seeded, now):
+    for i in range(3):
+        _release(port, db, now + timedelta(days=9), request_id=f"pending-{i}")
+    db.commit()
+    headers = resident_headers("resident-a")
+    page = api.get("/ledger/me/entries", params={"limit": 2}, headers=headers).json()
+    assert [e["integrated"] for e in page["entries"]] == [False, False]
+    assert page["next_before"] == 6  # the tree's size: the integrated entries follow
+    rest = api.get("/ledger/me/entries", params={"limit": 10, "before": 6}, headers=headers).json()
+    assert [e["index"] for e in rest["entries"]] == [5, 3, 1, 0]
+    exported = api.get("/ledger/me/entries/export", params={"format": "json"}, headers=headers).json()
+    assert [e["index"] for e in exported["entries"]] == [None, None, None, 5, 3, 1, 0]
+
+
 def test_consistency_proofs_verify_between_checkpoints(api, db, port, seeded, now):
     auditor = auditor_headers()
     old = api.post("/ledger/checkpoints", headers=auditor).json()
@@ -284,6 +369,7 @@ def test_consistency_proofs_verify_between_checkpoints(api, db, port, seeded, no
             request_id=f"later-{i}",
             now=now + timedelta(days=10),
         )
+    port.ledger.integrate(db, now, limit=100, sign=False)
     db.commit()
     new = api.post("/ledger/checkpoints", headers=auditor).json()
     body = api.get(

@@ -1,0 +1,174 @@
+"""Benchmark the ledger's sequencer under load: disclosures accepted per second (each in a
+transaction of its own, as a release of claims does it: ``port.record_disclosure``) while
+the sequencer integrates them in batches and signs a checkpoint per batch, and the
+integration lag (batch commit time minus the entry's recorded time) at that rate.
+
+Run: .venv/bin/python bench/ledger_sequencer.py [--backends sqlite,postgresql] [--seconds 10]
+SQLite: writer threads and the sequencer in one process (SQLite's deployment). PostgreSQL:
+writer processes (as replicas would be) and the sequencer in this one; a throwaway cluster
+(tests/support/postgres.py) unless EGATE_BENCH_POSTGRES_URL names a server.
+Targets: >= 5,000 disclosures/s accepted on each backend, lag p99 <= 1 s at that rate.
+The machine may be shared: the figures are for the load it had, shown next to the floor
+(units of work doing nothing but SELECT 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import random
+import sys
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.ledger import percentile, postgres_url, release, runtime_for, transaction_floor
+from consent.config import ConsentConfig, SequencerPolicy
+from consent.ledger.sequencer import BackgroundSequencer, Sequencer
+from consent.ledger.service import Integrated
+from consent.port import LedgerConsentPort
+from kit.db import create_db_engine, create_session_factory, session_scope
+
+unit_of_work = contextmanager(session_scope)
+
+
+def write(sessions: Any, port: LedgerConsentPort, seconds: float, seed: int, counts: list[Window]) -> None:
+    rng = random.Random(seed)
+    started = time.time()
+    deadline = started + seconds
+    done = 0
+    while time.time() < deadline:
+        with unit_of_work(sessions) as db:
+            port.record_disclosure(db, **release(rng, done), now=datetime.now(UTC))
+        done += 1
+    counts.append((done, started, time.time()))
+
+
+Window = tuple[int, float, float]  # releases accepted, from, until (wall clock)
+
+
+def rate(windows: list[Window]) -> tuple[int, float]:
+    """Releases accepted, over the time the writers were all writing (start-up excluded)."""
+    total = sum(n for n, _, _ in windows)
+    return total, max(end for _, _, end in windows) - min(start for _, start, _ in windows)
+
+
+def write_in_threads(url: str, seconds: float, threads: int, seed: int, start_at: float) -> list[Window]:
+    """A writer process (PostgreSQL): its own engine and pool, ``threads`` writers."""
+    engine = create_db_engine(url, pool_size=threads + 2)
+    sessions = create_session_factory(engine)
+    port = LedgerConsentPort()
+    counts: list[Window] = []
+    time.sleep(max(0.0, start_at - time.time()))  # all processes imported and connected: go together
+    workers = [
+        threading.Thread(target=write, args=(sessions, port, seconds, seed * 1000 + n, counts))
+        for n in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    engine.dispose()
+    return counts
+
+
+class Lag:
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self.batches: list[int] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, batch: Integrated, committed_at: datetime) -> None:
+        with self.lock:
+            self.samples.extend((committed_at - at).total_seconds() for at in batch.recorded_at)
+            self.batches.append(batch.count)
+
+
+def bench(name: str, url: str, args: argparse.Namespace) -> None:
+    print(f"== {name}", flush=True)
+    with tempfile.TemporaryDirectory() as directory:
+        runtime = runtime_for(url, directory)
+        floor = transaction_floor(runtime, 1000)
+        port = LedgerConsentPort(runtime, ConsentConfig())
+        lag = Lag()
+        policy = SequencerPolicy(batch_size=args.batch_size, interval_seconds=args.interval)
+        sequencer = Sequencer(port.ledger, runtime.sessions, policy, observe=lag)
+        background = BackgroundSequencer(sequencer)
+        background.start()
+        if name.startswith("SQLite"):
+            counts: list[Window] = []
+            writers = [
+                threading.Thread(target=write, args=(runtime.sessions, port, args.seconds, n, counts))
+                for n in range(args.threads)
+            ]
+            for writer in writers:
+                writer.start()
+            for writer in writers:
+                writer.join()
+            accepted, elapsed = rate(counts)
+        else:
+            with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
+                start_at = time.time() + 15  # the processes' imports take a while on a busy machine
+                jobs = [
+                    pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n, start_at))
+                    for n in range(args.processes)
+                ]
+                accepted, elapsed = rate([window for job in jobs for window in job.get()])
+        deadline = time.monotonic() + 60
+        while sequencer.integrated_entries < accepted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        background.stop()
+        with runtime.sessions() as db:
+            size = port.ledger.tree_size(db)
+            waiting, _ = port.ledger.queue_status(db)
+            checkpoints = port.ledger.latest_checkpoint(db)
+        samples = lag.samples
+        print(
+            f"  accepted: {accepted:,} disclosures in {elapsed:.1f} s = {accepted / elapsed:,.0f}/s"
+            f" (target >= 5,000/s); units of work doing only SELECT 1, one thread: {floor:,.0f}/s",
+            flush=True,
+        )
+        if samples:
+            print(
+                f"  integration lag: p50 {percentile(samples, 0.5) * 1000:.0f} ms,"
+                f" p99 {percentile(samples, 0.99) * 1000:.0f} ms, max {max(samples) * 1000:.0f} ms"
+                f" (target p99 <= 1,000 ms); {len(lag.batches)} batches (one checkpoint each),"
+                f" {sum(lag.batches) / len(lag.batches):,.0f} entries per batch on average",
+                flush=True,
+            )
+        print(
+            f"  tree size {size:,}, still queued {waiting}, latest checkpoint at"
+            f" {checkpoints.tree_size if checkpoints else 0:,}",
+            flush=True,
+        )
+        runtime.engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the writers write")
+    parser.add_argument("--threads", type=int, default=4, help="writer threads (per process)")
+    parser.add_argument("--processes", type=int, default=2, help="writer processes (PostgreSQL)")
+    parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--interval", type=float, default=0.05, help="the idle sequencer's pause")
+    args = parser.parse_args()
+    for backend in args.backends.split(","):
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as directory:
+                bench("SQLite (file, WAL, synchronous=FULL)", f"sqlite:///{directory}/bench.sqlite3", args)
+        elif backend == "postgresql":
+            with postgres_url() as url:
+                bench("PostgreSQL", url, args)
+        else:
+            parser.error(f"unknown backend {backend!r}")
+
+
+if __name__ == "__main__":
+    main()

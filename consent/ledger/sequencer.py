@@ -1,0 +1,179 @@
+"""The ledger's sequencer: integrates queued disclosures into the tree, in batches.
+
+A release of claims only enqueues its entry (:meth:`Ledger.enqueue`); one sequencer per
+deployment moves queued entries into the RFC 9162 tree (:meth:`Ledger.integrate`) and
+signs one checkpoint per batch, as Trillian's and Tessera's sequencers do. Every server
+process runs a :class:`Sequencer`; the one holding the lease row
+(``consent_ledger_sequencer``) integrates, the others stand by and take over once it
+lapses. The same code runs on SQLite in one process.
+
+Defended against: a sequencer dying mid-batch (``kill -9``, a lost connection) — the batch
+is one transaction that deletes the queued rows it stores as entries, so it either lands
+whole or leaves them queued for the next leader; two processes both believing they lead (a
+paused process whose lease lapsed) — the lease row is re-taken inside every batch's own
+transaction, and the frontier row lock serialises whatever slips through, so no entry is
+integrated twice. The lease's times come from each process's wall clock: replicas must
+keep theirs in sync (NTP), to within a fraction of ``lease_seconds``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from consent.config import SequencerPolicy
+from consent.ledger import repository
+from consent.ledger.integrity import LedgerInconsistent
+from consent.ledger.service import Integrated, Ledger
+from kit.db import DatabaseBusy, session_scope, utcnow
+
+log = logging.getLogger("consent.ledger.sequencer")
+BatchObserver = Callable[[Integrated, datetime], None]
+
+
+@contextmanager
+def _unit_of_work(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    yield from session_scope(sessions)
+
+
+def new_holder_name() -> str:
+    """Names the process in the lease row (host, pid and a random tag; no secret)."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class Sequencer:
+    """One process's sequencer. :meth:`step` integrates one batch if this process holds
+    (or can take) the lease; :meth:`drain` until the queue is empty; :meth:`run` forever.
+
+    ``clock`` dates the checkpoints (the deployment's clock); ``wall`` times the lease.
+    ``observe`` is called after each batch committed, with the commit time (benchmarks,
+    metrics)."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        sessions: sessionmaker[Session],
+        policy: SequencerPolicy | None = None,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        wall: Callable[[], datetime] = utcnow,
+        holder: str | None = None,
+        observe: BatchObserver | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.sessions = sessions
+        self.policy = policy or SequencerPolicy()
+        self.clock = clock
+        self.wall = wall
+        self.holder = holder or new_holder_name()
+        self.observe = observe
+        self.leading = False
+        self.batches = 0
+        self.integrated_entries = 0
+
+    @property
+    def _lease(self) -> timedelta:
+        return timedelta(seconds=self.policy.lease_seconds)
+
+    def step(self) -> Integrated | None:
+        """One batch of at most ``policy.batch_size`` entries, or None: nothing queued, or
+        another process holds the lease. A lease about to lapse is renewed even when idle."""
+        now = self.wall()
+        with _unit_of_work(self.sessions) as db:
+            holder, expires_at = repository.read_lease(db)
+            work = repository.has_queued(db)
+        held_by_other = holder not in (None, self.holder) and expires_at is not None and expires_at >= now
+        if held_by_other:
+            self.leading = False
+            return None
+        fresh = holder == self.holder and expires_at is not None and expires_at - now > self._lease / 2
+        if not work and fresh:
+            return None
+        batch = None
+        with _unit_of_work(self.sessions) as db:
+            # Re-taken in the batch's own transaction: a lapsed holder cannot integrate.
+            self.leading = repository.take_lease(db, self.holder, now, now + self._lease)
+            if self.leading and work:
+                batch = self.ledger.integrate(db, self.clock(), limit=self.policy.batch_size)
+        if batch is not None:
+            committed_at = self.wall()
+            self.ledger.integrated(batch)
+            self.batches += 1
+            self.integrated_entries += batch.count
+            if self.observe is not None:
+                self.observe(batch, committed_at)
+        return batch
+
+    def drain(self) -> int:
+        """Integrate until the queue is empty (or the lease is another's); entries integrated."""
+        total = 0
+        while (batch := self.step()) is not None:
+            total += batch.count
+        return total
+
+    def run(self, stop: threading.Event) -> None:
+        """Until ``stop`` is set: a full batch is followed by the next at once, anything
+        else by a pause of ``interval_seconds``. Failures are logged and retried; a ledger
+        found inconsistent stops integrating (the integrity state says why)."""
+        while not stop.is_set():
+            try:
+                batch = self.step()
+            except LedgerInconsistent:
+                stop.wait(self.policy.lease_seconds)
+                continue
+            except (SQLAlchemyError, DatabaseBusy) as error:
+                log.warning("ledger sequencer could not reach the database: %s", type(error).__name__)
+                batch = None
+            except Exception:  # the sequencer must outlive any one failure
+                log.exception("ledger sequencer step failed")
+                batch = None
+            if batch is None or batch.count < self.policy.batch_size:
+                stop.wait(self.policy.interval_seconds)
+
+    def lease(self) -> tuple[str | None, datetime | None]:
+        """Who holds the lease, and until when."""
+        with _unit_of_work(self.sessions) as db:
+            return repository.read_lease(db)
+
+    def resign(self) -> None:
+        """Give the lease up (a clean stop), so that a standby takes over at once."""
+        try:
+            with _unit_of_work(self.sessions) as db:
+                repository.release_lease(db, self.holder)
+        except (SQLAlchemyError, DatabaseBusy) as error:
+            log.warning("ledger sequencer could not release its lease: %s", type(error).__name__)
+        self.leading = False
+
+
+class BackgroundSequencer:
+    """A daemon thread running :meth:`Sequencer.run` (inside `egate serve`). It needs
+    connections of its own, like the integrity verification (``can_run_beside``)."""
+
+    def __init__(self, sequencer: Sequencer) -> None:
+        self.sequencer = sequencer
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        self.sequencer.run(self._stop)
+        self.sequencer.resign()

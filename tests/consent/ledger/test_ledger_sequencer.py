@@ -1,0 +1,325 @@
+"""The ledger's sequencer: releases only enqueue, one lease holder integrates batches, every
+accepted entry lands in the tree exactly once — with writers and two sequencers racing,
+with the leader lapsing, and with the leader's process killed (``kill -9``) mid-batch."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import OperationalError
+
+from consent.config import SequencerPolicy
+from consent.ledger import repository
+from consent.ledger.entry import canonical_entry_bytes
+from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode, QueuedDisclosure
+from consent.ledger.rfc9162 import MemoryMerkleLog, leaf_hash
+from consent.ledger.sequencer import Sequencer
+from consent.ledger.service import DisclosureView, Ledger
+from consent.ledger.verifier import verify_export
+from kit import migrations
+from kit.db import create_db_engine, create_session_factory, session_scope
+from tests.consent.conftest import disclosure
+from tests.support.databases import TEST_SETTINGS, new_database_url
+
+ROOT = Path(__file__).resolve().parents[3]
+ORIGIN = "testserver/consent/ledger"
+unit_of_work = contextmanager(session_scope)
+
+
+def new_ledger() -> Ledger:
+    return Ledger(origin=ORIGIN, master_key=b"k" * 32)
+
+
+def check_tree(sessions, ledger: Ledger, expected_ids: set[str]) -> int:
+    """Every expected entry exactly once, at indices 0..n-1; the nodes, the frontier and every
+    checkpoint agree with the entries; the export verifies. Returns the checkpoint count."""
+    with sessions() as db:
+        assert db.scalar(select(func.count()).select_from(QueuedDisclosure)) == 0
+        rows = db.scalars(select(LedgerEntry).order_by(LedgerEntry.index)).all()
+        assert [row.index for row in rows] == list(range(len(expected_ids)))
+        assert {row.entry_id for row in rows} == expected_ids
+        log = MemoryMerkleLog()
+        for row in rows:
+            digest = leaf_hash(canonical_entry_bytes(DisclosureView.of(row).entry()))
+            assert digest == row.leaf_hash
+            log.append(digest)
+        for node in db.scalars(select(MerkleNode)):
+            assert node.hash == log.get_node(node.level, node.index)
+        assert repository.read_frontier(db).tree_size == len(rows)
+        checkpoints = db.scalars(select(LedgerCheckpoint)).all()
+        for checkpoint in checkpoints:
+            assert checkpoint.root_hash == log.root(checkpoint.tree_size)
+        assert max(c.tree_size for c in checkpoints) == len(rows)  # the last batch is signed
+        vkey = ledger.verifier_key(db, datetime.now(UTC)).vkey
+    report = verify_export(ledger.export_lines(sessions), vkey)
+    assert report.ok, report.first_error
+    assert report.entries_checked == len(expected_ids)
+    return len(checkpoints)
+
+
+def test_writers_and_two_sequencers_integrate_every_entry_once(backend, request, tmp_path):
+    writers, releases_each = 4, 60
+    engine = create_db_engine(new_database_url(backend, request, tmp_path), pool_size=writers + 4)
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        policy = SequencerPolicy(batch_size=25, interval_seconds=0.005, lease_seconds=0.5)
+        first, second = (Sequencer(ledger, sessions, policy, holder=name) for name in ("first", "second"))
+        accepted: list[str] = []
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def writer(number: int) -> None:
+            try:
+                for i in range(releases_each):
+                    with unit_of_work(sessions) as db:
+                        if i % 10 == 9:
+                            drafts = [
+                                disclosure(f"resident-{number}", request_id=f"w{number}-{i}-{j}")
+                                for j in range(3)
+                            ]
+                            ids = ledger.enqueue_many(db, drafts, datetime.now(UTC))
+                        else:
+                            ids = [ledger.enqueue(db, disclosure(f"resident-{number}"), datetime.now(UTC))]
+                    with lock:
+                        accepted.extend(ids)
+            except BaseException as error:
+                errors.append(error)
+
+        stops = {first: threading.Event(), second: threading.Event()}
+        sequencing = [threading.Thread(target=s.run, args=(stop,)) for s, stop in stops.items()]
+        for thread in sequencing:
+            thread.start()
+        threads = [threading.Thread(target=writer, args=(n,)) for n in range(writers)]
+        for thread in threads:
+            thread.start()
+        # The leader stops half-way through, without resigning (as if it hung or died): its
+        # lease lapses and the standby takes over.
+        deadline = time.monotonic() + 120
+        while first.integrated_entries + second.integrated_entries < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        leader = first if first.leading else second
+        stops[leader].set()
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not errors, errors
+        standby = second if leader is first else first
+        while time.monotonic() < deadline:
+            with sessions() as db:
+                if not repository.has_queued(db):
+                    break
+            time.sleep(0.02)
+        stops[standby].set()
+        for thread in sequencing:
+            thread.join(timeout=30)
+
+        assert len(accepted) == writers * (releases_each + releases_each // 10 * 2)
+        assert leader.integrated_entries > 0 and standby.integrated_entries > 0 and standby.leading
+        checkpoints = check_tree(sessions, ledger, set(accepted))
+        assert checkpoints == first.batches + second.batches  # one per batch
+    finally:
+        engine.dispose()
+
+
+def test_a_standby_waits_for_the_lease_then_takes_over(session_factory, now):
+    ledger = new_ledger()
+    clock = {"now": now}
+    policy = SequencerPolicy(lease_seconds=5.0)
+
+    def sequencer(name: str) -> Sequencer:
+        return Sequencer(ledger, session_factory, policy, holder=name, wall=lambda: clock["now"])
+
+    leader, standby = sequencer("leader"), sequencer("standby")
+    with unit_of_work(session_factory) as db:
+        first_id = ledger.enqueue(db, disclosure(), now)
+    assert leader.step().count == 1 and leader.leading
+    with unit_of_work(session_factory) as db:
+        second_id = ledger.enqueue(db, disclosure(), now)
+    clock["now"] = now + timedelta(seconds=4.9)
+    assert standby.step() is None and not standby.leading  # the lease holds
+    assert standby.lease() == ("leader", now + timedelta(seconds=5))
+    clock["now"] = now + timedelta(seconds=5.1)
+    assert standby.step().count == 1 and standby.leading  # lapsed: taken over
+    assert leader.step() is None and not leader.leading
+    standby.resign()  # a clean stop hands over at once
+    with unit_of_work(session_factory) as db:
+        third_id = ledger.enqueue(db, disclosure(), now)
+    assert leader.step().count == 1 and leader.leading
+    with session_factory() as db:
+        rows = db.scalars(select(LedgerEntry).order_by(LedgerEntry.index)).all()
+        assert [row.entry_id for row in rows] == [first_id, second_id, third_id]
+        assert [c.tree_size for c in db.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id))] == [
+            1,
+            2,
+            3,
+        ]
+
+
+def test_an_idle_leader_renews_its_lease_only_when_half_spent(session_factory, now):
+    clock = {"now": now}
+    leader = Sequencer(
+        new_ledger(),
+        session_factory,
+        SequencerPolicy(lease_seconds=10.0),
+        holder="a",
+        wall=lambda: clock["now"],
+    )
+    assert leader.step() is None and leader.leading
+    assert leader.lease() == ("a", now + timedelta(seconds=10))
+    clock["now"] = now + timedelta(seconds=4)
+    leader.step()
+    assert leader.lease() == ("a", now + timedelta(seconds=10))  # no write while idle and fresh
+    clock["now"] = now + timedelta(seconds=6)
+    leader.step()
+    assert leader.lease() == ("a", now + timedelta(seconds=16))
+
+
+def test_a_release_commits_while_the_sequencer_holds_the_frontier(request, tmp_path):
+    """Accepting takes no lock integrating holds (PostgreSQL: SQLite has one writer at a time)."""
+    engine = create_db_engine(new_database_url("postgresql", request, tmp_path))
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        with unit_of_work(sessions) as db:
+            ledger.enqueue(db, disclosure(), datetime.now(UTC))
+        with sessions() as sequencing, sessions() as releasing:
+            assert ledger.integrate(sequencing, datetime.now(UTC), limit=10).count == 1  # frontier locked
+            releasing.execute(text("SET LOCAL lock_timeout = '2s'"))
+            ledger.enqueue(releasing, disclosure(request_id="while-integrating"), datetime.now(UTC))
+            releasing.commit()
+            sequencing.commit()
+        with sessions() as db:
+            assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 1
+            assert db.scalar(select(func.count()).select_from(QueuedDisclosure)) == 1
+    finally:
+        engine.dispose()
+
+
+# -- kill -9 -------------------------------------------------------------------------------------
+
+QUEUED = 8_000
+
+
+def _sequencer_process(url: str, data_dir: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        **{f"EGATE_{name.upper()}": str(value) for name, value in TEST_SETTINGS.items()},
+        "EGATE_DATABASE_URL": url,
+        "EGATE_DATA_DIR": str(data_dir),
+        "EGATE_CONSENT_SEQUENCER_BATCH_SIZE": str(QUEUED),  # one long batch: killed inside it
+        "EGATE_CONSENT_SEQUENCER_LEASE_SECONDS": "1",
+        "EGATE_CONSENT_SEQUENCER_INTERVAL_SECONDS": "0.02",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "egate.cli", "ledger", "sequence", "--loop"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+class BatchProbe:
+    """Whether another connection is inside a batch: it holds the frontier row (PostgreSQL)
+    or the write lock for a while (SQLite: three tries in 30 ms all fail). One connection of
+    its own, kept open, so that a poll costs a millisecond."""
+
+    def __init__(self, url: str) -> None:
+        self.postgresql = url.startswith("postgresql")
+        options = {} if self.postgresql else {"connect_args": {"timeout": 0, "isolation_level": None}}
+        self.engine = create_engine(url, **options)
+        self.connection = self.engine.connect()
+
+    def integrating(self) -> bool:
+        if self.postgresql:
+            try:
+                self.connection.execute(text("SELECT 1 FROM consent_ledger_frontier FOR UPDATE NOWAIT"))
+                return False
+            except OperationalError:
+                return True
+            finally:
+                self.connection.rollback()
+        for _ in range(3):
+            try:
+                self.connection.exec_driver_sql("BEGIN IMMEDIATE")
+                self.connection.exec_driver_sql("ROLLBACK")
+                return False
+            except OperationalError:
+                time.sleep(0.01)
+        return True
+
+    def close(self) -> None:
+        self.connection.close()
+        self.engine.dispose()
+
+
+@pytest.mark.faults
+def test_a_sequencer_killed_mid_batch_loses_nothing_and_integrates_nothing_twice(backend, request, tmp_path):
+    url = new_database_url(backend, request, tmp_path)
+    engine = create_db_engine(url)
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        first = _sequencer_process(url, tmp_path)
+        deadline = time.monotonic() + 60
+        while True:  # the leader, idle: its lease is committed
+            with sessions() as db:
+                holder, _ = repository.read_lease(db)
+            if holder is not None and f":{first.pid}:" in holder:
+                break
+            assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
+            assert time.monotonic() < deadline, "the sequencer never took the lease"
+            time.sleep(0.02)
+        with unit_of_work(sessions) as db:  # one commit: one batch takes them all
+            drafts = [disclosure(f"resident-{i % 97}", request_id=f"r-{i}") for i in range(QUEUED)]
+            accepted = set(ledger.enqueue_many(db, drafts, datetime.now(UTC)))
+        probe = BatchProbe(url)
+        try:
+            while not probe.integrating():
+                assert first.poll() is None, first.stderr.read().decode() if first.stderr else ""
+                assert time.monotonic() < deadline, "the sequencer never started a batch"
+                time.sleep(0.002)
+        finally:
+            probe.close()
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        with sessions() as db:  # the batch died with its transaction: all still queued
+            assert repository.queue_head(db)[0] == QUEUED
+            assert repository.read_frontier(db).tree_size == 0
+            holder, until = repository.read_lease(db)
+            assert holder is not None and f":{first.pid}:" in holder  # the dead leader's lease holds
+
+        second = _sequencer_process(url, tmp_path)
+        killed_at = datetime.now(UTC)
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                with sessions() as db:
+                    if not repository.has_queued(db):
+                        break
+                assert second.poll() is None
+                assert time.monotonic() < deadline, "the next leader did not integrate the queue"
+                time.sleep(0.05)
+            assert datetime.now(UTC) >= until  # the successor waited for the lease to lapse
+            assert datetime.now(UTC) - killed_at < timedelta(seconds=60)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            assert second.wait(timeout=30) == 0
+        with sessions() as db:
+            assert repository.read_lease(db) == (None, None)  # resigned on SIGTERM
+        assert check_tree(sessions, ledger, accepted) == 1  # one batch, one checkpoint
+    finally:
+        engine.dispose()
