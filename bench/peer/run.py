@@ -45,6 +45,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from oidc import REDIRECT_URI, free_port, pkce, seed  # noqa: E402  (bench/oidc.py)
 
+# `--egate-root` serves another checkout's egate (e.g. main, for before/after figures).
+EGATE_ROOT = ROOT
 PATHS = ("client_credentials", "refresh (rotating)", "authorization_code", "userinfo", "introspection")
 Call = Callable[[aiohttp.ClientSession], Awaitable[None]]
 
@@ -184,7 +186,7 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise SystemExit(f"server exited: {process.stderr.read().decode()[-2000:] if process.stderr else ''}")
+            raise SystemExit(f"server exited with {process.returncode}; see its log")
         try:
             httpx.get(url, timeout=1)
             return
@@ -210,9 +212,9 @@ def start_egate(server_cpu: str | None, workers: int = 1) -> tuple[subprocess.Po
     argv = [*pin, sys.executable, "-m", "egate.cli", "serve", "--port", str(port)]
     if workers > 1:
         argv += ["--workers", str(workers)]
-    process = subprocess.Popen(
-        argv, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # The log goes to a file: a pipe nobody reads would block the server once full.
+    log = open(Path(data_dir) / "serve.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=EGATE_ROOT, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     wait_ready(f"{base}/health/ready", process)
     return process, seeded, base
@@ -250,8 +252,19 @@ def run_egate(args: argparse.Namespace) -> dict[str, Result]:
         target.codes = egate_codes(base, seeded, args.requests)
         if args.profile:
             profiler = subprocess.Popen(
-                [args.profile, "record", "-o", args.profile_out, "--pid", str(process.pid), "-r", "200",
-                 "--nonblocking"],
+                [
+                    args.profile,
+                    "record",
+                    "-o",
+                    args.profile_out,
+                    "--pid",
+                    str(process.pid),
+                    "-r",
+                    "200",
+                    "--nonblocking",
+                    "--format",
+                    args.profile_format,
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
@@ -270,17 +283,25 @@ def run_peer(args: argparse.Namespace) -> dict[str, Result]:
     port, seed_port = free_port(), free_port()
     db = tempfile.mkdtemp(prefix="egate-peer-") + "/peer.db"
     pin = ["taskset", "-c", args.server_cpu] if args.server_cpu else []
-    argv = [*pin, "node", str(HERE / "server.mjs"), "--port", str(port), "--seed-port", str(seed_port),
-            "--db", db]
+    argv = [
+        *pin,
+        "node",
+        str(HERE / "server.mjs"),
+        "--port",
+        str(port),
+        "--seed-port",
+        str(seed_port),
+        "--db",
+        db,
+    ]
     if args.peer_memory:
         argv.append("--memory")
-    process = subprocess.Popen(argv, cwd=HERE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log = open(Path(db).parent / "peer.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(argv, cwd=HERE, stdout=log, stderr=log)
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/.well-known/openid-configuration", process)
-        target = Target(
-            "peer", base, "bench-client", "bench-secret", "/token", "/me", "/token/introspection"
-        )
+        target = Target("peer", base, "bench-client", "bench-secret", "/token", "/me", "/token/introspection")
 
         def minted(kind: str) -> list[dict]:
             out: list[dict] = []
@@ -313,7 +334,7 @@ def run_workers(args: argparse.Namespace) -> None:
                 "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
             )
 
-            async def load() -> Result:
+            async def load(base: str = base, target: Target = target) -> Result:
                 connector = aiohttp.TCPConnector(limit=args.connections)
                 async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -340,7 +361,9 @@ def run_workers(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--server-cpu", default="0")
@@ -349,8 +372,12 @@ def main() -> None:
     parser.add_argument("--peer-memory", action="store_true", help="the peer's in-memory adapter")
     parser.add_argument("--workers", help="instead: egate serve --workers N for each N, e.g. 1,2")
     parser.add_argument("--profile", help="path to py-spy: record egate's server during its run")
-    parser.add_argument("--profile-out", default="/tmp/egate-profile.svg")
+    parser.add_argument("--profile-out", default="egate-profile.svg")
+    parser.add_argument("--profile-format", default="flamegraph", help="py-spy format: flamegraph, raw")
+    parser.add_argument("--egate-root", type=Path, default=ROOT, help="serve egate from this checkout")
     args = parser.parse_args()
+    global EGATE_ROOT
+    EGATE_ROOT = args.egate_root
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  load average {os.getloadavg()}")
     if args.workers:
         run_workers(args)
