@@ -67,6 +67,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         app,
         factory=args.workers > 1,
         workers=args.workers if args.workers > 1 else None,
+        # A worker imports and builds the whole app before it answers the supervisor's
+        # health check; on a busy machine that takes longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=60,
         host=host,
         port=port,
         log_level=settings.log_level,

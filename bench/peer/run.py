@@ -216,7 +216,11 @@ def start_egate(server_cpu: str | None, workers: int = 1) -> tuple[subprocess.Po
     log = open(Path(data_dir) / "serve.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=EGATE_ROOT, stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
-    wait_ready(f"{base}/health/ready", process)
+    try:
+        wait_ready(f"{base}/health/ready", process, timeout=60 * workers)
+    except SystemExit:
+        stop(process)
+        raise
     return process, seeded, base
 
 
