@@ -22,11 +22,12 @@ from identity.tokens.dpop_replay import RecordedProofs
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
 from kit.failures import Failure, FailureFormat
-from kit.observability import RequestContextMiddleware
+from kit.observability import RequestContextMiddleware, configure_logging
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
 from kit.runtime import Runtime
 from kit.security_headers import StrictTransportSecurityMiddleware
+from kit.settings import load_settings
 
 FORMS_PREFIX = "/forms"
 CONSENT_PREFIX = "/consent"
@@ -131,3 +132,11 @@ def create_app(runtime: Runtime) -> FastAPI:
     root.add_middleware(RequestContextMiddleware)
     root.add_middleware(StrictTransportSecurityMiddleware, issuer=runtime.settings.issuer)
     return root
+
+
+def app_from_environment() -> FastAPI:
+    """The app factory of `egate serve --workers N`: each worker process reads the settings
+    and builds its own runtime (engine, caches), as a single-process serve does."""
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    return create_app(Runtime.build(settings))

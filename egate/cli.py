@@ -62,8 +62,15 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         seed_demo(runtime, progress)
     configure_logging(settings.log_level, settings.log_json)
     progress(f"serving on http://{host}:{port} (issuer {settings.issuer})")
+    # Several workers each build their app from the environment (egate.app:app_from_environment).
+    app: Any = create_app(runtime) if args.workers <= 1 else "egate.app:app_from_environment"
     uvicorn.run(
-        create_app(runtime),
+        app,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
+        # A worker imports and builds the whole app before it answers the supervisor's
+        # health check; on a busy machine that takes longer than uvicorn's 5 s default.
+        timeout_worker_healthcheck=60,
         host=host,
         port=port,
         log_level=settings.log_level,
@@ -179,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="seed the demo data first")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (each with its own runtime)")
     serve.set_defaults(handler=cmd_serve)
 
     db = commands.add_parser("db", help="database migrations")

@@ -104,15 +104,27 @@ TOKEN_TWICE = (
 )
 
 
-async def _in_context(request: Request, db: Session, now: datetime, work: Callable[[], Response]) -> Response:
+async def _in_context(
+    request: Request, db: Session, now: datetime, work: Callable[[], Response], *, commit: bool = False
+) -> Response:
     """Run the protocol work in a worker thread with the request's unit of work (``DbSession``,
-    committed before the response leaves) and time in the context Authlib's callbacks read."""
+    committed before the response leaves) and time in the context Authlib's callbacks read.
+
+    ``commit``: the work is the whole of the request's unit of work, so it commits in the
+    same thread as soon as it is done. On SQLite every transaction holds the process's
+    writer gate (kit/db.py) from its first statement to its commit; committing here rather
+    than in the dependency's teardown (another hop through the event loop and the thread
+    pool) keeps the gate for the work only. Nothing is answered before the commit either way,
+    and an exception still rolls everything back."""
     request_id = request.scope.get("state", {}).get("request_id")
 
     def run() -> Response:
         token = current.set(RequestContext(db=db, now=now, request_id=request_id))
         try:
-            return work()
+            response = work()
+            if commit:
+                db.commit()
+            return response
         finally:
             current.reset(token)
 
@@ -395,7 +407,11 @@ async def _token_like(
             {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
         )
     return await _in_context(
-        request, db, now, lambda: _throttled(db, now, address, oauth_req, lambda: work(provider, oauth_req))
+        request,
+        db,
+        now,
+        lambda: _throttled(db, now, address, oauth_req, lambda: work(provider, oauth_req)),
+        commit=True,
     )
 
 
@@ -519,7 +535,7 @@ async def userinfo(request: Request, db: DbSession, now: Now, provider: Provider
     if in_body:
         url = public_url(provider.settings.issuer, request.url.path)
         presented = (in_body[0], Presentation(scheme="bearer", proof=None, method="POST", url=url))
-    return await _in_context(request, db, now, lambda: userinfo_response(provider, presented))
+    return await _in_context(request, db, now, lambda: userinfo_response(provider, presented), commit=True)
 
 
 @router.get(

@@ -1,0 +1,409 @@
+"""egate side by side with the certified peer (panva's oidc-provider 9), one run.
+
+Each server in turn is pinned to one core (taskset) while this process drives it from the
+other core with a fixed number of keep-alive connections (aiohttp). Per path it prints
+requests/s, p50/p99 and the ratio egate/peer:
+
+- client_credentials;
+- refresh_token with rotation (one chain per connection, each answer's new refresh token used next);
+- authorization_code exchange (codes minted beforehand: egate's through /authorize with a
+  signed-in session, the peer's through its own Grant/AuthorizationCode API);
+- userinfo (egate records a disclosure in the ledger on every call; the peer records nothing);
+- introspection of a live refresh token by its client.
+
+egate runs at the log level it ships with (EGATE_LOG_LEVEL unset), on SQLite in a temporary
+data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memory with
+--peer-memory. Install the peer once: `cd bench/peer && npm_config_nodedir=/usr npm ci`.
+
+    .venv/bin/python bench/peer/run.py [--requests 2000] [--connections 10] [--only egate|peer]
+    .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))
+
+from oidc import REDIRECT_URI, free_port, pkce, seed  # noqa: E402  (bench/oidc.py)
+
+# `--egate-root` serves another checkout's egate (e.g. main, for before/after figures).
+EGATE_ROOT = ROOT
+PATHS = ("client_credentials", "refresh (rotating)", "authorization_code", "userinfo", "introspection")
+Call = Callable[[aiohttp.ClientSession], Awaitable[None]]
+
+
+@dataclass
+class Result:
+    rate: float
+    p50: float
+    p99: float
+
+
+@dataclass
+class Target:
+    name: str
+    base: str
+    client_id: str
+    secret: str
+    token_path: str
+    userinfo_path: str
+    introspection_path: str
+    codes: list[tuple[str, str]] = field(default_factory=list)
+    userinfo_tokens: list[str] = field(default_factory=list)
+    refresh_tokens: list[str] = field(default_factory=list)
+    extra_token_params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def auth(self) -> str:
+        raw = f"{self.client_id}:{self.secret}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+async def post_form(http: aiohttp.ClientSession, url: str, auth: str, form: dict[str, str]) -> dict:
+    async with http.post(url, data=form, headers={"Authorization": auth}) as response:
+        body = await response.read()
+        if response.status != 200:
+            raise AssertionError(f"{url} {response.status} {body[:300]!r}")
+        return json.loads(body)
+
+
+async def timed(http: aiohttp.ClientSession, calls: list[Call], connections: int) -> Result:
+    queue = list(reversed(calls))
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        while queue:
+            call = queue.pop()
+            started = time.perf_counter()
+            await call(http)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    return summarise(time.perf_counter() - started, latencies)
+
+
+def summarise(elapsed: float, latencies: list[float]) -> Result:
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+    return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000)
+
+
+async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
+    token_url = target.base + target.token_path
+    auth = target.auth
+    results: dict[str, Result] = {}
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as http:
+
+        def client_credentials(session: aiohttp.ClientSession) -> Awaitable[dict]:
+            form = {"grant_type": "client_credentials", "scope": "ledger:department"}
+            return post_form(session, token_url, auth, form | target.extra_token_params)
+
+        await timed(http, [client_credentials] * 200, connections)  # warm-up, not reported
+        results["client_credentials"] = await timed(http, [client_credentials] * n, connections)
+
+        exchanged: list[dict] = []
+
+        def exchange(code: str, verifier: str) -> Call:
+            async def call(session: aiohttp.ClientSession) -> None:
+                form = {
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": verifier,
+                }
+                exchanged.append(await post_form(session, token_url, auth, form))
+
+            return call
+
+        results["authorization_code"] = await timed(
+            http, [exchange(c, v) for c, v in target.codes[:n]], connections
+        )
+        chains = target.refresh_tokens[:connections] or [r["refresh_token"] for r in exchanged[:connections]]
+        per_chain = n // len(chains)
+        latencies: list[float] = []
+
+        async def refresh_chain(index: int) -> None:
+            for _ in range(per_chain):
+                started = time.perf_counter()
+                form = {"grant_type": "refresh_token", "refresh_token": chains[index]}
+                answer = await post_form(http, token_url, auth, form)
+                chains[index] = answer["refresh_token"]
+                latencies.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(refresh_chain(i) for i in range(len(chains))))
+        results["refresh (rotating)"] = summarise(time.perf_counter() - started, latencies)
+
+        tokens = target.userinfo_tokens or [r["access_token"] for r in exchanged]
+
+        def userinfo(token: str) -> Call:
+            async def call(session: aiohttp.ClientSession) -> None:
+                headers = {"Authorization": f"Bearer {token}"}
+                async with session.get(target.base + target.userinfo_path, headers=headers) as response:
+                    body = await response.json(content_type=None)
+                    assert response.status == 200 and "name" in body, body
+
+            return call
+
+        results["userinfo"] = await timed(http, [userinfo(t) for t in tokens[:n]], connections)
+
+        def introspect(token: str) -> Call:
+            async def call(session: aiohttp.ClientSession) -> None:
+                form = {"token": token, "token_type_hint": "refresh_token"}
+                answer = await post_form(session, target.base + target.introspection_path, auth, form)
+                assert answer["active"] is True, answer
+
+            return call
+
+        results["introspection"] = await timed(
+            http, [introspect(chains[i % len(chains)]) for i in range(n)], connections
+        )
+    return results
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}; see its log")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"server not ready at {url}")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def start_egate(server_cpu: str | None, workers: int = 1) -> tuple[subprocess.Popen, dict[str, str], str]:
+    data_dir = tempfile.mkdtemp(prefix="egate-peer-bench-")
+    port = free_port()
+    env = {"EGATE_DATA_DIR": data_dir, "EGATE_ISSUER": f"http://127.0.0.1:{port}"}
+    seeded = seed(env)
+    pin = ["taskset", "-c", server_cpu] if server_cpu else []
+    argv = [*pin, sys.executable, "-m", "egate.cli", "serve", "--port", str(port)]
+    if workers > 1:
+        argv += ["--workers", str(workers)]
+    # The log goes to a file: a pipe nobody reads would block the server once full.
+    log = open(Path(data_dir) / "serve.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(argv, env={**os.environ, **env}, cwd=EGATE_ROOT, stdout=log, stderr=log)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(f"{base}/health/ready", process, timeout=60 * workers)
+    except SystemExit:
+        stop(process)
+        raise
+    return process, seeded, base
+
+
+def egate_codes(base: str, seeded: dict[str, str], n: int) -> list[tuple[str, str]]:
+    codes = []
+    with httpx.Client(base_url=base, cookies={"egate_session": seeded["cookie"]}) as http:
+        for _ in range(n):
+            verifier, challenge = pkce()
+            response = http.get(
+                "/authorize",
+                params={
+                    "response_type": "code",
+                    "client_id": seeded["client_id"],
+                    "redirect_uri": REDIRECT_URI,
+                    "scope": "openid profile",
+                    "state": "s",
+                    "nonce": "n",
+                    "code_challenge": challenge,
+                    "code_challenge_method": "S256",
+                },
+            )
+            assert response.status_code == 302, response.text[:300]
+            codes.append((parse_qs(urlsplit(response.headers["location"]).query)["code"][0], verifier))
+    return codes
+
+
+def run_egate(args: argparse.Namespace) -> dict[str, Result]:
+    process, seeded, base = start_egate(args.server_cpu)
+    try:
+        target = Target(
+            "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
+        )
+        target.codes = egate_codes(base, seeded, args.requests)
+        if args.profile:
+            profiler = subprocess.Popen(
+                [
+                    args.profile,
+                    "record",
+                    "-o",
+                    args.profile_out,
+                    "--pid",
+                    str(process.pid),
+                    "-r",
+                    "200",
+                    "--nonblocking",
+                    "--format",
+                    args.profile_format,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(1)
+        try:
+            return asyncio.run(drive(target, args.requests, args.connections))
+        finally:
+            if args.profile:
+                profiler.send_signal(2)
+                profiler.wait(timeout=60)
+    finally:
+        stop(process)
+
+
+def run_peer(args: argparse.Namespace) -> dict[str, Result]:
+    port, seed_port = free_port(), free_port()
+    db = tempfile.mkdtemp(prefix="egate-peer-") + "/peer.db"
+    pin = ["taskset", "-c", args.server_cpu] if args.server_cpu else []
+    argv = [
+        *pin,
+        "node",
+        str(HERE / "server.mjs"),
+        "--port",
+        str(port),
+        "--seed-port",
+        str(seed_port),
+        "--db",
+        db,
+    ]
+    if args.peer_memory:
+        argv.append("--memory")
+    log = open(Path(db).parent / "peer.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(argv, cwd=HERE, stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base}/.well-known/openid-configuration", process)
+        target = Target("peer", base, "bench-client", "bench-secret", "/token", "/me", "/token/introspection")
+
+        def minted(kind: str) -> list[dict]:
+            out: list[dict] = []
+            while len(out) < args.requests:
+                url = f"http://127.0.0.1:{seed_port}/seed?kind={kind}&n=500"
+                out += httpx.get(url, timeout=120).raise_for_status().json()
+            return out[: args.requests]
+
+        target.codes = [(c["code"], c["verifier"]) for c in minted("code")]
+        target.userinfo_tokens = [t["access_token"] for t in minted("userinfo")]
+        return asyncio.run(drive(target, args.requests, args.connections))
+    finally:
+        stop(process)
+
+
+def resident_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def run_workers(args: argparse.Namespace) -> None:
+    """egate serve --workers N, unpinned (the load generator shares the two cores)."""
+    for count in (int(w) for w in args.workers.split(",")):
+        process, seeded, base = start_egate(None, workers=count)
+        try:
+            time.sleep(2 * count)  # the workers start after the parent answers
+            target = Target(
+                "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
+            )
+
+            async def load(base: str = base, target: Target = target) -> Result:
+                connector = aiohttp.TCPConnector(limit=args.connections)
+                async with aiohttp.ClientSession(connector=connector) as http:
+
+                    def call(session: aiohttp.ClientSession) -> Awaitable[dict]:
+                        form = {"grant_type": "client_credentials", "scope": "ledger:department"}
+                        return post_form(session, base + "/token", target.auth, form)
+
+                    await timed(http, [call] * 300, args.connections)
+                    return await timed(http, [call] * args.requests, args.connections)
+
+            result = asyncio.run(load())
+            children = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
+            ).stdout.split()
+            rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
+            if not rss:
+                rss = [resident_kib(process.pid) // 1024]
+            print(
+                f"workers={count}: client_credentials {result.rate:7.0f} req/s  p50 {result.p50:6.1f} ms"
+                f"  p99 {result.p99:6.1f} ms  resident MiB per process {rss}"
+            )
+        finally:
+            stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--connections", type=int, default=10)
+    parser.add_argument("--server-cpu", default="0")
+    parser.add_argument("--client-cpu", type=int, default=1)
+    parser.add_argument("--only", choices=["egate", "peer"])
+    parser.add_argument("--peer-memory", action="store_true", help="the peer's in-memory adapter")
+    parser.add_argument("--workers", help="instead: egate serve --workers N for each N, e.g. 1,2")
+    parser.add_argument("--profile", help="path to py-spy: record egate's server during its run")
+    parser.add_argument("--profile-out", default="egate-profile.svg")
+    parser.add_argument("--profile-format", default="flamegraph", help="py-spy format: flamegraph, raw")
+    parser.add_argument("--egate-root", type=Path, default=ROOT, help="serve egate from this checkout")
+    args = parser.parse_args()
+    global EGATE_ROOT
+    EGATE_ROOT = args.egate_root
+    print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  load average {os.getloadavg()}")
+    if args.workers:
+        run_workers(args)
+        return
+    os.sched_setaffinity(0, {args.client_cpu})
+    runs: dict[str, dict[str, Result]] = {}
+    if args.only != "peer":
+        runs["egate"] = run_egate(args)
+    if args.only != "egate":
+        runs["peer"] = run_peer(args)
+    store = "memory" if args.peer_memory else "SQLite WAL"
+    print(f"{args.requests} requests per path, {args.connections} connections; peer store: {store}")
+    print(f"{'path':<22}" + "".join(f"{name:>30}" for name in runs) + "   egate/peer")
+    for path in PATHS:
+        cells = "".join(
+            f"{runs[name][path].rate:9.0f}/s p50 {runs[name][path].p50:5.1f} p99 {runs[name][path].p99:5.1f}"
+            for name in runs
+        )
+        ratio = f"{runs['egate'][path].rate / runs['peer'][path].rate:8.2f}" if len(runs) == 2 else ""
+        print(f"{path:<22}{cells}   {ratio}")
+    print(f"load average after {os.getloadavg()}")
+
+
+if __name__ == "__main__":
+    main()
