@@ -20,9 +20,10 @@ from identity.web.i18n import CATALOGUES
 from identity.web.messages import message_for
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard
+from kit.shared_static import SHARED_STATIC_DIR
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_DIR = SHARED_STATIC_DIR
 HONG_KONG = timezone(timedelta(hours=8), "HKT")  # no daylight saving since 1979
 
 SECURITY_HEADERS = {

@@ -1,0 +1,121 @@
+"""Reflow (WCAG 2.2 SC 1.4.10) in Debian's Chromium: every page, resident's, registration
+officer's and department officer's, in English and Chinese, fits a 320 CSS px viewport without
+sideways scrolling, and at 1280 px no navigation wraps.
+
+To cover a new page, add its path to one of the lists below ({submission} and {reference} name
+a submitted fault report of the signed-in resident)."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+
+from forms_hub.config import FormsConfig
+from forms_hub.demo import seed_demo_forms
+from forms_hub.oidc_client.keys import RelyingPartyKeys
+from forms_hub.oidc_client.service import create_session_for_tests
+from kit.db import session_scope
+from tests.browser.test_identity_pages import sign_in
+from tests.browser.test_proofing import new_registrar
+from tests.forms_hub.conftest import toilet_answers
+
+pytestmark = pytest.mark.browser
+
+PUBLIC_PAGES = ["/signin", "/enrol", "/reset", "/forms/", "/forms/verify", "/forms/receipts/verify"]
+RESIDENT_PAGES = [
+    "/account",
+    "/account/profile",
+    "/account/security",
+    "/account/security/totp",
+    "/account/activity",
+    "/account/consents",
+    "/account/disclosures",
+    "/account/devices",
+    "/account/identity",
+    "/account/signing",
+]
+FORMS_RESIDENT_PAGES = [
+    "/forms/",
+    "/forms/my",
+    "/forms/notifications",
+    "/forms/licences",
+    "/forms/submissions/{submission}",
+    "/forms/submissions/{submission}/receipt",
+]
+FORMS_OFFICER_PAGES = ["/forms/officer", "/forms/officer/cases/{reference}"]
+REGISTRAR_PAGES = ["/staff/registration", "/staff/registration/queue", "/staff/registration/enrol"]
+LANGUAGES = ("en", "zh-HK")
+NARROW, WIDE = 320, 1280
+
+WIDEST_ELEMENTS = """(limit) => [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > limit).slice(-3)
+    .map(e => `${e.tagName}.${e.className} ${e.textContent.trim().slice(0, 30)}`)"""
+LINES_OF_EACH_NAVIGATION = """() => [...document.querySelectorAll('nav ul')].map(
+    ul => new Set([...ul.children].map(li => Math.round(li.getBoundingClientRect().top))).size)"""
+
+
+def problems_of(page, site, paths: list[str], **names: str) -> list[str]:
+    """What fails on these pages, in both languages, at 320 px and at 1280 px."""
+    problems = []
+    for lang in LANGUAGES:
+        for path in (p.format(**names) for p in paths):
+            page.set_viewport_size({"width": NARROW, "height": 800})
+            response = page.goto(site.url(f"{path}?lang={lang}"))
+            assert response is not None and response.status == 200, (path, lang)
+            width = page.evaluate("document.scrollingElement.scrollWidth")
+            if width > NARROW:
+                widest = page.evaluate(WIDEST_ELEMENTS, NARROW)
+                problems.append(f"{path} ({lang}) is {width} px wide at {NARROW} px: {widest}")
+            page.set_viewport_size({"width": WIDE, "height": 800})
+            if any(lines > 1 for lines in page.evaluate(LINES_OF_EACH_NAVIGATION)):
+                problems.append(f"{path} ({lang}): a navigation wraps at {WIDE} px")
+    return problems
+
+
+def forms_session(site, sub: str, **claims) -> str:
+    keys, now = RelyingPartyKeys(site.runtime.master_key), site.runtime.clock()
+    for db in session_scope(site.runtime.sessions):
+        cookie = create_session_for_tests(db, keys, sub, now, FormsConfig().session_ttl, **claims)
+    return cookie
+
+
+def use_forms_session(page, site, cookie: str) -> None:
+    page.context.add_cookies([{"name": "forms_session", "value": cookie, "url": site.url("/forms/")}])
+
+
+def test_every_page_reflows_at_320_px_in_both_languages(page, new_page, site):
+    for db in session_scope(site.runtime.sessions):
+        seed_demo_forms(db, site.runtime.clock())
+    problems = problems_of(page, site, PUBLIC_PAGES)
+
+    resident = site.new_resident()
+    sign_in(page, site, resident["email"], query="?lang=en")
+    page.wait_for_url("**/account")
+    problems += problems_of(page, site, RESIDENT_PAGES)
+
+    use_forms_session(page, site, forms_session(site, resident["id"]))
+    page.goto(site.url("/forms/"))  # the CSRF cookie the API checks
+    submitted = page.request.post(
+        site.url("/forms/api/submissions"),
+        data={"form": "public-toilet-fault-report", "answers": toilet_answers(), "submit": True},
+        headers={"Idempotency-Key": secrets.token_hex(8)},
+    )
+    assert submitted.ok, submitted.text()
+    case = submitted.json()
+    problems += problems_of(page, site, FORMS_RESIDENT_PAGES, submission=case["id"])
+
+    officer = new_page()
+    sub = f"officer-{secrets.token_hex(3)}"
+    use_forms_session(officer, site, forms_session(site, sub, roles=["officer"], department="FEHD"))
+    problems += problems_of(officer, site, FORMS_OFFICER_PAGES, reference=case["reference"])
+
+    registrar = new_page()
+    username, authenticator = new_registrar(site)
+    sign_in(registrar, site, username, query="?lang=en")
+    registrar.get_by_label("Code from your authenticator app").fill(authenticator.now())
+    registrar.get_by_role("button", name="Continue").click()
+    registrar.wait_for_url("**/account")
+    problems += problems_of(registrar, site, REGISTRAR_PAGES)
+
+    assert not problems, "\n".join(problems)
