@@ -1,13 +1,16 @@
-"""Reflow (WCAG 2.2 SC 1.4.10) in Debian's Chromium: every page, resident's, registration
-officer's and department officer's, in English and Chinese, fits a 320 CSS px viewport without
-sideways scrolling, and at 1280 px no navigation wraps.
+"""Every page, resident's, registration officer's and department officer's, in English and
+Chinese, in Debian's Chromium: reflow (WCAG 2.2 SC 1.4.10: fits a 320 CSS px viewport without
+sideways scrolling; at 1280 px no navigation wraps) and axe-core (tests/axe) finds nothing, at
+any impact level.
 
 To cover a new page, add its path to one of the lists below ({submission} and {reference} name
 a submitted fault report of the signed-in resident)."""
 
 from __future__ import annotations
 
+import json
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -47,6 +50,7 @@ FORMS_OFFICER_PAGES = ["/forms/officer", "/forms/officer/cases/{reference}"]
 REGISTRAR_PAGES = ["/staff/registration", "/staff/registration/queue", "/staff/registration/enrol"]
 LANGUAGES = ("en", "zh-HK")
 NARROW, WIDE = 320, 1280
+AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 WIDEST_ELEMENTS = """(limit) => [...document.querySelectorAll('body *')]
     .filter(e => e.getBoundingClientRect().right > limit).slice(-3)
@@ -55,8 +59,19 @@ LINES_OF_EACH_NAVIGATION = """() => [...document.querySelectorAll('nav ul')].map
     ul => new Set([...ul.children].map(li => Math.round(li.getBoundingClientRect().top))).size)"""
 
 
+def accessibility_problems(page) -> list[str]:
+    """axe-core's violations on the page, every impact level, one readable line per element."""
+    page.evaluate(AXE.read_text())
+    violations = page.evaluate("async () => (await axe.run(document)).violations")
+    return [
+        f"  [{v['impact']}] {v['id']}: {v['help']} at {json.dumps(node['target'])} {node['html'][:120]}"
+        for v in violations
+        for node in v["nodes"]
+    ]
+
+
 def problems_of(page, site, paths: list[str], **names: str) -> list[str]:
-    """What fails on these pages, in both languages, at 320 px and at 1280 px."""
+    """What fails on these pages, in both languages: reflow at 320 px and at 1280 px, axe-core."""
     problems = []
     for lang in LANGUAGES:
         for path in (p.format(**names) for p in paths):
@@ -67,6 +82,8 @@ def problems_of(page, site, paths: list[str], **names: str) -> list[str]:
             if width > NARROW:
                 widest = page.evaluate(WIDEST_ELEMENTS, NARROW)
                 problems.append(f"{path} ({lang}) is {width} px wide at {NARROW} px: {widest}")
+            if found := accessibility_problems(page):
+                problems.append(f"{path} ({lang}): axe-core finds\n" + "\n".join(found))
             page.set_viewport_size({"width": WIDE, "height": 800})
             if any(lines > 1 for lines in page.evaluate(LINES_OF_EACH_NAVIGATION)):
                 problems.append(f"{path} ({lang}): a navigation wraps at {WIDE} px")
@@ -84,7 +101,7 @@ def use_forms_session(page, site, cookie: str) -> None:
     page.context.add_cookies([{"name": "forms_session", "value": cookie, "url": site.url("/forms/")}])
 
 
-def test_every_page_reflows_at_320_px_in_both_languages(page, new_page, site):
+def test_every_page_reflows_at_320_px_and_passes_axe_in_both_languages(page, new_page, site):
     for db in session_scope(site.runtime.sessions):
         seed_demo_forms(db, site.runtime.clock())
     problems = problems_of(page, site, PUBLIC_PAGES)
