@@ -1,7 +1,7 @@
 """Every page, resident's, registration officer's and department officer's, in English and
 Chinese, in Debian's Chromium: reflow (WCAG 2.2 SC 1.4.10: fits a 320 CSS px viewport without
-sideways scrolling; at 1280 px no navigation wraps) and axe-core (tests/axe) finds nothing, at
-any impact level.
+sideways scrolling; at 1280 px no navigation wraps), axe-core (tests/axe) finds nothing, at
+any impact level, and no Chinese page shows an English sentence of the catalogues untranslated.
 
 To cover a new page, add its path to one of the lists below ({submission} and {reference} name
 a submitted fault report of the signed-in resident)."""
@@ -13,6 +13,7 @@ import secrets
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from forms_hub.config import FormsConfig
 from forms_hub.demo import seed_demo_forms
@@ -50,6 +51,11 @@ FORMS_OFFICER_PAGES = ["/forms/officer", "/forms/officer/cases/{reference}"]
 REGISTRAR_PAGES = ["/staff/registration", "/staff/registration/queue", "/staff/registration/enrol"]
 LANGUAGES = ("en", "zh-HK")
 NARROW, WIDE = 320, 1280
+ROOT = Path(__file__).resolve().parents[2]
+CATALOGUES = [
+    ROOT / "identity/web/locales/zh_Hant_HK/LC_MESSAGES/messages.po",
+    ROOT / "forms_hub/web/locales/zh_Hant_HK/LC_MESSAGES/messages.po",
+]
 AXE = Path(__file__).resolve().parents[1] / "axe" / "node_modules" / "axe-core" / "axe.min.js"
 
 WIDEST_ELEMENTS = """(limit) => [...document.querySelectorAll('body *')]
@@ -57,6 +63,37 @@ WIDEST_ELEMENTS = """(limit) => [...document.querySelectorAll('body *')]
     .map(e => `${e.tagName}.${e.className} ${e.textContent.trim().slice(0, 30)}`)"""
 LINES_OF_EACH_NAVIGATION = """() => [...document.querySelectorAll('nav ul')].map(
     ul => new Set([...ul.children].map(li => Math.round(li.getBoundingClientRect().top))).size)"""
+
+
+def english_sentences() -> set[str]:
+    """The catalogues' English phrases of two words or more (placeholders aside): one of them
+    on a Chinese page is a string left untranslated."""
+    phrases = set()
+    for path in CATALOGUES:
+        with path.open("rb") as po:
+            for message in read_po(po):
+                msgid = message.id if isinstance(message.id, str) else message.id[0]
+                if msgid and " " in msgid and "%(" not in msgid and message.string != msgid:
+                    phrases.add(msgid)
+    return phrases
+
+
+ENGLISH = english_sentences()
+# The page's text, without what is marked as English on purpose (the bilingual brand, names).
+CHINESE_TEXT = """() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const parts = [];
+    while (walker.nextNode()) {
+        const owner = walker.currentNode.parentElement.closest('[lang]');
+        if (!owner || !owner.lang.startsWith('en')) parts.push(walker.currentNode.textContent);
+    }
+    return parts.join(' ').replace(/\\s+/g, ' ');
+}"""
+
+
+def untranslated(page) -> list[str]:
+    text = page.evaluate(CHINESE_TEXT)
+    return sorted(phrase for phrase in ENGLISH if phrase in text)
 
 
 def accessibility_problems(page) -> list[str]:
@@ -82,6 +119,8 @@ def problems_of(page, site, paths: list[str], **names: str) -> list[str]:
             if width > NARROW:
                 widest = page.evaluate(WIDEST_ELEMENTS, NARROW)
                 problems.append(f"{path} ({lang}) is {width} px wide at {NARROW} px: {widest}")
+            if lang == "zh-HK" and (english := untranslated(page)):
+                problems.append(f"{path} ({lang}) shows English: {english}")
             if found := accessibility_problems(page):
                 problems.append(f"{path} ({lang}): axe-core finds\n" + "\n".join(found))
             page.set_viewport_size({"width": WIDE, "height": 800})
