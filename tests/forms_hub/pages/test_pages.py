@@ -189,17 +189,17 @@ def test_a_draft_saves_without_the_declaration_which_submit_asks_for_with_every_
     )
     assert saved.status_code == 303 and saved.headers["location"].endswith("notice=saved"), saved.text
     again = client.get(url).text
-    assert 'value="Harbour' in again or "CHAN Tai Man" in again  # kept
+    assert "CHAN Tai Man" in again  # kept
     refused = client.post(
         url,
-        data={**answers, "csrf_token": csrf_of(again), "form_token": form_token_of(again), "action": "submit"},
+        data=answers | {"csrf_token": csrf_of(again), "form_token": form_token_of(again), "action": "submit"},
     )
     assert refused.status_code == 422
     summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "You must confirm the declaration" in summary and 'href="#seats"' in summary  # all at once
     malformed = client.post(
         url,
-        data={**answers, "seats": "lots", "csrf_token": csrf_of(again), "form_token": "t2", "action": "submit"},
+        data=answers | {"seats": "lots", "csrf_token": csrf_of(again), "form_token": "t2"} | {"action": "submit"},
     )
     summary = malformed.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "Number of seats must be a whole number" in summary
