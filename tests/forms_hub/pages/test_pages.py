@@ -197,10 +197,8 @@ def test_a_draft_saves_without_the_declaration_which_submit_asks_for_with_every_
     assert refused.status_code == 422
     summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "You must confirm the declaration" in summary and 'href="#seats"' in summary  # all at once
-    malformed = client.post(
-        url,
-        data=answers | {"seats": "lots", "csrf_token": csrf_of(again), "form_token": "t2"} | {"action": "submit"},
-    )
+    tokens = {"csrf_token": csrf_of(again), "form_token": "t2", "action": "submit"}
+    malformed = client.post(url, data=answers | {"seats": "lots"} | tokens)
     summary = malformed.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "Number of seats must be a whole number" in summary
     assert "You must confirm the declaration" in summary and "Attach Layout plan" in summary
