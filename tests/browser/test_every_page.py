@@ -38,6 +38,7 @@ RESIDENT_PAGES = [
     "/account/devices",
     "/account/identity",
     "/account/signing",
+    "/account/verify/phone",
 ]
 FORMS_RESIDENT_PAGES = [
     "/forms/",
@@ -149,6 +150,9 @@ def test_every_page_reflows_at_320_px_and_passes_axe_in_both_languages(page, new
     sign_in(page, site, resident["email"], query="?lang=en")
     page.wait_for_url("**/account")
     problems += problems_of(page, site, RESIDENT_PAGES)
+    page.goto(site.url("/account/verify/phone?lang=en"))  # a developer learns where the code went
+    outbox = str(site.runtime.settings.data_dir / "outbox")
+    assert outbox in page.locator("#development-outbox").inner_text()
 
     use_forms_session(page, site, forms_session(site, resident["id"]))
     page.goto(site.url("/forms/"))  # the CSRF cookie the API checks
