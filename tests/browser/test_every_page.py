@@ -99,6 +99,8 @@ def untranslated(page) -> list[str]:
 
 def accessibility_problems(page) -> list[str]:
     """axe-core's violations on the page, every impact level, one readable line per element."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: `npm ci --prefix tests/axe` (scripts/test does it)")
     page.evaluate(AXE.read_text())
     violations = page.evaluate("async () => (await axe.run(document)).violations")
     return [
