@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeAlias
+from urllib.parse import urlsplit
 
 import uvicorn
 
@@ -44,9 +45,20 @@ def uvicorn_proxy_options(settings: Settings) -> dict[str, Any]:
     return {"proxy_headers": bool(trusted), "forwarded_allow_ips": ",".join(trusted) or None}
 
 
+def issuer_on_the_served_port(settings: Settings, port: int) -> Settings:
+    """Without EGATE_ISSUER, the issuer is the address actually served: ``--port`` (or
+    EGATE_PORT) moves it off the default port, so that discovery, the forms hub's sign-in and
+    the banner name the right URL. A configured issuer is kept as it is."""
+    if "issuer" in settings.model_fields_set:
+        return settings
+    parts = urlsplit(settings.issuer)
+    return settings.model_copy(update={"issuer": parts._replace(netloc=f"{parts.hostname}:{port}").geturl()})
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
+    settings = issuer_on_the_served_port(settings, port)
     runtime = Runtime.build(settings)
     if migrations.is_behind(runtime.engine):
         if not settings.auto_migrate:

@@ -7,7 +7,6 @@ This is where the hub's parts are made, once: ``create_app`` unpacks the kernel'
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -54,9 +53,10 @@ from kit.outage import install_outage_handlers
 from kit.problems import Problem, install_problem_handlers
 from kit.request_guard import UploadRoute
 from kit.runtime import Runtime
+from kit.shared_static import SHARED_STATIC_DIR
 from kit.web import install_infrastructure
 
-STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+STATIC_DIR = SHARED_STATIC_DIR
 # Room for the answers and the multipart framing beside the largest file.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
 # The JSON APIs, then the server-rendered pages, one router per feature.

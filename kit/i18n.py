@@ -15,6 +15,7 @@ resident's choice carries across), the OpenID ``ui_locales`` parameter (space-se
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from urllib.parse import urlencode
@@ -146,7 +147,22 @@ def page_environment(loader: BaseLoader, translations: NullTranslations) -> Envi
     # Added to the environment by the i18n extension at run time, so unknown to the type checker.
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.filters["hkt"] = hong_kong_time
     return env
+
+
+HONG_KONG = timezone(timedelta(hours=8), "HKT")  # no daylight saving since 1979
+
+
+def hong_kong_time(value: datetime | str | None, with_seconds: bool = False) -> str:
+    """A moment as people in Hong Kong read it (the page labels it "Hong Kong time"); an ISO
+    8601 string (what the JSON views carry) or a datetime, naive meaning UTC."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(HONG_KONG).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
 
 
 def language_switch_urls(request: Request, *, drop: tuple[str, ...] = ()) -> dict[str, str]:

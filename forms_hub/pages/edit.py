@@ -213,6 +213,10 @@ async def edit_post(
                 submissions.save_answers(db, sealer, config.draft_ttl, submission, answers, now)
             except InvalidAnswers as exc:
                 errors.extend(exc.extensions["errors"])
+                if action in ("submit", "resubmit"):  # every error at once, not in two rounds
+                    shown = {e["field"] for e in errors}
+                    missing = submissions.missing_for_submit(db, doc, submission, answers)
+                    errors.extend(e for e in missing if e["field"] not in shown)
             if errors:
                 return rerender(answers, errors)
             if action == "resubmit":

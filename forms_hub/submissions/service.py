@@ -307,6 +307,15 @@ def _identity_errors(
     ]
 
 
+def missing_for_submit(
+    db: Session, doc: FormDocument, submission: Submission, answers: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """What submitting these answers would also refuse (missing answers, an unticked
+    declaration, missing attachments): shown with the malformed answers, all at once."""
+    attachments = attachments_repository.of_submission(db, submission.id)
+    return _completeness_errors(doc, attachments, answers)
+
+
 def _completeness_errors(
     doc: FormDocument, attachments: list[Attachment], answers: Mapping[str, Any]
 ) -> list[dict[str, Any]]:

@@ -30,7 +30,8 @@ from identity.throttling import service as throttling
 from identity.throttling.dependencies import ClientAddress
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from
-from identity.web.rendering import HONG_KONG
+from kit.i18n import HONG_KONG
+from kit.outbox import FileDelivery
 from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
@@ -234,14 +235,29 @@ def profile_submit(
 
 
 @router.get("/account/verify/{channel}")
-def verify_page(request: Request, channel: Channel, keyring: KeyringDep, current: CurrentAccount) -> Response:
+def verify_page(
+    request: Request, channel: Channel, keyring: KeyringDep, courier: CourierDep, current: CurrentAccount
+) -> Response:
     account = current.account
     verified = account.email_verified_at if channel == "email" else account.phone_verified_at
     if verified is not None:
         return _redirect(f"/account?notice=notice.{channel}_verified")
     profile = accounts.load_profile(keyring, account)
     destination = profile.email if channel == "email" else profile.phone
-    return _page(request, "account/verify.html", {"channel": channel, "destination": destination})
+    return _page(
+        request,
+        "account/verify.html",
+        {"channel": channel, "destination": destination, "outbox": development_outbox(request, courier)},
+    )
+
+
+def development_outbox(request: Request, courier: Courier) -> str | None:
+    """On a developer's machine, where messages are written to files rather than sent: the
+    folder, for the page to say where the code went."""
+    delivery = courier.delivery
+    if request.app.state.settings.is_development and isinstance(delivery, FileDelivery):
+        return str(delivery.directory)
+    return None
 
 
 @router.post("/account/verify/{channel}")

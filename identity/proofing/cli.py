@@ -21,7 +21,7 @@ from identity.proofing import service as proofing
 from identity.proofing.schemas import CheckedValues
 from identity.security.keyring import Keyring, build_keyring
 from identity.web.messages import message_for
-from identity.web.rendering import HONG_KONG, hong_kong_time
+from kit.i18n import HONG_KONG, hong_kong_time
 from kit.runtime import Runtime
 from kit.settings import Settings
 

@@ -28,7 +28,7 @@ from identity.proofing.schemas import CheckedValues
 from identity.security.keyring import Keyring
 from identity.web import render
 from identity.web.forms import CheckedForm, notice_from
-from identity.web.rendering import HONG_KONG
+from kit.i18n import HONG_KONG
 from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)

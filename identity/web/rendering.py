@@ -4,7 +4,6 @@ template its translations and CSRF helpers, and sets the security headers every 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,10 @@ from identity.web.i18n import CATALOGUES
 from identity.web.messages import message_for
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard
+from kit.shared_static import SHARED_STATIC_DIR
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-STATIC_DIR = Path(__file__).resolve().parent / "static"
-HONG_KONG = timezone(timedelta(hours=8), "HKT")  # no daylight saving since 1979
+STATIC_DIR = SHARED_STATIC_DIR
 
 SECURITY_HEADERS = {
     # No script at all on these pages; inline <svg> (the TOTP QR code) needs no exception.
@@ -40,19 +39,9 @@ SECURITY_HEADERS = {
 }
 
 
-def hong_kong_time(value: datetime | None, with_seconds: bool = False) -> str:
-    if value is None:
-        return ""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    local = value.astimezone(HONG_KONG)
-    return local.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
-
-
 @cache
 def environment(language: str) -> Environment:
     env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), CATALOGUES.translations(language))
-    env.filters["hkt"] = hong_kong_time
     return env
 
 

@@ -249,7 +249,7 @@ def test_resident_sees_disclosures_and_withdrawing_consent_stops_userinfo(gatewa
     assert "name" in requests.get(dept.metadata["userinfo_endpoint"], headers=headers, timeout=10).json()
 
     record = browser.get(f"{gateway.base_url}/account/disclosures", timeout=10)
-    assert record.status_code == 200 and "HD" in record.text and "English name" in record.text
+    assert record.status_code == 200 and "Housing Department" in record.text and "English name" in record.text
     exported = browser.get(
         f"{gateway.base_url}/account/disclosures?format=json&department=hd", timeout=10
     ).json()
@@ -262,6 +262,9 @@ def test_resident_sees_disclosures_and_withdrawing_consent_stops_userinfo(gatewa
     assert nothing.json() == []
 
     page = browser.get(f"{gateway.base_url}/account/consents", timeout=10)
+    # a name, not a code; a state that says what it is (a consent not remembered is one-time)
+    assert "<td>Housing Department</td>" in page.text and "Ongoing until" in page.text
+    assert ">Active<" not in page.text
     form = page.text.split('action="/account/consents/', 1)[1]
     grant_id = form.split("/revoke", 1)[0]
     from tests.e2e.conftest import form_fields

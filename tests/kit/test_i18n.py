@@ -1,3 +1,4 @@
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jinja2 import DictLoader
@@ -5,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from kit import i18n
-from kit.i18n import Catalogues
+from kit.i18n import Catalogues, hong_kong_time
 
 PO = """
 msgid ""
@@ -105,3 +106,11 @@ def test_the_language_cookie_is_set_only_on_an_explicit_choice():
         _request(headers={"Accept-Language": "zh-HK"}), untouched, i18n.CHINESE, secure=True
     )
     assert "set-cookie" not in untouched.headers
+
+
+def test_times_are_shown_in_hong_kong_time_from_a_datetime_or_an_iso_string():
+    moment = datetime(2026, 12, 1, 17, 30, 5, tzinfo=UTC)
+    assert hong_kong_time(moment) == "2026-12-02 01:30"
+    assert hong_kong_time(moment.isoformat(), with_seconds=True) == "2026-12-02 01:30:05"
+    assert hong_kong_time("2026-12-01T17:30:05") == "2026-12-02 01:30"  # naive: UTC
+    assert hong_kong_time(None) == hong_kong_time("") == ""

@@ -179,3 +179,26 @@ def test_the_resident_answers_a_request_for_information_on_the_page(client, prov
     assert sent.status_code == 303 and sent.headers["location"] == f"/forms/submissions/{item['id']}"
     view = client.get(f"/forms/api/submissions/{item['id']}").json()
     assert view["status"] == "in_review" and view["answers"]["seats"] == 48
+
+
+def test_a_draft_saves_without_the_declaration_which_submit_asks_for_with_every_other_error(client, resident):
+    url, page = start(client, "food-business-licence")
+    answers = {k: v for k, v in page_answers().items() if k not in ("declaration", "seats")}
+    saved = client.post(
+        url, data={**answers, "csrf_token": csrf_of(page), "action": "save"}, follow_redirects=False
+    )
+    assert saved.status_code == 303 and saved.headers["location"].endswith("notice=saved"), saved.text
+    again = client.get(url).text
+    assert "CHAN Tai Man" in again  # kept
+    refused = client.post(
+        url,
+        data=answers | {"csrf_token": csrf_of(again), "form_token": form_token_of(again), "action": "submit"},
+    )
+    assert refused.status_code == 422
+    summary = refused.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "You must confirm the declaration" in summary and 'href="#seats"' in summary  # all at once
+    tokens = {"csrf_token": csrf_of(again), "form_token": "t2", "action": "submit"}
+    malformed = client.post(url, data=answers | {"seats": "lots"} | tokens)
+    summary = malformed.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
+    assert "Number of seats must be a whole number" in summary
+    assert "You must confirm the declaration" in summary and "Attach Layout plan" in summary

@@ -281,3 +281,11 @@ def test_account_pages_need_a_session(browser):
     for path in ("/account", "/account/security", "/account/activity", "/account/profile"):
         response = browser.get(path, follow_redirects=False)
         assert response.headers["location"] == f"/signin?next={path}"
+
+
+def test_a_deployment_never_shows_where_the_outbox_files_are(browser, db, runtime):
+    """The development case (a loopback issuer) is checked in Chromium: tests/browser/test_every_page.py."""
+    _enrolled(browser, db, runtime)
+    assert not runtime.settings.is_development and runtime.settings.mail_backend == "file"
+    page = browser.get("/account/verify/email")
+    assert page.status_code == 200 and 'id="development-outbox"' not in page.text

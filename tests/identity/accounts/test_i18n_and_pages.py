@@ -30,6 +30,10 @@ def test_pages_have_security_headers_and_accessible_markup(browser):
         assert f'<label for="{field}">' in page.text
     assert 'href="#main"' in page.text and "<main" in page.text
     assert "e-Gateway" in page.text and "電子通道" in page.text
-    assert browser.get("/static/egate.css").status_code == 200
+    stylesheet = browser.get("/static/egate.css")
+    # one stylesheet for every service: secondary actions ("Do not share") look secondary
+    assert stylesheet.status_code == 200 and ".button.secondary" in stylesheet.text
+    assert 'rel="icon" href="/static/favicon.svg"' in page.text
+    assert browser.get("/static/favicon.svg").headers["content-type"].startswith("image/svg+xml")
     set_cookie = page.headers["set-cookie"]
     assert "egate_csrf=" in set_cookie and "HttpOnly" in set_cookie

@@ -74,7 +74,7 @@ def test_staff_sign_in_with_user_name_at_the_same_page(browser, db, runtime):
     response = browser.sign_in("Officer.Wong")
     assert response.status_code == 303
     home = browser.get("/account")
-    assert "TD" in home.text and "officer" in home.text
+    assert "Transport Department" in home.text and "officer" in home.text  # a name, not "TD"
     assert _sessions(db, staff.id)
 
 
