@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import io
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import cms
@@ -115,7 +116,9 @@ def poll(db, runtime, clock, client, request_id):
 
 
 def ledger(db, account_id):
+    """The resident's ledger entries, once the sequencer has integrated what was queued."""
     db.flush()
+    LedgerConsentPort().ledger.integrate(db, datetime.now(UTC), limit=1000, sign=False)
     return db.scalars(
         select(LedgerEntry).where(LedgerEntry.resident_id == account_id).order_by(LedgerEntry.index)
     ).all()
