@@ -7,6 +7,7 @@ below, and each service owns the tables whose names carry its prefix: ``idp_``, 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -88,15 +89,15 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
     # line or an exception message, whatever a logger's level.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": timeouts.lock}, **kwargs
-        )
         gate = _WriterGate(timeouts.lock)
+        connect_args = {
+            "check_same_thread": False,
+            "timeout": timeouts.lock,
+            "factory": gate.connection_class(),
+        }
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
-        event.listen(engine, "commit", gate.end)
-        event.listen(engine, "rollback", gate.end)
-        event.listen(engine.pool, "reset", gate.reset)
         return engine
     connect_args = {
         "connect_timeout": max(1, round(timeouts.connect)),
@@ -130,6 +131,11 @@ class _WriterGate:
     read-then-write and deadlock on upgrade (what keeps ledger appends gap-free). Waiting for
     it inside SQLite means its busy handler, which sleeps up to 100 ms between retries; a
     lock hands over at once. Other processes still meet at SQLite's lock (busy_timeout).
+
+    The lock is released by the driver connection's own ``commit``/``rollback``, once SQLite
+    has finished them: SQLAlchemy's ``commit`` event fires *before* the COMMIT, and releasing
+    there let the next BEGIN IMMEDIATE meet the lock still held (a durable COMMIT takes
+    milliseconds) and fall into the busy handler's sleeps.
     """
 
     def __init__(self, timeout: float) -> None:
@@ -137,23 +143,46 @@ class _WriterGate:
         self._timeout = timeout
 
     def begin(self, connection: Any) -> None:
+        driver = connection.connection.driver_connection
         if not self._lock.acquire(timeout=self._timeout):
             raise DatabaseBusy("waited too long for the SQLite write lock")
-        connection.info["holds_writer_gate"] = True
+        driver.holds_writer_gate = True
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
-            self.end(connection)
+            driver.release_writer_gate()
             raise
 
-    def end(self, connection: Any) -> None:
-        if connection.info.pop("holds_writer_gate", False):
-            self._lock.release()
+    def connection_class(self) -> type[sqlite3.Connection]:
+        lock = self._lock
 
-    def reset(self, dbapi_connection: Any, record: Any, reset_state: Any) -> None:
-        # A connection returned to the pool mid-transaction is rolled back by the pool.
-        if record.info.pop("holds_writer_gate", False):
-            self._lock.release()
+        class GatedConnection(sqlite3.Connection):
+            holds_writer_gate = False
+
+            def release_writer_gate(self) -> None:
+                if self.holds_writer_gate:
+                    self.holds_writer_gate = False
+                    lock.release()
+
+            def commit(self) -> None:
+                try:
+                    super().commit()
+                finally:
+                    self.release_writer_gate()
+
+            def rollback(self) -> None:
+                try:
+                    super().rollback()
+                finally:
+                    self.release_writer_gate()
+
+            def close(self) -> None:
+                try:
+                    super().close()
+                finally:
+                    self.release_writer_gate()
+
+        return GatedConnection
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

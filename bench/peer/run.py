@@ -13,7 +13,7 @@ requests/s, p50/p99 and the ratio egate/peer:
 
 egate runs at the log level it ships with (EGATE_LOG_LEVEL unset), on SQLite in a temporary
 data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memory with
---peer-memory. Install the peer once: `cd bench/peer && npm_config_nodedir=/usr npm ci`.
+--peer-memory. The peer is installed on first use (`npm ci`, better-sqlite3 built against /usr).
 
     .venv/bin/python bench/peer/run.py [--requests 2000] [--connections 10] [--only egate|peer]
     .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned
@@ -56,6 +56,19 @@ class Result:
     rate: float
     p50: float
     p99: float
+    cpu_ms: float = 0.0  # the server's CPU time (user + system) per request
+
+
+# The server being driven: its CPU time is read from /proc around each path, a figure that
+# other jobs on the machine disturb far less than requests per second.
+SERVER_PID: int | None = None
+
+
+def server_cpu_seconds() -> float:
+    if SERVER_PID is None:
+        return 0.0
+    fields = Path(f"/proc/{SERVER_PID}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -97,15 +110,16 @@ async def timed(http: aiohttp.ClientSession, calls: list[Call], connections: int
             await call(http)
             latencies.append(time.perf_counter() - started)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), server_cpu_seconds()
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return summarise(time.perf_counter() - started, latencies)
+    return summarise(time.perf_counter() - started, latencies, server_cpu_seconds() - cpu)
 
 
-def summarise(elapsed: float, latencies: list[float]) -> Result:
+def summarise(elapsed: float, latencies: list[float], cpu: float) -> Result:
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    return Result(len(latencies) / elapsed, statistics.median(latencies) * 1000, p99 * 1000)
+    rate = len(latencies) / elapsed
+    return Result(rate, statistics.median(latencies) * 1000, p99 * 1000, cpu * 1000 / len(latencies))
 
 
 async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
@@ -151,9 +165,10 @@ async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
                 chains[index] = answer["refresh_token"]
                 latencies.append(time.perf_counter() - started)
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), server_cpu_seconds()
         await asyncio.gather(*(refresh_chain(i) for i in range(len(chains))))
-        results["refresh (rotating)"] = summarise(time.perf_counter() - started, latencies)
+        elapsed, cpu = time.perf_counter() - started, server_cpu_seconds() - cpu
+        results["refresh (rotating)"] = summarise(elapsed, latencies, cpu)
 
         tokens = target.userinfo_tokens or [r["access_token"] for r in exchanged]
 
@@ -273,6 +288,8 @@ def run_egate(args: argparse.Namespace) -> dict[str, Result]:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
+        global SERVER_PID
+        SERVER_PID = process.pid
         try:
             return asyncio.run(drive(target, args.requests, args.connections))
         finally:
@@ -283,7 +300,17 @@ def run_egate(args: argparse.Namespace) -> dict[str, Result]:
         stop(process)
 
 
+def install_peer() -> None:
+    """npm ci once per checkout; better-sqlite3 builds against Debian's Node headers."""
+    if (HERE / "node_modules" / "oidc-provider").exists():
+        return
+    print("installing the peer (npm ci, about two minutes once)...", flush=True)
+    env = {**os.environ, "npm_config_nodedir": "/usr"}
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, env=env, check=True)
+
+
 def run_peer(args: argparse.Namespace) -> dict[str, Result]:
+    install_peer()
     port, seed_port = free_port(), free_port()
     db = tempfile.mkdtemp(prefix="egate-peer-") + "/peer.db"
     pin = ["taskset", "-c", args.server_cpu] if args.server_cpu else []
@@ -316,6 +343,8 @@ def run_peer(args: argparse.Namespace) -> dict[str, Result]:
 
         target.codes = [(c["code"], c["verifier"]) for c in minted("code")]
         target.userinfo_tokens = [t["access_token"] for t in minted("userinfo")]
+        global SERVER_PID
+        SERVER_PID = process.pid
         return asyncio.run(drive(target, args.requests, args.connections))
     finally:
         stop(process)
@@ -394,13 +423,19 @@ def main() -> None:
         runs["peer"] = run_peer(args)
     store = "memory" if args.peer_memory else "SQLite WAL"
     print(f"{args.requests} requests per path, {args.connections} connections; peer store: {store}")
-    print(f"{'path':<22}" + "".join(f"{name:>30}" for name in runs) + "   egate/peer")
+    # egate/peer: the ratio of requests per second; "by CPU": the peer's server CPU time per
+    # request over egate's, the ratio the two would show on a quiet core of their own.
+    heading = "".join(f"{name:>44}" for name in runs)
+    print(f"{'path':<22}{heading}   egate/peer  by CPU")
     for path in PATHS:
         cells = "".join(
-            f"{runs[name][path].rate:9.0f}/s p50 {runs[name][path].p50:5.1f} p99 {runs[name][path].p99:5.1f}"
-            for name in runs
+            f"{r.rate:9.0f}/s p50 {r.p50:5.1f} p99 {r.p99:5.1f} cpu {r.cpu_ms:5.2f} ms"
+            for r in (runs[name][path] for name in runs)
         )
-        ratio = f"{runs['egate'][path].rate / runs['peer'][path].rate:8.2f}" if len(runs) == 2 else ""
+        ratio = ""
+        if len(runs) == 2:
+            ours, peer = runs["egate"][path], runs["peer"][path]
+            ratio = f"{ours.rate / peer.rate:8.2f}  {peer.cpu_ms / ours.cpu_ms:8.2f}"
         print(f"{path:<22}{cells}   {ratio}")
     print(f"load average after {os.getloadavg()}")
 
