@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument(
-        "--demo", action="store_true", help="seed the demo data first; the demo mailbox (loopback issuer only)"
+        "--demo", action="store_true", help="seed the demo data; the demo mailbox (loopback issuer only)"
     )
     serve.add_argument("--workers", type=int, default=1, help="worker processes (each with its own runtime)")
     serve.set_defaults(handler=cmd_serve)
