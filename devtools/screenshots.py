@@ -37,6 +37,8 @@ OUT_DIR = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package, as in tests/conftest.py
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LANGUAGES = ("en", "zh-HK")
+# Chromium's locale: the browser's own parts (a date field's dd/mm/yyyy) as in Hong Kong.
+BROWSER_LOCALES = {"en": "en-GB", "zh-HK": "zh-HK"}
 VIEWPORTS = {320: 640, 1280: 800}  # width: height (CSS px)
 OFFICER = ("officer.chan", "CHAN Siu Fong", "harbour lanterns glow at dusk 2025")
 START_TIMEOUT_SECONDS = 180
@@ -114,6 +116,7 @@ def fill_a_form(tour: Tour, page: Page) -> None:
 
 def disclosures(tour: Tour, page: Page) -> None:
     page.goto(tour.gateway.url("/account/disclosures"))
+    page.locator("table").first.evaluate("table => table.scrollIntoView({block: 'start'})")  # the record
     tour.shot(page, "07-disclosures")
 
 
@@ -223,8 +226,9 @@ def take(browser: Browser, gateway: Gateway, out_dir: Path) -> list[Path]:
         for width, height in VIEWPORTS.items():
             tour = Tour(gateway, language, width, out_dir, taken)
             viewport = {"width": width, "height": height}
-            resident = browser.new_context(viewport=viewport, locale=language)  # type: ignore[arg-type]
-            officer = browser.new_context(viewport=viewport, locale=language)  # type: ignore[arg-type]
+            locale = BROWSER_LOCALES[language]
+            resident = browser.new_context(viewport=viewport, locale=locale)  # type: ignore[arg-type]
+            officer = browser.new_context(viewport=viewport, locale=locale)  # type: ignore[arg-type]
             try:
                 resident_page, officer_page = resident.new_page(), officer.new_page()
                 for journey in JOURNEYS:
