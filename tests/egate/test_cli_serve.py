@@ -11,7 +11,7 @@ import time
 import httpx
 import pytest
 
-from egate.cli import issuer_on_the_served_port
+from egate.cli import issuer_on_the_served_port, main
 from identity.mailbox.routes import MAILBOX_PATH
 from kit.settings import load_settings
 from tests.support.live_server import free_port
@@ -25,6 +25,18 @@ def test_the_port_moves_the_default_issuer_but_never_a_configured_one(tmp_path, 
     assert issuer_on_the_served_port(load_settings(), 8123).issuer == "http://127.0.0.1:8123"
     monkeypatch.setenv("EGATE_ISSUER", "https://id.example.hk")
     assert issuer_on_the_served_port(load_settings(), 8123).issuer == "https://id.example.hk"
+
+
+def test_serve_with_workers_hands_them_the_issuer_on_its_port(tmp_path, monkeypatch):
+    """Each worker builds its app from the environment (egate.app.app_from_environment)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
+    served = []
+    monkeypatch.setattr("egate.cli.uvicorn.run", lambda app, **options: served.append((app, options)))
+    assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
+    assert served[0][0] == "egate.app:app_from_environment" and served[0][1]["workers"] == 2
+    worker = load_settings()
+    assert worker.issuer == "http://127.0.0.1:8123" and not worker.demo
 
 
 @pytest.fixture
