@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -59,6 +60,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     settings = issuer_on_the_served_port(settings, port)
+    if args.demo:
+        settings = settings.model_copy(update={"demo": True})
+    if args.workers > 1:
+        # Each worker reads its settings from the environment (egate.app.app_from_environment):
+        # hand it what this command decided.
+        os.environ["EGATE_ISSUER"] = settings.issuer
+        os.environ["EGATE_DEMO"] = "true" if settings.demo else "false"
     runtime = Runtime.build(settings)
     if migrations.is_behind(runtime.engine):
         if not settings.auto_migrate:
@@ -197,7 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate, then serve all three services")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--demo", action="store_true", help="seed the demo data first")
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the demo data; the demo mailbox (loopback issuer only)"
+    )
     serve.add_argument("--workers", type=int, default=1, help="worker processes (each with its own runtime)")
     serve.set_defaults(handler=cmd_serve)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from forms_hub.demo import seed_demo_forms
 from forms_hub.oidc_client.service import set_client_credentials
 from identity.clients.service import Registration, get_client, register
+from identity.mailbox.routes import MAILBOX_PATH
 from identity.proofing.demo import seed_demo_identities
 from identity.signing.demo import seed_signing_ca
 from kit.db import session_scope
@@ -75,6 +76,10 @@ def seed_demo(runtime: Runtime, progress: Callable[[str], None]) -> None:
     show_code = f"import pyotp; print(pyotp.TOTP('{totp_secret}').now())"
     print(f"      TOTP secret:          {totp_secret}   (base32: add it to an authenticator app)")
     print(f'      its current code:     .venv/bin/python -c "{show_code}"')
+    if runtime.settings.demo_mailbox:
+        print(f"\n  Demo mailbox (the email and SMS messages with their codes): {issuer}{MAILBOX_PATH}")
+    elif runtime.settings.demo:
+        print("\n  No demo mailbox: the issuer is not http on loopback (codes stay in the outbox)")
     print(f"\n  Government forms: {issuer}/forms/")
     print(f"  Phone app: scripts/phone-app bind --identifier '{identifier}'  (then scan/approve)")
     print(f"  Digital signing: CA certificate {issuer}/signing/ca.pem (also in the data directory)")

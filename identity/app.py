@@ -15,6 +15,7 @@ from identity.consent_port import ConsentPort
 from identity.devices import routes as device_routes
 from identity.devices.ciba_ping import CibaPinger, PingSealer
 from identity.failure_format import answer_failure, documented_failure
+from identity.mailbox import routes as mailbox_routes
 from identity.messaging.delivery import Courier, delivery_for
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
@@ -77,6 +78,10 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(account_routes.router)
     app.include_router(proofing_routes.router)
     app.include_router(registration_routes.router)
+    # The demo mailbox exists in demo mode on a developer's machine only: elsewhere, a 404.
+    app.state.demo_mailbox = mailbox_routes.MAILBOX_PATH if settings.demo_mailbox else None
+    if settings.demo_mailbox:
+        app.include_router(mailbox_routes.router)
     install_outage_handlers(app, answer_failure)
     # Framework errors (an unparsable body, invalid input, an unknown path) in problem+json,
     # like the provider's own JSON APIs; the OAuth endpoints parse their own requests.
@@ -88,6 +93,11 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     def home() -> RedirectResponse:
         # Newcomers open the bare address: the account pages sign them in first.
         return RedirectResponse("/account", status_code=303)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> RedirectResponse:
+        # Browsers ask the root for an icon where a page names none (JSON, files, the APIs).
+        return RedirectResponse("/static/favicon.svg", status_code=301)
 
     @app.exception_handler(SignInRequired)
     async def _sign_in_required(request: Request, exc: SignInRequired) -> Response:

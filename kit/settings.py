@@ -127,6 +127,8 @@ class Settings(BaseSettings):
     # such headers are ignored and the TCP peer is the client.
     trusted_proxies: str | None = None
     mail_backend: Literal["console", "file", "smtp"] = "file"
+    # `egate serve --demo` sets it: demo data, and the demo mailbox (see demo_mailbox).
+    demo: bool = False
     smtp_url: str | None = Field(default=None, repr=False)
 
     @field_validator("issuer")
@@ -199,6 +201,13 @@ class Settings(BaseSettings):
         anyone else reaches."""
         parts = urlsplit(self.issuer)
         return parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost")
+
+    @property
+    def demo_mailbox(self) -> bool:
+        """The demo mailbox page shows every message of the outbox, codes included, to whoever
+        asks: only in demo mode, and only where nobody else can reach it (a loopback issuer),
+        so that `--demo` on a real deployment never opens residents' codes to the world."""
+        return self.demo and self.is_development
 
     @property
     def trusted_proxy_networks(self) -> TrustedProxies:

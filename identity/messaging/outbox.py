@@ -7,6 +7,7 @@ encrypted; the subject is clear text and must never carry a code.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from identity.security.keyring import Keyring
 from kit import outbox
 from kit.outbox import EMAIL, SMS, Message
 
-__all__ = ["EMAIL", "SMS", "enqueue", "open_message", "rotate"]
+__all__ = ["EMAIL", "SMS", "QueuedMessage", "enqueue", "latest", "open_message", "rotate"]
 
 RECIPIENT_CONTEXT = "outbox.recipient"
 BODY_CONTEXT = "outbox.body"
@@ -53,6 +54,21 @@ def open_message(keyring: Keyring, row: OutboxMessage) -> Message:
         subject=row.subject,
         body=keyring.fields.decrypt(row.body_encrypted, context=BODY_CONTEXT),
     )
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """A message of the outbox opened, with when it was queued and sent (None: not yet)."""
+
+    message: Message
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def latest(db: Session, keyring: Keyring, limit: int) -> list[QueuedMessage]:
+    """The ``limit`` newest messages, sent or not, newest first (the demo mailbox)."""
+    rows = db.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit))
+    return [QueuedMessage(open_message(keyring, row), row.created_at, row.sent_at) for row in rows]
 
 
 def rotate(db: Session, keyring: Keyring) -> int:

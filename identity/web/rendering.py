@@ -52,7 +52,8 @@ def render(
 
     Templates get ``lang``, ``html_lang``, ``csrf_field()`` (the hidden input),
     ``csrf_token()``, ``error(field)`` (the translated error for a field, from
-    ``context["errors"]``), ``switch_urls`` and whatever ``context`` holds.
+    ``context["errors"]``), ``switch_urls``, ``demo_mailbox`` (the demo mailbox's path in
+    demo mode, else None: identity.app) and whatever ``context`` holds.
     """
     language = i18n.choose_language(request)
     env = environment(language)
@@ -75,6 +76,7 @@ def render(
         "message": lambda code: translate(message_for(code)),
         "switch_urls": i18n.language_switch_urls(request),
         "current_path": request.url.path,
+        "demo_mailbox": getattr(request.app.state, "demo_mailbox", None),
         **(context or {}),
     }
     html = env.get_template(template_name).render(values)

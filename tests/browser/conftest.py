@@ -86,6 +86,7 @@ def site(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> Iter
         tmp,
         database_url=new_database_url(backend, request, tmp),
         issuer=f"http://127.0.0.1:{port}",
+        demo=True,  # as `egate serve --demo` on a developer's machine: the demo mailbox is on
     )
     engine = create_db_engine(settings.effective_database_url)
     migrations.upgrade(engine)

@@ -49,6 +49,7 @@ FORMS_RESIDENT_PAGES = [
     "/forms/submissions/{submission}/receipt",
 ]
 FORMS_OFFICER_PAGES = ["/forms/officer", "/forms/officer/cases/{reference}"]
+DEMO_PAGES = ["/demo/mailbox"]  # egate serve --demo (the site fixture runs in demo mode)
 REGISTRAR_PAGES = ["/staff/registration", "/staff/registration/queue", "/staff/registration/enrol"]
 LANGUAGES = ("en", "zh-HK")
 NARROW, WIDE = 320, 1280
@@ -155,6 +156,10 @@ def test_every_page_reflows_at_320_px_and_passes_axe_in_both_languages(page, new
     page.goto(site.url("/account/verify/phone?lang=en"))  # a developer learns where the code went
     outbox = str(site.runtime.settings.data_dir / "outbox")
     assert outbox in page.locator("#development-outbox").inner_text()
+    page.get_by_role("button", name="Send a new code").click()  # then read it in the mailbox
+    page.get_by_role("link", name="Demo: open the mailbox to read the code").click()
+    assert site.latest_code("+85261234567") in page.locator("#mailbox").inner_text()
+    problems += problems_of(page, site, DEMO_PAGES)
 
     use_forms_session(page, site, forms_session(site, resident["id"]))
     page.goto(site.url("/forms/"))  # the CSRF cookie the API checks

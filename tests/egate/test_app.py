@@ -127,3 +127,13 @@ def test_sql_errors_and_echo_never_carry_bound_parameters(db_engine, caplog):
         connection.rollback()
     assert secret not in str(error.value)
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+def test_every_service_has_a_favicon(runtime):
+    """Browsers ask the origin's /favicon.ico where a page names no icon; the pages name theirs."""
+    with TestClient(create_app(runtime)) as client:
+        root = client.get("/favicon.ico")
+        assert root.status_code == 200 and root.headers["content-type"].startswith("image/svg+xml")
+        for page, icon in (("/signin", "/static/favicon.svg"), ("/forms/", "/forms/static/favicon.svg")):
+            assert f'rel="icon" href="{icon}"' in client.get(page).text
+            assert client.get(icon).headers["content-type"].startswith("image/svg+xml")

@@ -1,9 +1,22 @@
-"""`egate serve --port P`: without EGATE_ISSUER the issuer follows the port actually served."""
+"""`egate serve --port P`: without EGATE_ISSUER the issuer follows the port actually served;
+`--demo` seeds the demo data and opens the demo mailbox, which the banner names."""
 
 from __future__ import annotations
 
-from egate.cli import issuer_on_the_served_port
+import os
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from egate.cli import issuer_on_the_served_port, main
+from identity.mailbox.routes import MAILBOX_PATH
 from kit.settings import load_settings
+from tests.support.live_server import free_port
+
+START_TIMEOUT_SECONDS = 120  # a busy machine with other tests beside
 
 
 def test_the_port_moves_the_default_issuer_but_never_a_configured_one(tmp_path, monkeypatch):
@@ -12,3 +25,63 @@ def test_the_port_moves_the_default_issuer_but_never_a_configured_one(tmp_path, 
     assert issuer_on_the_served_port(load_settings(), 8123).issuer == "http://127.0.0.1:8123"
     monkeypatch.setenv("EGATE_ISSUER", "https://id.example.hk")
     assert issuer_on_the_served_port(load_settings(), 8123).issuer == "https://id.example.hk"
+
+
+def test_serve_with_workers_hands_them_the_issuer_on_its_port(tmp_path, monkeypatch):
+    """Each worker builds its app from the environment (egate.app.app_from_environment)."""
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
+    served = []
+    monkeypatch.setattr("egate.cli.uvicorn.run", lambda app, **options: served.append((app, options)))
+    assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
+    assert served[0][0] == "egate.app:app_from_environment" and served[0][1]["workers"] == 2
+    worker = load_settings()
+    assert worker.issuer == "http://127.0.0.1:8123" and not worker.demo
+
+
+@pytest.fixture
+def served_demo(tmp_path):
+    """`egate serve --demo --port P` as a newcomer runs it: no EGATE_* but a fresh data dir."""
+    port = free_port()
+    env = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    env.update(EGATE_DATA_DIR=str(tmp_path), EGATE_ARGON2_TIME_COST="1", EGATE_ARGON2_MEMORY_KIB="1024")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "egate.cli", "serve", "--demo", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    banner = []
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                pytest.fail("egate serve stopped:\n" + "".join(banner))
+            banner.append(line)
+            if "serving on" in line:
+                break
+        base = f"http://127.0.0.1:{port}"
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/health/live").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        yield base, "".join(banner)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_demo_on_another_port_publishes_it_signs_the_hub_in_there_and_names_the_mailbox(served_demo):
+    base, banner = served_demo
+    assert f"Sign in at {base}/signin" in banner
+    assert f"Demo mailbox (the email and SMS messages with their codes): {base}{MAILBOX_PATH}" in banner
+    assert httpx.get(f"{base}/.well-known/openid-configuration").json()["issuer"] == base
+    # The hub pushes its request to the provider on this port, then sends the browser there.
+    login = httpx.get(f"{base}/forms/auth/login")
+    assert login.status_code == 303 and login.headers["location"].startswith(f"{base}/authorize?")
+    mailbox = httpx.get(f"{base}{MAILBOX_PATH}")
+    assert mailbox.status_code == 200 and 'id="demo-mailbox-notice"' in mailbox.text

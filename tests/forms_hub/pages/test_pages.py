@@ -202,3 +202,25 @@ def test_a_draft_saves_without_the_declaration_which_submit_asks_for_with_every_
     summary = malformed.text.split('class="error-summary"', 1)[1].split("</div>", 1)[0]
     assert "Number of seats must be a whole number" in summary
     assert "You must confirm the declaration" in summary and "Attach Layout plan" in summary
+
+
+def test_radio_and_checkbox_groups_are_fieldsets_named_by_their_legend(client, resident):
+    """A screen reader announces a group's question with each choice (WCAG 1.3.1, H71)."""
+    widgets = set()
+    for slug in ("food-business-licence", "public-toilet-fault-report"):
+        _url, page = start(client, slug)
+        groups = {
+            name: (legend, body)
+            for name, legend, body in re.findall(
+                r'<fieldset id="(\w+)"[^>]*>\s*<legend>(.+?)</legend>(.*?)</fieldset>', page, re.S
+            )
+        }
+        choices = re.findall(r'<input type="(radio|checkbox)" id="[\w-]+" name="(\w+)"', page)
+        grouped = {name for _kind, name in choices if sum(1 for _k, n in choices if n == name) > 1}
+        assert grouped and grouped <= set(groups), (slug, grouped - set(groups))
+        for name in grouped:
+            legend, body = groups[name]
+            inside = set(re.findall(r'<input type="\w+" id="[\w-]+" name="(\w+)"', body))
+            assert legend.strip() and inside == {name}, (slug, name)
+        widgets |= {kind for kind, name in choices if name in grouped}
+    assert widgets == {"radio", "checkbox"}

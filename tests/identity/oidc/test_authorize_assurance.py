@@ -453,3 +453,14 @@ def test_a_demanded_sign_in_then_the_app_ends_at_the_department(db, runtime):
     assert len(final) == 3, final  # the waiting page, the request, the department
     tokens = dept.tokens(browser.client, response.headers["location"])
     assert unverified_claims(tokens["id_token"])["acr"] == ACR_DEVICE
+
+
+# -- the consent page's actions ---------------------------------------------------------------
+
+
+def test_agreeing_is_the_consent_pages_primary_action_and_not_sharing_a_secondary_one(db, runtime):
+    account = resident(db, runtime, level=None)
+    dept = Department(db, runtime)
+    page = signed_in(runtime, db, account).get(dept.authorize_url(scope="openid profile"))
+    buttons = re.findall(r'<button type="submit" name="decision" value="(\w+)" class="([^"]+)">', page.text)
+    assert buttons == [("approve", "button"), ("deny", "button secondary")]
