@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,9 +14,10 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from kit.db import create_db_engine, create_session_factory, session_scope, utcnow
+from kit.db import create_db_engine, create_session_factory, utcnow
 from kit.keys import load_master_key
 from kit.settings import Settings
+from kit.web import request_unit_of_work
 
 
 @dataclass
@@ -55,8 +56,9 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-def _db_session(request: Request) -> Iterator[Session]:
-    yield from session_scope(request.app.state.runtime.sessions)
+async def _db_session(request: Request) -> AsyncIterator[Session]:
+    async with request_unit_of_work(request.app.state.runtime.sessions) as session:
+        yield session
 
 
 # Being replaced by kit.web.DbSession (services stop reaching into the runtime).

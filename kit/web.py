@@ -9,14 +9,14 @@ export reading in short transactions of its own) declares ``sessions: Sessions``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
-
-from kit.db import session_scope
 
 Clock = Callable[[], datetime]
 
@@ -26,10 +26,50 @@ def install_infrastructure(app: FastAPI, *, sessions: sessionmaker[Session], clo
     app.state.clock = clock
 
 
-def _unit_of_work(request: Request) -> Iterator[Session]:
-    # scope="function" below: the commit happens before the response is sent, so nothing
-    # acknowledged to a client can be lost to a failed commit afterwards.
-    yield from session_scope(request.app.state.sessions)
+@asynccontextmanager
+async def request_unit_of_work(sessions: sessionmaker[Session]) -> AsyncIterator[Session]:
+    """The request's unit of work, like ``kit.db.session_scope``: committed when the route
+    finished cleanly, rolled back otherwise; declared with scope="function", so the commit
+    happens before the response is sent and nothing acknowledged can be lost to it.
+
+    Async, so that FastAPI does not hop into a worker thread to open the session and again
+    to close it: a session touches the database only when used, and the routes that do
+    their work in a thread (the token endpoint) commit there. Only a transaction still open
+    at the end goes to a thread to be committed or rolled back, never blocking the loop."""
+    session = sessions()
+    try:
+        yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_roll_back_and_close, session)
+        raise
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_commit_and_close, session)
+    else:
+        session.close()
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _roll_back_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def _unit_of_work(request: Request) -> AsyncIterator[Session]:
+    async with request_unit_of_work(request.app.state.sessions) as session:
+        yield session
 
 
 async def _now(request: Request) -> datetime:

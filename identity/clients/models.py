@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, false
+from sqlalchemy import JSON, BigInteger, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kit.db import Base
@@ -58,3 +58,17 @@ class Client(Base):
     dpop_bound_access_tokens: Mapped[bool] = mapped_column(default=False, server_default=false())
     require_signed_request_object: Mapped[bool] = mapped_column(default=False, server_default=false())
     resources: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class ClientsVersion(Base):
+    """One row: a number that every change to ``idp_clients`` raises in its own transaction.
+
+    Each process keeps the clients it has read (identity/clients/cache.py) and compares this
+    number, one primary-key read, before trusting them: a change made through any replica
+    (or by hand, with ``UPDATE idp_clients_version SET version = version + 1``) is seen by
+    the next request everywhere."""
+
+    __tablename__ = "idp_clients_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=1)

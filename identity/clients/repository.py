@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from identity.clients.models import Client
+from identity.clients.models import Client, ClientsVersion
+from kit.db import table_of
 
 
 def get(db: Session, client_id: str) -> Client | None:
@@ -17,7 +18,36 @@ def get(db: Session, client_id: str) -> Client | None:
 def add(db: Session, client: Client) -> None:
     db.add(client)
     db.flush()
+    raise_version(db)
 
 
 def all_by_id(db: Session) -> Sequence[Client]:
     return db.scalars(select(Client).order_by(Client.client_id)).all()
+
+
+VERSION_ROW = 1
+_VERSIONS = table_of(ClientsVersion)
+_READ_VERSION = select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW)
+
+
+_VERSION_READ = "identity.clients.version"
+
+
+def version(db: Session) -> int:
+    """The clients' version (0 before anything raised it), read once per session: a
+    request that looks a client up twice (authentication, then the token's owner) reads it
+    once."""
+    known: int | None = db.info.get(_VERSION_READ)
+    if known is None:
+        known = db.info[_VERSION_READ] = db.execute(_READ_VERSION).scalar_one_or_none() or 0
+    return known
+
+
+def raise_version(db: Session) -> None:
+    """Called in the transaction of every change to a client (see models.ClientsVersion)."""
+    db.info.pop(_VERSION_READ, None)
+    raised = db.execute(
+        update(_VERSIONS).where(_VERSIONS.c.id == VERSION_ROW).values(version=_VERSIONS.c.version + 1)
+    )
+    if raised.rowcount == 0:  # type: ignore[attr-defined]
+        db.execute(insert(_VERSIONS).values(id=VERSION_ROW, version=1))

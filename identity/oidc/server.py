@@ -43,9 +43,10 @@ from starlette.responses import Response
 
 from identity.accounts import repository as accounts_repository
 from identity.assurance import ACR_DEVICE, AMR_SOFTWARE_KEY, ial_satisfies
+from identity.clients.cache import ClientCache
 from identity.clients.models import Client
 from identity.clients.profiles import code_ttl_seconds
-from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES, get_client
+from identity.clients.service import API_SCOPES, CIBA_GRANT_TYPE, OIDC_SCOPES
 from identity.consent_port import CHANNEL_ID_TOKEN, CHANNEL_INTROSPECTION, ConsentRequest
 from identity.devices.service import AppSigninError, poll_backchannel
 from identity.oidc import dpop, jwks_cache
@@ -525,7 +526,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib shi
     def introspect_token(self, token: TokenRecord) -> dict[str, Any]:
         ctx = current.get()
         row = token.row
-        owner = get_client(ctx.db, row.client_id)
+        owner = self.server.clients.get(ctx.db, row.client_id)
         if owner is None or self.server.account_inactive(row.account_id):
             return {"active": False}
         access_type = "DPoP" if row.dpop_jkt else "Bearer"
@@ -568,6 +569,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
         self.settings = settings
         self.master_key = master_key
         self.session_policy = session_policy
+        self.clients = ClientCache()
         self.register_grant(
             CodeGrant,
             [S256OnlyCodeChallenge(required=True), IDTokenExtension(self), ResourceIndicators(issuer.issuer)],
@@ -600,7 +602,7 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
     # -- Authlib's storage callbacks -------------------------------------------------------
     def query_client(self, client_id: str) -> OAuthClient | None:
         ctx = current.get()
-        row = get_client(ctx.db, client_id) if isinstance(client_id, str) else None
+        row = self.clients.get(ctx.db, client_id) if isinstance(client_id, str) else None
         return OAuthClient(row, self.master_key) if row else None
 
     def generate_token(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
-from identity.clients.service import get_client
 from identity.oidc.adapter import current
 from identity.oidc.provider import OpenIDProvider
 from identity.tokens import repository as tokens_repository
@@ -60,7 +59,7 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             realm=REALM,
             scope="openid",
         )
-    client = get_client(ctx.db, row.client_id)
+    client = provider.server.clients.get(ctx.db, row.client_id)
     if client is None or provider.release.account_inactive(ctx.db, row.account_id):
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
     body = provider.release.userinfo(ctx, row, client, row.account_id)

@@ -1,17 +1,48 @@
 from __future__ import annotations
 
-from sqlalchemy import delete, select
+from datetime import datetime
+from functools import cache
+from typing import Any, NamedTuple
+
+from sqlalchemy import Select, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.throttling.models import LoginThrottle
+from kit.db import table_of
+
+COUNTERS = table_of(LoginThrottle)
 
 
-def get_many(db: Session, keys: list[str]) -> dict[str, LoginThrottle]:
+class CounterReading(NamedTuple):
+    """A counter as read before an attempt: plain values, no ORM object (the read runs on
+    every client authentication, where building and tracking entities cost more than the
+    query)."""
+
+    key: str
+    failures: int
+    last_failure_at: datetime | None
+    locked_until: datetime | None
+    notified_at: datetime | None
+
+
+@cache
+def _reading_statement(count: int) -> Select[Any]:
+    # One statement per number of keys (2 to 4 in practice), with plain bound parameters:
+    # an "expanding" IN would be re-rendered on every execution.
+    keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
+    columns = COUNTERS.c
+    return select(
+        columns.key, columns.failures, columns.last_failure_at, columns.locked_until, columns.notified_at
+    ).where(columns.key.in_(keys))
+
+
+def get_many(db: Session, keys: list[str]) -> dict[str, CounterReading]:
     if not keys:
         return {}
-    rows = db.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-    return {row.key: row for row in rows}
+    parameters = {f"k{i}": key for i, key in enumerate(keys)}
+    rows = db.execute(_reading_statement(len(keys)), parameters)
+    return {row.key: CounterReading(*row) for row in rows}
 
 
 def get_for_update(db: Session, key: str) -> LoginThrottle:

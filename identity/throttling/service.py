@@ -145,13 +145,13 @@ class Assessment:
     counted: tuple[str, ...] = ()
 
 
-def _live(row: LoginThrottle | None, now: datetime) -> int:
+def _live(row: LoginThrottle | repository.CounterReading | None, now: datetime) -> int:
     if row is None or row.last_failure_at is None or now - row.last_failure_at > WINDOW:
         return 0
     return row.failures
 
 
-def _waits_until(row: LoginThrottle | None, now: datetime) -> datetime | None:
+def _waits_until(row: LoginThrottle | repository.CounterReading | None, now: datetime) -> datetime | None:
     failures = _live(row, now)
     if row is None or row.last_failure_at is None or not failures:
         return None
