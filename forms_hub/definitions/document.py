@@ -51,7 +51,24 @@ def _where(path: Any) -> str:
 
 
 def definition_problems(doc: Any) -> list[str]:
-    """Everything wrong with a definition document, one readable line each (empty: valid)."""
+    """Everything wrong with a definition document, one readable line each (empty: valid).
+
+    Checking is pure and costs tens of milliseconds (JSON Schema meta-validation), while the
+    same few documents are checked again and again (the demo forms at every start, a
+    definition re-published): remembered by the document's canonical JSON."""
+    try:
+        canonical = json.dumps(doc, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError):  # not a JSON document at all: nothing to remember it by
+        return _problems(doc)
+    return list(_problems_of_canonical(canonical))
+
+
+@lru_cache(maxsize=128)
+def _problems_of_canonical(canonical: str) -> tuple[str, ...]:
+    return tuple(_problems(json.loads(canonical)))
+
+
+def _problems(doc: Any) -> list[str]:
     problems = _format_problems(doc)
     if problems:
         return problems
