@@ -155,7 +155,7 @@ class DatabaseReadings(Collector):
 def route_template(scope: Scope) -> str:
     """The matched route's template under its mount (``/consent/ledger/entries/{entry_id}``);
     a path no route matched is counted under its mount's prefix, or ``unmatched``."""
-    root_path = scope.get("root_path", "")
+    root_path: str = scope.get("root_path", "")
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
