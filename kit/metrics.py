@@ -22,9 +22,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+import shutil
+import tempfile
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -275,3 +278,22 @@ def install_metrics(
                 return Response("unauthorised\n", 401, headers={"WWW-Authenticate": 'Bearer realm="metrics"'})
             return Response("not found\n", 404, media_type="text/plain")
         return Response(exposition(readings), media_type=CONTENT_TYPE_LATEST)
+
+
+@contextmanager
+def shared_by_workers() -> Iterator[str]:
+    """Multiprocess mode for the worker processes started inside: a fresh directory (stale
+    files from an earlier run would be summed in) named in the environment they inherit,
+    removed afterwards. Workers must be spawned, not forked from a process that already
+    counted (uvicorn spawns them)."""
+    directory = tempfile.mkdtemp(prefix="egate-metrics-")
+    previous = os.environ.get(MULTIPROCESS_DIRECTORY)
+    os.environ[MULTIPROCESS_DIRECTORY] = directory
+    try:
+        yield directory
+    finally:
+        if previous is None:
+            os.environ.pop(MULTIPROCESS_DIRECTORY, None)
+        else:
+            os.environ[MULTIPROCESS_DIRECTORY] = previous
+        shutil.rmtree(directory, ignore_errors=True)
