@@ -3,9 +3,10 @@
 
 For each size it seeds an empty PostgreSQL database with ``bench/seed_volume.py``'s
 :func:`seed` (accounts, sessions, tokens, consents, two integrated ledger entries each),
-starts ``egate serve`` on it (one process, the production argon2id cost), registers a
-department and an audit system, and then, one request at a time, for ``--samples`` residents
-picked at random, measures:
+starts ``egate serve`` on it (one process, the production argon2id cost) and registers a
+department and an audit system. Then, one request at a time, for ``--samples`` residents of
+each size picked at random, the sizes taking turns (so that whatever else loads the machine
+loads every size alike), it measures:
 
 - **sign-in**: ``POST /signin`` with the right password (argon2id verify included);
 - **userinfo**: ``GET /userinfo`` with the department's access token (the release is
@@ -235,38 +236,53 @@ def audit_token(base: str, auditor: tuple[str, str]) -> str:
     return str(granted.json()["access_token"])
 
 
-def measure(base: str, settings: Settings, residents: int, samples: int) -> Timings:
-    department, auditor = clients(settings)
-    picked = random.sample(range(residents), samples + 10)
-    ids = account_ids(settings, picked)
-    timings = Timings()
-    audit = audit_token(base, auditor)
-    audit_at = time.monotonic()
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for n, i in enumerate(picked):
-            if n == 10:  # the first ten warm caches and connections up: not counted
-                timings = Timings()
-                reset_statistics(settings)
-            if time.monotonic() - audit_at > 300:
-                audit, audit_at = audit_token(base, auditor), time.monotonic()
-            http.cookies.clear()
-            signin_page = http.get("/signin")
-            csrf = hidden_fields(signin_page.text)["csrf_token"]
-            form = {"csrf_token": csrf, "identifier": resident_email(i), "password": PASSWORD}
-            signed_in = timings.time(
-                "sign-in", lambda form=form: http.post("/signin?next=/account", data=form)
-            )
-            assert signed_in.status_code == 303, signed_in.text[:300]
-            bearer = {"Authorization": f"Bearer {access_token(http, department)}"}
-            released = timings.time("userinfo", lambda bearer=bearer: http.get("/userinfo", headers=bearer))
-            assert released.status_code == 200, released.text
-            page = timings.time("disclosure page", lambda: http.get("/account/disclosures"))
-            assert page.status_code == 200 and "Transport Department" in page.text, page.text[:300]
-            query = f"/consent/ledger/audit/entries?resident_id={ids[i]}&limit=50"
-            headers = {"Authorization": f"Bearer {audit}"}
-            audited = timings.time("auditor query", lambda q=query, h=headers: http.get(q, headers=h))
-            assert audited.status_code == 200 and audited.json()["entries"], audited.text[:300]
-    return timings
+class Target:
+    """One seeded size, served: the residents to sample, the clients, an HTTP connection."""
+
+    def __init__(self, residents: int, settings: Settings, base: str, samples: int) -> None:
+        self.residents, self.settings, self.base = residents, settings, base
+        self.department, self.auditor = clients(settings)
+        self.picked = random.sample(range(residents), samples + WARM_UP)
+        self.ids = account_ids(settings, self.picked)
+        self.http = httpx.Client(base_url=base, timeout=30)
+        self.audit = audit_token(base, self.auditor)
+        self.audit_at = time.monotonic()
+        self.timings = Timings()
+
+    def one_resident(self, i: int) -> None:
+        http, timings = self.http, self.timings
+        if time.monotonic() - self.audit_at > 300:
+            self.audit, self.audit_at = audit_token(self.base, self.auditor), time.monotonic()
+        http.cookies.clear()
+        signin_page = http.get("/signin")
+        csrf = hidden_fields(signin_page.text)["csrf_token"]
+        form = {"csrf_token": csrf, "identifier": resident_email(i), "password": PASSWORD}
+        signed_in = timings.time("sign-in", lambda: http.post("/signin?next=/account", data=form))
+        assert signed_in.status_code == 303, signed_in.text[:300]
+        bearer = {"Authorization": f"Bearer {access_token(http, self.department)}"}
+        released = timings.time("userinfo", lambda: http.get("/userinfo", headers=bearer))
+        assert released.status_code == 200, released.text
+        page = timings.time("disclosure page", lambda: http.get("/account/disclosures"))
+        assert page.status_code == 200 and "Transport Department" in page.text, page.text[:300]
+        query = f"/consent/ledger/audit/entries?resident_id={self.ids[i]}&limit=50"
+        headers = {"Authorization": f"Bearer {self.audit}"}
+        audited = timings.time("auditor query", lambda: http.get(query, headers=headers))
+        assert audited.status_code == 200 and audited.json()["entries"], audited.text[:300]
+
+
+WARM_UP = 10
+
+
+def measure(targets: list[Target]) -> None:
+    """Round after round, one resident of each size in turn: whatever else loads the machine
+    meanwhile loads every size alike (this machine is shared)."""
+    for n in range(len(targets[0].picked)):
+        if n == WARM_UP:  # caches and connections warmed up: start counting
+            for target in targets:
+                target.timings = Timings()
+                reset_statistics(target.settings)
+        for target in random.sample(targets, len(targets)):
+            target.one_resident(target.picked[n])
 
 
 def reset_statistics(settings: Settings) -> None:
@@ -291,29 +307,12 @@ def sequential_scans(settings: Settings) -> list[tuple[str, int, int, int]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
-def run(new_database: Any, residents: int, samples: int, workdir: Path) -> Timings:
-    data_dir = workdir / f"data-{residents}"
-    data_dir.mkdir()
-    url = new_database()
-    started = time.perf_counter()
-    settings = seed(url, residents, 2, data_dir, report=False)
-    print(f"{residents:,} residents seeded in {time.perf_counter() - started:.0f} s", flush=True)
-    port = free_port()
-    server = serve(settings, port, workdir / f"serve-{residents}.log")
-    try:
-        timings = measure(f"http://127.0.0.1:{port}", settings, residents, samples)
-    finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-    scans = [s for s in sequential_scans(settings) if s[3] >= 1000]
+def report_scans(target: Target) -> None:
+    scans = [s for s in sequential_scans(target.settings) if s[3] >= 1000]
     for name, count, read, live in scans:
-        print(f"  sequential scans of {name} ({live:,} rows): {count}, {read:,} rows read", flush=True)
+        print(f"  {target.residents:,}: sequential scans of {name} ({live:,} rows): {count}, {read:,} read")
     if not scans:
-        print("  no table of 1,000 rows or more was read by a sequential scan", flush=True)
-    return timings
+        print(f"  {target.residents:,}: no table of 1,000 rows or more was read by a sequential scan")
 
 
 def main() -> None:
@@ -324,10 +323,31 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=300, help="residents measured per size")
     args = parser.parse_args()
     sizes = [int(size) for size in args.residents.split(",")]
-    results: dict[int, Timings] = {}
+    servers: list[subprocess.Popen[bytes]] = []
     with tempfile.TemporaryDirectory() as workdir, databases() as new_database:
-        for residents in sizes:
-            results[residents] = run(new_database, residents, args.samples, Path(workdir))
+        try:
+            targets = []
+            for residents in sizes:
+                data_dir = Path(workdir) / f"data-{residents}"
+                data_dir.mkdir()
+                started = time.perf_counter()
+                settings = seed(new_database(), residents, 2, data_dir)
+                print(f"{residents:,} residents seeded in {time.perf_counter() - started:.0f} s", flush=True)
+                port = free_port()
+                servers.append(serve(settings, port, Path(workdir) / f"serve-{residents}.log"))
+                targets.append(Target(residents, settings, f"http://127.0.0.1:{port}", args.samples))
+            measure(targets)
+        finally:
+            for server in servers:
+                server.send_signal(signal.SIGTERM)
+            for server in servers:
+                try:
+                    server.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+        for target in targets:
+            report_scans(target)
+    results = {target.residents: target.timings for target in targets}
     header = f"{'operation':<18}" + "".join(f"{f'{n:,}: p50 / p99 ms':>26}" for n in sizes)
     if len(sizes) > 1:
         header += f"{'p99 ratio':>12}"
@@ -341,7 +361,7 @@ def main() -> None:
             first, last = results[sizes[0]], results[sizes[-1]]
             line += f"{last.percentile(operation, 0.99) / first.percentile(operation, 0.99):>12.2f}"
         print(line)
-    print(f"({args.samples} residents per size, one request at a time)")
+    print(f"({args.samples} residents per size, one request at a time, the sizes interleaved)")
 
 
 if __name__ == "__main__":
