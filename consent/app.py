@@ -13,6 +13,7 @@ from starlette.responses import Response
 from consent.auth import AccessRules, install_access_rules
 from consent.config import ConsentConfig, ledger_origin
 from consent.grants.routes import router as grants_router
+from consent.ledger import metrics as ledger_metrics
 from consent.ledger.dependencies import install_ledger
 from consent.ledger.integrity import BackgroundVerification, LedgerIntegrity, can_run_beside
 from consent.ledger.routes import inconsistent_problem
@@ -23,6 +24,7 @@ from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, Revocat
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import as_problem
+from kit.metrics import contribute
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
 from kit.problems import install_problem_handlers
@@ -103,6 +105,7 @@ def create_app(
         return inconsistent_problem(error).response(request.url.path)
 
     app.state.answer_failure = as_problem
+    contribute(app, ledger_metrics.readings)
     app.include_router(ledger_router)
     app.include_router(grants_router)
     return app

@@ -36,14 +36,17 @@ class IntegrityPolicy:
 @dataclass(frozen=True)
 class SequencerPolicy:
     """How the ledger's sequencer (consent.ledger.sequencer) integrates queued entries: at
-    most ``batch_size`` per batch (one checkpoint each); an idle sequencer looks at the
-    queue every ``interval_seconds``; its lease holds ``lease_seconds`` unrenewed, which is
-    how long a dead sequencer's successor waits at most. ``enabled``: the server runs one."""
+    most ``batch_size`` per batch; an idle sequencer looks at the queue every
+    ``interval_seconds``; it signs a checkpoint at most once per
+    ``checkpoint_interval_seconds`` (0: one per batch), over everything integrated since
+    the last; its lease holds ``lease_seconds`` unrenewed, which is how long a dead
+    sequencer's successor waits at most. ``enabled``: the server runs one."""
 
     enabled: bool = True
     batch_size: int = 5000
     interval_seconds: float = 0.05
     lease_seconds: float = 5.0
+    checkpoint_interval_seconds: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ConsentConfig:
                 batch_size=settings.consent_sequencer_batch_size,
                 interval_seconds=settings.consent_sequencer_interval_seconds,
                 lease_seconds=settings.consent_sequencer_lease_seconds,
+                checkpoint_interval_seconds=settings.consent_checkpoint_interval_seconds,
             ),
             jwks_cache_seconds=settings.consent_jwks_cache_seconds,
             resident_client_ids=(

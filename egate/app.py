@@ -22,6 +22,7 @@ from identity.tokens.dpop_replay import RecordedProofs
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
 from kit.failures import Failure, FailureFormat
+from kit.metrics import MetricsMiddleware, contributed, install_metrics
 from kit.observability import RequestContextMiddleware, configure_logging
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
@@ -98,6 +99,15 @@ def create_app(runtime: Runtime) -> FastAPI:
     root.state.runtime = runtime
     root.state.ledger_integrity = apps["consent"].state.ledger.integrity
     root.include_router(health.router)
+    # Before the mounts: identity's, at the root, would take /metrics otherwise.
+    install_metrics(
+        root,
+        engine=runtime.engine,
+        sessions=runtime.sessions,
+        clock=runtime.clock,
+        token=runtime.settings.metrics_token,
+        sources=[source for app in apps.values() for source in contributed(app)],
+    )
     root.mount(FORMS_PREFIX, apps["forms_hub"])
     root.mount(CONSENT_PREFIX, apps["consent"])
     # The identity provider sits at the root because the issuer's discovery document must be
@@ -131,6 +141,8 @@ def create_app(runtime: Runtime) -> FastAPI:
     )
     root.add_middleware(RequestContextMiddleware)
     root.add_middleware(StrictTransportSecurityMiddleware, issuer=runtime.settings.issuer)
+    # Outermost: counts every answer, the guard's and the deadline's refusals included.
+    root.add_middleware(MetricsMiddleware)
     return root
 
 

@@ -4,6 +4,7 @@ administration commands (registered by the services' own ``cli`` modules)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -23,7 +24,7 @@ from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
 from egate.demo import seed_demo
 from egate.maintenance import run_maintenance
-from kit import keys, migrations
+from kit import keys, metrics, migrations
 from kit.console import progress
 from kit.observability import configure_logging
 from kit.runtime import Runtime
@@ -82,12 +83,21 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         seed_demo(runtime, progress)
     configure_logging(settings.log_level, settings.log_json)
     progress(f"serving on http://{host}:{port} (issuer {settings.issuer})")
-    # Several workers each build their app from the environment (egate.app:app_from_environment).
+    # Several workers each build their app from the environment (egate.app:app_from_environment)
+    # and count into files that any of them reads when scraped (kit/metrics.py).
     app: Any = create_app(runtime) if args.workers <= 1 else "egate.app:app_from_environment"
+    with contextlib.ExitStack() as stack:
+        if args.workers > 1:
+            stack.enter_context(metrics.shared_by_workers())
+        _run_uvicorn(app, args.workers, host, port, settings)
+    return 0
+
+
+def _run_uvicorn(app: Any, workers: int, host: str, port: int, settings: Settings) -> None:
     uvicorn.run(
         app,
-        factory=args.workers > 1,
-        workers=args.workers if args.workers > 1 else None,
+        factory=workers > 1,
+        workers=workers if workers > 1 else None,
         # A worker imports and builds the whole app before it answers the supervisor's
         # health check; on a busy machine that takes longer than uvicorn's 5 s default.
         timeout_worker_healthcheck=60,
@@ -99,7 +109,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # same setting for Forwarded); with none, forwarding headers are ignored.
         **uvicorn_proxy_options(settings),
     )
-    return 0
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:

@@ -40,6 +40,7 @@ from forms_hub.pages import signatures as signature_pages
 from forms_hub.pages import submissions as submission_pages
 from forms_hub.ports import DisclosureRecorder
 from forms_hub.signatures.provider import SigningProvider
+from forms_hub.submissions.models import OutboxMessage
 from forms_hub.submissions.outbox import Mailer
 from forms_hub.submissions.receipts import ReceiptSigner
 from forms_hub.web.page_helpers import failure_page
@@ -48,8 +49,10 @@ from kit.access_tokens import RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import Failure, as_page, as_problem
+from kit.metrics import contribute
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
+from kit.outbox import backlog_readings
 from kit.problems import Problem, install_problem_handlers
 from kit.request_guard import UploadRoute
 from kit.runtime import Runtime
@@ -137,6 +140,7 @@ def create_app(
     document_failures(app, problems_everywhere, validation_content=VALIDATION_PROBLEM_CONTENT)
     app.state.answer_failure = answer_failure
     app.state.upload_routes = upload_routes(config)
+    contribute(app, lambda db, now: backlog_readings("forms_hub", db, OutboxMessage, now))
     install_csrf_refusal(app)
     for router in (*API_ROUTERS, *PAGE_ROUTERS):
         app.include_router(router)

@@ -17,6 +17,7 @@ from identity.devices.ciba_ping import CibaPinger, PingSealer
 from identity.failure_format import answer_failure, documented_failure
 from identity.mailbox import routes as mailbox_routes
 from identity.messaging.delivery import Courier, delivery_for
+from identity.messaging.models import OutboxMessage
 from identity.oidc import routes as oidc_routes
 from identity.oidc.provider import OpenIDProvider
 from identity.privacy import routes as privacy_routes
@@ -34,8 +35,10 @@ from identity.signing.dependencies import Signing
 from identity.web.forms import build_csrf_guard
 from identity.web.rendering import install_web
 from kit.bearer import INVALID_TOKEN, oauth_error_response
+from kit.metrics import contribute
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures
 from kit.outage import install_outage_handlers
+from kit.outbox import backlog_readings
 from kit.problems import install_problem_handlers
 from kit.runtime import Runtime
 from kit.web import install_infrastructure
@@ -88,6 +91,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     install_problem_handlers(app)
     document_failures(app, documented_failure, validation_content=VALIDATION_PROBLEM_CONTENT)
     app.state.answer_failure = answer_failure
+    contribute(app, lambda db, now: backlog_readings("identity", db, OutboxMessage, now))
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

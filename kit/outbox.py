@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import FromClause, select
+from sqlalchemy import FromClause, func, select
 from sqlalchemy.orm import Session
 
+from kit.metrics import Reading
 from kit.purge import delete_batch
 from kit.settings import Settings
 
@@ -176,6 +177,26 @@ def deliver_unsent(
         row.sent_at = now
     db.flush()
     return len(rows)
+
+
+def backlog(db: Session, table: type[Row], now: datetime) -> tuple[int, float]:
+    """How many messages wait unsent, and the oldest one's age in seconds (0 when none):
+    one count over the unsent rows, which delivery keeps few."""
+    columns = table.__table__.c
+    count, oldest = db.execute(
+        select(func.count(), func.min(columns.created_at)).where(columns.sent_at.is_(None))
+    ).one()
+    return int(count), max(0.0, (now - oldest).total_seconds()) if oldest is not None else 0.0
+
+
+def backlog_readings(service: str, db: Session, table: type[Row], now: datetime) -> list[Reading]:
+    """A service's outbox backlog as kit.metrics readings, labelled with the service."""
+    count, age = backlog(db, table, now)
+    labels = {"service": service}
+    return [
+        Reading("outbox_backlog", "Messages waiting in an outbox, by service", count, labels),
+        Reading("outbox_oldest_age_seconds", "Age of the oldest message waiting, by service", age, labels),
+    ]
 
 
 def purge_sent(db: Session, table: type[Row], before: datetime, limit: int) -> int:

@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     # consent lasts, and which first-party clients may read a resident's own entries.
     consent_checkpoint_max_entries: int = Field(default=1000, ge=1)
     consent_checkpoint_max_age_seconds: int = Field(default=60, ge=1)
+    # The sequencer signs at most one checkpoint per this many seconds (0: one per batch):
+    # entries are integrated at once, a quiet log is not signed once per entry.
+    consent_checkpoint_interval_seconds: float = Field(default=1.0, ge=0, le=60)
     consent_remembered_days: int = Field(default=365, ge=1)
     consent_per_request_days: int = Field(default=30, ge=1)
     consent_jwks_cache_seconds: float = Field(default=60.0, ge=0)
@@ -122,6 +125,9 @@ class Settings(BaseSettings):
 
     # The administrator credential (a bearer token): long enough that guessing it is hopeless.
     admin_token: str | None = Field(default=None, repr=False)
+    # The bearer token a Prometheus scraper presents at /metrics (kit/metrics.py); unset:
+    # /metrics answers only loopback clients whose request no proxy relayed.
+    metrics_token: str | None = Field(default=None, repr=False)
     # Reverse proxies / load balancers whose Forwarded or X-Forwarded-For header names the
     # client (comma-separated IPs or CIDR networks; kit/client_address.py). Default: none, so
     # such headers are ignored and the TCP peer is the client.
@@ -141,9 +147,9 @@ class Settings(BaseSettings):
             raise ValueError("must not carry a query or fragment (OpenID Discovery §3)")
         return value.rstrip("/")
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "metrics_token")
     @classmethod
-    def _admin_token_is_long(cls, value: str | None) -> str | None:
+    def _tokens_are_long(cls, value: str | None) -> str | None:
         if value is not None and len(value) < MIN_ADMIN_TOKEN_LENGTH:
             # The message never quotes the value: it is a secret.
             raise ValueError(

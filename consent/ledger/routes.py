@@ -282,7 +282,10 @@ def inclusion_proof(
         position = entry.index
         size = tree_size if tree_size is not None else _default_size(db, ledger)
         if position >= size:
-            raise Problem(
+            # Integrated after the latest checkpoint: the sequencer signs the next one
+            # within EGATE_CONSENT_CHECKPOINT_INTERVAL_SECONDS, so ask again soon.
+            refusal = Problem if tree_size is not None else _AskAgainSoon
+            raise refusal(
                 409,
                 "Entry not covered",
                 f"Entry {position} is not in a tree of size {size};"

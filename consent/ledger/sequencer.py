@@ -33,6 +33,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from consent.config import SequencerPolicy
 from consent.ledger import repository
 from consent.ledger.integrity import LedgerInconsistent
+from consent.ledger.metrics import CHECKPOINTS, INTEGRATED
+from consent.ledger.repository import FrontierRow, LedgerStateError
 from consent.ledger.service import Integrated, Ledger
 from kit.db import DatabaseBusy, session_scope, utcnow
 
@@ -79,6 +81,7 @@ class Sequencer:
         self.leading = False
         self.batches = 0
         self.integrated_entries = 0
+        self.checkpoints = 0
 
     @property
     def _lease(self) -> timedelta:
@@ -86,44 +89,91 @@ class Sequencer:
 
     def step(self) -> Integrated | None:
         """One batch of at most ``policy.batch_size`` entries, or None: nothing queued, or
-        another process holds the lease. A lease about to lapse is renewed even when idle."""
+        another process holds the lease. A lease about to lapse is renewed even when idle.
+
+        A batch is signed only if the last checkpoint is ``checkpoint_interval_seconds``
+        old; otherwise the next batch, or an idle step once that much time has passed,
+        signs over everything integrated meanwhile. Entries are integrated at once either
+        way, so the interval bounds how many checkpoints a log signs, not its lag."""
         now = self.wall()
         with _unit_of_work(self.sessions) as db:
             holder, expires_at = repository.read_lease(db)
             work = repository.has_queued(db)
+            frontier = repository.read_frontier(db)
         held_by_other = holder not in (None, self.holder) and expires_at is not None and expires_at >= now
         if held_by_other:
             self.leading = False
             return None
         fresh = holder == self.holder and expires_at is not None and expires_at - now > self._lease / 2
-        if not work and fresh:
+        sign = self._checkpoint_due(frontier)
+        unsigned = frontier.tree_size > frontier.checkpoint_size
+        if not work and fresh and not (unsigned and sign):
             return None
         batch = None
         with _unit_of_work(self.sessions) as db:
             # Re-taken in the batch's own transaction: a lapsed holder cannot integrate.
             self.leading = repository.take_lease(db, self.holder, now, now + self._lease)
             if self.leading and work:
-                batch = self.ledger.integrate(db, self.clock(), limit=self.policy.batch_size)
+                batch = self.ledger.integrate(db, self.clock(), limit=self.policy.batch_size, sign=sign)
+            elif self.leading and unsigned and sign:
+                self._sign_tail(db)
         if batch is not None:
             committed_at = self.wall()
             self.ledger.integrated(batch)
             self.batches += 1
             self.integrated_entries += batch.count
+            INTEGRATED.inc(batch.count)
+            if batch.checkpoint is not None:
+                self.checkpoints += 1
+                CHECKPOINTS.inc()
             if self.observe is not None:
                 self.observe(batch, committed_at)
         return batch
 
+    def _checkpoint_due(self, frontier: FrontierRow) -> bool:
+        if not self.ledger.can_sign:
+            return False
+        if frontier.checkpoint_at is None:
+            return True
+        interval = timedelta(seconds=self.policy.checkpoint_interval_seconds)
+        return self.clock() - frontier.checkpoint_at >= interval
+
+    def _sign_tail(self, db: Session) -> None:
+        self.ledger.sign_checkpoint(db, self.clock())
+        self.checkpoints += 1
+        CHECKPOINTS.inc()
+
+    def flush(self) -> bool:
+        """Sign a checkpoint over entries integrated since the last one, interval or not (a
+        clean stop, the end of a one-shot drain), if this process holds the lease. Whether
+        one was signed."""
+        if not self.ledger.can_sign:
+            return False
+        now = self.wall()
+        with _unit_of_work(self.sessions) as db:
+            frontier = repository.read_frontier(db)
+            if frontier.tree_size <= frontier.checkpoint_size and frontier.checkpoint_at is not None:
+                return False
+            if frontier.tree_size == 0 or not repository.take_lease(db, self.holder, now, now + self._lease):
+                return False
+            self._sign_tail(db)
+        return True
+
     def drain(self) -> int:
-        """Integrate until the queue is empty (or the lease is another's); entries integrated."""
+        """Integrate until the queue is empty (or the lease is another's), then sign what the
+        last batches left unsigned; entries integrated."""
         total = 0
         while (batch := self.step()) is not None:
             total += batch.count
+        if self.leading:
+            self.flush()
         return total
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: a full batch is followed by the next at once, anything
         else by a pause of ``interval_seconds``. Failures are logged and retried; a ledger
-        found inconsistent stops integrating (the integrity state says why)."""
+        found inconsistent stops integrating (the integrity state says why). A clean stop
+        signs what is integrated but not yet signed."""
         while not stop.is_set():
             try:
                 batch = self.step()
@@ -138,6 +188,11 @@ class Sequencer:
                 batch = None
             if batch is None or batch.count < self.policy.batch_size:
                 stop.wait(self.policy.interval_seconds)
+        if self.leading:
+            try:
+                self.flush()
+            except (LedgerStateError, SQLAlchemyError, DatabaseBusy) as error:
+                log.warning("ledger sequencer could not sign on stopping: %s", type(error).__name__)
 
     def lease(self) -> tuple[str | None, datetime | None]:
         """Who holds the lease, and until when."""

@@ -52,6 +52,7 @@ from consent.ledger.integrity import (
     compact_range,
     with_stored_nodes,
 )
+from consent.ledger.metrics import DISCLOSURES
 from consent.ledger.models import (
     AuditAccess,
     LedgerCheckpoint,
@@ -326,6 +327,11 @@ class Ledger:
         # stored row (see _append_unless_moved), never a source of truth.
         self._frontier_hint: FrontierRow | None = None
 
+    @property
+    def can_sign(self) -> bool:
+        """Whether this ledger holds the master key that opens the checkpoint signing key."""
+        return self._master_key is not None
+
     # -- accepting (the request's transaction) ----------------------------------------------
 
     def enqueue(self, db: Session, disclosure: Disclosure, now: datetime) -> str:
@@ -340,14 +346,15 @@ class Ledger:
         self.integrity.ensure_consistent()
         with repository.appending(db) as storage:
             storage.enqueue([{k: v for k, v in entry.items() if k != "index"} for entry in entries])
+        DISCLOSURES.inc(len(entries))
         return [entry["entry_id"] for entry in entries]
 
     # -- integrating (the sequencer's transaction) ---------------------------------------------
 
     def integrate(self, db: Session, now: datetime, *, limit: int, sign: bool = True) -> Integrated | None:
         """Move up to ``limit`` of the oldest queued entries into the tree, in the caller's
-        transaction, and sign one checkpoint over the result (``sign`` and a master key),
-        once the head check passed on the tree they extend. None when the queue is empty.
+        transaction, once the head check passed on the tree they extend (with a master key),
+        and sign one checkpoint over the result if ``sign``. None when the queue is empty.
 
         The queued rows are taken under the frontier row lock and deleted in the transaction
         that stores them as entries: a sequencer that dies mid-batch leaves them queued."""
@@ -370,9 +377,12 @@ class Ledger:
                         node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
                 moved = _moved(frontier, state)
                 checkpoint = None
-                signing = sign and self._master_key is not None
-                if signing:
+                # The head is checked whenever this ledger could sign, signing or not, so
+                # that the next batch's check starts from this one's tree.
+                verified = self._master_key is not None
+                if verified:
                     self.integrity.check_head(db, state)
+                if sign and verified:
                     checkpoint = self._sign(db, frontier, now)
                     moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
                 storage.save_claimed(claimed, leaves, node_rows, moved)
@@ -387,7 +397,7 @@ class Ledger:
             count=len(claimed),
             tree=frontier,
             checkpoint=checkpoint,
-            verified=signing,
+            verified=verified,
             recorded_at=[row.recorded_at for row in claimed],
         )
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from identity import metrics
 from identity.accounts import repository as accounts_repository
 from identity.assurance import IAL_SELF_ASSERTED
 from identity.backchannel.delivery import LogoutCourierDep, deliver_after
@@ -450,7 +451,10 @@ def _throttled(
 async def token(
     request: Request, db: DbSession, now: Now, provider: ProviderDep, address: ClientAddress
 ) -> Response:
+    grant_type: list[object] = [None]
+
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
+        grant_type[0] = oauth_req.form.get("grant_type")
         refused = provider.dpop.accept(oauth_req, "/token")  # RFC 9449 §5
         if refused is not None:
             return refused
@@ -458,7 +462,9 @@ async def token(
         response = _with_auth_challenge(provider.server.create_token_response(oauth_req))
         return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
-    return await _token_like(request, db, now, address, provider, issue)
+    response = await _token_like(request, db, now, address, provider, issue)
+    metrics.count_token_response(grant_type[0], response.status_code, getattr(response, "body", b""))
+    return response
 
 
 @router.post(

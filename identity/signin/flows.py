@@ -33,6 +33,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from identity import metrics
 from identity.accounts import repository as accounts_repository
 from identity.accounts import service as accounts
 from identity.accounts.models import Account
@@ -110,6 +111,7 @@ def password_signin(
     second_factor = account is not None and accounts.has_totp(account)
     verdict = throttling.assess(db, counters, now, account_waits=not second_factor)
     if verdict.wait_until is not None:
+        metrics.count_signin_failure("password", "locked", now_waits=False)
         return Failed("signin.locked", verdict.wait_until)
     decoy = (
         second_factor and not verdict.known_device and verdict.account_failures >= throttling.FREE_FAILURES
@@ -217,6 +219,7 @@ def second_factor(
     )
     verdict = throttling.assess(db, counters, now)
     if verdict.wait_until is not None:
+        metrics.count_signin_failure("second_factor", "locked", now_waits=False)
         return Failed("signin.locked", verdict.wait_until)
     # A decoy's code is never checked: checking would spend the owner's current TOTP step.
     method = None if decoy else accounts.check_second_factor(db, keyring, account, code, meta, now)
@@ -291,6 +294,8 @@ def _failure(
     error: str,
 ) -> Failed:
     failure = throttling.record_failure(db, counters, now)
+    step = "password" if error == "signin.wrong" else "second_factor"
+    metrics.count_signin_failure(step, "wrong", now_waits=failure.wait_until is not None)
     notice_queued = False
     if account is not None:
         tag = "signin.failure" if error == "signin.wrong" else "signin.second_factor_failure"

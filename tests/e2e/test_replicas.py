@@ -54,6 +54,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIRECT_URI = "https://td.example.gov.hk/callback"
 PASSWORD = "a long demo passphrase"
 ADMIN_TOKEN = "admin-test-token-0123456789abcdef-xyz"
+METRICS_TOKEN = "metrics-test-token-0123456789abcdef-xyz"
 
 
 @dataclass
@@ -139,6 +140,7 @@ def deployment(request, tmp_path) -> Iterator[Deployment]:
         "EGATE_ISSUER": issuer,
         "EGATE_DATA_DIR": str(tmp_path),
         "EGATE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "EGATE_METRICS_TOKEN": METRICS_TOKEN,
         "EGATE_TRUSTED_PROXIES": "127.0.0.1",
         "EGATE_LOG_LEVEL": "warning",
         "EGATE_CONSENT_SEQUENCER_LEASE_SECONDS": "1",
@@ -360,3 +362,15 @@ def test_two_replicas_behind_haproxy_share_everything_and_the_sequencer_fails_ov
     report = verify_export(ledger.export_lines(d.runtime.sessions), vkey)
     assert report.ok, report.first_error
     assert report.entries_checked == entries >= 10 + released
+
+    # /metrics through the proxy: only with the deployment's token; the survivor's grant
+    # counted, the ledger's queue read empty from the shared database.
+    assert requests.get(f"{d.base}/metrics", timeout=20).status_code == 401
+    scraped = requests.get(
+        f"{d.base}/metrics",
+        headers=d.via(survivor) | {"Authorization": f"Bearer {METRICS_TOKEN}"},
+        timeout=20,
+    )
+    assert scraped.status_code == 200
+    assert 'egate_token_grants_total{grant_type="authorization_code"}' in scraped.text
+    assert "egate_ledger_queue_depth 0.0" in scraped.text

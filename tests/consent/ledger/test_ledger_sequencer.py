@@ -74,7 +74,9 @@ def test_writers_and_two_sequencers_integrate_every_entry_once(backend, request,
         migrations.upgrade(engine)
         sessions = create_session_factory(engine)
         ledger = new_ledger()
-        policy = SequencerPolicy(batch_size=25, interval_seconds=0.005, lease_seconds=0.5)
+        policy = SequencerPolicy(
+            batch_size=25, interval_seconds=0.005, lease_seconds=0.5, checkpoint_interval_seconds=0
+        )
         first, second = (Sequencer(ledger, sessions, policy, holder=name) for name in ("first", "second"))
         accepted: list[str] = []
         errors: list[BaseException] = []
@@ -135,7 +137,7 @@ def test_writers_and_two_sequencers_integrate_every_entry_once(backend, request,
 def test_a_standby_waits_for_the_lease_then_takes_over(session_factory, now):
     ledger = new_ledger()
     clock = {"now": now}
-    policy = SequencerPolicy(lease_seconds=5.0)
+    policy = SequencerPolicy(lease_seconds=5.0, checkpoint_interval_seconds=0)
 
     def sequencer(name: str) -> Sequencer:
         return Sequencer(ledger, session_factory, policy, holder=name, wall=lambda: clock["now"])
@@ -183,6 +185,54 @@ def test_an_idle_leader_renews_its_lease_only_when_half_spent(session_factory, n
     clock["now"] = now + timedelta(seconds=6)
     leader.step()
     assert leader.lease() == ("a", now + timedelta(seconds=16))
+
+
+def test_entries_arriving_within_the_checkpoint_interval_share_one_checkpoint(session_factory, now):
+    """A quiet log is not signed once per entry: each entry is integrated at once, and one
+    checkpoint a second covers whatever was integrated since the last."""
+    clock = {"now": now}
+    ledger = new_ledger()
+    sequencer = Sequencer(
+        ledger,
+        session_factory,
+        SequencerPolicy(checkpoint_interval_seconds=1.0),
+        holder="only",
+        clock=lambda: clock["now"],
+        wall=lambda: clock["now"],
+    )
+
+    def release() -> str:
+        with unit_of_work(session_factory) as db:
+            return ledger.enqueue(db, disclosure(), now)
+
+    def checkpoint_sizes() -> list[int]:
+        with session_factory() as db:
+            return [c.tree_size for c in db.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.id))]
+
+    accepted = [release()]
+    first = sequencer.step()
+    assert first.count == 1 and first.checkpoint is not None  # the first of a quiet period: at once
+    for tenth in range(1, 10):  # nine more within the second that follows
+        clock["now"] = now + timedelta(seconds=tenth / 10)
+        accepted.append(release())
+        batch = sequencer.step()
+        assert batch.count == 1 and batch.checkpoint is None  # integrated, not signed
+        with session_factory() as db:
+            assert repository.read_frontier(db).tree_size == tenth + 1
+    assert sequencer.step() is None and checkpoint_sizes() == [1]
+    clock["now"] = now + timedelta(seconds=1.05)
+    assert sequencer.step() is None  # nothing to integrate; the interval is over: signed
+    assert checkpoint_sizes() == [1, 10]
+    clock["now"] = now + timedelta(seconds=5)
+    assert sequencer.step() is None and checkpoint_sizes() == [1, 10]  # nothing new, nothing signed
+    accepted.append(release())
+    assert sequencer.step().checkpoint is not None  # quiet for a while: signed at once
+    # A one-shot drain leaves no entry unsigned, whatever the interval.
+    clock["now"] = now + timedelta(seconds=5.2)
+    accepted += [release(), release()]
+    assert sequencer.drain() == 2
+    assert checkpoint_sizes() == [1, 10, 11, 13] and sequencer.checkpoints == 4
+    assert check_tree(session_factory, ledger, set(accepted)) == 4  # the export verifies offline
 
 
 def test_a_release_commits_while_the_sequencer_holds_the_frontier(request, tmp_path):
