@@ -1,10 +1,14 @@
 """English and Traditional Chinese (Hong Kong) pages, through Babel: one way for every service.
 
-Each service keeps its OWN catalogues (``<package>/web/locales/<locale>/LC_MESSAGES/messages.po``,
-the source of truth that translators edit) and wraps them in a :class:`Catalogues`. They are
-read with ``babel.messages.pofile.read_po`` when first needed and compiled in memory
-(``write_mo`` into a buffer, then ``babel.support.Translations``), so there is no compile step
-at install time and no ``.mo`` file to keep in step.
+ONE catalogue serves identity, consent and forms_hub: ``kit/locales/<locale>/LC_MESSAGES/messages.po``
+(:data:`CATALOGUES`), the source of truth that translators edit. ``pybabel extract`` at the
+repository's root (``babel.cfg`` and ``[tool.babel.extract_messages]`` in pyproject.toml) finds
+every msgid: ``_()``/``gettext``/``pgettext`` in the Jinja templates, and in Python the markers
+:func:`N_` and :func:`pN_` where a message is defined far from the page that translates it
+(message codes, status names, error titles); tests/kit/test_catalogue.py keeps the catalogue
+complete. The ``.po`` is read with ``babel.messages.pofile.read_po`` when first needed and
+compiled in memory (``write_mo`` into a buffer, then ``babel.support.Translations``), so there
+is no compile step at install time and no ``.mo`` file to keep in step.
 
 Choosing the language (first match wins): an explicit ``?lang=`` (the language switch, which
 also sets the ``lang`` cookie), the ``lang`` cookie (shared by every service on the site, so a
@@ -127,6 +131,21 @@ class Catalogues:
 
     def pgettext(self, language: str, context: str, message: str) -> str:
         return str(self.translations(language).pgettext(context, message))
+
+
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+CATALOGUES = Catalogues(LOCALES_DIR)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for ``pybabel extract`` where it is defined; it is translated where it
+    is shown (``CATALOGUES.gettext`` or ``_()`` in a template)."""
+    return message
+
+
+def pN_(context: str, message: str) -> str:
+    """Mark ``message`` under ``context`` (a msgctxt) for extraction; translate it with pgettext."""
+    return message
 
 
 def page_environment(loader: BaseLoader, translations: NullTranslations) -> Environment:

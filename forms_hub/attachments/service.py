@@ -25,6 +25,7 @@ from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
 from forms_hub.attachments.storage import AttachmentStorage, StoredFileDamaged
 from forms_hub.definitions.document import FormDocument
 from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, NotFound
+from kit.i18n import N_
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\u3400-\u9fff]+")
 TYPE_NAMES = {
@@ -125,7 +126,7 @@ def accept(
 def get_attachment(db: Session, submission_id: str, attachment_id: str) -> Attachment:
     attachment = attachments.get(db, attachment_id) if attachment_id and len(attachment_id) <= 32 else None
     if attachment is None or attachment.submission_id != submission_id:
-        raise NotFound("No such attachment.")
+        raise NotFound(N_("No such attachment."))
     return attachment
 
 
@@ -136,7 +137,7 @@ def read_file(storage: AttachmentStorage, attachment: Attachment) -> bytes:
     Raises StoredFileDamaged."""
     data = storage.get(attachment.storage_key)
     if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), attachment.sha256):
-        raise StoredFileDamaged("The stored file is damaged.")
+        raise StoredFileDamaged(N_("The stored file is damaged."))
     return data
 
 

@@ -54,6 +54,7 @@ from forms_hub.web.page_helpers import (
     signed_in_resident,
 )
 from forms_hub.web.rendering import error_page, redirect, render
+from kit.i18n import N_
 from kit.web import DbSession, Now
 
 router = page_router()
@@ -164,7 +165,7 @@ async def edit_post(
         return sign_in_redirect(request)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > config.max_upload_bytes + FORM_OVERHEAD_BYTES:
-        return error_page(request, 413, "The files are too large.")
+        return error_page(request, 413, N_("The files are too large."))
     form = await request.form(max_files=20, max_fields=500)
     check_csrf(request, form)
     action = form.get("action", "save")

@@ -24,9 +24,10 @@ from forms_hub.dependencies import csrf_guard_of, site_of
 from forms_hub.oidc_client.service import SESSION_COOKIE
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard, origin_of
+from kit.i18n import N_
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-CSRF_REFUSED = "This form has expired. Go back, reload the page and try again."
+CSRF_REFUSED = N_("This form has expired. Go back, reload the page and try again.")
 
 
 def build_csrf_guard(master_key: bytes, site: Site) -> CsrfGuard:
@@ -92,13 +93,15 @@ def render(
     return response
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {404: "Page not found"}
+def error_page(
+    request: Request, status: int, message: str, values: dict[str, Any] | None = None
+) -> HTMLResponse:
+    """A page saying what went wrong, in the page's language: ``message`` is a msgid of the
+    catalogue (marked with ``N_``), its ``%(name)s`` placeholders filled from ``values``."""
+    text = hub_i18n.gettext(i18n.choose_language(request), message)
+    title = N_("Page not found") if status == 404 else N_("Something went wrong")
     return render(
-        request,
-        "error.html",
-        {"title": titles.get(status, "Something went wrong"), "message": message},
-        status,
+        request, "error.html", {"title": title, "message": text % values if values else text}, status
     )
 
 
