@@ -17,7 +17,9 @@ class FormsError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, message: str, *, values: Mapping[str, Any] | None = None, **extensions: Any) -> None:
+    def __init__(
+        self, message: str, /, *, values: Mapping[str, Any] | None = None, **extensions: Any
+    ) -> None:
         self.message = message
         self.values = dict(values or {})
         self.detail = message % self.values if self.values else message
