@@ -37,7 +37,7 @@ TYPE_NAMES = {
 }
 
 
-def _rejected(slot: str, en: str, zh: str, **extensions: object) -> AttachmentRejected:
+def _rejected(slot: str, en: str, zh: str, **extensions: Any) -> AttachmentRejected:
     return AttachmentRejected(en, field=slot, message={"en": en, "zh-HK": zh}, **extensions)
 
 

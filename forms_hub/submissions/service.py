@@ -365,7 +365,32 @@ def _hand_over(
         or f"Application made by the resident ({definition.slug} v{definition.version})",
         request_id=request_id,
         now=now,
+        texts=disclosure_texts(doc, definition.version, fields),
     )
+
+
+def disclosure_texts(doc: FormDocument, version: int, fields: Sequence[str]) -> dict[str, Any]:
+    """What the resident's disclosure record shows for a hand-over, in both languages: the
+    form's purpose, each answer or file by its label on the form and, for a form without a
+    legal basis of its own, the application itself (by the form's title, not its slug)."""
+    labels: dict[str, dict[str, str]] = {}
+    for name in fields:
+        if name.startswith("attachment:"):
+            slot = doc.attachment(name.removeprefix("attachment:"))
+            label = slot.get("label") if slot else None
+        else:
+            field = doc.fields.get(name)
+            label = field.label if field else None
+        if label:
+            labels[name] = {"en": label.get("en", name), "zh-HK": label.get("zh-HK", name)}
+    texts: dict[str, Any] = {"purpose": doc.purpose, "fields": labels}
+    if not doc.legal_basis:  # a form's own legal basis is written in one language only
+        title = doc.title
+        texts["legal_basis"] = {
+            "en": f"Application made by the resident ({title['en']}, version {version})",
+            "zh-HK": f"居民提出的申請（{title.get('zh-HK', title['en'])}，第 {version} 版）",
+        }
+    return texts
 
 
 def submit(

@@ -40,7 +40,7 @@ def build_csrf_guard(master_key: bytes, site: Site) -> CsrfGuard:
 
 @cache
 def environment(lang: str) -> Environment:
-    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), hub_i18n.CATALOGUES.translations(lang))
+    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), i18n.CATALOGUES.translations(lang))
     env.globals.update(
         t=lambda pair: hub_i18n.pick(pair, lang),
         status_name=lambda status: hub_i18n.status_name(status, lang),

@@ -53,6 +53,15 @@ CHANNEL = "signature"
 # What a department relies on to ask (the ledger's legal basis for a request and a refusal);
 # an approval is the resident's own consent, given in the app.
 REQUEST_BASIS = "Electronic Transactions Ordinance (Cap. 553): request for a digital signature"
+REQUEST_BASIS_ZH = "《電子交易條例》（第553章）：要求數碼簽署"
+# What the resident's disclosure record shows for each outcome in Chinese (the entry keeps
+# its English words; consent.ledger.texts).
+OUTCOME_ZH = {
+    "requested": "已要求簽署",
+    APPROVED: "已簽署",
+    DECLINED: "已拒絕簽署",
+    EXPIRED: "簽署要求已過期",
+}
 REQUEST_FIELDS = ("signature_request",)
 # An approved signature hands the department the signature and the certificate, which names
 # the resident.
@@ -111,6 +120,7 @@ def _record(
     *,
     grant_id: str | None = None,
 ) -> None:
+    purpose = f"Signature {outcome}: document sha256:{request.document_sha256}"
     consent.record_disclosure(
         db,
         resident_id=request.account_id,
@@ -118,11 +128,18 @@ def _record(
         department=request.department,
         channel=CHANNEL,
         fields=SIGNATURE_FIELDS if outcome == APPROVED else REQUEST_FIELDS,
-        purpose=f"Signature {outcome}: document sha256:{request.document_sha256}",
+        purpose=purpose,
         grant_id=grant_id,
         legal_basis=None if grant_id else REQUEST_BASIS,
         request_id=f"signature-{request.id}",
         now=now,
+        texts={
+            "purpose": {
+                "en": purpose,
+                "zh-HK": f"{OUTCOME_ZH.get(outcome, outcome)}：文件 sha256:{request.document_sha256}",
+            },
+            "legal_basis": {"en": REQUEST_BASIS, "zh-HK": REQUEST_BASIS_ZH},
+        },
     )
 
 

@@ -163,6 +163,13 @@ MESSAGES: dict[str, str] = {
     "event.signing.certificate_revoked": N_("Signing certificate revoked at your request"),
     "event.signing.approved": N_("Document signed in the app"),
     "event.signing.declined": N_("Signature request declined in the app"),
+    # --- i18n ---
+    "event.account.guessed_at": N_("Many wrong passwords were tried for your account"),
+    "event.app.approved": N_("Sign-in approved in the app"),
+    "event.app.denied": N_("Sign-in refused in the app"),
+    "event.consent.revoked": N_("Consent withdrawn"),
+    "event.device.bound": N_("Phone app linked to your account"),
+    "event.device.removed": N_("Phone app removed from your account"),
 }
 
 
