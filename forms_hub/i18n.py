@@ -64,6 +64,15 @@ LEVEL_NEEDED_NAMES = {
     "in_person": pN_("identity level needed", "An identity proofed in person"),
 }
 
+# Who made a change in a case's history.
+ACTOR_CONTEXT = "actor"
+ACTOR_NAMES = {
+    "resident": pN_("actor", "Resident"),
+    "officer": pN_("actor", "Officer"),
+    "department_system": pN_("actor", "Department's system"),
+    "system": pN_("actor", "The forms hub"),
+}
+
 
 def gettext(lang: str, message: str) -> str:
     return CATALOGUES.gettext(lang, message)
@@ -95,6 +104,10 @@ def licence_status_name(status: str, lang: str) -> str:
 
 def action_name(action: str, lang: str) -> str:
     return _named(ACTION_NAMES, ACTION_CONTEXT, action, lang)
+
+
+def actor_name(kind: str, lang: str) -> str:
+    return _named(ACTOR_NAMES, ACTOR_CONTEXT, kind, lang)
 
 
 def identity_level_name(level: str, lang: str) -> str:

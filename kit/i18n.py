@@ -148,10 +148,37 @@ def pN_(context: str, message: str) -> str:
     return message
 
 
+# Departments by code, for every page that names one (a person reads the name, never the code).
+DEPARTMENT_NAMES = {
+    "FEHD": N_("Food and Environmental Hygiene Department"),
+    "TD": N_("Transport Department"),
+    "IRD": N_("Inland Revenue Department"),
+    "SWD": N_("Social Welfare Department"),
+    "IMMD": N_("Immigration Department"),
+    "REG": N_("e-Gateway registration office"),
+    "HKPF": N_("Hong Kong Police Force"),
+    "HD": N_("Housing Department"),
+    "DH": N_("Department of Health"),
+    "LCSD": N_("Leisure and Cultural Services Department"),
+    "EPD": N_("Environmental Protection Department"),
+    "LANDSD": N_("Lands Department"),
+    "FORMSHUB": N_("e-Gateway forms"),
+    "EGATE": N_("e-Gateway"),
+    "DEMO": N_("Demonstration service"),
+}
+
+
+def department_name(translations: NullTranslations, code: str | None) -> str:
+    """The department's name in the catalogue's language; an unknown code is shown as it is."""
+    english = DEPARTMENT_NAMES.get((code or "").upper())
+    return translations.gettext(english) if english else code or ""
+
+
 def page_environment(loader: BaseLoader, translations: NullTranslations) -> Environment:
     """A Jinja2 environment for one language: autoescaped HTML, ``{{ _("...") }}``,
     ``gettext``/``pgettext`` through Jinja's i18n extension (new-style: ``%(name)s``
-    placeholders are filled and escaped by Jinja itself).
+    placeholders are filled and escaped by Jinja itself), ``department_name(code)`` and the
+    ``hkt`` filter.
 
     Translated strings come from our own catalogues and are trusted as markup; never pass
     text a user typed to ``_()``.
@@ -166,6 +193,7 @@ def page_environment(loader: BaseLoader, translations: NullTranslations) -> Envi
     # Added to the environment by the i18n extension at run time, so unknown to the type checker.
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.globals["department_name"] = lambda code: department_name(translations, code)
     env.filters["hkt"] = hong_kong_time
     return env
 

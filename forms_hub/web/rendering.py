@@ -46,6 +46,7 @@ def environment(lang: str) -> Environment:
         status_name=lambda status: hub_i18n.status_name(status, lang),
         licence_status_name=lambda status: hub_i18n.licence_status_name(status, lang),
         action_name=lambda action: hub_i18n.action_name(action, lang),
+        actor_name=lambda kind: hub_i18n.actor_name(kind, lang),
         identity_level_name=lambda level: hub_i18n.identity_level_name(level, lang),
         level_needed_name=lambda level: hub_i18n.level_needed_name(level, lang),
         notification_text=lambda n: hub_i18n.notification_text(n.kind, n.params, lang),
