@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from forms_hub import i18n as hub_i18n
 from forms_hub.assurance import IN_PERSON, assurance_of, level_satisfies
 from forms_hub.attachments import repository as attachments_repository
 from forms_hub.attachments.models import Attachment
@@ -331,7 +332,7 @@ def _completeness_errors(
                 {
                     "field": slot["name"],
                     "code": "required",
-                    "message": {"en": f"Attach {label['en']}", "zh-HK": f"請附上{label['zh-HK']}"},
+                    "message": hub_i18n.bilingual(N_("Attach {label}"), label=label),
                 }
             )
     return errors
