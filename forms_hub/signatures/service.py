@@ -27,7 +27,7 @@ from forms_hub.crypto import Sealer
 from forms_hub.signatures.models import SubmissionSignature
 from forms_hub.signatures.provider import Credentials, SigningProvider, SigningUnavailable
 from forms_hub.signatures.receipt_pdf import receipt_pdf
-from kit.i18n import N_
+from kit.i18n import CATALOGUES, CHINESE, ENGLISH, LANGUAGES, N_, department_name
 
 PENDING, APPROVED, UNAVAILABLE = "pending", "approved", "unavailable"
 MAX_PDF_BYTES = 1024 * 1024
@@ -53,8 +53,10 @@ def ask(
     submission's view); a refusal (no signing certificate, the provider down) is kept as
     ``unavailable`` with the reason, and the submission stands."""
     form = view["form"]
-    summary_en = f"Application {view['reference']}: {form['title']['en']} ({view['department']})"
-    summary_zh = f"申請 {view['reference']}：{form['title']['zh-HK']}（{view['department']}）"
+    code = view["department"]
+    department = {lang: department_name(CATALOGUES.translations(lang), code) for lang in LANGUAGES}
+    summary_en = f"Application {view['reference']}: {form['title']['en']} ({department[ENGLISH]})"
+    summary_zh = f"申請 {view['reference']}：{form['title']['zh-HK']}（{department[CHINESE]}）"
     try:
         request_id: str | None = signing.ask(
             credentials, sub=sub, pdf=receipt_pdf(view), summary_en=summary_en, summary_zh=summary_zh
