@@ -26,16 +26,17 @@ from consent.ledger.service import Disclosure, Ledger, LedgerStateError
 from consent.ledger.texts import ShownDisclosure
 from kit.db import utcnow
 from kit.failures import RETRY_AFTER_SECONDS, Failure, FailureFormat
+from kit.i18n import N_
 from kit.runtime import Runtime
 
 LEDGER_REFUSED = Failure(
     503,
-    "Service unavailable",
-    "The disclosure ledger failed its integrity check, so nothing can be released just now."
-    " Nothing was changed.",
+    N_("Service unavailable"),
+    N_(
+        "The disclosure ledger failed its integrity check, so nothing can be released just now."
+        " Nothing was changed."
+    ),
     "temporarily_unavailable",
-    "服務暫時未能提供",
-    "披露紀錄未能通過完整性檢查，暫時未能發放任何資料。資料沒有任何改動。",
     {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
 )
 
