@@ -31,7 +31,7 @@ from forms_hub.oidc_client.provider import ProviderClient, ProviderError
 from forms_hub.oidc_client.service import StoredTokens
 from forms_hub.submissions.models import Submission
 from forms_hub.submissions.records import ensure_editable, open_answers, seal_answers
-from kit.i18n import N_
+from kit.i18n import CATALOGUES, N_
 
 
 def claim_value(userinfo: Mapping[str, Any], claim: str) -> str | None:
@@ -64,7 +64,7 @@ def prefill_rows(doc: FormDocument, lang: str) -> list[dict[str, Any]]:
             "field": name,
             "label": doc.fields[name].label[lang],
             "claim": claim,
-            "claim_label": CLAIM_LABELS[claim][lang],
+            "claim_label": CATALOGUES.gettext(lang, CLAIM_LABELS[claim]),
             "verifiable": claim in VERIFIABLE_CLAIMS,
         }
         for name, claim in doc.prefill.items()
