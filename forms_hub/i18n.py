@@ -78,18 +78,6 @@ def gettext(lang: str, message: str) -> str:
     return CATALOGUES.gettext(lang, message)
 
 
-def bilingual(template: str, **values: Any) -> dict[str, str]:
-    """``template`` (a msgid with ``{name}`` placeholders) in English and Chinese, each filled
-    with ``values``; a value given as ``{"en": .., "zh-HK": ..}`` is taken in each language.
-    For messages an API returns in both languages (answer and file errors)."""
-    return {
-        lang: CATALOGUES.gettext(lang, template).format(
-            **{k: v.get(lang, v.get(ENGLISH, "")) if isinstance(v, dict) else v for k, v in values.items()}
-        )
-        for lang in (ENGLISH, CHINESE)
-    }
-
-
 def pick(pair: tuple[str, str] | dict[str, str] | None, lang: str) -> str:
     """The ``lang`` text of a bilingual label from a form definition."""
     if pair is None:

@@ -22,6 +22,7 @@ import io
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
@@ -146,6 +147,27 @@ def N_(message: str) -> str:
 def pN_(context: str, message: str) -> str:
     """Mark ``message`` under ``context`` (a msgctxt) for extraction; translate it with pgettext."""
     return message
+
+
+def bilingual(message: str, **values: Any) -> dict[str, str]:
+    """``message`` (a msgid with ``{name}`` placeholders) in each language, filled with
+    ``values``; a value given as ``{"en": .., "zh-HK": ..}`` is taken in each language. For
+    what goes out in both languages at once: an API's message for a person, an email."""
+    return {
+        language: CATALOGUES.gettext(language, message).format(
+            **{
+                k: v.get(language, v.get(ENGLISH, "")) if isinstance(v, dict) else v
+                for k, v in values.items()
+            }
+        )
+        for language in LANGUAGES
+    }
+
+
+def in_both(message: str, separator: str = "\n", **values: Any) -> str:
+    """English, then Traditional Chinese, in one text: for a message sent without knowing the
+    reader's language (email and SMS), as Hong Kong government messages are written."""
+    return separator.join(bilingual(message, **values).values())
 
 
 # Departments by code, for every page that names one (a person reads the name, never the code).

@@ -25,8 +25,7 @@ from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
 from forms_hub.attachments.storage import AttachmentStorage, StoredFileDamaged
 from forms_hub.definitions.document import FormDocument
 from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, NotFound
-from forms_hub.i18n import bilingual
-from kit.i18n import N_
+from kit.i18n import N_, bilingual
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\u3400-\u9fff]+")
 TYPE_NAMES = {

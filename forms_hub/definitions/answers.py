@@ -11,8 +11,7 @@ from jsonschema.exceptions import ValidationError
 
 from forms_hub.crypto import canonical_json, sha256_hex
 from forms_hub.definitions.document import FormDocument
-from forms_hub.i18n import bilingual
-from kit.i18n import CATALOGUES, CHINESE, ENGLISH, N_, pN_
+from kit.i18n import CATALOGUES, CHINESE, ENGLISH, N_, bilingual, pN_
 
 FORM_ERROR_FIELD = "_form"
 

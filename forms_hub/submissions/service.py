@@ -13,7 +13,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from forms_hub import i18n as hub_i18n
 from forms_hub.assurance import IN_PERSON, assurance_of, level_satisfies
 from forms_hub.attachments import repository as attachments_repository
 from forms_hub.attachments.models import Attachment
@@ -56,7 +55,7 @@ from forms_hub.submissions.records import (
     record_event,
     seal_answers,
 )
-from kit.i18n import N_
+from kit.i18n import N_, bilingual
 
 MAX_REASON_LENGTH = 2000
 NOTICE_NEWER_VERSION = "newer_version"
@@ -332,7 +331,7 @@ def _completeness_errors(
                 {
                     "field": slot["name"],
                     "code": "required",
-                    "message": hub_i18n.bilingual(N_("Attach {label}"), label=label),
+                    "message": bilingual(N_("Attach {label}"), label=label),
                 }
             )
     return errors
