@@ -27,7 +27,7 @@ from forms_hub.crypto import Sealer
 from forms_hub.signatures.models import SubmissionSignature
 from forms_hub.signatures.provider import Credentials, SigningProvider, SigningUnavailable
 from forms_hub.signatures.receipt_pdf import receipt_pdf
-from kit.i18n import CATALOGUES, CHINESE, ENGLISH, LANGUAGES, N_, department_name
+from kit.i18n import CATALOGUES, CHINESE, ENGLISH, LANGUAGES, N_, bilingual, department_name
 
 PENDING, APPROVED, UNAVAILABLE = "pending", "approved", "unavailable"
 MAX_PDF_BYTES = 1024 * 1024
@@ -55,8 +55,13 @@ def ask(
     form = view["form"]
     code = view["department"]
     department = {lang: department_name(CATALOGUES.translations(lang), code) for lang in LANGUAGES}
-    summary_en = f"Application {view['reference']}: {form['title']['en']} ({department[ENGLISH]})"
-    summary_zh = f"申請 {view['reference']}：{form['title']['zh-HK']}（{department[CHINESE]}）"
+    summary = bilingual(
+        N_("Application {reference}: {title} ({department})"),
+        reference=view["reference"],
+        title=form["title"],
+        department=department,
+    )
+    summary_en, summary_zh = summary[ENGLISH], summary[CHINESE]
     try:
         request_id: str | None = signing.ask(
             credentials, sub=sub, pdf=receipt_pdf(view), summary_en=summary_en, summary_zh=summary_zh

@@ -386,10 +386,9 @@ def disclosure_texts(doc: FormDocument, version: int, fields: Sequence[str]) -> 
     texts: dict[str, Any] = {"purpose": doc.purpose, "fields": labels}
     if not doc.legal_basis:  # a form's own legal basis is written in one language only
         title = doc.title
-        texts["legal_basis"] = {
-            "en": f"Application made by the resident ({title['en']}, version {version})",
-            "zh-HK": f"居民提出的申請（{title.get('zh-HK', title['en'])}，第 {version} 版）",
-        }
+        texts["legal_basis"] = bilingual(
+            N_("Application made by the resident ({title}, version {version})"), title=title, version=version
+        )
     return texts
 
 
