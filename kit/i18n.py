@@ -5,10 +5,12 @@ ONE catalogue serves identity, consent and forms_hub: ``kit/locales/<locale>/LC_
 repository's root (``babel.cfg`` and ``[tool.babel.extract_messages]`` in pyproject.toml) finds
 every msgid: ``_()``/``gettext``/``pgettext`` in the Jinja templates, and in Python the markers
 :func:`N_` and :func:`pN_` where a message is defined far from the page that translates it
-(message codes, status names, error titles); tests/kit/test_catalogue.py keeps the catalogue
-complete. The ``.po`` is read with ``babel.messages.pofile.read_po`` when first needed and
-compiled in memory (``write_mo`` into a buffer, then ``babel.support.Translations``), so there
-is no compile step at install time and no ``.mo`` file to keep in step.
+(message codes, status names, error titles); ``CATALOGUES.gettext(language, "...")`` is NOT
+found by the extractor (its first argument is the language): mark such a literal with ``N_``.
+tests/kit/test_catalogue.py keeps the catalogue complete. The ``.po`` is read with
+``babel.messages.pofile.read_po`` when first needed and compiled in memory (``write_mo`` into a
+buffer, then ``babel.support.Translations``), so there is no compile step at install time and
+no ``.mo`` file to keep in step.
 
 Choosing the language (first match wins): an explicit ``?lang=`` (the language switch, which
 also sets the ``lang`` cookie), the ``lang`` cookie (shared by every service on the site, so a
@@ -103,7 +105,8 @@ def choose_language(request: Request) -> str:
 
 
 class Catalogues:
-    """One service's gettext catalogues, in ``locales_dir/<Babel locale>/LC_MESSAGES/messages.po``.
+    """gettext catalogues in ``locales_dir/<Babel locale>/LC_MESSAGES/messages.po`` (the
+    deployment's one is :data:`CATALOGUES`; tests build their own).
 
     A language without a catalogue (English, whose msgids are the text) gets
     ``NullTranslations``: every message is shown as written.
