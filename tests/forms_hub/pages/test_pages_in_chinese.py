@@ -31,6 +31,7 @@ def test_refusals_on_pages_are_in_chinese_and_the_api_stays_english(client, prov
     case_url = f"/forms/officer/cases/{case['reference']}"
     page = client.get(case_url + "?lang=zh-HK")
     assert "(居民)" in page.text and "(resident)" not in page.text
+    assert "油尖旺" in page.text and "yau-tsim-mong<" not in page.text  # a choice by its label, not its code
     csrf = csrf_of(page.text)
     refused = client.post(
         f"{case_url}/action?lang=zh-HK", data={"csrf_token": csrf, "action": "approve"}
