@@ -86,10 +86,29 @@ def test_every_extracted_message_has_a_traditional_chinese_translation(tmp_path)
     assert untranslated(wanted, catalogue()) == []
 
 
-def test_no_entry_is_fuzzy_and_placeholders_match():
+def duplicates(po_text: str) -> list[str]:
+    """msgids (with their msgctxt) written twice: Babel would keep one translation silently,
+    which happens when entries appended on two branches meet at a merge."""
+    seen: Counter[tuple[str | None, str]] = Counter()
+    for block in po_text.split("\n\n"):
+        parts: dict[str, str] = {}
+        key = None
+        for line in block.splitlines():
+            if line.startswith(("msgctxt ", "msgid ", "msgstr ")):
+                key, _, rest = line.partition(" ")
+                parts[key] = rest.strip()[1:-1]
+            elif line.startswith('"') and key:
+                parts[key] += line.strip()[1:-1]
+        if parts.get("msgid"):
+            seen[(parts.get("msgctxt"), parts["msgid"])] += 1
+    return [f"{msgid!r} (context {context!r})" for (context, msgid), count in seen.items() if count > 1]
+
+
+def test_no_entry_is_fuzzy_or_twice_and_placeholders_match():
     translations = catalogue()
     assert fuzzy(translations) == []
     assert placeholder_mismatches(translations) == []
+    assert duplicates(CATALOGUES.po_file(CHINESE).read_text(encoding="utf-8")) == []
 
 
 def test_the_checks_find_what_they_look_for():
@@ -124,3 +143,8 @@ msgstr "%s"
     assert fuzzy(translations) == ["Sign out"]
     assert placeholder_mismatches(translations) == ["'Hello %(name)s, %(n)d new' -> '%(name)s 你好'"]
     assert placeholders("{label} of {{literal}} %(a)s %% %s") == Counter({"{label}": 1, "%(a)": 1, "%": 1})
+    twice = (
+        'msgid "Sign in"\nmsgstr "a"\n\nmsgctxt "x"\nmsgid "Sign in"\nmsgstr "b"\n\n'
+        'msgid ""\n"Sign in"\nmsgstr "c"\n'
+    )
+    assert duplicates(twice) == ["'Sign in' (context None)"]
