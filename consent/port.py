@@ -8,8 +8,9 @@ ledger entry commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from sqlalchemy.orm import Session
@@ -19,20 +20,23 @@ from consent.config import ConsentConfig, ledger_origin
 from consent.grants import service as grants
 from consent.grants.service import GrantCoverage, GrantRequest, GrantView
 from consent.ledger import service as ledger
+from consent.ledger import texts as entry_texts
 from consent.ledger.integrity import LedgerIntegrity
-from consent.ledger.service import Disclosure, DisclosureView, Ledger, LedgerStateError
+from consent.ledger.service import Disclosure, Ledger, LedgerStateError
+from consent.ledger.texts import ShownDisclosure
 from kit.db import utcnow
 from kit.failures import RETRY_AFTER_SECONDS, Failure, FailureFormat
+from kit.i18n import N_
 from kit.runtime import Runtime
 
 LEDGER_REFUSED = Failure(
     503,
-    "Service unavailable",
-    "The disclosure ledger failed its integrity check, so nothing can be released just now."
-    " Nothing was changed.",
+    N_("Service unavailable"),
+    N_(
+        "The disclosure ledger failed its integrity check, so nothing can be released just now."
+        " Nothing was changed."
+    ),
     "temporarily_unavailable",
-    "服務暫時未能提供",
-    "披露紀錄未能通過完整性檢查，暫時未能發放任何資料。資料沒有任何改動。",
     {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
 )
 
@@ -94,6 +98,7 @@ class LedgerConsentPort:
         legal_basis: str | None,
         request_id: str | None,
         now: datetime,
+        texts: Mapping[str, Any] | None = None,
     ) -> str:
         """Accept one ledger entry (field names only) in the caller's transaction: it is
         queued, shown to readers at once as pending, and given its index in the tree by the
@@ -104,6 +109,9 @@ class LedgerConsentPort:
         Raises ``consent.ledger.service.InvalidDisclosure`` for an entry the ledger cannot
         hold (no fields, empty names), and ``LedgerStateError`` when the ledger failed its
         integrity check: the release must then not happen (see :func:`answer_ledger_refusals`).
+
+        ``texts``: the words a person reads for this entry in English and Chinese, kept
+        beside it and never hashed (see consent.ledger.texts).
         """
         disclosure = Disclosure(
             resident_id=resident_id,
@@ -116,7 +124,9 @@ class LedgerConsentPort:
             legal_basis=legal_basis,
             request_id=request_id,
         )
-        return self.ledger.enqueue(db, disclosure, now)
+        entry_id = self.ledger.enqueue(db, disclosure, now)
+        entry_texts.record(db, entry_id, texts)
+        return entry_id
 
     # -- the resident's account pages -----------------------------------------------------
 
@@ -129,10 +139,14 @@ class LedgerConsentPort:
         since: datetime | None = None,
         until: datetime | None = None,
         limit: int = 100,
-    ) -> list[DisclosureView]:
-        return ledger.list_disclosures(
+    ) -> list[ShownDisclosure]:
+        """The resident's own entries, newest first, with the words they read for each in
+        both languages (consent.ledger.texts)."""
+        views = ledger.list_disclosures(
             db, resident_id, department=department, since=since, until=until, limit=limit
         )
+        purposes = grants.purposes_of(db, [view.grant_id for view in views if view.grant_id])
+        return entry_texts.shown(db, views, purposes)
 
     def list_grants(self, db: Session, resident_id: str, now: datetime | None = None) -> list[GrantView]:
         """With each grant's status at ``now`` (default: the runtime's clock)."""

@@ -1,8 +1,14 @@
 """The forms hub's domain errors. Routes turn them into RFC 9457 problem details on the API
-and into a message on the page; services raise them and never build HTTP responses."""
+and into a message on the page; services raise them and never build HTTP responses.
+
+The message is English and a msgid of the catalogue (mark it with ``N_`` where it is raised),
+its ``%(name)s`` placeholders filled from ``values``: the API's ``detail`` is the English
+sentence; a page shows it in the page's language (forms_hub.web.page_helpers.failure_page).
+The titles are for the API only."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -11,9 +17,13 @@ class FormsError(Exception):
     code = "bad_request"
     title = "Bad request"
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
-        super().__init__(detail)
-        self.detail = detail
+    def __init__(
+        self, message: str, /, *, values: Mapping[str, Any] | None = None, **extensions: Any
+    ) -> None:
+        self.message = message
+        self.values = dict(values or {})
+        self.detail = message % self.values if self.values else message
+        super().__init__(self.detail)
         self.extensions = extensions
 
 

@@ -7,9 +7,9 @@ database session, so the hand-over of a resident's data and its ledger entry com
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Final, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -32,9 +32,14 @@ class DisclosureRecorder(Protocol):
         legal_basis: str,
         request_id: str,
         now: datetime,
+        texts: Mapping[str, Any] | None = None,
     ) -> str:
         """Append one ledger entry naming the fields (never their values) that went to
         ``department`` through the forms hub's client ``client_id``; returns the entry id.
+
+        ``texts``: what the resident reads for the entry in both languages, kept beside it and
+        never hashed: ``{"purpose": {"en": .., "zh-HK": ..}, "legal_basis": {..}, "fields":
+        {name: {"en": .., "zh-HK": ..}}}`` (the form's purpose and question labels).
 
         ``resident_sub`` is the provider's ``sub`` for the forms hub's own client, which is
         registered with the *public* subject type: it is the resident's account id.

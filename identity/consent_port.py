@@ -8,10 +8,10 @@ database transaction as the release itself, so a release is never without its le
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -64,6 +64,14 @@ class DisclosureRecord(Protocol):
     @property
     def legal_basis(self) -> str | None: ...
 
+    def text(self, part: str, language: str) -> str | None:
+        """The entry's ``purpose`` or ``legal_basis`` in ``language`` (en, zh-HK), when the
+        recorder or the consent grant gave it; None: only the entry's own words are known."""
+
+    def field_label(self, name: str, language: str) -> str | None:
+        """A label of field ``name`` in ``language`` given by the recorder (e.g. a form's
+        question), None when there is none."""
+
 
 class GrantRecord(Protocol):
     """One consent grant as the resident's pages show it (read-only)."""
@@ -106,8 +114,12 @@ class ConsentPort(Protocol):
         legal_basis: str | None,
         request_id: str | None,
         now: datetime,
+        texts: Mapping[str, Any] | None = None,
     ) -> str:
-        """Append one ledger entry (field names only, never values); returns its entry id."""
+        """Append one ledger entry (field names only, never values); returns its entry id.
+        ``texts``: what a person reads for it in both languages, kept beside the entry and
+        never hashed: ``{"purpose": {"en": .., "zh-HK": ..}, "legal_basis": {..},
+        "fields": {name: {"en": .., "zh-HK": ..}}}``, each part optional."""
 
     # -- the resident's account pages -----------------------------------------------------
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kit.i18n import CATALOGUES, CHINESE, N_
 from kit.problems import Problem
 
 RETRY_AFTER_SECONDS = 5
@@ -23,84 +24,77 @@ RETRY_AFTER_SECONDS = 5
 
 @dataclass(frozen=True)
 class Failure:
+    """``title`` and ``detail`` are English and msgids of the one catalogue (kit.i18n): the
+    page shows them in both languages; the APIs answer in English, with ``reason`` (a more
+    precise explanation, :meth:`because`) when there is one."""
+
     status: int
     title: str
     detail: str
     oauth_error: str
-    title_zh: str
-    detail_zh: str
     headers: dict[str, str] = field(default_factory=dict)
+    reason: str | None = None
 
-    def because(self, detail: str) -> Failure:
-        """The same failure with a more precise (English) explanation."""
-        return Failure(
-            self.status, self.title, detail, self.oauth_error, self.title_zh, self.detail_zh, self.headers
-        )
+    def because(self, reason: str) -> Failure:
+        """The same failure with a more precise (English) explanation for the APIs."""
+        return replace(self, reason=reason)
+
+    @property
+    def api_detail(self) -> str:
+        return self.reason or self.detail
 
 
 OUTAGE = Failure(
     503,
-    "Service unavailable",
-    "The service cannot reach its database just now. Nothing was changed; try again shortly.",
+    N_("Service unavailable"),
+    N_("The service cannot reach its database just now. Nothing was changed; try again shortly."),
     "temporarily_unavailable",
-    "服務暫時未能提供",
-    "我們暫時未能處理你的要求，資料沒有任何改動。請稍後再試。",
     {"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"},
 )
 BAD_INPUT = Failure(
     400,
-    "Bad request",
-    "The request carries characters or numbers that cannot be accepted.",
+    N_("Bad request"),
+    N_("The request carries characters or numbers that cannot be accepted."),
     "invalid_request",
-    "無法處理這個要求",
-    "要求包含無法接受的字元或數字。",
 )
 TOO_LARGE = Failure(
     413,
-    "Content too large",
-    "The request body is larger than this address accepts.",
+    N_("Content too large"),
+    N_("The request body is larger than this address accepts."),
     "invalid_request",
-    "內容太大",
-    "你傳送的內容超出此處接受的大小。",
 )
 HEADERS_TOO_LARGE = Failure(
     431,
-    "Request header fields too large",
-    "The request carries too many or too large header fields.",
+    N_("Request header fields too large"),
+    N_("The request carries too many or too large header fields."),
     "invalid_request",
-    "要求標頭太大",
-    "要求的標頭數量或大小超出上限。",
 )
 TOO_SLOW = Failure(
     408,
-    "Request timeout",
-    "The request body did not arrive in time.",
+    N_("Request timeout"),
+    N_("The request body did not arrive in time."),
     "invalid_request",
-    "要求逾時",
-    "要求內容未能及時送達。",
     {"Connection": "close"},
 )
 NO_FILES_HERE = Failure(
     415,
-    "Unsupported media type",
-    "This address takes no file uploads (multipart bodies).",
+    N_("Unsupported media type"),
+    N_("This address takes no file uploads (multipart bodies)."),
     "invalid_request",
-    "不支援的內容類型",
-    "此處不接受上載檔案。",
 )
 
 FailureFormat = Callable[[Request, Failure], Response]
 
 
 def as_problem(request: Request, failure: Failure) -> Response:
-    response = Problem(failure.status, failure.title, failure.detail).response(request.url.path)
+    response = Problem(failure.status, failure.title, failure.api_detail).response(request.url.path)
     response.headers.update(failure.headers)
     return response
 
 
 def as_oauth_error(_request: Request, failure: Failure) -> Response:
     headers = {"Cache-Control": "no-store", **failure.headers}
-    body = {"error": failure.oauth_error, "error_description": failure.detail}
+    body = {"error": failure.oauth_error, "error_description": failure.api_detail}
     return JSONResponse(body, failure.status, headers=headers)
 
 
@@ -111,19 +105,20 @@ PAGE = """<!doctype html>
 <body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 2rem auto; padding: 0 1rem">
 <h1>{title}</h1>
 <p>{detail}</p>
-<h2 lang="zh-HK">{title_zh}</h2>
-<p lang="zh-HK">{detail_zh}</p>
+<h2 lang="zh-Hant-HK">{title_zh}</h2>
+<p lang="zh-Hant-HK">{detail_zh}</p>
 </body></html>
 """
 
 
 def as_page(_request: Request, failure: Failure) -> Response:
-    """For a person in a browser; it needs neither the database nor a template."""
+    """For a person in a browser, in both languages (the catalogue is read once, at the first
+    page); it needs neither the database nor a template."""
     text = PAGE.format(
         title=html.escape(failure.title),
         detail=html.escape(failure.detail),
-        title_zh=html.escape(failure.title_zh),
-        detail_zh=html.escape(failure.detail_zh),
+        title_zh=html.escape(CATALOGUES.gettext(CHINESE, failure.title)),
+        detail_zh=html.escape(CATALOGUES.gettext(CHINESE, failure.detail)),
     )
     return Response(text, failure.status, headers=failure.headers, media_type="text/html; charset=utf-8")
 

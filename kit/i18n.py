@@ -1,10 +1,16 @@
 """English and Traditional Chinese (Hong Kong) pages, through Babel: one way for every service.
 
-Each service keeps its OWN catalogues (``<package>/web/locales/<locale>/LC_MESSAGES/messages.po``,
-the source of truth that translators edit) and wraps them in a :class:`Catalogues`. They are
-read with ``babel.messages.pofile.read_po`` when first needed and compiled in memory
-(``write_mo`` into a buffer, then ``babel.support.Translations``), so there is no compile step
-at install time and no ``.mo`` file to keep in step.
+ONE catalogue serves identity, consent and forms_hub: ``kit/locales/<locale>/LC_MESSAGES/messages.po``
+(:data:`CATALOGUES`), the source of truth that translators edit. ``pybabel extract`` at the
+repository's root (``babel.cfg`` and ``[tool.babel.extract_messages]`` in pyproject.toml) finds
+every msgid: ``_()``/``gettext``/``pgettext`` in the Jinja templates, and in Python the markers
+:func:`N_` and :func:`pN_` where a message is defined far from the page that translates it
+(message codes, status names, error titles); ``CATALOGUES.gettext(language, "...")`` is NOT
+found by the extractor (its first argument is the language): mark such a literal with ``N_``.
+tests/kit/test_catalogue.py keeps the catalogue complete. The ``.po`` is read with
+``babel.messages.pofile.read_po`` when first needed and compiled in memory (``write_mo`` into a
+buffer, then ``babel.support.Translations``), so there is no compile step at install time and
+no ``.mo`` file to keep in step.
 
 Choosing the language (first match wins): an explicit ``?lang=`` (the language switch, which
 also sets the ``lang`` cookie), the ``lang`` cookie (shared by every service on the site, so a
@@ -18,6 +24,7 @@ import io
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 from babel.messages.mofile import write_mo
@@ -98,7 +105,8 @@ def choose_language(request: Request) -> str:
 
 
 class Catalogues:
-    """One service's gettext catalogues, in ``locales_dir/<Babel locale>/LC_MESSAGES/messages.po``.
+    """gettext catalogues in ``locales_dir/<Babel locale>/LC_MESSAGES/messages.po`` (the
+    deployment's one is :data:`CATALOGUES`; tests build their own).
 
     A language without a catalogue (English, whose msgids are the text) gets
     ``NullTranslations``: every message is shown as written.
@@ -129,10 +137,73 @@ class Catalogues:
         return str(self.translations(language).pgettext(context, message))
 
 
+LOCALES_DIR = Path(__file__).resolve().parent / "locales"
+CATALOGUES = Catalogues(LOCALES_DIR)
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for ``pybabel extract`` where it is defined; it is translated where it
+    is shown (``CATALOGUES.gettext`` or ``_()`` in a template)."""
+    return message
+
+
+def pN_(context: str, message: str) -> str:
+    """Mark ``message`` under ``context`` (a msgctxt) for extraction; translate it with pgettext."""
+    return message
+
+
+def bilingual(message: str, **values: Any) -> dict[str, str]:
+    """``message`` (a msgid with ``{name}`` placeholders) in each language, filled with
+    ``values``; a value given as ``{"en": .., "zh-HK": ..}`` is taken in each language. For
+    what goes out in both languages at once: an API's message for a person, an email."""
+    return {
+        language: CATALOGUES.gettext(language, message).format(
+            **{
+                k: v.get(language, v.get(ENGLISH, "")) if isinstance(v, dict) else v
+                for k, v in values.items()
+            }
+        )
+        for language in LANGUAGES
+    }
+
+
+def in_both(message: str, separator: str = "\n", **values: Any) -> str:
+    """English, then Traditional Chinese, in one text: for a message sent without knowing the
+    reader's language (email and SMS), as Hong Kong government messages are written."""
+    return separator.join(bilingual(message, **values).values())
+
+
+# Departments by code, for every page that names one (a person reads the name, never the code).
+DEPARTMENT_NAMES = {
+    "FEHD": N_("Food and Environmental Hygiene Department"),
+    "TD": N_("Transport Department"),
+    "IRD": N_("Inland Revenue Department"),
+    "SWD": N_("Social Welfare Department"),
+    "IMMD": N_("Immigration Department"),
+    "REG": N_("e-Gateway registration office"),
+    "HKPF": N_("Hong Kong Police Force"),
+    "HD": N_("Housing Department"),
+    "DH": N_("Department of Health"),
+    "LCSD": N_("Leisure and Cultural Services Department"),
+    "EPD": N_("Environmental Protection Department"),
+    "LANDSD": N_("Lands Department"),
+    "FORMSHUB": N_("e-Gateway forms"),
+    "EGATE": N_("e-Gateway"),
+    "DEMO": N_("Demonstration service"),
+}
+
+
+def department_name(translations: NullTranslations, code: str | None) -> str:
+    """The department's name in the catalogue's language; an unknown code is shown as it is."""
+    english = DEPARTMENT_NAMES.get((code or "").upper())
+    return translations.gettext(english) if english else code or ""
+
+
 def page_environment(loader: BaseLoader, translations: NullTranslations) -> Environment:
     """A Jinja2 environment for one language: autoescaped HTML, ``{{ _("...") }}``,
     ``gettext``/``pgettext`` through Jinja's i18n extension (new-style: ``%(name)s``
-    placeholders are filled and escaped by Jinja itself).
+    placeholders are filled and escaped by Jinja itself), ``department_name(code)`` and the
+    ``hkt`` filter.
 
     Translated strings come from our own catalogues and are trusted as markup; never pass
     text a user typed to ``_()``.
@@ -147,6 +218,7 @@ def page_environment(loader: BaseLoader, translations: NullTranslations) -> Envi
     # Added to the environment by the i18n extension at run time, so unknown to the type checker.
     env.install_gettext_translations(translations, newstyle=True)  # type: ignore[attr-defined]
     env.globals["LANGUAGE_NAMES"] = LANGUAGE_NAMES
+    env.globals["department_name"] = lambda code: department_name(translations, code)
     env.filters["hkt"] = hong_kong_time
     return env
 

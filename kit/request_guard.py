@@ -71,7 +71,7 @@ class UploadRoute:
 
 class Refused(Exception):
     def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.detail)
+        super().__init__(failure.api_detail)
         self.failure = failure
 
 

@@ -46,3 +46,13 @@ def for_resident(db: Session, resident_id: str) -> Sequence[ConsentGrant]:
         .order_by(ConsentGrant.given_at.desc(), ConsentGrant.grant_id)
     )
     return db.scalars(statement).all()
+
+
+def purposes(db: Session, grant_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """The stated purpose of each grant, in English and Chinese, by grant id."""
+    if not grant_ids:
+        return {}
+    statement = select(ConsentGrant.grant_id, ConsentGrant.purpose_en, ConsentGrant.purpose_zh).where(
+        ConsentGrant.grant_id.in_(grant_ids)
+    )
+    return {grant_id: (en, zh) for grant_id, en, zh in db.execute(statement)}

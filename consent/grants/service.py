@@ -193,3 +193,8 @@ def revoke_grant(
         grant.revoked_by = by
         db.flush()
     return GrantView.of(grant, now)
+
+
+def purposes_of(db: Session, grant_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Each grant's stated purpose as ``(English, Chinese)``, by grant id."""
+    return repository.purposes(db, sorted(set(grant_ids)))

@@ -14,6 +14,10 @@
 - ``consent_ledger_checkpoints``: signed tree heads (C2SP signed notes).
 - ``consent_ledger_signing_keys``: the Ed25519 checkpoint key, sealed under the master secret.
 - ``consent_ledger_access_log``: every auditor query.
+- ``consent_ledger_entry_texts``: what a person is shown for an entry, in English and
+  Chinese (purpose, legal basis, field labels), when the recorder knew more than the entry's
+  own words. Beside the entry, never hashed: the entry, its proofs and the offline verifier
+  are unchanged, and these texts are presentation only.
 """
 
 from __future__ import annotations
@@ -96,6 +100,17 @@ class QueuedDisclosure(Base):
     grant_id: Mapped[str | None] = mapped_column(String(64))
     legal_basis: Mapped[str | None] = mapped_column(Text)
     request_id: Mapped[str] = mapped_column(String(128))
+
+
+class EntryTexts(Base):
+    """Display texts of one entry (queued or integrated), by ``entry_id``: ``texts`` is
+    ``{"purpose": {"en": .., "zh-HK": ..}, "legal_basis": {..}, "fields": {name: {"en": .., "zh-HK": ..}}}``,
+    each part optional (consent.ledger.texts)."""
+
+    __tablename__ = "consent_ledger_entry_texts"
+
+    entry_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    texts: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
 class SequencerLease(Base):

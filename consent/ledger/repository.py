@@ -31,6 +31,7 @@ from consent.ledger.models import (
     FRONTIER_ROW_ID,
     SEQUENCER_ROW_ID,
     AuditAccess,
+    EntryTexts,
     LedgerCheckpoint,
     LedgerEntry,
     LedgerFrontier,
@@ -741,3 +742,14 @@ def access_log(db: Session, *, limit: int, before: int | None = None) -> Sequenc
     if before is not None:
         statement = statement.where(AuditAccess.id < before)
     return db.scalars(statement.order_by(AuditAccess.id.desc()).limit(limit)).all()
+
+
+def add_entry_texts(db: Session, entry_id: str, texts: dict[str, Any]) -> None:
+    db.add(EntryTexts(entry_id=entry_id, texts=texts))
+
+
+def entry_texts(db: Session, entry_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    if not entry_ids:
+        return {}
+    statement = select(EntryTexts.entry_id, EntryTexts.texts).where(EntryTexts.entry_id.in_(entry_ids))
+    return {entry_id: texts for entry_id, texts in db.execute(statement)}

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import io
 import re
-from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 from pypdf import PdfReader
 from pypdf.errors import PyPdfError
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, NameObject, PdfObject
+
+from kit.i18n import N_
 
 DEFAULT_MAX_IMAGE_PIXELS = 40_000_000
 # A PDF with more objects than this is refused rather than walked (CPU bound per upload).
@@ -46,12 +48,14 @@ _ACTIVE_ACTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
 class FileRefused(Exception):
-    """Why a file was refused, in both languages, for the resident."""
+    """Why a file was refused, for the resident: ``message`` is a msgid of the catalogue with
+    ``{name}`` placeholders filled from ``values`` (forms_hub.i18n.bilingual)."""
 
-    en: str
-    zh: str
+    def __init__(self, message: str, **values: Any) -> None:
+        super().__init__(message.format(**values))
+        self.message = message
+        self.values = values
 
 
 def inspect(data: bytes, media_type: str, *, max_image_pixels: int) -> None:
@@ -61,14 +65,12 @@ def inspect(data: bytes, media_type: str, *, max_image_pixels: int) -> None:
     elif media_type in _PIL_FORMATS:
         _inspect_image(data, _PIL_FORMATS[media_type], max_image_pixels)
     else:
-        raise FileRefused("This type of file cannot be checked.", "無法檢查此類檔案。")
+        raise FileRefused(N_("This type of file cannot be checked."))
 
 
 def _inspect_image(data: bytes, pil_format: str, max_pixels: int) -> None:
     if _MARKUP.search(data):
-        raise FileRefused(
-            "The image also contains web page markup (HTML or SVG).", "圖像內含網頁標記（HTML 或 SVG）。"
-        )
+        raise FileRefused(N_("The image also contains web page markup (HTML or SVG)."))
     try:
         with Image.open(io.BytesIO(data), formats=[pil_format]) as image:
             width, height = image.size
@@ -81,27 +83,22 @@ def _inspect_image(data: bytes, pil_format: str, max_pixels: int) -> None:
         raise _too_many_pixels(max_pixels) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         # Pillow reports damaged or truncated data through all of these.
-        raise FileRefused("The image is damaged or incomplete.", "圖像已損壞或不完整。") from None
+        raise FileRefused(N_("The image is damaged or incomplete.")) from None
 
 
 def _too_many_pixels(max_pixels: int) -> FileRefused:
     megapixels = max_pixels // 1_000_000
-    return FileRefused(
-        f"The image has more than {megapixels} million pixels.", f"圖像超過 {megapixels} 百萬像素。"
-    )
+    return FileRefused(N_("The image has more than {megapixels} million pixels."), megapixels=megapixels)
 
 
 def _inspect_pdf(data: bytes) -> None:
-    damaged = FileRefused("The PDF is damaged or incomplete.", "PDF 檔案已損壞或不完整。")
+    damaged = FileRefused(N_("The PDF is damaged or incomplete."))
     if b"%%EOF" not in data[-1024:]:
         raise damaged  # cut short: pypdf would otherwise rebuild what it can
     try:
         reader = PdfReader(io.BytesIO(data), strict=True)
         if reader.is_encrypted:
-            raise FileRefused(
-                "The PDF is encrypted; attach it without a password.",
-                "PDF 檔案已加密，請附上未設密碼的檔案。",
-            )
+            raise FileRefused(N_("The PDF is encrypted; attach it without a password."))
         if len(reader.pages) == 0:
             raise damaged
         active = _find_active_content(reader.trailer)
@@ -111,10 +108,7 @@ def _inspect_pdf(data: bytes) -> None:
         # What pypdf raises on malformed input is not confined to its own exceptions.
         raise damaged from None
     if active:
-        raise FileRefused(
-            "The PDF contains scripts, actions or embedded files; attach a plain PDF.",
-            "PDF 檔案含有程式碼、動作或內嵌檔案，請附上普通 PDF 檔案。",
-        )
+        raise FileRefused(N_("The PDF contains scripts, actions or embedded files; attach a plain PDF."))
 
 
 def _find_active_content(root: PdfObject) -> bool:

@@ -25,6 +25,7 @@ from forms_hub.attachments.sniff import EXTENSIONS, extension_matches, sniff
 from forms_hub.attachments.storage import AttachmentStorage, StoredFileDamaged
 from forms_hub.definitions.document import FormDocument
 from forms_hub.errors import AttachmentRejected, AttachmentTooLarge, NotFound
+from kit.i18n import N_, bilingual
 
 _UNSAFE_NAME = re.compile(r"[^\w.\- ()\u3400-\u9fff]+")
 TYPE_NAMES = {
@@ -36,8 +37,13 @@ TYPE_NAMES = {
 }
 
 
-def _rejected(slot: str, en: str, zh: str, **extensions: object) -> AttachmentRejected:
-    return AttachmentRejected(en, field=slot, message={"en": en, "zh-HK": zh}, **extensions)
+def _rejected(
+    slot: str, template: str, values: dict[str, Any] | None = None, **extensions: Any
+) -> AttachmentRejected:
+    """The refusal of a file for ``slot``: ``template`` a msgid with ``{name}`` placeholders
+    (the API's ``detail`` in English, its ``message`` in both languages)."""
+    message = bilingual(template, **(values or {}))
+    return AttachmentRejected(message["en"], field=slot, message=message, **extensions)
 
 
 def clean_filename(name: str | None) -> str:
@@ -63,26 +69,24 @@ def accept(
     Raises AttachmentRejected / AttachmentTooLarge (nothing stored)."""
     slot = doc.attachment(slot_name)
     if slot is None:
-        raise _rejected(
-            slot_name, f"This form has no attachment called {slot_name!r}.", "此表格沒有這項附件。"
-        )
+        raise _rejected(slot_name, N_("This form has no attachment called {name}."), {"name": slot_name})
     if len(data) > slot["max_bytes"]:
         size = f"{slot['max_bytes'] // 1024} KB"
         raise AttachmentTooLarge(
             f"The file is larger than {size}.",
             field=slot_name,
             max_bytes=slot["max_bytes"],
-            message={"en": f"The file must be {size} or smaller", "zh-HK": f"檔案不可大於 {size}"},
+            message=bilingual(N_("The file must be {size} or smaller"), size=size),
         )
     if not data:
-        raise _rejected(slot_name, "The file is empty.", "檔案是空的。")
+        raise _rejected(slot_name, N_("The file is empty."))
     allowed = ", ".join(TYPE_NAMES[t] for t in slot["types"])
     media_type = sniff(data[:16])
     if media_type is None or media_type not in slot["types"]:
         raise _rejected(
             slot_name,
-            f"The file's content is not an allowed type (allowed: {allowed}).",
-            f"檔案內容不是接受的格式（接受：{allowed}）。",
+            N_("The file's content is not an allowed type (allowed: {allowed})."),
+            {"allowed": allowed},
             allowed=slot["types"],
         )
     name = clean_filename(filename)
@@ -90,20 +94,18 @@ def accept(
         endings = " or ".join(EXTENSIONS[media_type])
         raise _rejected(
             slot_name,
-            f"The file's content is {TYPE_NAMES[media_type]} but its name does not end in {endings}.",
-            f"檔案內容是 {TYPE_NAMES[media_type]}，但檔名並非以 {endings} 結尾。",
+            N_("The file's content is {kind} but its name does not end in {endings}."),
+            {"kind": TYPE_NAMES[media_type], "endings": endings},
         )
     try:
         inspect(data, media_type, max_image_pixels=max_image_pixels)
     except FileRefused as refused:
-        raise _rejected(slot_name, refused.en, refused.zh) from None
+        raise _rejected(slot_name, refused.message, refused.values) from None
     existing = [a for a in attachments.of_submission(db, submission_id) if a.slot == slot_name]
     limit = slot.get("max_files", 1)
     if len(existing) >= limit:
         raise _rejected(
-            slot_name,
-            f"At most {limit} file(s) can be attached here; remove one first.",
-            f"此項最多只可附上 {limit} 個檔案，請先移除一個。",
+            slot_name, N_("At most {limit} file(s) can be attached here; remove one first."), {"limit": limit}
         )
     digest = hashlib.sha256(data).hexdigest()
     key = storage.put(data)
@@ -125,7 +127,7 @@ def accept(
 def get_attachment(db: Session, submission_id: str, attachment_id: str) -> Attachment:
     attachment = attachments.get(db, attachment_id) if attachment_id and len(attachment_id) <= 32 else None
     if attachment is None or attachment.submission_id != submission_id:
-        raise NotFound("No such attachment.")
+        raise NotFound(N_("No such attachment."))
     return attachment
 
 
@@ -136,7 +138,7 @@ def read_file(storage: AttachmentStorage, attachment: Attachment) -> bytes:
     Raises StoredFileDamaged."""
     data = storage.get(attachment.storage_key)
     if not hmac.compare_digest(hashlib.sha256(data).hexdigest(), attachment.sha256):
-        raise StoredFileDamaged("The stored file is damaged.")
+        raise StoredFileDamaged(N_("The stored file is damaged."))
     return data
 
 

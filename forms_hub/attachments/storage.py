@@ -18,6 +18,7 @@ from typing import Protocol
 from forms_hub.crypto import derive_key
 from forms_hub.errors import FormsError
 from kit.file_sealing import FileSealer, SealedFileError, is_sealed_file
+from kit.i18n import N_
 from kit.settings import Settings
 
 _KEY = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{14}-[0-9a-f]{16}$")
@@ -125,7 +126,7 @@ class SealedStorage:
         try:
             return self.sealer.open(stored, context=SEAL_CONTEXT)
         except SealedFileError:
-            raise StoredFileDamaged("The stored file is damaged.") from None
+            raise StoredFileDamaged(N_("The stored file is damaged.")) from None
 
     def is_sealed(self, key: str) -> bool:
         return is_sealed_file(self.inner.get(key))

@@ -11,6 +11,7 @@ from jsonschema.exceptions import ValidationError
 
 from forms_hub.crypto import canonical_json, sha256_hex
 from forms_hub.definitions.document import FormDocument
+from kit.i18n import CATALOGUES, CHINESE, ENGLISH, N_, bilingual, pN_
 
 FORM_ERROR_FIELD = "_form"
 
@@ -25,45 +26,39 @@ class FieldError:
         return {"field": self.field, "code": self.code, "message": self.message}
 
 
-def _template(code: str, widget: str) -> tuple[str, str]:
+def _template(code: str, widget: str) -> str:
+    """The English message (a msgid of the catalogue) for a failed check of ``code``."""
     choose = widget in ("select", "radio", "checkboxes")
     templates = {
-        "required": ("Select {label}", "請選擇{label}") if choose else ("Enter {label}", "請填寫{label}"),
-        "type": ("{label} must be {expected}", "{label}必須是{expected_zh}"),
-        "minLength": ("{label} must be {limit} characters or more", "{label}最少須有{limit}個字元"),
-        "maxLength": ("{label} must be {limit} characters or fewer", "{label}不可多於{limit}個字元"),
-        "pattern": ("{label} is not in the right format", "{label}的格式不正確"),
-        "enum": ("Select one of the options for {label}", "請從選項中選擇{label}"),
-        "minimum": ("{label} must be {limit} or more", "{label}必須是{limit}或以上"),
-        "maximum": ("{label} must be {limit} or less", "{label}必須是{limit}或以下"),
-        "exclusiveMinimum": ("{label} must be more than {limit}", "{label}必須大於{limit}"),
-        "exclusiveMaximum": ("{label} must be less than {limit}", "{label}必須小於{limit}"),
-        "minItems": ("Select at least {limit} for {label}", "{label}最少須選擇{limit}項"),
-        "maxItems": ("Select no more than {limit} for {label}", "{label}最多只可選擇{limit}項"),
-        "const": ("You must confirm {label}", "你必須確認{label}"),
-        "format:date": (
-            "{label} must be a real date, like 2024-03-31",
-            "{label}必須是有效日期，例如 2024-03-31",
-        ),
-        "format:email": (
-            "Enter {label} in the correct format, like name@example.com",
-            "請以正確格式填寫{label}，例如 name@example.com",
-        ),
-        "prefill": (
-            "{label} must be as in your identity record; fill it from your identity again",
-            "{label}必須與你的身份資料相同；請再次從身份資料填寫",
-        ),
-        "unknown": ("{label} is not a question of this form", "{label}不是此表格的問題"),
+        "required": N_("Select {label}") if choose else N_("Enter {label}"),
+        "type": N_("{label} must be {expected}"),
+        "minLength": N_("{label} must be {limit} characters or more"),
+        "maxLength": N_("{label} must be {limit} characters or fewer"),
+        "pattern": N_("{label} is not in the right format"),
+        "enum": N_("Select one of the options for {label}"),
+        "minimum": N_("{label} must be {limit} or more"),
+        "maximum": N_("{label} must be {limit} or less"),
+        "exclusiveMinimum": N_("{label} must be more than {limit}"),
+        "exclusiveMaximum": N_("{label} must be less than {limit}"),
+        "minItems": N_("Select at least {limit} for {label}"),
+        "maxItems": N_("Select no more than {limit} for {label}"),
+        "const": N_("You must confirm {label}"),
+        "format:date": N_("{label} must be a real date, like 2024-03-31"),
+        "format:email": N_("Enter {label} in the correct format, like name@example.com"),
+        "prefill": N_("{label} must be as in your identity record; fill it from your identity again"),
+        "unknown": N_("{label} is not a question of this form"),
     }
-    return templates.get(code, ("{label} is not valid", "{label}無效"))
+    return templates.get(code, N_("{label} is not valid"))
 
 
+# What an answer of each JSON type must be, as the messages above say it.
+_EXPECTED = "expected answer"  # their msgctxt
 _TYPE_NAMES = {
-    "string": ("text", "文字"),
-    "integer": ("a whole number", "整數"),
-    "number": ("a number", "數字"),
-    "boolean": ("yes or no", "是或否"),
-    "array": ("a list of choices", "選項清單"),
+    "string": pN_("expected answer", "text"),
+    "integer": pN_("expected answer", "a whole number"),
+    "number": pN_("expected answer", "a number"),
+    "boolean": pN_("expected answer", "yes or no"),
+    "array": pN_("expected answer", "a list of choices"),
 }
 
 
@@ -76,10 +71,10 @@ def _message(doc: FormDocument, field: str, code: str, **params: Any) -> dict[st
     if kind == "required" and definition and definition.type == "boolean" and "const" in custom:
         return dict(custom["const"])  # an unticked declaration reads the same as a refused one
     label = definition.label if definition else {"en": field, "zh-HK": field}
-    en, zh = _template(code, definition.widget if definition else "text")
-    expected = _TYPE_NAMES.get(str(params.pop("expected", "")), ("valid", "有效"))
-    common = {"expected": expected[0], "expected_zh": expected[1], **params}
-    return {"en": en.format(label=label["en"], **common), "zh-HK": zh.format(label=label["zh-HK"], **common)}
+    template = _template(code, definition.widget if definition else "text")
+    expected = _TYPE_NAMES.get(str(params.pop("expected", "")), pN_("expected answer", "valid"))
+    expected_names = {lang: CATALOGUES.pgettext(lang, _EXPECTED, expected) for lang in (ENGLISH, CHINESE)}
+    return bilingual(template, label=label, expected=expected_names, **params)
 
 
 def _errors_of(doc: FormDocument, error: ValidationError, answers: Mapping[str, Any]) -> list[FieldError]:
@@ -114,9 +109,7 @@ def validate_answers(
     """Per-field errors, at most one per field, in page order. ``complete=False`` (saving a
     draft) skips the missing-answer checks: a draft may be unfinished, never malformed."""
     if not isinstance(answers, Mapping):
-        return [
-            FieldError(FORM_ERROR_FIELD, "type", {"en": "Answers must be an object", "zh-HK": "答案格式無效"})
-        ]
+        return [FieldError(FORM_ERROR_FIELD, "type", bilingual(N_("Answers must be an object")))]
     found: dict[str, FieldError] = {}
     for error in doc.validator.iter_errors(dict(answers)):
         for item in _errors_of(doc, error, answers):

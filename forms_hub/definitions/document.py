@@ -19,24 +19,26 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
 from forms_hub.assurance import SELF_ASSERTED
+from kit.i18n import N_
 
 LANGUAGES = ("en", "zh-HK")
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCALAR_TYPES = ("string", "integer", "number", "boolean")
 
 # The identity claims a form may prefill (definition.schema.json lists the same), and their
-# labels. Whether a prefilled value is verified is not a property of the claim but of the
-# release: only a value that came inside ``verified_claims`` is (forms_hub.assurance); any
-# other is self-declared, and the resident may edit it.
-CLAIM_LABELS: dict[str, dict[str, str]] = {
-    "name": {"en": "English name", "zh-HK": "英文姓名"},
-    "name#zh-HK": {"en": "Chinese name", "zh-HK": "中文姓名"},
-    "birthdate": {"en": "Date of birth", "zh-HK": "出生日期"},
-    "gender": {"en": "Gender", "zh-HK": "性別"},
-    "hkid_number": {"en": "Hong Kong identity card number", "zh-HK": "香港身份證號碼"},
-    "email": {"en": "Email address", "zh-HK": "電郵地址"},
-    "phone_number": {"en": "Mobile phone number", "zh-HK": "手提電話號碼"},
-    "address": {"en": "Residential address", "zh-HK": "住址"},
+# labels (msgids of the catalogue, as on the provider's pages). Whether a prefilled value is
+# verified is not a property of the claim but of the release: only a value that came inside
+# ``verified_claims`` is (forms_hub.assurance); any other is self-declared, and the resident
+# may edit it.
+CLAIM_LABELS: dict[str, str] = {
+    "name": N_("English name"),
+    "name#zh-HK": N_("Chinese name"),
+    "birthdate": N_("Date of birth"),
+    "gender": N_("Gender"),
+    "hkid_number": N_("Hong Kong identity card number"),
+    "email": N_("Email address"),
+    "phone_number": N_("Mobile phone number"),
+    "address": N_("Residential address"),
 }
 
 

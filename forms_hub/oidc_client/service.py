@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from forms_hub.oidc_client import repository
 from forms_hub.oidc_client.keys import RelyingPartyKeys
 from forms_hub.oidc_client.models import AuthRequest, HubSession
+from kit.i18n import N_
 
 SESSION_COOKIE = "forms_session"
 BINDING_COOKIE = "forms_auth"
@@ -193,14 +194,14 @@ def consume(
         AuthFlowError: unknown, used, expired, or started in another browser.
     """
     if not state or len(state) > 200 or not binding or len(binding) > 200:
-        raise AuthFlowError("This sign-in link is not valid in this browser; start again.")
+        raise AuthFlowError(N_("This sign-in link is not valid in this browser; start again."))
     row = repository.take_auth_request(db, keys.state_digest(state))
     if row is None:
-        raise AuthFlowError("This sign-in was already completed or is unknown; start again.")
+        raise AuthFlowError(N_("This sign-in was already completed or is unknown; start again."))
     if not hmac.compare_digest(row.binding_hash, keys.binding_digest(binding)):
-        raise AuthFlowError("This sign-in was started in another browser; start again.")
+        raise AuthFlowError(N_("This sign-in was started in another browser; start again."))
     if row.expires_at <= now:
-        raise AuthFlowError("This sign-in took too long; start again.")
+        raise AuthFlowError(N_("This sign-in took too long; start again."))
     return PendingAuth(
         purpose=row.purpose,
         nonce=row.nonce,

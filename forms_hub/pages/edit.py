@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
+from forms_hub import i18n as hub_i18n
 from forms_hub.access import Visitor
 from forms_hub.api.submissions import submit_with_recheck
 from forms_hub.assurance import level_satisfies
@@ -54,6 +55,7 @@ from forms_hub.web.page_helpers import (
     signed_in_resident,
 )
 from forms_hub.web.rendering import error_page, redirect, render
+from kit.i18n import CHINESE, ENGLISH, N_
 from kit.web import DbSession, Now
 
 router = page_router()
@@ -164,7 +166,7 @@ async def edit_post(
         return sign_in_redirect(request)
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > config.max_upload_bytes + FORM_OVERHEAD_BYTES:
-        return error_page(request, 413, "The files are too large.")
+        return error_page(request, 413, N_("The files are too large."))
     form = await request.form(max_files=20, max_fields=500)
     check_csrf(request, form)
     action = form.get("action", "save")
@@ -263,7 +265,12 @@ async def edit_post(
             view = submission_view(db, sealer, submission, for_resident=True, with_details=False)
             return identity_level_page(request, exc.required_level, exc.identity_level, view)
         except PrefillRecheckNeeded as exc:
-            message = {"en": exc.detail, "zh-HK": "必須再次核對由身份資料填寫的資料，請再次從身份資料填寫。"}
+            message = {
+                lang: hub_i18n.gettext(lang, exc.message) % exc.values
+                if exc.values
+                else hub_i18n.gettext(lang, exc.message)
+                for lang in (ENGLISH, CHINESE)
+            }
             return rerender(None, [{"field": "prefill", "code": exc.code, "message": message}])
         except FormsError as exc:
             return refused(request, db, exc)

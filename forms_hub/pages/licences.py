@@ -18,6 +18,7 @@ from forms_hub.principals import Resident
 from forms_hub.views import licence_view
 from forms_hub.web.page_helpers import page_router, resident_post, sign_in_redirect, signed_in_resident
 from forms_hub.web.rendering import error_page, redirect, render
+from kit.i18n import N_
 from kit.web import DbSession, Now
 
 router = page_router()
@@ -65,7 +66,7 @@ def licence_page(
         return sign_in_redirect(request)
     row = licences.by_number(db, number[:64])
     if row is None or row.holder_sub != resident.sub:
-        return error_page(request, 404, "No such licence.")
+        return error_page(request, 404, N_("No such licence."))
     view = licence_view(db, sealer, site.base_url, row, holder=True, now=now)
     qr_svg = segno.make(view["verification_url"], error="m").svg_inline(scale=4, title=view["number"])
     return render(request, "licence.html", {"licence": view, "qr_svg": qr_svg})

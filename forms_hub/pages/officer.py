@@ -32,6 +32,7 @@ from forms_hub.web.page_helpers import (
     signed_in_officer,
 )
 from forms_hub.web.rendering import error_page, redirect, render
+from kit.i18n import N_
 from kit.web import DbSession, Now
 
 router = page_router()
@@ -45,7 +46,7 @@ def officer_queue(request: Request, visitor: Visitor, db: DbSession, config: Con
         return (
             sign_in_redirect(request)
             if visitor is None
-            else error_page(request, 403, "Only officers can see the queue.")
+            else error_page(request, 403, N_("Only officers can see the queue."))
         )
     q = request.query_params
     status = q.get("status") if q.get("status") in flows.STATUSES else ""

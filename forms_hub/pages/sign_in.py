@@ -43,12 +43,12 @@ from forms_hub.submissions.prefill import apply_prefill
 from forms_hub.submissions.records import definition_of
 from forms_hub.web.page_helpers import check_csrf, failure_page, page_router
 from forms_hub.web.rendering import error_page, redirect
-from kit.i18n import choose_language
+from kit.i18n import N_, choose_language
 from kit.web import DbSession, Now
 
 router = page_router(tags=["sign-in"])
 BINDING_MAX_AGE = 600
-NOT_REGISTERED = "The forms hub is not yet registered with the identity provider."
+NOT_REGISTERED = N_("The forms hub is not yet registered with the identity provider.")
 
 
 def secure_cookies(issuer: str) -> bool:
@@ -110,8 +110,8 @@ def start_authorization(
         return error_page(request, 503, NOT_REGISTERED)
     except ProviderError as exc:
         if exc.error:  # the provider refused the pushed request (RFC 9126 §2.3)
-            return error_page(request, 502, "The identity provider refused this sign-in request.")
-        return error_page(request, 502, "The identity provider cannot be reached. Try again later.")
+            return error_page(request, 502, N_("The identity provider refused this sign-in request."))
+        return error_page(request, 502, N_("The identity provider cannot be reached. Try again later."))
     response = RedirectResponse(location, status_code=303)
     set_binding_cookie(response, binding, site.issuer)
     return response
@@ -147,7 +147,7 @@ def callback(
 ) -> Response:
     params = request.query_params
     if params.get("iss") and params["iss"] != site.issuer:  # RFC 9207 mix-up defence
-        return error_page(request, 400, "This answer came from another identity provider.")
+        return error_page(request, 400, N_("This answer came from another identity provider."))
     try:
         pending = consume(db, keys, params.get("state", ""), request.cookies.get(BINDING_COOKIE), now)
         client_id, secret = client_credentials(db, keys)
@@ -163,7 +163,7 @@ def callback(
     if params.get("error"):
         if pending.purpose == PURPOSE_PREFILL:
             return redirect(f"/forms/submissions/{pending.submission_id}/edit?notice=prefill_declined")
-        return error_page(request, 400, "Sign-in was cancelled or refused by the identity provider.")
+        return error_page(request, 400, N_("Sign-in was cancelled or refused by the identity provider."))
     try:
         tokens = provider.exchange_code(
             client_id=client_id,
@@ -180,10 +180,12 @@ def callback(
         )
         userinfo = provider.userinfo(tokens["access_token"]) if pending.purpose == PURPOSE_PREFILL else None
     except InvalidToken:
-        return error_page(request, 400, "The identity provider's answer could not be verified; start again.")
+        return error_page(
+            request, 400, N_("The identity provider's answer could not be verified; start again.")
+        )
     except ProviderError:
         return error_page(
-            request, 502, "The identity provider refused or could not complete the sign-in; start again."
+            request, 502, N_("The identity provider refused or could not complete the sign-in; start again.")
         )
     if pending.purpose == PURPOSE_SIGN_IN:
         cookie = start_session(db, keys, claims, now, config.session_ttl)
@@ -201,7 +203,9 @@ def callback(
         return response
     sub: str = claims["sub"]
     if sub != pending.sub or (userinfo or {}).get("sub") != pending.sub:
-        return error_page(request, 400, "You signed in as another person than the one filling in this form.")
+        return error_page(
+            request, 400, N_("You signed in as another person than the one filling in this form.")
+        )
     level_asked = VERIFIED_CLAIMS in pending.claims
     try:
         submission = submissions.get_own(db, Resident(sub), pending.submission_id or "", now, lock=True)

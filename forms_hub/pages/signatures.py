@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from forms_hub import i18n as hub_i18n
 from forms_hub.access import Visitor
 from forms_hub.crypto import Sealer
 from forms_hub.definitions.service import document_of
@@ -33,11 +34,14 @@ from forms_hub.web.page_helpers import (
     signed_in_resident,
 )
 from forms_hub.web.rendering import render
+from kit.i18n import N_, choose_language
 from kit.web import DbSession, Now
 
 router = page_router()
 REFRESH_SECONDS = 3
 PDF_FIELD = "receipt_pdf"
+
+SIGNING_UNAVAILABLE = N_("The signing service cannot be reached just now. Try again later.")
 
 
 def _credentials(db: Session, keys: RelyingPartyKeys) -> Credentials | None:
@@ -142,13 +146,15 @@ async def verify_signed_receipt(request: Request, signing: SigningDep) -> Respon
     upload = form.get(PDF_FIELD)
     data = await upload.read(signatures.MAX_PDF_BYTES + 1) if isinstance(upload, UploadFile) else b""
 
+    language = choose_language(request)
+
     def check() -> dict[str, Any]:
         try:
             return {"pdf_result": signatures.verify_pdf(signing, data)}
-        except ValueError as exc:
-            return {"pdf_failure": str(exc)}
-        except SigningUnavailable as exc:
-            return {"pdf_failure": str(exc)}
+        except ValueError as exc:  # its message is a msgid (forms_hub.signatures.service)
+            return {"pdf_failure": hub_i18n.gettext(language, str(exc))}
+        except SigningUnavailable:
+            return {"pdf_failure": hub_i18n.gettext(language, SIGNING_UNAVAILABLE)}
 
     context = await run_in_threadpool(check)
     return render(request, "receipt_verify.html", context, status=200 if "pdf_result" in context else 422)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from forms_hub import i18n as hub_i18n
 from forms_hub.access import Visitor
 from forms_hub.dependencies import AnswerSealer, Config, Outbox, Receipts, RpKeys, SigningDep, Storage
 from forms_hub.errors import FormsError
@@ -31,6 +32,7 @@ from forms_hub.web.page_helpers import (
     signed_in_resident,
 )
 from forms_hub.web.rendering import redirect, render
+from kit.i18n import choose_language
 from kit.web import DbSession, Now
 
 router = page_router()
@@ -48,7 +50,7 @@ async def receipt_verify_post(request: Request, receipts: Receipts) -> Response:
     try:
         claims, failure = receipts.verify(receipt), None
     except InvalidReceipt as exc:
-        claims, failure = None, str(exc)
+        claims, failure = None, hub_i18n.gettext(choose_language(request), str(exc))
     return render(request, "receipt_verify.html", {"receipt": receipt, "claims": claims, "failure": failure})
 
 

@@ -27,6 +27,7 @@ from forms_hub.crypto import Sealer
 from forms_hub.signatures.models import SubmissionSignature
 from forms_hub.signatures.provider import Credentials, SigningProvider, SigningUnavailable
 from forms_hub.signatures.receipt_pdf import receipt_pdf
+from kit.i18n import CATALOGUES, CHINESE, ENGLISH, LANGUAGES, N_, bilingual, department_name
 
 PENDING, APPROVED, UNAVAILABLE = "pending", "approved", "unavailable"
 MAX_PDF_BYTES = 1024 * 1024
@@ -52,8 +53,15 @@ def ask(
     submission's view); a refusal (no signing certificate, the provider down) is kept as
     ``unavailable`` with the reason, and the submission stands."""
     form = view["form"]
-    summary_en = f"Application {view['reference']}: {form['title']['en']} ({view['department']})"
-    summary_zh = f"申請 {view['reference']}：{form['title']['zh-HK']}（{view['department']}）"
+    code = view["department"]
+    department = {lang: department_name(CATALOGUES.translations(lang), code) for lang in LANGUAGES}
+    summary = bilingual(
+        N_("Application {reference}: {title} ({department})"),
+        reference=view["reference"],
+        title=form["title"],
+        department=department,
+    )
+    summary_en, summary_zh = summary[ENGLISH], summary[CHINESE]
     try:
         request_id: str | None = signing.ask(
             credentials, sub=sub, pdf=receipt_pdf(view), summary_en=summary_en, summary_zh=summary_zh
@@ -149,20 +157,20 @@ def verify_pdf(signing: SigningProvider, pdf: bytes) -> dict[str, Any]:
         ValueError: not a PDF with a signature (the message is safe to show).
     """
     if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_PDF_BYTES:
-        raise ValueError("not a PDF of up to 1 MB")
+        raise ValueError(N_("not a PDF of up to 1 MB"))
     trust = [_asn1(c) for c in signing.ca_certificates()]
     try:
         signatures = PdfFileReader(io.BytesIO(pdf), strict=False).embedded_signatures
     except (PdfError, ValueError, KeyError, TypeError):
-        raise ValueError("the PDF cannot be read") from None
+        raise ValueError(N_("the PDF cannot be read")) from None
     if not signatures:
-        raise ValueError("the PDF carries no signature")
+        raise ValueError(N_("the PDF carries no signature"))
     embedded = signatures[-1]
     context = ValidationContext(trust_roots=trust, allow_fetching=False, revocation_mode="soft-fail")
     try:
         status = validate_pdf_signature(embedded, signer_validation_context=context)
     except Exception:  # pyHanko raises many kinds for a damaged signature
-        raise ValueError("the signature cannot be validated") from None
+        raise ValueError(N_("the signature cannot be validated")) from None
     certificate = x509.load_der_x509_certificate(status.signing_cert.dump())
     timestamp = status.timestamp_validity
     covers_all = embedded.coverage is not None and embedded.coverage.name == "ENTIRE_FILE"

@@ -15,6 +15,7 @@ from forms_hub.definitions.service import document_of
 from forms_hub.errors import Conflict
 from forms_hub.submissions.models import Submission
 from forms_hub.submissions.records import definition_of, ensure_editable
+from kit.i18n import N_
 
 
 def add_attachment(
@@ -51,7 +52,7 @@ def remove_attachment(
     attachment = attachment_of(db, submission, attachment_id)
     if submission.status != "draft":
         # Files the department already received stay part of the record.
-        raise Conflict("Files already sent to the department cannot be removed.")
+        raise Conflict(N_("Files already sent to the department cannot be removed."))
     db.delete(attachment)
     submission.updated_at = now
     db.flush()

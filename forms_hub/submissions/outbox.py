@@ -18,6 +18,7 @@ from forms_hub.crypto import Sealer
 from forms_hub.i18n import notification_text
 from forms_hub.submissions.models import OutboxMessage
 from kit import outbox
+from kit.i18n import N_, in_both
 from kit.outbox import EMAIL, Delivery, Message, deliver_unsent
 from kit.outbox import delivery_for as mail_delivery_for
 from kit.settings import Settings
@@ -42,9 +43,8 @@ class Mailer:
 def queue_email(
     db: Session, sealer: Sealer, to: str, kind: str, params: dict[str, Any], link: str, now: datetime
 ) -> None:
-    subject = (
-        f"e-Gateway forms 電子通道表格: {params.get('reference') or params.get('licence') or ''}".strip()
-    )
+    reference = params.get("reference") or params.get("licence") or ""
+    subject = f"{in_both(N_('e-Gateway forms'), ' ')}: {reference}".strip()
     body = (
         f"{notification_text(kind, params, 'en')}\n\n{notification_text(kind, params, 'zh-HK')}\n\n{link}\n"
     )

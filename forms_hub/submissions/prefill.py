@@ -31,6 +31,7 @@ from forms_hub.oidc_client.provider import ProviderClient, ProviderError
 from forms_hub.oidc_client.service import StoredTokens
 from forms_hub.submissions.models import Submission
 from forms_hub.submissions.records import ensure_editable, open_answers, seal_answers
+from kit.i18n import CATALOGUES, N_
 
 
 def claim_value(userinfo: Mapping[str, Any], claim: str) -> str | None:
@@ -63,7 +64,7 @@ def prefill_rows(doc: FormDocument, lang: str) -> list[dict[str, Any]]:
             "field": name,
             "label": doc.fields[name].label[lang],
             "claim": claim,
-            "claim_label": CLAIM_LABELS[claim][lang],
+            "claim_label": CATALOGUES.gettext(lang, CLAIM_LABELS[claim]),
             "verifiable": claim in VERIFIABLE_CLAIMS,
         }
         for name, claim in doc.prefill.items()
@@ -139,17 +140,17 @@ def fresh_release(
     except ProviderError as exc:
         if exc.error != "invalid_token" or refreshed is not None or not stored.refresh_token:
             raise PrefillRecheckNeeded(
-                "Your identity details could not be checked again; fill them in again."
+                N_("Your identity details could not be checked again; fill them in again.")
             ) from None
         access_token, refreshed = _refreshed(provider, client_id, secret, stored)
         try:
             userinfo = provider.userinfo(access_token)
         except ProviderError:
             raise PrefillRecheckNeeded(
-                "Your identity details could not be checked again; fill them in again."
+                N_("Your identity details could not be checked again; fill them in again.")
             ) from None
     if userinfo.get("sub") != stored.sub:
-        raise PrefillRecheckNeeded("The identity release was for another person.")
+        raise PrefillRecheckNeeded(N_("The identity release was for another person."))
     return userinfo, refreshed
 
 
@@ -158,12 +159,12 @@ def _refreshed(
 ) -> tuple[str, dict[str, Any]]:
     if not stored.refresh_token:
         raise PrefillRecheckNeeded(
-            "Your identity release has expired; fill the details from your identity again."
+            N_("Your identity release has expired; fill the details from your identity again.")
         )
     try:
         tokens = provider.refresh(client_id=client_id, secret=secret, refresh_token=stored.refresh_token)
     except ProviderError:
         raise PrefillRecheckNeeded(
-            "Your identity release has expired; fill the details from your identity again."
+            N_("Your identity release has expired; fill the details from your identity again.")
         ) from None
     return tokens["access_token"], tokens

@@ -21,6 +21,7 @@ from jose import jwk, jwt
 from jose.exceptions import JOSEError
 
 from forms_hub.crypto import derived_signing_key
+from kit.i18n import N_
 
 RECEIPT_TYPE = "receipt+jwt"
 ALGORITHM = "ES256"
@@ -74,20 +75,20 @@ class ReceiptSigner:
             InvalidReceipt: with a short reason.
         """
         if not isinstance(receipt, str) or len(receipt) > MAX_RECEIPT_LENGTH or receipt.count(".") != 2:
-            raise InvalidReceipt("not a compact JWS")
+            raise InvalidReceipt(N_("not a compact JWS"))
         try:
             header = jwt.get_unverified_header(receipt)
         except JOSEError:
-            raise InvalidReceipt("not a compact JWS") from None
+            raise InvalidReceipt(N_("not a compact JWS")) from None
         if header.get("alg") != ALGORITHM or header.get("typ") != RECEIPT_TYPE:
-            raise InvalidReceipt("not a forms hub receipt")
+            raise InvalidReceipt(N_("not a forms hub receipt"))
         key = self._public.get(header.get("kid", ""))
         if key is None:
-            raise InvalidReceipt("signed with a key the hub does not publish")
+            raise InvalidReceipt(N_("signed with a key the hub does not publish"))
         try:
             claims: dict[str, Any] = jwt.decode(
                 receipt, key, algorithms=[ALGORITHM], issuer=self.issuer, options={"verify_aud": False}
             )
         except JOSEError:
-            raise InvalidReceipt("the signature does not verify") from None
+            raise InvalidReceipt(N_("the signature does not verify")) from None
         return claims

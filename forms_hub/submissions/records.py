@@ -20,6 +20,7 @@ from forms_hub.definitions.service import document_of
 from forms_hub.errors import Conflict, DraftExpired, InvalidAnswers, NotFound
 from forms_hub.principals import Resident
 from forms_hub.submissions.models import Submission, SubmissionEvent
+from kit.i18n import N_
 
 EDITABLE_STATUSES = ("draft", "info_requested")
 
@@ -47,9 +48,11 @@ def draft_is_live(submission: Submission, now: datetime) -> bool:
 def ensure_editable(submission: Submission, now: datetime) -> None:
     """Raises Conflict (not a draft nor asked for more information) or DraftExpired."""
     if submission.status not in EDITABLE_STATUSES:
-        raise Conflict(f"A submission that is {submission.status} cannot be changed.")
+        raise Conflict(
+            N_("A submission that is %(status)s cannot be changed."), values={"status": submission.status}
+        )
     if submission.status == "draft" and not draft_is_live(submission, now):
-        raise DraftExpired("This draft has expired.")
+        raise DraftExpired(N_("This draft has expired."))
 
 
 def record_event(
@@ -80,7 +83,7 @@ def record_event(
 def published_definition(db: Session, slug: str) -> FormDefinition:
     definition = definitions.published(db, slug) if isinstance(slug, str) and len(slug) <= 64 else None
     if definition is None:
-        raise NotFound(f"No published form {slug!r}.")
+        raise NotFound(N_("There is no published form %(form)s."), values={"form": slug})
     return definition
 
 
@@ -100,7 +103,7 @@ def create_draft(
     answers = dict(answers or {})
     errors = validate_answers(doc, answers, complete=False)
     if errors:
-        raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
+        raise InvalidAnswers(N_("Some answers are not valid."), errors=[e.as_json() for e in errors])
     submission = Submission(
         id=uuid.uuid4().hex,
         definition_id=definition.id,

@@ -55,6 +55,7 @@ from forms_hub.submissions.records import (
     record_event,
     seal_answers,
 )
+from kit.i18n import N_, bilingual
 
 MAX_REASON_LENGTH = 2000
 NOTICE_NEWER_VERSION = "newer_version"
@@ -100,9 +101,11 @@ def notify(
 def _check_reason(reason: str | None, required: bool) -> str | None:
     text = (reason or "").strip()
     if required and not text:
-        raise InvalidInput("Give a reason.", errors=[{"field": "reason", "code": "required"}])
+        raise InvalidInput(N_("Give a reason."), errors=[{"field": "reason", "code": "required"}])
     if len(text) > MAX_REASON_LENGTH:
-        raise InvalidInput(f"The reason must be {MAX_REASON_LENGTH} characters or fewer.")
+        raise InvalidInput(
+            N_("The reason must be %(limit)s characters or fewer."), values={"limit": MAX_REASON_LENGTH}
+        )
     return text or None
 
 
@@ -115,9 +118,9 @@ def get_own(
     """The resident's own submission; another's, or an expired draft, is "not found"."""
     submission = submissions.get(db, submission_id, for_update=lock)
     if submission is None or submission.resident_sub != resident.sub:
-        raise NotFound("No such submission.")
+        raise NotFound(N_("No such submission."))
     if submission.status == "draft" and not draft_is_live(submission, now):
-        raise NotFound("This draft has expired and was removed.")
+        raise NotFound(N_("This draft has expired and was removed."))
     return submission
 
 
@@ -128,7 +131,7 @@ def get_for_department(db: Session, staff: Staff, reference: str, *, lock: bool 
         else None
     )
     if submission is None or submission.department != staff.department:
-        raise NotFound("No submission with this reference in your department's queue.")
+        raise NotFound(N_("No submission with this reference in your department's queue."))
     return submission
 
 
@@ -205,7 +208,7 @@ def save_answers(
         if meta.get("verified") and answers.get(name) != before.get(name):
             errors = [e for e in errors if e.field != name] + [prefill_mismatch(doc, name)]
     if errors:
-        raise InvalidAnswers("Some answers are not valid.", errors=[e.as_json() for e in errors])
+        raise InvalidAnswers(N_("Some answers are not valid."), errors=[e.as_json() for e in errors])
     seal_answers(sealer, submission, answers)
     submission.updated_at = now
     if submission.status == "draft":
@@ -216,7 +219,7 @@ def save_answers(
 
 def discard_draft(db: Session, storage: AttachmentStorage, submission: Submission) -> None:
     if submission.status != "draft":
-        raise Conflict("Only a draft can be discarded; withdraw a submission instead.")
+        raise Conflict(N_("Only a draft can be discarded; withdraw a submission instead."))
     for attachment in attachments_repository.of_submission(db, submission.id):
         storage.delete(attachment.storage_key)
     db.delete(submission)
@@ -294,7 +297,7 @@ def _identity_errors(
             known = submission.identity_level
             raise identity_level_required(required, None if level_satisfies(known, required) else known)
         raise PrefillRecheckNeeded(
-            "The details filled from your identity must be checked again before submitting."
+            N_("The details filled from your identity must be checked again before submitting.")
         )
     assurance = assurance_of(fresh_claims)
     if not level_satisfies(assurance.level, required):
@@ -328,7 +331,7 @@ def _completeness_errors(
                 {
                     "field": slot["name"],
                     "code": "required",
-                    "message": {"en": f"Attach {label['en']}", "zh-HK": f"請附上{label['zh-HK']}"},
+                    "message": bilingual(N_("Attach {label}"), label=label),
                 }
             )
     return errors
@@ -362,7 +365,31 @@ def _hand_over(
         or f"Application made by the resident ({definition.slug} v{definition.version})",
         request_id=request_id,
         now=now,
+        texts=disclosure_texts(doc, definition.version, fields),
     )
+
+
+def disclosure_texts(doc: FormDocument, version: int, fields: Sequence[str]) -> dict[str, Any]:
+    """What the resident's disclosure record shows for a hand-over, in both languages: the
+    form's purpose, each answer or file by its label on the form and, for a form without a
+    legal basis of its own, the application itself (by the form's title, not its slug)."""
+    labels: dict[str, dict[str, str]] = {}
+    for name in fields:
+        if name.startswith("attachment:"):
+            slot = doc.attachment(name.removeprefix("attachment:"))
+            label = slot.get("label") if slot else None
+        else:
+            field = doc.fields.get(name)
+            label = field.label if field else None
+        if label:
+            labels[name] = {"en": label.get("en", name), "zh-HK": label.get("zh-HK", name)}
+    texts: dict[str, Any] = {"purpose": doc.purpose, "fields": labels}
+    if not doc.legal_basis:  # a form's own legal basis is written in one language only
+        title = doc.title
+        texts["legal_basis"] = bilingual(
+            N_("Application made by the resident ({title}, version {version})"), title=title, version=version
+        )
+    return texts
 
 
 def submit(
@@ -396,20 +423,24 @@ def submit(
         if idempotency_key and submission.idempotency_key == idempotency_key:
             return submission, True
         raise AlreadySubmitted(
-            f"This was already submitted as {submission.reference}.", reference=submission.reference
+            N_("This was already submitted as %(reference)s."),
+            values={"reference": submission.reference},
+            reference=submission.reference,
         )
     if idempotency_key and not key_checked:
         other = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
         if other is not None and other.id != submission.id:
-            raise IdempotencyKeyReused("This Idempotency-Key was used for another submission.")
+            raise IdempotencyKeyReused(N_("This Idempotency-Key was used for another submission."))
     if not draft_is_live(submission, now):
-        raise DraftExpired("This draft has expired.")
+        raise DraftExpired(N_("This draft has expired."))
     notice = bring_up_to_date(db, sealer, config.superseded_grace, submission, now)
     if notice == NOTICE_FORM_CLOSED:
-        raise FormNotOpen("This form is no longer open for submissions.")
+        raise FormNotOpen(N_("This form is no longer open for submissions."))
     if notice == NOTICE_MIGRATED:
         raise Conflict(
-            "This form has a new version and your draft was moved to it: check your answers, then submit.",
+            N_(
+                "This form has a new version and your draft was moved to it: check your answers, then submit."
+            ),
             notice=NOTICE_MIGRATED,
         )
     definition = definition_of(db, submission)
@@ -419,7 +450,7 @@ def submit(
     errors = _identity_errors(doc, submission, answers, fresh_claims)
     errors = _completeness_errors(doc, attachments, answers) + errors
     if errors:
-        raise InvalidAnswers("Some answers are not valid.", errors=errors)
+        raise InvalidAnswers(N_("Some answers are not valid."), errors=errors)
     reference = numbers.new_number(db, "submission", submission.department, now.year)
     digest = answers_digest(answers, [(a.slot, a.sha256) for a in attachments])
     submission.receipt = receipts.sign(
@@ -482,7 +513,7 @@ def submit_new(
     existing = submissions.by_idempotency_key(db, resident.sub, idempotency_key)
     if existing is not None:
         if existing.request_fingerprint != fingerprint:
-            raise IdempotencyKeyReused("This Idempotency-Key was used with a different request.")
+            raise IdempotencyKeyReused(N_("This Idempotency-Key was used with a different request."))
         return existing, True
     draft = create_draft(db, sealer, config.draft_ttl, resident, slug, answers, now)
     for slot, filename, data in files:
@@ -523,8 +554,13 @@ def _move(
 ) -> tuple[str, str | None]:
     try:
         step = flows.transition(submission.status, action, actor)
-    except flows.IllegalTransition as exc:
-        raise IllegalTransitionError(str(exc), current_status=submission.status, action=action) from None
+    except flows.IllegalTransition:
+        raise IllegalTransitionError(
+            N_("This cannot be done to a submission that is %(status)s."),
+            values={"status": submission.status},
+            current_status=submission.status,
+            action=action,
+        ) from None
     reason = _check_reason(reason, step.reason_required)
     before = submission.status
     submission.status = step.target
@@ -585,7 +621,8 @@ def resubmit(
     """The resident answers a request for more information and sends the case back."""
     if submission.status != "info_requested":
         raise IllegalTransitionError(
-            f"cannot resubmit a submission that is {submission.status}",
+            N_("This cannot be done to a submission that is %(status)s."),
+            values={"status": submission.status},
             status=submission.status,
             action="resubmit",
         )
@@ -597,7 +634,7 @@ def resubmit(
     attachments = attachments_repository.of_submission(db, submission.id)
     errors = _completeness_errors(doc, attachments, current)
     if errors:
-        raise InvalidAnswers("Some answers are not valid.", errors=errors)
+        raise InvalidAnswers(N_("Some answers are not valid."), errors=errors)
     submission.answers_digest = answers_digest(current, [(a.slot, a.sha256) for a in attachments])
     _move(
         db,
@@ -621,11 +658,13 @@ def assign(
     """An officer takes a case (assignee = themselves) or hands it back (None); a back-end
     system may assign any officer of its department."""
     if submission.status in flows.DECIDED:
-        raise Conflict(f"A submission that is {submission.status} cannot be assigned.")
+        raise Conflict(
+            N_("A submission that is %(status)s cannot be assigned."), values={"status": submission.status}
+        )
     if isinstance(staff, Officer) and assignee not in (None, staff.sub):
-        raise InvalidInput("An officer can only assign a case to themselves.")
+        raise InvalidInput(N_("An officer can only assign a case to themselves."))
     if assignee is not None and (not isinstance(assignee, str) or not 0 < len(assignee) <= 64):
-        raise InvalidInput("assignee must be an officer's identifier.")
+        raise InvalidInput(N_("The assignee must be an officer's identifier."))
     submission.assigned_to = assignee
     submission.updated_at = now
     record_event(
@@ -656,12 +695,15 @@ def department_step(
     row; returns the reason as recorded. The notification (and the licence an approval
     issues) is :func:`forms_hub.decisions.decide`'s, in the same transaction."""
     if action not in flows.DEPARTMENT_ACTIONS:
-        raise InvalidInput(f"action must be one of {', '.join(flows.DEPARTMENT_ACTIONS)}.")
+        raise InvalidInput(
+            N_("The action must be one of %(actions)s."),
+            values={"actions": ", ".join(flows.DEPARTMENT_ACTIONS)},
+        )
     if conditions is not None and (
         not isinstance(conditions, list)
         or any(not isinstance(c, str) or not c.strip() or len(c) > 500 for c in conditions)
     ):
-        raise InvalidInput("conditions must be a list of non-empty texts of at most 500 characters.")
+        raise InvalidInput(N_("The conditions must be a list of non-empty texts of at most 500 characters."))
     _, reason = _move(
         db,
         submission,

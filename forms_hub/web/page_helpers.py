@@ -24,17 +24,17 @@ from forms_hub.dependencies import csrf_guard_of, site_of
 from forms_hub.errors import FormsError, IdentityLevelRequired
 from forms_hub.principals import Officer, Resident
 from forms_hub.web.rendering import error_page, redirect, render
-from kit.i18n import choose_language
+from kit.i18n import N_, choose_language
 
 # ?notice=<key> names one of these; only known keys, so the query cannot inject text.
 NOTICES = {
-    "saved": "Your draft was saved.",
-    "attached": "The file was attached.",
-    "removed": "The file was removed.",
-    "prefilled": "Your details were filled from your identity.",
-    "prefill_empty": "No details were released, so nothing was filled.",
-    "prefill_declined": "No details were released, so nothing was filled.",
-    "identity_level_confirmed": "Your identity provider confirmed your identity level for this form.",
+    "saved": N_("Your draft was saved."),
+    "attached": N_("The file was attached."),
+    "removed": N_("The file was removed."),
+    "prefilled": N_("Your details were filled from your identity."),
+    "prefill_empty": N_("No details were released, so nothing was filled."),
+    "prefill_declined": N_("No details were released, so nothing was filled."),
+    "identity_level_confirmed": N_("Your identity provider confirmed your identity level for this form."),
 }
 
 ResidentWork = Callable[[Session, Resident, datetime], Any]
@@ -67,7 +67,10 @@ def sign_in_redirect(request: Request) -> Response:
 def failure_page(request: Request, exc: FormsError) -> Response:
     if isinstance(exc, IdentityLevelRequired):
         return identity_level_page(request, exc.required_level, exc.identity_level)
-    return error_page(request, exc.status, exc.detail)
+    # A status in the sentence is shown by its name in the page's language, not by its code.
+    lang = choose_language(request)
+    values = {k: hub_i18n.status_name(v, lang) if k == "status" else v for k, v in exc.values.items()}
+    return error_page(request, exc.status, exc.message, values)
 
 
 def identity_level_page(

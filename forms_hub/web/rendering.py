@@ -24,9 +24,10 @@ from forms_hub.dependencies import csrf_guard_of, site_of
 from forms_hub.oidc_client.service import SESSION_COOKIE
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard, origin_of
+from kit.i18n import N_
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-CSRF_REFUSED = "This form has expired. Go back, reload the page and try again."
+CSRF_REFUSED = N_("This form has expired. Go back, reload the page and try again.")
 
 
 def build_csrf_guard(master_key: bytes, site: Site) -> CsrfGuard:
@@ -39,12 +40,13 @@ def build_csrf_guard(master_key: bytes, site: Site) -> CsrfGuard:
 
 @cache
 def environment(lang: str) -> Environment:
-    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), hub_i18n.CATALOGUES.translations(lang))
+    env = i18n.page_environment(FileSystemLoader(TEMPLATES_DIR), i18n.CATALOGUES.translations(lang))
     env.globals.update(
         t=lambda pair: hub_i18n.pick(pair, lang),
         status_name=lambda status: hub_i18n.status_name(status, lang),
         licence_status_name=lambda status: hub_i18n.licence_status_name(status, lang),
         action_name=lambda action: hub_i18n.action_name(action, lang),
+        actor_name=lambda kind: hub_i18n.actor_name(kind, lang),
         identity_level_name=lambda level: hub_i18n.identity_level_name(level, lang),
         level_needed_name=lambda level: hub_i18n.level_needed_name(level, lang),
         notification_text=lambda n: hub_i18n.notification_text(n.kind, n.params, lang),
@@ -92,13 +94,15 @@ def render(
     return response
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    titles = {404: "Page not found"}
+def error_page(
+    request: Request, status: int, message: str, values: dict[str, Any] | None = None
+) -> HTMLResponse:
+    """A page saying what went wrong, in the page's language: ``message`` is a msgid of the
+    catalogue (marked with ``N_``), its ``%(name)s`` placeholders filled from ``values``."""
+    text = hub_i18n.gettext(i18n.choose_language(request), message)
+    title = N_("Page not found") if status == 404 else N_("Something went wrong")
     return render(
-        request,
-        "error.html",
-        {"title": titles.get(status, "Something went wrong"), "message": message},
-        status,
+        request, "error.html", {"title": title, "message": text % values if values else text}, status
     )
 
 

@@ -33,6 +33,7 @@ from identity.residents.hkid import InvalidHKID, format_hkid, mask_hkid, normali
 from identity.security import totp
 from identity.security.hashing import PooledHasher
 from identity.security.keyring import Keyring
+from kit.i18n import N_, in_both
 
 RESIDENT = "resident"
 STAFF = "staff"
@@ -492,12 +493,14 @@ def issue_activation_code(db: Session, keyring: Keyring, account: Account, now: 
     contact the resident gave and returned (the officer shows it once, on paper or screen)."""
     code = new_private_code(db, keyring, account, ACTIVATION, ACTIVATION_TTL, now, digits=8)
     days = ACTIVATION_TTL.days
-    body = (
-        f"Your e-Gateway account was created at a registration counter. To start using it, go to "
-        f"the activation page, enter your identity card number and the code {code}, and choose a "
-        f"password. The code expires in {days} days.\n"
-        f"你的 e-Gateway 帳戶已在登記櫃位開立。請前往啟用頁面，輸入你的身份證號碼及啟用碼 {code}，"
-        f"並設定密碼。啟用碼 {days} 日內有效。"
+    body = in_both(
+        N_(
+            "Your e-Gateway account was created at a registration counter. To start using it, go to "
+            "the activation page, enter your identity card number and the code {code}, and choose a "
+            "password. The code expires in {days} days."
+        ),
+        code=code,
+        days=days,
     )
     profile = load_profile(keyring, account)
     for channel, recipient in ((outbox.EMAIL, profile.email), (outbox.SMS, profile.phone)):
@@ -507,7 +510,7 @@ def issue_activation_code(db: Session, keyring: Keyring, account: Account, now: 
                 keyring,
                 channel=channel,
                 recipient=recipient,
-                subject="e-Gateway account activation / 啟用帳戶",
+                subject=in_both(N_("e-Gateway account activation"), " / "),
                 body=body,
                 now=now,
             )
@@ -571,17 +574,21 @@ def _destination(account: Account, profile: Profile, purpose: str) -> tuple[str,
 def _code_message(purpose: str, code: str, minutes: int) -> tuple[str, str]:
     # Bilingual, as Hong Kong government messages are; the code is never in the subject.
     if purpose == "reset":
-        subject = "e-Gateway password reset / 重設密碼"
-        body = (
-            f"Your code to reset your e-Gateway password is {code}. It expires in {minutes} "
-            "minutes. If you did not ask for it, you can ignore this message.\n"
-            f"你的 e-Gateway 重設密碼驗證碼是 {code}，{minutes} 分鐘內有效。如非你本人要求，請忽略此訊息。"
+        subject = in_both(N_("e-Gateway password reset"), " / ")
+        body = in_both(
+            N_(
+                "Your code to reset your e-Gateway password is {code}. It expires in {minutes} "
+                "minutes. If you did not ask for it, you can ignore this message."
+            ),
+            code=code,
+            minutes=minutes,
         )
     else:
-        subject = "e-Gateway verification code / 驗證碼"
-        body = (
-            f"Your e-Gateway verification code is {code}. It expires in {minutes} minutes.\n"
-            f"你的 e-Gateway 驗證碼是 {code}，{minutes} 分鐘內有效。"
+        subject = in_both(N_("e-Gateway verification code"), " / ")
+        body = in_both(
+            N_("Your e-Gateway verification code is {code}. It expires in {minutes} minutes."),
+            code=code,
+            minutes=minutes,
         )
     return subject, body
 
@@ -735,11 +742,12 @@ def reset_password(
             keyring,
             channel=channel,
             recipient=recipient,
-            subject="e-Gateway password changed / 密碼已更改",
-            body=(
-                "Your e-Gateway password was reset and every session was signed out. If this was "
-                "not you, contact us at once.\n"
-                "你的 e-Gateway 密碼已重設，所有登入均已登出。如非你本人操作，請立即聯絡我們。"
+            subject=in_both(N_("e-Gateway password changed"), " / "),
+            body=in_both(
+                N_(
+                    "Your e-Gateway password was reset and every session was signed out. If this was "
+                    "not you, contact us at once."
+                )
             ),
             now=now,
         )

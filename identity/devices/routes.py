@@ -29,6 +29,7 @@ from identity.tokens.verifier import verify_own_access_token
 from identity.web import render
 from identity.web.forms import CheckedForm, safe_next
 from kit.bearer import INVALID_TOKEN, BearerProblem, bearer_token
+from kit.i18n import CATALOGUES, N_, choose_language
 from kit.openapi import combine, problem_responses
 from kit.problems import PROBLEM_JSON
 from kit.web import DbSession, Now
@@ -104,7 +105,10 @@ def waiting_page(
         signin = repository.get_signin(db, rid)
         assert signin is not None  # browser_outcome found it
         link = open_link(settings.issuer, rid)
-        qr = segno.make(link, error="m").svg_inline(scale=5, title="QR code for the e-Gateway app")
+        language = choose_language(request)
+        title = CATALOGUES.gettext(language, N_("QR code for the e-Gateway app"))
+        qr = segno.make(link, error="m").svg_inline(scale=5, title=title)
+        client = get_client(db, signin.client_id) if signin.client_id else None
         response = render(
             request,
             "devices/app_signin.html",
@@ -113,6 +117,7 @@ def waiting_page(
                 "code": signin.short_code,
                 "link": link,
                 "client_name": signin.client_name,
+                "client_name_zh": (client.name_zh if client else None) or signin.client_name,
                 "department": signin.department,
             },
         )

@@ -9,6 +9,7 @@ only that post ends the session.
 
 from __future__ import annotations
 
+import html
 from urllib.parse import urlencode
 
 from fastapi import Request
@@ -26,6 +27,7 @@ from identity.sessions.service import SESSION_COOKIE, current_session
 from identity.sessions.service import end_session as end_browser_session
 from identity.web import render, verify_csrf
 from kit.csrf import CSRF_FIELD
+from kit.i18n import CATALOGUES, CHINESE, N_
 
 # The request's parameters the confirmation page carries into its post (all but the hint,
 # which it never has, and the CSRF token, which it adds).
@@ -53,14 +55,14 @@ def end_session(provider: OpenIDProvider, request: Request, params: dict[str, st
     if params.get("id_token_hint"):
         hinted = _hinted_client_id(provider, params["id_token_hint"])
         if hinted is None or (client_id and client_id != hinted):
-            return _page(400, "The sign-out request is not valid (id_token_hint).")
+            return _page(400, N_("The sign-out request is not valid (id_token_hint)."))
         client_id = hinted
     redirect = None
     if post_logout:
         client = get_client(ctx.db, client_id) if client_id else None
         if client is None or post_logout not in client.post_logout_redirect_uris:
             # Never redirect to an address the client did not register (§3).
-            return _page(400, "The sign-out request is not valid (post_logout_redirect_uri).")
+            return _page(400, N_("The sign-out request is not valid (post_logout_redirect_uri)."))
         redirect = post_logout
     session = current_session(ctx.db, request, provider.session_policy, ctx.now)
     if session is not None and not params.get("id_token_hint"):
@@ -75,7 +77,7 @@ def end_session(provider: OpenIDProvider, request: Request, params: dict[str, st
             redirect += ("&" if "?" in redirect else "?") + urlencode({"state": params["state"]})
         response: Response = RedirectResponse(redirect, status_code=303)
     else:
-        response = _page(200, "You have signed out.")
+        response = _page(200, N_("You have signed out."))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -86,9 +88,12 @@ def _confirmation(request: Request, params: dict[str, str]) -> HTMLResponse:
 
 
 def _page(status: int, message: str) -> HTMLResponse:
+    """``message`` (a msgid) in both languages: a department's sign-out request carries no
+    language of the resident's."""
+    english, chinese = html.escape(message), html.escape(CATALOGUES.gettext(CHINESE, message))
     return HTMLResponse(
-        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sign out</title>"
-        f"</head><body><main><h1>{message}</h1></main></body></html>",
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{english}</title>"
+        f"</head><body><main><h1>{english}</h1><p lang='zh-Hant-HK'>{chinese}</p></main></body></html>",
         status_code=status,
         headers={"Cache-Control": "no-store"},
     )

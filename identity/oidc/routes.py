@@ -79,6 +79,7 @@ from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
 from kit.bearer import INVALID_REQUEST, form_body_tokens, oauth_error_response, presented_token
 from kit.dpop import Presentation, public_url
+from kit.i18n import CATALOGUES, CHINESE, N_
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
 from kit.web import DbSession, Now
 
@@ -156,9 +157,13 @@ def jwks(db: DbSession, now: Now, provider: ProviderDep) -> JSONResponse:
 
 
 def error_page(status: int, title: str, detail: str) -> HTMLResponse:
+    """A request that cannot go back to the department: ``title`` (a msgid) in both languages,
+    as the request's language may be unknown here; ``detail`` is the protocol's, in English."""
+    english, chinese = html.escape(title), html.escape(CATALOGUES.gettext(CHINESE, title))
     body = (
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Sign-in error</title>"
-        f"</head><body><main><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p></main></body></html>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{english}</title>"
+        f"</head><body><main><h1>{english}</h1><p lang='zh-Hant-HK'>{chinese}</p>"
+        f"<p><code>{html.escape(detail)}</code></p></main></body></html>"
     )
     return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
@@ -189,7 +194,7 @@ def authorization_error(error: OAuth2Error, oauth_req: StarletteOAuth2Request, i
         # RFC 6749 §4.1.2.1: without a verified redirect URI, never redirect.
         return error_page(
             400,
-            "This sign-in request cannot be processed",
+            N_("This sign-in request cannot be processed"),
             f"{error.error}: {error.description or ''}",
         )
     params = {"error": error.error}
@@ -335,7 +340,7 @@ async def authorize(request: Request, db: DbSession, now: Now, provider: Provide
     try:
         oauth_req = await read_oauth2_request(request, provider.settings.issuer)
     except OversizedRequest as exc:
-        return error_page(400, "This sign-in request is too large", str(exc))
+        return error_page(400, N_("This sign-in request is too large"), str(exc))
     return await _in_context(request, db, now, lambda: _authorize(provider, request, oauth_req, None))
 
 
@@ -356,7 +361,7 @@ async def authorize_consent(request: Request, db: DbSession, now: Now, provider:
     try:
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
     except OversizedRequest as exc:
-        return error_page(400, "This sign-in request is too large", str(exc))
+        return error_page(400, N_("This sign-in request is too large"), str(exc))
     answer = {
         "approve": form.get("decision") == "approve",
         "remember": form.get("remember") == "yes",
@@ -375,7 +380,7 @@ async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: P
     try:
         oauth_req = StarletteOAuth2Request(replay, None, provider.settings.issuer)
     except OversizedRequest as exc:
-        return error_page(400, "This sign-in request is too large", str(exc))
+        return error_page(400, N_("This sign-in request is too large"), str(exc))
 
     def run() -> Response:
         try:
@@ -640,7 +645,7 @@ async def app_denied(request: Request, rid: str, db: DbSession, now: Now, provid
         signin = devices_repository.get_signin(ctx.db, rid[:32])
         if signin is None or signin.kind != "browser" or signin.status not in ("denied", "expired"):
             return error_page(
-                400, "This sign-in request cannot be processed", "unknown or unanswered request"
+                400, N_("This sign-in request cannot be processed"), "unknown or unanswered request"
             )
         scope = dict(request.scope)
         scope["query_string"] = (signin.next_path or "").partition("?")[2].encode()

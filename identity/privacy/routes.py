@@ -13,9 +13,11 @@ from starlette.responses import RedirectResponse, Response
 from identity.accounts.dependencies import CurrentAccount, Meta
 from identity.accounts.service import record_event
 from identity.dependencies import ConsentDep
+from identity.privacy.service import shown_entries
 from identity.web import render
 from identity.web.forms import CheckedForm
 from kit.exports import csv_text, download
+from kit.i18n import choose_language
 from kit.web import DbSession, Now
 
 router = APIRouter(include_in_schema=False)
@@ -80,7 +82,13 @@ def disclosures(
     return render(
         request,
         "account/disclosures.html",
-        {"signed_in": True, "entries": entries, "department": department, "since": since, "until": until},
+        {
+            "signed_in": True,
+            "entries": shown_entries(db, entries, choose_language(request)),
+            "department": department,
+            "since": since,
+            "until": until,
+        },
     )
 
 

@@ -40,6 +40,7 @@ from identity.proofing.suspension import ProofedAccountNotSuspended, Suspension,
 from identity.proofing.verified import seal_verified_claims
 from identity.residents.hkid import InvalidHKID, normalise_hkid
 from identity.security.keyring import Keyring
+from kit.i18n import N_, in_both
 
 PENDING, APPROVED, REJECTED, WITHDRAWN = "pending", "approved", "rejected", "withdrawn"
 VPIP, VRI = "vpip", "vri"  # OIDC4IDA check methods: card seen in person; image checked remotely
@@ -299,7 +300,14 @@ def reject_request(
     accounts.record_event(db, officer.id, "registration.rejected", meta, now, proofing=proofing.id)
     account = accounts_repository.get(db, proofing.account_id)
     if account is not None:
-        accounts.notify(db, keyring, account, subject=REJECTED_SUBJECT, body=REJECTED_BODY, now=now)
+        accounts.notify(
+            db,
+            keyring,
+            account,
+            subject=in_both(REJECTED_SUBJECT, " / "),
+            body=in_both(REJECTED_BODY),
+            now=now,
+        )
     return proofing
 
 
@@ -411,19 +419,17 @@ def enrol_in_person(
 
 # Helpers ------------------------------------------------------------------------------------
 
-APPROVED_SUBJECT = "e-Gateway identity verified / 身份已核實"
-APPROVED_BODY = (
+# msgids of the catalogue, sent in both languages (kit.i18n.in_both)
+APPROVED_SUBJECT = N_("e-Gateway identity verified")
+APPROVED_BODY = N_(
     "A registration officer has verified your identity against your identity card. Your "
     "e-Gateway account shows the details that were checked. If you did not ask for this, "
-    "contact us at once.\n"
-    "登記主任已根據你的身份證核實你的身份。你的 e-Gateway 帳戶會顯示已核實的資料。"
-    "如非你本人要求，請立即聯絡我們。"
+    "contact us at once."
 )
-REJECTED_SUBJECT = "e-Gateway identity verification / 身份核實"
-REJECTED_BODY = (
+REJECTED_SUBJECT = N_("e-Gateway identity verification")
+REJECTED_BODY = N_(
     "A registration officer could not verify your identity from the image you sent. Sign in to "
-    "e-Gateway and open 'Your identity' to see why and what to do next.\n"
-    "登記主任未能根據你提交的影像核實你的身份。請登入 e-Gateway 並打開「你的身份」查看原因及下一步。"
+    "e-Gateway and open 'Your identity' to see why and what to do next."
 )
 
 
@@ -501,4 +507,11 @@ def _approve(
         db, officer.id, "registration.proofed", meta, now, account=account.id, proofing=proofing.id
     )
     if notify:
-        accounts.notify(db, keyring, account, subject=APPROVED_SUBJECT, body=APPROVED_BODY, now=now)
+        accounts.notify(
+            db,
+            keyring,
+            account,
+            subject=in_both(APPROVED_SUBJECT, " / "),
+            body=in_both(APPROVED_BODY),
+            now=now,
+        )

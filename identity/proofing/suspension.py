@@ -25,17 +25,17 @@ from identity.devices import service as devices
 from identity.proofing import repository
 from identity.security.keyring import Keyring
 from identity.sessions import service as sessions
+from kit.i18n import N_, in_both
 
 WITHDRAWN = "withdrawn"
 
-NOTICE_SUBJECT = "e-Gateway account suspended / 帳戶已暫停"
-NOTICE_BODY = (
+# msgids of the catalogue, sent in both languages (kit.i18n.in_both)
+NOTICE_SUBJECT = N_("e-Gateway account suspended")
+NOTICE_BODY = N_(
     "Your e-Gateway account has been suspended: the holder of the identity card number it was "
     "enrolled with has proved at a registration counter that the card is theirs. Every session, "
     "device and consent of the account has ended. If the card is yours, bring it to a "
-    "registration counter.\n"
-    "你的 e-Gateway 帳戶已被暫停：該帳戶登記的身份證號碼的持有人已在登記櫃位證明該身份證屬於他。"
-    "此帳戶的所有登入、裝置及同意均已終止。如該身份證屬於你，請攜同身份證前往登記櫃位。"
+    "registration counter."
 )
 
 
@@ -79,7 +79,9 @@ def suspend_account(
     """
     if account.identity_level in PROOFED_LEVELS:
         raise ProofedAccountNotSuspended(account.id)
-    notified = accounts.notify(db, keyring, account, subject=NOTICE_SUBJECT, body=NOTICE_BODY, now=now)
+    notified = accounts.notify(
+        db, keyring, account, subject=in_both(NOTICE_SUBJECT, " / "), body=in_both(NOTICE_BODY), now=now
+    )
     account.status = accounts.SUSPENDED
     account.hkid_index = None
     account.email_index = None

@@ -39,6 +39,7 @@ from identity.signing.models import SignatureRequest
 from identity.signing.sealed import SigningSeal
 from identity.signing.service import SigningRefused, b64url
 from identity.tokens import repository as tokens_repository
+from kit.i18n import CHINESE, ENGLISH, N_, bilingual
 
 CMS = "cms"
 PDF = "pdf"
@@ -52,7 +53,16 @@ MAX_PDF_BYTES = 512 * 1024
 CHANNEL = "signature"
 # What a department relies on to ask (the ledger's legal basis for a request and a refusal);
 # an approval is the resident's own consent, given in the app.
-REQUEST_BASIS = "Electronic Transactions Ordinance (Cap. 553): request for a digital signature"
+REQUEST_BASIS = N_("Electronic Transactions Ordinance (Cap. 553): request for a digital signature")
+# The ledger's purpose of each outcome: the entry keeps the English; the resident's record
+# shows it in their language too (consent.ledger.texts).
+OUTCOME_PURPOSES = {
+    "requested": N_("Signature requested: document sha256:{digest}"),
+    APPROVED: N_("Signature approved: document sha256:{digest}"),
+    DECLINED: N_("Signature declined: document sha256:{digest}"),
+    EXPIRED: N_("Signature expired: document sha256:{digest}"),
+}
+GRANT_PURPOSE = N_("Digital signature over document sha256:{digest}")
 REQUEST_FIELDS = ("signature_request",)
 # An approved signature hands the department the signature and the certificate, which names
 # the resident.
@@ -111,6 +121,7 @@ def _record(
     *,
     grant_id: str | None = None,
 ) -> None:
+    purpose = bilingual(OUTCOME_PURPOSES[outcome], digest=request.document_sha256)
     consent.record_disclosure(
         db,
         resident_id=request.account_id,
@@ -118,11 +129,12 @@ def _record(
         department=request.department,
         channel=CHANNEL,
         fields=SIGNATURE_FIELDS if outcome == APPROVED else REQUEST_FIELDS,
-        purpose=f"Signature {outcome}: document sha256:{request.document_sha256}",
+        purpose=purpose[ENGLISH],
         grant_id=grant_id,
         legal_basis=None if grant_id else REQUEST_BASIS,
         request_id=f"signature-{request.id}",
         now=now,
+        texts={"purpose": purpose, "legal_basis": bilingual(REQUEST_BASIS)},
     )
 
 
@@ -302,6 +314,7 @@ def decide(
     request.status = APPROVED
     request.decided_at = now
     request.document_sealed = request.prepared_sealed = None
+    grant_purpose = bilingual(GRANT_PURPOSE, digest=request.document_sha256)
     grant_id = consent.record_grant(
         db,
         ConsentRequest(
@@ -309,8 +322,8 @@ def decide(
             client_id=request.client_id,
             department=request.department,
             fields=SIGNATURE_FIELDS,
-            purpose_en=f"Digital signature over document sha256:{request.document_sha256}",
-            purpose_zh=f"以數碼簽署簽署文件 sha256:{request.document_sha256}",
+            purpose_en=grant_purpose[ENGLISH],
+            purpose_zh=grant_purpose[CHINESE],
         ),
         remember=False,
         given_via="app-signature",

@@ -15,10 +15,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from identity.web.forms import csrf_guard
-from identity.web.i18n import CATALOGUES
 from identity.web.messages import message_for
 from kit import i18n
 from kit.csrf import CsrfError, CsrfGuard
+from kit.i18n import CATALOGUES
 from kit.shared_static import SHARED_STATIC_DIR
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

@@ -114,3 +114,13 @@ def test_times_are_shown_in_hong_kong_time_from_a_datetime_or_an_iso_string():
     assert hong_kong_time(moment.isoformat(), with_seconds=True) == "2026-12-02 01:30:05"
     assert hong_kong_time("2026-12-01T17:30:05") == "2026-12-02 01:30"  # naive: UTC
     assert hong_kong_time(None) == hong_kong_time("") == ""
+
+
+def test_messages_sent_in_both_languages_come_from_the_one_catalogue():
+    assert i18n.bilingual("Attach {label}", label={"en": "Photos", "zh-HK": "相片"}) == {
+        "en": "Attach Photos",
+        "zh-HK": "請附上相片",
+    }
+    assert i18n.in_both("e-Gateway password reset", " / ") == "e-Gateway password reset / 重設密碼"
+    assert i18n.in_both("Not in the catalogue {n}", n=1) == "Not in the catalogue 1\nNot in the catalogue 1"
+    assert i18n.department_name(i18n.CATALOGUES.translations(i18n.CHINESE), "fehd") == "食物環境衞生署"

@@ -7,12 +7,13 @@ from sqlalchemy import select
 from identity.accounts import service as accounts
 from identity.accounts.models import AccountEvent
 from identity.assurance import ACR_BASIC, ACR_MFA
-from identity.messaging.notices import GUESSING_SUBJECT
+from identity.messaging.notices import GUESSING_SUBJECT as GUESSING
 from identity.security.passwords import PasswordHasher
 from identity.sessions.models import BrowserSession
 from identity.signin import flows
 from identity.throttling import known_device
 from identity.throttling import service as throttling
+from kit.i18n import in_both
 from tests.identity.accounts.factories import (
     PASSWORD,
     Browser,
@@ -21,6 +22,8 @@ from tests.identity.accounts.factories import (
     keyring_of,
     outbox_messages,
 )
+
+GUESSING_SUBJECT = in_both(GUESSING, " / ")
 
 
 def _events(db, account_id):

@@ -6,9 +6,7 @@ from identity.web.rendering import environment
 
 
 def department_name(lang: str, code: str) -> str:
-    return (
-        environment(lang).get_template("claim_labels.html").make_module({"lang": lang}).department_name(code)
-    )
+    return environment(lang).from_string("{{ department_name(code) }}").render(code=code)
 
 
 def test_department_codes_become_names_in_both_languages():
