@@ -464,3 +464,26 @@ def test_agreeing_is_the_consent_pages_primary_action_and_not_sharing_a_secondar
     page = signed_in(runtime, db, account).get(dept.authorize_url(scope="openid profile"))
     buttons = re.findall(r'<button type="submit" name="decision" value="(\w+)" class="([^"]+)">', page.text)
     assert buttons == [("approve", "button"), ("deny", "button secondary")]
+
+
+@pytest.mark.parametrize(
+    ("lang", "name", "name_zh", "said_once"),
+    [
+        ("en", "e-Gateway forms", "電子通道表格", "e-Gateway forms"),
+        ("zh-HK", "e-Gateway forms", "電子通道表格", "電子通道表格"),
+    ],
+)
+def test_the_consent_page_names_the_department_only_when_it_adds_something(
+    db, runtime, lang, name, name_zh, said_once
+):
+    account = resident(db, runtime)
+    same = Department(db, runtime, name=name, name_zh=name_zh, department="FORMSHUB")
+    other = Department(db, runtime)  # Immigration e-Services, of the Immigration Department
+    browser = signed_in(runtime, db, account)
+    browser.client.cookies.set("lang", lang)
+    lead = re.compile(r'<p class="lead">(.*?)</p>', re.S)
+    page = browser.get(same.authorize_url(scope="openid profile"))
+    assert page.status_code == 200
+    assert lead.search(page.text).group(1).count(said_once) == 1  # not "電子通道表格 (電子通道表格)"
+    department = "Immigration Department" if lang == "en" else "入境事務處"
+    assert department in lead.search(browser.get(other.authorize_url(scope="openid profile")).text).group(1)
