@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from kit.i18n import hong_kong_time
 from tests.forms_hub.conftest import PDF, restaurant_answers, sign_in
 from tests.forms_hub.oidc_client.test_sign_in_and_prefill import csrf_of
 
@@ -123,6 +124,11 @@ def test_an_officer_reviews_and_approves_from_the_queue_page(client, provider, r
     case_url = f"/forms/officer/cases/{item['reference']}"
     case = client.get(case_url)
     assert "Harbour Noodles" in case.text and "plan.pdf" in case.text
+    # The history in Hong Kong time, and labelled so (the ISO moment stays in datetime=).
+    assert "When (Hong Kong time)" in case.text
+    history = case.text[case.text.index("When (Hong Kong time)") :]
+    moment, shown = re.search(r'<time datetime="([^"]+)">([^<]+)</time>', history).groups()
+    assert shown == hong_kong_time(moment) != moment[:16].replace("T", " ")
     csrf = csrf_of(case.text)
     for action in ("assign", "start_review"):
         assert (
