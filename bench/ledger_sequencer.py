@@ -170,7 +170,11 @@ def main() -> None:
     for backend in args.backends.split(","):
         if backend == "sqlite":
             with tempfile.TemporaryDirectory() as directory:
-                bench("SQLite (file, WAL, group fsync of the WAL per batch of commits)", f"sqlite:///{directory}/bench.sqlite3", args)
+                bench(
+                    "SQLite (file, WAL, group fsync of the WAL per batch of commits)",
+                    f"sqlite:///{directory}/bench.sqlite3",
+                    args,
+                )
         elif backend == "postgresql":
             with postgres_url() as url:
                 bench("PostgreSQL", url, args)
