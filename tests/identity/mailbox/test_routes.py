@@ -38,6 +38,11 @@ def test_the_mailbox_shows_what_enrolment_sent_newest_first_in_both_languages(ru
     chinese = browser.get(f"{MAILBOX_PATH}?lang=zh-HK").text
     assert "示範郵箱" in chinese and "這是示範郵箱" in chinese
     assert "短訊" in cards(chinese)[0] and "時間（香港時間）" in cards(chinese)[0]
+    # A notice goes out in both languages; each half is marked with its own.
+    subject = re.search(r'<h2 class="mailbox-subject">(.*?)</h2>', cards(chinese)[1]).group(1)
+    assert '<span lang="en">e-Gateway verification code</span>' in subject
+    assert re.search(r'<span lang="zh-Hant-HK">[^<]*驗證碼[^<]*</span>', subject)
+    assert '<p lang="en">Your e-Gateway verification code is' in cards(chinese)[1]
 
 
 def test_an_empty_mailbox_says_what_fills_it(runtime):
