@@ -24,6 +24,7 @@ import os
 import secrets
 import shutil
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -202,16 +203,37 @@ class MetricsMiddleware:
 # -- the connection pool -----------------------------------------------------------------------
 
 _instrumented: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Connections checked out, per engine: the gauge is their sum. Counted per engine (and from
+# what the pool had out when instrumented) so that one engine's connections returned after
+# another was disposed, or checked out before instrumenting, never skew it.
+_checked_out: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
+_counting = threading.Lock()
+
+
+def checked_out(engine: Engine) -> int:
+    """The engine's connections in use, as the gauge counts them."""
+    with _counting:
+        return _checked_out.get(engine, 0)
 
 
 def instrument_pool(engine: Engine) -> None:
     """Count the engine's checked-out connections (pool events: no query) and publish its
     size. One engine per process in a deployment; instrumenting it twice changes nothing."""
-    if engine in _instrumented:
-        return
-    _instrumented.add(engine)
-    event.listen(engine, "checkout", lambda *_: POOL_CHECKED_OUT.inc())
-    event.listen(engine, "checkin", lambda *_: POOL_CHECKED_OUT.dec())
+    with _counting:
+        if engine in _instrumented:
+            return
+        _instrumented.add(engine)
+        out = getattr(engine.pool, "checkedout", None)
+        _checked_out[engine] = out() if callable(out) else 0
+        POOL_CHECKED_OUT.set(sum(_checked_out.values()))
+
+    def moved(step: int) -> None:
+        with _counting:
+            _checked_out[engine] = max(0, _checked_out.get(engine, 0) + step)
+            POOL_CHECKED_OUT.set(sum(_checked_out.values()))
+
+    event.listen(engine, "checkout", lambda *_: moved(+1))
+    event.listen(engine, "checkin", lambda *_: moved(-1))
     size = getattr(engine.pool, "size", None)
     if callable(size):
         POOL_SIZE.set(size())
