@@ -180,41 +180,11 @@ class DisclosureView:
 
     @classmethod
     def pending(cls, row: QueuedDisclosure) -> DisclosureView:
-        return cls(
-            index=None,
-            entry_id=row.entry_id,
-            recorded_at=row.recorded_at,
-            resident_id=row.resident_id,
-            recipient_client_id=row.recipient_client_id,
-            recipient_department=row.recipient_department,
-            channel=row.channel,
-            fields=tuple(row.fields),
-            purpose=row.purpose,
-            basis=row.basis,
-            grant_id=row.grant_id,
-            legal_basis=row.legal_basis,
-            request_id=row.request_id,
-            leaf_hash=None,
-        )
+        return cls(index=None, leaf_hash=None, **_entry_fields(row))
 
     @classmethod
     def of(cls, row: LedgerEntry) -> DisclosureView:
-        return cls(
-            index=row.index,
-            entry_id=row.entry_id,
-            recorded_at=row.recorded_at,
-            resident_id=row.resident_id,
-            recipient_client_id=row.recipient_client_id,
-            recipient_department=row.recipient_department,
-            channel=row.channel,
-            fields=tuple(row.fields),
-            purpose=row.purpose,
-            basis=row.basis,
-            grant_id=row.grant_id,
-            legal_basis=row.legal_basis,
-            request_id=row.request_id,
-            leaf_hash=bytes(row.leaf_hash),
-        )
+        return cls(index=row.index, leaf_hash=bytes(row.leaf_hash), **_entry_fields(row))
 
     def entry(self) -> dict[str, Any]:
         """The entry exactly as hashed (see consent.ledger.entry); ``index`` None while queued."""
@@ -233,6 +203,24 @@ class DisclosureView:
             "legal_basis": self.legal_basis,
             "request_id": self.request_id,
         }
+
+
+def _entry_fields(row: QueuedDisclosure | LedgerEntry) -> dict[str, Any]:
+    """What a queued and an integrated entry share: the disclosure itself."""
+    return dict(
+        entry_id=row.entry_id,
+        recorded_at=row.recorded_at,
+        resident_id=row.resident_id,
+        recipient_client_id=row.recipient_client_id,
+        recipient_department=row.recipient_department,
+        channel=row.channel,
+        fields=tuple(row.fields),
+        purpose=row.purpose,
+        basis=row.basis,
+        grant_id=row.grant_id,
+        legal_basis=row.legal_basis,
+        request_id=row.request_id,
+    )
 
 
 @dataclass(frozen=True)
