@@ -55,28 +55,36 @@ class DeadlineMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        # Resolved by whichever comes first: the response starting (True), the handler ending
+        # (True) or the deadline (False). A future and a timer rather than a second task and
+        # asyncio.wait: this runs on every request, and the deadline almost never fires.
+        first: asyncio.Future[bool] = loop.create_future()
         answered_by_deadline = False
+
+        def resolve(in_time: bool) -> None:
+            if not first.done():
+                first.set_result(in_time)
 
         async def guarded_send(message: Message) -> None:
             if answered_by_deadline:
                 return
             if message["type"] == "http.response.start":
-                started.set()
+                resolve(True)
             await send(message)
 
         handler = asyncio.ensure_future(self.app(scope, receive, guarded_send))
-        waiter = asyncio.ensure_future(started.wait())
-        done, _ = await asyncio.wait(
-            {handler, waiter}, timeout=self.seconds, return_when=asyncio.FIRST_COMPLETED
-        )
-        if not done:
+        handler.add_done_callback(lambda _: resolve(True))
+        timer = loop.call_later(self.seconds, resolve, False)
+        try:
+            in_time = await first
+        finally:
+            timer.cancel()
+        if not in_time:
             answered_by_deadline = True
-            waiter.cancel()
             handler.add_done_callback(_consume_late_result)
             await self.answer(Request(scope), OUTAGE)(scope, receive, send)
             return
-        waiter.cancel()
         await handler  # the response has started (or the handler ended): let it finish
 
 

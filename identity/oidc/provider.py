@@ -3,10 +3,14 @@ release and the consent port. Built once in ``identity.app.create_app``."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from identity.claims import is_verified_field, verified_claim_of
@@ -25,7 +29,9 @@ from identity.security.keyring import Keyring
 from identity.sessions.service import SessionPolicy
 from identity.tokens.subjects import SubjectIdentifiers
 from identity.web import render
+from kit.client_address import request_client_address
 from kit.settings import Settings
+from kit.web import request_unit_of_work
 
 
 class OpenIDProvider:
@@ -109,3 +115,28 @@ async def _provider(request: Request) -> OpenIDProvider:  # async: no thread hop
 
 
 ProviderDep = Annotated[OpenIDProvider, Depends(_provider)]
+
+
+@dataclass(frozen=True)
+class ClientCall:
+    """A call by a client's own code (token, introspection, revocation, userinfo): the
+    request's unit of work, its time, the provider and the caller's address."""
+
+    db: Session
+    now: datetime
+    provider: OpenIDProvider
+    address: str | None
+
+
+async def _client_call(request: Request) -> AsyncIterator[ClientCall]:
+    """One dependency where these routes declared five (``DbSession``, ``Now``,
+    ``ProviderDep``, ``ClientAddress`` and its settings): they are the hot paths, and FastAPI
+    solves each dependency on every request. The unit of work is ``kit.web``'s."""
+    state = request.app.state
+    provider: OpenIDProvider = state.provider
+    address = request_client_address(request, provider.settings.trusted_proxy_networks)
+    async with request_unit_of_work(state.sessions) as db:
+        yield ClientCall(db=db, now=state.clock(), provider=provider, address=address)
+
+
+ClientCallDep = Annotated[ClientCall, Depends(_client_call, scope="function")]
