@@ -185,7 +185,9 @@ class RequestGuardMiddleware:
         while True:
             wait = min(self.limits.body_idle_seconds, deadline - time.monotonic())
             try:
-                message = await asyncio.wait_for(receive(), timeout=max(wait, 0.001))
+                # asyncio.timeout, not wait_for: no task is created around each receive().
+                async with asyncio.timeout(max(wait, 0.001)):
+                    message = await receive()
             except TimeoutError:
                 raise Refused(TOO_SLOW) from None
             if message["type"] == "http.disconnect":
