@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sys
 import tempfile
@@ -92,6 +93,8 @@ class Lag:
         self.add(lags(batch, committed_at), batch.checkpoint is not None)
 
     def add(self, samples: list[float], signed: bool) -> None:
+        if os.environ.get("BENCH_DEBUG"):
+            print(f"    batch {len(samples)} at {time.time():.2f}, lag max {max(samples):.3f}", flush=True)
         with self.lock:
             self.samples.extend(samples)
             self.batches.append(len(samples))
