@@ -68,11 +68,12 @@ def new_holder_name() -> str:
 # The longest an idle sequencer waits before looking at the queue again: what an entry
 # recorded after a quiet spell may wait on top of the usual interval (target: lag p99 <= 1 s).
 IDLE_PAUSE_CAP_SECONDS = 0.4
-# Under load, the pause after a partial batch is this many times the batch's own duration
-# (at least the interval, at most PACED_PAUSE_CAP_SECONDS): a batch costs a fixed part
-# (transactions, the head check) plus a part per entry, so fewer, larger batches cost less
-# in all, and on SQLite, whose one write lock a batch holds, writers get it 1 - 1 / (1 + PACE)
-# of the time at least. Lag is about a pause plus a batch.
+# On SQLite, where a batch holds the one write lock every release needs, the pause after a
+# partial batch is this many times the batch's own duration (at least the interval, at most
+# PACED_PAUSE_CAP_SECONDS), so that releases get the lock 1 - 1 / (1 + PACE) of the time at
+# least and batches grow with the load (their fixed cost paid less often). Lag is about a
+# pause plus a batch. On PostgreSQL releases take no lock a batch holds: no pacing (measured:
+# a starved sequencer's long batches made long pauses, and the lag grew by both).
 PACE = 3.0
 PACED_PAUSE_CAP_SECONDS = 0.3
 
@@ -104,6 +105,8 @@ class Sequencer:
         self.holder = holder or new_holder_name()
         self.observe = observe
         self.leading = False
+        bind = sessions.kw.get("bind")
+        self._shares_writers_lock = bind is not None and bind.dialect.name == "sqlite"
         # What this process last wrote as the lease's holder (see _following_on).
         self._lease_until: datetime | None = None
         self._after_batch = False
@@ -252,8 +255,8 @@ class Sequencer:
                 continue
             pause = self.policy.interval_seconds
             if batch.count < self.policy.batch_size:
-                took = time.monotonic() - started
-                stop.wait(max(pause, min(PACE * took, PACED_PAUSE_CAP_SECONDS)))
+                paced = PACE * (time.monotonic() - started) if self._shares_writers_lock else 0.0
+                stop.wait(max(pause, min(paced, PACED_PAUSE_CAP_SECONDS)))
         if self.leading:
             try:
                 self.flush()
