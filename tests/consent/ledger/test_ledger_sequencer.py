@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from consent.config import ConsentConfig, SequencerPolicy
 from consent.ledger import repository
 from consent.ledger.entry import canonical_entry_bytes
+from consent.ledger.integrity import LedgerInconsistent
 from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode, QueuedDisclosure
 from consent.ledger.rfc9162 import MemoryMerkleLog, leaf_hash
 from consent.ledger.sequencer import Sequencer, SequencerProcess, SequencerSpec
@@ -465,3 +466,48 @@ def test_a_sequencer_process_ends_with_the_server_killed_with_kill_9(request, tm
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=10)
     _wait(lambda: _gone(child), "the sequencer process outlived its server", timeout=10)
+
+
+def test_unsigned_batches_on_their_own_tree_skip_the_head_check_and_the_next_signature_does_not(
+    session_factory, now
+):
+    """Under load the sequencer integrates on the tree its own last batch committed without
+    the head check's queries; damage done meanwhile is found before anything is signed."""
+    clock = {"now": now}
+    ledger = new_ledger()
+    sequencer = Sequencer(
+        ledger,
+        session_factory,
+        SequencerPolicy(checkpoint_interval_seconds=1.0),
+        holder="only",
+        clock=lambda: clock["now"],
+        wall=lambda: clock["now"],
+    )
+    checks = []
+    check_head = ledger.integrity.check_head
+    ledger.integrity.check_head = lambda db, state, **kw: (
+        checks.append(state.tree_size) or check_head(db, state, **kw)
+    )
+
+    def release() -> None:
+        with unit_of_work(session_factory) as db:
+            ledger.enqueue(db, disclosure(), now)
+
+    release()
+    assert sequencer.step().checkpoint is not None and checks == [0]  # signed: checked
+    release()
+    assert sequencer.step().checkpoint is None and checks == [0]  # on its own tree: not checked
+    with unit_of_work(session_factory) as db:  # damage behind the ledger's back
+        db.execute(
+            text('INSERT INTO consent_ledger_nodes (level, "index", hash) VALUES (3, 999, :h)'),
+            {"h": b"x" * 32},
+        )
+    release()
+    assert sequencer.step().checkpoint is None and checks == [0]
+    release()
+    clock["now"] = now + timedelta(seconds=2)
+    with pytest.raises(LedgerInconsistent, match="level 3, index 999"):
+        sequencer.step()  # the next signature checks first
+    assert checks == [0, 3]
+    with session_factory() as db:
+        assert repository.latest_checkpoint(db).tree_size == 1
