@@ -18,7 +18,7 @@ from consent.ledger.dependencies import install_ledger
 from consent.ledger.integrity import BackgroundVerification, LedgerIntegrity, can_run_beside
 from consent.ledger.routes import inconsistent_problem
 from consent.ledger.routes import router as ledger_router
-from consent.ledger.sequencer import BackgroundSequencer, Sequencer
+from consent.ledger.sequencer import BackgroundSequencer, Sequencer, SequencerProcess, SequencerSpec
 from consent.ledger.service import Ledger, LedgerStateError
 from kit.access_tokens import AccessTokenVerifier, HttpJwks, JwksSource, RevocationCheck
 from kit.admin_credential import AdminCredential, UncountedAdminCredential
@@ -138,3 +138,24 @@ def ledger_lifespan(
                 await anyio.to_thread.run_sync(background.stop)
 
     return lifespan
+
+
+def sequencer_process(runtime: Runtime) -> SequencerProcess | None:
+    """The ledger's sequencer as a server runs it on PostgreSQL: a supervised process of its
+    own (consent.ledger.sequencer.SequencerProcess), not yet started; the server then builds
+    its app with ``consent_sequencer_enabled`` off. None where the app's own thread runs it:
+    SQLite (one process; a second would meet the write lock only through SQLite's sleeping
+    busy handler), or no sequencer configured."""
+    settings = runtime.settings
+    config = ConsentConfig.from_settings(settings)
+    url = settings.effective_database_url
+    if not config.sequencer.enabled or not url.startswith("postgresql"):
+        return None
+    spec = SequencerSpec(
+        database_url=url,
+        origin=ledger_origin(settings.issuer),
+        master_key=runtime.master_key,
+        config=config,
+        timeouts=settings.database_timeouts,
+    )
+    return SequencerProcess(spec)

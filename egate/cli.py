@@ -19,6 +19,7 @@ import uvicorn
 import consent.cli
 import forms_hub.cli
 import identity.cli
+from consent.app import sequencer_process
 from consent.ledger.models import LEDGER_TABLES
 from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
@@ -69,6 +70,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         os.environ["EGATE_ISSUER"] = settings.issuer
         os.environ["EGATE_DEMO"] = "true" if settings.demo else "false"
     runtime = Runtime.build(settings)
+    # On PostgreSQL the ledger's sequencer runs in a process of its own, not in the app(s).
+    sequencing = sequencer_process(runtime)
+    if sequencing is not None:
+        runtime.settings = settings = settings.model_copy(update={"consent_sequencer_enabled": False})
+        os.environ["EGATE_CONSENT_SEQUENCER_ENABLED"] = "false"  # the workers' own settings
     if migrations.is_behind(runtime.engine):
         if not settings.auto_migrate:
             print(
@@ -89,6 +95,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     with contextlib.ExitStack() as stack:
         if args.workers > 1:
             stack.enter_context(metrics.shared_by_workers())
+        if sequencing is not None:
+            sequencing.start()
+            stack.callback(sequencing.stop)
         _run_uvicorn(app, args.workers, host, port, settings)
     return 0
 

@@ -207,6 +207,21 @@ class LedgerIntegrity:
             if committed:
                 self._signed_size = max(self._signed_size, signed_size)
 
+    def extends_remembered(self, state: FrontierRow) -> bool:
+        """Whether ``state`` (read under the frontier lock) is exactly the tree this process
+        last verified or committed over a verified head: a sequencer that holds its lease
+        finds its own last batch there, and may integrate on it without the head check's
+        queries. Anything else (another writer, a rollback, damage) gets the full check, and
+        every signature does (see Ledger.integrate)."""
+        with self._lock:
+            head = self._head
+            return (
+                self._checked
+                and head is not None
+                and head.size == state.tree_size
+                and b"".join(head.to_hashes()) == state.hashes
+            )
+
     def remember_committed(self, tree: CompactRange, signed_size: int) -> None:
         """A tree this process stored over a head that passed the check, once the transaction
         that stored it committed (the sequencer's batches): the next check starts there."""

@@ -253,21 +253,13 @@ class _AppendPath:
             f'"{name}"::text' if self.postgresql and name == "fields" else f'"{name}"'
             for name in self.QUEUE_COLUMNS
         )
-        oldest = "SELECT seq FROM consent_ledger_queue ORDER BY seq LIMIT {}"
-        if self.postgresql:
-            # Removed as they are read: under READ COMMITTED the frontier lock taken first
-            # makes this the only claimer, and the rows return if the transaction fails.
-            self.claim_sql = (
-                f"DELETE FROM consent_ledger_queue WHERE seq IN ({oldest.format(p('limit'))})"  # noqa: S608
-                f" RETURNING seq, {returned}"
-            )
-        else:
-            # SQLite: the transaction holds the one write lock, so the rows read are still the
-            # oldest when they are deleted below (by sequence number, after they are copied).
-            self.claim_sql = (
-                f"SELECT seq, {returned} FROM consent_ledger_queue ORDER BY seq LIMIT {p('limit')}"  # noqa: S608
-            )
-            copied = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+        # The frontier lock taken first makes the transaction the only claimer (under
+        # PostgreSQL's READ COMMITTED as under SQLite's one write lock), so the rows read are
+        # still queued when they are moved below, by sequence number, and they stay queued if
+        # the transaction fails.
+        self.claim_sql = f"SELECT seq, {returned} FROM consent_ledger_queue ORDER BY seq LIMIT {p('limit')}"  # noqa: S608
+        copied = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
+        if not self.postgresql:
             self.copy_claimed_sql = (
                 f'INSERT INTO consent_ledger_entries ("index", {copied}, leaf_hash)'  # noqa: S608
                 f" VALUES (?, {', '.join('?' for _ in self.QUEUE_COLUMNS)}, ?)"
@@ -290,6 +282,26 @@ class _AppendPath:
             self.save_sql = (
                 f"WITH e AS (INSERT INTO consent_ledger_entries ({columns}) SELECT * FROM unnest({arrays})),"  # noqa: S608
                 f" n AS (INSERT INTO {node_columns} SELECT * FROM unnest({node_arrays})) {frontier}"
+            )
+            # Claimed rows move inside the server: out of the queue into the entries, with the
+            # indices and leaf hashes given (the hashes as one string of 32-byte hashes, nodes'
+            # too: adapting arrays of strings and bytes cost more than the statement). The
+            # frontier moves only if every claimed row moved.
+            hashed = "substring({} FROM ((o - 1) * 32 + 1)::int FOR 32)"
+            self.move_claimed_sql = (
+                f"WITH q AS (DELETE FROM consent_ledger_queue WHERE seq = ANY({p('seq')}::bigint[])"  # noqa: S608
+                f" RETURNING *),"
+                f" v AS (SELECT s, {p('first')}::bigint + o - 1 AS i,"
+                f" {hashed.format(p('leaves') + '::bytea')} AS h"
+                f" FROM unnest({p('seq')}::bigint[]) WITH ORDINALITY AS u(s, o)),"
+                f' e AS (INSERT INTO consent_ledger_entries ("index", {copied}, leaf_hash)'
+                f" SELECT v.i, {', '.join(f'q.{name}' for name in copied.split(', '))}, v.h"
+                " FROM q JOIN v ON q.seq = v.s RETURNING 1),"
+                f" n AS (INSERT INTO {node_columns}"
+                f" SELECT l, i, {hashed.format(p('node_hashes') + '::bytea')}"
+                f" FROM unnest({p('node_level')}::smallint[], {p('node_index')}::bigint[])"
+                " WITH ORDINALITY AS w(l, i, o))"
+                f" {frontier} AND (SELECT count(*) FROM e) = {p('count')}"
             )
             # A single entry (every release of claims) skips the arrays, whose adaptation costs
             # more than the statement: plain VALUES, one statement text per number of nodes.
@@ -377,15 +389,18 @@ class _AppendPath:
     ) -> None:
         if self.postgresql:
             parameters: dict[str, Any] = {
-                name: [row.stored[i] for row in claimed] for i, name in enumerate(self.QUEUE_COLUMNS)
+                "seq": [row.seq for row in claimed],
+                "first": leaves[0][0],
+                "leaves": b"".join(digest for _, digest in leaves),
+                "count": len(claimed),
+                "node_level": [n["level"] for n in nodes],
+                "node_index": [n["index"] for n in nodes],
+                "node_hashes": b"".join(n["hash"] for n in nodes),
             }
-            parameters["index"] = [index for index, _ in leaves]
-            parameters["leaf_hash"] = [digest for _, digest in leaves]
-            parameters["node_level"] = [n["level"] for n in nodes]
-            parameters["node_index"] = [n["index"] for n in nodes]
-            parameters["node_hash"] = [n["hash"] for n in nodes]
             parameters.update(self._bound(frontier))
-            cursor.execute(self.save_sql, parameters)
+            cursor.execute(self.move_claimed_sql, parameters)
+            if cursor.rowcount != 1:
+                raise LedgerStateError("claimed entries left the queue while the frontier was locked")
             return
         # The stored values go back as SQLite gave them (the JSON and the time as text).
         cursor.executemany(

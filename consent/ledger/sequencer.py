@@ -18,25 +18,38 @@ keep theirs in sync (NTP), to within a fraction of ``lease_seconds``.
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import multiprocessing
 import os
 import secrets
+import signal
 import socket
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from consent.config import SequencerPolicy
+from consent.config import ConsentConfig, SequencerPolicy
 from consent.ledger import repository
-from consent.ledger.integrity import LedgerInconsistent
+from consent.ledger.integrity import LedgerInconsistent, LedgerIntegrity
 from consent.ledger.metrics import CHECKPOINTS, INTEGRATED
-from consent.ledger.repository import FrontierRow, LedgerStateError
+from consent.ledger.repository import LedgerStateError
 from consent.ledger.service import Integrated, Ledger
-from kit.db import DatabaseBusy, session_scope, utcnow
+from kit.db import (
+    DatabaseBusy,
+    DatabaseTimeouts,
+    create_db_engine,
+    create_session_factory,
+    session_scope,
+    utcnow,
+)
 
 log = logging.getLogger("consent.ledger.sequencer")
 BatchObserver = Callable[[Integrated, datetime], None]
@@ -55,6 +68,14 @@ def new_holder_name() -> str:
 # The longest an idle sequencer waits before looking at the queue again: what an entry
 # recorded after a quiet spell may wait on top of the usual interval (target: lag p99 <= 1 s).
 IDLE_PAUSE_CAP_SECONDS = 0.4
+# On SQLite, where a batch holds the one write lock every release needs, the pause after a
+# partial batch is this many times the batch's own duration (at least the interval, at most
+# PACED_PAUSE_CAP_SECONDS), so that releases get the lock 1 - 1 / (1 + PACE) of the time at
+# least and batches grow with the load (their fixed cost paid less often). Lag is about a
+# pause plus a batch. On PostgreSQL releases take no lock a batch holds: no pacing (measured:
+# a starved sequencer's long batches made long pauses, and the lag grew by both).
+PACE = 3.0
+PACED_PAUSE_CAP_SECONDS = 0.3
 
 
 class Sequencer:
@@ -84,6 +105,13 @@ class Sequencer:
         self.holder = holder or new_holder_name()
         self.observe = observe
         self.leading = False
+        bind = sessions.kw.get("bind")
+        self._shares_writers_lock = bind is not None and bind.dialect.name == "sqlite"
+        # What this process last wrote as the lease's holder (see _following_on).
+        self._lease_until: datetime | None = None
+        self._after_batch = False
+        self._unsigned = False
+        self._checkpoint_at: datetime | None = None
         self.batches = 0
         self.integrated_entries = 0
         self.checkpoints = 0
@@ -101,19 +129,26 @@ class Sequencer:
         signs over everything integrated meanwhile. Entries are integrated at once either
         way, so the interval bounds how many checkpoints a log signs, not its lag."""
         now = self.wall()
-        with _unit_of_work(self.sessions) as db:
-            holder, expires_at = repository.read_lease(db)
-            work = repository.has_queued(db)
-            frontier = repository.read_frontier(db)
-        held_by_other = holder not in (None, self.holder) and expires_at is not None and expires_at >= now
-        if held_by_other:
-            self.leading = False
-            return None
-        fresh = holder == self.holder and expires_at is not None and expires_at - now > self._lease / 2
-        sign = self._checkpoint_due(frontier)
-        unsigned = frontier.tree_size > frontier.checkpoint_size
-        if not work and fresh and not (unsigned and sign):
-            return None
+        if self._following_on(now):
+            # Right after a batch, as the lease's holder: straight to the next one (one
+            # transaction, not two; SQLite's write lock taken once).
+            work, unsigned = True, self._unsigned
+            sign = self._checkpoint_due(self._checkpoint_at)
+        else:
+            with _unit_of_work(self.sessions) as db:
+                holder, expires_at = repository.read_lease(db)
+                work = repository.has_queued(db)
+                frontier = repository.read_frontier(db)
+            held_by_other = holder not in (None, self.holder) and expires_at is not None and expires_at >= now
+            if held_by_other:
+                self.leading = False
+                return None
+            fresh = holder == self.holder and expires_at is not None and expires_at - now > self._lease / 2
+            self._checkpoint_at = frontier.checkpoint_at
+            sign = self._checkpoint_due(frontier.checkpoint_at)
+            unsigned = frontier.tree_size > frontier.checkpoint_size
+            if not work and fresh and not (unsigned and sign):
+                return None
         batch = None
         with _unit_of_work(self.sessions) as db:
             # Re-taken in the batch's own transaction: a lapsed holder cannot integrate.
@@ -122,6 +157,12 @@ class Sequencer:
                 batch = self.ledger.integrate(db, self.clock(), limit=self.policy.batch_size, sign=sign)
             elif self.leading and unsigned and sign:
                 self._sign_tail(db)
+        self._lease_until = now + self._lease if self.leading else None
+        self._after_batch = batch is not None
+        if batch is not None:
+            self._unsigned = batch.checkpoint is None or batch.checkpoint.tree_size < batch.tree_size
+            if batch.checkpoint is not None:
+                self._checkpoint_at = batch.checkpoint.signed_at
         if batch is not None:
             committed_at = self.wall()
             self.ledger.integrated(batch)
@@ -135,16 +176,28 @@ class Sequencer:
                 self.observe(batch, committed_at)
         return batch
 
-    def _checkpoint_due(self, frontier: FrontierRow) -> bool:
+    def _following_on(self, now: datetime) -> bool:
+        """Whether the last step integrated a batch under a lease this process still holds
+        for more than half its term: then nothing needs reading before the next batch (an
+        empty queue ends it with nothing written but the lease)."""
+        return (
+            self._after_batch
+            and self.leading
+            and self._lease_until is not None
+            and self._lease_until - now > self._lease / 2
+        )
+
+    def _checkpoint_due(self, checkpoint_at: datetime | None) -> bool:
         if not self.ledger.can_sign:
             return False
-        if frontier.checkpoint_at is None:
+        if checkpoint_at is None:
             return True
         interval = timedelta(seconds=self.policy.checkpoint_interval_seconds)
-        return self.clock() - frontier.checkpoint_at >= interval
+        return self.clock() - checkpoint_at >= interval
 
     def _sign_tail(self, db: Session) -> None:
-        self.ledger.sign_checkpoint(db, self.clock())
+        checkpoint = self.ledger.sign_checkpoint(db, self.clock())
+        self._checkpoint_at, self._unsigned = checkpoint.signed_at, False
         self.checkpoints += 1
         CHECKPOINTS.inc()
 
@@ -176,13 +229,15 @@ class Sequencer:
 
     def run(self, stop: threading.Event) -> None:
         """Until ``stop`` is set: a full batch is followed by the next at once, a partial one
-        by a pause of ``interval_seconds``; each look that finds nothing doubles the pause,
+        by a pause of ``interval_seconds`` or ``PACE`` times the batch's duration if longer
+        (up to ``PACED_PAUSE_CAP_SECONDS``); each look that finds nothing doubles the pause,
         up to ``IDLE_PAUSE_CAP_SECONDS`` (an idle sequencer polling 20 times a second took
         a tenth of a core's requests). Failures are logged and retried; a ledger found
         inconsistent stops integrating (the integrity state says why). A clean stop signs
         what is integrated but not yet signed."""
         pause = self.policy.interval_seconds
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 batch = self.step()
             except LedgerInconsistent:
@@ -200,7 +255,8 @@ class Sequencer:
                 continue
             pause = self.policy.interval_seconds
             if batch.count < self.policy.batch_size:
-                stop.wait(pause)
+                paced = PACE * (time.monotonic() - started) if self._shares_writers_lock else 0.0
+                stop.wait(max(pause, min(paced, PACED_PAUSE_CAP_SECONDS)))
         if self.leading:
             try:
                 self.flush()
@@ -245,3 +301,131 @@ class BackgroundSequencer:
     def _run(self) -> None:
         self.sequencer.run(self._stop)
         self.sequencer.resign()
+
+
+@dataclass(frozen=True)
+class SequencerSpec:
+    """What a sequencer process builds its sequencer from (sent to it, so plain data).
+    ``holder`` names the process that started it (the server replica) in the lease row;
+    ``observe`` must be picklable (benchmarks)."""
+
+    database_url: str
+    origin: str
+    master_key: bytes = field(repr=False)
+    config: ConsentConfig = field(default_factory=ConsentConfig)
+    timeouts: DatabaseTimeouts = field(default_factory=DatabaseTimeouts)
+    holder: str = field(default_factory=new_holder_name)
+    observe: BatchObserver | None = None
+
+
+# How often a sequencer process checks that the process which started it is still there,
+# where the kernel cannot be asked to end it with its parent (not Linux).
+PARENT_CHECK_SECONDS = 0.25
+# How long the supervisor waits before starting a sequencer process again after one died.
+RESTART_PAUSE_SECONDS = 1.0
+_PR_SET_PDEATHSIG = 1
+
+
+def run_sequencer_process(spec: SequencerSpec, parent: int) -> None:
+    """A sequencer process's whole life (the target of :class:`SequencerProcess`): its own
+    engine, ledger and integrity state; until SIGTERM, or until ``parent`` is gone (a server
+    killed with ``kill -9`` must not leave its sequencer renewing the lease)."""
+    if sys.platform == "linux":
+        # The kernel ends this process as soon as the thread that started it ends.
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the server, which stops us cleanly
+    if os.getppid() != parent:
+        return
+    threading.Thread(target=_watch_parent, args=(parent, stop), name="parent-watch", daemon=True).start()
+    engine = create_db_engine(spec.database_url, spec.timeouts, pool_size=2)
+    sessions = create_session_factory(engine)
+    ledger = Ledger(
+        origin=spec.origin,
+        master_key=spec.master_key,
+        policy=spec.config.checkpoints,
+        integrity=LedgerIntegrity(spec.config.integrity),
+    )
+    ledger.integrity.verify_head(sessions)
+    sequencer = Sequencer(ledger, sessions, spec.config.sequencer, holder=spec.holder, observe=spec.observe)
+    try:
+        sequencer.run(stop)
+        sequencer.resign()
+    finally:
+        engine.dispose()
+
+
+def _watch_parent(parent: int, stop: threading.Event) -> None:
+    while not stop.wait(PARENT_CHECK_SECONDS):
+        if os.getppid() != parent:
+            stop.set()
+
+
+class SequencerProcess:
+    """The sequencer in a process of its own, started and watched by a supervisor thread of
+    the server: restarted if it dies, ended with the server (also when the server is killed
+    with ``kill -9``). Leadership is still the lease row's, so any replica's sequencer
+    process can take over.
+
+    Why a process: in the server's process the sequencer thread shares one GIL with every
+    request thread and under load got a small share of one core, so queued entries waited
+    seconds; in a process of its own the operating system schedules it as an equal."""
+
+    def __init__(self, spec: SequencerSpec) -> None:
+        self.spec = spec
+        self.starts = 0
+        self._stop = threading.Event()
+        self._context = multiprocessing.get_context("spawn")
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(
+            target=self._supervise, name="ledger-sequencer-supervisor", daemon=True
+        )
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def pid(self) -> int | None:
+        with self._lock:
+            return self._process.pid if self._process is not None else None
+
+    @property
+    def running(self) -> bool:
+        with self._lock:
+            return self._process is not None and self._process.is_alive()
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM: the process finishes its batch, signs what it left unsigned and gives
+        the lease up."""
+        self._stop.set()
+        with self._lock:
+            process = self._process
+        if process is not None and process.is_alive():
+            process.terminate()
+        self._thread.join(timeout)
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join(5)
+
+    def _supervise(self) -> None:
+        while not self._stop.is_set():
+            process = self._context.Process(
+                target=run_sequencer_process,
+                args=(self.spec, os.getpid()),
+                name="egate-ledger-sequencer",
+                daemon=True,
+            )
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                process.start()
+                self._process = process
+                self.starts += 1
+            process.join()
+            if not self._stop.is_set():
+                log.warning(
+                    "ledger sequencer process ended (exit code %s); starting another", process.exitcode
+                )
+                self._stop.wait(RESTART_PAUSE_SECONDS)

@@ -11,9 +11,12 @@ import time
 import httpx
 import pytest
 
+from consent.ledger import repository as ledger_repository
 from egate.cli import issuer_on_the_served_port, main
 from identity.mailbox.routes import MAILBOX_PATH
+from kit.db import create_db_engine, create_session_factory
 from kit.settings import load_settings
+from tests.support.databases import new_database_url
 from tests.support.live_server import free_port
 
 START_TIMEOUT_SECONDS = 120  # a busy machine with other tests beside
@@ -85,3 +88,36 @@ def test_serve_demo_on_another_port_publishes_it_signs_the_hub_in_there_and_name
     assert login.status_code == 303 and login.headers["location"].startswith(f"{base}/authorize?")
     mailbox = httpx.get(f"{base}{MAILBOX_PATH}")
     assert mailbox.status_code == 200 and 'id="demo-mailbox-notice"' in mailbox.text
+
+
+def test_serve_on_postgresql_runs_the_ledger_sequencer_in_a_process_of_its_own(
+    request, tmp_path, monkeypatch
+):
+    """Not a thread of the app, whose GIL the request threads share (consent.app.sequencer_process):
+    the process takes the lease in the server's name while it serves, and gives it up after."""
+    url = new_database_url("postgresql", request, tmp_path)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(
+        os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path), "EGATE_DATABASE_URL": url}
+    )
+    engine = create_db_engine(url)
+    sessions = create_session_factory(engine)
+    holders = []
+
+    def serve(app, **options):
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not holders or holders[-1] is None:
+            assert time.monotonic() < deadline, "no sequencer process took the lease"
+            time.sleep(0.1)
+            with sessions() as db:
+                holders.append(ledger_repository.read_lease(db)[0])
+
+    monkeypatch.setattr("egate.cli.uvicorn.run", serve)
+    try:
+        assert main(["serve", "--port", "8123"]) == 0
+        assert f":{os.getpid()}:" in holders[-1]
+        assert not load_settings().consent_sequencer_enabled  # nor in the workers' apps
+        with sessions() as db:
+            assert ledger_repository.read_lease(db) == (None, None)
+    finally:
+        engine.dispose()

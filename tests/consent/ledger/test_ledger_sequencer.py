@@ -18,12 +18,13 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.exc import OperationalError
 
-from consent.config import SequencerPolicy
+from consent.config import ConsentConfig, SequencerPolicy
 from consent.ledger import repository
 from consent.ledger.entry import canonical_entry_bytes
+from consent.ledger.integrity import LedgerInconsistent
 from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode, QueuedDisclosure
 from consent.ledger.rfc9162 import MemoryMerkleLog, leaf_hash
-from consent.ledger.sequencer import Sequencer
+from consent.ledger.sequencer import Sequencer, SequencerProcess, SequencerSpec
 from consent.ledger.service import DisclosureView, Ledger
 from consent.ledger.verifier import verify_export
 from kit import migrations
@@ -373,3 +374,140 @@ def test_a_sequencer_killed_mid_batch_loses_nothing_and_integrates_nothing_twice
         assert check_tree(sessions, ledger, accepted) == 1  # one batch, one checkpoint
     finally:
         engine.dispose()
+
+
+def _wait(condition, what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+@pytest.mark.faults
+def test_a_sequencer_process_is_restarted_when_it_dies_and_resigns_when_stopped(request, tmp_path):
+    """`egate serve` on PostgreSQL: the sequencer in a supervised process. Killed, it is
+    started again and, naming the same server, takes its lease at once (the lease here is
+    longer than the test waits); stopped, it signs what it integrated and gives the lease up."""
+    url = new_database_url("postgresql", request, tmp_path)
+    engine = create_db_engine(url)
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        policy = SequencerPolicy(lease_seconds=60, interval_seconds=0.02)
+        spec = SequencerSpec(url, ORIGIN, b"k" * 32, ConsentConfig(sequencer=policy))
+        process = SequencerProcess(spec)
+        accepted: set[str] = set()
+
+        def integrated() -> bool:
+            with sessions() as db:
+                return not repository.has_queued(db)
+
+        process.start()
+        try:
+            for round_ in range(2):
+                with unit_of_work(sessions) as db:
+                    drafts = [disclosure(request_id=f"r-{round_}-{i}") for i in range(20)]
+                    accepted |= set(ledger.enqueue_many(db, drafts, datetime.now(UTC)))
+                _wait(integrated, "the sequencer process did not integrate the queue", timeout=45)
+                with sessions() as db:
+                    assert repository.read_lease(db)[0] == spec.holder
+                if round_ == 0:
+                    killed = process.pid
+                    assert killed is not None
+                    os.kill(killed, signal.SIGKILL)
+                    _wait(lambda k=killed: process.pid != k and process.running, "no new sequencer process")
+        finally:
+            process.stop()
+        assert process.starts == 2 and not process.running
+        with sessions() as db:
+            assert repository.read_lease(db) == (None, None)
+        assert check_tree(sessions, ledger, accepted) >= 1
+    finally:
+        engine.dispose()
+
+
+PARENT = """
+import sys, time
+from consent.ledger.sequencer import SequencerProcess, SequencerSpec
+process = SequencerProcess(SequencerSpec(sys.argv[1], "testserver/consent/ledger", b"k" * 32))
+process.start()
+while not process.running:
+    time.sleep(0.05)
+print(process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status  # ended, not yet reaped by whoever adopted it
+
+
+@pytest.mark.faults
+def test_a_sequencer_process_ends_with_the_server_killed_with_kill_9(request, tmp_path):
+    """Else a replica killed with ``kill -9`` would leave its sequencer renewing the lease,
+    and no other replica's would ever take over."""
+    url = new_database_url("postgresql", request, tmp_path)
+    engine = create_db_engine(url)
+    migrations.upgrade(engine)
+    engine.dispose()
+    server = subprocess.Popen(
+        [sys.executable, "-c", PARENT, url], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    try:
+        assert server.stdout is not None
+        child = int(server.stdout.readline())
+        assert not _gone(child)
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+    _wait(lambda: _gone(child), "the sequencer process outlived its server", timeout=10)
+
+
+def test_unsigned_batches_on_their_own_tree_skip_the_head_check_and_the_next_signature_does_not(
+    session_factory, now
+):
+    """Under load the sequencer integrates on the tree its own last batch committed without
+    the head check's queries; damage done meanwhile is found before anything is signed."""
+    clock = {"now": now}
+    ledger = new_ledger()
+    sequencer = Sequencer(
+        ledger,
+        session_factory,
+        SequencerPolicy(checkpoint_interval_seconds=1.0),
+        holder="only",
+        clock=lambda: clock["now"],
+        wall=lambda: clock["now"],
+    )
+    checks = []
+    check_head = ledger.integrity.check_head
+    ledger.integrity.check_head = lambda db, state, **kw: (
+        checks.append(state.tree_size) or check_head(db, state, **kw)
+    )
+
+    def release() -> None:
+        with unit_of_work(session_factory) as db:
+            ledger.enqueue(db, disclosure(), now)
+
+    release()
+    assert sequencer.step().checkpoint is not None and checks == [0]  # signed: checked
+    release()
+    assert sequencer.step().checkpoint is None and checks == [0]  # on its own tree: not checked
+    with unit_of_work(session_factory) as db:  # damage behind the ledger's back
+        db.execute(
+            text('INSERT INTO consent_ledger_nodes (level, "index", hash) VALUES (3, 999, :h)'),
+            {"h": b"x" * 32},
+        )
+    release()
+    assert sequencer.step().checkpoint is None and checks == [0]
+    release()
+    clock["now"] = now + timedelta(seconds=2)
+    with pytest.raises(LedgerInconsistent, match="level 3, index 999"):
+        sequencer.step()  # the next signature checks first
+    assert checks == [0, 3]
+    with session_factory() as db:
+        assert repository.latest_checkpoint(db).tree_size == 1
