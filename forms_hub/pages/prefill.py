@@ -5,8 +5,10 @@ resident does not reach."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from forms_hub.access import Visitor
@@ -16,15 +18,16 @@ from forms_hub.dependencies import AnswerSealer, Config, HubSite, Provider, RpKe
 from forms_hub.errors import FormsError
 from forms_hub.oidc_client.service import PURPOSE_PREFILL
 from forms_hub.pages.sign_in import start_authorization
+from forms_hub.principals import Resident
 from forms_hub.submissions import service as submissions
 from forms_hub.submissions.prefill import identity_request, prefill_rows
 from forms_hub.submissions.records import definition_of
 from forms_hub.views import submission_view
 from forms_hub.web.page_helpers import (
-    check_csrf,
     identity_level_page,
     page_router,
     refused,
+    resident_post,
     sign_in_redirect,
     signed_in_resident,
 )
@@ -87,20 +90,11 @@ async def prefill_start(
     config: Config,
     now: Now,
 ) -> Response:
-    form = await request.form()
-    resident = signed_in_resident(visitor)
-    if resident is None:
-        return sign_in_redirect(request)
-    check_csrf(request, form)
-
-    def work() -> Response:
-        try:
-            submission = submissions.get_own(db, resident, submission_id, now)
-            if submission.status != "draft":
-                return redirect(f"/forms/submissions/{submission.id}")
-            claims = identity_request(document_of(definition_of(db, submission)))
-        except FormsError as exc:
-            return refused(request, db, exc)
+    def start(db: Session, resident: Resident, now: datetime) -> Response:
+        submission = submissions.get_own(db, resident, submission_id, now)
+        if submission.status != "draft":
+            return redirect(f"/forms/submissions/{submission.id}")
+        claims = identity_request(document_of(definition_of(db, submission)))
         if not claims:
             return redirect(f"/forms/submissions/{submission_id}/edit")
         return start_authorization(
@@ -118,4 +112,4 @@ async def prefill_start(
             claims=claims,
         )
 
-    return await run_in_threadpool(work)
+    return await resident_post(request, db, visitor, now, start)
