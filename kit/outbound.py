@@ -20,10 +20,11 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Container, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 import httpx
@@ -255,3 +256,46 @@ def guarded_client(timeout_seconds: float) -> httpx.Client:
         follow_redirects=False,
         limits=httpx.Limits(max_keepalive_connections=0),
     )
+
+
+def post_callback(
+    http: httpx.Client,
+    policy: OutboundPolicy,
+    url: str,
+    *,
+    named: str,
+    accepted: Container[int],
+    data: Mapping[str, str] | None = None,
+    json: Any = None,
+    bearer: str | None = None,
+) -> str | None:
+    """POST to a URL a client registered for us to call back (``pin_callback``: checked again
+    now, connected to the checked address), with ``data`` form-encoded or ``json``, and
+    ``bearer`` as an ``Authorization: Bearer`` credential; no redirect is followed.
+
+    Returns None when the answer's status is in ``accepted``; otherwise why not, in words safe
+    to log (``named`` names the URL to the reader; never the body or the credential)."""
+    try:
+        target = policy.pin_callback(url)
+    except DestinationRefused as exc:
+        return f"{named} {exc}"
+    headers = {"Host": target.host}
+    if bearer is not None:
+        headers["Authorization"] = f"Bearer {bearer}"
+    extensions = {"sni_hostname": target.tls_name} if target.tls_name else {}
+    try:
+        with http.stream(
+            "POST",
+            target.url,
+            data=data,
+            json=json,
+            headers=headers,
+            extensions=extensions,
+            follow_redirects=False,
+        ) as response:
+            status = response.status_code
+    except httpx.TimeoutException:
+        return "timed out"
+    except httpx.HTTPError as exc:
+        return f"could not connect ({type(exc).__name__})"
+    return None if status in accepted else f"answered HTTP {status}"

@@ -5,6 +5,7 @@ the access dependencies), call the service and shape the response."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -105,6 +106,28 @@ def _key(value: str | None) -> str | None:
     return value
 
 
+def _required_key(value: str | None) -> str:
+    key = _key(value)
+    if key is None:
+        raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
+    return key
+
+
+def _submitted_once(
+    db: Session, sealer: Sealer, attempt: Callable[[], tuple[Submission, bool]]
+) -> JSONResponse:
+    """A create-and-submit under an Idempotency-Key: 201 with the new submission, or 200 with
+    the first one as a replay."""
+    try:
+        submission, replayed = attempt()
+    except IntegrityError:
+        # A concurrent request with the same key won the race: answer as its replay.
+        db.rollback()
+        submission, replayed = attempt()
+    body = submission_view(db, sealer, submission, for_resident=True)
+    return _json(body, 200 if replayed else 201, replayed=replayed)
+
+
 # -- resident -------------------------------------------------------------------------------
 
 
@@ -134,9 +157,7 @@ def create_submission(
     if not body.submit:
         draft = create_draft(db, sealer, config.draft_ttl, resident, body.form, body.answers, now)
         return _json(submission_view(db, sealer, draft, for_resident=True), 201)
-    key = _key(idempotency_key)
-    if key is None:
-        raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
+    key = _required_key(idempotency_key)
     fingerprint = sha256_hex(canonical_json({"form": body.form, "answers": body.answers}))
 
     def attempt() -> tuple[Submission, bool]:
@@ -157,17 +178,7 @@ def create_submission(
             now=now,
         )
 
-    try:
-        submission, replayed = attempt()
-    except IntegrityError:
-        # A concurrent request with the same key won the race: answer as its replay.
-        db.rollback()
-        submission, replayed = attempt()
-    return _json(
-        submission_view(db, sealer, submission, for_resident=True),
-        200 if replayed else 201,
-        replayed=replayed,
-    )
+    return _submitted_once(db, sealer, attempt)
 
 
 @router.post(
@@ -216,9 +227,7 @@ async def submit_form(
     the same key and request returns the first submission. A form that needs an identity
     level is refused (403 ``identity_level_required``): it needs a draft filled from the
     identity."""
-    key = _key(request.headers.get("idempotency-key"))
-    if key is None:
-        raise Problem(428, "Precondition Required", "Submitting needs an Idempotency-Key header.")
+    key = _required_key(request.headers.get("idempotency-key"))
     limit = config.max_upload_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit + 256 * 1024:
@@ -239,35 +248,26 @@ async def submit_form(
         canonical_json({"form": slug, "answers": answers, "files": [[n, sha256_hex(d)] for n, _, d in files]})
     )
 
-    def work() -> JSONResponse:
-        def attempt() -> tuple[Submission, bool]:
-            return submissions.submit_new(
-                db,
-                resident,
-                slug,
-                answers,
-                config=config,
-                sealer=sealer,
-                storage=storage,
-                receipts=receipts,
-                disclosures=disclosures,
-                mailer=mailer,
-                idempotency_key=key,
-                fingerprint=fingerprint,
-                request_id=request_id,
-                now=now,
-                files=files,
-            )
+    def attempt() -> tuple[Submission, bool]:
+        return submissions.submit_new(
+            db,
+            resident,
+            slug,
+            answers,
+            config=config,
+            sealer=sealer,
+            storage=storage,
+            receipts=receipts,
+            disclosures=disclosures,
+            mailer=mailer,
+            idempotency_key=key,
+            fingerprint=fingerprint,
+            request_id=request_id,
+            now=now,
+            files=files,
+        )
 
-        try:
-            submission, replayed = attempt()
-        except IntegrityError:
-            db.rollback()  # a concurrent request with this key won: answer as its replay
-            submission, replayed = attempt()
-        body = submission_view(db, sealer, submission, for_resident=True)
-        return _json(body, 200 if replayed else 201, replayed=replayed)
-
-    return await run_in_threadpool(work)
+    return await run_in_threadpool(_submitted_once, db, sealer, attempt)
 
 
 @router.get("/api/submissions", response_model=SubmissionList, responses=RESIDENT_READS)

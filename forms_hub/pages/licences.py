@@ -82,10 +82,8 @@ async def renew_page(
     config: Config,
     now: Now,
 ) -> Response:
-    holder: dict[str, str] = {}
+    def renew(db: Session, resident: Resident, now: datetime) -> Response:
+        draft = licence_service.start_renewal(db, sealer, config.draft_ttl, resident, number, now)
+        return redirect(f"/forms/submissions/{draft.id}/edit")
 
-    def renew(db: Session, resident: Resident, now: datetime) -> None:
-        holder["id"] = licence_service.start_renewal(db, sealer, config.draft_ttl, resident, number, now).id
-
-    response = await resident_post(request, db, visitor, now, renew, "")
-    return redirect(f"/forms/submissions/{holder['id']}/edit") if "id" in holder else response
+    return await resident_post(request, db, visitor, now, renew)

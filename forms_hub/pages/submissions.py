@@ -7,7 +7,6 @@ from datetime import datetime
 
 from fastapi import Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from forms_hub import i18n as hub_i18n
@@ -22,7 +21,6 @@ from forms_hub.submissions.receipts import InvalidReceipt
 from forms_hub.submissions.records import create_draft
 from forms_hub.views import submission_view
 from forms_hub.web.page_helpers import (
-    check_csrf,
     notice_text,
     page_router,
     refused,
@@ -84,20 +82,11 @@ async def start(
     config: Config,
     now: Now,
 ) -> Response:
-    form = await request.form()
-    resident = signed_in_resident(visitor)
-    if resident is None:
-        return sign_in_redirect(request)
-    check_csrf(request, form)
-
-    def work() -> Response:
-        try:
-            draft = create_draft(db, sealer, config.draft_ttl, resident, slug, {}, now)
-        except FormsError as exc:
-            return refused(request, db, exc)
+    def begin(db: Session, resident: Resident, now: datetime) -> Response:
+        draft = create_draft(db, sealer, config.draft_ttl, resident, slug, {}, now)
         return redirect(f"/forms/submissions/{draft.id}/edit")
 
-    return await run_in_threadpool(work)
+    return await resident_post(request, db, visitor, now, begin)
 
 
 @router.post("/submissions/{submission_id}/discard")

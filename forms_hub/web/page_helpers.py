@@ -37,7 +37,8 @@ NOTICES = {
     "identity_level_confirmed": N_("Your identity provider confirmed your identity level for this form."),
 }
 
-ResidentWork = Callable[[Session, Resident, datetime], Any]
+# A resident's change: None, and the browser goes to the post's success page; or its own answer.
+ResidentWork = Callable[[Session, Resident, datetime], Response | None]
 
 
 def page_router(**kwargs: Any) -> APIRouter:
@@ -105,11 +106,12 @@ async def resident_post(
     visitor: SessionPrincipal | None,
     now: datetime,
     work: ResidentWork,
-    success: str,
+    success: str | None = None,
     form: FormData | None = None,
 ) -> Response:
     """A resident's form post: signed in, CSRF-checked, ``work`` in the request's unit of
-    work, then a redirect to ``success`` (or the page for the refusal, nothing changed)."""
+    work, then ``work``'s own answer, or else a redirect to ``success`` (or the page for the
+    refusal, nothing changed)."""
     form = form if form is not None else await request.form()
     resident = signed_in_resident(visitor)
     if resident is None:
@@ -118,9 +120,12 @@ async def resident_post(
 
     def run() -> Response:
         try:
-            work(db, resident, now)
+            answer = work(db, resident, now)
         except FormsError as exc:
             return refused(request, db, exc)
+        if answer is not None:
+            return answer
+        assert success is not None, "a post whose work answers nothing names its success page"
         return redirect(success)
 
     return await run_in_threadpool(run)

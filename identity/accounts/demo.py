@@ -39,30 +39,18 @@ def seed_demo_resident(db: Session, settings: Settings, master_key: bytes, now: 
     """Create (once) the demo resident CHAN Tai Man, email and phone verified; returns
     (identifier to type at sign-in, password)."""
     password = demo_password(master_key)
-    keyring = build_keyring(master_key, settings.field_key_generation)
-    if repository.by_hkid_index(db, keyring.hkid_digest(DEMO_HKID)) is None:
-        enrolment = Enrolment(
-            hkid=DEMO_HKID,
-            name="CHAN Tai Man",
-            name_zh="陳大文",
-            birthdate=date(1990, 7, 31),
-            gender="male",
-            address="Flat 12A, 1 Harbour Road, Wan Chai, Hong Kong",
-            phone="+85291234567",
-            email="chan.taiman@example.hk",
-            password=password,
-        )
-        accounts.enrol_resident(
-            db,
-            keyring,
-            hasher_for(settings),
-            enrolment,
-            None,
-            now=now,
-            email_verified=True,
-            phone_verified=True,
-        )
-    return format_hkid(DEMO_HKID), password
+    enrolment = Enrolment(
+        hkid=DEMO_HKID,
+        name="CHAN Tai Man",
+        name_zh="陳大文",
+        birthdate=date(1990, 7, 31),
+        gender="male",
+        address="Flat 12A, 1 Harbour Road, Wan Chai, Hong Kong",
+        phone="+85291234567",
+        email="chan.taiman@example.hk",
+        password=password,
+    )
+    return _seed_resident(db, settings, master_key, now, enrolment)
 
 
 def seed_self_asserted_resident(
@@ -71,19 +59,27 @@ def seed_self_asserted_resident(
     """Create (once) WONG Siu Ling, enrolled online and never proofed; returns (identifier,
     password)."""
     password = demo_password(master_key, "self-asserted")
+    enrolment = Enrolment(
+        hkid=SELF_ASSERTED_HKID,
+        name="WONG Siu Ling",
+        name_zh="黃小玲",
+        birthdate=date(1995, 3, 14),
+        gender="female",
+        address="Room 5, 20 Shan Tung Street, Mong Kok, Kowloon",
+        phone="+85261234568",
+        email="wong.siuling@example.hk",
+        password=password,
+    )
+    return _seed_resident(db, settings, master_key, now, enrolment)
+
+
+def _seed_resident(
+    db: Session, settings: Settings, master_key: bytes, now: datetime, enrolment: Enrolment
+) -> tuple[str, str]:
+    """Enrol ``enrolment`` (email and phone verified) unless its number already has an
+    account; returns (identifier to type at sign-in, password)."""
     keyring = build_keyring(master_key, settings.field_key_generation)
-    if repository.by_hkid_index(db, keyring.hkid_digest(SELF_ASSERTED_HKID)) is None:
-        enrolment = Enrolment(
-            hkid=SELF_ASSERTED_HKID,
-            name="WONG Siu Ling",
-            name_zh="黃小玲",
-            birthdate=date(1995, 3, 14),
-            gender="female",
-            address="Room 5, 20 Shan Tung Street, Mong Kok, Kowloon",
-            phone="+85261234568",
-            email="wong.siuling@example.hk",
-            password=password,
-        )
+    if repository.by_hkid_index(db, keyring.hkid_digest(enrolment.hkid)) is None:
         accounts.enrol_resident(
             db,
             keyring,
@@ -94,7 +90,7 @@ def seed_self_asserted_resident(
             email_verified=True,
             phone_verified=True,
         )
-    return format_hkid(SELF_ASSERTED_HKID), password
+    return format_hkid(enrolment.hkid), enrolment.password
 
 
 def seed_demo_registrar(

@@ -25,7 +25,7 @@ from identity.security import totp
 from identity.security.keyring import Keyring
 from identity.sessions import service as sessions
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
-from identity.sessions.service import SessionPolicy
+from identity.sessions.service import SessionPolicy, SignedInSession
 from identity.throttling import service as throttling
 from identity.throttling.dependencies import ClientAddress
 from identity.web import render
@@ -55,9 +55,54 @@ def _redirect(path: str, courier: Courier | None = None) -> RedirectResponse:
 # Enrolment -------------------------------------------------------------------------------
 
 
+def _entry_page(
+    request: Request,
+    template: str,
+    form: dict[str, str],
+    session: SignedInSession | None,
+    status_code: int = 200,
+    **context: Any,
+) -> Response:
+    """A form filled in before having an account to sign in to (enrolment, activation), with
+    what was typed echoed; the header shows whether this browser is signed in to another."""
+    values = {"form": form, "signed_in": session is not None, **context}
+    return render(request, template, values, status_code)
+
+
+def _probe_lock(
+    db: Session, kind: str, address: str | None, now: datetime
+) -> tuple[str, throttling.Lock | None]:
+    """The throttling key of this source's ``kind`` of probes, and its lock if it is paused."""
+    probe_key = f"{kind}:" + (throttling.source_key(address) or "-")
+    return probe_key, throttling.check(db, probe_key, now)
+
+
+def _start_password_session(
+    db: Session,
+    policy: SessionPolicy,
+    now: datetime,
+    account_id: str,
+    meta: accounts.RequestMeta,
+    response: Response,
+) -> Response:
+    """Signs the browser in to ``account_id`` by its password, the cookie set on ``response``."""
+    token, _ = sessions.start_session(
+        db,
+        policy,
+        now,
+        account_id=account_id,
+        acr=ACR_BASIC,
+        amr=[AMR_PASSWORD],
+        source=meta.source,
+        user_agent=meta.user_agent,
+    )
+    sessions.set_session_cookie(response, policy, token)
+    return response
+
+
 @router.get("/enrol")
 def enrol_page(request: Request, session: OptionalSession) -> Response:
-    return render(request, "enrol.html", {"form": {}, "signed_in": session is not None})
+    return _entry_page(request, "enrol.html", {}, session)
 
 
 @router.post("/enrol")
@@ -79,39 +124,22 @@ def enrol_submit(
     today = now.astimezone(HONG_KONG).date()
     # "This number is already enrolled" tells a prober that the number has an account: such
     # refusals count against the source, which is then paused like a guessing sign-in.
-    probe_key = "enrol:" + (throttling.source_key(address) or "-")
-    lock = throttling.check(db, probe_key, now)
+    probe_key, lock = _probe_lock(db, "enrol", address, now)
     if lock is not None:
-        context = {"form": echo, "locked_until": lock.until, "signed_in": session is not None}
-        return render(request, "enrol.html", context, 429)
+        return _entry_page(request, "enrol.html", echo, session, 429, locked_until=lock.until)
     try:
         account = accounts.enrol_resident(db, keyring, hasher, Enrolment.parse(form, today), meta, now=now)
     except FormErrors as exc:
         if {"hkid.taken", "email.taken"} & set(exc.errors.values()):
             throttling.record_probe(db, probe_key, now)
-        return render(
-            request,
-            "enrol.html",
-            {"form": echo, "errors": exc.errors, "signed_in": session is not None},
-            400,
-        )
+        return _entry_page(request, "enrol.html", echo, session, 400, errors=exc.errors)
     accounts.issue_code(db, keyring, account, "email", now)
     accounts.issue_code(db, keyring, account, "phone", now)
     if session is not None:
         sessions.end_session(db, session.id, now)
         backchannel.announce_logout(db, session.account_id, [session.id], now, backchannel.SIGNED_OUT)
-    token, _ = sessions.start_session(
-        db,
-        policy,
-        now,
-        account_id=account.id,
-        acr=ACR_BASIC,
-        amr=[AMR_PASSWORD],
-        source=meta.source,
-        user_agent=meta.user_agent,
-    )
     response = _redirect("/account/verify/email?notice=notice.enrolled", courier)
-    sessions.set_session_cookie(response, policy, token)
+    _start_password_session(db, policy, now, account.id, meta, response)
     return deliver_after(response, logouts)
 
 
@@ -120,7 +148,7 @@ def enrol_submit(
 
 @router.get("/activate")
 def activate_page(request: Request, session: OptionalSession) -> Response:
-    return render(request, "account/activate.html", {"form": {}, "signed_in": session is not None})
+    return _entry_page(request, "account/activate.html", {}, session)
 
 
 @router.post("/activate")
@@ -137,14 +165,11 @@ def activate_submit(
     address: ClientAddress,
 ) -> Response:
     echo = {"hkid": str(form.get("hkid") or "")}
-    signed_in = session is not None
     # Wrong codes count against the source like enrolment probes (and against the code: five
     # wrong tries end it), so that guessing codes for many numbers is paused too.
-    probe_key = "activate:" + (throttling.source_key(address) or "-")
-    lock = throttling.check(db, probe_key, now)
+    probe_key, lock = _probe_lock(db, "activate", address, now)
     if lock is not None:
-        context = {"form": echo, "locked_until": lock.until, "signed_in": signed_in}
-        return render(request, "account/activate.html", context, 429)
+        return _entry_page(request, "account/activate.html", echo, session, 429, locked_until=lock.until)
     code = str(form.get("code") or "").strip()
     try:
         if not code:
@@ -163,23 +188,12 @@ def activate_submit(
     except FormErrors as exc:
         if "code" in exc.errors and exc.errors["code"] == "code.wrong":
             throttling.record_probe(db, probe_key, now)
-        context = {"form": echo, "errors": exc.errors, "signed_in": signed_in}
-        return render(request, "account/activate.html", context, 400)
+        return _entry_page(request, "account/activate.html", echo, session, 400, errors=exc.errors)
     if session is not None:
         sessions.end_session(db, session.id, now)
-    token, _ = sessions.start_session(
-        db,
-        policy,
-        now,
-        account_id=account.id,
-        acr=ACR_BASIC,
-        amr=[AMR_PASSWORD],
-        source=meta.source,
-        user_agent=meta.user_agent,
+    return _start_password_session(
+        db, policy, now, account.id, meta, _redirect("/account?notice=notice.activated")
     )
-    response = _redirect("/account?notice=notice.activated")
-    sessions.set_session_cookie(response, policy, token)
-    return response
 
 
 # Account home and profile ----------------------------------------------------------------

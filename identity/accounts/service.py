@@ -209,46 +209,82 @@ def enrol_resident(
     """
     hkid_digest = keyring.hkid_digest(enrolment.hkid)
     email_digest = keyring.email_digest(enrolment.email)
-    errors = {}
-    if repository.by_hkid_index(db, hkid_digest) is not None:
-        errors["hkid"] = "hkid.taken"
-    if repository.by_email_index(db, email_digest) is not None:
-        errors["email"] = "email.taken"
+    errors = _numbers_taken(db, hkid_digest, email_digest)
     if errors:
         hasher.dummy_verify(enrolment.password)  # same cost as a new account
         raise FormErrors(errors)
+    account = _add_resident(
+        db,
+        keyring,
+        enrolment,
+        hkid_digest,
+        email_digest,
+        hasher.hash(enrolment.password),
+        now,
+        address=enrolment.address,
+        email_verified_at=now if email_verified else None,
+        phone_verified_at=now if phone_verified else None,
+    )
+    record_event(db, account.id, "account.enrolled", meta, now)
+    return account
+
+
+def _numbers_taken(db: Session, hkid_digest: str, email_digest: str | None) -> dict[str, str]:
+    """The form errors for an identity card number or an email address another account holds."""
+    errors = {}
+    if repository.by_hkid_index(db, hkid_digest) is not None:
+        errors["hkid"] = "hkid.taken"
+    if email_digest and repository.by_email_index(db, email_digest) is not None:
+        errors["email"] = "email.taken"
+    return errors
+
+
+def _add_resident(
+    db: Session,
+    keyring: Keyring,
+    enrolment: Enrolment | CounterEnrolment,
+    hkid_digest: str,
+    email_digest: str | None,
+    password_hash: str,
+    now: datetime,
+    *,
+    address: str | None = None,
+    email_verified_at: datetime | None = None,
+    phone_verified_at: datetime | None = None,
+) -> Account:
+    """A new active resident account for ``enrolment``, its number and profile sealed, added.
+
+    Raises:
+        FormErrors: ``hkid.taken`` when a concurrent enrolment with the same number won (on the
+            unique index).
+    """
     account = Account(
         id=new_account_id(),
         kind=RESIDENT,
         status=ACTIVE,
         hkid_index=hkid_digest,
         email_index=email_digest,
-        password_hash=hasher.hash(enrolment.password),
-        email_verified_at=now if email_verified else None,
-        phone_verified_at=now if phone_verified else None,
+        password_hash=password_hash,
+        email_verified_at=email_verified_at,
+        phone_verified_at=phone_verified_at,
         roles=[],
         locale="en",
         created_at=now,
         updated_at=now,
     )
     account.hkid_encrypted = keyring.fields.encrypt(enrolment.hkid, context=_hkid_context(account.id))
-    store_profile(
-        keyring,
-        account,
-        Profile(
-            name=enrolment.name,
-            name_zh=enrolment.name_zh,
-            birthdate=enrolment.birthdate.isoformat(),
-            gender=enrolment.gender,
-            address=enrolment.address,
-            phone=enrolment.phone,
-            email=enrolment.email,
-        ),
+    profile = Profile(
+        name=enrolment.name,
+        name_zh=enrolment.name_zh,
+        birthdate=enrolment.birthdate.isoformat(),
+        gender=enrolment.gender,
+        address=address,
+        phone=enrolment.phone,
+        email=enrolment.email,
     )
-    # A concurrent enrolment with the same number loses on the unique index.
+    store_profile(keyring, account, profile)
     if not repository.add_unless_taken(db, account):
         raise FormErrors({"hkid": "hkid.taken"})
-    record_event(db, account.id, "account.enrolled", meta, now)
     return account
 
 
@@ -321,40 +357,18 @@ def enrol_at_counter(db: Session, keyring: Keyring, enrolment: CounterEnrolment,
     """
     hkid_digest = keyring.hkid_digest(enrolment.hkid)
     email_digest = keyring.email_digest(enrolment.email) if enrolment.email else None
-    errors = {}
-    if repository.by_hkid_index(db, hkid_digest) is not None:
-        errors["hkid"] = "hkid.taken"
-    if email_digest and repository.by_email_index(db, email_digest) is not None:
-        errors["email"] = "email.taken"
+    errors = _numbers_taken(db, hkid_digest, email_digest)
     if errors:
         raise FormErrors(errors)
-    account = Account(
-        id=new_account_id(),
-        kind=RESIDENT,
-        status=ACTIVE,
-        hkid_index=hkid_digest,
-        email_index=email_digest,
-        password_hash=UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(16),
-        roles=[],
-        locale="en",
-        created_at=now,
-        updated_at=now,
-    )
-    account.hkid_encrypted = keyring.fields.encrypt(enrolment.hkid, context=_hkid_context(account.id))
-    store_profile(
+    account = _add_resident(
+        db,
         keyring,
-        account,
-        Profile(
-            name=enrolment.name,
-            name_zh=enrolment.name_zh,
-            birthdate=enrolment.birthdate.isoformat(),
-            gender=enrolment.gender,
-            phone=enrolment.phone,
-            email=enrolment.email,
-        ),
+        enrolment,
+        hkid_digest,
+        email_digest,
+        UNUSABLE_PASSWORD_PREFIX + secrets.token_urlsafe(16),
+        now,
     )
-    if not repository.add_unless_taken(db, account):
-        raise FormErrors({"hkid": "hkid.taken"})
     record_event(db, account.id, "account.enrolled_at_counter", None, now)
     return account
 

@@ -32,7 +32,7 @@ from identity.clients import repository as clients_repository
 from identity.db import unit_of_work
 from identity.keys.service import KeyCache
 from identity.tokens.subjects import SubjectIdentifiers
-from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
+from kit.outbound import OutboundPolicy, guarded_client, post_callback
 from kit.runtime import Runtime
 
 SEND_TIMEOUT_SECONDS = 5.0
@@ -139,26 +139,16 @@ class LogoutCourier:
             return _Ready(row.id, row.client_id, row.reason, client.backchannel_logout_uri, token)
 
     def _post(self, uri: str, token: str) -> str | None:
-        """None when the client took the token (200 or 204); otherwise why not, in words
-        safe to log."""
-        try:
-            target = self.outbound.pin_callback(uri)
-        except DestinationRefused as exc:
-            return f"the back-channel logout URI {exc}"
-        try:
-            with self.http.stream(
-                "POST",
-                target.url,
-                data={"logout_token": token},
-                follow_redirects=False,
-                **target.request_options(),  # type: ignore[arg-type]
-            ) as response:
-                status = response.status_code
-        except httpx.TimeoutException:
-            return "timed out"
-        except httpx.HTTPError as exc:
-            return f"could not connect ({type(exc).__name__})"
-        return None if status in (200, 204) else f"answered HTTP {status}"
+        """None when the client took the token (200 or 204, §2.8); otherwise why not, in
+        words safe to log."""
+        return post_callback(
+            self.http,
+            self.outbound,
+            uri,
+            named="the back-channel logout URI",
+            accepted=(200, 204),
+            data={"logout_token": token},
+        )
 
     def drain(self) -> None:
         """Deliver what is due, in at most one thread of this process at a time: a request

@@ -28,7 +28,7 @@ from starlette.background import BackgroundTask
 from identity.clients.service import get_client
 from identity.db import unit_of_work
 from identity.devices import repository
-from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
+from kit.outbound import OutboundPolicy, guarded_client, post_callback
 from kit.sealing import FieldCipher, derive_key
 
 PING_TIMEOUT_SECONDS = 5.0
@@ -100,27 +100,15 @@ class CibaPinger:
         return error
 
     def _post(self, endpoint: str, auth_req_id: str, token: str) -> str | None:
-        try:
-            target = self.outbound.pin_callback(endpoint)
-        except DestinationRefused as exc:
-            return f"the notification endpoint {exc}"
-        headers = {"Host": target.host, "Authorization": f"Bearer {token}"}
-        extensions = {"sni_hostname": target.tls_name} if target.tls_name else {}
-        try:
-            with self.http.stream(
-                "POST",
-                target.url,
-                json={"auth_req_id": auth_req_id},
-                headers=headers,
-                extensions=extensions,
-                follow_redirects=False,
-            ) as response:
-                status = response.status_code
-        except httpx.TimeoutException:
-            return "timed out"
-        except httpx.HTTPError as exc:
-            return f"could not connect ({type(exc).__name__})"
-        return None if 200 <= status < 300 else f"answered HTTP {status}"
+        return post_callback(
+            self.http,
+            self.outbound,
+            endpoint,
+            named="the notification endpoint",
+            accepted=range(200, 300),
+            json={"auth_req_id": auth_req_id},
+            bearer=token,
+        )
 
     def after_response(self, signin_id: str) -> BackgroundTask:
         return BackgroundTask(self.notify, signin_id)

@@ -89,6 +89,26 @@ def _resident(keyring: Keyring, account: Account) -> dict[str, Any]:
     }
 
 
+def _checking_page(
+    request: Request,
+    template: str,
+    keyring: Keyring,
+    account: Account,
+    form: dict[str, str] | None,
+    errors: dict[str, str] | None,
+    status_code: int,
+    **context: Any,
+) -> Response:
+    """A page on which the officer checks a resident's identity-card fields: the resident, the
+    form (what the officer typed, else the account's values) and its errors."""
+    checking = {
+        "resident": _resident(keyring, account),
+        "form": form if form is not None else _card_values(keyring, account),
+        "errors": errors or {},
+    }
+    return _page(request, template, {**context, **checking}, status_code)
+
+
 # Home and lookup ---------------------------------------------------------------------------
 
 
@@ -134,13 +154,10 @@ def _account_page(
     errors: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response:
-    context = {
-        "resident": _resident(keyring, account),
-        "history": proofing.history(db, account.id),
-        "form": form if form is not None else _card_values(keyring, account),
-        "errors": errors or {},
-    }
-    return _page(request, "account.html", context, status_code)
+    history = proofing.history(db, account.id)
+    return _checking_page(
+        request, "account.html", keyring, account, form, errors, status_code, history=history
+    )
 
 
 @router.get(BASE + "/accounts/{account_id}")
@@ -209,13 +226,7 @@ def _request_page(
     account = proofing.resident_of(db, officer, row)
     if account is None:
         return _not_found(request)
-    context = {
-        "proofing": row,
-        "resident": _resident(keyring, account),
-        "form": form if form is not None else _card_values(keyring, account),
-        "errors": errors or {},
-    }
-    return _page(request, "request.html", context, status_code)
+    return _checking_page(request, "request.html", keyring, account, form, errors, status_code, proofing=row)
 
 
 @router.get(BASE + "/requests/{proofing_id}")

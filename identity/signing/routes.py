@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -63,6 +64,7 @@ router = APIRouter(tags=["digital signing"])
 SIGNING_SCOPE = "signing"
 REALM = "signing"
 NO_STORE = {"Cache-Control": "no-store"}
+CA_MAX_AGE = "public, max-age=3600"
 STATUS_MAX_AGE = "public, max-age=60"  # as long as a CRL or OCSP response says it is current
 DER_CERTIFICATE = "application/pkix-cert"
 PEM_CERTIFICATES = "application/pem-certificate-chain"  # RFC 8555 §9.1
@@ -105,12 +107,20 @@ def not_ready(exc: SigningNotReady) -> JSONResponse:
     return problem(503, "signing_unavailable", str(exc), {"Retry-After": "60"})
 
 
-def _authorities(db: Session, signing: Signing) -> Authorities | JSONResponse:
-    """The CA and TSA; before `egate signing-ca init` nothing is published (404)."""
+def _published(
+    db: Session,
+    signing: Signing,
+    content: Callable[[Authorities], bytes],
+    media_type: str,
+    cache_control: str,
+) -> Response:
+    """What the CA publishes, made from the current CA and TSA; before `egate signing-ca
+    init` nothing is published (404)."""
     try:
-        return signing.store.current(db)
+        authorities = signing.store.current(db)
     except SigningNotReady as exc:
         return problem(404, "not_initialised", str(exc))
+    return Response(content(authorities), media_type=media_type, headers={"Cache-Control": cache_control})
 
 
 # -- published: the CA, its CRL and OCSP responder, the TSA ----------------------------------
@@ -123,14 +133,7 @@ def _authorities(db: Session, signing: Signing) -> Authorities | JSONResponse:
 )
 def ca_pem(db: DbSession, signing: SigningDep) -> Response:
     """The CA certificate and any issuer above it (PEM): what verifiers trust."""
-    authorities = _authorities(db, signing)
-    if isinstance(authorities, Response):
-        return authorities
-    return Response(
-        authorities.published_pem(),
-        media_type=PEM_CERTIFICATES,
-        headers={"Cache-Control": "public, max-age=3600"},
-    )
+    return _published(db, signing, Authorities.published_pem, PEM_CERTIFICATES, CA_MAX_AGE)
 
 
 @router.get(
@@ -140,11 +143,11 @@ def ca_pem(db: DbSession, signing: SigningDep) -> Response:
 )
 def ca_der(db: DbSession, signing: SigningDep) -> Response:
     """The CA certificate (DER), named in every certificate's authority information access."""
-    authorities = _authorities(db, signing)
-    if isinstance(authorities, Response):
-        return authorities
-    der = authorities.ca.certificate.public_bytes(Encoding.DER)
-    return Response(der, media_type=DER_CERTIFICATE, headers={"Cache-Control": "public, max-age=3600"})
+
+    def der(authorities: Authorities) -> bytes:
+        return authorities.ca.certificate.public_bytes(Encoding.DER)
+
+    return _published(db, signing, der, DER_CERTIFICATE, CA_MAX_AGE)
 
 
 @router.get(
@@ -154,13 +157,8 @@ def ca_der(db: DbSession, signing: SigningDep) -> Response:
 )
 def crl(db: DbSession, now: Now, signing: SigningDep) -> Response:
     """The CRL (RFC 5280 §5), built now; current for one minute."""
-    authorities = _authorities(db, signing)
-    if isinstance(authorities, Response):
-        return authorities
-    return Response(
-        service.crl(db, authorities, now),
-        media_type=CRL_MEDIA_TYPE,
-        headers={"Cache-Control": STATUS_MAX_AGE},
+    return _published(
+        db, signing, lambda authorities: service.crl(db, authorities, now), CRL_MEDIA_TYPE, STATUS_MAX_AGE
     )
 
 

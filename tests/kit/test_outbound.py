@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 import ssl
@@ -19,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from kit.access_tokens import HttpJwks, JwksUnavailable
-from kit.outbound import DestinationRefused, OutboundPolicy, Unresolvable, is_public
+from kit.outbound import DestinationRefused, OutboundPolicy, Unresolvable, is_public, post_callback
 
 
 def resolver(*addresses: str):
@@ -246,3 +247,27 @@ def test_a_pinned_https_fetch_checks_the_certificate_against_the_name(tls_jwks_s
     assert hosts == [f"keys.dept.test:{port}"]
     with pytest.raises(JwksUnavailable):  # same address, a name the certificate does not carry
         _pinned_jwks(f"https://other.dept.test:{port}/jwks", cert_file).keys()
+
+
+def test_a_callback_is_posted_to_the_checked_address_and_its_answer_said_in_words():
+    seen: list[httpx.Request] = []
+
+    def department(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204 if request.url.path == "/logout" else 500)
+
+    http = httpx.Client(transport=httpx.MockTransport(department))
+    policy = OutboundPolicy(resolve=resolver(PUBLIC))
+    post = functools.partial(post_callback, http, policy, named="the endpoint", accepted=(200, 204))
+
+    assert post("https://rp.example.gov.hk/logout", data={"logout_token": "t"}, bearer="secret") is None
+    assert str(seen[0].url) == f"https://{PUBLIC}/logout"
+    assert seen[0].headers["host"] == "rp.example.gov.hk"
+    assert seen[0].headers["authorization"] == "Bearer secret"
+    assert seen[0].extensions["sni_hostname"] == "rp.example.gov.hk"
+    assert seen[0].content == b"logout_token=t"
+    assert post("https://rp.example.gov.hk/other", json={"a": 1}) == "answered HTTP 500"
+    assert json.loads(seen[1].content) == {"a": 1} and "authorization" not in seen[1].headers
+    refused = post("https://10.0.0.1/logout", data={})
+    assert refused is not None and refused.startswith("the endpoint must not point at a private")
+    assert len(seen) == 2

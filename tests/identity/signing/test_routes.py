@@ -42,6 +42,7 @@ def test_published_endpoints_before_and_after_the_ca_exists(db, runtime, clock):
     refused = client.get("/signing/ca.pem")
     assert refused.status_code == 404 and refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["type"] == "urn:egate:signing:not_initialised"
+    assert [client.get(path).status_code for path in ("/signing/ca.crt", "/signing/crl")] == [404, 404]
     later = client.post(
         "/signing/ocsp", content=b"\x30\x00", headers={"Content-Type": "application/ocsp-request"}
     )
@@ -51,10 +52,12 @@ def test_published_endpoints_before_and_after_the_ca_exists(db, runtime, clock):
     db.commit()
     pem = client.get("/signing/ca.pem")
     assert pem.status_code == 200 and pem.headers["content-type"] == "application/pem-certificate-chain"
+    assert pem.headers["cache-control"] == "public, max-age=3600"
     ca = x509.load_pem_x509_certificate(pem.content)
     assert x509.load_der_x509_certificate(client.get("/signing/ca.crt").content) == ca
     crl = client.get("/signing/crl")
     assert crl.headers["content-type"] == "application/pkix-crl"
+    assert crl.headers["cache-control"] == "public, max-age=60"
     assert x509.load_der_x509_crl(crl.content).is_signature_valid(ca.public_key())  # type: ignore[arg-type]
 
     tsa = signing_of(runtime).store.current(db).tsa.certificate
