@@ -18,7 +18,7 @@ from identity.accounts.dependencies import CurrentAccount, Meta, SignedInAccount
 from identity.accounts.schemas import ContactChange, Enrolment, FormErrors
 from identity.assurance import ACR_BASIC, AMR_PASSWORD
 from identity.backchannel import service as backchannel
-from identity.backchannel.delivery import LogoutCourierDep, deliver_after
+from identity.backchannel.delivery import LogoutCourier, LogoutCourierDep, deliver_after
 from identity.dependencies import HasherDep, KeyringDep
 from identity.messaging.delivery import Courier, CourierDep
 from identity.security import totp
@@ -84,8 +84,17 @@ def _start_password_session(
     account_id: str,
     meta: accounts.RequestMeta,
     response: Response,
+    *,
+    replacing: SignedInSession | None,
+    logouts: LogoutCourier,
 ) -> Response:
-    """Signs the browser in to ``account_id`` by its password, the cookie set on ``response``."""
+    """Signs the browser in to ``account_id`` by its password, the cookie set on ``response``.
+
+    A session this browser already had (another account's) ends, and the departments holding
+    its tokens are told (back-channel logout), as when another account signs in here."""
+    if replacing is not None:
+        sessions.end_session(db, replacing.id, now)
+        backchannel.announce_logout(db, replacing.account_id, [replacing.id], now, backchannel.SIGNED_OUT)
     token, _ = sessions.start_session(
         db,
         policy,
@@ -97,7 +106,7 @@ def _start_password_session(
         user_agent=meta.user_agent,
     )
     sessions.set_session_cookie(response, policy, token)
-    return response
+    return deliver_after(response, logouts)
 
 
 @router.get("/enrol")
@@ -135,12 +144,10 @@ def enrol_submit(
         return _entry_page(request, "enrol.html", echo, session, 400, errors=exc.errors)
     accounts.issue_code(db, keyring, account, "email", now)
     accounts.issue_code(db, keyring, account, "phone", now)
-    if session is not None:
-        sessions.end_session(db, session.id, now)
-        backchannel.announce_logout(db, session.account_id, [session.id], now, backchannel.SIGNED_OUT)
     response = _redirect("/account/verify/email?notice=notice.enrolled", courier)
-    _start_password_session(db, policy, now, account.id, meta, response)
-    return deliver_after(response, logouts)
+    return _start_password_session(
+        db, policy, now, account.id, meta, response, replacing=session, logouts=logouts
+    )
 
 
 # Activation of an account enrolled at a registration counter -----------------------------
@@ -163,6 +170,7 @@ def activate_submit(
     meta: Meta,
     session: OptionalSession,
     address: ClientAddress,
+    logouts: LogoutCourierDep,
 ) -> Response:
     echo = {"hkid": str(form.get("hkid") or "")}
     # Wrong codes count against the source like enrolment probes (and against the code: five
@@ -189,10 +197,9 @@ def activate_submit(
         if "code" in exc.errors and exc.errors["code"] == "code.wrong":
             throttling.record_probe(db, probe_key, now)
         return _entry_page(request, "account/activate.html", echo, session, 400, errors=exc.errors)
-    if session is not None:
-        sessions.end_session(db, session.id, now)
+    response = _redirect("/account?notice=notice.activated")
     return _start_password_session(
-        db, policy, now, account.id, meta, _redirect("/account?notice=notice.activated")
+        db, policy, now, account.id, meta, response, replacing=session, logouts=logouts
     )
 
 

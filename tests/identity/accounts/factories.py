@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from consent.port import LedgerConsentPort
 from identity.accounts import service as accounts
 from identity.accounts.models import Account
-from identity.accounts.schemas import Enrolment
+from identity.accounts.schemas import CounterEnrolment, Enrolment
 from identity.app import create_app
 from identity.messaging.models import OutboxMessage
 from identity.messaging.outbox import open_message
@@ -142,3 +142,31 @@ class FrozenClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+
+def enrolled_at_counter(db, runtime):
+    """A resident enrolled at a counter, not yet activated: the account, its formatted
+    number and its activation code (at the runtime's time)."""
+    keyring = keyring_of(runtime)
+    hkid = random_hkid()
+    enrolment = CounterEnrolment(
+        hkid=hkid,
+        name="HO Wing Sze",
+        name_zh=None,
+        birthdate=date(1980, 2, 29),
+        gender="female",
+        phone="+85291112222",
+        email=None,
+    )
+    account = accounts.enrol_at_counter(db, keyring, enrolment, runtime.clock())
+    code = accounts.issue_activation_code(db, keyring, account, runtime.clock())
+    db.flush()
+    return account, format_hkid(hkid), code
+
+
+def activate(browser: Browser, hkid: str, code: str, password: str = PASSWORD):
+    return browser.post(
+        "/activate",
+        {"hkid": hkid, "code": code, "new_password": password, "new_password_confirm": password},
+        follow_redirects=False,
+    )

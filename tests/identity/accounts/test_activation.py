@@ -3,49 +3,20 @@ activation code and a new password at /activate, then signed in."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from identity.accounts import service as accounts
-from identity.accounts.schemas import CounterEnrolment
 from identity.residents.hkid import format_hkid
-from tests.identity.accounts.factories import PASSWORD, Browser, keyring_of, random_hkid
-
-
-def enrolled_at_counter(db, runtime, clock):
-    keyring = keyring_of(runtime)
-    hkid = random_hkid()
-    enrolment = CounterEnrolment(
-        hkid=hkid,
-        name="HO Wing Sze",
-        name_zh=None,
-        birthdate=date(1980, 2, 29),
-        gender="female",
-        phone="+85291112222",
-        email=None,
-    )
-    account = accounts.enrol_at_counter(db, keyring, enrolment, clock.now)
-    code = accounts.issue_activation_code(db, keyring, account, clock.now)
-    db.flush()
-    return account, format_hkid(hkid), code
-
-
-def activate(browser: Browser, hkid: str, code: str, password: str = PASSWORD):
-    return browser.post(
-        "/activate",
-        {"hkid": hkid, "code": code, "new_password": password, "new_password_confirm": password},
-        follow_redirects=False,
-    )
+from tests.identity.accounts.factories import Browser, activate, enrolled_at_counter, random_hkid
 
 
 def test_an_account_without_a_password_cannot_be_signed_in_to(db, runtime, clock, browser):
-    account, hkid, _code = enrolled_at_counter(db, runtime, clock)
+    account, hkid, _code = enrolled_at_counter(db, runtime)
     assert not accounts.has_usable_password(account)
     assert browser.sign_in(hkid, "").status_code == 400
     assert browser.sign_in(hkid, account.password_hash).status_code == 400
 
 
 def test_activation_sets_the_password_once_and_signs_in(db, runtime, clock, browser):
-    account, hkid, code = enrolled_at_counter(db, runtime, clock)
+    account, hkid, code = enrolled_at_counter(db, runtime)
     browser.get("/activate")
     weak = activate(browser, hkid, code, "password")
     assert weak.status_code == 400 and 'id="new_password-error"' in weak.text
@@ -61,7 +32,7 @@ def test_activation_sets_the_password_once_and_signs_in(db, runtime, clock, brow
 
 
 def test_wrong_codes_and_unknown_numbers_get_the_same_answer_and_are_throttled(db, runtime, clock, browser):
-    _account, hkid, code = enrolled_at_counter(db, runtime, clock)
+    _account, hkid, code = enrolled_at_counter(db, runtime)
     browser.get("/activate")
     wrong = activate(browser, hkid, "00000000" if code != "00000000" else "11111111")
     unknown = activate(browser, format_hkid(random_hkid()), code)
@@ -75,7 +46,7 @@ def test_wrong_codes_and_unknown_numbers_get_the_same_answer_and_are_throttled(d
 
 
 def test_the_activation_code_expires(db, runtime, clock, browser):
-    _account, hkid, code = enrolled_at_counter(db, runtime, clock)
+    _account, hkid, code = enrolled_at_counter(db, runtime)
     clock.advance(days=15)
     browser.get("/activate")
     assert activate(browser, hkid, code).status_code == 400

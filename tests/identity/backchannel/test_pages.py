@@ -11,7 +11,15 @@ from identity.backchannel.models import DELIVERED, LogoutDelivery
 from identity.keys.service import ensure_keys, published_jwks
 from identity.sessions.models import BrowserSession
 from identity.sessions.service import session_reference
-from tests.identity.accounts.factories import PASSWORD, Browser, create_resident, latest_code
+from tests.identity.accounts.factories import (
+    PASSWORD,
+    Browser,
+    activate,
+    create_resident,
+    enrolled_at_counter,
+    enrolment_form,
+    latest_code,
+)
 from tests.identity.backchannel.factories import department, holds
 from tests.support.logout_receiver import LogoutReceiver
 
@@ -116,3 +124,20 @@ def test_a_failed_password_change_tells_no_one(db, runtime, receiver):
         {"current_password": "nope", "new_password": "x" * 20, "new_password_confirm": "x" * 20},
     )
     assert receiver.bodies == [] and delivered(db) == []
+
+
+def test_activating_another_account_in_the_same_browser_tells_the_department(db, runtime, receiver):
+    _, _, browser, session_id = signed_in_with_department(db, runtime, receiver)
+    _, hkid, code = enrolled_at_counter(db, runtime)
+    browser.get("/activate")
+    assert activate(browser, hkid, code).status_code == 303
+    [claims] = receiver.wait_for(1)
+    assert claims["sid"] == session_reference(session_id)
+
+
+def test_enrolling_in_a_browser_signed_in_to_another_account_tells_the_department(db, runtime, receiver):
+    _, _, browser, session_id = signed_in_with_department(db, runtime, receiver)
+    browser.get("/enrol")
+    assert browser.post("/enrol", enrolment_form(), follow_redirects=False).status_code == 303
+    [claims] = receiver.wait_for(1)
+    assert claims["sid"] == session_reference(session_id)
