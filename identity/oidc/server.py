@@ -221,7 +221,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
         now = ctx.now
-        row = tokens_repository.by_hash_for_update(ctx.db, token_hash(refresh_token))
+        row = tokens_repository.view_by_hash_for_update(ctx.db, token_hash(refresh_token))
         if row is None or row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
@@ -273,7 +273,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     def _still_live(self, successor: str, family_id: str) -> bool:
         ctx = current.get()
-        row = tokens_repository.by_hash(ctx.db, token_hash(successor))
+        row = tokens_repository.view_by_hash(ctx.db, token_hash(successor))
         return (
             row is not None
             and row.family_id == family_id
@@ -284,7 +284,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
         if refresh_token.row.spent_at is None:
-            refresh_token.row.spent_at = current.get().now
+            ctx = current.get()
+            tokens_repository.spend(ctx.db, refresh_token.row.jti, ctx.now)
 
 
 class DepartmentCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]  # Authlib ships no types
@@ -490,9 +491,9 @@ def find_token(provider: Provider, token_string: str, hint: str | None) -> Token
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
         if claims is not None:
-            row = tokens_repository.get(ctx.db, claims["jti"])
+            row = tokens_repository.view(ctx.db, claims["jti"])
     if row is None and len(token_string) <= 512:
-        row = tokens_repository.by_hash(ctx.db, token_hash(token_string))
+        row = tokens_repository.view_by_hash(ctx.db, token_hash(token_string))
     return TokenRecord(row, now) if row is not None else None
 
 
@@ -503,12 +504,12 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib ships no 
         return find_token(self.server, token_string, token_type_hint)
 
     def revoke_token(self, token: TokenRecord, request: StarletteOAuth2Request) -> None:
-        now = current.get().now
+        ctx = current.get()
         if token.row.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
-            tokens_repository.revoke_family(current.get().db, token.row.family_id, now)
+            tokens_repository.revoke_family(ctx.db, token.row.family_id, ctx.now)
         elif token.row.revoked_at is None:
-            token.row.revoked_at = now
+            tokens_repository.revoke(ctx.db, token.row.jti, ctx.now)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib ships no types

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -83,6 +84,34 @@ class IssuedToken(Base):
         Index("ix_idp_tokens_expires", "expires_at"),
         Index("ix_idp_tokens_code", "code_hash"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """An ``idp_tokens`` row as read on the hot paths (userinfo, introspection, revocation,
+    a refresh): plain values, no ORM entity to build and track; a change to the row goes
+    through the repository's own UPDATE. The fields are IssuedToken's columns, in order."""
+
+    jti: str
+    kind: str
+    token_hash: str | None
+    client_id: str
+    account_id: str | None
+    session_id: str | None
+    scope: str
+    granted_claims: list[str]
+    grant_id: str | None
+    family_id: str
+    code_hash: str | None
+    auth_time: datetime | None
+    acr: str | None
+    amr: list[str]
+    issued_at: datetime
+    expires_at: datetime
+    spent_at: datetime | None
+    revoked_at: datetime | None
+    dpop_jkt: str | None
+    resources: list[str] | None
 
 
 class AssertionJti(Base):

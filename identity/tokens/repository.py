@@ -4,9 +4,11 @@ subjects: the storage under the OpenID Provider's grants and endpoints."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import Select, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from identity.tokens.models import (
     PushedAuthorizationRequest,
     ReauthenticationDemand,
     SubjectRecord,
+    TokenView,
 )
 from kit.db import table_of
 from kit.purge import delete_batch
@@ -32,6 +35,18 @@ def add_code(db: Session, row: AuthorizationCode) -> None:
 
 def code(db: Session, code_hash: str) -> AuthorizationCode | None:
     return db.get(AuthorizationCode, code_hash)
+
+
+_CLAIMS_REQUEST = select(table_of(AuthorizationCode).c.claims_request).where(
+    table_of(AuthorizationCode).c.code_hash == bindparam("key")
+)
+
+
+def claims_request(db: Session, code_hash: str) -> dict[str, Any] | None:
+    """The ``claims`` parameter (OIDC Core §5.5) of the request a code was issued for, read
+    alone: what a refresh and userinfo need of the code their grant descends from."""
+    value = db.execute(_CLAIMS_REQUEST, {"key": code_hash}).scalar()
+    return value if isinstance(value, dict) else None
 
 
 def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
@@ -48,16 +63,44 @@ _ISSUED = table_of(IssuedToken)
 
 
 def add_tokens(db: Session, rows: Iterable[IssuedToken]) -> None:
-    """Insert what a grant issued with Core statements: the rows are written once and never
-    read back in the request, so the ORM's unit of work (identity map, flush ordering,
+    """Insert what a grant issued with one Core statement: the rows are written once and
+    never read back in the request, so the ORM's unit of work (identity map, flush ordering,
     post-fetch) would only add cost to every grant."""
-    for row in rows:
-        values = {column.key: getattr(row, column.key) for column in _ISSUED.columns}
+    values = [{column.key: getattr(row, column.key) for column in _ISSUED.columns} for row in rows]
+    if values:
         db.execute(insert(_ISSUED), values)
 
 
 def get(db: Session, jti: str) -> IssuedToken | None:
     return db.get(IssuedToken, jti)
+
+
+def _viewing(where: Any) -> Select[Any]:
+    return select(*(_ISSUED.c[f.name] for f in fields(TokenView))).where(where)
+
+
+_VIEW_BY_JTI = _viewing(_ISSUED.c.jti == bindparam("key"))
+_VIEW_BY_HASH = _viewing(_ISSUED.c.token_hash == bindparam("key"))
+_VIEW_BY_HASH_LOCKED = _VIEW_BY_HASH.with_for_update()
+
+
+def _view(db: Session, statement: Select[Any], key: str) -> TokenView | None:
+    row = db.execute(statement, {"key": key}).first()
+    return TokenView(*row) if row is not None else None
+
+
+def view(db: Session, jti: str) -> TokenView | None:
+    """The token named ``jti``, read only (one SELECT, no entity)."""
+    return _view(db, _VIEW_BY_JTI, jti)
+
+
+def view_by_hash(db: Session, token_hash: str) -> TokenView | None:
+    return _view(db, _VIEW_BY_HASH, token_hash)
+
+
+def view_by_hash_for_update(db: Session, token_hash: str) -> TokenView | None:
+    """Locked, so that two concurrent rotations of one refresh token see each other."""
+    return _view(db, _VIEW_BY_HASH_LOCKED, token_hash)
 
 
 def by_hash(db: Session, token_hash: str) -> IssuedToken | None:
@@ -69,6 +112,28 @@ def by_hash_for_update(db: Session, token_hash: str) -> IssuedToken | None:
     return db.scalars(
         select(IssuedToken).where(IssuedToken.token_hash == token_hash).with_for_update()
     ).one_or_none()
+
+
+_SPEND = (
+    update(_ISSUED)
+    .where(_ISSUED.c.jti == bindparam("key"), _ISSUED.c.spent_at.is_(None))
+    .values(spent_at=bindparam("now"))
+)
+_REVOKE = (
+    update(_ISSUED)
+    .where(_ISSUED.c.jti == bindparam("key"), _ISSUED.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+
+
+def spend(db: Session, jti: str, now: datetime) -> None:
+    """Mark a refresh token rotated away (kept: a reuse must be recognised)."""
+    db.execute(_SPEND, {"key": jti, "now": now})
+
+
+def revoke(db: Session, jti: str, now: datetime) -> None:
+    """Revoke one token (RFC 7009); a revocation already made keeps its time."""
+    db.execute(_REVOKE, {"key": jti, "now": now})
 
 
 def access_token_refused(db: Session, jti: str) -> bool:
@@ -146,9 +211,20 @@ def record_assertion_jti(db: Session, jti: str, client_id: str, expires_at: date
 # -- pairwise subjects -----------------------------------------------------------------------
 
 
+def _insert_ignoring_conflict(db: Session, table: Any, index_elements: list[str], **values: Any) -> Any:
+    dialect = db.get_bind().dialect.name
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return insert.values(**values).on_conflict_do_nothing(index_elements=index_elements)
+
+
 def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> None:
-    if db.get(SubjectRecord, (sector, sub)) is None:
-        db.add(SubjectRecord(sector=sector, sub=sub, account_id=account_id))
+    """One statement, read nothing: a pair already remembered stays as it is (a ``sub`` is
+    derived from the account, so it always names the same one)."""
+    db.execute(
+        _insert_ignoring_conflict(
+            db, SubjectRecord, ["sector", "sub"], sector=sector, sub=sub, account_id=account_id
+        )
+    )
 
 
 def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
@@ -164,13 +240,9 @@ def record_dpop_proof(db: Session, key_hash: str, expires_at: datetime, now: dat
     Now and then (one insert in 64) forgets the proofs that can no longer be replayed."""
     if int(key_hash[:2], 16) < 4:
         db.execute(delete(DpopProofSeen).where(DpopProofSeen.expires_at <= now))
-    dialect = db.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DpopProofSeen)
-    statement = (
-        insert.values(key_hash=key_hash, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["key_hash"])
-        .returning(DpopProofSeen.key_hash)
-    )
+    statement = _insert_ignoring_conflict(
+        db, DpopProofSeen, ["key_hash"], key_hash=key_hash, expires_at=expires_at
+    ).returning(DpopProofSeen.key_hash)
     return db.execute(statement).scalar_one_or_none() is not None
 
 
