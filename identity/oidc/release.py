@@ -157,7 +157,9 @@ class ClaimRelease:
         """The ``userinfo`` part of the ``claims`` parameter the token descends from: kept
         with its authorization code, which every access and refresh token of the grant names
         (``code_hash``) and which is never deleted (a replayed code must be recognised)."""
-        claims_request = tokens_repository.claims_request(ctx.db, token.code_hash) if token.code_hash else None
+        claims_request = (
+            tokens_repository.claims_request(ctx.db, token.code_hash) if token.code_hash else None
+        )
         section = (claims_request or {}).get("userinfo")
         return section if isinstance(section, dict) else None
 
