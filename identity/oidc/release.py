@@ -200,8 +200,10 @@ class ClaimRelease:
         registered = [s for s in dict.fromkeys(scope.split()) if s in client.allowed_scopes]
         if grantee is None:
             roles, scope_roles = ([AUDITOR] if client.audit_system else []), CLIENT_SCOPE_ROLES
-        else:
+        elif any(s in PERSON_SCOPE_ROLES for s in registered):
             roles, scope_roles = self.staff_roles(ctx, grantee.account_id), PERSON_SCOPE_ROLES
+        else:  # no role-bound scope asked: the holder's roles change nothing, so are not read
+            roles, scope_roles = [], PERSON_SCOPE_ROLES
         granted = scopes_held(registered, roles, scope_roles)
         behind = roles_behind(granted, roles, scope_roles)
         return " ".join(granted), ({ROLES: behind} if behind else {})

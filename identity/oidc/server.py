@@ -156,7 +156,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
         # Kept (marked used) rather than deleted, so that a replay can be recognised.
-        authorization_code.row.used_at = current.get().now
+        ctx = current.get()
+        tokens_repository.mark_code_used(ctx.db, authorization_code.row.code_hash, ctx.now)
 
     def authenticate_user(self, authorization_code: CodeRecord) -> Grantee:
         row = authorization_code.row

@@ -45,6 +45,34 @@ class AuthorizationCode(Base):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    """An ``idp_authorization_codes`` row as the token endpoint reads it: plain values; the
+    code is marked used by the repository's own UPDATE. The fields are AuthorizationCode's
+    columns, in order."""
+
+    code_hash: str
+    client_id: str
+    account_id: str
+    session_id: str | None
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    claims_request: dict[str, Any] | None
+    granted_claims: list[str]
+    grant_id: str | None
+    auth_time: datetime
+    acr: str
+    amr: list[str]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    dpop_jkt: str | None
+    resources: list[str] | None
+
+
 class IssuedToken(Base):
     """Access and refresh tokens. Access tokens are JWTs verified locally by resource servers;
     we keep their jti so revocation and introspection work. Refresh tokens are opaque; we keep

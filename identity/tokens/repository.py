@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from dataclasses import fields
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Select, bindparam, delete, exists, insert, select, update
@@ -16,6 +17,7 @@ from identity.db import rows_changed
 from identity.tokens.models import (
     AssertionJti,
     AuthorizationCode,
+    CodeView,
     DpopProofSeen,
     IssuedToken,
     PushedAuthorizationRequest,
@@ -23,22 +25,30 @@ from identity.tokens.models import (
     SubjectRecord,
     TokenView,
 )
-from kit.db import table_of
+from kit.db import Base, table_of
 from kit.purge import delete_batch
 
 # -- authorization codes ---------------------------------------------------------------------
 
 
+_CODES = table_of(AuthorizationCode)
+
+
 def add_code(db: Session, row: AuthorizationCode) -> None:
-    db.add(row)
+    """One Core INSERT: the code is not read again in this request."""
+    db.execute(insert(_CODES), {column.key: getattr(row, column.key) for column in _CODES.columns})
 
 
-def code(db: Session, code_hash: str) -> AuthorizationCode | None:
-    return db.get(AuthorizationCode, code_hash)
-
-
-_CLAIMS_REQUEST = select(table_of(AuthorizationCode).c.claims_request).where(
-    table_of(AuthorizationCode).c.code_hash == bindparam("key")
+_CODE_LOCKED = (
+    select(*(_CODES.c[f.name] for f in fields(CodeView)))
+    .where(_CODES.c.code_hash == bindparam("key"))
+    .with_for_update()
+)
+_CLAIMS_REQUEST = select(_CODES.c.claims_request).where(_CODES.c.code_hash == bindparam("key"))
+_CODE_USED = (
+    update(_CODES)
+    .where(_CODES.c.code_hash == bindparam("key"), _CODES.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
 )
 
 
@@ -49,11 +59,15 @@ def claims_request(db: Session, code_hash: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
+def code_for_update(db: Session, code_hash: str) -> CodeView | None:
     """The code row, locked: two redemptions of one code must not both succeed."""
-    return db.scalars(
-        select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash).with_for_update()
-    ).one_or_none()
+    row = db.execute(_CODE_LOCKED, {"key": code_hash}).first()
+    return CodeView(*row) if row is not None else None
+
+
+def mark_code_used(db: Session, code_hash: str, now: datetime) -> None:
+    """Kept, marked used, rather than deleted: a replay must be recognised (RFC 6749 §4.1.2)."""
+    db.execute(_CODE_USED, {"key": code_hash, "now": now})
 
 
 # -- issued tokens ---------------------------------------------------------------------------
@@ -211,20 +225,25 @@ def record_assertion_jti(db: Session, jti: str, client_id: str, expires_at: date
 # -- pairwise subjects -----------------------------------------------------------------------
 
 
-def _insert_ignoring_conflict(db: Session, table: Any, index_elements: list[str], **values: Any) -> Any:
-    dialect = db.get_bind().dialect.name
+@cache
+def _insert_or_nothing(
+    dialect: str, model: type[Base], index_elements: tuple[str, ...], returning: str | None = None
+) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of every column of ``model``, built once per
+    dialect (built per call it costs ten times its execution: the dialect's construct is not
+    found in the compiled cache)."""
+    table = table_of(model)
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    return insert.values(**values).on_conflict_do_nothing(index_elements=index_elements)
+    values: dict[str, Any] = {column.key: bindparam(column.key) for column in table.columns}
+    statement = insert.values(values).on_conflict_do_nothing(index_elements=list(index_elements))
+    return statement.returning(table.c[returning]) if returning else statement
 
 
 def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> None:
     """One statement, read nothing: a pair already remembered stays as it is (a ``sub`` is
     derived from the account, so it always names the same one)."""
-    db.execute(
-        _insert_ignoring_conflict(
-            db, SubjectRecord, ["sector", "sub"], sector=sector, sub=sub, account_id=account_id
-        )
-    )
+    statement = _insert_or_nothing(db.get_bind().dialect.name, SubjectRecord, ("sector", "sub"))
+    db.execute(statement, {"sector": sector, "sub": sub, "account_id": account_id})
 
 
 def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
@@ -240,10 +259,11 @@ def record_dpop_proof(db: Session, key_hash: str, expires_at: datetime, now: dat
     Now and then (one insert in 64) forgets the proofs that can no longer be replayed."""
     if int(key_hash[:2], 16) < 4:
         db.execute(delete(DpopProofSeen).where(DpopProofSeen.expires_at <= now))
-    statement = _insert_ignoring_conflict(
-        db, DpopProofSeen, ["key_hash"], key_hash=key_hash, expires_at=expires_at
-    ).returning(DpopProofSeen.key_hash)
-    return db.execute(statement).scalar_one_or_none() is not None
+    statement = _insert_or_nothing(db.get_bind().dialect.name, DpopProofSeen, ("key_hash",), "key_hash")
+    return (
+        db.execute(statement, {"key_hash": key_hash, "expires_at": expires_at}).scalar_one_or_none()
+        is not None
+    )
 
 
 # -- pushed authorization requests (RFC 9126) -------------------------------------------------
@@ -279,7 +299,7 @@ def spend_pushed_request(db: Session, request_uri_hash: str, now: datetime) -> b
 
 # -- housekeeping (egate maintenance) ---------------------------------------------------------
 
-_codes, _tokens = table_of(AuthorizationCode), table_of(IssuedToken)
+_codes, _tokens = _CODES, _ISSUED
 
 
 def purge_codes(db: Session, now: datetime, limit: int) -> int:
