@@ -59,7 +59,7 @@ from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_
 from identity.sessions.service import SessionPolicy
 from identity.throttling.credentials import INVALID_CLIENT_DESCRIPTION
 from identity.tokens import repository as tokens_repository
-from identity.tokens.models import AuthorizationCode
+from identity.tokens.models import CodeView
 from identity.tokens.verifier import verify_own_access_token
 from kit.access_tokens import JwksUnavailable
 from kit.outbound import OutboundPolicy
@@ -117,7 +117,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
         ttl = code_ttl_seconds(request.client.row, self.server.settings.authorization_code_ttl_seconds)
         tokens_repository.add_code(
             ctx.db,
-            AuthorizationCode(
+            CodeView(
                 code_hash=token_hash(code),
                 client_id=request.client.client_id,
                 account_id=decision.account_id,
@@ -135,6 +135,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
                 amr=list(decision.amr),
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl),
+                used_at=None,
                 dpop_jkt=data.get("dpop_jkt"),
                 resources=request.payload.datalist.get("resource") or None,
             ),

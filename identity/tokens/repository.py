@@ -34,9 +34,12 @@ from kit.purge import delete_batch
 _CODES = table_of(AuthorizationCode)
 
 
-def add_code(db: Session, row: AuthorizationCode) -> None:
+_CODE_FIELDS = tuple(f.name for f in fields(CodeView))
+
+
+def add_code(db: Session, row: CodeView) -> None:
     """One Core INSERT: the code is not read again in this request."""
-    db.execute(insert(_CODES), {column.key: getattr(row, column.key) for column in _CODES.columns})
+    db.execute(insert(_CODES), {name: getattr(row, name) for name in _CODE_FIELDS})
 
 
 _CODE_LOCKED = (
@@ -76,11 +79,14 @@ def mark_code_used(db: Session, code_hash: str, now: datetime) -> None:
 _ISSUED = table_of(IssuedToken)
 
 
-def add_tokens(db: Session, rows: Iterable[IssuedToken]) -> None:
+_TOKEN_FIELDS = tuple(f.name for f in fields(TokenView))
+
+
+def add_tokens(db: Session, rows: Iterable[TokenView]) -> None:
     """Insert what a grant issued with one Core statement: the rows are written once and
-    never read back in the request, so the ORM's unit of work (identity map, flush ordering,
-    post-fetch) would only add cost to every grant."""
-    values = [{column.key: getattr(row, column.key) for column in _ISSUED.columns} for row in rows]
+    never read back in the request, so ORM entities and the unit of work (identity map,
+    flush ordering, post-fetch) would only add cost to every grant."""
+    values = [{name: getattr(row, name) for name in _TOKEN_FIELDS} for row in rows]
     if values:
         db.execute(insert(_ISSUED), values)
 
