@@ -104,19 +104,12 @@ class ClaimRelease:
         """The ID token of a refresh (OIDC Core §12.2): the same ``iss``, ``sub``, ``aud`` and
         ``azp``, the ``auth_time``, ``acr``, ``amr`` and ``sid`` of the original
         authentication (the refresh token's), a new ``iat``, no ``nonce``; the claims the
-        authorization request asked for in the ID token, while the consent holds."""
+        authorization request asked for in the ID token (``grantee.extra_claims``, read
+        with the refresh token), while the consent holds."""
         granted = grantee.granted_claims
         if granted and not self.release_allowed(ctx, client, grantee.grant_id):
             granted = ()
-        # Without a granted claim the request's claims parameter releases nothing: not read.
-        claims_request = (
-            tokens_repository.claims_request(ctx.db, grantee.code_hash)
-            if granted and grantee.code_hash
-            else None
-        ) or {}
-        refreshed = replace(
-            grantee, nonce=None, granted_claims=granted, extra_claims={"claims_request": claims_request}
-        )
+        refreshed = replace(grantee, nonce=None, granted_claims=granted)
         return self.id_token(ctx, client, refreshed, access_token)
 
     def userinfo(

@@ -219,12 +219,18 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    # The claims parameter of the grant's code, read with the refresh token (one grant
+    # object serves one request).
+    claims_request: dict[str, Any] | None = None
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
         now = ctx.now
-        row = tokens_repository.view_by_hash_for_update(ctx.db, token_hash(refresh_token))
-        if row is None or row.kind != "refresh" or row.revoked_at is not None:
+        found = tokens_repository.refresh_for_update(ctx.db, token_hash(refresh_token))
+        if found is None:
+            return None
+        row, self.claims_request = found
+        if row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
             return None
@@ -249,6 +255,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
             grant_id=row.grant_id,
             family_id=row.family_id,
             code_hash=row.code_hash,
+            extra_claims={"claims_request": self.claims_request or {}},
             dpop_jkt=row.dpop_jkt,
             resources=tuple(row.resources) if row.resources else None,
         )

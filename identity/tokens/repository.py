@@ -101,7 +101,14 @@ def _viewing(where: Any) -> Select[Any]:
 
 _VIEW_BY_JTI = _viewing(_ISSUED.c.jti == bindparam("key"))
 _VIEW_BY_HASH = _viewing(_ISSUED.c.token_hash == bindparam("key"))
-_VIEW_BY_HASH_LOCKED = _VIEW_BY_HASH.with_for_update()
+
+
+_REFRESH_LOCKED = (
+    select(*(_ISSUED.c[f.name] for f in fields(TokenView)), _CODES.c.claims_request)
+    .select_from(_ISSUED.outerjoin(_CODES, _CODES.c.code_hash == _ISSUED.c.code_hash))
+    .where(_ISSUED.c.token_hash == bindparam("key"))
+    .with_for_update(of=_ISSUED)
+)
 
 
 def _view(db: Session, statement: Select[Any], key: str) -> TokenView | None:
@@ -118,9 +125,15 @@ def view_by_hash(db: Session, token_hash: str) -> TokenView | None:
     return _view(db, _VIEW_BY_HASH, token_hash)
 
 
-def view_by_hash_for_update(db: Session, token_hash: str) -> TokenView | None:
-    """Locked, so that two concurrent rotations of one refresh token see each other."""
-    return _view(db, _VIEW_BY_HASH_LOCKED, token_hash)
+def refresh_for_update(db: Session, token_hash: str) -> tuple[TokenView, dict[str, Any] | None] | None:
+    """A refresh token's row, locked so that two concurrent rotations of one token see each
+    other, with the ``claims`` parameter of the code its grant descends from (the refreshed
+    ID token's claims, OIDC Core §12.2): one statement for both."""
+    row = db.execute(_REFRESH_LOCKED, {"key": token_hash}).first()
+    if row is None:
+        return None
+    *columns, claims_request = row
+    return TokenView(*columns), claims_request if isinstance(claims_request, dict) else None
 
 
 def by_hash(db: Session, token_hash: str) -> IssuedToken | None:
