@@ -301,7 +301,27 @@ def es256_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
     return key
 
 
-def _es256_signature_holds(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
+# Tokens whose signature held, with the key it held under: a resource server sees one token
+# many times in its few minutes of life, and the signature check is most of a verification.
+# Only a token that verified enters, as its exact string; it is believed again only under
+# the same key, still published (find_key runs every time), and every other check runs anew.
+_MAX_REMEMBERED_SIGNATURES = 4096
+_signatures_held: dict[str, ec.EllipticCurvePublicKey] = {}
+
+
+def _es256_signature_holds(key: ec.EllipticCurvePublicKey, token: str, signing_input_length: int) -> bool:
+    if _signatures_held.get(token) is key:
+        return True
+    signature = _b64url(token[signing_input_length + 1 :])
+    if not _es256_signature_checks(key, token[:signing_input_length].encode("ascii"), signature):
+        return False
+    if len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
+        _signatures_held.clear()
+    _signatures_held[token] = key
+    return True
+
+
+def _es256_signature_checks(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
     """RFC 7518 §3.4: the signature is R || S, 32 octets each, converted to the DER form
     ``cryptography`` verifies."""
     if len(signature) != 2 * _P256_COORDINATE_BYTES:
@@ -442,7 +462,7 @@ class AccessTokenVerifier:
             raise InvalidToken("the access token is missing or too long")
         if _COMPACT_JWS.fullmatch(token) is None:
             raise InvalidToken("the access token is not a signed JWT")
-        encoded_header, encoded_payload, encoded_signature = token.split(".")
+        encoded_header, encoded_payload, _ = token.split(".")
         header = _json_object(encoded_header, "header")
         if header.get("alg") != ALGORITHM:
             raise InvalidToken(f"access tokens must be signed with {ALGORITHM}")
@@ -451,8 +471,7 @@ class AccessTokenVerifier:
         if "crit" in header:
             raise InvalidToken("the access token uses an unsupported critical extension")
         key = es256_public_key(find_key(self.jwks, header.get("kid"), ALGORITHM))
-        signing_input = token[: len(encoded_header) + 1 + len(encoded_payload)].encode("ascii")
-        if not _es256_signature_holds(key, signing_input, _b64url(encoded_signature)):
+        if not _es256_signature_holds(key, token, len(encoded_header) + 1 + len(encoded_payload)):
             raise InvalidToken("the access token does not verify: the signature does not hold")
         claims = _json_object(encoded_payload, "payload")
         # RFC 9068 §4: the issuer exactly, and the audience among the token's. Times are

@@ -73,10 +73,17 @@ def network_pause(failures: int) -> float:
 
 
 @lru_cache(maxsize=4096)
+def _network_of_address(address: str) -> str | None:
+    return network_of(address)
+
+
 def _network(address: str | None) -> str | None:
     # Parsed on every client authentication; the same clients come back from the same
     # addresses, and parsing one (ipaddress) costs more than the counters' query builds.
-    return network_of(address)
+    # Only what can be an IP address is remembered (an IPv6 one has at most 45 characters).
+    if address is None or len(address) > 64:
+        return network_of(address)
+    return _network_of_address(address)
 
 
 def _digest(*parts: str) -> str:

@@ -217,6 +217,20 @@ def test_signatures_of_the_wrong_shape_are_refused(signature):
         verifier().verify(token)
 
 
+def test_a_signature_that_held_is_believed_again_only_under_the_same_key():
+    token = sign(claims(jti="jti-remembered"))
+    assert verifier().verify(token).token_id == "jti-remembered"
+    assert verifier().verify(token).token_id == "jti-remembered"
+    # Another key published under the same kid: the remembered signature counts for nothing.
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verifier(static(Key("es-1"))).verify(token)
+    # Nor does it outlive the key's withdrawal, or spare any other check.
+    with pytest.raises(InvalidToken, match="does not publish"):
+        verifier(static(Key("es-2"))).verify(token)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier(now=datetime(2031, 1, 1, tzinfo=UTC)).verify(token)
+
+
 def test_a_published_key_with_bad_coordinates_refuses_the_token_without_failing():
     bent = {**KEY.public, "x": KEY.public["x"][:-4]}
     with pytest.raises(InvalidToken, match="malformed"):
