@@ -9,13 +9,20 @@ from its database). Both cache the set and reload it when a token names an unkno
 registered, under ``kit.outbound``'s address policy. A ``RevocationCheck`` lets the
 deployment's own resource servers refuse a revoked token before it expires.
 
-Only verification lives here; the provider signs its tokens with Authlib/joserfc.
+Only verification lives here; the provider signs its tokens with Authlib/joserfc. The one
+algorithm accepted (ES256) is checked with ``cryptography`` directly (RFC 7515 §5.2 over a
+compact JWS), its public keys parsed once per published key: every request of every
+resource server pays for this, and a general JOSE library's key construction and claim
+handling cost more than the signature itself.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hmac
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -24,8 +31,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
-from jose import jwt
-from jose.exceptions import JOSEError
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 
 from kit.dpop import INVALID_DPOP_PROOF, DpopProofVerifier, InvalidProof, Presentation, bound_key
 from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
@@ -239,6 +248,93 @@ def find_key(jwks: JwksSource, kid: Any, algorithm: str) -> dict[str, Any]:
     raise InvalidToken("signed with a key the issuer does not publish")
 
 
+_COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_P256_COORDINATE_BYTES = 32
+_ES256 = ec.ECDSA(SHA256())
+_MAX_PARSED_KEYS = 256
+_parsed_keys: dict[tuple[str, str], ec.EllipticCurvePublicKey] = {}
+
+
+def _b64url(segment: str) -> bytes:
+    """Base64url without padding (RFC 7515 §2); the caller has checked the alphabet."""
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidToken("the access token is not a signed JWT") from None
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(_b64url(segment))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"the access token's {what} is not a JSON object")
+    return value
+
+
+def es256_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
+    """The P-256 public key of a JWK (RFC 7518 §6.2.1), parsed once and then kept (at most
+    _MAX_PARSED_KEYS: published keys are few, and a key never changes under its
+    coordinates)."""
+    x, y = jwk.get("x"), jwk.get("y")
+    if not isinstance(x, str) or not isinstance(y, str):
+        raise InvalidToken("the access token does not verify: the issuer's key is malformed")
+    known = _parsed_keys.get((x, y))
+    if known is not None:
+        return known
+    try:
+        xb, yb = (
+            base64.urlsafe_b64decode(x + "=" * (-len(x) % 4)),
+            base64.urlsafe_b64decode(y + "=" * (-len(y) % 4)),
+        )
+        if len(xb) != _P256_COORDINATE_BYTES or len(yb) != _P256_COORDINATE_BYTES:
+            raise ValueError("coordinate length")
+        key = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(xb, "big"), int.from_bytes(yb, "big"), ec.SECP256R1()
+        ).public_key()
+    except (binascii.Error, ValueError):
+        raise InvalidToken("the access token does not verify: the issuer's key is malformed") from None
+    if len(_parsed_keys) >= _MAX_PARSED_KEYS:
+        _parsed_keys.clear()
+    _parsed_keys[(x, y)] = key
+    return key
+
+
+# Tokens whose signature held, with the key it held under: a resource server sees one token
+# many times in its few minutes of life, and the signature check is most of a verification.
+# Only a token that verified enters, as its exact string; it is believed again only under
+# the same key, still published (find_key runs every time), and every other check runs anew.
+_MAX_REMEMBERED_SIGNATURES = 4096
+_signatures_held: dict[str, ec.EllipticCurvePublicKey] = {}
+
+
+def _es256_signature_holds(key: ec.EllipticCurvePublicKey, token: str, signing_input_length: int) -> bool:
+    if _signatures_held.get(token) is key:
+        return True
+    signature = _b64url(token[signing_input_length + 1 :])
+    if not _es256_signature_checks(key, token[:signing_input_length].encode("ascii"), signature):
+        return False
+    if len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
+        _signatures_held.clear()
+    _signatures_held[token] = key
+    return True
+
+
+def _es256_signature_checks(key: ec.EllipticCurvePublicKey, signing_input: bytes, signature: bytes) -> bool:
+    """RFC 7518 §3.4: the signature is R || S, 32 octets each, converted to the DER form
+    ``cryptography`` verifies."""
+    if len(signature) != 2 * _P256_COORDINATE_BYTES:
+        return False
+    r = int.from_bytes(signature[:_P256_COORDINATE_BYTES], "big")
+    s = int.from_bytes(signature[_P256_COORDINATE_BYTES:], "big")
+    try:
+        key.verify(encode_dss_signature(r, s), signing_input, _ES256)
+    except InvalidSignature:
+        return False
+    return True
+
+
 class RevocationCheck(Protocol):
     """Whether the issuer has revoked an access token, by its ``jti`` (RFC 9068 §2.2.2).
     A JWT verifies until it expires; a resource server that must honour revocation sooner
@@ -364,38 +460,30 @@ class AccessTokenVerifier:
         server passes the ``presentation`` (``kit.dpop.read_authorization``)."""
         if not isinstance(token, str) or not token or len(token) > self.max_token_length:
             raise InvalidToken("the access token is missing or too long")
-        if token.count(".") != 2:
+        if _COMPACT_JWS.fullmatch(token) is None:
             raise InvalidToken("the access token is not a signed JWT")
-        try:
-            header = jwt.get_unverified_header(token)
-        except JOSEError:
-            raise InvalidToken("the access token is not a signed JWT") from None
+        encoded_header, encoded_payload, _ = token.split(".")
+        header = _json_object(encoded_header, "header")
         if header.get("alg") != ALGORITHM:
             raise InvalidToken(f"access tokens must be signed with {ALGORITHM}")
         if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
             raise InvalidToken("the token is not an access token (typ must be at+jwt)")
         if "crit" in header:
             raise InvalidToken("the access token uses an unsupported critical extension")
-        key = find_key(self.jwks, header.get("kid"), ALGORITHM)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=self.audience,
-                issuer=self.issuer,
-                # Times are checked below against the service's clock, not the host's; their
-                # presence too, since python-jose's require_exp would turn its own check on.
-                options={
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_at_hash": False,
-                    **{f"require_{claim}": True for claim in ("iss", "aud", "sub", "jti")},
-                },
-            )
-        except JOSEError as exc:
-            raise InvalidToken(f"the access token does not verify: {exc}") from None
+        key = es256_public_key(find_key(self.jwks, header.get("kid"), ALGORITHM))
+        if not _es256_signature_holds(key, token, len(encoded_header) + 1 + len(encoded_payload)):
+            raise InvalidToken("the access token does not verify: the signature does not hold")
+        claims = _json_object(encoded_payload, "payload")
+        # RFC 9068 §4: the issuer exactly, and the audience among the token's. Times are
+        # checked by _checked against the service's clock, not the host's.
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("the access token does not verify: the issuer is not this one")
+        audiences = claims.get("aud")
+        listed = [audiences] if isinstance(audiences, str) else audiences
+        if not isinstance(listed, list) or not all(isinstance(a, str) for a in listed):
+            raise InvalidToken("the access token does not verify: its audience is malformed")
+        if self.audience not in listed:
+            raise InvalidToken("the access token does not verify: it is for another audience")
         verified = self._checked(claims, check_expiry)
         jkt = bound_key(claims) if check_sender else None
         if check_sender:

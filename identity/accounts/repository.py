@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -17,6 +18,33 @@ from kit.purge import delete_batch
 
 def get(db: Session, account_id: str) -> Account | None:
     return db.get(Account, account_id)
+
+
+_ACCOUNTS = table_of(Account)
+_STATUS = select(_ACCOUNTS.c.status).where(_ACCOUNTS.c.id == bindparam("id"))
+_STANDING = select(_ACCOUNTS.c.kind, _ACCOUNTS.c.department, _ACCOUNTS.c.roles).where(
+    _ACCOUNTS.c.id == bindparam("id")
+)
+
+
+class Standing(NamedTuple):
+    """What an account is as a token holder: resident or staff, an officer's department and
+    roles (read alone, without the encrypted profile)."""
+
+    kind: str
+    department: str | None
+    roles: list[str]
+
+
+def status(db: Session, account_id: str) -> str | None:
+    """The account's status (None: no such account): one column, no entity."""
+    value: str | None = db.execute(_STATUS, {"id": account_id}).scalar()
+    return value
+
+
+def standing(db: Session, account_id: str) -> Standing | None:
+    row = db.execute(_STANDING, {"id": account_id}).first()
+    return Standing(row.kind, row.department, list(row.roles or [])) if row is not None else None
 
 
 def add_account(db: Session, account: Account) -> None:

@@ -14,7 +14,7 @@ from authlib.oidc.core import AuthorizationCodeMixin
 
 from identity.clients.models import Client
 from identity.clients.service import check_secret
-from identity.tokens.models import AuthorizationCode, IssuedToken
+from identity.tokens.models import CodeView, TokenView
 
 SECRET_METHODS = ("client_secret_basic", "client_secret_post")
 
@@ -77,7 +77,7 @@ class OAuthClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no types
 
 
 class CodeRecord(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib ships no types
-    def __init__(self, row: AuthorizationCode) -> None:
+    def __init__(self, row: CodeView) -> None:
         self.row = row
 
     def get_redirect_uri(self) -> str:
@@ -100,7 +100,7 @@ class CodeRecord(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib ships
 
 
 class TokenRecord(TokenMixin):  # type: ignore[misc]  # Authlib ships no types
-    def __init__(self, row: IssuedToken, now: datetime) -> None:
+    def __init__(self, row: TokenView, now: datetime) -> None:
         self.row = row
         self._now = now
 

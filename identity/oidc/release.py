@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository as accounts_repository
-from identity.accounts.claims import account_kind_and_roles, resident_claims
+from identity.accounts.claims import UnknownAccount, resident_claims
+from identity.accounts.models import Account
 from identity.claims import (
     AUDITOR,
     CLIENT_SCOPE_ROLES,
@@ -32,7 +33,7 @@ from identity.oidc.tokens import Grantee, TokenIssuer, session_reference
 from identity.proofing.verified import Verification, current_verification
 from identity.security.keyring import Keyring
 from identity.tokens import repository as tokens_repository
-from identity.tokens.models import IssuedToken
+from identity.tokens.models import TokenView
 
 
 class ClaimRelease:
@@ -103,19 +104,16 @@ class ClaimRelease:
         """The ID token of a refresh (OIDC Core §12.2): the same ``iss``, ``sub``, ``aud`` and
         ``azp``, the ``auth_time``, ``acr``, ``amr`` and ``sid`` of the original
         authentication (the refresh token's), a new ``iat``, no ``nonce``; the claims the
-        authorization request asked for in the ID token, while the consent holds."""
-        code = tokens_repository.code(ctx.db, grantee.code_hash) if grantee.code_hash else None
-        claims_request = (code.claims_request if code else None) or {}
+        authorization request asked for in the ID token (``grantee.extra_claims``, read
+        with the refresh token), while the consent holds."""
         granted = grantee.granted_claims
         if granted and not self.release_allowed(ctx, client, grantee.grant_id):
             granted = ()
-        refreshed = replace(
-            grantee, nonce=None, granted_claims=granted, extra_claims={"claims_request": claims_request}
-        )
+        refreshed = replace(grantee, nonce=None, granted_claims=granted)
         return self.id_token(ctx, client, refreshed, access_token)
 
     def userinfo(
-        self, ctx: RequestContext, token: IssuedToken, client: Client, account_id: str
+        self, ctx: RequestContext, token: TokenView, client: Client, account_id: str
     ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` plus the consented claims of the token's scope. A consent
         withdrawn since the token was issued takes effect here, on the next release.
@@ -148,12 +146,14 @@ class ClaimRelease:
             return self.consent.grant_is_valid(ctx.db, grant_id, ctx.now)
         return bool(client.legal_basis)
 
-    def userinfo_request(self, ctx: RequestContext, token: IssuedToken) -> dict[str, Any] | None:
+    def userinfo_request(self, ctx: RequestContext, token: TokenView) -> dict[str, Any] | None:
         """The ``userinfo`` part of the ``claims`` parameter the token descends from: kept
         with its authorization code, which every access and refresh token of the grant names
         (``code_hash``) and which is never deleted (a replayed code must be recognised)."""
-        code = tokens_repository.code(ctx.db, token.code_hash) if token.code_hash else None
-        section = ((code.claims_request if code else None) or {}).get("userinfo")
+        claims_request = (
+            tokens_repository.claims_request(ctx.db, token.code_hash) if token.code_hash else None
+        )
+        section = (claims_request or {}).get("userinfo")
         return section if isinstance(section, dict) else None
 
     def record(
@@ -193,26 +193,41 @@ class ClaimRelease:
         registered = [s for s in dict.fromkeys(scope.split()) if s in client.allowed_scopes]
         if grantee is None:
             roles, scope_roles = ([AUDITOR] if client.audit_system else []), CLIENT_SCOPE_ROLES
-        else:
+        elif any(s in PERSON_SCOPE_ROLES for s in registered):
             roles, scope_roles = self.staff_roles(ctx, grantee.account_id), PERSON_SCOPE_ROLES
+        else:  # no role-bound scope asked: the holder's roles change nothing, so are not read
+            roles, scope_roles = [], PERSON_SCOPE_ROLES
         granted = scopes_held(registered, roles, scope_roles)
         behind = roles_behind(granted, roles, scope_roles)
         return " ".join(granted), ({ROLES: behind} if behind else {})
 
     def staff_roles(self, ctx: RequestContext, account_id: str) -> list[str]:
-        kind, _, roles = account_kind_and_roles(ctx.db, account_id)
-        return roles if kind == "staff" else []
+        standing = self.standing(ctx, account_id)
+        return standing.roles if standing.kind == "staff" else []
 
     def staff_claims(self, ctx: RequestContext, account_id: str) -> dict[str, Any]:
         """An officer's roles and department, for the gateway's own services only (first-party
         clients such as the forms hub): what lets an officer work their department's queue."""
-        kind, department, roles = account_kind_and_roles(ctx.db, account_id)
-        if kind != "staff":
+        standing = self.standing(ctx, account_id)
+        if standing.kind != "staff":
             return {}
-        return {"roles": list(roles), "department": department}
+        return {"roles": list(standing.roles), "department": standing.department}
+
+    def standing(self, ctx: RequestContext, account_id: str) -> accounts_repository.Standing:
+        """Raises ``UnknownAccount``, like every read of an account a grant names."""
+        standing = accounts_repository.standing(ctx.db, account_id)
+        if standing is None:
+            raise UnknownAccount(account_id)
+        return standing
 
     def account_inactive(self, db: Session, account_id: str | None) -> bool:
         if account_id is None:
             return False
+        return accounts_repository.status(db, account_id) != "active"
+
+    def active_account(self, db: Session, account_id: str) -> Account | None:
+        """The account, if it is active. Userinfo keeps it while it releases: the session's
+        identity map holds an entity only while someone does, and the profile read that
+        follows then finds it there instead of loading it a second time."""
         account = accounts_repository.get(db, account_id)
-        return account is None or account.status != "active"
+        return account if account is not None and account.status == "active" else None

@@ -59,7 +59,7 @@ from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_
 from identity.sessions.service import SessionPolicy
 from identity.throttling.credentials import INVALID_CLIENT_DESCRIPTION
 from identity.tokens import repository as tokens_repository
-from identity.tokens.models import AuthorizationCode
+from identity.tokens.models import CodeView
 from identity.tokens.verifier import verify_own_access_token
 from kit.access_tokens import JwksUnavailable
 from kit.outbound import OutboundPolicy
@@ -117,7 +117,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
         ttl = code_ttl_seconds(request.client.row, self.server.settings.authorization_code_ttl_seconds)
         tokens_repository.add_code(
             ctx.db,
-            AuthorizationCode(
+            CodeView(
                 code_hash=token_hash(code),
                 client_id=request.client.client_id,
                 account_id=decision.account_id,
@@ -135,6 +135,7 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
                 amr=list(decision.amr),
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl),
+                used_at=None,
                 dpop_jkt=data.get("dpop_jkt"),
                 resources=request.payload.datalist.get("resource") or None,
             ),
@@ -156,7 +157,8 @@ class CodeGrant(AuthorizationCodeGrant):  # type: ignore[misc]  # Authlib ships 
 
     def delete_authorization_code(self, authorization_code: CodeRecord) -> None:
         # Kept (marked used) rather than deleted, so that a replay can be recognised.
-        authorization_code.row.used_at = current.get().now
+        ctx = current.get()
+        tokens_repository.mark_code_used(ctx.db, authorization_code.row.code_hash, ctx.now)
 
     def authenticate_user(self, authorization_code: CodeRecord) -> Grantee:
         row = authorization_code.row
@@ -217,12 +219,18 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    # The claims parameter of the grant's code, read with the refresh token (one grant
+    # object serves one request).
+    claims_request: dict[str, Any] | None = None
 
     def authenticate_refresh_token(self, refresh_token: str) -> TokenRecord | None:
         ctx = current.get()
         now = ctx.now
-        row = tokens_repository.by_hash_for_update(ctx.db, token_hash(refresh_token))
-        if row is None or row.kind != "refresh" or row.revoked_at is not None:
+        found = tokens_repository.refresh_for_update(ctx.db, token_hash(refresh_token))
+        if found is None:
+            return None
+        row, self.claims_request = found
+        if row.kind != "refresh" or row.revoked_at is not None:
             return None
         if row.expires_at <= now:
             return None
@@ -247,6 +255,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
             grant_id=row.grant_id,
             family_id=row.family_id,
             code_hash=row.code_hash,
+            extra_claims={"claims_request": self.claims_request or {}},
             dpop_jkt=row.dpop_jkt,
             resources=tuple(row.resources) if row.resources else None,
         )
@@ -273,7 +282,7 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     def _still_live(self, successor: str, family_id: str) -> bool:
         ctx = current.get()
-        row = tokens_repository.by_hash(ctx.db, token_hash(successor))
+        row = tokens_repository.view_by_hash(ctx.db, token_hash(successor))
         return (
             row is not None
             and row.family_id == family_id
@@ -284,7 +293,8 @@ class RotatingRefreshGrant(RefreshTokenGrant):  # type: ignore[misc]  # Authlib 
 
     def revoke_old_credential(self, refresh_token: TokenRecord) -> None:
         if refresh_token.row.spent_at is None:
-            refresh_token.row.spent_at = current.get().now
+            ctx = current.get()
+            tokens_repository.spend(ctx.db, refresh_token.row.jti, ctx.now)
 
 
 class DepartmentCredentialsGrant(ClientCredentialsGrant):  # type: ignore[misc]  # Authlib ships no types
@@ -490,9 +500,9 @@ def find_token(provider: Provider, token_string: str, hint: str | None) -> Token
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
         if claims is not None:
-            row = tokens_repository.get(ctx.db, claims["jti"])
+            row = tokens_repository.view(ctx.db, claims["jti"])
     if row is None and len(token_string) <= 512:
-        row = tokens_repository.by_hash(ctx.db, token_hash(token_string))
+        row = tokens_repository.view_by_hash(ctx.db, token_hash(token_string))
     return TokenRecord(row, now) if row is not None else None
 
 
@@ -503,12 +513,12 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib ships no 
         return find_token(self.server, token_string, token_type_hint)
 
     def revoke_token(self, token: TokenRecord, request: StarletteOAuth2Request) -> None:
-        now = current.get().now
+        ctx = current.get()
         if token.row.kind == "refresh":
             # RFC 7009 §2.1: revoking a refresh token also ends the access tokens of its grant.
-            tokens_repository.revoke_family(current.get().db, token.row.family_id, now)
+            tokens_repository.revoke_family(ctx.db, token.row.family_id, ctx.now)
         elif token.row.revoked_at is None:
-            token.row.revoked_at = now
+            tokens_repository.revoke(ctx.db, token.row.jti, ctx.now)
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib ships no types

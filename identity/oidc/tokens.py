@@ -6,20 +6,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from authlib.oidc.core.util import create_half_hash
-from joserfc import jwt
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 from sqlalchemy.orm import Session
 
 from identity.clients.models import Client
-from identity.keys.service import KeyCache
+from identity.keys.service import ActiveKey, KeyCache
 from identity.sessions.service import session_reference as session_reference
 from identity.tokens import repository as tokens_repository
-from identity.tokens.models import IssuedToken
+from identity.tokens.models import TokenView
 from identity.tokens.subjects import SubjectIdentifiers
 from kit.sealing import derive_key
 
@@ -55,6 +58,31 @@ def token_hash(value: str) -> str:
 def resource_audiences(issuer: str) -> list[str]:
     """The gateway's resource servers: the provider's userinfo, consent and forms_hub."""
     return [issuer, f"{issuer}/consent", f"{issuer}/forms"]
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def signed_jwt(header: dict[str, Any], claims: dict[str, Any], key: ActiveKey) -> str:
+    """A JWT as a compact JWS (RFC 7515 §7.1, RFC 7519 §7.1) signed by ``key`` with its own
+    algorithm: ES256 (RFC 7518 §3.4: R || S, 32 octets each) or RS256 (§3.3). Done with
+    ``cryptography`` directly: every grant signs one or two tokens, and a general JOSE
+    library's registry and key handling cost more than the signature."""
+    signing_input = (
+        _b64url(json.dumps({**header, "alg": key.alg, "kid": key.kid}, separators=(",", ":")).encode())
+        + b"."
+        + _b64url(json.dumps(claims, ensure_ascii=False, separators=(",", ":")).encode())
+    )
+    private = key.key.private_key
+    if key.alg == "ES256" and isinstance(private, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(private.sign(signing_input, ec.ECDSA(SHA256())))
+        signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    elif key.alg == "RS256" and isinstance(private, rsa.RSAPrivateKey):
+        signature = private.sign(signing_input, padding.PKCS1v15(), SHA256())
+    else:
+        raise ValueError(f"no {key.alg} signing with key {key.kid}")
+    return (signing_input + b"." + _b64url(signature)).decode("ascii")
 
 
 class RefreshSuccessors:
@@ -109,7 +137,7 @@ class TokenIssuer:
         extra_claims: dict[str, Any] | None = None,
         dpop_jkt: str | None = None,
         audience: list[str] | None = None,
-    ) -> tuple[dict[str, Any], list[IssuedToken]]:
+    ) -> tuple[dict[str, Any], list[TokenView]]:
         """Returns the token response body and the rows that record what was issued.
 
         ``refresh_token``: the value of the new refresh token when it is decided beforehand
@@ -139,32 +167,30 @@ class TokenIssuer:
         if dpop_jkt:
             claims["cnf"] = {"jkt": dpop_jkt}
         key = self.keys.signing_key(db, "ES256")
-        access_token = jwt.encode({"alg": "ES256", "typ": ACCESS_TOKEN_TYPE, "kid": key.kid}, claims, key.key)
-        family_id = grantee.family_id if grantee else jti
-        common = dict(
+        access_token = signed_jwt({"typ": ACCESS_TOKEN_TYPE}, claims, key)
+        access = TokenView(
+            jti=jti,
+            kind="access",
+            token_hash=None,
             client_id=client.client_id,
             account_id=grantee.account_id if grantee else None,
             session_id=grantee.session_id if grantee else None,
             scope=scope,
             granted_claims=list(grantee.granted_claims) if grantee else [],
             grant_id=grantee.grant_id if grantee else None,
-            family_id=family_id,
+            family_id=grantee.family_id if grantee else jti,
             code_hash=grantee.code_hash if grantee else None,
             auth_time=grantee.auth_time if grantee else None,
             acr=grantee.acr if grantee else None,
             amr=list(grantee.amr) if grantee else [],
             issued_at=now,
+            expires_at=now + timedelta(seconds=access_ttl),
+            spent_at=None,
+            revoked_at=None,
+            dpop_jkt=dpop_jkt,
+            resources=audience,
         )
-        rows = [
-            IssuedToken(
-                jti=jti,
-                kind="access",
-                expires_at=now + timedelta(seconds=access_ttl),
-                dpop_jkt=dpop_jkt,
-                resources=audience,
-                **common,
-            )
-        ]
+        rows = [access]
         body: dict[str, Any] = {
             "access_token": access_token,
             "token_type": "DPoP" if dpop_jkt else "Bearer",
@@ -174,14 +200,14 @@ class TokenIssuer:
         if refresh_ttl and grantee:
             refresh_token = refresh_token or secrets.token_urlsafe(32)
             rows.append(
-                IssuedToken(
+                replace(
+                    access,
                     jti=secrets.token_urlsafe(16),
                     kind="refresh",
                     token_hash=token_hash(refresh_token),
                     expires_at=now + timedelta(seconds=refresh_ttl),
                     dpop_jkt=dpop_jkt if client.client_type == "public" else None,
                     resources=list(grantee.resources) if grantee.resources else None,
-                    **common,
                 )
             )
             body["refresh_token"] = refresh_token
@@ -220,4 +246,4 @@ class TokenIssuer:
         if access_token:
             claims["at_hash"] = create_half_hash(access_token, alg).decode()
         claims.update(released_claims)
-        return jwt.encode({"alg": alg, "typ": "JWT", "kid": key.kid}, claims, key.key)
+        return signed_jwt({"typ": "JWT"}, claims, key)

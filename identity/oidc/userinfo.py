@@ -48,7 +48,7 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             scheme=exc.scheme,
             nonce=exc.nonce,
         )
-    row = tokens_repository.get(ctx.db, claims["jti"])
+    row = tokens_repository.view(ctx.db, claims["jti"])
     if row is None or row.revoked_at is not None or row.kind != "access":
         return oauth_error_response(401, INVALID_TOKEN, "The access token was revoked.", realm=REALM)
     if row.account_id is None or "openid" not in row.scope.split():
@@ -60,7 +60,9 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             scope="openid",
         )
     client = provider.server.clients.get(ctx.db, row.client_id)
-    if client is None or provider.release.account_inactive(ctx.db, row.account_id):
+    # Held until the release is done: its profile read then finds the account loaded.
+    account = provider.release.active_account(ctx.db, row.account_id) if client is not None else None
+    if client is None or account is None:
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
-    body = provider.release.userinfo(ctx, row, client, row.account_id)
+    body = provider.release.userinfo(ctx, row, client, account.id)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

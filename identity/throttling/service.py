@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from sqlalchemy.orm import Session
 
@@ -69,6 +70,20 @@ def network_pause(failures: int) -> float:
 
 
 # -- keys ------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=4096)
+def _network_of_address(address: str) -> str | None:
+    return network_of(address)
+
+
+def _network(address: str | None) -> str | None:
+    # Parsed on every client authentication; the same clients come back from the same
+    # addresses, and parsing one (ipaddress) costs more than the counters' query builds.
+    # Only what can be an IP address is remembered (an IPv6 one has at most 45 characters).
+    if address is None or len(address) > 64:
+        return network_of(address)
+    return _network_of_address(address)
 
 
 def _digest(*parts: str) -> str:
@@ -112,7 +127,7 @@ class Counters:
 
     @classmethod
     def for_signin(cls, address: str | None, subject: str, device_id: str | None = None) -> Counters:
-        network = network_of(address)
+        network = _network(address)
         return cls(
             account=subject,
             pair=pair_key(network, subject),
@@ -124,7 +139,7 @@ class Counters:
     def for_credential(cls, address: str | None, credential: str) -> Counters:
         """A client's (``client:<client_id>``) or the administrator's credential: per pair
         and network only, so that no stranger can make the owner of a credential wait."""
-        network = network_of(address)
+        network = _network(address)
         return cls(account=None, pair=pair_key(network, credential), network=network_key(network))
 
     @property
@@ -223,7 +238,7 @@ class Lock:
 
 
 def source_key(address: str | None) -> str | None:
-    network = network_of(address)
+    network = _network(address)
     return f"src:{network}" if network else None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,34 @@ class AuthorizationCode(Base):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CodeView:
+    """An ``idp_authorization_codes`` row as the token endpoint reads it: plain values; the
+    code is marked used by the repository's own UPDATE. The fields are AuthorizationCode's
+    columns, in order."""
+
+    code_hash: str
+    client_id: str
+    account_id: str
+    session_id: str | None
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str
+    code_challenge_method: str
+    claims_request: dict[str, Any] | None
+    granted_claims: list[str]
+    grant_id: str | None
+    auth_time: datetime
+    acr: str
+    amr: list[str]
+    created_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    dpop_jkt: str | None
+    resources: list[str] | None
+
+
 class IssuedToken(Base):
     """Access and refresh tokens. Access tokens are JWTs verified locally by resource servers;
     we keep their jti so revocation and introspection work. Refresh tokens are opaque; we keep
@@ -83,6 +112,34 @@ class IssuedToken(Base):
         Index("ix_idp_tokens_expires", "expires_at"),
         Index("ix_idp_tokens_code", "code_hash"),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TokenView:
+    """An ``idp_tokens`` row as read on the hot paths (userinfo, introspection, revocation,
+    a refresh): plain values, no ORM entity to build and track; a change to the row goes
+    through the repository's own UPDATE. The fields are IssuedToken's columns, in order."""
+
+    jti: str
+    kind: str
+    token_hash: str | None
+    client_id: str
+    account_id: str | None
+    session_id: str | None
+    scope: str
+    granted_claims: list[str]
+    grant_id: str | None
+    family_id: str
+    code_hash: str | None
+    auth_time: datetime | None
+    acr: str | None
+    amr: list[str]
+    issued_at: datetime
+    expires_at: datetime
+    spent_at: datetime | None
+    revoked_at: datetime | None
+    dpop_jkt: str | None
+    resources: list[str] | None
 
 
 class AssertionJti(Base):

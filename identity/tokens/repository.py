@@ -4,9 +4,12 @@ subjects: the storage under the OpenID Provider's grants and endpoints."""
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from dataclasses import fields
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import delete, exists, insert, select, update
+from sqlalchemy import Select, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -14,31 +17,59 @@ from identity.db import rows_changed
 from identity.tokens.models import (
     AssertionJti,
     AuthorizationCode,
+    CodeView,
     DpopProofSeen,
     IssuedToken,
     PushedAuthorizationRequest,
     ReauthenticationDemand,
     SubjectRecord,
+    TokenView,
 )
-from kit.db import table_of
+from kit.db import Base, table_of
 from kit.purge import delete_batch
 
 # -- authorization codes ---------------------------------------------------------------------
 
 
-def add_code(db: Session, row: AuthorizationCode) -> None:
-    db.add(row)
+_CODES = table_of(AuthorizationCode)
+_CODE_FIELDS = tuple(f.name for f in fields(CodeView))
+_INSERT_CODE = insert(_CODES)
 
 
-def code(db: Session, code_hash: str) -> AuthorizationCode | None:
-    return db.get(AuthorizationCode, code_hash)
+def add_code(db: Session, row: CodeView) -> None:
+    """One Core INSERT: the code is not read again in this request."""
+    db.execute(_INSERT_CODE, {name: getattr(row, name) for name in _CODE_FIELDS})
 
 
-def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
+_CODE_LOCKED = (
+    select(*(_CODES.c[f.name] for f in fields(CodeView)))
+    .where(_CODES.c.code_hash == bindparam("key"))
+    .with_for_update()
+)
+_CLAIMS_REQUEST = select(_CODES.c.claims_request).where(_CODES.c.code_hash == bindparam("key"))
+_CODE_USED = (
+    update(_CODES)
+    .where(_CODES.c.code_hash == bindparam("key"), _CODES.c.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+
+
+def claims_request(db: Session, code_hash: str) -> dict[str, Any] | None:
+    """The ``claims`` parameter (OIDC Core §5.5) of the request a code was issued for, read
+    alone: what a refresh and userinfo need of the code their grant descends from."""
+    value = db.execute(_CLAIMS_REQUEST, {"key": code_hash}).scalar()
+    return value if isinstance(value, dict) else None
+
+
+def code_for_update(db: Session, code_hash: str) -> CodeView | None:
     """The code row, locked: two redemptions of one code must not both succeed."""
-    return db.scalars(
-        select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash).with_for_update()
-    ).one_or_none()
+    row = db.execute(_CODE_LOCKED, {"key": code_hash}).first()
+    return CodeView(*row) if row is not None else None
+
+
+def mark_code_used(db: Session, code_hash: str, now: datetime) -> None:
+    """Kept, marked used, rather than deleted: a replay must be recognised (RFC 6749 §4.1.2)."""
+    db.execute(_CODE_USED, {"key": code_hash, "now": now})
 
 
 # -- issued tokens ---------------------------------------------------------------------------
@@ -47,28 +78,83 @@ def code_for_update(db: Session, code_hash: str) -> AuthorizationCode | None:
 _ISSUED = table_of(IssuedToken)
 
 
-def add_tokens(db: Session, rows: Iterable[IssuedToken]) -> None:
-    """Insert what a grant issued with Core statements: the rows are written once and never
-    read back in the request, so the ORM's unit of work (identity map, flush ordering,
-    post-fetch) would only add cost to every grant."""
-    for row in rows:
-        values = {column.key: getattr(row, column.key) for column in _ISSUED.columns}
-        db.execute(insert(_ISSUED), values)
+_TOKEN_FIELDS = tuple(f.name for f in fields(TokenView))
+# Built once: a statement built per call costs a third of its execution again.
+_INSERT_TOKENS = insert(_ISSUED)
+
+
+def add_tokens(db: Session, rows: Iterable[TokenView]) -> None:
+    """Insert what a grant issued with one Core statement: the rows are written once and
+    never read back in the request, so ORM entities and the unit of work (identity map,
+    flush ordering, post-fetch) would only add cost to every grant."""
+    values = [{name: getattr(row, name) for name in _TOKEN_FIELDS} for row in rows]
+    if values:
+        db.execute(_INSERT_TOKENS, values)
 
 
 def get(db: Session, jti: str) -> IssuedToken | None:
     return db.get(IssuedToken, jti)
 
 
-def by_hash(db: Session, token_hash: str) -> IssuedToken | None:
-    return db.scalars(select(IssuedToken).where(IssuedToken.token_hash == token_hash)).one_or_none()
+def _viewing(where: Any) -> Select[Any]:
+    return select(*(_ISSUED.c[f.name] for f in fields(TokenView))).where(where)
 
 
-def by_hash_for_update(db: Session, token_hash: str) -> IssuedToken | None:
-    """Locked, so that two concurrent rotations of one refresh token see each other."""
-    return db.scalars(
-        select(IssuedToken).where(IssuedToken.token_hash == token_hash).with_for_update()
-    ).one_or_none()
+_VIEW_BY_JTI = _viewing(_ISSUED.c.jti == bindparam("key"))
+_VIEW_BY_HASH = _viewing(_ISSUED.c.token_hash == bindparam("key"))
+_REFRESH_LOCKED = (
+    select(*(_ISSUED.c[f.name] for f in fields(TokenView)), _CODES.c.claims_request)
+    .select_from(_ISSUED.outerjoin(_CODES, _CODES.c.code_hash == _ISSUED.c.code_hash))
+    .where(_ISSUED.c.token_hash == bindparam("key"))
+    .with_for_update(of=_ISSUED)
+)
+
+
+def _view(db: Session, statement: Select[Any], key: str) -> TokenView | None:
+    row = db.execute(statement, {"key": key}).first()
+    return TokenView(*row) if row is not None else None
+
+
+def view(db: Session, jti: str) -> TokenView | None:
+    """The token named ``jti``, read only (one SELECT, no entity)."""
+    return _view(db, _VIEW_BY_JTI, jti)
+
+
+def view_by_hash(db: Session, token_hash: str) -> TokenView | None:
+    return _view(db, _VIEW_BY_HASH, token_hash)
+
+
+def refresh_for_update(db: Session, token_hash: str) -> tuple[TokenView, dict[str, Any] | None] | None:
+    """A refresh token's row, locked so that two concurrent rotations of one token see each
+    other, with the ``claims`` parameter of the code its grant descends from (the refreshed
+    ID token's claims, OIDC Core §12.2): one statement for both."""
+    row = db.execute(_REFRESH_LOCKED, {"key": token_hash}).first()
+    if row is None:
+        return None
+    *columns, claims_request = row
+    return TokenView(*columns), claims_request if isinstance(claims_request, dict) else None
+
+
+_SPEND = (
+    update(_ISSUED)
+    .where(_ISSUED.c.jti == bindparam("key"), _ISSUED.c.spent_at.is_(None))
+    .values(spent_at=bindparam("now"))
+)
+_REVOKE = (
+    update(_ISSUED)
+    .where(_ISSUED.c.jti == bindparam("key"), _ISSUED.c.revoked_at.is_(None))
+    .values(revoked_at=bindparam("now"))
+)
+
+
+def spend(db: Session, jti: str, now: datetime) -> None:
+    """Mark a refresh token rotated away (kept: a reuse must be recognised)."""
+    db.execute(_SPEND, {"key": jti, "now": now})
+
+
+def revoke(db: Session, jti: str, now: datetime) -> None:
+    """Revoke one token (RFC 7009); a revocation already made keeps its time."""
+    db.execute(_REVOKE, {"key": jti, "now": now})
 
 
 def access_token_refused(db: Session, jti: str) -> bool:
@@ -146,9 +232,25 @@ def record_assertion_jti(db: Session, jti: str, client_id: str, expires_at: date
 # -- pairwise subjects -----------------------------------------------------------------------
 
 
+@cache
+def _insert_or_nothing(
+    dialect: str, model: type[Base], index_elements: tuple[str, ...], returning: str | None = None
+) -> Any:
+    """``INSERT ... ON CONFLICT DO NOTHING`` of every column of ``model``, built once per
+    dialect (built per call it costs ten times its execution: the dialect's construct is not
+    found in the compiled cache)."""
+    table = table_of(model)
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    values: dict[str, Any] = {column.key: bindparam(column.key) for column in table.columns}
+    statement = insert.values(values).on_conflict_do_nothing(index_elements=list(index_elements))
+    return statement.returning(table.c[returning]) if returning else statement
+
+
 def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> None:
-    if db.get(SubjectRecord, (sector, sub)) is None:
-        db.add(SubjectRecord(sector=sector, sub=sub, account_id=account_id))
+    """One statement, read nothing: a pair already remembered stays as it is (a ``sub`` is
+    derived from the account, so it always names the same one)."""
+    statement = _insert_or_nothing(db.get_bind().dialect.name, SubjectRecord, ("sector", "sub"))
+    db.execute(statement, {"sector": sector, "sub": sub, "account_id": account_id})
 
 
 def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
@@ -164,14 +266,11 @@ def record_dpop_proof(db: Session, key_hash: str, expires_at: datetime, now: dat
     Now and then (one insert in 64) forgets the proofs that can no longer be replayed."""
     if int(key_hash[:2], 16) < 4:
         db.execute(delete(DpopProofSeen).where(DpopProofSeen.expires_at <= now))
-    dialect = db.get_bind().dialect.name
-    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(DpopProofSeen)
-    statement = (
-        insert.values(key_hash=key_hash, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["key_hash"])
-        .returning(DpopProofSeen.key_hash)
+    statement = _insert_or_nothing(db.get_bind().dialect.name, DpopProofSeen, ("key_hash",), "key_hash")
+    return (
+        db.execute(statement, {"key_hash": key_hash, "expires_at": expires_at}).scalar_one_or_none()
+        is not None
     )
-    return db.execute(statement).scalar_one_or_none() is not None
 
 
 # -- pushed authorization requests (RFC 9126) -------------------------------------------------
@@ -207,19 +306,17 @@ def spend_pushed_request(db: Session, request_uri_hash: str, now: datetime) -> b
 
 # -- housekeeping (egate maintenance) ---------------------------------------------------------
 
-_codes, _tokens = table_of(AuthorizationCode), table_of(IssuedToken)
-
 
 def purge_codes(db: Session, now: datetime, limit: int) -> int:
     """Expired codes that no unexpired token descends from. A token's grant keeps its code:
     userinfo reads the ``claims`` request (``verified_claims``) from it, and a replayed
     code is recognised (and its tokens revoked) while any of them lives."""
-    still_needed = exists().where(_tokens.c.code_hash == _codes.c.code_hash, _tokens.c.expires_at >= now)
-    return delete_batch(db, _codes, (_codes.c.expires_at < now) & ~still_needed, limit)
+    still_needed = exists().where(_ISSUED.c.code_hash == _CODES.c.code_hash, _ISSUED.c.expires_at >= now)
+    return delete_batch(db, _CODES, (_CODES.c.expires_at < now) & ~still_needed, limit)
 
 
 def purge_tokens(db: Session, now: datetime, limit: int) -> int:
-    return delete_batch(db, _tokens, _tokens.c.expires_at < now, limit)
+    return delete_batch(db, _ISSUED, _ISSUED.c.expires_at < now, limit)
 
 
 def purge_reauthentication_demands(db: Session, now: datetime, limit: int) -> int:

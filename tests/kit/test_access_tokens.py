@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.hashes import SHA256
 from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from jose import jwk, jwt
 
@@ -42,6 +44,7 @@ class Key:
             private: Any = rsa.generate_private_key(65537, 2048)
         else:
             private = ec.generate_private_key(ec.SECP256R1())
+        self.private = private
         self.alg = "RS256" if rsa_key else "ES256"
         self.pem = private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()).decode()
         self.public = {
@@ -123,6 +126,20 @@ def _hs256_with_the_public_key_as_secret() -> str:
 REQUIRED = ("iss", "exp", "aud", "sub", "client_id", "iat", "jti")
 
 
+def _resigned(token: str, *, header: str | None = None, payload: str | None = None) -> str:
+    """``token`` with its header or payload segment replaced and a valid ES256 signature over
+    the result (the segments need not be valid JSON: that is what is being tested)."""
+    head, body, _ = token.split(".")
+    signing_input = f"{header or head}.{payload or body}"
+    r, s = decode_dss_signature(KEY.private.sign(signing_input.encode(), ec.ECDSA(SHA256())))
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    return f"{signing_input}.{base64.urlsafe_b64encode(raw).rstrip(b'=').decode()}"
+
+
+def _segment(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
 def _tampered(token: str) -> str:
     head, body, signature = token.split(".")
     middle = len(signature) // 2
@@ -158,6 +175,69 @@ REFUSED = {
     "bad-signature": _tampered(sign(claims())),
     **{f"no-{name}": sign(claims(**{name: None})) for name in REQUIRED},
 }
+
+
+# Signed correctly by the published key, refused for what they say or how they say it.
+MALFORMED = {
+    "header-not-json": _resigned(sign(claims()), header=_segment("not json")),
+    "header-a-list": _resigned(sign(claims()), header=_segment('["ES256"]')),
+    "payload-not-json": _resigned(sign(claims()), payload=_segment("{")),
+    "payload-a-string": _resigned(sign(claims()), payload=_segment('"claims"')),
+    "payload-not-utf8": _resigned(sign(claims()), payload=base64.urlsafe_b64encode(b"\xff\xfe").decode()),
+    "audience-a-number": _resigned(sign(claims()), payload=b64(claims(aud=7))),
+    "audience-list-with-a-number": _resigned(sign(claims()), payload=b64(claims(aud=[AUDIENCE, 7]))),
+    "audience-an-object": _resigned(sign(claims()), payload=b64(claims(aud={AUDIENCE: 1}))),
+    "issuer-a-list": _resigned(sign(claims()), payload=b64(claims(iss=[ISSUER]))),
+}
+
+
+def test_a_resigned_token_verifies_when_its_segments_are_sound():
+    # The helper itself signs correctly, so the refusals below are for the content.
+    assert verifier().verify(_resigned(sign(claims()), payload=b64(claims(jti="jti-2")))).token_id == "jti-2"
+
+
+@pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
+def test_signed_but_malformed_tokens_are_refused(token):
+    with pytest.raises(InvalidToken):
+        verifier().verify(token)
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param(b"\x01" * 63, id="63-octets"),
+        pytest.param(b"\x01" * 65, id="65-octets"),
+        pytest.param(b"\x00" * 64, id="zero-r-and-s"),
+    ],
+)
+def test_signatures_of_the_wrong_shape_are_refused(signature):
+    head, body, _ = sign(claims()).split(".")
+    token = f"{head}.{body}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verifier().verify(token)
+
+
+def test_a_signature_that_held_is_believed_again_only_under_the_same_key():
+    token = sign(claims(jti="jti-remembered"))
+    assert verifier().verify(token).token_id == "jti-remembered"
+    assert verifier().verify(token).token_id == "jti-remembered"
+    # Another key published under the same kid: the remembered signature counts for nothing.
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verifier(static(Key("es-1"))).verify(token)
+    # Nor does it outlive the key's withdrawal, or spare any other check.
+    with pytest.raises(InvalidToken, match="does not publish"):
+        verifier(static(Key("es-2"))).verify(token)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier(now=datetime(2031, 1, 1, tzinfo=UTC)).verify(token)
+
+
+def test_a_published_key_with_bad_coordinates_refuses_the_token_without_failing():
+    bent = {**KEY.public, "x": KEY.public["x"][:-4]}
+    with pytest.raises(InvalidToken, match="malformed"):
+        verifier(InProcessJwks(lambda: {"keys": [bent]})).verify(sign(claims()))
+    off_curve = {**KEY.public, "y": KEY.public["x"]}
+    with pytest.raises(InvalidToken, match="malformed"):
+        verifier(InProcessJwks(lambda: {"keys": [off_curve]})).verify(sign(claims()))
 
 
 @pytest.mark.parametrize("token", REFUSED.values(), ids=REFUSED.keys())
