@@ -277,14 +277,24 @@ def _wait_for_flock(descriptor: int, timeout: float) -> int:
             else:
                 granted.set()
 
-    threading.Thread(target=wait, name="sqlite-writer-lock", daemon=True).start()
-    granted.wait(max(0.0, timeout))
-    with decided:
-        if not granted.is_set():
-            abandoned = True
-            raise DatabaseBusy("waited too long for the SQLite write lock (another process)")
-    if failed:
+    try:
+        threading.Thread(target=wait, name="sqlite-writer-lock", daemon=True).start()
+    except BaseException:
         os.close(descriptor)
+        raise
+    waited = False
+    try:
+        granted.wait(max(0.0, timeout))
+        waited = True
+    finally:
+        with decided:
+            abandoned = not granted.is_set()
+        # Interrupted (KeyboardInterrupt in a CLI) after the helper got it: not ours to keep.
+        if not abandoned and (failed or not waited):
+            os.close(descriptor)
+    if abandoned:
+        raise DatabaseBusy("waited too long for the SQLite write lock (another process)")
+    if failed:
         raise failed[0]
     return descriptor
 
