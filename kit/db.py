@@ -7,9 +7,11 @@ below, and each service owns the tables whose names carry its prefix: ``idp_``, 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -71,7 +73,8 @@ class DatabaseTimeouts:
 
     ``connect``: establishing a connection (libpq's connect_timeout); ``pool``: waiting for a
     free pooled connection; ``statement``: one statement on the server (PostgreSQL's
-    statement_timeout); ``lock``: waiting for SQLite's write lock (ours and busy_timeout).
+    statement_timeout); ``lock``: waiting for SQLite's write lock (our writer gate, in the
+    process and across processes, and busy_timeout).
     """
 
     connect: float = 3.0
@@ -90,7 +93,12 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
     # line or an exception message, whatever a logger's level.
     kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        gate = _WriterGate(timeouts.lock, _GroupSync(_wal_path(url)))
+        database = _database_path(url)
+        gate = _WriterGate(
+            timeouts.lock,
+            _GroupSync(database and database + "-wal"),
+            _FileWriterLock(database + ".writer-lock") if database else None,
+        )
         connect_args = {
             "check_same_thread": False,
             "timeout": timeouts.lock,
@@ -127,31 +135,41 @@ def _sqlite_on_connect(lock_timeout: float) -> Callable[[Any, Any], None]:
 
 
 class _WriterGate:
-    """Serialises this process's SQLite transactions on a Python lock before BEGIN IMMEDIATE.
+    """Serialises SQLite transactions before BEGIN IMMEDIATE: this process's threads on a
+    Python lock, then processes on a file lock beside the database (``_FileWriterLock``).
 
     BEGIN IMMEDIATE takes SQLite's write lock at the start, so two writers never both
     read-then-write and deadlock on upgrade (what keeps ledger appends gap-free). Waiting for
-    it inside SQLite means its busy handler, which sleeps up to 100 ms between retries; a
-    lock hands over at once. Other processes still meet at SQLite's lock (busy_timeout).
+    it inside SQLite means its busy handler, which sleeps 1, 2, 5 ... up to 100 ms between
+    retries while the process's other writers queue behind the sleeper; our locks hand over
+    at once. Threads queue on the cheap in-process lock, so that only one thread of each
+    process at a time waits for the file lock. SQLite's busy_timeout stays as the backstop
+    for a writer that is not ours (the sqlite3 shell).
 
-    The lock is released by the driver connection's own ``commit``/``rollback``, once SQLite
-    has finished them: SQLAlchemy's ``commit`` event fires *before* the COMMIT, and releasing
-    there let the next BEGIN IMMEDIATE meet the lock still held (a durable COMMIT takes
-    milliseconds) and fall into the busy handler's sleeps.
+    Both are released by the driver connection's own ``commit``/``rollback``/``close``, once
+    SQLite has finished them: SQLAlchemy's ``commit`` event fires *before* the COMMIT, and
+    releasing there let the next BEGIN IMMEDIATE meet SQLite's lock still held (a durable
+    COMMIT takes milliseconds) and fall into the busy handler's sleeps.
     """
 
-    def __init__(self, timeout: float, durability: _GroupSync) -> None:
+    def __init__(
+        self, timeout: float, durability: _GroupSync, across_processes: _FileWriterLock | None
+    ) -> None:
         self._lock = threading.Lock()
         self._timeout = timeout
         self._durability = durability
+        self._across_processes = across_processes
 
     def begin(self, connection: Any) -> None:
         driver = connection.connection.driver_connection
+        deadline = time.monotonic() + self._timeout
         if not self._lock.acquire(timeout=self._timeout):
             raise DatabaseBusy("waited too long for the SQLite write lock")
         driver.holds_writer_gate = True
         driver.changes_at_begin = driver.total_changes
         try:
+            if self._across_processes is not None:
+                driver.writer_lock_file = self._across_processes.acquire(deadline - time.monotonic())
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         except BaseException:
             driver.release_writer_gate()
@@ -164,11 +182,17 @@ class _WriterGate:
         class GatedConnection(sqlite3.Connection):
             holds_writer_gate = False
             changes_at_begin = 0
+            writer_lock_file: int | None = None
 
             def release_writer_gate(self) -> None:
                 if self.holds_writer_gate:
                     self.holds_writer_gate = False
-                    lock.release()
+                    held, self.writer_lock_file = self.writer_lock_file, None
+                    try:
+                        if held is not None:
+                            _FileWriterLock.release(held)
+                    finally:
+                        lock.release()
 
             def commit(self) -> None:
                 wrote = self.total_changes != self.changes_at_begin
@@ -194,11 +218,93 @@ class _WriterGate:
         return GatedConnection
 
 
-def _wal_path(url: str) -> str | None:
+class _FileWriterLock:
+    """The writer gate across processes: an exclusive ``flock`` on ``<database>.writer-lock``.
+
+    Each acquisition opens its own descriptor (a few microseconds), locks it and hands it to
+    the transaction, whose end unlocks and closes it. The kernel drops a flock with the last
+    descriptor of its open file, so a process that dies holding it (SIGKILL, a crash) frees
+    it with the rest of its files, as it frees SQLite's own locks.
+
+    A contended wait is a blocking ``flock`` in a helper thread, the asking thread waiting on
+    it with the timeout. Polling ``LOCK_NB`` with sleeps would be shorter but is the busy
+    handler again: the lock lies idle while the poller sleeps, and a busy process that frees
+    and retakes it within microseconds starves the poller until it times out. A blocking
+    flock is woken by the kernel at the release; but it has no timeout, and no signal can cut
+    it short in a thread (Python retries the call), hence the helper. A helper whose asker
+    gave up (DatabaseBusy) releases the lock as soon as it gets it: on its own descriptor,
+    so it can never release another transaction's.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+
+    def acquire(self, timeout: float) -> int:
+        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _wait_for_flock(descriptor, timeout)
+        except BaseException:
+            os.close(descriptor)
+            raise
+        return descriptor
+
+    @staticmethod
+    def release(descriptor: int) -> None:
+        # Unlock before closing: a child forked meanwhile would hold the open file, and with
+        # it the lock, past our close.
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            os.close(descriptor)
+
+
+def _wait_for_flock(descriptor: int, timeout: float) -> int:
+    decided = threading.Lock()
+    granted = threading.Event()
+    failed: list[OSError] = []
+    abandoned = False
+
+    def wait() -> None:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        except OSError as error:
+            failed.append(error)
+        with decided:
+            if abandoned:
+                os.close(descriptor)  # and with it the lock, if we got it
+            else:
+                granted.set()
+
+    try:
+        threading.Thread(target=wait, name="sqlite-writer-lock", daemon=True).start()
+    except BaseException:
+        os.close(descriptor)
+        raise
+    waited = False
+    try:
+        granted.wait(max(0.0, timeout))
+        waited = True
+    finally:
+        with decided:
+            abandoned = not granted.is_set()
+        # Interrupted (KeyboardInterrupt in a CLI) after the helper got it: not ours to keep.
+        if not abandoned and (failed or not waited):
+            os.close(descriptor)
+    if abandoned:
+        raise DatabaseBusy("waited too long for the SQLite write lock (another process)")
+    if failed:
+        raise failed[0]
+    return descriptor
+
+
+def _database_path(url: str) -> str | None:
+    """The database file's absolute path; None in memory (and for ``file:`` URIs)."""
     database = make_url(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
-    return os.path.abspath(database) + "-wal"
+    return os.path.abspath(database)
 
 
 class _GroupSync:

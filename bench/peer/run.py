@@ -357,6 +357,17 @@ def resident_kib(pid: int) -> int:
     return 0
 
 
+def servers_cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def run_workers(args: argparse.Namespace) -> None:
     """egate serve --workers N, unpinned (the load generator shares the two cores)."""
     for count in (int(w) for w in args.workers.split(",")):
@@ -367,7 +378,14 @@ def run_workers(args: argparse.Namespace) -> None:
                 "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
             )
 
-            async def load(base: str = base, target: Target = target) -> Result:
+            children = subprocess.run(
+                ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
+            ).stdout.split()
+            pids = [process.pid, *(int(pid) for pid in children)]
+
+            async def load(
+                base: str = base, target: Target = target, pids: list[int] = pids
+            ) -> tuple[Result, float]:
                 connector = aiohttp.TCPConnector(limit=args.connections)
                 async with aiohttp.ClientSession(connector=connector) as http:
 
@@ -376,18 +394,23 @@ def run_workers(args: argparse.Namespace) -> None:
                         return post_form(session, base + "/token", target.auth, form)
 
                     await timed(http, [call] * 300, args.connections)
-                    return await timed(http, [call] * args.requests, args.connections)
+                    # CPU of every server process (the workers and their parent) and of this
+                    # load generator around the measured run: on two shared cores the
+                    # generator's own share says whether it, not the server, is the bound.
+                    server, load_cpu = servers_cpu_seconds(pids), time.process_time()
+                    result = await timed(http, [call] * args.requests, args.connections)
+                    result.cpu_ms = (servers_cpu_seconds(pids) - server) * 1000 / args.requests
+                    return result, (time.process_time() - load_cpu) * 1000 / args.requests
 
-            result = asyncio.run(load())
-            children = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
-            ).stdout.split()
+            result, generator_ms = asyncio.run(load())
             rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
             if not rss:
                 rss = [resident_kib(process.pid) // 1024]
             print(
                 f"workers={count}: client_credentials {result.rate:7.0f} req/s  p50 {result.p50:6.1f} ms"
-                f"  p99 {result.p99:6.1f} ms  resident MiB per process {rss}"
+                f"  p99 {result.p99:6.1f} ms  server cpu {result.cpu_ms:5.2f} ms/req"
+                f"  load generator cpu {generator_ms:5.2f} ms/req"
+                f"  resident MiB per process {rss}  load average {os.getloadavg()}"
             )
         finally:
             stop(process)
