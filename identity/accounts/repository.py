@@ -65,7 +65,8 @@ _CREDENTIAL_BY = {
 def credential(db: Session, column: str, value: str) -> Credential | None:
     """The credential of the account whose ``column`` (id, email_index, hkid_index or
     username: each unique) is ``value``; one lean read, the same shape for each column."""
-    row = db.execute(_CREDENTIAL_BY[column], {"value": value}).first()
+    # On the session's connection: a Core read needs none of the ORM's execution layer.
+    row = db.connection().execute(_CREDENTIAL_BY[column], {"value": value}).first()
     return Credential(row.id, row.status, row.password_hash, bool(row.has_totp)) if row is not None else None
 
 
@@ -138,7 +139,7 @@ def insert_event(
     details: dict[str, object],
 ) -> None:
     """One event written at once with Core (no entity to build and flush)."""
-    db.execute(
+    db.connection().execute(
         _INSERT_EVENT,
         {
             "account_id": account_id,

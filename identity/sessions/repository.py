@@ -32,7 +32,7 @@ _INSERT_SESSION = insert(table_of(BrowserSession))
 
 def insert_session(db: Session, values: dict[str, object]) -> None:
     """A new session written at once with Core (no entity to build and flush)."""
-    db.execute(_INSERT_SESSION, values)
+    db.connection().execute(_INSERT_SESSION, values)
 
 
 def live_for_account(db: Session, account_id: str, now: datetime) -> Sequence[BrowserSession]:
