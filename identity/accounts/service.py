@@ -13,6 +13,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -63,8 +64,12 @@ class RequestMeta:
 
 
 def _truncate_address(host: str | None) -> str | None:
-    if not host:
-        return None
+    return _truncated(host) if host else None
+
+
+@lru_cache(maxsize=1024)
+def _truncated(host: str) -> str | None:
+    # Cached: every sign-in records where it came from, and the same networks come back.
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
