@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,52 @@ class Standing(NamedTuple):
     kind: str
     department: str | None
     roles: list[str]
+
+
+class Credential(NamedTuple):
+    """What a password sign-in reads of an account (no entity, no profile): its id, status,
+    password hash and whether a second factor is confirmed."""
+
+    id: str
+    status: str
+    password_hash: str
+    has_totp: bool
+
+
+_CREDENTIAL = select(
+    _ACCOUNTS.c.id,
+    _ACCOUNTS.c.status,
+    _ACCOUNTS.c.password_hash,
+    (_ACCOUNTS.c.totp_secret_encrypted.is_not(None) & _ACCOUNTS.c.totp_confirmed_at.is_not(None)).label(
+        "has_totp"
+    ),
+)
+_CREDENTIAL_BY = {
+    "id": _CREDENTIAL.where(_ACCOUNTS.c.id == bindparam("value")),
+    "email_index": _CREDENTIAL.where(_ACCOUNTS.c.email_index == bindparam("value")),
+    "hkid_index": _CREDENTIAL.where(_ACCOUNTS.c.hkid_index == bindparam("value")),
+    "username": _CREDENTIAL.where(_ACCOUNTS.c.username == bindparam("value")),
+}
+
+
+def credential(db: Session, column: str, value: str) -> Credential | None:
+    """The credential of the account whose ``column`` (id, email_index, hkid_index or
+    username: each unique) is ``value``; one lean read, the same shape for each column."""
+    # On the session's connection: a Core read needs none of the ORM's execution layer.
+    row = db.connection().execute(_CREDENTIAL_BY[column], {"value": value}).first()
+    return Credential(row.id, row.status, row.password_hash, bool(row.has_totp)) if row is not None else None
+
+
+_SET_PASSWORD_HASH = (
+    update(_ACCOUNTS)
+    .where(_ACCOUNTS.c.id == bindparam("account_id"), _ACCOUNTS.c.password_hash == bindparam("old"))
+    .values(password_hash=bindparam("new"))
+)
+
+
+def replace_password_hash(db: Session, account_id: str, old: str, new: str) -> None:
+    """The same password hashed again (new parameters), unless the password changed meanwhile."""
+    db.execute(_SET_PASSWORD_HASH, {"account_id": account_id, "old": old, "new": new})
 
 
 def status(db: Session, account_id: str) -> str | None:
@@ -77,6 +123,33 @@ def by_username(db: Session, username: str) -> Account | None:
 
 def add_event(db: Session, event: AccountEvent) -> None:
     db.add(event)
+
+
+_INSERT_EVENT = insert(table_of(AccountEvent))
+
+
+def insert_event(
+    db: Session,
+    *,
+    account_id: str,
+    tag: str,
+    occurred_at: datetime,
+    source: str | None,
+    user_agent: str | None,
+    details: dict[str, object],
+) -> None:
+    """One event written at once with Core (no entity to build and flush)."""
+    db.connection().execute(
+        _INSERT_EVENT,
+        {
+            "account_id": account_id,
+            "tag": tag,
+            "occurred_at": occurred_at,
+            "source": source,
+            "user_agent": user_agent,
+            "details": details,
+        },
+    )
 
 
 def events(db: Session, account_id: str, limit: int = 100) -> Sequence[AccountEvent]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from identity.db import rows_changed
@@ -25,6 +25,14 @@ def by_cookie_hash(db: Session, cookie_hash: str) -> BrowserSession | None:
 
 def add(db: Session, row: BrowserSession | PendingSignin) -> None:
     db.add(row)
+
+
+_INSERT_SESSION = insert(table_of(BrowserSession))
+
+
+def insert_session(db: Session, values: dict[str, object]) -> None:
+    """A new session written at once with Core (no entity to build and flush)."""
+    db.connection().execute(_INSERT_SESSION, values)
 
 
 def live_for_account(db: Session, account_id: str, now: datetime) -> Sequence[BrowserSession]:

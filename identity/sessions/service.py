@@ -107,21 +107,27 @@ def start_session(
 ) -> tuple[str, SignedInSession]:
     """A new session; returns the cookie token (set it with :func:`set_session_cookie`)."""
     token = secrets.token_urlsafe(32)
-    row = BrowserSession(
-        id=secrets.token_hex(32),
-        cookie_hash=token_hash(token),
-        account_id=account_id,
-        created_at=now,
-        last_seen_at=now,
-        expires_at=now + policy.lifetime,
-        auth_time=now,
-        acr=acr,
-        amr=list(amr),
-        source=source,
-        user_agent=user_agent,
+    session_id = secrets.token_hex(32)
+    amr = list(amr)
+    repository.insert_session(
+        db,
+        {
+            "id": session_id,
+            "cookie_hash": token_hash(token),
+            "account_id": account_id,
+            "created_at": now,
+            "last_seen_at": now,
+            "expires_at": now + policy.lifetime,
+            "auth_time": now,
+            "acr": acr,
+            "amr": amr,
+            "source": source,
+            "user_agent": user_agent,
+            "ended_at": None,
+            "device_id": None,
+        },
     )
-    repository.add(db, row)
-    return token, _view(row)
+    return token, SignedInSession(session_id, account_id, now, acr, tuple(amr))
 
 
 def reauthenticate(

@@ -100,7 +100,8 @@ def password_signin(
     existing: SignedInSession | None,
     next_path: str,
 ) -> Outcome:
-    account = accounts.find_by_identifier(db, keyring, identifier or "")
+    # A lean read of the credential (no entity): the hot path (bench/signin.py).
+    account = accounts.find_credential(db, keyring, identifier or "")
     subject = (
         throttling.account_key(account.id)
         if account is not None
@@ -108,7 +109,7 @@ def password_signin(
     )
     device = known_devices.recognise(known_browser_cookie, account.id, now) if account is not None else None
     counters = throttling.Counters.for_signin(client_host, subject, device.device_id if device else None)
-    second_factor = account is not None and accounts.has_totp(account)
+    second_factor = account is not None and account.has_totp
     verdict = throttling.assess(db, counters, now, account_waits=not second_factor)
     if verdict.wait_until is not None:
         metrics.count_signin_failure("password", "locked", now_waits=False)
@@ -130,21 +131,21 @@ def password_signin(
     else:
         ok, new_hash = hasher.verify_and_maybe_rehash(stored_hash, password or "")
     # Read again (the same query whether or not the account exists: equal work either way).
-    account = accounts_repository.get(db, account_id or "-")
+    account = accounts_repository.credential(db, "id", account_id or "-")
     if account is not None and account.password_hash != stored_hash:
         ok = False  # the password changed meanwhile: the one typed was checked against the old
     if not ok:
-        failed = _failure(db, keyring, account, counters, meta, now, "signin.wrong")
+        failed = _failure(db, keyring, account.id if account else None, counters, meta, now, "signin.wrong")
         if decoy and account is not None:
             token = _pending(db, now, account.id, None, next_path, decoy=True)
             return NeedsSecondFactor(token, failed.notice_queued)
         return failed
-    assert account is not None
-    if new_hash is not None:
-        account.password_hash = new_hash  # parameters changed since the hash was made
+    assert account is not None and stored_hash is not None
+    if new_hash is not None:  # parameters changed since the hash was made
+        accounts_repository.replace_password_hash(db, account.id, stored_hash, new_hash)
     if account.status != accounts.ACTIVE:
         return Failed("signin.suspended")
-    if accounts.has_totp(account):
+    if account.has_totp:
         same = existing if existing is not None and existing.account_id == account.id else None
         return NeedsSecondFactor(_pending(db, now, account.id, same, next_path))
     cookie = known_devices.remember(known_browser_cookie, account.id, now, device)
@@ -152,7 +153,7 @@ def password_signin(
         db,
         policy,
         now,
-        account,
+        account.id,
         ACR_BASIC,
         [AMR_PASSWORD],
         existing,
@@ -230,7 +231,9 @@ def second_factor(
             repository.delete_pending(db, pending.id)
         if decoy:  # the wrong password was counted already; the account's code counter is not touched
             counters = throttling.Counters(None, counters.pair, counters.network)
-        failed = _failure(db, keyring, None if decoy else account, counters, meta, now, "second_factor.wrong")
+        failed = _failure(
+            db, keyring, None if decoy else account.id, counters, meta, now, "second_factor.wrong"
+        )
         if restart:
             return Failed("second_factor.restart", failed.locked_until, failed.notice_queued)
         return failed
@@ -246,7 +249,7 @@ def second_factor(
         db,
         policy,
         now,
-        account,
+        account.id,
         ACR_MFA,
         amr,
         existing,
@@ -287,7 +290,7 @@ def _pending(
 def _failure(
     db: Session,
     keyring: Keyring,
-    account: Account | None,
+    account_id: str | None,
     counters: throttling.Counters,
     meta: RequestMeta,
     now: datetime,
@@ -297,14 +300,15 @@ def _failure(
     step = "password" if error == "signin.wrong" else "second_factor"
     metrics.count_signin_failure(step, "wrong", now_waits=failure.wait_until is not None)
     notice_queued = False
-    if account is not None:
+    if account_id is not None:
         tag = "signin.failure" if error == "signin.wrong" else "signin.second_factor_failure"
-        accounts.record_event(db, account.id, tag, meta, now, failures=failure.account_failures)
+        accounts.record_event(db, account_id, tag, meta, now, failures=failure.account_failures)
         if failure.notify_owner:
             accounts.record_event(
-                db, account.id, "account.guessed_at", meta, now, failures=failure.account_failures
+                db, account_id, "account.guessed_at", meta, now, failures=failure.account_failures
             )
-            notice_queued = _tell_owner(db, keyring, account, now)
+            account = accounts_repository.get(db, account_id)
+            notice_queued = account is not None and _tell_owner(db, keyring, account, now)
     return Failed(error, failure.wait_until, notice_queued)
 
 
@@ -325,7 +329,7 @@ def _complete(
     db: Session,
     policy: SessionPolicy,
     now: datetime,
-    account: Account,
+    account_id: str,
     acr: str,
     amr: list[str],
     existing: SignedInSession | None,
@@ -344,11 +348,11 @@ def _complete(
         details["after_failures"] = failures
     if method:
         details["second_factor"] = method
-    if existing is not None and existing.account_id == account.id:
+    if existing is not None and existing.account_id == account_id:
         upgraded = service.reauthenticate(db, policy, now, existing.id, acr=acr, amr=amr)
         if upgraded is not None:
             rotated_token, same_session = upgraded
-            accounts.record_event(db, account.id, "signin.success", meta, now, **details, same_session=True)
+            accounts.record_event(db, account_id, "signin.success", meta, now, **details, same_session=True)
             return SignedIn(same_session, rotated_token, known_browser_cookie)
     if existing is not None:
         service.end_session(db, existing.id, now)
@@ -357,13 +361,13 @@ def _complete(
         db,
         policy,
         now,
-        account_id=account.id,
+        account_id=account_id,
         acr=acr,
         amr=amr,
         source=meta.source,
         user_agent=meta.user_agent,
     )
-    accounts.record_event(db, account.id, "signin.success", meta, now, **details)
+    accounts.write_event(db, account_id, "signin.success", meta, now, **details)
     return SignedIn(session, token, known_browser_cookie)
 
 

@@ -13,20 +13,29 @@ A browser already signed in below ``acr`` is stepped up: its second factor, or t
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from identity.accounts import service as accounts
 from identity.accounts.dependencies import Meta
+from identity.accounts.service import RequestMeta
 from identity.assurance import ACR_DEVICE
 from identity.backchannel.delivery import LogoutCourierDep, deliver_after
 from identity.backchannel.service import SIGNED_OUT, announce_logout
-from identity.dependencies import HasherDep, KeyringDep, MasterKey
-from identity.messaging.delivery import CourierDep
+from identity.dependencies import KeyringDep, MasterKey
+from identity.messaging.delivery import Courier, CourierDep
+from identity.security.hashing import PooledHasher
+from identity.security.keyring import Keyring
 from identity.sessions.dependencies import OptionalSession, SessionPolicyDep
 from identity.sessions.service import (
     SessionPolicy,
@@ -39,8 +48,10 @@ from identity.signin import flows
 from identity.throttling import known_device
 from identity.throttling.dependencies import ClientAddress
 from identity.web import render
-from identity.web.forms import CheckedForm, notice_from, safe_next
-from kit.web import DbSession, Now
+from identity.web.forms import CheckedForm, checked_form, notice_from, safe_next
+from kit.client_address import request_client_address
+from kit.settings import Settings
+from kit.web import DbSession, Now, request_unit_of_work
 
 router = APIRouter(include_in_schema=False)
 
@@ -147,25 +158,63 @@ def signin_page(
     )
 
 
+@dataclass(frozen=True)
+class SigninCall:
+    """What the password sign-in needs of its request: its unit of work, its time, the
+    CSRF-checked form, where it came from and the app's keyring, hasher, session policy,
+    known-browser keys and courier."""
+
+    db: Session
+    now: datetime
+    form: FormData
+    meta: RequestMeta
+    address: str | None
+    keyring: Keyring
+    hasher: PooledHasher
+    policy: SessionPolicy
+    known_devices: known_device.KnownDevices
+    courier: Courier
+
+
+@lru_cache(maxsize=4)
+def _known_devices(master_key: bytes) -> known_device.KnownDevices:
+    return known_device.KnownDevices.from_master(master_key)
+
+
+async def _signin_call(request: Request) -> AsyncIterator[SigninCall]:
+    """One dependency where the sign-in declared eleven (``DbSession``, ``Now``,
+    ``CheckedForm``, ``Meta``, ``ClientAddress`` and the app's objects): it is a hot path
+    (bench/signin.py), and FastAPI solves each dependency on every request. The form is
+    checked (CSRF) before the unit of work, ``kit.web``'s, begins."""
+    form = await checked_form(request)
+    state = request.app.state
+    settings: Settings = state.settings
+    address = request_client_address(request, settings.trusted_proxy_networks)
+    async with request_unit_of_work(state.sessions) as db:
+        yield SigninCall(
+            db=db,
+            now=state.clock(),
+            form=form,
+            meta=RequestMeta.of(address, request.headers.get("user-agent")),
+            address=address,
+            keyring=state.keyring,
+            hasher=state.hasher,
+            policy=state.session_policy,
+            known_devices=_known_devices(state.master_key),
+            courier=state.courier,
+        )
+
+
+SigninCallDep = Annotated[SigninCall, Depends(_signin_call, scope="function")]
+
+
 @router.post("/signin")
-def signin_submit(
-    request: Request,
-    db: DbSession,
-    now: Now,
-    keyring: KeyringDep,
-    hasher: HasherDep,
-    policy: SessionPolicyDep,
-    form: CheckedForm,
-    meta: Meta,
-    master_key: MasterKey,
-    address: ClientAddress,
-    courier: CourierDep,
-    next: str | None = None,
-) -> Response:
+def signin_submit(request: Request, call: SigninCallDep) -> Response:
+    db, now, policy, form = call.db, call.now, call.policy, call.form
     # The hot path (bench/signin.py): the session is read here rather than through
     # OptionalSession, a sync dependency that would cost a hop through the thread pool.
     session = current_session(db, request, policy, now)
-    next_path = safe_next(next)
+    next_path = safe_next(request.query_params.get("next"))
     identifier = str(form.get("identifier") or "").strip()
     password = str(form.get("password") or "")
     errors = {}
@@ -177,19 +226,22 @@ def signin_submit(
         return _signin_page(request, identifier=identifier, errors=errors, status_code=400)
     outcome = flows.password_signin(
         db,
-        keyring=keyring,
-        hasher=hasher,
+        keyring=call.keyring,
+        hasher=call.hasher,
         policy=policy,
-        known_devices=known_device.KnownDevices.from_master(master_key),
+        known_devices=call.known_devices,
         now=now,
         identifier=identifier,
         password=password,
-        client_host=address,
+        client_host=call.address,
         known_browser_cookie=request.cookies.get(known_device.COOKIE),
-        meta=meta,
+        meta=call.meta,
         existing=session,
         next_path=next_path,
     )
+    # Committed here, in the thread the route runs in, rather than by a second hop into the
+    # thread pool at the end of the unit of work (kit.web): before any response is built.
+    db.commit()
     if isinstance(outcome, flows.Failed):
         locked = outcome.error == "signin.locked"
         page = _signin_page(
@@ -202,13 +254,13 @@ def signin_submit(
             status_code=429 if locked else 400,
         )
         if outcome.notice_queued:
-            page.background = courier.after_response()
+            page.background = call.courier.after_response()
         return page
     if isinstance(outcome, flows.NeedsSecondFactor):
         response = RedirectResponse(_with_locale(SECOND_FACTOR_PATH, request), status_code=303)
         _set_pending_cookie(response, policy, outcome.pending_token)
         if outcome.notice_queued:
-            response.background = courier.after_response()
+            response.background = call.courier.after_response()
         return response
     response = RedirectResponse(next_path, status_code=303)
     if outcome.new_cookie_token:

@@ -41,7 +41,7 @@ def get_many(db: Session, keys: list[str]) -> dict[str, CounterReading]:
     if not keys:
         return {}
     parameters = {f"k{i}": key for i, key in enumerate(keys)}
-    rows = db.execute(_reading_statement(len(keys)), parameters)
+    rows = db.connection().execute(_reading_statement(len(keys)), parameters)
     return {row.key: CounterReading(*row) for row in rows}
 
 
