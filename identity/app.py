@@ -70,6 +70,9 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
         runtime.sessions, PingSealer(runtime.master_key), settings.outbound_policy, runtime.clock
     )
 
+    # Sign-in first: FastAPI tries the routes in order, and POST /signin is the busiest page
+    # (it was matched after some 55 others).
+    app.include_router(signin_routes.router)
     app.include_router(oidc_routes.router)
     app.include_router(client_routes.router)
     app.include_router(device_routes.router)
@@ -77,7 +80,6 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.include_router(signing_routes.router)
     # The pages: static files and the CSRF refusal page, sign-in, enrolment and account.
     install_web(app, build_csrf_guard(runtime.master_key, settings.issuer))
-    app.include_router(signin_routes.router)
     app.include_router(account_routes.router)
     app.include_router(proofing_routes.router)
     app.include_router(registration_routes.router)
