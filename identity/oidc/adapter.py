@@ -19,7 +19,7 @@ from urllib.parse import unquote_plus
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData, QueryParams
+from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -106,14 +106,14 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_FIELD_BYTES = 1024 * 1024
 
 
-def form_pairs(body: bytes) -> list[tuple[str, str]] | None:
+def form_pairs(body: bytes) -> list[tuple[str, str | UploadFile]] | None:
     """The fields of a form-encoded body as Starlette's form parser reads them (fields split
     at ``&``, empty ones skipped, a field without ``=`` an empty value, each half decoded as
     Latin-1 then percent- and plus-decoded), or None when that parser must answer instead
     (more fields than allowed, one too large: its own 400)."""
     if len(body) > MAX_FORM_FIELD_BYTES:
         return None
-    pairs = []
+    pairs: list[tuple[str, str | UploadFile]] = []
     for chunk in body.decode("latin-1").split("&"):
         if chunk:
             name, _, value = chunk.partition("=")
