@@ -168,8 +168,8 @@ def record_grant(
 
 
 def grant_is_valid(db: Session, grant_id: str, now: datetime) -> bool:
-    grant = repository.get(db, grant_id)
-    return grant is not None and _status(grant, now) == STATUS_ACTIVE
+    """Active (``_status``): neither revoked nor expired at ``now``."""
+    return repository.in_force(db, grant_id, now)
 
 
 def list_grants(db: Session, resident_id: str, now: datetime) -> list[GrantView]:

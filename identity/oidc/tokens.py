@@ -104,6 +104,9 @@ class RefreshSuccessors:
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+MAX_REMEMBERED_SUBJECTS = 65536
+
+
 class TokenIssuer:
     def __init__(
         self, issuer: str, keys: KeyCache, subjects: SubjectIdentifiers, successors: RefreshSuccessors
@@ -112,6 +115,10 @@ class TokenIssuer:
         self.keys = keys
         self.subjects = subjects
         self.successors = successors
+        # The (sector, sub) pairs seen committed in ``idp_subjects``: nothing deletes a pair
+        # and a ``sub`` always names the same account, so every refresh and code exchange of a
+        # resident already remembered skips the insert.
+        self._remembered: set[tuple[str, str]] = set()
 
     def subject(self, client: Client, account_id: str) -> str:
         return self.subjects.for_client(account_id, client.subject_type, client.sector_identifier)
@@ -120,7 +127,13 @@ class TokenIssuer:
         """The ``sub`` for this client, kept so the department may later name the resident
         by it (CIBA login_hint)."""
         sub = self.subject(client, account_id)
-        tokens_repository.remember_subject(db, client.sector_identifier, sub, account_id)
+        pair = (client.sector_identifier, sub)
+        if pair in self._remembered:
+            return sub
+        if tokens_repository.remember_subject(db, *pair, account_id):
+            if len(self._remembered) >= MAX_REMEMBERED_SUBJECTS:
+                self._remembered.clear()
+            self._remembered.add(pair)
         return sub
 
     def issue(

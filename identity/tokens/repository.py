@@ -246,11 +246,29 @@ def _insert_or_nothing(
     return statement.returning(table.c[returning]) if returning else statement
 
 
-def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> None:
+_SUBJECTS_ADDED = "identity.tokens.subjects_added"
+
+
+def remember_subject(db: Session, sector: str, sub: str, account_id: str) -> bool:
     """One statement, read nothing: a pair already remembered stays as it is (a ``sub`` is
-    derived from the account, so it always names the same one)."""
-    statement = _insert_or_nothing(db.get_bind().dialect.name, SubjectRecord, ("sector", "sub"))
-    db.execute(statement, {"sector": sector, "sub": sub, "account_id": account_id})
+    derived from the account, so it always names the same one).
+
+    True when the pair was already remembered by a committed transaction: the insert did
+    nothing, and not because of a row this transaction added (on PostgreSQL a conflicting
+    insert waits for the other transaction's outcome; on SQLite there is one writer)."""
+    statement = _insert_or_nothing(db.get_bind().dialect.name, SubjectRecord, ("sector", "sub"), "sector")
+    inserted = (
+        db.execute(statement, {"sector": sector, "sub": sub, "account_id": account_id}).first() is not None
+    )  # RETURNING: the driver's rowcount of an insert that did nothing is not always 0
+    transaction = db.get_transaction()
+    known = db.info.get(_SUBJECTS_ADDED)
+    if known is None or known[0] is not transaction:
+        known = db.info[_SUBJECTS_ADDED] = (transaction, set())
+    added: set[tuple[str, str]] = known[1]
+    if inserted:
+        added.add((sector, sub))
+        return False
+    return (sector, sub) not in added
 
 
 def subject(db: Session, sector: str, sub: str) -> SubjectRecord | None:
