@@ -25,7 +25,7 @@ def resident_claims(db: Session, keyring: Keyring, account_id: str) -> dict[str,
     Raises:
         UnknownAccount: no such account.
     """
-    account = repository.get(db, account_id)
+    account = repository.sealed_claims(db, account_id)
     if account is None:
         raise UnknownAccount(account_id)
     profile = load_profile(keyring, account)
@@ -38,10 +38,10 @@ def resident_claims(db: Session, keyring: Keyring, account_id: str) -> dict[str,
         result[names.GENDER] = profile.gender
     if profile.email:
         result[names.EMAIL] = profile.email
-        result[names.EMAIL_VERIFIED] = account.email_verified_at is not None
+        result[names.EMAIL_VERIFIED] = account.email_verified
     if profile.phone:
         result[names.PHONE] = profile.phone
-        result[names.PHONE_VERIFIED] = account.phone_verified_at is not None
+        result[names.PHONE_VERIFIED] = account.phone_verified
     if profile.address:
         result[names.ADDRESS] = {"formatted": profile.address, "country": "HK"}
     hkid = account_hkid(keyring, account)

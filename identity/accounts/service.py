@@ -14,7 +14,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
@@ -104,7 +104,20 @@ def _totp_context(account_id: str) -> str:
     return f"account.totp:{account_id}"
 
 
-def load_profile(keyring: Keyring, account: Account) -> Profile:
+class SealedFields(Protocol):
+    """An account's sealed fields: the entity, or a read of just these columns."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def profile_encrypted(self) -> str: ...
+
+    @property
+    def hkid_encrypted(self) -> str | None: ...
+
+
+def load_profile(keyring: Keyring, account: SealedFields) -> Profile:
     data = json.loads(keyring.fields.decrypt(account.profile_encrypted, context=_profile_context(account.id)))
     return Profile(**data)
 
@@ -114,7 +127,7 @@ def store_profile(keyring: Keyring, account: Account, profile: Profile) -> None:
     account.profile_encrypted = keyring.fields.encrypt(plaintext, context=_profile_context(account.id))
 
 
-def account_hkid(keyring: Keyring, account: Account) -> str | None:
+def account_hkid(keyring: Keyring, account: SealedFields) -> str | None:
     if account.hkid_encrypted is None:
         return None
     return keyring.fields.decrypt(account.hkid_encrypted, context=_hkid_context(account.id))
