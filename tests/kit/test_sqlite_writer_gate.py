@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parents[2]
 # A writer process: threads that each read the next number and insert it (read-then-write,
 # what BEGIN IMMEDIATE keeps gap-free), with SQLite's busy_timeout at 0 so that meeting
 # SQLite's lock raises "database is locked" instead of sleeping in the busy handler. It
-# starts when the file `go` appears, so that the processes overlap, and prints how many of
-# its transactions had to wait for the other process's.
+# says "ready" once imported and starts when the file `go` appears (made when both are
+# ready), so that the processes overlap, and prints how many of its transactions had to wait
+# for the other process's.
 WRITER = """
 import sys, threading, time
 from pathlib import Path
@@ -48,6 +49,7 @@ def write():
     except BaseException as error:
         failures.append(error)
 
+print("ready", flush=True)
 while not go.exists():
     time.sleep(0.005)
 workers = [threading.Thread(target=write) for _ in range(threads)]
@@ -105,6 +107,8 @@ def test_two_processes_write_without_ever_meeting_sqlites_lock(tmp_path: Path):
         )
         for _ in range(2)
     ]
+    for writer in writers:  # both imported and connected: a slow start cannot serialise them
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
     go.touch()
     outputs = [writer.communicate(timeout=120) for writer in writers]
 

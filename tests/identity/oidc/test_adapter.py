@@ -1,6 +1,7 @@
 """The token endpoints' form reader reads a body as Starlette's form parser does."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from starlette.datastructures import Headers
@@ -17,7 +18,10 @@ def _starlette(body: bytes) -> list[tuple[str, object]]:
     async def parse():
         return (await FormParser(Headers({}), stream(), max_fields=MAX_PARAMETERS).parse()).multi_items()
 
-    return list(asyncio.run(parse()))
+    # In a thread of its own: a browser test before this one on the same worker may have left
+    # Playwright's event loop running in this thread, where asyncio.run() is refused.
+    with ThreadPoolExecutor(1) as thread:
+        return list(thread.submit(asyncio.run, parse()).result())
 
 
 @pytest.mark.parametrize(
