@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl
 
 from authlib.oauth2.rfc6749 import OAuth2Payload, OAuth2Request
 from sqlalchemy.orm import Session
@@ -107,18 +107,17 @@ MAX_FORM_FIELD_BYTES = 1024 * 1024
 
 
 def form_pairs(body: bytes) -> list[tuple[str, str | UploadFile]] | None:
-    """The fields of a form-encoded body as Starlette's form parser reads them (fields split
-    at ``&``, empty ones skipped, a field without ``=`` an empty value, each half decoded as
-    Latin-1 then percent- and plus-decoded), or None when that parser must answer instead
-    (more fields than allowed, one too large: its own 400)."""
+    """The fields of a form-encoded body as Starlette's form parser reads them (the body as
+    Latin-1, fields split at ``&``, empty ones skipped, a field without ``=`` an empty value,
+    each half plus- and percent-decoded: what ``parse_qsl`` does), or None when that parser
+    must answer instead (more fields than allowed, one too large: its own 400)."""
     if len(body) > MAX_FORM_FIELD_BYTES:
         return None
-    pairs: list[tuple[str, str | UploadFile]] = []
-    for chunk in body.decode("latin-1").split("&"):
-        if chunk:
-            name, _, value = chunk.partition("=")
-            pairs.append((unquote_plus(name), unquote_plus(value)))
-    return pairs if len(pairs) <= MAX_PARAMETERS else None
+    try:
+        pairs = parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
+    except ValueError:  # more fields than allowed (counted before empty ones are skipped)
+        return None
+    return list(pairs)
 
 
 async def read_oauth2_request(request: Request, issuer: str) -> StarletteOAuth2Request:
