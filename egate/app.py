@@ -21,6 +21,7 @@ from identity.throttling.admin_credential import CountedAdminCredential
 from identity.tokens.dpop_replay import RecordedProofs
 from identity.tokens.revocation import IssuedAccessTokens
 from kit.access_tokens import CachedRevocationCheck
+from kit.exact_routes import ExactRoutesMiddleware, plain_routes
 from kit.failures import Failure, FailureFormat
 from kit.metrics import MetricsMiddleware, contributed, install_metrics
 from kit.observability import RequestContextMiddleware, configure_logging
@@ -125,6 +126,10 @@ def create_app(runtime: Runtime) -> FastAPI:
         answer_identity: FailureFormat = apps["identity"].state.answer_failure
         return answer_identity(request, failure)
 
+    # Innermost: the provider's hot paths skip the routing (kit/exact_routes.py).
+    root.add_middleware(
+        ExactRoutesMiddleware, table=plain_routes(apps["identity"], apps["identity"].state.plain_routers)
+    )
     root.add_middleware(
         DeadlineMiddleware, seconds=runtime.settings.request_deadline_seconds, answer=answer_failure
     )

@@ -65,6 +65,8 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     app.state.signing = Signing.build(runtime.master_key, settings.issuer)
     # The routes that take a file (kit.request_guard refuses multipart bodies elsewhere).
     app.state.upload_routes = UPLOAD_ROUTES
+    # The hot paths, served by their exact path by whatever mounts this app (egate.app).
+    app.state.plain_routers = (signin_routes.router, oidc_routes.router)
     app.state.logout_courier = logout_courier_for(runtime, app.state.provider.keys)
     app.state.ciba_pinger = CibaPinger(
         runtime.sessions, PingSealer(runtime.master_key), settings.outbound_policy, runtime.clock

@@ -4,6 +4,7 @@ release and the consent port. Built once in ``identity.app.create_app``."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -128,15 +129,13 @@ class ClientCall:
     address: str | None
 
 
-async def _client_call(request: Request) -> AsyncIterator[ClientCall]:
-    """One dependency where these routes declared five (``DbSession``, ``Now``,
-    ``ProviderDep``, ``ClientAddress`` and its settings): they are the hot paths, and FastAPI
-    solves each dependency on every request. The unit of work is ``kit.web``'s."""
+@asynccontextmanager
+async def client_call(request: Request) -> AsyncIterator[ClientCall]:
+    """What a route called by a client's code needs, read without FastAPI's dependencies:
+    these routes are the hot paths, and take nothing but the request so that
+    ``kit.exact_routes`` serves them by their exact path. The unit of work is ``kit.web``'s."""
     state = request.app.state
     provider: OpenIDProvider = state.provider
     address = request_client_address(request, provider.settings.trusted_proxy_networks)
     async with request_unit_of_work(state.sessions) as db:
         yield ClientCall(db=db, now=state.clock(), provider=provider, address=address)
-
-
-ClientCallDep = Annotated[ClientCall, Depends(_client_call, scope="function")]

@@ -49,7 +49,7 @@ from identity.oidc.authorize import (
     parse_parameters,
     sign_in_location,
 )
-from identity.oidc.provider import ClientCall, ClientCallDep, OpenIDProvider, ProviderDep
+from identity.oidc.provider import OpenIDProvider, ProviderDep, client_call
 from identity.oidc.schemas import (
     AUTHORIZATION_BODY,
     AUTHORIZATION_QUERY,
@@ -398,21 +398,22 @@ async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: P
 TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]
 
 
-async def _token_like(request: Request, call: ClientCall, work: TokenWork) -> Response:
-    db, now, provider = call.db, call.now, call.provider
-    try:
-        oauth_req = await read_oauth2_request(request, provider.settings.issuer)
-    except OversizedRequest as exc:
-        return JSONResponse(
-            {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
+async def _token_like(request: Request, work: TokenWork) -> Response:
+    async with client_call(request) as call:
+        db, now, provider = call.db, call.now, call.provider
+        try:
+            oauth_req = await read_oauth2_request(request, provider.settings.issuer)
+        except OversizedRequest as exc:
+            return JSONResponse(
+                {"error": "invalid_request", "error_description": str(exc)}, 400, headers=NO_STORE
+            )
+        return await _in_context(
+            request,
+            db,
+            now,
+            lambda: _throttled(db, now, call.address, oauth_req, lambda: work(provider, oauth_req)),
+            commit=True,
         )
-    return await _in_context(
-        request,
-        db,
-        now,
-        lambda: _throttled(db, now, call.address, oauth_req, lambda: work(provider, oauth_req)),
-        commit=True,
-    )
 
 
 def _throttled(
@@ -447,7 +448,7 @@ def _throttled(
     responses=CLIENT_REFUSALS,
     openapi_extra=TOKEN_REQUEST_BODY,
 )
-async def token(request: Request, call: ClientCallDep) -> Response:
+async def token(request: Request) -> Response:
     grant_type: list[object] = [None]
 
     def issue(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
@@ -459,7 +460,7 @@ async def token(request: Request, call: ClientCallDep) -> Response:
         response = _with_auth_challenge(provider.server.create_token_response(oauth_req))
         return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
-    response = await _token_like(request, call, issue)
+    response = await _token_like(request, issue)
     metrics.count_token_response(grant_type[0], response.status_code, getattr(response, "body", b""))
     return response
 
@@ -471,11 +472,11 @@ async def token(request: Request, call: ClientCallDep) -> Response:
     responses=CLIENT_REFUSALS,
     openapi_extra=REVOCATION_BODY,
 )
-async def revoke(request: Request, call: ClientCallDep) -> Response:
+async def revoke(request: Request) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("revocation", oauth_req))
 
-    return await _token_like(request, call, run)
+    return await _token_like(request, run)
 
 
 @router.post(
@@ -484,11 +485,11 @@ async def revoke(request: Request, call: ClientCallDep) -> Response:
     responses=CLIENT_REFUSALS,
     openapi_extra=INTROSPECTION_BODY,
 )
-async def introspect(request: Request, call: ClientCallDep) -> Response:
+async def introspect(request: Request) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
 
-    return await _token_like(request, call, run)
+    return await _token_like(request, run)
 
 
 def _with_auth_challenge(response: Response) -> Response:
@@ -522,20 +523,23 @@ def _client_authentication_failed(response: Response) -> bool:
     responses=TOKEN_REFUSALS,
     openapi_extra=USERINFO_BODY,
 )
-async def userinfo(request: Request, call: ClientCallDep) -> Response:
+async def userinfo(request: Request) -> Response:
     """The token in the ``Authorization`` header (Bearer or DPoP), or in a form-encoded POST
     body (RFC 6750 §2.2, OIDC Core §5.3.1: pyoidc's default); once, and never in the query."""
-    db, now, provider = call.db, call.now, call.provider
-    presented = presented_token(request, provider.settings.issuer)
-    if "access_token" in request.query_params:
-        return oauth_error_response(400, INVALID_REQUEST, QUERY_TOKEN_REFUSED, realm=USERINFO_REALM)
-    in_body = await form_body_tokens(request)
-    if len(in_body) + (presented is not None) > 1:
-        return oauth_error_response(400, INVALID_REQUEST, TOKEN_TWICE, realm=USERINFO_REALM)
-    if in_body:
-        url = public_url(provider.settings.issuer, request.url.path)
-        presented = (in_body[0], Presentation(scheme="bearer", proof=None, method="POST", url=url))
-    return await _in_context(request, db, now, lambda: userinfo_response(provider, presented), commit=True)
+    async with client_call(request) as call:
+        db, now, provider = call.db, call.now, call.provider
+        presented = presented_token(request, provider.settings.issuer)
+        if "access_token" in request.query_params:
+            return oauth_error_response(400, INVALID_REQUEST, QUERY_TOKEN_REFUSED, realm=USERINFO_REALM)
+        in_body = await form_body_tokens(request)
+        if len(in_body) + (presented is not None) > 1:
+            return oauth_error_response(400, INVALID_REQUEST, TOKEN_TWICE, realm=USERINFO_REALM)
+        if in_body:
+            url = public_url(provider.settings.issuer, request.url.path)
+            presented = (in_body[0], Presentation(scheme="bearer", proof=None, method="POST", url=url))
+        return await _in_context(
+            request, db, now, lambda: userinfo_response(provider, presented), commit=True
+        )
 
 
 @router.get(
@@ -657,7 +661,7 @@ async def app_denied(request: Request, rid: str, db: DbSession, now: Now, provid
     responses=CLIENT_REFUSALS,
     openapi_extra=PUSHED_AUTHORIZATION_BODY,
 )
-async def pushed_authorization_request(request: Request, call: ClientCallDep) -> Response:
+async def pushed_authorization_request(request: Request) -> Response:
     """RFC 9126 §2: the client authenticates as at the token endpoint and pushes its
     authorization request; the answer's ``request_uri`` stands for it at /authorize."""
 
@@ -675,4 +679,4 @@ async def pushed_authorization_request(request: Request, call: ClientCallDep) ->
             response = JSONResponse(body, 201, headers=NO_STORE)
         return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
-    return await _token_like(request, call, run)
+    return await _token_like(request, run)

@@ -14,14 +14,15 @@ A browser already signed in below ``acr`` is stepped up: its second factor, or t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -181,11 +182,12 @@ def _known_devices(master_key: bytes) -> known_device.KnownDevices:
     return known_device.KnownDevices.from_master(master_key)
 
 
+@asynccontextmanager
 async def _signin_call(request: Request) -> AsyncIterator[SigninCall]:
-    """One dependency where the sign-in declared eleven (``DbSession``, ``Now``,
-    ``CheckedForm``, ``Meta``, ``ClientAddress`` and the app's objects): it is a hot path
-    (bench/signin.py), and FastAPI solves each dependency on every request. The form is
-    checked (CSRF) before the unit of work, ``kit.web``'s, begins."""
+    """What the sign-in needs, read without FastAPI's dependencies (it declared eleven): it
+    is a hot path (bench/signin.py), and takes nothing but the request so that
+    ``kit.exact_routes`` serves it by its exact path. The form is checked (CSRF) before the
+    unit of work, ``kit.web``'s, begins."""
     form = await checked_form(request)
     state = request.app.state
     settings: Settings = state.settings
@@ -205,11 +207,13 @@ async def _signin_call(request: Request) -> AsyncIterator[SigninCall]:
         )
 
 
-SigninCallDep = Annotated[SigninCall, Depends(_signin_call, scope="function")]
-
-
 @router.post("/signin")
-def signin_submit(request: Request, call: SigninCallDep) -> Response:
+async def signin_submit(request: Request) -> Response:
+    async with _signin_call(request) as call:
+        return await run_in_threadpool(_password_signin, request, call)
+
+
+def _password_signin(request: Request, call: SigninCall) -> Response:
     db, now, policy, form = call.db, call.now, call.policy, call.form
     # The hot path (bench/signin.py): the session is read here rather than through
     # OptionalSession, a sync dependency that would cost a hop through the thread pool.
