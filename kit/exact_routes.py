@@ -69,7 +69,7 @@ def plain_routes(
         for route in router.routes:
             if isinstance(route, APIRoute) and is_plain(route):
                 exact = ExactRoute(path=route.path, endpoint=route.endpoint, app=app, prefix=prefix)
-                for method in route.methods:
+                for method in route.methods or ():
                     table[(method, prefix + route.path)] = exact
     return table
 
