@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from identity import claims as names
 from identity.accounts import repository
+from identity.accounts.repository import SealedClaims
 from identity.accounts.service import account_hkid, load_profile
 from identity.residents.hkid import format_hkid
 from identity.security.keyring import Keyring
@@ -28,6 +29,11 @@ def resident_claims(db: Session, keyring: Keyring, account_id: str) -> dict[str,
     account = repository.sealed_claims(db, account_id)
     if account is None:
         raise UnknownAccount(account_id)
+    return claims_of(keyring, account)
+
+
+def claims_of(keyring: Keyring, account: SealedClaims) -> dict[str, Any]:
+    """``resident_claims`` of an account already read."""
     profile = load_profile(keyring, account)
     result: dict[str, Any] = {names.NAME: profile.name}
     if profile.name_zh:

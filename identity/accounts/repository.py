@@ -29,13 +29,15 @@ _STANDING = select(_ACCOUNTS.c.kind, _ACCOUNTS.c.department, _ACCOUNTS.c.roles).
 
 class SealedClaims(NamedTuple):
     """What the claims of an account are made from: its sealed fields and whether each
-    contact is verified. Read as columns, not an entity: userinfo reads it on every call."""
+    contact is verified, and whether it is active. Read as columns, not an entity, in one
+    statement: userinfo reads it on every call."""
 
     id: str
     profile_encrypted: str
     hkid_encrypted: str | None
     email_verified: bool
     phone_verified: bool
+    active: bool
 
 
 def sealed_claims(db: Session, account_id: str) -> SealedClaims | None:
@@ -47,6 +49,7 @@ def sealed_claims(db: Session, account_id: str) -> SealedClaims | None:
             Account.hkid_encrypted,
             Account.email_verified_at,
             Account.phone_verified_at,
+            Account.status,
         ).where(Account.id == account_id)
     ).one_or_none()
     if row is None:
@@ -57,6 +60,7 @@ def sealed_claims(db: Session, account_id: str) -> SealedClaims | None:
         row.hkid_encrypted,
         row.email_verified_at is not None,
         row.phone_verified_at is not None,
+        row.status == "active",
     )
 
 

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from identity.accounts import repository as accounts_repository
-from identity.accounts.claims import UnknownAccount, resident_claims
-from identity.accounts.models import Account
+from identity.accounts.claims import UnknownAccount, claims_of, resident_claims
+from identity.accounts.repository import SealedClaims
 from identity.claims import (
     AUDITOR,
     CLIENT_SCOPE_ROLES,
@@ -113,11 +113,12 @@ class ClaimRelease:
         return self.id_token(ctx, client, refreshed, access_token)
 
     def userinfo(
-        self, ctx: RequestContext, token: TokenView, client: Client, account_id: str
+        self, ctx: RequestContext, token: TokenView, client: Client, account: SealedClaims
     ) -> dict[str, Any]:
         """OIDC Core §5.3: ``sub`` plus the consented claims of the token's scope. A consent
         withdrawn since the token was issued takes effect here, on the next release.
-        ``account_id``: the token's resident (userinfo refuses tokens without one)."""
+        ``account``: the token's resident (userinfo refuses tokens without one), read once."""
+        account_id = account.id
         body: dict[str, Any] = {"sub": self.issuer.subject(client, account_id)}
         granted = tuple(token.granted_claims)
         names = fields_covered(granted, claims_for_scope(token.scope))
@@ -127,7 +128,7 @@ class ClaimRelease:
         if (names or verified_asked) and not self.release_allowed(ctx, client, token.grant_id):
             names, verified_asked = [], False
         if names:
-            profile = self.profile(ctx, account_id)
+            profile = claims_of(self.keyring, account)
             body.update({n: profile[n] for n in names if n in profile})
         fields = list(body)
         if verified_asked:
@@ -224,10 +225,3 @@ class ClaimRelease:
         if account_id is None:
             return False
         return accounts_repository.status(db, account_id) != "active"
-
-    def active_account(self, db: Session, account_id: str) -> Account | None:
-        """The account, if it is active. Userinfo keeps it while it releases: the session's
-        identity map holds an entity only while someone does, and the profile read that
-        follows then finds it there instead of loading it a second time."""
-        account = accounts_repository.get(db, account_id)
-        return account if account is not None and account.status == "active" else None

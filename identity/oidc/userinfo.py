@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
+from identity.accounts import repository as accounts_repository
 from identity.oidc.adapter import current
 from identity.oidc.provider import OpenIDProvider
 from identity.tokens import repository as tokens_repository
@@ -60,9 +61,8 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             scope="openid",
         )
     client = provider.server.clients.get(ctx.db, row.client_id)
-    # Held until the release is done: its profile read then finds the account loaded.
-    account = provider.release.active_account(ctx.db, row.account_id) if client is not None else None
-    if client is None or account is None:
+    account = accounts_repository.sealed_claims(ctx.db, row.account_id) if client is not None else None
+    if client is None or account is None or not account.active:
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
-    body = provider.release.userinfo(ctx, row, client, account.id)
+    body = provider.release.userinfo(ctx, row, client, account)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

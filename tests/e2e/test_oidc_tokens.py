@@ -305,6 +305,30 @@ def test_expired_access_token_is_refused(gateway):
         assert userinfo_status(dept, tokens["access_token"]) == 401
 
 
+def test_userinfo_refuses_a_token_of_an_account_no_longer_active(gateway):
+    """An account suspended by a path that leaves its tokens unrevoked (a direct change by
+    an operator) releases nothing: userinfo reads the account's status with its claims."""
+    from sqlalchemy import update
+
+    from identity.accounts.models import Account
+    from kit.db import session_scope
+
+    dept = department(gateway)
+    account_id = gateway.new_resident()
+    tokens, _, _ = sign_in_and_get_tokens(gateway, dept, account_id, scope="openid profile")
+    assert userinfo_status(dept, tokens["access_token"]) == 200
+    for db in session_scope(gateway.runtime.sessions):
+        db.execute(update(Account).where(Account.id == account_id).values(status="suspended"))
+    answer = requests.get(
+        dept.metadata["userinfo_endpoint"],
+        headers={"Authorization": f"Bearer {tokens['access_token']}"},
+        timeout=10,
+    )
+    assert answer.status_code == 401
+    assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+    assert "CHAN" not in answer.text
+
+
 def test_revocation_of_access_and_refresh_tokens(gateway):
     dept = department(gateway)
     tokens, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")
