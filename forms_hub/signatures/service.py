@@ -17,6 +17,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.pdf_utils.reader import PdfFileReader
+from pyhanko.sign.validation import validate_pdf_signature
+from pyhanko_certvalidator import ValidationContext
 from sqlalchemy.orm import Session
 
 from forms_hub.crypto import Sealer
@@ -152,13 +156,6 @@ def verify_pdf(signing: SigningProvider, pdf: bytes) -> dict[str, Any]:
         SigningUnavailable: the CA certificate or the certificate status cannot be had.
         ValueError: not a PDF with a signature (the message is safe to show).
     """
-    # pyHanko is imported here, not with the module: over half a second that every start of
-    # the gateway paid.
-    from pyhanko.pdf_utils.misc import PdfError
-    from pyhanko.pdf_utils.reader import PdfFileReader
-    from pyhanko.sign.validation import validate_pdf_signature
-    from pyhanko_certvalidator import ValidationContext
-
     if not pdf.startswith(b"%PDF-") or len(pdf) > MAX_PDF_BYTES:
         raise ValueError(N_("not a PDF of up to 1 MB"))
     trust = [_asn1(c) for c in signing.ca_certificates()]

@@ -19,11 +19,15 @@ from io import BytesIO
 from typing import Any, TypeVar
 
 from cryptography import x509
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign import signers
+from pyhanko.sign.fields import SigSeedSubFilter
+from pyhanko.sign.general import SigningError
+from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
+from pyhanko_certvalidator.registry import SimpleCertificateStore
 
 from identity.signing.cades import as_asn1
-
-# pyHanko is imported by the functions that sign, not with this module: it takes over half a
-# second to import, which every start of the gateway (and of each test's server) paid.
 
 # Hex characters reserved for the CMS (twice its DER size): the signer's certificate, the CA
 # chain and a time-stamp token with the TSA's certificate stay well under 8 KiB of DER.
@@ -54,13 +58,6 @@ def _in_own_loop(coroutine: Callable[[], Coroutine[Any, Any, _T]]) -> _T:
 def prepare(
     pdf: bytes, signer: x509.Certificate, chain: tuple[x509.Certificate, ...], field_name: str
 ) -> PreparedPdf:
-    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
-    from pyhanko.pdf_utils.misc import PdfError
-    from pyhanko.sign import signers
-    from pyhanko.sign.fields import SigSeedSubFilter
-    from pyhanko.sign.general import SigningError
-    from pyhanko_certvalidator.registry import SimpleCertificateStore
-
     meta = signers.PdfSignatureMetadata(
         field_name=field_name, subfilter=SigSeedSubFilter.PADES, md_algorithm="sha256"
     )
@@ -88,8 +85,6 @@ def prepare(
 
 def finish(prepared: PreparedPdf, signature_container: bytes) -> bytes:
     """The signed PDF: the prepared one with the DER CMS in its placeholder."""
-    from pyhanko.sign.signers.pdf_byterange import PreparedByteRangeDigest
-
     output = BytesIO(prepared.prepared)
     PreparedByteRangeDigest(
         prepared.document_digest, prepared.reserved_start, prepared.reserved_end
