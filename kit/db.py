@@ -83,6 +83,28 @@ class DatabaseTimeouts:
     lock: float = 10.0
 
 
+# The execution option that makes a transaction read-only (``begin_read_only``).
+READ_ONLY = "egate_read_only"
+
+
+def begin_read_only(db: Session) -> None:
+    """Begin the session's next transaction as one that only reads.
+
+    On SQLite it takes no writer gate: a WAL reader never waits for a writer nor makes one
+    wait, so reads that precede slow work (a sign-in's lookups before its password hash)
+    stop queueing behind every write of every process. A write in it fails on either
+    backend (SQLite's ``query_only``, PostgreSQL's ``READ ONLY`` transaction): one that
+    slipped in would bypass the gate. It ends as any transaction does."""
+    if db.in_transaction():
+        raise RuntimeError("begin_read_only: the session is already in a transaction")
+    db.connection(execution_options={READ_ONLY: True})
+
+
+def _begin_read_only_on_postgresql(connection: Any) -> None:
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+
+
 class DatabaseBusy(Exception):
     """The SQLite write lock did not come free in time; the request is answered with 503."""
 
@@ -113,7 +135,9 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
         "options": f"-c statement_timeout={round(timeouts.statement * 1000)}",
     }
     kwargs.setdefault("pool_timeout", timeouts.pool)
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
+    event.listen(engine, "begin", _begin_read_only_on_postgresql)
+    return engine
 
 
 def _sqlite_on_connect(lock_timeout: float) -> Callable[[Any, Any], None]:
@@ -162,6 +186,12 @@ class _WriterGate:
 
     def begin(self, connection: Any) -> None:
         driver = connection.connection.driver_connection
+        if connection.get_execution_options().get(READ_ONLY):
+            connection.exec_driver_sql("BEGIN")  # deferred: a snapshot, no lock taken
+            driver.execute("PRAGMA query_only=ON")
+            driver.read_only = True
+            driver.changes_at_begin = driver.total_changes
+            return
         deadline = time.monotonic() + self._timeout
         if not self._lock.acquire(timeout=self._timeout):
             raise DatabaseBusy("waited too long for the SQLite write lock")
@@ -183,6 +213,12 @@ class _WriterGate:
             holds_writer_gate = False
             changes_at_begin = 0
             writer_lock_file: int | None = None
+            read_only = False
+
+            def end_read_only(self) -> None:
+                if self.read_only:
+                    self.read_only = False
+                    self.execute("PRAGMA query_only=OFF")
 
             def release_writer_gate(self) -> None:
                 if self.holds_writer_gate:
@@ -199,6 +235,7 @@ class _WriterGate:
                 try:
                     super().commit()
                 finally:
+                    self.end_read_only()
                     self.release_writer_gate()
                 if wrote:  # outside the gate: the next transaction runs during the fsync
                     durability.wait_durable()
@@ -207,6 +244,7 @@ class _WriterGate:
                 try:
                     super().rollback()
                 finally:
+                    self.end_read_only()
                     self.release_writer_gate()
 
             def close(self) -> None:

@@ -49,6 +49,7 @@ from identity.sessions.models import PendingSignin
 from identity.sessions.service import SessionPolicy, SignedInSession
 from identity.throttling import service as throttling
 from identity.throttling.known_device import KnownDevices
+from kit.db import begin_read_only
 
 PENDING_COOKIE = "egate_pending"
 SECOND_FACTOR: Literal["second_factor"] = "second_factor"
@@ -100,6 +101,11 @@ def password_signin(
     existing: SignedInSession | None,
     next_path: str,
 ) -> Outcome:
+    # Everything before the hash only reads: on SQLite without the writer gate, so that
+    # sign-ins do not queue behind each other's (and every other) writes. A browser already
+    # signed in had its session read (and maybe touched) in a transaction of its own kind.
+    if not db.in_transaction():
+        begin_read_only(db)
     # A lean read of the credential (no entity): the hot path (bench/signin.py).
     account = accounts.find_credential(db, keyring, identifier or "")
     subject = (
@@ -120,8 +126,8 @@ def password_signin(
     account_id = account.id if account is not None else None
     stored_hash = account.password_hash if account is not None else None
     # Nothing is written yet: end the read transaction before the ~20 ms hash, so that no
-    # database lock or connection is held while the CPU works (on SQLite, BEGIN IMMEDIATE
-    # holds the write lock from the first read and would serialise concurrent sign-ins).
+    # database connection (nor, for a signed-in browser on SQLite, the write lock) is held
+    # while the CPU works.
     db.rollback()
     if verdict.pause_seconds:
         time.sleep(verdict.pause_seconds)  # a network over its ceiling: slowed, never refused
