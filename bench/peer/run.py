@@ -17,6 +17,8 @@ data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memor
 
     .venv/bin/python bench/peer/run.py [--requests 2000] [--connections 10] [--only egate|peer]
     .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned
+    .venv/bin/python bench/peer/run.py --workers 1,2 --postgres   # the same on PostgreSQL
+    .venv/bin/python bench/peer/run.py --rounds 3        # alternate the servers; medians
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import statistics
@@ -43,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
+from ledger import postgres_url  # noqa: E402  (bench/ledger.py)
 from oidc import REDIRECT_URI, free_port, pkce, seed  # noqa: E402  (bench/oidc.py)
 
 # `--egate-root` serves another checkout's egate (e.g. main, for before/after figures).
@@ -369,51 +373,61 @@ def servers_cpu_seconds(pids: list[int]) -> float:
 
 
 def run_workers(args: argparse.Namespace) -> None:
-    """egate serve --workers N, unpinned (the load generator shares the two cores)."""
+    """egate serve --workers N, unpinned (the load generator shares the two cores); with
+    ``--postgres`` each N on a fresh database of a throwaway PostgreSQL cluster
+    (bench/ledger.py's), which shares the cores too."""
     for count in (int(w) for w in args.workers.split(",")):
-        process, seeded, base = start_egate(None, workers=count)
-        try:
-            time.sleep(2 * count)  # the workers start after the parent answers
-            target = Target(
-                "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
-            )
+        with contextlib.ExitStack() as stack:
+            if args.postgres:
+                os.environ["EGATE_DATABASE_URL"] = stack.enter_context(postgres_url())
+                stack.callback(os.environ.pop, "EGATE_DATABASE_URL", None)
+            run_workers_once(args, count)
 
-            children = subprocess.run(
-                ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
-            ).stdout.split()
-            pids = [process.pid, *(int(pid) for pid in children)]
 
-            async def load(
-                base: str = base, target: Target = target, pids: list[int] = pids
-            ) -> tuple[Result, float]:
-                connector = aiohttp.TCPConnector(limit=args.connections)
-                async with aiohttp.ClientSession(connector=connector) as http:
+def run_workers_once(args: argparse.Namespace, count: int) -> None:
+    process, seeded, base = start_egate(None, workers=count)
+    try:
+        time.sleep(2 * count)  # the workers start after the parent answers
+        target = Target(
+            "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
+        )
 
-                    def call(session: aiohttp.ClientSession) -> Awaitable[dict]:
-                        form = {"grant_type": "client_credentials", "scope": "ledger:department"}
-                        return post_form(session, base + "/token", target.auth, form)
+        children = subprocess.run(
+            ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        pids = [process.pid, *(int(pid) for pid in children)]
 
-                    await timed(http, [call] * 300, args.connections)
-                    # CPU of every server process (the workers and their parent) and of this
-                    # load generator around the measured run: on two shared cores the
-                    # generator's own share says whether it, not the server, is the bound.
-                    server, load_cpu = servers_cpu_seconds(pids), time.process_time()
-                    result = await timed(http, [call] * args.requests, args.connections)
-                    result.cpu_ms = (servers_cpu_seconds(pids) - server) * 1000 / args.requests
-                    return result, (time.process_time() - load_cpu) * 1000 / args.requests
+        async def load(
+            base: str = base, target: Target = target, pids: list[int] = pids
+        ) -> tuple[Result, float]:
+            connector = aiohttp.TCPConnector(limit=args.connections)
+            async with aiohttp.ClientSession(connector=connector) as http:
 
-            result, generator_ms = asyncio.run(load())
-            rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
-            if not rss:
-                rss = [resident_kib(process.pid) // 1024]
-            print(
-                f"workers={count}: client_credentials {result.rate:7.0f} req/s  p50 {result.p50:6.1f} ms"
-                f"  p99 {result.p99:6.1f} ms  server cpu {result.cpu_ms:5.2f} ms/req"
-                f"  load generator cpu {generator_ms:5.2f} ms/req"
-                f"  resident MiB per process {rss}  load average {os.getloadavg()}"
-            )
-        finally:
-            stop(process)
+                def call(session: aiohttp.ClientSession) -> Awaitable[dict]:
+                    form = {"grant_type": "client_credentials", "scope": "ledger:department"}
+                    return post_form(session, base + "/token", target.auth, form)
+
+                await timed(http, [call] * 300, args.connections)
+                # CPU of every server process (the workers and their parent) and of this
+                # load generator around the measured run: on two shared cores the
+                # generator's own share says whether it, not the server, is the bound.
+                server, load_cpu = servers_cpu_seconds(pids), time.process_time()
+                result = await timed(http, [call] * args.requests, args.connections)
+                result.cpu_ms = (servers_cpu_seconds(pids) - server) * 1000 / args.requests
+                return result, (time.process_time() - load_cpu) * 1000 / args.requests
+
+        result, generator_ms = asyncio.run(load())
+        rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
+        if not rss:
+            rss = [resident_kib(process.pid) // 1024]
+        print(
+            f"workers={count}: client_credentials {result.rate:7.0f} req/s  p50 {result.p50:6.1f} ms"
+            f"  p99 {result.p99:6.1f} ms  server cpu {result.cpu_ms:5.2f} ms/req"
+            f"  load generator cpu {generator_ms:5.2f} ms/req"
+            f"  resident MiB per process {rss}  load average {os.getloadavg()}"
+        )
+    finally:
+        stop(process)
 
 
 def main() -> None:
@@ -427,10 +441,17 @@ def main() -> None:
     parser.add_argument("--only", choices=["egate", "peer"])
     parser.add_argument("--peer-memory", action="store_true", help="the peer's in-memory adapter")
     parser.add_argument("--workers", help="instead: egate serve --workers N for each N, e.g. 1,2")
+    parser.add_argument("--postgres", action="store_true", help="with --workers: on PostgreSQL, not SQLite")
     parser.add_argument("--profile", help="path to py-spy: record egate's server during its run")
     parser.add_argument("--profile-out", default="egate-profile.svg")
     parser.add_argument("--profile-format", default="flamegraph", help="py-spy format: flamegraph, raw")
     parser.add_argument("--egate-root", type=Path, default=ROOT, help="serve egate from this checkout")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run both servers this many times, in turn; print each and the median",
+    )
     args = parser.parse_args()
     global EGATE_ROOT
     EGATE_ROOT = args.egate_root
@@ -439,13 +460,44 @@ def main() -> None:
         run_workers(args)
         return
     os.sched_setaffinity(0, {args.client_cpu})
-    runs: dict[str, dict[str, Result]] = {}
-    if args.only != "peer":
-        runs["egate"] = run_egate(args)
-    if args.only != "egate":
-        runs["peer"] = run_peer(args)
+    # On a shared VM one run's rates move by a quarter from one run to the next, for either
+    # server: rounds alternate the two, and the median of each figure is what to quote.
+    rounds: list[dict[str, dict[str, Result]]] = []
+    for number in range(1, args.rounds + 1):
+        runs: dict[str, dict[str, Result]] = {}
+        if args.only != "peer":
+            runs["egate"] = run_egate(args)
+        if args.only != "egate":
+            runs["peer"] = run_peer(args)
+        rounds.append(runs)
+        if args.rounds > 1:
+            print_table(f"round {number} of {args.rounds}", runs, args)
+    print_table("median of the rounds" if args.rounds > 1 else "", median_of(rounds), args)
+    print(f"load average after {os.getloadavg()}")
+
+
+def median_of(rounds: list[dict[str, dict[str, Result]]]) -> dict[str, dict[str, Result]]:
+    """Each figure's median over the rounds (figure by figure, so not one round's row)."""
+    median: dict[str, dict[str, Result]] = {}
+    for name in rounds[0]:
+        median[name] = {}
+        for path in PATHS:
+            results = [runs[name][path] for runs in rounds]
+            median[name][path] = Result(
+                statistics.median(r.rate for r in results),
+                statistics.median(r.p50 for r in results),
+                statistics.median(r.p99 for r in results),
+                statistics.median(r.cpu_ms for r in results),
+            )
+    return median
+
+
+def print_table(title: str, runs: dict[str, dict[str, Result]], args: argparse.Namespace) -> None:
     store = "memory" if args.peer_memory else "SQLite WAL"
-    print(f"{args.requests} requests per path, {args.connections} connections; peer store: {store}")
+    print(
+        f"{title + ': ' if title else ''}{args.requests} requests per path, {args.connections} connections;"
+        f" peer store: {store}"
+    )
     # egate/peer: the ratio of requests per second; "by CPU": the peer's server CPU time per
     # request over egate's, the ratio the two would show on a quiet core of their own.
     heading = "".join(f"{name:>44}" for name in runs)
@@ -459,8 +511,7 @@ def main() -> None:
         if len(runs) == 2:
             ours, peer = runs["egate"][path], runs["peer"][path]
             ratio = f"{ours.rate / peer.rate:8.2f}  {peer.cpu_ms / ours.cpu_ms:8.2f}"
-        print(f"{path:<22}{cells}   {ratio}")
-    print(f"load average after {os.getloadavg()}")
+        print(f"{path:<22}{cells}   {ratio}", flush=True)
 
 
 if __name__ == "__main__":
