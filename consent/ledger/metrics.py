@@ -1,7 +1,9 @@
 """The ledger's Prometheus metrics (kit.metrics serves them): disclosures accepted, entries
-integrated and checkpoints signed by the sequencer, and, read at scrape time with one query
-over the sequencing queue, how many entries wait and how long the oldest has waited (the
-integration lag a resident's entry is seeing now)."""
+integrated and checkpoints signed by this process's sequencer, and, read at scrape time from
+the database, how many entries wait and how long the oldest has waited (the integration lag
+a resident's entry is seeing now), how many entries the tree holds and how old its latest
+checkpoint is. The database readings hold whichever process sequences: on PostgreSQL the
+sequencer runs in a process of its own, whose counters no scrape of a worker sees."""
 
 from __future__ import annotations
 
@@ -25,3 +27,11 @@ def readings(db: Session, now: datetime) -> Iterable[Reading]:
     yield Reading(
         "ledger_integration_lag_seconds", "How long the oldest entry waiting for integration has waited", lag
     )
+    frontier = repository.read_frontier(db)
+    yield Reading("ledger_tree_size", "Entries integrated into the ledger's tree", frontier.tree_size)
+    yield Reading(
+        "ledger_checkpoint_tree_size", "Entries the latest signed checkpoint covers", frontier.checkpoint_size
+    )
+    if frontier.checkpoint_at is not None:
+        age = max(0.0, (now - frontier.checkpoint_at).total_seconds())
+        yield Reading("ledger_checkpoint_age_seconds", "How long ago the latest checkpoint was signed", age)

@@ -374,3 +374,7 @@ def test_two_replicas_behind_haproxy_share_everything_and_the_sequencer_fails_ov
     assert scraped.status_code == 200
     assert 'egate_token_grants_total{grant_type="authorization_code"}' in scraped.text
     assert "egate_ledger_queue_depth 0.0" in scraped.text
+    # Integrated by the sequencer processes, counted by none of the scraped workers: read
+    # from the database, the tree's size and the checkpoint signed above.
+    assert f"egate_ledger_tree_size {float(entries)}" in scraped.text
+    assert f"egate_ledger_checkpoint_tree_size {float(entries)}" in scraped.text

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from consent.ledger.models import QueuedDisclosure
+from consent.port import LedgerConsentPort
 from egate.app import create_app
 from identity.assurance import ACR_BASIC
 from identity.clients.service import Registration, register
@@ -182,3 +183,35 @@ def test_without_a_token_metrics_answer_only_loopback_clients_no_proxy_relayed(r
     relayed = local.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert relayed.status_code == 404
     assert local.get("/metrics", headers={"Forwarded": "for=203.0.113.9"}).status_code == 404
+
+
+def test_the_ledgers_size_and_latest_checkpoint_are_read_from_the_database(db, runtime):
+    """Whichever process sequences (on PostgreSQL one of its own, whose counters no worker's
+    scrape sees), the tree's size and its latest checkpoint come from the database."""
+    port = LedgerConsentPort(runtime)
+    client = gateway(runtime, metrics_token=TOKEN)
+    empty = scrape(client)
+    assert value(empty, "egate_ledger_tree_size") == 0
+    assert ("egate_ledger_checkpoint_age_seconds", frozenset()) not in empty  # none signed yet
+    for number in range(3):
+        port.record_disclosure(
+            db,
+            resident_id="resident-a",
+            client_id="td-licensing",
+            department="TD",
+            channel="userinfo",
+            fields=["sub"],
+            purpose="Driving licence renewal",
+            grant_id=f"cg-{number}",
+            legal_basis=None,
+            request_id=f"req-{number}",
+            now=runtime.clock(),
+        )
+        port.ledger.integrate(db, runtime.clock(), limit=100, sign=number == 1)
+    db.commit()
+
+    after = scrape(client)
+    assert value(after, "egate_ledger_tree_size") == 3
+    assert value(after, "egate_ledger_checkpoint_tree_size") == 2  # signed after the second
+    assert value(after, "egate_ledger_checkpoint_age_seconds") >= 0
+    assert value(after, "egate_ledger_queue_depth") == 0
