@@ -10,6 +10,7 @@ from consent.port import LedgerConsentPort
 from egate.app import create_app
 from egate.cli import OPENAPI_DIR, render_openapi
 from kit.observability import configure_logging
+from tests.support.ledger import record_userinfo_disclosure
 
 
 def test_liveness_and_readiness_on_a_migrated_database(runtime):
@@ -23,19 +24,7 @@ def test_liveness_and_readiness_on_a_migrated_database(runtime):
 def _record_disclosures(runtime, db, count: int) -> None:
     port = LedgerConsentPort(runtime)
     for i in range(count):
-        port.record_disclosure(
-            db,
-            resident_id="resident-a",
-            client_id="td-licensing",
-            department="TD",
-            channel="userinfo",
-            fields=["sub", "email"],
-            purpose="Driving licence renewal",
-            grant_id=f"cg-{i}",
-            legal_basis=None,
-            request_id=f"req-{i}",
-            now=runtime.clock(),
-        )
+        record_userinfo_disclosure(port, db, i, runtime.clock())
         if i == 0:  # the sequencer's first batch signs a checkpoint at size 1
             port.ledger.integrate(db, runtime.clock(), limit=100)
     port.ledger.integrate(db, runtime.clock(), limit=100, sign=False)

@@ -22,6 +22,7 @@ from identity.assurance import ACR_BASIC
 from identity.clients.service import Registration, register
 from identity.sessions.service import SESSION_COOKIE, SessionPolicy, start_session
 from tests.identity.accounts.factories import create_resident, csrf_of
+from tests.support.ledger import record_userinfo_disclosure
 
 ISSUER = "https://testserver"  # Authlib refuses OAuth over plain http off loopback
 REDIRECT_URI = "https://dept.example/cb"
@@ -194,19 +195,7 @@ def test_the_ledgers_size_and_latest_checkpoint_are_read_from_the_database(db, r
     assert value(empty, "egate_ledger_tree_size") == 0
     assert ("egate_ledger_checkpoint_age_seconds", frozenset()) not in empty  # none signed yet
     for number in range(3):
-        port.record_disclosure(
-            db,
-            resident_id="resident-a",
-            client_id="td-licensing",
-            department="TD",
-            channel="userinfo",
-            fields=["sub"],
-            purpose="Driving licence renewal",
-            grant_id=f"cg-{number}",
-            legal_basis=None,
-            request_id=f"req-{number}",
-            now=runtime.clock(),
-        )
+        record_userinfo_disclosure(port, db, number, runtime.clock())
         port.ledger.integrate(db, runtime.clock(), limit=100, sign=number == 1)
     db.commit()
 
