@@ -260,11 +260,13 @@ def main() -> int:
         loader.join()
 
     lost = missing_submissions(gateway, tally, forms_cookies)
+    # The key an auditor trusts is the one the gateway publishes; the restarted server
+    # integrates what the killed ones left queued, and is killed only once it has.
+    public_key = httpx.get(f"{gateway.base}/consent/ledger/public-key", timeout=30).json()["vkey"]
+    wait_for_empty_ledger_queue(gateway)
     gateway.kill()
-    gateway.cli("ledger", "sequence", "--wait")  # what the killed server had not integrated yet
     export = data_dir / "ledger.jsonl"  # the export signs a checkpoint over the tail first
     gateway.cli("ledger", "export", "--output", str(export))
-    public_key = gateway.cli("ledger", "public-key").strip()
     verification = gateway.cli("ledger", "verify", str(export), "--public-key", public_key)
     checked = re.search(r"OK: (\d+) entries", verification)
     entries = int(checked.group(1)) if checked else 0
@@ -274,6 +276,20 @@ def main() -> int:
     disclosures_lost = max(0, tally.disclosures - entries)
     print(f"lost: {len(lost) + disclosures_lost}")
     return 1 if lost or disclosures_lost or not checked else 0
+
+
+def wait_for_empty_ledger_queue(gateway: Gateway, timeout: float = 60) -> None:
+    """Until /metrics (read from the database) shows no disclosure waiting for integration."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        metrics = httpx.get(f"{gateway.base}/metrics", timeout=30).text
+        depth = re.search(r"^egate_ledger_queue_depth (\S+)$", metrics, re.MULTILINE)
+        if depth is None:
+            raise SystemExit("/metrics has no egate_ledger_queue_depth")
+        if float(depth.group(1)) == 0:
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"the ledger's queue did not drain in {timeout:.0f} s")
 
 
 def missing_submissions(gateway: Gateway, tally: Tally, cookies: httpx.Cookies) -> list[str]:
