@@ -25,6 +25,7 @@ from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import as_problem
 from kit.metrics import contribute
+from kit.observability import NO_OPENTELEMETRY
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
 from kit.problems import install_problem_handlers
@@ -71,6 +72,7 @@ def create_app(
     app = FastAPI(
         title="e-Gateway consent and disclosure ledger",
         version="1",
+        telemetry=NO_OPENTELEMETRY,
         lifespan=ledger_lifespan(
             ledger.integrity, runtime.sessions, sequencer if config.sequencer.enabled else None
         ),

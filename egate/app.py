@@ -24,7 +24,7 @@ from kit.access_tokens import CachedRevocationCheck
 from kit.exact_routes import ExactRoutesMiddleware, plain_routes
 from kit.failures import Failure, FailureFormat
 from kit.metrics import MetricsMiddleware, contributed, install_metrics
-from kit.observability import RequestContextMiddleware, configure_logging
+from kit.observability import NO_OPENTELEMETRY, RequestContextMiddleware, configure_logging
 from kit.outage import DeadlineMiddleware
 from kit.request_guard import RequestGuardMiddleware, UploadRoute
 from kit.runtime import Runtime
@@ -96,7 +96,14 @@ def create_app(runtime: Runtime) -> FastAPI:
                 stack.callback(maintenance.stop)
             yield
 
-    root = FastAPI(title="e-Gateway", openapi_url=None, docs_url=None, redoc_url=None, lifespan=lifespan)
+    root = FastAPI(
+        title="e-Gateway",
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        telemetry=NO_OPENTELEMETRY,
+    )
     root.state.runtime = runtime
     root.state.ledger_integrity = apps["consent"].state.ledger.integrity
     root.include_router(health.router)

@@ -50,6 +50,7 @@ from kit.admin_credential import AdminCredential, UncountedAdminCredential
 from kit.dpop import ProofReplay, resource_server_verifier
 from kit.failures import Failure, as_page, as_problem
 from kit.metrics import contribute
+from kit.observability import NO_OPENTELEMETRY
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures, problems_everywhere
 from kit.outage import install_outage_handlers
 from kit.outbox import backlog_readings
@@ -111,7 +112,7 @@ def create_app(
     config = config or FormsConfig.from_settings(settings)
     site = Site(settings.issuer)
     master_key = runtime.master_key
-    app = FastAPI(title="e-Gateway forms hub", version="1")
+    app = FastAPI(title="e-Gateway forms hub", version="1", telemetry=NO_OPENTELEMETRY)
     install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
     dependencies.install(
         app,

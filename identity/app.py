@@ -36,6 +36,7 @@ from identity.web.forms import build_csrf_guard
 from identity.web.rendering import install_web
 from kit.bearer import INVALID_TOKEN, oauth_error_response
 from kit.metrics import contribute
+from kit.observability import NO_OPENTELEMETRY
 from kit.openapi import VALIDATION_PROBLEM_CONTENT, document_failures
 from kit.outage import install_outage_handlers
 from kit.outbox import backlog_readings
@@ -51,7 +52,7 @@ def create_app(runtime: Runtime, consent: ConsentPort) -> FastAPI:
     keyring = build_keyring(runtime.master_key, settings.field_key_generation)
     session_policy = SessionPolicy.from_settings(settings)
 
-    app = FastAPI(title="e-Gateway identity provider", version="1")
+    app = FastAPI(title="e-Gateway identity provider", version="1", telemetry=NO_OPENTELEMETRY)
     install_infrastructure(app, sessions=runtime.sessions, clock=runtime.clock)
     app.state.settings = settings
     app.state.master_key = runtime.master_key

@@ -13,12 +13,18 @@ import secrets
 import time
 from typing import Any
 
+from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("egate.access")
 
 LIBRARY_LOGGERS = ("authlib", "sqlalchemy", "alembic", "httpx", "httpcore", "urllib3", "multipart", "jose")
+
+# FastAPI's OpenTelemetry hooks look for three global providers on every request, in every
+# app a request passes through. The gateway exports its metrics for Prometheus (kit.metrics)
+# and has no OpenTelemetry, so every app is built with them off.
+NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _REQUEST_ID_KEY = "request_id"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from consent.grants.models import ConsentGrant
 from kit.db import table_of
+from kit.prepared import PreparedRead
 
 
 def get(db: Session, grant_id: str) -> ConsentGrant | None:
@@ -18,17 +19,19 @@ def get(db: Session, grant_id: str) -> ConsentGrant | None:
 
 _GRANTS = table_of(ConsentGrant)
 # Built once: checked on every release of claims (userinfo, introspection, refresh).
-_IN_FORCE = select(_GRANTS.c.grant_id).where(
-    _GRANTS.c.grant_id == bindparam("grant_id"),
-    _GRANTS.c.revoked_at.is_(None),
-    _GRANTS.c.expires_at > bindparam("now"),
+_IN_FORCE = PreparedRead(
+    select(_GRANTS.c.grant_id).where(
+        _GRANTS.c.grant_id == bindparam("grant_id"),
+        _GRANTS.c.revoked_at.is_(None),
+        _GRANTS.c.expires_at > bindparam("now"),
+    )
 )
 
 
 def in_force(db: Session, grant_id: str, now: datetime) -> bool:
     """Whether the grant exists, is not revoked and has not expired: one Core read of its
     key, no entity (what every release checks)."""
-    return db.execute(_IN_FORCE, {"grant_id": grant_id, "now": now}).first() is not None
+    return _IN_FORCE.first(db, {"grant_id": grant_id, "now": now}) is not None
 
 
 def add(db: Session, grant: ConsentGrant) -> None:

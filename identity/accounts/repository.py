@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from identity.accounts.models import Account, AccountEvent, RecoveryCode, VerificationCode
 from identity.db import rows_changed
 from kit.db import table_of
+from kit.prepared import PreparedRead
 from kit.purge import delete_batch
 
 
@@ -21,9 +22,11 @@ def get(db: Session, account_id: str) -> Account | None:
 
 
 _ACCOUNTS = table_of(Account)
-_STATUS = select(_ACCOUNTS.c.status).where(_ACCOUNTS.c.id == bindparam("id"))
-_STANDING = select(_ACCOUNTS.c.kind, _ACCOUNTS.c.department, _ACCOUNTS.c.roles).where(
-    _ACCOUNTS.c.id == bindparam("id")
+_STATUS = PreparedRead(select(_ACCOUNTS.c.status).where(_ACCOUNTS.c.id == bindparam("id")))
+_STANDING = PreparedRead(
+    select(_ACCOUNTS.c.kind, _ACCOUNTS.c.department, _ACCOUNTS.c.roles).where(
+        _ACCOUNTS.c.id == bindparam("id")
+    )
 )
 
 
@@ -40,27 +43,26 @@ class SealedClaims(NamedTuple):
     active: bool
 
 
+_SEALED_CLAIMS = PreparedRead(
+    select(
+        _ACCOUNTS.c.id,
+        _ACCOUNTS.c.profile_encrypted,
+        _ACCOUNTS.c.hkid_encrypted,
+        _ACCOUNTS.c.email_verified_at,
+        _ACCOUNTS.c.phone_verified_at,
+        _ACCOUNTS.c.status,
+    ).where(_ACCOUNTS.c.id == bindparam("id"))
+)
+
+
 def sealed_claims(db: Session, account_id: str) -> SealedClaims | None:
-    # Columns of the mapped class (not of its table), so that the session flushes first.
-    row = db.execute(
-        select(
-            Account.id,
-            Account.profile_encrypted,
-            Account.hkid_encrypted,
-            Account.email_verified_at,
-            Account.phone_verified_at,
-            Account.status,
-        ).where(Account.id == account_id)
-    ).one_or_none()
+    # PreparedRead flushes the session's pending changes first, as an ORM statement would.
+    row = _SEALED_CLAIMS.first(db, {"id": account_id})
     if row is None:
         return None
+    id_, profile, hkid, email_verified_at, phone_verified_at, status = row
     return SealedClaims(
-        row.id,
-        row.profile_encrypted,
-        row.hkid_encrypted,
-        row.email_verified_at is not None,
-        row.phone_verified_at is not None,
-        row.status == "active",
+        id_, profile, hkid, email_verified_at is not None, phone_verified_at is not None, status == "active"
     )
 
 
@@ -92,19 +94,16 @@ _CREDENTIAL = select(
     ),
 )
 _CREDENTIAL_BY = {
-    "id": _CREDENTIAL.where(_ACCOUNTS.c.id == bindparam("value")),
-    "email_index": _CREDENTIAL.where(_ACCOUNTS.c.email_index == bindparam("value")),
-    "hkid_index": _CREDENTIAL.where(_ACCOUNTS.c.hkid_index == bindparam("value")),
-    "username": _CREDENTIAL.where(_ACCOUNTS.c.username == bindparam("value")),
+    column: PreparedRead(_CREDENTIAL.where(_ACCOUNTS.c[column] == bindparam("value")))
+    for column in ("id", "email_index", "hkid_index", "username")
 }
 
 
 def credential(db: Session, column: str, value: str) -> Credential | None:
     """The credential of the account whose ``column`` (id, email_index, hkid_index or
     username: each unique) is ``value``; one lean read, the same shape for each column."""
-    # On the session's connection: a Core read needs none of the ORM's execution layer.
-    row = db.connection().execute(_CREDENTIAL_BY[column], {"value": value}).first()
-    return Credential(row.id, row.status, row.password_hash, bool(row.has_totp)) if row is not None else None
+    row = _CREDENTIAL_BY[column].first(db, {"value": value})
+    return Credential(row[0], row[1], row[2], bool(row[3])) if row is not None else None
 
 
 _SET_PASSWORD_HASH = (
@@ -121,13 +120,13 @@ def replace_password_hash(db: Session, account_id: str, old: str, new: str) -> N
 
 def status(db: Session, account_id: str) -> str | None:
     """The account's status (None: no such account): one column, no entity."""
-    value: str | None = db.execute(_STATUS, {"id": account_id}).scalar()
+    value: str | None = _STATUS.scalar(db, {"id": account_id})
     return value
 
 
 def standing(db: Session, account_id: str) -> Standing | None:
-    row = db.execute(_STANDING, {"id": account_id}).first()
-    return Standing(row.kind, row.department, list(row.roles or [])) if row is not None else None
+    row = _STANDING.first(db, {"id": account_id})
+    return Standing(row[0], row[1], list(row[2] or [])) if row is not None else None
 
 
 def add_account(db: Session, account: Account) -> None:

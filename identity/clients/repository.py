@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from identity.clients.models import Client, ClientsVersion
 from kit.db import table_of
+from kit.prepared import PreparedRead
 
 
 def get(db: Session, client_id: str) -> Client | None:
@@ -27,7 +28,7 @@ def all_by_id(db: Session) -> Sequence[Client]:
 
 VERSION_ROW = 1
 _VERSIONS = table_of(ClientsVersion)
-_READ_VERSION = select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW)
+_READ_VERSION = PreparedRead(select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW))
 
 
 _VERSION_READ = "identity.clients.version"
@@ -39,7 +40,7 @@ def version(db: Session) -> int:
     once."""
     known: int | None = db.info.get(_VERSION_READ)
     if known is None:
-        known = db.info[_VERSION_READ] = db.execute(_READ_VERSION).scalar_one_or_none() or 0
+        known = db.info[_VERSION_READ] = _READ_VERSION.scalar(db) or 0
     return known
 
 

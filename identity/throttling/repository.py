@@ -4,12 +4,13 @@ from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from identity.throttling.models import LoginThrottle
 from kit.db import table_of
+from kit.prepared import PreparedRead
 
 COUNTERS = table_of(LoginThrottle)
 
@@ -27,22 +28,24 @@ class CounterReading(NamedTuple):
 
 
 @cache
-def _reading_statement(count: int) -> Select[Any]:
+def _reading_statement(count: int) -> PreparedRead:
     # One statement per number of keys (2 to 4 in practice), with plain bound parameters:
     # an "expanding" IN would be re-rendered on every execution.
     keys: list[Any] = [bindparam(f"k{i}") for i in range(count)]
     columns = COUNTERS.c
-    return select(
-        columns.key, columns.failures, columns.last_failure_at, columns.locked_until, columns.notified_at
-    ).where(columns.key.in_(keys))
+    return PreparedRead(
+        select(
+            columns.key, columns.failures, columns.last_failure_at, columns.locked_until, columns.notified_at
+        ).where(columns.key.in_(keys))
+    )
 
 
 def get_many(db: Session, keys: list[str]) -> dict[str, CounterReading]:
     if not keys:
         return {}
     parameters = {f"k{i}": key for i, key in enumerate(keys)}
-    rows = db.connection().execute(_reading_statement(len(keys)), parameters)
-    return {row.key: CounterReading(*row) for row in rows}
+    rows = _reading_statement(len(keys)).all(db, parameters)
+    return {row[0]: CounterReading(*row) for row in rows}
 
 
 def get_for_update(db: Session, key: str) -> LoginThrottle:

@@ -26,6 +26,7 @@ from identity.tokens.models import (
     TokenView,
 )
 from kit.db import Base, table_of
+from kit.prepared import PreparedRead
 from kit.purge import delete_batch
 
 # -- authorization codes ---------------------------------------------------------------------
@@ -41,12 +42,12 @@ def add_code(db: Session, row: CodeView) -> None:
     db.execute(_INSERT_CODE, {name: getattr(row, name) for name in _CODE_FIELDS})
 
 
-_CODE_LOCKED = (
+_CODE_LOCKED = PreparedRead(
     select(*(_CODES.c[f.name] for f in fields(CodeView)))
     .where(_CODES.c.code_hash == bindparam("key"))
     .with_for_update()
 )
-_CLAIMS_REQUEST = select(_CODES.c.claims_request).where(_CODES.c.code_hash == bindparam("key"))
+_CLAIMS_REQUEST = PreparedRead(select(_CODES.c.claims_request).where(_CODES.c.code_hash == bindparam("key")))
 _CODE_USED = (
     update(_CODES)
     .where(_CODES.c.code_hash == bindparam("key"), _CODES.c.used_at.is_(None))
@@ -57,13 +58,13 @@ _CODE_USED = (
 def claims_request(db: Session, code_hash: str) -> dict[str, Any] | None:
     """The ``claims`` parameter (OIDC Core §5.5) of the request a code was issued for, read
     alone: what a refresh and userinfo need of the code their grant descends from."""
-    value = db.execute(_CLAIMS_REQUEST, {"key": code_hash}).scalar()
+    value = _CLAIMS_REQUEST.scalar(db, {"key": code_hash})
     return value if isinstance(value, dict) else None
 
 
 def code_for_update(db: Session, code_hash: str) -> CodeView | None:
     """The code row, locked: two redemptions of one code must not both succeed."""
-    row = db.execute(_CODE_LOCKED, {"key": code_hash}).first()
+    row = _CODE_LOCKED.first(db, {"key": code_hash})
     return CodeView(*row) if row is not None else None
 
 
@@ -100,9 +101,9 @@ def _viewing(where: Any) -> Select[Any]:
     return select(*(_ISSUED.c[f.name] for f in fields(TokenView))).where(where)
 
 
-_VIEW_BY_JTI = _viewing(_ISSUED.c.jti == bindparam("key"))
-_VIEW_BY_HASH = _viewing(_ISSUED.c.token_hash == bindparam("key"))
-_REFRESH_LOCKED = (
+_VIEW_BY_JTI = PreparedRead(_viewing(_ISSUED.c.jti == bindparam("key")))
+_VIEW_BY_HASH = PreparedRead(_viewing(_ISSUED.c.token_hash == bindparam("key")))
+_REFRESH_LOCKED = PreparedRead(
     select(*(_ISSUED.c[f.name] for f in fields(TokenView)), _CODES.c.claims_request)
     .select_from(_ISSUED.outerjoin(_CODES, _CODES.c.code_hash == _ISSUED.c.code_hash))
     .where(_ISSUED.c.token_hash == bindparam("key"))
@@ -110,8 +111,8 @@ _REFRESH_LOCKED = (
 )
 
 
-def _view(db: Session, statement: Select[Any], key: str) -> TokenView | None:
-    row = db.execute(statement, {"key": key}).first()
+def _view(db: Session, read: PreparedRead, key: str) -> TokenView | None:
+    row = read.first(db, {"key": key})
     return TokenView(*row) if row is not None else None
 
 
@@ -128,7 +129,7 @@ def refresh_for_update(db: Session, token_hash: str) -> tuple[TokenView, dict[st
     """A refresh token's row, locked so that two concurrent rotations of one token see each
     other, with the ``claims`` parameter of the code its grant descends from (the refreshed
     ID token's claims, OIDC Core §12.2): one statement for both."""
-    row = db.execute(_REFRESH_LOCKED, {"key": token_hash}).first()
+    row = _REFRESH_LOCKED.first(db, {"key": token_hash})
     if row is None:
         return None
     *columns, claims_request = row
