@@ -16,6 +16,7 @@ import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from starlette.requests import HTTPConnection
 
@@ -53,6 +54,9 @@ class TrustedProxies:
         return bool(self.networks)
 
 
+# Cached: every request parses its peer's address, and a server sees the same ones again and
+# again (keep-alive connections, the proxy's own address). The results are immutable.
+@lru_cache(maxsize=4096)
 def parse_ip(text: str | None) -> IPAddress | None:
     if not text:
         return None
@@ -95,6 +99,10 @@ def client_address(
         return peer or None
     if current not in trusted:
         return str(current)
+    return _forwarded_client(current, headers, trusted)
+
+
+def _forwarded_client(current: IPAddress, headers: Iterable[tuple[str, str]], trusted: TrustedProxies) -> str:
     for hop in reversed(forwarded_hops(headers)):
         address = parse_ip(hop)
         if address is None:
@@ -108,12 +116,16 @@ def client_address(
 def request_client_address(connection: HTTPConnection, trusted: TrustedProxies) -> str | None:
     """:func:`client_address` of a Starlette request."""
     peer = connection.client.host if connection.client else None
+    current = parse_ip(peer)
+    if current is None or current not in trusted:  # the headers are not read: not believed
+        return client_address(peer, (), trusted)
     headers = [
         (name.decode("latin-1"), value.decode("latin-1")) for name, value in connection.scope["headers"]
     ]
-    return client_address(peer, headers, trusted)
+    return _forwarded_client(current, headers, trusted)
 
 
+@lru_cache(maxsize=4096)
 def network_of(address: str | None) -> str | None:
     """The network counters key on: the IPv4 /24 or the IPv6 /64 (one subscriber's prefix),
     so that rotating through neighbouring addresses earns nothing. None when unknown."""
