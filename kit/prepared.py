@@ -11,8 +11,9 @@ raised as SQLAlchemy's, so ``kit.outage`` answers it alike.
 
 Only for plain reads of table columns: no ORM entities, no identity map. The session's
 pending changes are flushed first, as ``Session.execute`` of an ORM statement would.
-``tests/kit/test_prepared.py`` holds each hot path's statements to the same rows as
-``Session.execute`` on both backends.
+``tests/kit/test_prepared.py`` holds it to the rows and value types ``Session.execute``
+gives for the same column types on both backends; the hot paths' own statements are
+covered by their endpoints' tests.
 """
 
 from __future__ import annotations
