@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
+from kit.database_work import may_block
 from kit.dpop import INVALID_DPOP_PROOF, DpopProofVerifier, InvalidProof, Presentation, bound_key
 from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
 
@@ -110,11 +111,15 @@ class CachedJwks:
         self._document: dict[str, Any] | None = None
         self._loaded_at = self._attempted_at = float("-inf")
 
+    loads_over_network = False
+
     def keys(self, *, refresh: bool = False) -> dict[str, Any]:
         with self._lock:
             now = time.monotonic()
             stale = self._document is None or now - self._loaded_at > self.ttl
             if (stale or refresh) and now - self._attempted_at >= self.min_refresh:
+                if self.loads_over_network:
+                    may_block()  # before the attempt is remembered: it is made in a thread
                 self._attempted_at = now
                 try:
                     self._document = checked_jwks(self._load())
@@ -159,6 +164,8 @@ class HttpJwks(CachedJwks):
     is remembered for ``min_refresh_seconds`` (``CachedJwks``): repeating the request that
     caused it does not repeat the fetch. Without a policy the URL is trusted (the deployment's
     own issuer)."""
+
+    loads_over_network = True
 
     def __init__(
         self,

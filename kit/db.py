@@ -7,12 +7,15 @@ below, and each service owns the tables whose names carry its prefix: ``idp_``, 
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -129,6 +132,7 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
+        _GATES[engine] = gate
         return engine
     connect_args = {
         "connect_timeout": max(1, round(timeouts.connect)),
@@ -183,6 +187,51 @@ class _WriterGate:
         self._timeout = timeout
         self._durability = durability
         self._across_processes = across_processes
+        # The thread holding the gate for work it runs (``hold_on_loop``), the connection
+        # whose transaction last began under that hold, and the event loops waiting for a
+        # release; ``_waiters_lock`` orders a release against a waiter's registration.
+        self._holder: int | None = None
+        self._held_transaction: Any = None
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+        self._waiters_lock = threading.Lock()
+
+    @asynccontextmanager
+    async def hold_on_loop(self) -> AsyncIterator[None]:
+        """Hold this process's gate for work run on the event loop's own thread: its
+        transactions then begin without queueing for it. The loop never blocks on the gate;
+        it awaits its release, since the holder may be a transaction whose commit is the
+        loop's next job. ``DatabaseBusy`` after the lock timeout, as a thread's wait."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while True:
+            with self._waiters_lock:
+                if self._lock.acquire(blocking=False):
+                    break
+                released: asyncio.Future[None] = loop.create_future()
+                self._waiters.append((loop, released))
+            try:
+                await asyncio.wait_for(released, max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                raise DatabaseBusy("waited too long for the SQLite write lock") from None
+        self._holder = threading.get_ident()
+        try:
+            yield
+        finally:
+            transaction, self._held_transaction, self._holder = self._held_transaction, None, None
+            if transaction is not None and transaction.holds_writer_gate:
+                # Left open by the work: it keeps the gate until it ends, as if it had queued.
+                transaction.holds_process_lock = True
+            else:
+                self.release()
+
+    def release(self) -> None:
+        """Free this process's gate and wake the loops waiting for it."""
+        with self._waiters_lock:
+            self._lock.release()
+            waiters, self._waiters = self._waiters, []
+        for loop, released in waiters:
+            with suppress(RuntimeError):  # that loop has closed
+                loop.call_soon_threadsafe(_resolve, released)
 
     def begin(self, connection: Any) -> None:
         driver = connection.connection.driver_connection
@@ -193,7 +242,11 @@ class _WriterGate:
             driver.changes_at_begin = driver.total_changes
             return
         deadline = time.monotonic() + self._timeout
-        if not self._lock.acquire(timeout=self._timeout):
+        if self._holder == threading.get_ident():
+            self._held_transaction = driver  # the hold has the process's gate for it
+        elif self._lock.acquire(timeout=self._timeout):
+            driver.holds_process_lock = True
+        else:
             raise DatabaseBusy("waited too long for the SQLite write lock")
         driver.holds_writer_gate = True
         driver.changes_at_begin = driver.total_changes
@@ -206,11 +259,12 @@ class _WriterGate:
             raise
 
     def connection_class(self) -> type[sqlite3.Connection]:
-        lock = self._lock
+        gate = self
         durability = self._durability
 
         class GatedConnection(sqlite3.Connection):
             holds_writer_gate = False
+            holds_process_lock = False  # not while a thread's hold (hold_on_loop) covers it
             changes_at_begin = 0
             writer_lock_file: int | None = None
             read_only = False
@@ -224,11 +278,13 @@ class _WriterGate:
                 if self.holds_writer_gate:
                     self.holds_writer_gate = False
                     held, self.writer_lock_file = self.writer_lock_file, None
+                    process_lock, self.holds_process_lock = self.holds_process_lock, False
                     try:
                         if held is not None:
                             _FileWriterLock.release(held)
                     finally:
-                        lock.release()
+                        if process_lock:
+                            gate.release()
 
             def commit(self) -> None:
                 wrote = self.total_changes != self.changes_at_begin
@@ -254,6 +310,27 @@ class _WriterGate:
                     self.release_writer_gate()
 
         return GatedConnection
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, _WriterGate] = weakref.WeakKeyDictionary()
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
+@asynccontextmanager
+async def writer_gate_on_loop(db: Session) -> AsyncIterator[bool]:
+    """True, with the session's SQLite writer gate held for work the event loop's own thread
+    runs in the block (``_WriterGate.hold_on_loop``); False on PostgreSQL, which has none."""
+    bind = db.get_bind()
+    gate = _GATES.get(bind) if isinstance(bind, Engine) else None
+    if gate is None:
+        yield False
+        return
+    async with gate.hold_on_loop():
+        yield True
 
 
 class _FileWriterLock:

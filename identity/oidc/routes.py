@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from authlib.oauth2.rfc6749 import AccessDeniedError, OAuth2Error
 from fastapi import APIRouter, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from identity import metrics
@@ -78,6 +77,7 @@ from identity.throttling import credentials
 from identity.throttling.dependencies import ClientAddress
 from identity.web import verify_csrf
 from kit.bearer import INVALID_REQUEST, form_body_tokens, oauth_error_response, presented_token
+from kit.database_work import run_database_work
 from kit.dpop import Presentation, public_url
 from kit.i18n import CATALOGUES, CHINESE, N_
 from kit.openapi import combine, oauth_error_responses, page_responses, redirect_responses
@@ -109,8 +109,9 @@ TOKEN_TWICE = (
 async def _in_context(
     request: Request, db: Session, now: datetime, work: Callable[[], Response], *, commit: bool = False
 ) -> Response:
-    """Run the protocol work in a worker thread with the request's unit of work (``DbSession``,
-    committed before the response leaves) and time in the context Authlib's callbacks read.
+    """Run the protocol work with the request's unit of work (``DbSession``, committed before
+    the response leaves) and time in the context Authlib's callbacks read; on the event loop's
+    thread or in a worker thread, as ``kit.database_work`` decides.
 
     ``commit``: the work is the whole of the request's unit of work, so it commits in the
     same thread as soon as it is done. On SQLite every transaction holds the process's
@@ -130,7 +131,7 @@ async def _in_context(
         finally:
             current.reset(token)
 
-    return await run_in_threadpool(run)
+    return await run_database_work(db, run)
 
 
 @router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)

@@ -1,0 +1,194 @@
+"""Where a request's database work runs (kit.database_work): on SQLite on the event loop's own
+thread, holding the writer gate, which the loop awaits and never blocks on; on PostgreSQL, or
+when the work must wait on the network, in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from kit.access_tokens import HttpJwks
+from kit.database_work import may_block, run_database_work
+from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
+from tests.support.databases import new_database_url
+
+LOCK_TIMEOUT = 0.5
+
+
+@pytest.fixture
+def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    engine = create_db_engine(
+        new_database_url(backend, request, tmp_path), DatabaseTimeouts(lock=LOCK_TIMEOUT)
+    )
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'work.sqlite3'}", DatabaseTimeouts(lock=LOCK_TIMEOUT))
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
+    yield engine
+    engine.dispose()
+
+
+def _numbers(engine: Engine) -> list[int]:
+    with engine.connect() as connection:
+        return list(connection.execute(text("SELECT n FROM numbers ORDER BY n")).scalars())
+
+
+def _insert(db: Session, n: int) -> str:
+    db.execute(text("INSERT INTO numbers (n) VALUES (:n)"), {"n": n})
+    db.commit()
+    return threading.current_thread().name
+
+
+def test_on_sqlite_the_work_runs_on_the_loops_thread_and_on_postgresql_in_a_worker(engine, backend):
+    async def main() -> str:
+        with Session(engine) as db:
+            return await run_database_work(db, lambda: _insert(db, 1))
+
+    ran_in = asyncio.run(main())
+    assert (ran_in == "MainThread") == (backend == "sqlite")
+    assert _numbers(engine) == [1]
+
+
+def test_the_loop_awaits_a_gate_whose_holder_the_loop_itself_must_commit(sqlite_engine):
+    """A route's unit of work left open by a worker thread is committed by the loop's next
+    job. Blocking the loop on the gate would wait for ever (here: DatabaseBusy); awaiting it
+    lets that commit run, and the work follows it on the loop's thread."""
+    order: list[str] = []
+
+    async def main() -> str:
+        holder = Session(sqlite_engine)
+        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
+
+        async def commit_soon() -> None:
+            await asyncio.sleep(0.05)
+            order.append("holder commits")
+            await asyncio.to_thread(holder.commit)
+
+        committing = asyncio.create_task(commit_soon())
+        with Session(sqlite_engine) as db:
+            ran_in = await run_database_work(db, lambda: order.append("work") or _insert(db, 2))
+        await committing
+        holder.close()
+        return ran_in
+
+    assert asyncio.run(main()) == "MainThread"
+    assert order == ["holder commits", "work"]
+    assert _numbers(sqlite_engine) == [1, 2]
+
+
+def test_waiting_for_the_gate_longer_than_the_lock_timeout_is_database_busy(sqlite_engine):
+    async def main() -> None:
+        with Session(sqlite_engine) as holder, Session(sqlite_engine) as db:
+            holder.execute(text("INSERT INTO numbers (n) VALUES (1)"))
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.01)
+                    ticks += 1
+
+            ticking = asyncio.create_task(tick())
+            with pytest.raises(DatabaseBusy):
+                await run_database_work(db, lambda: _insert(db, 2))
+            ticking.cancel()
+            assert ticks >= 10, "the loop was blocked while waiting for the gate"
+            holder.rollback()
+
+    asyncio.run(main())
+    assert _numbers(sqlite_engine) == []
+
+
+def test_a_transaction_the_work_leaves_open_keeps_the_gate_until_it_ends(sqlite_engine):
+    def write_elsewhere() -> None:
+        with Session(sqlite_engine) as other:
+            other.execute(text("INSERT INTO numbers (n) VALUES (3)"))
+            other.commit()
+
+    async def main() -> None:
+        with Session(sqlite_engine) as db:
+            await run_database_work(db, lambda: db.execute(text("INSERT INTO numbers (n) VALUES (2)")))
+            assert db.in_transaction()
+            # This process's gate, not only the lock file that other processes queue on.
+            with pytest.raises(DatabaseBusy, match="write lock$"):
+                await asyncio.to_thread(write_elsewhere)
+            db.commit()
+        await asyncio.to_thread(write_elsewhere)
+
+    asyncio.run(main())
+    assert _numbers(sqlite_engine) == [2, 3]
+
+
+def test_work_that_may_block_is_rolled_back_and_run_again_in_a_worker_thread(sqlite_engine):
+    attempts: list[str] = []
+
+    def work(db: Session) -> str:
+        attempts.append(threading.current_thread().name)
+        db.execute(text("INSERT INTO numbers (n) VALUES (:n)"), {"n": len(attempts)})
+        may_block()
+        db.commit()
+        return threading.current_thread().name
+
+    async def main() -> str:
+        with Session(sqlite_engine) as db:
+            return await run_database_work(db, lambda: work(db))
+
+    ran_in = asyncio.run(main())
+    assert attempts[0] == "MainThread"
+    assert ran_in != "MainThread" and attempts == ["MainThread", ran_in]
+    assert _numbers(sqlite_engine) == [2]  # the first attempt's insert was rolled back
+
+
+def test_a_session_with_work_in_it_is_not_taken_onto_the_loop(sqlite_engine):
+    async def main() -> str:
+        with Session(sqlite_engine) as db:
+            db.execute(text("INSERT INTO numbers (n) VALUES (1)"))  # its transaction holds the gate
+            return await run_database_work(db, lambda: _insert(db, 2))
+
+    assert asyncio.run(main()) != "MainThread"
+    assert _numbers(sqlite_engine) == [1, 2]
+
+
+def test_may_block_outside_work_on_the_loop_does_nothing():
+    may_block()
+
+    async def main() -> None:
+        may_block()  # on the loop, but not in work run there
+
+    asyncio.run(main())
+
+
+def test_a_jwks_fetch_reached_on_the_loop_is_made_from_a_worker_thread(sqlite_engine):
+    fetched_in: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        fetched_in.append(threading.current_thread().name)
+        return httpx.Response(200, json={"keys": []})
+
+    source = HttpJwks(
+        "https://department.example/jwks",
+        ttl_seconds=300,
+        min_refresh_seconds=30,
+        client=httpx.Client(transport=httpx.MockTransport(answer)),
+    )
+
+    async def main() -> dict[str, object]:
+        with Session(sqlite_engine) as db:
+            return await run_database_work(db, source.keys)
+
+    assert asyncio.run(main()) == {"keys": []}
+    assert len(fetched_in) == 1 and fetched_in[0] != "MainThread"
