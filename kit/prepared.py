@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.exc import DBAPIError, StatementError
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
+
+from kit.db import as_sqlalchemy_error
 
 Processor = Callable[[Any], Any] | None
 
@@ -81,7 +82,7 @@ class PreparedRead:
             finally:
                 cursor.close()
         except connection.dialect.loaded_dbapi.Error as error:
-            raise _as_sqlalchemy_error(connection, compiled.sql, values, error) from error
+            raise as_sqlalchemy_error(connection, compiled.sql, values, error) from error
         processors = compiled.results
         return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
 
@@ -122,16 +123,3 @@ def _bound(compiled: _Compiled, parameters: Mapping[str, Any]) -> tuple[Any, ...
     if compiled.positional is None:
         return processed
     return tuple(processed[name] for name in compiled.positional)
-
-
-def _as_sqlalchemy_error(connection: Connection, sql: str, values: Any, error: Any) -> StatementError:
-    """What SQLAlchemy raises for the driver's error, the connection invalidated if it is gone."""
-    dialect = connection.dialect
-    dbapi_connection = connection.connection.dbapi_connection
-    invalidated = dialect.is_disconnect(error, dbapi_connection, None)
-    if invalidated:
-        connection.invalidate(error)
-    wrapped: StatementError = DBAPIError.instance(
-        sql, values, error, dialect.loaded_dbapi.Error, connection_invalidated=invalidated, dialect=dialect
-    )
-    return wrapped
