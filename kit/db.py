@@ -16,6 +16,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -178,6 +179,11 @@ def _sqlite_on_connect(lock_timeout: float) -> Callable[[Any, Any], None]:
     return on_connect
 
 
+# Set by ``_WriterGate.hold_on_loop`` for work on the event loop's thread: the tickets of its
+# commits, made durable together with the other commits of the loop's turn.
+_durable_before_answer: ContextVar[list[int] | None] = ContextVar("egate_durable_before_answer", default=None)
+
+
 class _WriterGate:
     """Serialises SQLite transactions before BEGIN IMMEDIATE: this process's threads on a
     Python lock, then processes on a file lock beside the database (``_FileWriterLock``).
@@ -216,7 +222,11 @@ class _WriterGate:
         """Hold this process's gate for work run on the event loop's own thread: its
         transactions then begin without queueing for it. The loop never blocks on the gate;
         it awaits its release, since the holder may be a transaction whose commit is the
-        loop's next job. ``DatabaseBusy`` after the lock timeout, as a thread's wait."""
+        loop's next job. ``DatabaseBusy`` after the lock timeout, as a thread's wait.
+
+        What the work commits is durable when the block ends. Its commits do not each wait
+        for an fsync: the block awaits one that the loop runs for every commit made on it in
+        the same turn of the loop (``_GroupSync.until_durable_on_loop``)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._timeout
         while True:
@@ -230,15 +240,20 @@ class _WriterGate:
             except TimeoutError:
                 raise DatabaseBusy("waited too long for the SQLite write lock") from None
         self._holder = threading.get_ident()
+        committed: list[int] = []
+        deferring = _durable_before_answer.set(committed)
         try:
             yield
         finally:
+            _durable_before_answer.reset(deferring)
             transaction, self._held_transaction, self._holder = self._held_transaction, None, None
             if transaction is not None and transaction.holds_writer_gate:
                 # Left open by the work: it keeps the gate until it ends, as if it had queued.
                 transaction.holds_process_lock = True
             else:
                 self.release()
+        if committed:
+            await self._durability.until_durable_on_loop(max(committed))
 
     def release(self) -> None:
         """Free this process's gate and wake the loops waiting for it."""
@@ -313,7 +328,11 @@ class _WriterGate:
                     self.end_read_only()
                     self.release_writer_gate()
                 if wrote:  # outside the gate: the next transaction runs during the fsync
-                    durability.wait_durable()
+                    deferred = _durable_before_answer.get()
+                    if deferred is None:
+                        durability.wait_durable()
+                    else:  # work on the loop: its fsync is awaited (hold_on_loop)
+                        deferred.append(durability.take_ticket())
 
             def rollback(self) -> None:
                 try:
@@ -458,6 +477,45 @@ class _GroupSync:
         self._tickets = 0
         self._synced = 0
         self._syncing = False
+        # The fsync each event loop runs at its next turn, for the commits made on it meanwhile.
+        self._loop_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[None]] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def take_ticket(self) -> int:
+        with self._changed:
+            self._tickets += 1
+            return self._tickets
+
+    async def until_durable_on_loop(self, ticket: int) -> None:
+        """Wait until the commit that took ``ticket`` is durable, by an fsync run on the event
+        loop at its next turn for all the commits made meanwhile: the loop's group commit,
+        with no thread to wake (waking one per group cost more CPU than it saved)."""
+        if self._wal_path is None:
+            return
+        with self._changed:
+            if self._synced >= ticket:
+                return
+        loop = asyncio.get_running_loop()
+        durable = self._loop_groups.get(loop)
+        if durable is None:
+            durable = self._loop_groups[loop] = loop.create_future()
+            loop.call_soon(self._sync_loop_group, loop, durable)
+        await asyncio.shield(durable)
+
+    def _sync_loop_group(self, loop: asyncio.AbstractEventLoop, durable: asyncio.Future[None]) -> None:
+        del self._loop_groups[loop]
+        with self._changed:
+            covered = self._tickets
+        try:
+            self._fsync()
+        except BaseException as error:
+            durable.set_exception(error)
+            raise
+        with self._changed:
+            self._synced = max(self._synced, covered)
+            self._changed.notify_all()
+        durable.set_result(None)
 
     def wait_durable(self) -> None:
         if self._wal_path is None:

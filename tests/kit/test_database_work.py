@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,7 +20,30 @@ from kit.database_work import may_block, run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
 from tests.support.databases import new_database_url
 
+T = TypeVar("T")
 LOCK_TIMEOUT = 0.5
+LOOP_THREAD = "test-event-loop"
+
+
+def run_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """``asyncio.run(main())`` in a thread of its own, named LOOP_THREAD: the work must run
+    on the loop's thread, and pytest's may already run a loop (Playwright's, in a browser
+    test before this one in the same worker)."""
+    results: list[T] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(asyncio.run(main()))
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run, name=LOOP_THREAD)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return results[0]
 
 
 @pytest.fixture
@@ -58,8 +82,8 @@ def test_on_sqlite_the_work_runs_on_the_loops_thread_and_on_postgresql_in_a_work
         with Session(engine) as db:
             return await run_database_work(db, lambda: _insert(db, 1))
 
-    ran_in = asyncio.run(main())
-    assert (ran_in == "MainThread") == (backend == "sqlite")
+    ran_in = run_loop(main)
+    assert (ran_in == LOOP_THREAD) == (backend == "sqlite")
     assert _numbers(engine) == [1]
 
 
@@ -85,7 +109,7 @@ def test_the_loop_awaits_a_gate_whose_holder_the_loop_itself_must_commit(sqlite_
         holder.close()
         return ran_in
 
-    assert asyncio.run(main()) == "MainThread"
+    assert run_loop(main) == LOOP_THREAD
     assert order == ["holder commits", "work"]
     assert _numbers(sqlite_engine) == [1, 2]
 
@@ -109,7 +133,7 @@ def test_waiting_for_the_gate_longer_than_the_lock_timeout_is_database_busy(sqli
             assert ticks >= 10, "the loop was blocked while waiting for the gate"
             holder.rollback()
 
-    asyncio.run(main())
+    run_loop(main)
     assert _numbers(sqlite_engine) == []
 
 
@@ -129,7 +153,7 @@ def test_a_transaction_the_work_leaves_open_keeps_the_gate_until_it_ends(sqlite_
             db.commit()
         await asyncio.to_thread(write_elsewhere)
 
-    asyncio.run(main())
+    run_loop(main)
     assert _numbers(sqlite_engine) == [2, 3]
 
 
@@ -147,9 +171,9 @@ def test_work_that_may_block_is_rolled_back_and_run_again_in_a_worker_thread(sql
         with Session(sqlite_engine) as db:
             return await run_database_work(db, lambda: work(db))
 
-    ran_in = asyncio.run(main())
-    assert attempts[0] == "MainThread"
-    assert ran_in != "MainThread" and attempts == ["MainThread", ran_in]
+    ran_in = run_loop(main)
+    assert attempts[0] == LOOP_THREAD
+    assert ran_in != LOOP_THREAD and attempts == [LOOP_THREAD, ran_in]
     assert _numbers(sqlite_engine) == [2]  # the first attempt's insert was rolled back
 
 
@@ -159,17 +183,18 @@ def test_a_session_with_work_in_it_is_not_taken_onto_the_loop(sqlite_engine):
             db.execute(text("INSERT INTO numbers (n) VALUES (1)"))  # its transaction holds the gate
             return await run_database_work(db, lambda: _insert(db, 2))
 
-    assert asyncio.run(main()) != "MainThread"
+    assert run_loop(main) != LOOP_THREAD
     assert _numbers(sqlite_engine) == [1, 2]
 
 
 def test_may_block_outside_work_on_the_loop_does_nothing():
     may_block()
 
-    async def main() -> None:
+    async def main() -> bool:
         may_block()  # on the loop, but not in work run there
+        return True
 
-    asyncio.run(main())
+    assert run_loop(main)
 
 
 def test_a_jwks_fetch_reached_on_the_loop_is_made_from_a_worker_thread(sqlite_engine):
@@ -190,5 +215,34 @@ def test_a_jwks_fetch_reached_on_the_loop_is_made_from_a_worker_thread(sqlite_en
         with Session(sqlite_engine) as db:
             return await run_database_work(db, source.keys)
 
-    assert asyncio.run(main()) == {"keys": []}
-    assert len(fetched_in) == 1 and fetched_in[0] != "MainThread"
+    assert run_loop(main) == {"keys": []}
+    assert len(fetched_in) == 1 and fetched_in[0] != LOOP_THREAD
+
+
+def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before_it(
+    sqlite_engine, monkeypatch
+):
+    from kit.db import _GroupSync
+
+    fsyncs: list[int] = []
+    real_fsync = _GroupSync._fsync
+
+    def counted(self: _GroupSync) -> None:
+        real_fsync(self)
+        fsyncs.append(1)
+
+    monkeypatch.setattr(_GroupSync, "_fsync", counted)
+    synced_when_answered: list[int] = []
+
+    async def insert(n: int) -> None:
+        with Session(sqlite_engine) as db:
+            await run_database_work(db, lambda: _insert(db, n))
+        synced_when_answered.append(len(fsyncs))
+
+    async def main() -> None:
+        await asyncio.gather(*(insert(n) for n in range(5)))
+
+    run_loop(main)
+    assert _numbers(sqlite_engine) == [0, 1, 2, 3, 4]
+    assert len(fsyncs) == 1
+    assert synced_when_answered == [1] * 5
