@@ -1,4 +1,4 @@
-"""Reads on the hot paths, compiled once and run through the database driver.
+"""Reads and writes on the hot paths, compiled once and run through the database driver.
 
 ``Session.execute`` of a statement built once still costs about 70 µs here before the
 driver runs it (about 7 µs): the ORM's execution layer, the cache-key lookup, an execution
@@ -11,6 +11,10 @@ raised as SQLAlchemy's, so ``kit.outage`` answers it alike.
 
 Only for plain reads of table columns: no ORM entities, no identity map. The session's
 pending changes are flushed first, as ``Session.execute`` of an ORM statement would.
+
+A ``PreparedWrite`` is an INSERT or UPDATE given every value it writes: one whose table has
+Python-side defaults or ``onupdate`` values for columns it leaves out is refused when it is
+compiled, since SQLAlchemy's execution layer, skipped here, is what computes them.
 ``tests/kit/test_prepared.py`` holds it to the rows and value types ``Session.execute``
 gives for the same column types on both backends; the hot paths' own statements are
 covered by their endpoints' tests.
@@ -18,17 +22,18 @@ covered by their endpoints' tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Insert, Select, Update
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 
 from kit.db import as_sqlalchemy_error
 
 Processor = Callable[[Any], Any] | None
+_Result = TypeVar("_Result")
 
 
 @dataclass(frozen=True)
@@ -58,31 +63,17 @@ class PreparedRead:
         return None if row is None else row[0]
 
     def _run(self, db: Session, parameters: Mapping[str, Any] | None, *, one: bool) -> list[tuple[Any, ...]]:
-        if db.new or db.dirty or db.deleted:
-            db.flush()
-        connection = db.connection()
+        connection = _connection(db)
         compiled = self._compiled(connection.dialect)
         values = _bound(compiled, parameters or {})
-        driver: Any = connection.connection.driver_connection
-        try:
-            cursor = driver.cursor()
-            try:
-                # SQLAlchemy's own cursor events, for whoever listens (tests count statements).
-                events = connection.dispatch
-                if events.before_cursor_execute:
-                    events.before_cursor_execute(connection, cursor, compiled.sql, values, None, False)
-                cursor.execute(compiled.sql, values)
-                if events.after_cursor_execute:
-                    events.after_cursor_execute(connection, cursor, compiled.sql, values, None, False)
-                if one:
-                    row = cursor.fetchone()
-                    rows = [row] if row is not None else []
-                else:
-                    rows = cursor.fetchall()
-            finally:
-                cursor.close()
-        except connection.dialect.loaded_dbapi.Error as error:
-            raise as_sqlalchemy_error(connection, compiled.sql, values, error) from error
+
+        def fetch(cursor: Any) -> list[Any]:
+            if one:
+                row = cursor.fetchone()
+                return [row] if row is not None else []
+            return list(cursor.fetchall())
+
+        rows = _on_cursor(connection, compiled.sql, values, False, fetch)
         processors = compiled.results
         return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
 
@@ -93,8 +84,10 @@ class PreparedRead:
         return compiled
 
 
-def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
-    compiled = statement.compile(dialect=dialect)
+def _compile(
+    statement: Select[Any] | Insert | Update, dialect: Dialect, column_keys: list[str] | None = None
+) -> _Compiled:
+    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
     binds = {
         name: bind.type.dialect_impl(dialect).bind_processor(dialect)
         for bind, name in compiled.bind_names.items()
@@ -106,10 +99,81 @@ def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
     }
     results = tuple(
         column.type.dialect_impl(dialect).result_processor(dialect, None)
-        for column in statement.selected_columns
+        for column in (statement.selected_columns if isinstance(statement, Select) else ())
     )
     positional = tuple(compiled.positiontup or ()) if compiled.positional else None
     return _Compiled(str(compiled), positional, literal, binds, results)
+
+
+class PreparedWrite:
+    """An INSERT (of ``columns``, every row giving each) or an UPDATE (its ``values`` and
+    ``where`` as bound parameters), run on the session's connection through the driver."""
+
+    def __init__(self, statement: Insert | Update, columns: tuple[str, ...] | None = None) -> None:
+        if isinstance(statement, Insert) != (columns is not None):
+            raise ValueError("an INSERT names the columns it writes; an UPDATE sets them itself")
+        self.statement = statement
+        self.columns = columns
+        self._by_dialect: dict[str, _Compiled] = {}
+
+    def run(self, db: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Write ``rows`` (each the parameters of one execution); the number of rows the
+        database says it wrote or changed."""
+        if not rows:
+            return 0
+        connection = _connection(db)
+        compiled = self._compiled(connection.dialect)
+        values = [_bound(compiled, row) for row in rows]
+        many = len(values) > 1
+        return _on_cursor(connection, compiled.sql, values if many else values[0], many, _row_count)
+
+    def _compiled(self, dialect: Dialect) -> _Compiled:
+        compiled = self._by_dialect.get(dialect.name)
+        if compiled is None:
+            keys = list(self.columns) if self.columns is not None else None
+            statement = self.statement.compile(dialect=dialect, column_keys=keys)
+            computed = [*statement.insert_prefetch, *statement.update_prefetch]
+            if computed:
+                names = sorted(column.name for column in computed)
+                raise ValueError(f"the statement leaves out columns whose values are computed: {names}")
+            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect, keys)
+        return compiled
+
+
+def _row_count(cursor: Any) -> int:
+    return int(cursor.rowcount)
+
+
+def _connection(db: Session) -> Connection:
+    if db.new or db.dirty or db.deleted:
+        db.flush()
+    return db.connection()
+
+
+def _on_cursor(
+    connection: Connection, sql: str, values: Any, many: bool, finish: Callable[[Any], _Result]
+) -> _Result:
+    """Run ``sql`` with the driver's cursor of ``connection``, firing SQLAlchemy's cursor
+    events (for whoever listens: tests count statements) and raising a driver error as
+    SQLAlchemy's; ``finish`` reads what the cursor holds before it is closed."""
+    driver: Any = connection.connection.driver_connection
+    try:
+        cursor = driver.cursor()
+        try:
+            events = connection.dispatch
+            if events.before_cursor_execute:
+                events.before_cursor_execute(connection, cursor, sql, values, None, many)
+            if many:
+                cursor.executemany(sql, values)
+            else:
+                cursor.execute(sql, values)
+            if events.after_cursor_execute:
+                events.after_cursor_execute(connection, cursor, sql, values, None, many)
+            return finish(cursor)
+        finally:
+            cursor.close()
+    except connection.dialect.loaded_dbapi.Error as error:
+        raise as_sqlalchemy_error(connection, sql, values, error) from error
 
 
 def _bound(compiled: _Compiled, parameters: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Reads run through the driver (kit.prepared) give what Session.execute gives, on both
-backends: the same values through the same type processors, inside the session's
+"""Reads and writes run through the driver (kit.prepared) give and store what Session.execute
+does, on both backends: the same values through the same type processors, inside the session's
 transaction, after its pending changes are flushed, and SQLAlchemy's errors."""
 
 from __future__ import annotations
@@ -20,14 +20,16 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    insert,
     select,
     text,
+    update,
 )
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, registry
 
 from kit.db import UTCDateTime, create_db_engine
-from kit.prepared import PreparedRead
+from kit.prepared import PreparedRead, PreparedWrite
 from tests.support.databases import new_database_url
 
 METADATA = MetaData()
@@ -144,3 +146,85 @@ def test_sqlalchemys_cursor_events_see_the_statement(engine):
         event.remove(engine, "before_cursor_execute", before)
         event.remove(engine, "after_cursor_execute", after)
     assert ("before", "SELECT") in seen and ("after", "SELECT") in seen
+
+
+# -- writes --------------------------------------------------------------------------------
+
+DEFAULTED = Table(
+    "prepared_defaulted",
+    METADATA,
+    Column("id", String(20), primary_key=True),
+    Column("data", JSON, default=list),
+    Column("n", Integer, onupdate=lambda: 1),
+)
+INSERT_THINGS = PreparedWrite(insert(THINGS), columns=("id", "at", "data", "flag", "n"))
+SET_N_IF = PreparedWrite(
+    update(THINGS)
+    .where(THINGS.c.id == bindparam("key"), THINGS.c.n == bindparam("was"))
+    .values(n=bindparam("to"))
+)
+
+
+def _stored(engine: Engine) -> list[tuple[object, ...]]:
+    with Session(engine) as db:
+        return [tuple(row) for row in db.execute(select(THINGS).order_by(THINGS.c.id))]
+
+
+@pytest.mark.parametrize("count", [1, 3])
+def test_a_prepared_insert_stores_what_session_execute_stores(engine, count):
+    written = [{**row, "id": f"w-{row['id']}"} for row in ROWS[:count]]
+    with Session(engine) as db:
+        assert INSERT_THINGS.run(db, written) == count
+        db.commit()
+    expected_engine_rows = [{**row, "id": f"s-{row['id']}"} for row in ROWS[:count]]
+    with Session(engine) as db:
+        db.execute(insert(THINGS), expected_engine_rows)
+        db.commit()
+    stored = {row[0]: row[1:] for row in _stored(engine)}
+    for row in ROWS[:count]:
+        assert stored[f"w-{row['id']}"] == stored[f"s-{row['id']}"]
+        assert stored[f"w-{row['id']}"] == (row["at"], row["data"], row["flag"], row["n"])
+
+
+def test_a_prepared_update_says_how_many_rows_it_changed(engine):
+    with Session(engine) as db:
+        assert SET_N_IF.run(db, [{"key": "full", "was": 7, "to": 8}]) == 1
+        assert SET_N_IF.run(db, [{"key": "full", "was": 7, "to": 9}]) == 0  # already moved on
+        db.commit()
+    assert dict((row[0], row[4]) for row in _stored(engine))["full"] == 8
+
+
+def test_a_prepared_write_is_part_of_the_sessions_transaction(engine):
+    with Session(engine) as db:
+        INSERT_THINGS.run(db, [{"id": "undone", "at": None, "data": None, "flag": None, "n": None}])
+        db.rollback()
+    assert "undone" not in [row[0] for row in _stored(engine)]
+
+
+def test_a_write_that_leaves_computed_values_out_is_refused(engine):
+    with Session(engine) as db:
+        with pytest.raises(ValueError, match="data"):
+            PreparedWrite(insert(DEFAULTED), columns=("id", "n")).run(db, [{"id": "a", "n": 1}])
+        with pytest.raises(ValueError, match="n"):
+            PreparedWrite(update(DEFAULTED).values(data=bindparam("data"))).run(db, [{"data": []}])
+    with pytest.raises(ValueError):
+        PreparedWrite(insert(THINGS))  # an INSERT names its columns
+
+
+def test_a_driver_error_in_a_write_is_raised_as_sqlalchemys(engine):
+    with Session(engine) as db, pytest.raises(IntegrityError):
+        INSERT_THINGS.run(db, [{"id": "full", "at": None, "data": None, "flag": None, "n": None}])
+
+
+def test_sqlalchemys_cursor_events_see_the_write(engine):
+    seen: list[tuple[str, bool]] = []
+
+    def before(_conn, _cursor, statement, _parameters, _context, executemany):
+        seen.append((statement.split()[0], executemany))
+
+    event.listen(engine, "before_cursor_execute", before)
+    with Session(engine) as db:
+        INSERT_THINGS.run(db, [{**ROWS[1], "id": "e1"}, {**ROWS[1], "id": "e2"}])
+        SET_N_IF.run(db, [{"key": "full", "was": 7, "to": 8}])
+        db.commit()
+    assert seen == [("INSERT", True), ("UPDATE", False)]
