@@ -5,7 +5,9 @@ the sequencer integrates them in batches and signs at most one checkpoint per
 integration lag (batch commit time minus the entry's recorded time) at that rate.
 
 Run: .venv/bin/python bench/ledger_sequencer.py [--backends sqlite,postgresql] [--seconds 10]
-SQLite: writer threads and the sequencer in one process (SQLite's deployment). PostgreSQL:
+SQLite: writer threads and the sequencer in one process (SQLite's deployment); with
+``--on-loop N``, N concurrent requests on one event loop instead, each disclosure's unit of
+work run on the loop's thread as the gateway runs it (kit.database_work). PostgreSQL:
 writer processes (as replicas would be) and the sequencer in this one (a process apart from
 the writers, as `egate serve` runs it on PostgreSQL); a throwaway cluster
 (tests/support/postgres.py) unless EGATE_BENCH_POSTGRES_URL names a server.
@@ -21,6 +23,7 @@ The machine may be shared: the figures are for the load it had, shown next to th
 from __future__ import annotations
 
 import argparse
+import asyncio
 import multiprocessing
 import random
 import sys
@@ -29,6 +32,7 @@ import threading
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -41,6 +45,7 @@ from consent.ledger import repository
 from consent.ledger.sequencer import BackgroundSequencer, Sequencer, SequencerProcess, SequencerSpec
 from consent.ledger.service import Integrated
 from consent.port import LedgerConsentPort
+from kit.database_work import run_database_work
 from kit.db import create_db_engine, create_session_factory, session_scope
 
 unit_of_work = contextmanager(session_scope)
@@ -59,6 +64,38 @@ def write(sessions: Any, port: LedgerConsentPort, seconds: float, seed: int, cou
 
 
 Window = tuple[int, float, float]  # releases accepted, from, until (wall clock)
+
+
+def record_one(port: LedgerConsentPort, db: Any, rng: random.Random, i: int) -> None:
+    port.record_disclosure(db, **release(rng, i), now=datetime.now(UTC))
+    db.commit()
+
+
+def write_on_loop(sessions: Any, port: LedgerConsentPort, seconds: float, tasks: int) -> list[Window]:
+    """SQLite, as the gateway records a release now: ``tasks`` concurrent requests on one event
+    loop, each disclosure's unit of work run on the loop's thread by kit.database_work (the
+    writer gate awaited, the loop's group commit)."""
+    counts: list[Window] = []
+
+    async def requests(seed: int) -> None:
+        rng = random.Random(seed)
+        started = time.time()
+        deadline = started + seconds
+        done = 0
+        while time.time() < deadline:
+            db = sessions()
+            try:
+                await run_database_work(db, partial(record_one, port, db, rng, done))
+            finally:
+                db.close()
+            done += 1
+        counts.append((done, started, time.time()))
+
+    async def all_requests() -> None:
+        await asyncio.gather(*(requests(n) for n in range(tasks)))
+
+    asyncio.run(all_requests())
+    return counts
 
 
 def rate(windows: list[Window]) -> tuple[int, float]:
@@ -174,7 +211,9 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         background.start()
         if args.sequencer_process:
             wait_for_lease(runtime, spec.holder)
-        if name.startswith("SQLite"):
+        if name.startswith("SQLite") and args.on_loop:
+            windows = write_on_loop(runtime.sessions, port, args.seconds, args.on_loop)
+        elif name.startswith("SQLite"):
             counts: list[Window] = []
             writers = [
                 threading.Thread(target=write, args=(runtime.sessions, port, args.seconds, n, counts))
@@ -241,6 +280,13 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the writers write")
     parser.add_argument("--threads", type=int, default=4, help="writer threads (per process)")
+    parser.add_argument(
+        "--on-loop",
+        type=int,
+        default=0,
+        metavar="N",
+        help="SQLite: N concurrent requests on one event loop instead of threads (as the gateway)",
+    )
     parser.add_argument("--processes", type=int, default=2, help="writer processes (PostgreSQL)")
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=0.05, help="the idle sequencer's pause")
