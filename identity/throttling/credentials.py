@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from sqlalchemy.orm import Session
 
 from identity.throttling import service as throttling
+from kit.database_work import may_block
 
 INVALID_CLIENT_DESCRIPTION = "Client authentication failed."
 ADMIN_CREDENTIAL = "admin"
@@ -74,6 +75,7 @@ def guarded(
         return refused(verdict.wait_until)
     if verdict.pause_seconds:
         db.rollback()  # nothing written yet: hold no database lock while the answer waits
+        may_block()  # on the event loop's thread: waits in a worker thread instead
         time.sleep(verdict.pause_seconds)
     answer = attempt()
     if failed(answer):

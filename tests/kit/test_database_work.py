@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -19,31 +18,9 @@ from kit.access_tokens import HttpJwks
 from kit.database_work import may_block, run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
 from tests.support.databases import new_database_url
+from tests.support.event_loop import LOOP_THREAD, run_loop
 
-T = TypeVar("T")
 LOCK_TIMEOUT = 0.5
-LOOP_THREAD = "test-event-loop"
-
-
-def run_loop(main: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    """``asyncio.run(main())`` in a thread of its own, named LOOP_THREAD: the work must run
-    on the loop's thread, and pytest's may already run a loop (Playwright's, in a browser
-    test before this one in the same worker)."""
-    results: list[T] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(asyncio.run(main()))
-        except BaseException as error:
-            errors.append(error)
-
-    thread = threading.Thread(target=run, name=LOOP_THREAD)
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
-    return results[0]
 
 
 @pytest.fixture
