@@ -18,7 +18,7 @@ from kit.access_tokens import HttpJwks
 from kit.database_work import may_block, run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
 from tests.support.databases import new_database_url
-from tests.support.event_loop import LOOP_THREAD, run_loop
+from tests.support.event_loop import LOOP_THREAD, Ticker, run_loop
 
 LOCK_TIMEOUT = 0.5
 
@@ -95,19 +95,10 @@ def test_waiting_for_the_gate_longer_than_the_lock_timeout_is_database_busy(sqli
     async def main() -> None:
         with Session(sqlite_engine) as holder, Session(sqlite_engine) as db:
             holder.execute(text("INSERT INTO numbers (n) VALUES (1)"))
-            ticks = 0
-
-            async def tick() -> None:
-                nonlocal ticks
-                while True:
-                    await asyncio.sleep(0.01)
-                    ticks += 1
-
-            ticking = asyncio.create_task(tick())
-            with pytest.raises(DatabaseBusy):
-                await run_database_work(db, lambda: _insert(db, 2))
-            ticking.cancel()
-            assert ticks >= 10, "the loop was blocked while waiting for the gate"
+            async with Ticker() as ticker:
+                with pytest.raises(DatabaseBusy):
+                    await run_database_work(db, lambda: _insert(db, 2))
+            assert ticker.ticks >= 10, "the loop was blocked while waiting for the gate"
             holder.rollback()
 
     run_loop(main)

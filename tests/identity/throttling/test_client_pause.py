@@ -4,7 +4,6 @@ gateway runs SQLite work (kit/database_work.py): a sleep there would hold every 
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +15,7 @@ from identity.throttling.service import Assessment
 from kit import migrations
 from kit.database_work import run_database_work
 from kit.db import create_db_engine
-from tests.support.event_loop import LOOP_THREAD, run_loop
+from tests.support.event_loop import LOOP_THREAD, Ticker, run_loop
 
 PAUSE = Assessment(wait_until=None, pause_seconds=0.3, account_failures=0, known_device=False)
 
@@ -32,30 +31,21 @@ def test_a_paused_client_call_waits_in_a_worker_thread_and_the_loop_goes_on(tmp_
         return "answered"
 
     async def main() -> tuple[str, int]:
-        ticks = 0
-
-        async def tick() -> None:
-            nonlocal ticks
-            while True:
-                await asyncio.sleep(0.01)
-                ticks += 1
-
-        ticking = asyncio.create_task(tick())
-        with Session(engine) as db:
-            answer = await run_database_work(
-                db,
-                lambda: credentials.guarded(
+        async with Ticker() as ticker:
+            with Session(engine) as db:
+                answer = await run_database_work(
                     db,
-                    datetime.now(UTC),
-                    "203.0.113.9",
-                    credentials.client_credential("bench-client"),
-                    attempt,
-                    failed=lambda answer: False,
-                    refused=lambda until: "refused",
-                ),
-            )
-        ticking.cancel()
-        return answer, ticks
+                    lambda: credentials.guarded(
+                        db,
+                        datetime.now(UTC),
+                        "203.0.113.9",
+                        credentials.client_credential("bench-client"),
+                        attempt,
+                        failed=lambda answer: False,
+                        refused=lambda until: "refused",
+                    ),
+                )
+        return answer, ticker.ticks
 
     answer, ticks = run_loop(main)
     engine.dispose()
