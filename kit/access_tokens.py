@@ -36,8 +36,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.hashes import SHA256
 
-from kit.database_work import may_block
 from kit.dpop import INVALID_DPOP_PROOF, DpopProofVerifier, InvalidProof, Presentation, bound_key
+from kit.loop_thread import may_block
 from kit.outbound import DestinationRefused, OutboundPolicy, guarded_client
 
 ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")  # RFC 9068 §2.1, compared per §4

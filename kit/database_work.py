@@ -12,38 +12,24 @@ It goes to a worker thread instead:
 - on PostgreSQL, whose every statement is a network round trip;
 - when the session already has work in it, whose transaction or pending changes are not this
   work's to take over;
-- when the work reaches a call that may block for long (``may_block``: fetching a client's
-  JWK Set). The work is rolled back and run again from the start in a worker thread, so
-  such a call must come before the work's first commit.
+- when the work reaches a call that may block for long (``kit.loop_thread.may_block``:
+  fetching a client's JWK Set, the guessing defence's pause, another process's SQLite
+  transaction). The work is rolled back and run again from the start in a worker thread,
+  so such a call must come before the work's first commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextvars import ContextVar
 from typing import TypeVar
 
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kit.db import writer_gate_on_loop
+from kit.loop_thread import LeaveEventLoop, running_on_event_loop
 
 T = TypeVar("T")
-
-_on_event_loop: ContextVar[bool] = ContextVar("egate_work_on_event_loop", default=False)
-
-
-class LeaveEventLoop(BaseException):
-    """The work on the loop's thread reached a call that may block; it runs again in a worker
-    thread. A BaseException so that no ``except Exception`` on the way mistakes it for the
-    failure of what it interrupted."""
-
-
-def may_block() -> None:
-    """Call before anything that may wait on the network: on the loop's thread it hands the
-    work to a worker thread (``LeaveEventLoop``); elsewhere it does nothing."""
-    if _on_event_loop.get():
-        raise LeaveEventLoop
 
 
 async def run_database_work(db: Session, work: Callable[[], T]) -> T:
@@ -53,11 +39,9 @@ async def run_database_work(db: Session, work: Callable[[], T]) -> T:
     if not (db.in_transaction() or db.new or db.dirty or db.deleted):
         async with writer_gate_on_loop(db) as held:
             if held:
-                marker = _on_event_loop.set(True)
                 try:
-                    return work()
+                    with running_on_event_loop():
+                        return work()
                 except LeaveEventLoop:
                     db.rollback()
-                finally:
-                    _on_event_loop.reset(marker)
     return await run_in_threadpool(work)

@@ -27,6 +27,8 @@ from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from kit.loop_thread import may_block
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -283,7 +285,11 @@ class _WriterGate:
         driver.changes_at_begin = driver.total_changes
         try:
             if self._across_processes is not None:
-                driver.writer_lock_file = self._across_processes.acquire(deadline - time.monotonic())
+                # On the event loop's thread, another process's transaction is not waited
+                # for there (may_block): the work goes to a worker thread to wait.
+                driver.writer_lock_file = self._across_processes.acquire(
+                    deadline - time.monotonic(), before_waiting=may_block
+                )
             try:  # on the driver: SQLAlchemy's execution layer cost ~60 us more here
                 driver.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as error:
@@ -392,11 +398,17 @@ class _FileWriterLock:
     def __init__(self, path: str) -> None:
         self._path = path
 
-    def acquire(self, timeout: float) -> int:
+    def acquire(self, timeout: float, before_waiting: Callable[[], None] | None = None) -> int:
         descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            try:
+                if before_waiting is not None:
+                    before_waiting()
+            except BaseException:
+                os.close(descriptor)
+                raise
             return _wait_for_flock(descriptor, timeout)
         except BaseException:
             os.close(descriptor)

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from sqlalchemy.orm import Session
 
 from identity.throttling import service as throttling
-from kit.database_work import may_block
+from kit.loop_thread import may_block
 
 INVALID_CLIENT_DESCRIPTION = "Client authentication failed."
 ADMIN_CREDENTIAL = "admin"

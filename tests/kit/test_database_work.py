@@ -5,6 +5,8 @@ when the work must wait on the network, in a worker thread."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,8 +17,9 @@ from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from kit.access_tokens import HttpJwks
-from kit.database_work import may_block, run_database_work
+from kit.database_work import run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
+from kit.loop_thread import may_block
 from tests.support.databases import new_database_url
 from tests.support.event_loop import LOOP_THREAD, Ticker, run_loop
 
@@ -214,3 +217,30 @@ def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before
     assert _numbers(sqlite_engine) == [0, 1, 2, 3, 4]
     assert len(fsyncs) == 1
     assert synced_when_answered == [1] * 5
+
+
+def test_work_that_meets_another_processs_transaction_waits_for_it_in_a_worker_thread(
+    sqlite_engine, tmp_path
+):
+    """The lock file beside the database is the writer gate across processes: taken here on a
+    descriptor of its own, as another process's transaction would hold it."""
+    other_process = os.open(tmp_path / "work.sqlite3.writer-lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+
+    async def main() -> tuple[str, int]:
+        async def other_process_commits() -> None:
+            await asyncio.sleep(0.2)
+            fcntl.flock(other_process, fcntl.LOCK_UN)
+            os.close(other_process)
+
+        async with Ticker() as ticker:
+            committing = asyncio.create_task(other_process_commits())
+            with Session(sqlite_engine) as db:
+                ran_in = await run_database_work(db, lambda: _insert(db, 1))
+            await committing
+        return ran_in, ticker.ticks
+
+    ran_in, ticks = run_loop(main)
+    assert ran_in != LOOP_THREAD
+    assert ticks >= 10, "the loop waited for the other process"
+    assert _numbers(sqlite_engine) == [1]
