@@ -97,6 +97,8 @@ class CachedJwks:
     propagates (the in-process loader's database errors have their own handling).
     """
 
+    loads_over_network = False  # HttpJwks: its loads wait on the network (may_block)
+
     def __init__(
         self,
         load: Callable[[], dict[str, Any]],
@@ -110,8 +112,6 @@ class CachedJwks:
         self._lock = threading.Lock()
         self._document: dict[str, Any] | None = None
         self._loaded_at = self._attempted_at = float("-inf")
-
-    loads_over_network = False
 
     def keys(self, *, refresh: bool = False) -> dict[str, Any]:
         with self._lock:

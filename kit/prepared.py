@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Insert, Select, Update
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from kit.db import as_sqlalchemy_error
 
@@ -84,10 +85,13 @@ class PreparedRead:
         return compiled
 
 
-def _compile(
-    statement: Select[Any] | Insert | Update, dialect: Dialect, column_keys: list[str] | None = None
-) -> _Compiled:
-    compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+def _compile(statement: Select[Any], dialect: Dialect) -> _Compiled:
+    return _prepared(statement, statement.compile(dialect=dialect), dialect)
+
+
+def _prepared(statement: Select[Any] | Insert | Update, compiled: SQLCompiler, dialect: Dialect) -> _Compiled:
+    """What running ``compiled`` through the driver needs: its SQL, how its parameters are
+    bound and processed, and how its result columns are processed."""
     binds = {
         name: bind.type.dialect_impl(dialect).bind_processor(dialect)
         for bind, name in compiled.bind_names.items()
@@ -136,7 +140,7 @@ class PreparedWrite:
             if computed:
                 names = sorted(column.name for column in computed)
                 raise ValueError(f"the statement leaves out columns whose values are computed: {names}")
-            compiled = self._by_dialect[dialect.name] = _compile(self.statement, dialect, keys)
+            compiled = self._by_dialect[dialect.name] = _prepared(self.statement, statement, dialect)
         return compiled
 
 
