@@ -13,9 +13,13 @@ It goes to a worker thread instead:
 - when the session already has work in it, whose transaction or pending changes are not this
   work's to take over;
 - when the work reaches a call that may block for long (``kit.loop_thread.may_block``:
-  fetching a client's JWK Set, the guessing defence's pause, another process's SQLite
-  transaction). The work is rolled back and run again from the start in a worker thread,
-  so such a call must come before the work's first commit.
+  fetching a client's JWK Set, the guessing defence's pause). The work is rolled back and
+  run again from the start in a worker thread, so such a call must come before the work's
+  first commit.
+
+Another process's SQLite transaction (``egate serve --workers N``) is waited for before the
+work starts, in a worker thread while the loop goes on (``kit.db._WriterGate.hold_on_loop``);
+the work then runs on the loop.
 """
 
 from __future__ import annotations

@@ -241,6 +241,16 @@ class _WriterGate:
                 await asyncio.wait_for(released, max(0.0, deadline - loop.time()))
             except TimeoutError:
                 raise DatabaseBusy("waited too long for the SQLite write lock") from None
+        # The other processes' gate too, before the work starts: a wait for their transaction
+        # runs in a worker thread while the loop goes on, and the work then runs on the loop
+        # (met in the work's first statement, it used to send the whole work to a thread).
+        lock_file: int | None = None
+        try:
+            if self._across_processes is not None:
+                lock_file = await self._across_processes.acquire_on_loop(deadline - loop.time())
+        except BaseException:
+            self.release()
+            raise
         self._holder = threading.get_ident()
         committed: list[int] = []
         deferring = _durable_before_answer.set(committed)
@@ -252,8 +262,13 @@ class _WriterGate:
             if transaction is not None and transaction.holds_writer_gate:
                 # Left open by the work: it keeps the gate until it ends, as if it had queued.
                 transaction.holds_process_lock = True
+                transaction.writer_lock_file = lock_file
             else:
-                self.release()
+                try:
+                    if lock_file is not None:
+                        _FileWriterLock.release(lock_file)
+                finally:
+                    self.release()
         if committed:
             await self._durability.until_durable_on_loop(max(committed))
 
@@ -284,9 +299,10 @@ class _WriterGate:
         driver.holds_writer_gate = True
         driver.changes_at_begin = driver.total_changes
         try:
-            if self._across_processes is not None:
-                # On the event loop's thread, another process's transaction is not waited
-                # for there (may_block): the work goes to a worker thread to wait.
+            if self._across_processes is not None and self._holder != threading.get_ident():
+                # A hold on the loop took the lock file already (hold_on_loop). Elsewhere on
+                # the event loop's thread, another process's transaction is not waited for
+                # there (may_block): the work goes to a worker thread to wait.
                 driver.writer_lock_file = self._across_processes.acquire(
                     deadline - time.monotonic(), before_waiting=may_block
                 )
@@ -415,6 +431,27 @@ class _FileWriterLock:
             raise
         return descriptor
 
+    async def acquire_on_loop(self, timeout: float) -> int:
+        """As :meth:`acquire`, awaited on the event loop's thread: a contended wait runs in a
+        worker thread while the loop goes on. A waiter cancelled meanwhile lets the lock go
+        as soon as it is granted."""
+        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pass
+        except BaseException:
+            os.close(descriptor)
+            raise
+        else:
+            return descriptor
+        waiting = asyncio.get_running_loop().run_in_executor(None, _wait_for_flock, descriptor, timeout)
+        try:
+            return await asyncio.shield(waiting)
+        except asyncio.CancelledError:
+            waiting.add_done_callback(_release_if_granted)
+            raise
+
     @staticmethod
     def release(descriptor: int) -> None:
         # Unlock before closing: a child forked meanwhile would hold the open file, and with
@@ -423,6 +460,11 @@ class _FileWriterLock:
             fcntl.flock(descriptor, fcntl.LOCK_UN)
         finally:
             os.close(descriptor)
+
+
+def _release_if_granted(waited: asyncio.Future[int]) -> None:
+    if not waited.cancelled() and waited.exception() is None:
+        _FileWriterLock.release(waited.result())
 
 
 def _wait_for_flock(descriptor: int, timeout: float) -> int:

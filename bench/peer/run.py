@@ -16,7 +16,7 @@ data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memor
 --peer-memory. The peer is installed on first use (`npm ci`, better-sqlite3 built against /usr).
 
     .venv/bin/python bench/peer/run.py [--requests 2000] [--connections 10] [--only egate|peer]
-    .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned
+    .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned, load from wrk
     .venv/bin/python bench/peer/run.py --workers 1,2 --postgres   # the same on PostgreSQL
     .venv/bin/python bench/peer/run.py --rounds 3        # alternate the servers; medians
 """
@@ -29,6 +29,8 @@ import base64
 import contextlib
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -376,56 +378,140 @@ def run_workers(args: argparse.Namespace) -> None:
     """egate serve --workers N, unpinned (the load generator shares the two cores); with
     ``--postgres`` each N on a fresh database of a throwaway PostgreSQL cluster
     (bench/ledger.py's), which shares the cores too."""
+    by_count: dict[int, dict[str, WrkResult]] = {}
     for count in (int(w) for w in args.workers.split(",")):
         with contextlib.ExitStack() as stack:
             if args.postgres:
                 os.environ["EGATE_DATABASE_URL"] = stack.enter_context(postgres_url())
                 stack.callback(os.environ.pop, "EGATE_DATABASE_URL", None)
-            run_workers_once(args, count)
+            by_count[count] = run_workers_once(args, count)
+    one = by_count.get(1)
+    if one:
+        for count, results in by_count.items():
+            if count != 1:
+                ratios = ", ".join(f"{path} {results[path].rate / one[path].rate:.2f}x" for path in results)
+                print(f"workers={count} against one worker: {ratios}")
 
 
-def run_workers_once(args: argparse.Namespace, count: int) -> None:
+def ensure_wrk() -> str:
+    """wrk (Debian's package) drives the --workers runs: a load generator in C takes a small
+    share of the two cores the workers share with it (aiohttp took about as much CPU per
+    request as the server, so two workers could never show their scaling)."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise SystemExit("--workers needs wrk: apt-get install wrk")
+    print("installing wrk (apt-get install wrk)...", flush=True)
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+@dataclass
+class WrkResult:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    failures: int
+    server_cpu_ms: float
+    generator_cpu_ms: float
+    cores_busy: float  # the whole machine's, PostgreSQL's server processes included
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds the machine spent busy and idle (all cores), from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, idle / tick
+
+
+def wrk_milliseconds(text: str) -> float:
+    for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if text.endswith(unit):
+            return float(text[: -len(unit)]) * scale
+    raise ValueError(text)
+
+
+def run_wrk(wrk: str, url: str, script: str, args: argparse.Namespace, pids: list[int]) -> WrkResult:
+    """One wrk run of ``args.seconds`` at ``args.connections`` connections (two threads); the
+    CPU of the server's processes and of wrk itself per request."""
+    argv = [wrk, "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s", script, url]
+    server, generator = servers_cpu_seconds(pids), resource.getrusage(resource.RUSAGE_CHILDREN)
+    busy, started = machine_busy_seconds()[0], time.monotonic()
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    cores_busy = (machine_busy_seconds()[0] - busy) / (time.monotonic() - started)
+    server = servers_cpu_seconds(pids) - server
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    generator_cpu = after.ru_utime + after.ru_stime - generator.ru_utime - generator.ru_stime
+    lines = [line.split() for line in out.splitlines()]
+    rate = next(float(w[1]) for w in lines if w[:1] == ["Requests/sec:"])
+    requests = next(int(w[0]) for w in lines if w[1:3] == ["requests", "in"])
+    p50 = next(wrk_milliseconds(w[1]) for w in lines if w[:1] == ["50%"])
+    p99 = next(wrk_milliseconds(w[1]) for w in lines if w[:1] == ["99%"])
+    failures = sum(int(w[-1]) for w in lines if w[:1] == ["Non-2xx"] or w[:2] == ["Socket", "errors:"])
+    per = 1000 / max(requests, 1)
+    return WrkResult(rate, p50, p99, failures, server * per, generator_cpu * per, cores_busy)
+
+
+def run_workers_once(args: argparse.Namespace, count: int) -> dict[str, WrkResult]:
+    wrk = ensure_wrk()
     process, seeded, base = start_egate(None, workers=count)
     try:
         time.sleep(2 * count)  # the workers start after the parent answers
         target = Target(
             "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
         )
-
         children = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
         ).stdout.split()
         pids = [process.pid, *(int(pid) for pid in children)]
-
-        async def load(
-            base: str = base, target: Target = target, pids: list[int] = pids
-        ) -> tuple[Result, float]:
-            connector = aiohttp.TCPConnector(limit=args.connections)
-            async with aiohttp.ClientSession(connector=connector) as http:
-
-                def call(session: aiohttp.ClientSession) -> Awaitable[dict]:
-                    form = {"grant_type": "client_credentials", "scope": "ledger:department"}
-                    return post_form(session, base + "/token", target.auth, form)
-
-                await timed(http, [call] * 300, args.connections)
-                # CPU of every server process (the workers and their parent) and of this
-                # load generator around the measured run: on two shared cores the
-                # generator's own share says whether it, not the server, is the bound.
-                server, load_cpu = servers_cpu_seconds(pids), time.process_time()
-                result = await timed(http, [call] * args.requests, args.connections)
-                result.cpu_ms = (servers_cpu_seconds(pids) - server) * 1000 / args.requests
-                return result, (time.process_time() - load_cpu) * 1000 / args.requests
-
-        result, generator_ms = asyncio.run(load())
+        code, verifier = egate_codes(base, seeded, 1)[0]
+        exchanged = (
+            httpx.post(
+                base + "/token",
+                data={
+                    "grant_type": "authorization_code",
+                    "code": code,
+                    "redirect_uri": REDIRECT_URI,
+                    "code_verifier": verifier,
+                },
+                headers={"Authorization": target.auth},
+            )
+            .raise_for_status()
+            .json()
+        )
+        scripts = Path(tempfile.mkdtemp(prefix="egate-wrk-"))
+        # wrk's Lua scripts: the request of each path (one access token for every userinfo
+        # call; each call records its own disclosure).
+        (scripts / "client_credentials.lua").write_text(
+            'wrk.method = "POST"\n'
+            'wrk.body = "grant_type=client_credentials&scope=ledger%3Adepartment"\n'
+            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+            f'wrk.headers["Authorization"] = "{target.auth}"\n'
+        )
+        (scripts / "userinfo.lua").write_text(
+            f'wrk.headers["Authorization"] = "Bearer {exchanged["access_token"]}"\n'
+        )
+        urls = {"client_credentials": base + "/token", "userinfo": base + "/userinfo"}
+        warm = argparse.Namespace(**{**vars(args), "seconds": 2})
+        run_wrk(wrk, urls["client_credentials"], str(scripts / "client_credentials.lua"), warm, pids)
+        results = {
+            path: run_wrk(wrk, url, str(scripts / f"{path}.lua"), args, pids) for path, url in urls.items()
+        }
         rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
         if not rss:
             rss = [resident_kib(process.pid) // 1024]
-        print(
-            f"workers={count}: client_credentials {result.rate:7.0f} req/s  p50 {result.p50:6.1f} ms"
-            f"  p99 {result.p99:6.1f} ms  server cpu {result.cpu_ms:5.2f} ms/req"
-            f"  load generator cpu {generator_ms:5.2f} ms/req"
-            f"  resident MiB per process {rss}  load average {os.getloadavg()}"
-        )
+        for path, result in results.items():
+            print(
+                f"workers={count}: {path:18s} {result.rate:7.0f} req/s  p50 {result.p50_ms:6.1f} ms"
+                f"  p99 {result.p99_ms:6.1f} ms  server cpu {result.server_cpu_ms:5.2f} ms/req"
+                f"  wrk cpu {result.generator_cpu_ms:5.2f} ms/req  failed {result.failures}"
+                f"  machine busy {result.cores_busy:4.2f} of {os.cpu_count()} cores",
+                flush=True,
+            )
+        print(f"workers={count}: resident MiB per process {rss}  load average {os.getloadavg()}")
+        return results
     finally:
         stop(process)
 
@@ -442,6 +528,7 @@ def main() -> None:
     parser.add_argument("--peer-memory", action="store_true", help="the peer's in-memory adapter")
     parser.add_argument("--workers", help="instead: egate serve --workers N for each N, e.g. 1,2")
     parser.add_argument("--postgres", action="store_true", help="with --workers: on PostgreSQL, not SQLite")
+    parser.add_argument("--seconds", type=int, default=10, help="with --workers: each path's run (wrk)")
     parser.add_argument("--profile", help="path to py-spy: record egate's server during its run")
     parser.add_argument("--profile-out", default="egate-profile.svg")
     parser.add_argument("--profile-format", default="flamegraph", help="py-spy format: flamegraph, raw")

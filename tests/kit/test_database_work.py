@@ -219,13 +219,31 @@ def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before
     assert synced_when_answered == [1] * 5
 
 
-def test_work_that_meets_another_processs_transaction_waits_for_it_in_a_worker_thread(
+def _lock_file_is_free(path: Path) -> bool:
+    """Whether another process could take the writer gate's lock file now."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(descriptor)  # and with it the lock, if taken
+    return True
+
+
+def test_work_that_meets_another_processs_transaction_awaits_it_then_runs_on_the_loop(
     sqlite_engine, tmp_path
 ):
     """The lock file beside the database is the writer gate across processes: taken here on a
-    descriptor of its own, as another process's transaction would hold it."""
+    descriptor of its own, as another process's transaction would hold it. The loop goes on
+    while a worker thread waits for it; the work then runs on the loop, once."""
     other_process = os.open(tmp_path / "work.sqlite3.writer-lock", os.O_RDWR | os.O_CREAT)
     fcntl.flock(other_process, fcntl.LOCK_EX)
+    runs: list[str] = []
+
+    def work(db: Session) -> str:
+        runs.append(threading.current_thread().name)
+        return _insert(db, 1)
 
     async def main() -> tuple[str, int]:
         async def other_process_commits() -> None:
@@ -236,11 +254,55 @@ def test_work_that_meets_another_processs_transaction_waits_for_it_in_a_worker_t
         async with Ticker() as ticker:
             committing = asyncio.create_task(other_process_commits())
             with Session(sqlite_engine) as db:
-                ran_in = await run_database_work(db, lambda: _insert(db, 1))
+                ran_in = await run_database_work(db, lambda: work(db))
             await committing
         return ran_in, ticker.ticks
 
     ran_in, ticks = run_loop(main)
-    assert ran_in != LOOP_THREAD
+    assert ran_in == LOOP_THREAD
+    assert runs == [LOOP_THREAD], "run once, not rolled back and run again"
     assert ticks >= 10, "the loop waited for the other process"
     assert _numbers(sqlite_engine) == [1]
+    assert _lock_file_is_free(tmp_path / "work.sqlite3.writer-lock")
+
+
+def test_a_request_cancelled_while_waiting_for_another_process_leaves_no_lock_behind(sqlite_engine, tmp_path):
+    """A client that hangs up while its work waits for the lock file: the worker thread's
+    flock is granted later, and let go at once, or every process would wait for ever."""
+    lock_path = tmp_path / "work.sqlite3.writer-lock"
+    other_process = os.open(lock_path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(other_process, fcntl.LOCK_EX)
+
+    async def main() -> None:
+        with Session(sqlite_engine) as db:
+            waiting = asyncio.create_task(run_database_work(db, lambda: _insert(db, 1)))
+            await asyncio.sleep(0.1)
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+        os.close(other_process)
+        for _ in range(100):  # the worker thread is granted the lock, then lets it go
+            await asyncio.sleep(0.01)
+            if _lock_file_is_free(lock_path):
+                break
+        with Session(sqlite_engine) as db:
+            assert await run_database_work(db, lambda: _insert(db, 2)) == LOOP_THREAD
+
+    run_loop(main)
+    assert _numbers(sqlite_engine) == [2]
+    assert _lock_file_is_free(lock_path)
+
+
+def test_a_transaction_the_work_leaves_open_keeps_the_lock_file_until_it_ends(sqlite_engine, tmp_path):
+    lock_path = tmp_path / "work.sqlite3.writer-lock"
+
+    async def main() -> None:
+        with Session(sqlite_engine) as db:
+            await run_database_work(db, lambda: db.execute(text("INSERT INTO numbers (n) VALUES (2)")))
+            assert not _lock_file_is_free(lock_path), "another process could write meanwhile"
+            db.commit()
+        assert _lock_file_is_free(lock_path)
+
+    run_loop(main)
+    assert _numbers(sqlite_engine) == [2]
