@@ -16,6 +16,7 @@ import forms_hub.app
 import identity.app
 from consent.port import LedgerConsentPort, answer_ledger_refusals
 from egate import health
+from egate.heap import freeze_startup_heap
 from egate.maintenance import scheduled
 from identity.throttling.admin_credential import CountedAdminCredential
 from identity.tokens.dpop_replay import RecordedProofs
@@ -163,4 +164,6 @@ def app_from_environment() -> FastAPI:
     and builds its own runtime (engine, caches), as a single-process serve does."""
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_json)
-    return create_app(Runtime.build(settings))
+    app = create_app(Runtime.build(settings))
+    freeze_startup_heap()
+    return app

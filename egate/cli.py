@@ -23,6 +23,7 @@ from consent.app import sequencer_process
 from consent.ledger.models import LEDGER_TABLES
 from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
+from egate.heap import freeze_startup_heap
 from egate.demo import seed_demo
 from egate.maintenance import run_maintenance
 from kit import keys, metrics, migrations
@@ -92,6 +93,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Several workers each build their app from the environment (egate.app:app_from_environment)
     # and count into files that any of them reads when scraped (kit/metrics.py).
     app: Any = create_app(runtime) if args.workers <= 1 else "egate.app:app_from_environment"
+    if args.workers <= 1:
+        freeze_startup_heap()  # each of several workers does so once its app is built
     with contextlib.ExitStack() as stack:
         if args.workers > 1:
             stack.enter_context(metrics.shared_by_workers())

@@ -3,15 +3,18 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from consent.ledger import repository as ledger_repository
+from egate.app import app_from_environment
 from egate.cli import issuer_on_the_served_port, main
 from identity.mailbox.routes import MAILBOX_PATH
 from kit.db import create_db_engine, create_session_factory
@@ -20,6 +23,35 @@ from tests.support.databases import new_database_url
 from tests.support.live_server import free_port
 
 START_TIMEOUT_SECONDS = 120  # a busy machine with other tests beside
+
+
+@pytest.fixture(autouse=True)
+def heap_unfrozen_afterwards() -> Iterator[None]:
+    """`egate serve` freezes its heap before serving (egate/heap.py); called in this test
+    process, the objects it froze go back to the collector after the test."""
+    yield
+    gc.unfreeze()
+
+
+def test_serve_freezes_the_heap_the_app_was_built_with_before_serving(tmp_path, monkeypatch):
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
+    gc.unfreeze()
+    frozen_when_served = []
+    monkeypatch.setattr(
+        "egate.cli.uvicorn.run", lambda app, **options: frozen_when_served.append(gc.get_freeze_count())
+    )
+    assert main(["serve", "--port", "8123"]) == 0
+    assert frozen_when_served[0] > 10_000, "the app's objects are still swept by the collector"
+
+
+def test_each_worker_freezes_its_heap_once_its_app_is_built(tmp_path, monkeypatch):
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
+    gc.unfreeze()
+    app = app_from_environment()
+    assert gc.get_freeze_count() > 10_000
+    assert app.state.runtime.settings.data_dir == tmp_path
 
 
 def test_the_port_moves_the_default_issuer_but_never_a_configured_one(tmp_path, monkeypatch):
