@@ -23,8 +23,8 @@ from consent.app import sequencer_process
 from consent.ledger.models import LEDGER_TABLES
 from consent.port import LedgerConsentPort
 from egate.app import create_app, service_apps
-from egate.heap import freeze_startup_heap
 from egate.demo import seed_demo
+from egate.heap import freeze_startup_heap
 from egate.maintenance import run_maintenance
 from kit import keys, metrics, migrations
 from kit.console import progress
