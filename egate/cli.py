@@ -92,8 +92,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     progress(f"serving on http://{host}:{port} (issuer {settings.issuer})")
     # Several workers each build their app from the environment (egate.app:app_from_environment)
     # and count into files that any of them reads when scraped (kit/metrics.py).
-    app: Any = create_app(runtime) if args.workers <= 1 else "egate.app:app_from_environment"
+    app: Any = "egate.app:app_from_environment"
     if args.workers <= 1:
+        app = create_app(runtime)
         freeze_startup_heap()  # each of several workers does so once its app is built
     with contextlib.ExitStack() as stack:
         if args.workers > 1:

@@ -415,35 +415,23 @@ class _FileWriterLock:
         self._path = path
 
     def acquire(self, timeout: float, before_waiting: Callable[[], None] | None = None) -> int:
-        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        descriptor, granted = self._open_and_try()
+        if granted:
+            return descriptor
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                if before_waiting is not None:
-                    before_waiting()
-            except BaseException:
-                os.close(descriptor)
-                raise
-            return _wait_for_flock(descriptor, timeout)
+            if before_waiting is not None:
+                before_waiting()
         except BaseException:
             os.close(descriptor)
             raise
-        return descriptor
+        return _wait_for_flock(descriptor, timeout)
 
     async def acquire_on_loop(self, timeout: float) -> int:
         """As :meth:`acquire`, awaited on the event loop's thread: a contended wait runs in a
         worker thread while the loop goes on. A waiter cancelled meanwhile lets the lock go
         as soon as it is granted."""
-        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pass
-        except BaseException:
-            os.close(descriptor)
-            raise
-        else:
+        descriptor, granted = self._open_and_try()
+        if granted:
             return descriptor
         waiting = asyncio.get_running_loop().run_in_executor(None, _wait_for_flock, descriptor, timeout)
         try:
@@ -451,6 +439,18 @@ class _FileWriterLock:
         except asyncio.CancelledError:
             waiting.add_done_callback(_release_if_granted)
             raise
+
+    def _open_and_try(self) -> tuple[int, bool]:
+        """A descriptor of its own on the lock file, and whether the lock came at once."""
+        descriptor = os.open(self._path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return descriptor, False
+        except BaseException:
+            os.close(descriptor)
+            raise
+        return descriptor, True
 
     @staticmethod
     def release(descriptor: int) -> None:
