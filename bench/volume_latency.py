@@ -19,7 +19,7 @@ The authorization-code flow between sign-in and userinfo is not measured. After 
 lists any table the measured requests read by sequential scan (``pg_stat_user_tables``,
 reset before the measurement): at volume, a sequential scan is a missing index.
 
-    .venv/bin/python bench/volume_latency.py --residents 10000,1000000 [--samples 300]
+    .venv/bin/python bench/volume_latency.py --residents 10000,1000000 [--samples 300] [--shared-buffers 4GB]
 
 Without EGATE_BENCH_POSTGRES_URL a throwaway cluster is started (fsync off: latency here is
 CPU and index work, not the disk's).
@@ -68,14 +68,16 @@ _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
 
 
 @contextmanager
-def databases() -> Iterator[Any]:
-    """A function making empty databases on one server (a throwaway cluster by default)."""
+def databases(shared_buffers: str | None = None) -> Iterator[Any]:
+    """A function making empty databases on one server (a throwaway cluster by default, with
+    ``shared_buffers`` if given: PostgreSQL's default of 128 MB holds a small part of the
+    indexes of a million residents)."""
     given = os.environ.get("EGATE_BENCH_POSTGRES_URL")
     cluster = None
     if not given:
         from tests.support.postgres import start_temp_cluster
 
-        cluster = start_temp_cluster()
+        cluster = start_temp_cluster(settings={"shared_buffers": shared_buffers} if shared_buffers else None)
         given = cluster.url("postgres")
     admin = create_engine(given, isolation_level="AUTOCOMMIT")
     made: list[str] = []
@@ -321,10 +323,13 @@ def main() -> None:
     )
     parser.add_argument("--residents", default="10000,1000000", help="comma-separated sizes")
     parser.add_argument("--samples", type=int, default=300, help="residents measured per size")
+    parser.add_argument(
+        "--shared-buffers", help="the throwaway cluster's shared_buffers (e.g. 4GB); default PostgreSQL's"
+    )
     args = parser.parse_args()
     sizes = [int(size) for size in args.residents.split(",")]
     servers: list[subprocess.Popen[bytes]] = []
-    with tempfile.TemporaryDirectory() as workdir, databases() as new_database:
+    with tempfile.TemporaryDirectory() as workdir, databases(args.shared_buffers) as new_database:
         try:
             targets = []
             for residents in sizes:
@@ -363,7 +368,11 @@ def main() -> None:
             first, last = results[sizes[0]], results[sizes[-1]]
             line += f"{last.percentile(operation, 0.99) / first.percentile(operation, 0.99):>12.2f}"
         print(line)
-    print(f"({args.samples} residents per size, one request at a time, the sizes interleaved)")
+    buffers = args.shared_buffers or "PostgreSQL's default"
+    print(
+        f"({args.samples} residents per size, one request at a time, the sizes interleaved;"
+        f" shared_buffers {buffers})"
+    )
 
 
 if __name__ == "__main__":

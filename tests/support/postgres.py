@@ -18,7 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CANDIDATE_BIN_DIRS = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/local/bin"]
@@ -46,6 +46,8 @@ class TempCluster:
     # Off for speed in the shared cluster; on where a test stops the server as a crash
     # would and expects what was committed to be there afterwards.
     durable_commits: bool = False
+    # More ``-c name=value`` server settings (a benchmark sizing shared_buffers).
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def socket_dir(self) -> Path:
@@ -80,6 +82,7 @@ class TempCluster:
         options = f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off -c max_connections=300"
         if not self.durable_commits:
             options += " -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         return options
 
     def stop_server(self) -> None:
@@ -151,6 +154,7 @@ class TempCluster:
                 "bin_dir": str(self.bin_dir),
                 "as_user": self.as_user,
                 "durable_commits": self.durable_commits,
+                "settings": self.settings,
             }
         )
 
@@ -158,11 +162,17 @@ class TempCluster:
     def from_json(cls, text: str) -> TempCluster:
         fields = json.loads(text)
         return cls(
-            Path(fields["root"]), Path(fields["bin_dir"]), list(fields["as_user"]), fields["durable_commits"]
+            Path(fields["root"]),
+            Path(fields["bin_dir"]),
+            list(fields["as_user"]),
+            fields["durable_commits"],
+            dict(fields.get("settings", {})),
         )
 
 
-def start_temp_cluster(*, durable_commits: bool = False) -> TempCluster:
+def start_temp_cluster(
+    *, durable_commits: bool = False, settings: dict[str, str] | None = None
+) -> TempCluster:
     bin_dir = _bin_dir()
     root = Path(tempfile.mkdtemp(prefix="egate-pg-"))
     as_user: list[str] = []
@@ -176,7 +186,7 @@ def start_temp_cluster(*, durable_commits: bool = False) -> TempCluster:
     (root / "socket").mkdir()
     if as_user:
         shutil.chown(root / "socket", "postgres")
-    cluster = TempCluster(root, bin_dir, as_user, durable_commits)
+    cluster = TempCluster(root, bin_dir, as_user, durable_commits, dict(settings or {}))
     try:
         cluster.start()
     except BaseException:
