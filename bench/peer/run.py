@@ -18,6 +18,7 @@ data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memor
     .venv/bin/python bench/peer/run.py [--requests 2000] [--connections 10] [--only egate|peer]
     .venv/bin/python bench/peer/run.py --workers 1,2     # egate serve --workers N, unpinned, load from wrk
     .venv/bin/python bench/peer/run.py --workers 1,2 --postgres   # the same on PostgreSQL
+    .venv/bin/python bench/peer/run.py --workers 1,2 --independent  # the bound: servers sharing nothing
     .venv/bin/python bench/peer/run.py --rounds 3        # alternate the servers; medians
 """
 
@@ -37,7 +38,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -384,7 +387,7 @@ def run_workers(args: argparse.Namespace) -> None:
             if args.postgres:
                 os.environ["EGATE_DATABASE_URL"] = stack.enter_context(postgres_url())
                 stack.callback(os.environ.pop, "EGATE_DATABASE_URL", None)
-            by_count[count] = run_workers_once(args, count)
+            by_count[count] = (run_independent_once if args.independent else run_workers_once)(args, count)
     one = by_count.get(1)
     if one:
         for count, results in by_count.items():
@@ -454,66 +457,123 @@ def run_wrk(wrk: str, url: str, script: str, args: argparse.Namespace, pids: lis
     return WrkResult(rate, p50, p99, failures, server * per, generator_cpu * per, cores_busy)
 
 
+def wrk_targets(base: str, seeded: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """Per path, the URL and wrk's Lua script of its request (one access token for every
+    userinfo call; each call records its own disclosure)."""
+    target = Target(
+        "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
+    )
+    code, verifier = egate_codes(base, seeded, 1)[0]
+    exchanged = (
+        httpx.post(
+            base + "/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            },
+            headers={"Authorization": target.auth},
+        )
+        .raise_for_status()
+        .json()
+    )
+    scripts = Path(tempfile.mkdtemp(prefix="egate-wrk-"))
+    (scripts / "client_credentials.lua").write_text(
+        'wrk.method = "POST"\n'
+        'wrk.body = "grant_type=client_credentials&scope=ledger%3Adepartment"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["Authorization"] = "{target.auth}"\n'
+    )
+    (scripts / "userinfo.lua").write_text(
+        f'wrk.headers["Authorization"] = "Bearer {exchanged["access_token"]}"\n'
+    )
+    (scripts / "introspection.lua").write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "token={exchanged["refresh_token"]}"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["Authorization"] = "{target.auth}"\n'
+    )
+    urls = {
+        "client_credentials": base + "/token",
+        "userinfo": base + "/userinfo",
+        "introspection": base + "/introspect",
+    }
+    return {path: (url, str(scripts / f"{path}.lua")) for path, url in urls.items()}
+
+
+def print_wrk(label: str, results: dict[str, WrkResult]) -> None:
+    for path, result in results.items():
+        print(
+            f"{label}: {path:18s} {result.rate:7.0f} req/s  p50 {result.p50_ms:6.1f} ms"
+            f"  p99 {result.p99_ms:6.1f} ms  server cpu {result.server_cpu_ms:5.2f} ms/req"
+            f"  wrk cpu {result.generator_cpu_ms:5.2f} ms/req  failed {result.failures}"
+            f"  machine busy {result.cores_busy:4.2f} of {os.cpu_count()} cores",
+            flush=True,
+        )
+
+
 def run_workers_once(args: argparse.Namespace, count: int) -> dict[str, WrkResult]:
     wrk = ensure_wrk()
     process, seeded, base = start_egate(None, workers=count)
     try:
         time.sleep(2 * count)  # the workers start after the parent answers
-        target = Target(
-            "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
-        )
         children = subprocess.run(
             ["ps", "-o", "pid=", "--ppid", str(process.pid)], capture_output=True, text=True
         ).stdout.split()
         pids = [process.pid, *(int(pid) for pid in children)]
-        code, verifier = egate_codes(base, seeded, 1)[0]
-        exchanged = (
-            httpx.post(
-                base + "/token",
-                data={
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                    "code_verifier": verifier,
-                },
-                headers={"Authorization": target.auth},
-            )
-            .raise_for_status()
-            .json()
-        )
-        scripts = Path(tempfile.mkdtemp(prefix="egate-wrk-"))
-        # wrk's Lua scripts: the request of each path (one access token for every userinfo
-        # call; each call records its own disclosure).
-        (scripts / "client_credentials.lua").write_text(
-            'wrk.method = "POST"\n'
-            'wrk.body = "grant_type=client_credentials&scope=ledger%3Adepartment"\n'
-            'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-            f'wrk.headers["Authorization"] = "{target.auth}"\n'
-        )
-        (scripts / "userinfo.lua").write_text(
-            f'wrk.headers["Authorization"] = "Bearer {exchanged["access_token"]}"\n'
-        )
-        urls = {"client_credentials": base + "/token", "userinfo": base + "/userinfo"}
+        targets = wrk_targets(base, seeded)
         warm = argparse.Namespace(**{**vars(args), "seconds": 2})
-        run_wrk(wrk, urls["client_credentials"], str(scripts / "client_credentials.lua"), warm, pids)
-        results = {
-            path: run_wrk(wrk, url, str(scripts / f"{path}.lua"), args, pids) for path, url in urls.items()
-        }
+        run_wrk(wrk, *targets["client_credentials"], warm, pids)
+        results = {path: run_wrk(wrk, url, script, args, pids) for path, (url, script) in targets.items()}
         rss = [resident_kib(int(pid)) // 1024 for pid in children if Path(f"/proc/{pid}").exists()]
         if not rss:
             rss = [resident_kib(process.pid) // 1024]
-        for path, result in results.items():
-            print(
-                f"workers={count}: {path:18s} {result.rate:7.0f} req/s  p50 {result.p50_ms:6.1f} ms"
-                f"  p99 {result.p99_ms:6.1f} ms  server cpu {result.server_cpu_ms:5.2f} ms/req"
-                f"  wrk cpu {result.generator_cpu_ms:5.2f} ms/req  failed {result.failures}"
-                f"  machine busy {result.cores_busy:4.2f} of {os.cpu_count()} cores",
-                flush=True,
-            )
+        print_wrk(f"workers={count}", results)
         print(f"workers={count}: resident MiB per process {rss}  load average {os.getloadavg()}")
         return results
     finally:
         stop(process)
+
+
+def drive_path(
+    wrk: str, path: str, args: argparse.Namespace, pids: list[int], targets: dict[str, tuple[str, str]]
+) -> WrkResult:
+    return run_wrk(wrk, *targets[path], args, pids)
+
+
+def run_independent_once(args: argparse.Namespace, count: int) -> dict[str, WrkResult]:
+    """``count`` single-process servers, each on a SQLite database of its own, each driven by
+    a wrk of its own at the same time (the connections shared out): what this machine gives
+    ``count`` processes that share nothing, the bound for ``--workers count`` on it."""
+    wrk = ensure_wrk()
+    servers = [start_egate(None) for _ in range(count)]
+    try:
+        pids = [process.pid for process, _, _ in servers]
+        targets = [wrk_targets(base, seeded) for _, seeded, base in servers]
+        share = argparse.Namespace(**{**vars(args), "connections": max(1, args.connections // count)})
+        warm = argparse.Namespace(**{**vars(share), "seconds": 2})
+        for each in targets:
+            run_wrk(wrk, *each["client_credentials"], warm, pids)
+        results = {}
+        for path in targets[0]:
+            with ThreadPoolExecutor(count) as pool:
+                runs = list(pool.map(partial(drive_path, wrk, path, share, pids), targets))
+            # Each run read every server's CPU over the same seconds: per request of all runs.
+            results[path] = WrkResult(
+                rate=sum(r.rate for r in runs),
+                p50_ms=max(r.p50_ms for r in runs),
+                p99_ms=max(r.p99_ms for r in runs),
+                failures=sum(r.failures for r in runs),
+                server_cpu_ms=1 / sum(1 / r.server_cpu_ms for r in runs),
+                generator_cpu_ms=statistics.mean(r.generator_cpu_ms for r in runs),
+                cores_busy=statistics.mean(r.cores_busy for r in runs),
+            )
+        print_wrk(f"independent servers={count}", results)
+        return results
+    finally:
+        for process, _, _ in servers:
+            stop(process)
 
 
 def main() -> None:
@@ -528,6 +588,11 @@ def main() -> None:
     parser.add_argument("--peer-memory", action="store_true", help="the peer's in-memory adapter")
     parser.add_argument("--workers", help="instead: egate serve --workers N for each N, e.g. 1,2")
     parser.add_argument("--postgres", action="store_true", help="with --workers: on PostgreSQL, not SQLite")
+    parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="with --workers N: N servers on databases of their own, driven at once (the machine's bound)",
+    )
     parser.add_argument("--seconds", type=int, default=10, help="with --workers: each path's run (wrk)")
     parser.add_argument("--profile", help="path to py-spy: record egate's server during its run")
     parser.add_argument("--profile-out", default="egate-profile.svg")
