@@ -20,6 +20,12 @@ It goes to a worker thread instead:
 Another process's SQLite transaction (``egate serve --workers N``) is waited for before the
 work starts, in a worker thread while the loop goes on (``kit.db._WriterGate.hold_on_loop``);
 the work then runs on the loop.
+
+Work that writes nothing but inserts when it succeeds (userinfo, introspection, a
+client_credentials grant) may run reads-first (``kit.reads_first``): on the loop's thread, in a
+read transaction that holds neither the gate nor the lock file, its inserts then written in a
+short write transaction under them. With several worker processes on SQLite, their reads then
+run side by side and only the inserts queue.
 """
 
 from __future__ import annotations
@@ -27,25 +33,94 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kit.db import writer_gate_on_loop
+from kit.db import (
+    begin_reads_first,
+    begin_writing,
+    runs_reads_first,
+    writer_gate_on_loop,
+    wrote_in_reads_first,
+)
 from kit.loop_thread import LeaveEventLoop, running_on_event_loop
+from kit.reads_first import Insert, NotDeferrable, collecting_inserts
 
 T = TypeVar("T")
 
 
-async def run_database_work(db: Session, work: Callable[[], T]) -> T:
+async def run_database_work(
+    db: Session, work: Callable[[], T], *, commit: bool = False, reads_first: bool = False
+) -> T:
     """Run ``work`` (which uses ``db``) on the loop's thread if it can wait on nothing there,
     else in a worker thread (see the module's docstring). Either way it has finished, and
-    whatever it committed is durable, when this returns."""
+    whatever it committed is durable, when this returns.
+
+    ``commit``: the work is the whole of the request's unit of work, committed as soon as it
+    is done, in the thread it ran in. ``reads_first`` (with ``commit``): on SQLite its reads
+    run in a read transaction and its inserts after them (``kit.reads_first``); work that
+    writes anything else runs again the usual way."""
     if not (db.in_transaction() or db.new or db.dirty or db.deleted):
+        if reads_first and commit and runs_reads_first(db):
+            answered = await _reads_then_inserts(db, work)
+            if answered:
+                return answered[0]
         async with writer_gate_on_loop(db) as held:
             if held:
                 try:
                     with running_on_event_loop():
-                        return work()
+                        return _run(db, work, commit)
                 except LeaveEventLoop:
                     db.rollback()
-    return await run_in_threadpool(work)
+    return await run_in_threadpool(_run, db, work, commit)
+
+
+def _run(db: Session, work: Callable[[], T], commit: bool) -> T:
+    answer = work()
+    if commit:
+        db.commit()
+    return answer
+
+
+async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
+    """[the work's answer] once its reads ran in a read transaction on the loop's thread and
+    its inserts, if any, were committed after them and are durable; [] with everything rolled
+    back when the work must run again the usual way."""
+    inserts: list[Insert] = []
+    begin_reads_first(db)
+    try:
+        with running_on_event_loop(), collecting_inserts(inserts):
+            answer = work()
+    except (LeaveEventLoop, NotDeferrable):
+        db.rollback()
+        return []
+    # ORM changes, flushed or not, a transaction the work ended itself, or a write no guard
+    # saw: the usual way writes them.
+    if (
+        not db.in_transaction()
+        or not db.is_active
+        or db.new
+        or db.dirty
+        or db.deleted
+        or wrote_in_reads_first(db)
+    ):
+        db.rollback()
+        return []
+    if not inserts:
+        db.commit()  # ends the read transaction: nothing to make durable
+        return [answer]
+    try:
+        # Waiting for the gate (another transaction writes), the reads end and the session
+        # gives its connection back: the loop meanwhile runs other requests' reads.
+        async with writer_gate_on_loop(db, before_waiting=db.commit):
+            with running_on_event_loop():
+                if db.in_transaction():
+                    begin_writing(db)  # the same connection: a write transaction in its place
+                for insert in inserts:
+                    insert()
+                db.commit()
+    except IntegrityError:  # a row written since the reads: the usual way decides
+        db.rollback()
+        return []
+    return [answer]

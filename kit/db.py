@@ -28,6 +28,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from kit.loop_thread import may_block
+from kit.reads_first import NotDeferrable, collecting_inserts_now, write_now
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -108,6 +109,30 @@ def begin_read_only(db: Session) -> None:
     db.connection(execution_options={READ_ONLY: True})
 
 
+# The execution option of a reads-first transaction on SQLite (``begin_reads_first``).
+READS_FIRST = "egate_reads_first"
+
+
+def begin_reads_first(db: Session) -> None:
+    """Begin the session's next transaction for the reads of reads-first work
+    (``kit.reads_first``): on SQLite a deferred transaction, a snapshot that takes no lock and
+    passes no writer gate. Its writes are not left to SQLite to refuse (``PRAGMA query_only``,
+    set and unset around each transaction, made SQLite prepare every statement again, which
+    cost more than the statements): a statement that is not a SELECT raises
+    ``NotDeferrable`` before it runs (``_refuse_writes_in_reads_first``), and
+    ``begin_writing`` checks that nothing was written before it begins the writes."""
+    if db.in_transaction():
+        raise RuntimeError("begin_reads_first: the session is already in a transaction")
+    db.connection(execution_options={READS_FIRST: True})
+
+
+def _refuse_writes_in_reads_first(
+    _connection: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, _many: bool
+) -> None:
+    if collecting_inserts_now() and statement.lstrip()[:6].upper() != "SELECT":
+        raise NotDeferrable("a statement that writes")
+
+
 def _begin_read_only_on_postgresql(connection: Any) -> None:
     if connection.get_execution_options().get(READ_ONLY):
         connection.exec_driver_sql("SET TRANSACTION READ ONLY")
@@ -131,7 +156,12 @@ class DatabaseBusy(Exception):
     """The SQLite write lock did not come free in time; the request is answered with 503."""
 
 
-def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwargs: Any) -> Engine:
+def create_db_engine(
+    url: str, timeouts: DatabaseTimeouts | None = None, *, reads_first: bool = False, **kwargs: Any
+) -> Engine:
+    """``reads_first``: on SQLite, work that writes nothing but inserts may run its reads
+    outside the write lock (``kit.reads_first``); it pays when several processes share the
+    database (``egate serve --workers N``) and costs a little CPU in one."""
     timeouts = timeouts or DatabaseTimeouts()
     # Bound parameters carry nonces, token hashes and sealed personal data: never in a log
     # line or an exception message, whatever a logger's level.
@@ -142,6 +172,7 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
             timeouts.lock,
             _GroupSync(database and database + "-wal"),
             _FileWriterLock(database + ".writer-lock") if database else None,
+            reads_first=reads_first,
         )
         connect_args = {
             "check_same_thread": False,
@@ -151,6 +182,7 @@ def create_db_engine(url: str, timeouts: DatabaseTimeouts | None = None, **kwarg
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads_first)
         _GATES[engine] = gate
         return engine
     connect_args = {
@@ -205,8 +237,14 @@ class _WriterGate:
     """
 
     def __init__(
-        self, timeout: float, durability: _GroupSync, across_processes: _FileWriterLock | None
+        self,
+        timeout: float,
+        durability: _GroupSync,
+        across_processes: _FileWriterLock | None,
+        *,
+        reads_first: bool = False,
     ) -> None:
+        self.reads_first = reads_first
         self._lock = threading.Lock()
         self._timeout = timeout
         self._durability = durability
@@ -220,11 +258,13 @@ class _WriterGate:
         self._waiters_lock = threading.Lock()
 
     @asynccontextmanager
-    async def hold_on_loop(self) -> AsyncIterator[None]:
+    async def hold_on_loop(self, before_waiting: Callable[[], None] | None = None) -> AsyncIterator[None]:
         """Hold this process's gate for work run on the event loop's own thread: its
         transactions then begin without queueing for it. The loop never blocks on the gate;
         it awaits its release, since the holder may be a transaction whose commit is the
         loop's next job. ``DatabaseBusy`` after the lock timeout, as a thread's wait.
+        ``before_waiting`` is called once if the gate is not free at once (reads-first work
+        ends its reads there, so that no connection is held while it waits).
 
         What the work commits is durable when the block ends. Its commits do not each wait
         for an fsync: the block awaits one that the loop runs for every commit made on it in
@@ -237,6 +277,9 @@ class _WriterGate:
                     break
                 released: asyncio.Future[None] = loop.create_future()
                 self._waiters.append((loop, released))
+            if before_waiting is not None:
+                waiting_begins, before_waiting = before_waiting, None
+                waiting_begins()
             try:
                 await asyncio.wait_for(released, max(0.0, deadline - loop.time()))
             except TimeoutError:
@@ -247,7 +290,9 @@ class _WriterGate:
         lock_file: int | None = None
         try:
             if self._across_processes is not None:
-                lock_file = await self._across_processes.acquire_on_loop(deadline - loop.time())
+                lock_file = await self._across_processes.acquire_on_loop(
+                    deadline - loop.time(), before_waiting
+                )
         except BaseException:
             self.release()
             raise
@@ -283,12 +328,21 @@ class _WriterGate:
 
     def begin(self, connection: Any) -> None:
         driver = connection.connection.driver_connection
-        if connection.get_execution_options().get(READ_ONLY):
+        options = connection.get_execution_options()
+        if options.get(READS_FIRST):
+            driver.execute("BEGIN")  # deferred: a snapshot, no lock taken
+            driver.reads_first = True
+            driver.changes_at_begin = driver.total_changes
+            return
+        if options.get(READ_ONLY):
             connection.exec_driver_sql("BEGIN")  # deferred: a snapshot, no lock taken
             driver.execute("PRAGMA query_only=ON")
             driver.read_only = True
             driver.changes_at_begin = driver.total_changes
             return
+        # Reads-first work (kit.reads_first) runs outside any hold: a write transaction it
+        # would begin must not wait for the gate on the loop's thread; it runs again instead.
+        write_now("a write transaction")
         deadline = time.monotonic() + self._timeout
         if self._holder == threading.get_ident():
             self._held_transaction = driver  # the hold has the process's gate for it
@@ -314,6 +368,27 @@ class _WriterGate:
             driver.release_writer_gate()
             raise
 
+    def begin_writing(self, connection: Any) -> None:
+        """End the reads-first transaction of ``connection`` and begin a write transaction in
+        its place, under this thread's hold on the loop (``hold_on_loop``): the inserts of
+        reads-first work (``kit.reads_first``). SQLAlchemy's transaction goes on; its commit
+        commits the writes."""
+        driver = connection.connection.driver_connection
+        if self._holder != threading.get_ident() or not driver.reads_first:
+            raise RuntimeError("begin_writing: a reads-first transaction, under a hold on the loop")
+        if driver.total_changes != driver.changes_at_begin:
+            raise RuntimeError("begin_writing: the reads-first transaction wrote")
+        try:
+            driver.execute("COMMIT")  # the reads' snapshot; nothing was written in it
+            driver.reads_first = False
+            self._held_transaction = driver
+            driver.holds_writer_gate = True
+            driver.changes_at_begin = driver.total_changes
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:
+            driver.release_writer_gate()
+            raise as_sqlalchemy_error(connection, "BEGIN IMMEDIATE", (), error) from error
+
     def connection_class(self) -> type[sqlite3.Connection]:
         gate = self
         durability = self._durability
@@ -324,8 +399,10 @@ class _WriterGate:
             changes_at_begin = 0
             writer_lock_file: int | None = None
             read_only = False
+            reads_first = False
 
             def end_read_only(self) -> None:
+                self.reads_first = False
                 if self.read_only:
                     self.read_only = False
                     self.execute("PRAGMA query_only=OFF")
@@ -380,8 +457,17 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def runs_reads_first(db: Session) -> bool:
+    """Whether the session's database is SQLite, its engine made with ``reads_first``."""
+    bind = db.get_bind()
+    gate = _GATES.get(bind) if isinstance(bind, Engine) else None
+    return gate is not None and gate.reads_first
+
+
 @asynccontextmanager
-async def writer_gate_on_loop(db: Session) -> AsyncIterator[bool]:
+async def writer_gate_on_loop(
+    db: Session, before_waiting: Callable[[], None] | None = None
+) -> AsyncIterator[bool]:
     """True, with the session's SQLite writer gate held for work the event loop's own thread
     runs in the block (``_WriterGate.hold_on_loop``); False on PostgreSQL, which has none."""
     bind = db.get_bind()
@@ -389,8 +475,22 @@ async def writer_gate_on_loop(db: Session) -> AsyncIterator[bool]:
     if gate is None:
         yield False
         return
-    async with gate.hold_on_loop():
+    async with gate.hold_on_loop(before_waiting):
         yield True
+
+
+def begin_writing(db: Session) -> None:
+    """The session's reads-first SQLite transaction becomes a write transaction, inside a
+    ``writer_gate_on_loop`` block (``_WriterGate.begin_writing``)."""
+    connection = db.connection()
+    _GATES[connection.engine].begin_writing(connection)
+
+
+def wrote_in_reads_first(db: Session) -> bool:
+    """Whether the session's reads-first SQLite transaction changed a row (a write that no
+    guard saw: what ``kit.database_work`` then rolls back and runs again)."""
+    driver: Any = db.connection().connection.driver_connection
+    return bool(driver.reads_first and driver.total_changes != driver.changes_at_begin)
 
 
 class _FileWriterLock:
@@ -426,13 +526,19 @@ class _FileWriterLock:
             raise
         return _wait_for_flock(descriptor, timeout)
 
-    async def acquire_on_loop(self, timeout: float) -> int:
+    async def acquire_on_loop(self, timeout: float, before_waiting: Callable[[], None] | None = None) -> int:
         """As :meth:`acquire`, awaited on the event loop's thread: a contended wait runs in a
         worker thread while the loop goes on. A waiter cancelled meanwhile lets the lock go
         as soon as it is granted."""
         descriptor, granted = self._open_and_try()
         if granted:
             return descriptor
+        if before_waiting is not None:
+            try:
+                before_waiting()
+            except BaseException:
+                os.close(descriptor)
+                raise
         waiting = asyncio.get_running_loop().run_in_executor(None, _wait_for_flock, descriptor, timeout)
         try:
             return await asyncio.shield(waiting)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from kit.db import as_sqlalchemy_error
+from kit.reads_first import insert_now_or_after_reads, write_now
 
 Processor = Callable[[Any], Any] | None
 _Result = TypeVar("_Result")
@@ -122,9 +123,20 @@ class PreparedWrite:
 
     def run(self, db: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         """Write ``rows`` (each the parameters of one execution); the number of rows the
-        database says it wrote or changed."""
+        database says it wrote or changed (an INSERT's: every row, or it raises)."""
         if not rows:
             return 0
+        if self.columns is None:
+            write_now("an UPDATE")  # its effect depends on the rows it finds
+            return self._write(db, rows)
+
+        def insert() -> None:
+            self._write(db, rows)
+
+        insert_now_or_after_reads(insert)  # in reads-first work, once the reads have ended
+        return len(rows)
+
+    def _write(self, db: Session, rows: Sequence[Mapping[str, Any]]) -> int:
         connection = _connection(db)
         compiled = self._compiled(connection.dialect)
         values = [_bound(compiled, row) for row in rows]

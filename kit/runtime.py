@@ -34,7 +34,11 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         master_key = load_master_key(settings)
         create_private_sqlite_file(settings.effective_database_url)
-        engine = create_db_engine(settings.effective_database_url, settings.database_timeouts)
+        engine = create_db_engine(
+            settings.effective_database_url,
+            settings.database_timeouts,
+            reads_first=settings.database_reads_first,
+        )
         return cls(settings, engine, create_session_factory(engine), master_key)
 
 

@@ -70,6 +70,7 @@ from consent.ledger.rfc9162 import (
     root_from_nodes,
 )
 from consent.ledger.verifier import export_checkpoint_line, export_entry_line
+from kit.reads_first import insert_now_or_after_reads
 
 BASIS_CONSENT = "consent"
 BASIS_LEGAL = "legal"
@@ -332,9 +333,16 @@ class Ledger:
             return []
         entries = [self._entry(d, now) for d in disclosures]
         self.integrity.ensure_consistent()
-        with repository.appending(db) as storage:
-            storage.enqueue([{k: v for k, v in entry.items() if k != "index"} for entry in entries])
-        DISCLOSURES.inc(len(entries))
+        queued = [{k: v for k, v in entry.items() if k != "index"} for entry in entries]
+
+        def insert() -> None:
+            with repository.appending(db) as storage:
+                storage.enqueue(queued)
+            DISCLOSURES.inc(len(queued))
+
+        # A queued entry is an insert: in reads-first work it is written once the request's
+        # reads have ended, before anything is answered (kit.reads_first).
+        insert_now_or_after_reads(insert)
         return [entry["entry_id"] for entry in entries]
 
     # -- integrating (the sequencer's transaction) ---------------------------------------------

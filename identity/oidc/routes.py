@@ -107,7 +107,13 @@ TOKEN_TWICE = (
 
 
 async def _in_context(
-    request: Request, db: Session, now: datetime, work: Callable[[], Response], *, commit: bool = False
+    request: Request,
+    db: Session,
+    now: datetime,
+    work: Callable[[], Response],
+    *,
+    commit: bool = False,
+    reads_first: bool = False,
 ) -> Response:
     """Run the protocol work with the request's unit of work (``DbSession``, committed before
     the response leaves) and time in the context Authlib's callbacks read; on the event loop's
@@ -118,20 +124,22 @@ async def _in_context(
     writer gate (kit/db.py) from its first statement to its commit; committing here rather
     than in the dependency's teardown (another hop through the event loop and the thread
     pool) keeps the gate for the work only. Nothing is answered before the commit either way,
-    and an exception still rolls everything back."""
+    and an exception still rolls everything back.
+
+    ``reads_first`` (with ``commit``): the work writes nothing but inserts when it succeeds
+    (a disclosure queued in the ledger, a client's token); on SQLite its reads then hold no
+    write lock (``kit.reads_first``), so that ``egate serve --workers N`` answers them side
+    by side."""
     request_id = request.scope.get("state", {}).get("request_id")
 
     def run() -> Response:
         token = current.set(RequestContext(db=db, now=now, request_id=request_id))
         try:
-            response = work()
-            if commit:
-                db.commit()
-            return response
+            return work()
         finally:
             current.reset(token)
 
-    return await run_database_work(db, run)
+    return await run_database_work(db, run, commit=commit, reads_first=reads_first)
 
 
 @router.get("/.well-known/openid-configuration", response_model=ProviderMetadata)
@@ -399,7 +407,15 @@ async def authorize_unmet(request: Request, db: DbSession, now: Now, provider: P
 TokenWork = Callable[[OpenIDProvider, StarletteOAuth2Request], Response]
 
 
-async def _token_like(request: Request, work: TokenWork) -> Response:
+def _never(_: StarletteOAuth2Request) -> bool:
+    return False
+
+
+async def _token_like(
+    request: Request, work: TokenWork, reads_first: Callable[[StarletteOAuth2Request], bool] = _never
+) -> Response:
+    """``reads_first``: whether the request's work, when it succeeds, writes nothing but
+    inserts (``_in_context``)."""
     async with client_call(request) as call:
         db, now, provider = call.db, call.now, call.provider
         try:
@@ -414,6 +430,7 @@ async def _token_like(request: Request, work: TokenWork) -> Response:
             now,
             lambda: _throttled(db, now, call.address, oauth_req, lambda: work(provider, oauth_req)),
             commit=True,
+            reads_first=reads_first(oauth_req),
         )
 
 
@@ -461,9 +478,15 @@ async def token(request: Request) -> Response:
         response = _with_auth_challenge(provider.server.create_token_response(oauth_req))
         return provider.dpop.with_nonce(response) if current.get().dpop_jkt else response
 
-    response = await _token_like(request, issue)
+    response = await _token_like(request, issue, _issues_only_new_tokens)
     metrics.count_token_response(grant_type[0], response.status_code, getattr(response, "body", b""))
     return response
+
+
+def _issues_only_new_tokens(oauth_req: StarletteOAuth2Request) -> bool:
+    """A client_credentials grant inserts its token and changes nothing (the code and refresh
+    grants spend what they are given: their UPDATE must see it as read)."""
+    return oauth_req.form.get("grant_type") == "client_credentials"
 
 
 @router.post(
@@ -490,7 +513,7 @@ async def introspect(request: Request) -> Response:
     def run(provider: OpenIDProvider, oauth_req: StarletteOAuth2Request) -> Response:
         return _with_auth_challenge(provider.server.create_endpoint_response("introspection", oauth_req))
 
-    return await _token_like(request, run)
+    return await _token_like(request, run, reads_first=lambda _: True)  # it inserts a disclosure
 
 
 def _with_auth_challenge(response: Response) -> Response:
@@ -539,7 +562,7 @@ async def userinfo(request: Request) -> Response:
             url = public_url(provider.settings.issuer, request.url.path)
             presented = (in_body[0], Presentation(scheme="bearer", proof=None, method="POST", url=url))
         return await _in_context(
-            request, db, now, lambda: userinfo_response(provider, presented), commit=True
+            request, db, now, lambda: userinfo_response(provider, presented), commit=True, reads_first=True
         )
 
 

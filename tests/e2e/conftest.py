@@ -153,7 +153,9 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
         issuer=f"http://127.0.0.1:{port}",
         admin_token=ADMIN_TOKEN,
     )
-    engine = create_db_engine(settings.effective_database_url)
+    # Reads-first on SQLite (as `egate serve --workers N` runs): the hot paths' journeys here
+    # take that way; the tests through the ASGI app take the default one.
+    engine = create_db_engine(settings.effective_database_url, reads_first=True)
     migrations.upgrade(engine)
     runtime = Runtime(
         settings, engine, create_session_factory(engine), load_master_key(settings), clock=ShiftableClock()

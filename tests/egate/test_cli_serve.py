@@ -72,6 +72,19 @@ def test_serve_with_workers_hands_them_the_issuer_on_its_port(tmp_path, monkeypa
     assert served[0][0] == "egate.app:app_from_environment" and served[0][1]["workers"] == 2
     worker = load_settings()
     assert worker.issuer == "http://127.0.0.1:8123" and not worker.demo
+    assert worker.database_reads_first, "workers sharing SQLite read outside its write lock"
+
+
+def test_one_process_serves_without_reads_first_and_an_operator_may_turn_it_off(tmp_path, monkeypatch):
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
+    monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
+    served = []
+    monkeypatch.setattr("egate.cli.uvicorn.run", lambda app, **options: served.append(app))
+    assert main(["serve", "--port", "8123"]) == 0
+    assert not served[0].state.runtime.settings.database_reads_first
+    os.environ["EGATE_DATABASE_READS_FIRST"] = "false"
+    assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
+    assert not load_settings().database_reads_first
 
 
 @pytest.fixture

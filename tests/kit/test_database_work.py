@@ -8,28 +8,43 @@ import asyncio
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from kit.access_tokens import HttpJwks
 from kit.database_work import run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
 from kit.loop_thread import may_block
+from kit.prepared import PreparedRead, PreparedWrite
 from tests.support.databases import new_database_url
 from tests.support.event_loop import LOOP_THREAD, Ticker, run_loop
 
 LOCK_TIMEOUT = 0.5
+T = TypeVar("T")
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class Numbered(_Base):
+    """The test table as an ORM entity (a write reads-first work cannot defer)."""
+
+    __tablename__ = "numbers"
+    rowid: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int]
 
 
 @pytest.fixture
 def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     engine = create_db_engine(
-        new_database_url(backend, request, tmp_path), DatabaseTimeouts(lock=LOCK_TIMEOUT)
+        new_database_url(backend, request, tmp_path), DatabaseTimeouts(lock=LOCK_TIMEOUT), reads_first=True
     )
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
@@ -39,7 +54,18 @@ def engine(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
 
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_db_engine(f"sqlite:///{tmp_path / 'work.sqlite3'}", DatabaseTimeouts(lock=LOCK_TIMEOUT))
+    yield from _sqlite_numbers(tmp_path, reads_first=True)
+
+
+@pytest.fixture
+def sqlite_engine_without_reads_first(tmp_path: Path) -> Iterator[Engine]:
+    yield from _sqlite_numbers(tmp_path, reads_first=False)
+
+
+def _sqlite_numbers(tmp_path: Path, *, reads_first: bool) -> Iterator[Engine]:
+    engine = create_db_engine(
+        f"sqlite:///{tmp_path / 'work.sqlite3'}", DatabaseTimeouts(lock=LOCK_TIMEOUT), reads_first=reads_first
+    )
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
     yield engine
@@ -306,3 +332,172 @@ def test_a_transaction_the_work_leaves_open_keeps_the_lock_file_until_it_ends(sq
 
     run_loop(main)
     assert _numbers(sqlite_engine) == [2]
+
+
+# -- reads-first work (kit.reads_first) -------------------------------------------------------
+
+_NUMBERS = Table("numbers", MetaData(), Column("n", Integer))
+_INSERT_NUMBER = PreparedWrite(insert(_NUMBERS), columns=("n",))
+_DOUBLE_NUMBERS = PreparedWrite(update(_NUMBERS).values(n=_NUMBERS.c.n * 2))
+_READ_NUMBERS = PreparedRead(select(_NUMBERS.c.n).order_by(_NUMBERS.c.n))
+
+
+def _read_then_insert(db: Session, n: int, calls: list[str]) -> list[int]:
+    """Reads what is committed, then inserts ``n`` unless it is there; answers what it read."""
+    calls.append(threading.current_thread().name)
+    seen = [row[0] for row in _READ_NUMBERS.all(db)]
+    if n not in seen:
+        _INSERT_NUMBER.run(db, [{"n": n}])
+    return seen
+
+
+def _reads_first(db: Session, work: Callable[[], T]) -> Coroutine[Any, Any, T]:
+    return run_database_work(db, work, commit=True, reads_first=True)
+
+
+def test_reads_first_work_reads_while_another_transaction_writes_then_inserts_after_it(sqlite_engine):
+    """Its reads take no write lock: they run, on the loop's thread, while another
+    transaction of this process holds it. While its insert waits for that transaction, its
+    session holds no connection (other requests' reads need them); the insert is committed
+    before the answer."""
+    order: list[str] = []
+
+    async def main() -> list[int]:
+        holder = Session(sqlite_engine)
+        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
+
+        async def commit_soon() -> None:
+            await asyncio.sleep(0.1)
+            order.append(f"connections out: {sqlite_engine.pool.checkedout()}")
+            order.append("holder commits")
+            await asyncio.to_thread(holder.commit)
+
+        committing = asyncio.create_task(commit_soon())
+        with Session(sqlite_engine) as db:
+            seen = await _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order))
+            order.append("answered")
+        await committing
+        holder.close()
+        return seen
+
+    assert run_loop(main) == []  # the snapshot before the other transaction committed
+    assert order == ["reads", LOOP_THREAD, "connections out: 1", "holder commits", "answered"]
+    assert _numbers(sqlite_engine) == [1, 2]
+
+
+def test_reads_first_work_on_an_engine_made_without_it_runs_the_usual_way(
+    sqlite_engine_without_reads_first,
+):
+    """One process gains nothing from it (``egate serve --workers N`` turns it on): the work
+    then waits for the gate before its first read, and reads what the holder committed."""
+    engine = sqlite_engine_without_reads_first
+    order: list[str] = []
+
+    async def main() -> list[int]:
+        holder = Session(engine)
+        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
+
+        async def commit_soon() -> None:
+            await asyncio.sleep(0.1)
+            order.append("holder commits")
+            await asyncio.to_thread(holder.commit)
+
+        committing = asyncio.create_task(commit_soon())
+        with Session(engine) as db:
+            seen = await _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order))
+        await committing
+        holder.close()
+        return seen
+
+    assert run_loop(main) == [1]
+    assert order == ["holder commits", "reads", LOOP_THREAD]
+    assert _numbers(engine) == [1, 2]
+
+
+def test_reads_first_work_that_inserts_nothing_never_waits_for_the_write_lock(sqlite_engine):
+    with sqlite_engine.begin() as connection:
+        connection.execute(text("INSERT INTO numbers (n) VALUES (0)"))
+
+    async def main() -> list[int]:
+        with Session(sqlite_engine) as holder, Session(sqlite_engine) as db:
+            await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
+            seen = await _reads_first(db, lambda: _read_then_insert(db, 0, []))  # 0 is there
+            await asyncio.to_thread(holder.rollback)
+        return seen
+
+    assert run_loop(main) == [0]
+    assert _numbers(sqlite_engine) == [0]
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        pytest.param(lambda db: _DOUBLE_NUMBERS.run(db, [{}]), id="an UPDATE"),
+        pytest.param(lambda db: db.execute(text("DELETE FROM numbers WHERE n = 1")), id="SQL of its own"),
+        pytest.param(lambda db: db.add(Numbered(n=5)), id="an ORM object"),
+        pytest.param(
+            lambda db: (db.commit(), db.execute(text("INSERT INTO numbers (n) VALUES (9)"))),
+            id="a transaction of its own",
+        ),
+    ],
+)
+def test_reads_first_work_that_writes_more_than_inserts_runs_again_as_one_write_transaction(
+    sqlite_engine, write
+):
+    with sqlite_engine.begin() as connection:
+        connection.execute(text("INSERT INTO numbers (n) VALUES (1)"))
+    calls: list[str] = []
+
+    def work(db: Session) -> list[int]:
+        seen = _read_then_insert(db, 3, calls)
+        write(db)
+        return seen
+
+    async def main() -> list[int]:
+        with Session(sqlite_engine) as db:
+            return await _reads_first(db, lambda: work(db))
+
+    assert run_loop(main) == [1]
+    assert len(calls) == 2, "once reads-first, then again the usual way"
+    after = _numbers(sqlite_engine)
+    assert 3 in after or 6 in after  # its insert is written once, with its other write
+    assert len(after) == len(set(after))
+
+
+def test_an_insert_a_concurrent_write_makes_fail_runs_again_the_usual_way(sqlite_engine):
+    """Between the reads and the insert another transaction wrote the same unique row: the
+    work runs again, from its reads, and sees it."""
+    with sqlite_engine.begin() as connection:
+        connection.execute(text("CREATE UNIQUE INDEX numbers_once ON numbers (n)"))
+    calls: list[str] = []
+
+    async def main() -> list[int]:
+        holder = Session(sqlite_engine)
+        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (7)"))
+
+        async def commit_soon() -> None:
+            await asyncio.sleep(0.1)
+            await asyncio.to_thread(holder.commit)
+
+        committing = asyncio.create_task(commit_soon())
+        with Session(sqlite_engine) as db:
+            seen = await _reads_first(db, lambda: _read_then_insert(db, 7, calls))
+        await committing
+        holder.close()
+        return seen
+
+    assert run_loop(main) == [7]  # what the second run read
+    assert calls == [LOOP_THREAD, LOOP_THREAD]
+    assert _numbers(sqlite_engine) == [7]
+
+
+def test_reads_first_on_either_backend_answers_and_commits_as_the_usual_way(engine, backend):
+    calls: list[str] = []
+
+    async def main() -> list[int]:
+        with Session(engine) as db:
+            return await _reads_first(db, lambda: _read_then_insert(db, 4, calls))
+
+    assert run_loop(main) == []
+    assert _numbers(engine) == [4]
+    assert (calls == [LOOP_THREAD]) == (backend == "sqlite")  # PostgreSQL: in a worker thread
