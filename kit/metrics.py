@@ -203,37 +203,29 @@ class MetricsMiddleware:
 # -- the connection pool -----------------------------------------------------------------------
 
 _instrumented: weakref.WeakSet[Engine] = weakref.WeakSet()
-# Connections checked out, per engine: the gauge is their sum. Counted per engine (and from
-# what the pool had out when instrumented) so that one engine's connections returned after
-# another was disposed, or checked out before instrumenting, never skew it.
-_checked_out: weakref.WeakKeyDictionary[Engine, int] = weakref.WeakKeyDictionary()
-_counting = threading.Lock()
+_instrumenting = threading.Lock()
 
 
 def checked_out(engine: Engine) -> int:
-    """The engine's connections in use, as the gauge counts them."""
-    with _counting:
-        return _checked_out.get(engine, 0)
+    """The engine's connections in use (its pool's own count)."""
+    out = getattr(engine.pool, "checkedout", None)
+    return out() if callable(out) else 0
 
 
 def instrument_pool(engine: Engine) -> None:
-    """Count the engine's checked-out connections (pool events: no query) and publish its
-    size. One engine per process in a deployment; instrumenting it twice changes nothing."""
-    with _counting:
+    """Count the engine's checked-out connections into the gauge (pool events: no query;
+    one step up or down each, from what the pool had out when instrumented, so that it is
+    the sum over the process's engines) and publish its size. One engine per process in a
+    deployment; instrumenting it twice changes nothing. Every request checks a connection
+    out and in: a step is one locked add (a lock, a weak dictionary and a sum over it took
+    3% of a userinfo request)."""
+    with _instrumenting:
         if engine in _instrumented:
             return
         _instrumented.add(engine)
-        out = getattr(engine.pool, "checkedout", None)
-        _checked_out[engine] = out() if callable(out) else 0
-        POOL_CHECKED_OUT.set(sum(_checked_out.values()))
-
-    def moved(step: int) -> None:
-        with _counting:
-            _checked_out[engine] = max(0, _checked_out.get(engine, 0) + step)
-            POOL_CHECKED_OUT.set(sum(_checked_out.values()))
-
-    event.listen(engine, "checkout", lambda *_: moved(+1))
-    event.listen(engine, "checkin", lambda *_: moved(-1))
+        POOL_CHECKED_OUT.inc(checked_out(engine))
+    event.listen(engine, "checkout", lambda *_: POOL_CHECKED_OUT.inc())
+    event.listen(engine, "checkin", lambda *_: POOL_CHECKED_OUT.dec())
     size = getattr(engine.pool, "size", None)
     if callable(size):
         POOL_SIZE.set(size())
