@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -22,7 +23,7 @@ from consent.ledger.models import LedgerCheckpoint, LedgerEntry, LedgerFrontier,
 from consent.ledger.service import Ledger
 from consent.port import LedgerConsentPort
 from kit import migrations
-from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.db import DatabaseTimeouts, create_db_engine, create_session_factory, session_scope
 from tests.consent.conftest import disclosure
 from tests.consent.ledger import tampering as t
 from tests.support.databases import new_database_url
@@ -242,6 +243,26 @@ def test_background_verification_finds_tampering_in_a_running_server(backend, re
             background.stop()
         assert ledger.integrity.status().reason == "entry 2 does not match its stored leaf hash"
         assert not background.running  # other tests' servers may run threads of their own
+    finally:
+        engine.dispose()
+
+
+def test_the_background_scan_reads_while_a_writer_holds_the_sqlite_write_lock(tmp_path):
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'scan.sqlite3'}", DatabaseTimeouts(lock=0.3))
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        policy = IntegrityPolicy(entries_per_tick=100)
+        ledger = Ledger(origin=t.ORIGIN, master_key=b"k" * 32, integrity=LedgerIntegrity(policy))
+        with contextmanager(session_scope)(sessions) as db:
+            for i in range(12):
+                ledger.append(db, disclosure(request_id=f"r{i}"), datetime.now(UTC))
+        with sessions() as writer:
+            writer.execute(update(LedgerEntry).where(LedgerEntry.index == 99).values(purpose="none"))
+            with ThreadPoolExecutor(1) as thread:  # the background thread's place
+                status = thread.submit(ledger.integrity.tick, sessions).result()
+            writer.rollback()
+        assert status.state != "inconsistent" and status.scanned_size == 12
     finally:
         engine.dispose()
 
