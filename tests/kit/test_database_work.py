@@ -8,7 +8,7 @@ import asyncio
 import fcntl
 import os
 import threading
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,6 +93,32 @@ def test_on_sqlite_the_work_runs_on_the_loops_thread_and_on_postgresql_in_a_work
     assert _numbers(engine) == [1]
 
 
+async def _beside_a_holder(
+    engine: Engine, order: list[str], work: Callable[[Session], Awaitable[T]], *, held_value: int = 1
+) -> T:
+    """Await ``work(db)`` while another session's transaction, which inserted ``held_value``,
+    holds the write lock; that one commits 0.1 s later. ``order`` notes the connections
+    checked out then, "holder commits" and, once the work returned, "answered"."""
+    holder = Session(engine)
+    await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (:n)"), {"n": held_value})
+
+    async def commit_soon() -> None:
+        await asyncio.sleep(0.1)
+        order.append(f"connections out: {engine.pool.checkedout()}")
+        order.append("holder commits")
+        await asyncio.to_thread(holder.commit)
+
+    committing = asyncio.create_task(commit_soon())
+    try:
+        with Session(engine) as db:
+            answer = await work(db)
+            order.append("answered")
+    finally:
+        await committing
+        holder.close()
+    return answer
+
+
 def test_the_loop_awaits_a_gate_whose_holder_the_loop_itself_must_commit(sqlite_engine):
     """A route's unit of work left open by a worker thread is committed by the loop's next
     job. Blocking the loop on the gate would wait for ever (here: DatabaseBusy); awaiting it
@@ -100,23 +126,14 @@ def test_the_loop_awaits_a_gate_whose_holder_the_loop_itself_must_commit(sqlite_
     order: list[str] = []
 
     async def main() -> str:
-        holder = Session(sqlite_engine)
-        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
-
-        async def commit_soon() -> None:
-            await asyncio.sleep(0.05)
-            order.append("holder commits")
-            await asyncio.to_thread(holder.commit)
-
-        committing = asyncio.create_task(commit_soon())
-        with Session(sqlite_engine) as db:
-            ran_in = await run_database_work(db, lambda: order.append("work") or _insert(db, 2))
-        await committing
-        holder.close()
-        return ran_in
+        return await _beside_a_holder(
+            sqlite_engine,
+            order,
+            lambda db: run_database_work(db, lambda: order.append("work") or _insert(db, 2)),
+        )
 
     assert run_loop(main) == LOOP_THREAD
-    assert order == ["holder commits", "work"]
+    assert order == ["connections out: 1", "holder commits", "work", "answered"]
     assert _numbers(sqlite_engine) == [1, 2]
 
 
@@ -363,22 +380,11 @@ def test_reads_first_work_reads_while_another_transaction_writes_then_inserts_af
     order: list[str] = []
 
     async def main() -> list[int]:
-        holder = Session(sqlite_engine)
-        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
-
-        async def commit_soon() -> None:
-            await asyncio.sleep(0.1)
-            order.append(f"connections out: {sqlite_engine.pool.checkedout()}")
-            order.append("holder commits")
-            await asyncio.to_thread(holder.commit)
-
-        committing = asyncio.create_task(commit_soon())
-        with Session(sqlite_engine) as db:
-            seen = await _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order))
-            order.append("answered")
-        await committing
-        holder.close()
-        return seen
+        return await _beside_a_holder(
+            sqlite_engine,
+            order,
+            lambda db: _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order)),
+        )
 
     assert run_loop(main) == []  # the snapshot before the other transaction committed
     assert order == ["reads", LOOP_THREAD, "connections out: 1", "holder commits", "answered"]
@@ -394,23 +400,14 @@ def test_reads_first_work_on_an_engine_made_without_it_runs_the_usual_way(
     order: list[str] = []
 
     async def main() -> list[int]:
-        holder = Session(engine)
-        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (1)"))
-
-        async def commit_soon() -> None:
-            await asyncio.sleep(0.1)
-            order.append("holder commits")
-            await asyncio.to_thread(holder.commit)
-
-        committing = asyncio.create_task(commit_soon())
-        with Session(engine) as db:
-            seen = await _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order))
-        await committing
-        holder.close()
-        return seen
+        return await _beside_a_holder(
+            engine,
+            order,
+            lambda db: _reads_first(db, lambda: order.append("reads") or _read_then_insert(db, 2, order)),
+        )
 
     assert run_loop(main) == [1]
-    assert order == ["holder commits", "reads", LOOP_THREAD]
+    assert order == ["connections out: 1", "holder commits", "reads", LOOP_THREAD, "answered"]
     assert _numbers(engine) == [1, 2]
 
 
@@ -472,19 +469,12 @@ def test_an_insert_a_concurrent_write_makes_fail_runs_again_the_usual_way(sqlite
     calls: list[str] = []
 
     async def main() -> list[int]:
-        holder = Session(sqlite_engine)
-        await asyncio.to_thread(holder.execute, text("INSERT INTO numbers (n) VALUES (7)"))
-
-        async def commit_soon() -> None:
-            await asyncio.sleep(0.1)
-            await asyncio.to_thread(holder.commit)
-
-        committing = asyncio.create_task(commit_soon())
-        with Session(sqlite_engine) as db:
-            seen = await _reads_first(db, lambda: _read_then_insert(db, 7, calls))
-        await committing
-        holder.close()
-        return seen
+        return await _beside_a_holder(
+            sqlite_engine,
+            [],
+            lambda db: _reads_first(db, lambda: _read_then_insert(db, 7, calls)),
+            held_value=7,
+        )
 
     assert run_loop(main) == [7]  # what the second run read
     assert calls == [LOOP_THREAD, LOOP_THREAD]
