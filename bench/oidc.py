@@ -38,8 +38,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def seed(env: dict[str, str]) -> dict[str, str]:
-    """Client, resident with a remembered consent, and a browser session, straight into the DB."""
+def seed(env: dict[str, str], *, id_tokens_signed_with: str = "RS256") -> dict[str, str]:
+    """Client, resident with a remembered consent, and a browser session, straight into the DB.
+    ``id_tokens_signed_with``: the client's id_token_signed_response_alg (RS256 when a client omits it)."""
     os.environ.update(env)
     sys.path.insert(0, str(ROOT))
     from consent.port import LedgerConsentPort
@@ -70,6 +71,7 @@ def seed(env: dict[str, str]) -> dict[str, str]:
                 grant_types=("authorization_code", "refresh_token", "client_credentials"),
                 allowed_scopes=("openid", "profile", "ledger:department"),
                 purpose="Benchmark",
+                id_token_signed_response_alg=id_tokens_signed_with,
             ),
             runtime.clock(),
         )
