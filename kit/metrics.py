@@ -212,7 +212,7 @@ def checked_out(engine: Engine) -> int:
     return out() if callable(out) else 0
 
 
-def instrument_pool(engine: Engine) -> None:
+def instrument_pool(engine: Engine, checked_out_gauge: Gauge = POOL_CHECKED_OUT) -> None:
     """Count the engine's checked-out connections into the gauge (pool events: no query;
     one step up or down each, from what the pool had out when instrumented, so that it is
     the sum over the process's engines) and publish its size. One engine per process in a
@@ -223,9 +223,9 @@ def instrument_pool(engine: Engine) -> None:
         if engine in _instrumented:
             return
         _instrumented.add(engine)
-        POOL_CHECKED_OUT.inc(checked_out(engine))
-    event.listen(engine, "checkout", lambda *_: POOL_CHECKED_OUT.inc())
-    event.listen(engine, "checkin", lambda *_: POOL_CHECKED_OUT.dec())
+        checked_out_gauge.inc(checked_out(engine))
+    event.listen(engine, "checkout", lambda *_: checked_out_gauge.inc())
+    event.listen(engine, "checkin", lambda *_: checked_out_gauge.dec())
     size = getattr(engine.pool, "size", None)
     if callable(size):
         POOL_SIZE.set(size())

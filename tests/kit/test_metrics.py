@@ -12,7 +12,6 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
-from kit import metrics
 from kit.db import create_db_engine, create_session_factory
 from kit.metrics import (
     DatabaseReadings,
@@ -90,14 +89,14 @@ def test_readings_are_read_at_scrape_time_and_a_silent_database_is_reported(tmp_
     engine.dispose()
 
 
-def test_the_pool_gauge_follows_checkouts(tmp_path, monkeypatch):
-    # A gauge of the test's own: the process's engines of other tests count into the real one.
+def test_the_pool_gauge_follows_checkouts(tmp_path):
+    # A gauge of the test's own: the process's other engines (other tests', their connections
+    # returned whenever) count into the real one.
     gauge = Gauge("egate_test_pool_checked_out", "test", registry=CollectorRegistry())
-    monkeypatch.setattr(metrics, "POOL_CHECKED_OUT", gauge)
     engine = create_db_engine(f"sqlite:///{tmp_path / 'pool.sqlite3'}")
     early = engine.connect()  # out before the engine is instrumented: counted, never negative
-    instrument_pool(engine)
-    instrument_pool(engine)  # twice: counted once
+    instrument_pool(engine, gauge)
+    instrument_pool(engine, gauge)  # twice: counted once
     assert checked_out(engine) == gauge._value.get() == 1
     with engine.connect(), engine.connect():
         assert checked_out(engine) == gauge._value.get() == 3
