@@ -182,7 +182,8 @@ def create_db_engine(
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
-        event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads_first)
+        if reads_first:  # a listener SQLAlchemy calls before every statement: only where needed
+            event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads_first)
         _GATES[engine] = gate
         return engine
     connect_args = {
