@@ -59,13 +59,14 @@ def release(rng: random.Random, i: int) -> dict[str, object]:
     )
 
 
-def runtime_for(url: str, directory: str) -> Runtime:
+def runtime_for(url: str, directory: str, *, reads_first: bool = False) -> Runtime:
     settings = Settings(
         data_dir=Path(directory),
         database_url=url,
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
+        database_reads_first=reads_first,
     )
-    engine = create_db_engine(url)
+    engine = create_db_engine(url, reads_first=reads_first)
     migrations.upgrade(engine)
     return Runtime(settings, engine, create_session_factory(engine), base64.b64decode(settings.master_key))
 

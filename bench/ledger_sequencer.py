@@ -68,7 +68,6 @@ Window = tuple[int, float, float]  # releases accepted, from, until (wall clock)
 
 def record_one(port: LedgerConsentPort, db: Any, rng: random.Random, i: int) -> None:
     port.record_disclosure(db, **release(rng, i), now=datetime.now(UTC))
-    db.commit()
 
 
 def write_on_loop(sessions: Any, port: LedgerConsentPort, seconds: float, tasks: int) -> list[Window]:
@@ -85,7 +84,9 @@ def write_on_loop(sessions: Any, port: LedgerConsentPort, seconds: float, tasks:
         while time.time() < deadline:
             db = sessions()
             try:
-                await run_database_work(db, partial(record_one, port, db, rng, done))
+                await run_database_work(
+                    db, partial(record_one, port, db, rng, done), commit=True, reads_first=True
+                )
             finally:
                 db.close()
             done += 1
@@ -182,7 +183,9 @@ def wait_for_lease(runtime: Any, holder: str) -> None:
 def bench(name: str, url: str, args: argparse.Namespace) -> None:
     print(f"== {name}", flush=True)
     with tempfile.TemporaryDirectory() as directory:
-        runtime = runtime_for(url, directory)
+        # On the loop, reads-first work's inserts are written in each turn's batch, as the
+        # gateway's (kit.insert_batches).
+        runtime = runtime_for(url, directory, reads_first=bool(args.on_loop) and not args.each_alone)
         floor = transaction_floor(runtime, 1000)
         port = LedgerConsentPort(runtime, ConsentConfig())
         lag = Lag()
@@ -286,6 +289,12 @@ def main() -> None:
         default=0,
         metavar="N",
         help="SQLite: N concurrent requests on one event loop instead of threads (as the gateway)",
+    )
+    parser.add_argument(
+        "--each-alone",
+        action="store_true",
+        help="with --on-loop: each disclosure in a write transaction of its own, not in the loop "
+        "turn's batch (kit.insert_batches)",
     )
     parser.add_argument("--processes", type=int, default=2, help="writer processes (PostgreSQL)")
     parser.add_argument("--batch-size", type=int, default=5000)

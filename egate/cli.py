@@ -70,9 +70,6 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # hand it what this command decided.
         os.environ["EGATE_ISSUER"] = settings.issuer
         os.environ["EGATE_DEMO"] = "true" if settings.demo else "false"
-        # On SQLite the workers share one write lock: their reads stay outside it
-        # (kit/reads_first.py) unless the operator said otherwise.
-        os.environ.setdefault("EGATE_DATABASE_READS_FIRST", "true")
     runtime = Runtime.build(settings)
     # On PostgreSQL the ledger's sequencer runs in a process of its own, not in the app(s).
     sequencing = sequencer_process(runtime)

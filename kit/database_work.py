@@ -23,27 +23,23 @@ the work then runs on the loop.
 
 Work that writes nothing but inserts when it succeeds (userinfo, introspection, a
 client_credentials grant) may run reads-first (``kit.reads_first``): on the loop's thread, in a
-read transaction that holds neither the gate nor the lock file, its inserts then written in a
-short write transaction under them. With several worker processes on SQLite, their reads then
-run side by side and only the inserts queue.
+read transaction that holds neither the gate nor the lock file, its inserts then written with
+those of the other requests of the same turn of the loop, in one short write transaction
+(``kit.insert_batches``). With several worker processes on SQLite, their reads then run side
+by side and only the inserts queue.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kit.db import (
-    begin_reads_first,
-    begin_writing,
-    runs_reads_first,
-    writer_gate_on_loop,
-    wrote_in_reads_first,
-)
+from kit.db import begin_reads_first, runs_reads_first, writer_gate_on_loop, wrote_in_reads_first
+from kit.insert_batches import RUN_AGAIN, write_with_this_turns_inserts
 from kit.loop_thread import LeaveEventLoop, running_on_event_loop
 from kit.reads_first import Insert, NotDeferrable, collecting_inserts
 
@@ -85,8 +81,8 @@ def _run(db: Session, work: Callable[[], T], commit: bool) -> T:
 
 async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
     """[the work's answer] once its reads ran in a read transaction on the loop's thread and
-    its inserts, if any, were committed after them and are durable; [] with everything rolled
-    back when the work must run again the usual way."""
+    its inserts, if any, were committed after them (in this turn's batch) and are durable; []
+    with nothing written when the work must run again the usual way."""
     inserts: list[Insert] = []
     begin_reads_first(db)
     try:
@@ -107,20 +103,10 @@ async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
     ):
         db.rollback()
         return []
+    db.commit()  # ends the read transaction: its connection goes back to the pool
     if not inserts:
-        db.commit()  # ends the read transaction: nothing to make durable
         return [answer]
-    try:
-        # Waiting for the gate (another transaction writes), the reads end and the session
-        # gives its connection back: the loop meanwhile runs other requests' reads.
-        async with writer_gate_on_loop(db, before_waiting=db.commit):
-            with running_on_event_loop():
-                if db.in_transaction():
-                    begin_writing(db)  # the same connection: a write transaction in its place
-                for insert in inserts:
-                    insert()
-                db.commit()
-    except IntegrityError:  # a row written since the reads: the usual way decides
-        db.rollback()
-        return []
+    engine = cast(Engine, db.get_bind())  # runs_reads_first: an SQLite engine
+    if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
+        return []  # a row written since the reads: the usual way decides
     return [answer]

@@ -120,7 +120,7 @@ def begin_reads_first(db: Session) -> None:
     set and unset around each transaction, made SQLite prepare every statement again, which
     cost more than the statements): a statement that is not a SELECT raises
     ``NotDeferrable`` before it runs (``_refuse_writes_in_reads_first``), and
-    ``begin_writing`` checks that nothing was written before it begins the writes."""
+    ``wrote_in_reads_first`` checks that nothing was written before the writes begin."""
     if db.in_transaction():
         raise RuntimeError("begin_reads_first: the session is already in a transaction")
     db.connection(execution_options={READS_FIRST: True})
@@ -160,8 +160,10 @@ def create_db_engine(
     url: str, timeouts: DatabaseTimeouts | None = None, *, reads_first: bool = False, **kwargs: Any
 ) -> Engine:
     """``reads_first``: on SQLite, work that writes nothing but inserts may run its reads
-    outside the write lock (``kit.reads_first``); it pays when several processes share the
-    database (``egate serve --workers N``) and costs a little CPU in one."""
+    outside the write lock (``kit.reads_first``) and write its inserts with the other
+    requests' of the loop's turn (``kit.insert_batches``): workers sharing the database
+    (``egate serve --workers N``) then read side by side, and one process saves a write
+    transaction per request."""
     timeouts = timeouts or DatabaseTimeouts()
     # Bound parameters carry nonces, token hashes and sealed personal data: never in a log
     # line or an exception message, whatever a logger's level.
@@ -369,27 +371,6 @@ class _WriterGate:
             driver.release_writer_gate()
             raise
 
-    def begin_writing(self, connection: Any) -> None:
-        """End the reads-first transaction of ``connection`` and begin a write transaction in
-        its place, under this thread's hold on the loop (``hold_on_loop``): the inserts of
-        reads-first work (``kit.reads_first``). SQLAlchemy's transaction goes on; its commit
-        commits the writes."""
-        driver = connection.connection.driver_connection
-        if self._holder != threading.get_ident() or not driver.reads_first:
-            raise RuntimeError("begin_writing: a reads-first transaction, under a hold on the loop")
-        if driver.total_changes != driver.changes_at_begin:
-            raise RuntimeError("begin_writing: the reads-first transaction wrote")
-        try:
-            driver.execute("COMMIT")  # the reads' snapshot; nothing was written in it
-            driver.reads_first = False
-            self._held_transaction = driver
-            driver.holds_writer_gate = True
-            driver.changes_at_begin = driver.total_changes
-            driver.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as error:
-            driver.release_writer_gate()
-            raise as_sqlalchemy_error(connection, "BEGIN IMMEDIATE", (), error) from error
-
     def connection_class(self) -> type[sqlite3.Connection]:
         gate = self
         durability = self._durability
@@ -478,13 +459,6 @@ async def writer_gate_on_loop(
         return
     async with gate.hold_on_loop(before_waiting):
         yield True
-
-
-def begin_writing(db: Session) -> None:
-    """The session's reads-first SQLite transaction becomes a write transaction, inside a
-    ``writer_gate_on_loop`` block (``_WriterGate.begin_writing``)."""
-    connection = db.connection()
-    _GATES[connection.engine].begin_writing(connection)
 
 
 def wrote_in_reads_first(db: Session) -> bool:

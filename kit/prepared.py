@@ -130,10 +130,10 @@ class PreparedWrite:
             write_now("an UPDATE")  # its effect depends on the rows it finds
             return self._write(db, rows)
 
-        def insert() -> None:
-            self._write(db, rows)
+        def insert(into: Session) -> None:
+            self._write(into, rows)
 
-        insert_now_or_after_reads(insert)  # in reads-first work, once the reads have ended
+        insert_now_or_after_reads(db, insert)  # in reads-first work, once the reads have ended
         return len(rows)
 
     def _write(self, db: Session, rows: Sequence[Mapping[str, Any]]) -> int:

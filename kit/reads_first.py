@@ -6,8 +6,9 @@ reads a token, an account and a consent, builds its answer and then inserts one 
 entry: held for the whole of that, the lock serialised ``egate serve --workers N`` so that
 two workers answered no more than one (docs/performance.md). Here the work runs in a read
 transaction, which in WAL mode neither waits for a writer nor makes one wait, while its
-inserts are collected; they are then written in a short write transaction of their own
-(``kit.database_work.run_database_work(..., reads_first=True)``).
+inserts are collected; they are then written with the inserts of the other requests whose
+reads ended in the same turn of the event loop, in one short write transaction
+(``kit.database_work.run_database_work(..., reads_first=True)``, ``kit.insert_batches``).
 
 Only inserts may wait: their effect does not depend on what the row's table holds when they
 run, so writing them a moment after the reads is what writing them with the reads would have
@@ -24,8 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING
 
-Insert = Callable[[], None]
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+# Writes its rows in the transaction of the session it is given: the work's own, or that of
+# the batch the inserts of several requests are written in (``kit.insert_batches``).
+Insert = Callable[["Session"], None]
 
 _collected: ContextVar[list[Insert] | None] = ContextVar("egate_collected_inserts", default=None)
 
@@ -50,11 +57,11 @@ def collecting_inserts_now() -> bool:
     return _collected.get() is not None
 
 
-def insert_now_or_after_reads(insert: Insert) -> None:
-    """Run ``insert`` now or, in reads-first work, once the work's reads have ended."""
+def insert_now_or_after_reads(db: Session, insert: Insert) -> None:
+    """Run ``insert`` now in ``db`` or, in reads-first work, once the work's reads have ended."""
     collected = _collected.get()
     if collected is None:
-        insert()
+        insert(db)
     else:
         collected.append(insert)
 

@@ -44,8 +44,9 @@ class Settings(BaseSettings):
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     db_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     # SQLite: userinfo, introspection and client_credentials read outside the write lock and
-    # insert after (kit/reads_first.py); `egate serve --workers N` turns it on for N > 1.
-    database_reads_first: bool = False
+    # insert after, with the other requests of the loop's turn in one transaction
+    # (kit/reads_first.py, kit/insert_batches.py). False: each in a write transaction of its own.
+    database_reads_first: bool = True
     # A request that has not started its response by then gets 503 + Retry-After.
     request_deadline_seconds: float = Field(default=8.0, gt=0, le=300)
 

@@ -335,14 +335,14 @@ class Ledger:
         self.integrity.ensure_consistent()
         queued = [{k: v for k, v in entry.items() if k != "index"} for entry in entries]
 
-        def insert() -> None:
-            with repository.appending(db) as storage:
+        def insert(into: Session) -> None:
+            with repository.appending(into) as storage:
                 storage.enqueue(queued)
             DISCLOSURES.inc(len(queued))
 
         # A queued entry is an insert: in reads-first work it is written once the request's
         # reads have ended, before anything is answered (kit.reads_first).
-        insert_now_or_after_reads(insert)
+        insert_now_or_after_reads(db, insert)
         return [entry["entry_id"] for entry in entries]
 
     # -- integrating (the sequencer's transaction) ---------------------------------------------

@@ -1,0 +1,131 @@
+"""The inserts of reads-first work (``kit.reads_first``), written for every request of one
+turn of the event loop in one SQLite write transaction.
+
+A userinfo call, an introspection or a client_credentials grant ends in an insert or two (a
+disclosure queued in the ledger, a client's token). Each in a write transaction of its own
+paid a BEGIN IMMEDIATE, the writer gate, the lock file and a COMMIT that writes whole pages
+to the WAL, for a row of a few hundred bytes; and the ledger accepted no more disclosures a
+second than the write transactions the loop could run (issue #17). Here the requests whose
+reads ended in the same turn of the loop hand their inserts to one batch, which the loop
+writes at its next turn: one gate, one transaction, one COMMIT, and the loop's group fsync
+(``kit.db._GroupSync``) before any of them is answered.
+
+Each request's inserts are under a SAVEPOINT of their own: an insert a unique or foreign key
+refuses (a row written since its reads) rolls back that request's rows alone, and that
+request runs again the usual way (``kit.database_work``); any other error of its inserts is
+its own too. An error of the transaction itself (the gate's timeout, the COMMIT) is every
+request's, and none of them is answered as if written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from kit.db import writer_gate_on_loop
+from kit.loop_thread import running_on_event_loop
+from kit.reads_first import Insert
+
+WRITTEN = True
+RUN_AGAIN = False  # an insert was refused by a key: the request runs again the usual way
+
+
+@dataclass
+class _Batch:
+    requests: list[tuple[Sequence[Insert], asyncio.Future[bool]]] = field(default_factory=list)
+
+
+# The batch each loop is gathering, by engine: the requests that join it before it takes the
+# writer gate are written together.
+_gathering: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, _Batch]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def write_with_this_turns_inserts(engine: Engine, inserts: Sequence[Insert]) -> bool:
+    """Write ``inserts`` (each given the batch's session) in the batch of this turn of the
+    loop; WRITTEN once committed and durable, RUN_AGAIN if a key refused one of them (none
+    of them is then written). Raises what made the batch's transaction fail."""
+    loop = asyncio.get_running_loop()
+    batches = _gathering.setdefault(loop, {})
+    batch = batches.get(engine)
+    if batch is None:
+        batch = batches[engine] = _Batch()
+        # A context of its own: not the first request's (its unit of work, its collecting).
+        loop.create_task(_write(loop, engine, batch), context=contextvars.Context())
+    written: asyncio.Future[bool] = loop.create_future()
+    batch.requests.append((inserts, written))
+    return await written
+
+
+async def _write(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch) -> None:
+    outcomes: list[bool | BaseException] = []
+    try:
+        with Session(engine, expire_on_commit=False) as db:
+            async with writer_gate_on_loop(db) as held:
+                if not held:
+                    raise RuntimeError("insert batches are SQLite's: its writer gate orders them")
+                # Requests that ended their reads while the gate was awaited join this batch.
+                _stop_gathering(loop, engine, batch)
+                with running_on_event_loop():
+                    outcomes = _write_each(db, batch.requests)
+                    db.commit()
+            # Out of the block, the commit is durable (the loop's group fsync).
+    except BaseException as error:
+        _stop_gathering(loop, engine, batch)
+        for _, written in batch.requests:
+            if not written.done():
+                written.set_exception(error)
+        if not isinstance(error, Exception):
+            raise
+        return
+    for (_, written), outcome in zip(batch.requests, outcomes, strict=True):
+        if written.done():  # the request was cancelled: its rows are written all the same
+            continue
+        if isinstance(outcome, BaseException):
+            written.set_exception(outcome)
+        else:
+            written.set_result(outcome)
+
+
+def _stop_gathering(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch) -> None:
+    batches = _gathering.get(loop, {})
+    if batches.get(engine) is batch:
+        del batches[engine]
+
+
+def _write_each(
+    db: Session, requests: Sequence[tuple[Sequence[Insert], object]]
+) -> list[bool | BaseException]:
+    """One outcome per request, in order: its inserts under a savepoint of their own (none
+    for a batch of one: its transaction is its savepoint)."""
+    if len(requests) == 1:
+        try:
+            for insert in requests[0][0]:
+                insert(db)
+        except IntegrityError:
+            db.rollback()
+            return [RUN_AGAIN]
+        return [WRITTEN]
+    driver: Any = db.connection().connection.driver_connection
+    outcomes: list[bool | BaseException] = []
+    for inserts, _ in requests:
+        driver.execute("SAVEPOINT egate_request")
+        try:
+            for insert in inserts:
+                insert(db)
+        except Exception as error:  # that request's alone: its rows go, the others' stay
+            driver.execute("ROLLBACK TO egate_request")
+            outcomes.append(RUN_AGAIN if isinstance(error, IntegrityError) else error)
+        else:
+            outcomes.append(WRITTEN)
+        driver.execute("RELEASE egate_request")
+    return outcomes
