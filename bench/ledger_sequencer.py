@@ -71,9 +71,10 @@ def record_one(port: LedgerConsentPort, db: Any, rng: random.Random, i: int) -> 
 
 
 def write_on_loop(sessions: Any, port: LedgerConsentPort, seconds: float, tasks: int) -> list[Window]:
-    """SQLite, as the gateway records a release now: ``tasks`` concurrent requests on one event
-    loop, each disclosure's unit of work run on the loop's thread by kit.database_work (the
-    writer gate awaited, the loop's group commit)."""
+    """As the gateway records a release: ``tasks`` concurrent requests on one event loop, each
+    disclosure's unit of work run by kit.database_work as reads-first work (on SQLite on the
+    loop's thread, on PostgreSQL in worker threads), its insert in the loop turn's batch
+    (kit.insert_batches) unless the engine was made without reads-first."""
     counts: list[Window] = []
 
     async def requests(seed: int) -> None:
@@ -122,6 +123,21 @@ def write_in_threads(url: str, seconds: float, threads: int, seed: int, start_at
         worker.join()
     engine.dispose()
     return counts
+
+
+def write_on_loop_in_process(
+    url: str, seconds: float, tasks: int, reads_first: bool, start_at: float
+) -> list[Window]:
+    """A writer process (PostgreSQL) as a gateway replica runs: ``tasks`` concurrent requests
+    on one event loop, their work in worker threads (kit.database_work)."""
+    engine = create_db_engine(url, pool_size=tasks + 2, reads_first=reads_first)
+    sessions = create_session_factory(engine)
+    port = LedgerConsentPort()
+    time.sleep(max(0.0, start_at - time.time()))
+    try:
+        return write_on_loop(sessions, port, seconds, tasks)
+    finally:
+        engine.dispose()
 
 
 class Lag:
@@ -230,10 +246,19 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         else:
             with multiprocessing.get_context("spawn").Pool(args.processes) as pool:
                 start_at = time.time() + 15  # the processes' imports take a while on a busy machine
-                jobs = [
-                    pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n, start_at))
-                    for n in range(args.processes)
-                ]
+                if args.on_loop:
+                    reads_first = not args.each_alone
+                    jobs = [
+                        pool.apply_async(
+                            write_on_loop_in_process, (url, args.seconds, args.on_loop, reads_first, start_at)
+                        )
+                        for _ in range(args.processes)
+                    ]
+                else:
+                    jobs = [
+                        pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n, start_at))
+                        for n in range(args.processes)
+                    ]
                 windows = [window for job in jobs for window in job.get()]
         accepted, elapsed = rate(windows)
         warm = min(start for _, start, _ in windows) + args.warm_up
@@ -288,7 +313,8 @@ def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="SQLite: N concurrent requests on one event loop instead of threads (as the gateway)",
+        help="N concurrent requests on one event loop (per writer process on PostgreSQL) instead of"
+        " threads, as the gateway runs them",
     )
     parser.add_argument(
         "--each-alone",

@@ -9,7 +9,8 @@ runs on the loop holding the process's SQLite writer gate (``kit.db``), which th
 awaits, never blocks on, so the work's transactions wait for nothing in this process.
 
 It goes to a worker thread instead:
-- on PostgreSQL, whose every statement is a network round trip;
+- on PostgreSQL, whose every statement is a network round trip (reads-first work's inserts
+  are then written with this turn's others, ``kit.insert_batches``);
 - when the session already has work in it, whose transaction or pending changes are not this
   work's to take over;
 - when the work reaches a call that may block for long (``kit.loop_thread.may_block``:
@@ -38,7 +39,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kit.db import begin_reads_first, runs_reads_first, writer_gate_on_loop, wrote_in_reads_first
+from kit.db import (
+    begin_reads_first,
+    has_writer_gate,
+    runs_reads_first,
+    writer_gate_on_loop,
+    wrote_in_reads_first,
+)
 from kit.insert_batches import RUN_AGAIN, write_with_this_turns_inserts
 from kit.loop_thread import LeaveEventLoop, running_on_event_loop
 from kit.reads_first import Insert, NotDeferrable, collecting_inserts
@@ -59,7 +66,10 @@ async def run_database_work(
     writes anything else runs again the usual way."""
     if not (db.in_transaction() or db.new or db.dirty or db.deleted):
         if reads_first and commit and runs_reads_first(db):
-            answered = await _reads_then_inserts(db, work)
+            if has_writer_gate(db):
+                answered = await _reads_then_inserts(db, work)
+            else:
+                answered = await _reads_in_a_thread_then_inserts(db, work)
             if answered:
                 return answered[0]
         async with writer_gate_on_loop(db) as held:
@@ -109,4 +119,33 @@ async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
     engine = cast(Engine, db.get_bind())  # runs_reads_first: an SQLite engine
     if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
         return []  # a row written since the reads: the usual way decides
+    return [answer]
+
+
+async def _reads_in_a_thread_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
+    """PostgreSQL: as ``_reads_then_inserts``, the reads in a worker thread (every statement a
+    round trip), in a transaction that writes nothing; the inserts then in this turn's batch,
+    whose COMMIT they share."""
+    inserts: list[Insert] = []
+    answered = await run_in_threadpool(_reads_collecting, db, work, inserts)
+    if not answered or not inserts:
+        return answered
+    engine = cast(Engine, db.get_bind())
+    if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
+        return []
+    return answered
+
+
+def _reads_collecting(db: Session, work: Callable[[], T], inserts: list[Insert]) -> list[T]:
+    db.connection()  # begins the transaction (PostgreSQL's BEGIN goes with the first statement)
+    try:
+        with collecting_inserts(inserts):
+            answer = work()
+    except NotDeferrable:
+        db.rollback()
+        return []
+    if not db.in_transaction() or not db.is_active or db.new or db.dirty or db.deleted:
+        db.rollback()
+        return []
+    db.commit()
     return [answer]

@@ -159,11 +159,11 @@ class DatabaseBusy(Exception):
 def create_db_engine(
     url: str, timeouts: DatabaseTimeouts | None = None, *, reads_first: bool = False, **kwargs: Any
 ) -> Engine:
-    """``reads_first``: on SQLite, work that writes nothing but inserts may run its reads
-    outside the write lock (``kit.reads_first``) and write its inserts with the other
-    requests' of the loop's turn (``kit.insert_batches``): workers sharing the database
-    (``egate serve --workers N``) then read side by side, and one process saves a write
-    transaction per request."""
+    """``reads_first``: work that writes nothing but inserts may run its reads first and write
+    its inserts with the other requests' of the loop's turn, in one transaction
+    (``kit.reads_first``, ``kit.insert_batches``). On SQLite its reads then take no write
+    lock, so that workers sharing the database (``egate serve --workers N``) read side by
+    side; on either backend a write transaction (and its COMMIT) is shared."""
     timeouts = timeouts or DatabaseTimeouts()
     # Bound parameters carry nonces, token hashes and sealed personal data: never in a log
     # line or an exception message, whatever a logger's level.
@@ -174,7 +174,6 @@ def create_db_engine(
             timeouts.lock,
             _GroupSync(database and database + "-wal"),
             _FileWriterLock(database + ".writer-lock") if database else None,
-            reads_first=reads_first,
         )
         connect_args = {
             "check_same_thread": False,
@@ -184,10 +183,8 @@ def create_db_engine(
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
-        if reads_first:  # a listener SQLAlchemy calls before every statement: only where needed
-            event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads_first)
         _GATES[engine] = gate
-        return engine
+        return _with_reads_first(engine) if reads_first else engine
     connect_args = {
         "connect_timeout": max(1, round(timeouts.connect)),
         "options": f"-c statement_timeout={round(timeouts.statement * 1000)}",
@@ -195,6 +192,16 @@ def create_db_engine(
     kwargs.setdefault("pool_timeout", timeouts.pool)
     engine = create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
     event.listen(engine, "begin", _begin_read_only_on_postgresql)
+    return _with_reads_first(engine) if reads_first else engine
+
+
+_READS_FIRST_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _with_reads_first(engine: Engine) -> Engine:
+    # A listener SQLAlchemy calls before every statement: only where needed.
+    event.listen(engine, "before_cursor_execute", _refuse_writes_in_reads_first)
+    _READS_FIRST_ENGINES.add(engine)
     return engine
 
 
@@ -244,10 +251,7 @@ class _WriterGate:
         timeout: float,
         durability: _GroupSync,
         across_processes: _FileWriterLock | None,
-        *,
-        reads_first: bool = False,
     ) -> None:
-        self.reads_first = reads_first
         self._lock = threading.Lock()
         self._timeout = timeout
         self._durability = durability
@@ -439,11 +443,14 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+def has_writer_gate(db: Session) -> bool:
+    """Whether the session's database is SQLite, whose writers this process orders."""
+    return db.get_bind() in _GATES
+
+
 def runs_reads_first(db: Session) -> bool:
-    """Whether the session's database is SQLite, its engine made with ``reads_first``."""
-    bind = db.get_bind()
-    gate = _GATES.get(bind) if isinstance(bind, Engine) else None
-    return gate is not None and gate.reads_first
+    """Whether the session's engine was made with ``reads_first``."""
+    return db.get_bind() in _READS_FIRST_ENGINES
 
 
 @asynccontextmanager

@@ -1,5 +1,5 @@
 """The inserts of reads-first work (``kit.reads_first``), written for every request of one
-turn of the event loop in one SQLite write transaction.
+turn of the event loop in one write transaction.
 
 A userinfo call, an introspection or a client_credentials grant ends in an insert or two (a
 disclosure queued in the ledger, a client's token). Each in a write transaction of its own
@@ -10,11 +10,15 @@ reads ended in the same turn of the loop hand their inserts to one batch, which 
 writes at its next turn: one gate, one transaction, one COMMIT, and the loop's group fsync
 (``kit.db._GroupSync``) before any of them is answered.
 
-Each request's inserts are under a SAVEPOINT of their own: an insert a unique or foreign key
-refuses (a row written since its reads) rolls back that request's rows alone, and that
-request runs again the usual way (``kit.database_work``); any other error of its inserts is
-its own too. An error of the transaction itself (the gate's timeout, the COMMIT) is every
-request's, and none of them is answered as if written.
+On SQLite each request's inserts are under a SAVEPOINT of their own: an insert a unique or
+foreign key refuses (a row written since its reads) rolls back that request's rows alone, and
+that request runs again the usual way (``kit.database_work``); any other error of its inserts
+is its own too. On PostgreSQL a savepoint would cost two round trips a request, so a refused
+insert sends the whole batch back to run again, each request alone; there one batch is written
+at a time per process, in a worker thread, and what arrives meanwhile makes the next (the
+COMMIT, with its WAL flush, is what a disclosure accepted alone paid most for). An error of
+the transaction itself (the gate's timeout, the COMMIT) is every request's, and none of them
+is answered as if written.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from kit.db import writer_gate_on_loop
 from kit.loop_thread import running_on_event_loop
@@ -67,18 +72,11 @@ async def write_with_this_turns_inserts(engine: Engine, inserts: Sequence[Insert
 
 
 async def _write(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch) -> None:
-    outcomes: list[bool | BaseException] = []
     try:
-        with Session(engine, expire_on_commit=False) as db:
-            async with writer_gate_on_loop(db) as held:
-                if not held:
-                    raise RuntimeError("insert batches are SQLite's: its writer gate orders them")
-                # Requests that ended their reads while the gate was awaited join this batch.
-                _stop_gathering(loop, engine, batch)
-                with running_on_event_loop():
-                    outcomes = _write_each(db, batch.requests)
-                    db.commit()
-            # Out of the block, the commit is durable (the loop's group fsync).
+        if engine.dialect.name == "sqlite":
+            outcomes = await _write_under_the_gate(loop, engine, batch)
+        else:
+            outcomes = await _write_in_a_thread(loop, engine, batch)
     except BaseException as error:
         _stop_gathering(loop, engine, batch)
         for _, written in batch.requests:
@@ -94,6 +92,55 @@ async def _write(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch)
             written.set_exception(outcome)
         else:
             written.set_result(outcome)
+
+
+async def _write_under_the_gate(
+    loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch
+) -> list[bool | BaseException]:
+    """SQLite: on the loop's thread, holding the process's writer gate."""
+    with Session(engine, expire_on_commit=False) as db:
+        async with writer_gate_on_loop(db):
+            # Requests that ended their reads while the gate was awaited join this batch.
+            _stop_gathering(loop, engine, batch)
+            with running_on_event_loop():
+                outcomes = _write_each(db, batch.requests)
+                db.commit()
+        # Out of the block, the commit is durable (the loop's group fsync).
+    return outcomes
+
+
+# PostgreSQL: one batch in flight per loop and engine; the requests that end their reads
+# meanwhile gather for the next (what makes a batch there, where no gate orders writers).
+_in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, asyncio.Lock]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _write_in_a_thread(
+    loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch
+) -> list[bool | BaseException]:
+    """PostgreSQL: in a worker thread, every statement a round trip. No savepoints (two more
+    round trips a request): if any insert fails, nothing of the batch is written and each of
+    its requests runs again the usual way, alone."""
+    writing = _in_flight.setdefault(loop, {}).setdefault(engine, asyncio.Lock())
+    async with writing:
+        _stop_gathering(loop, engine, batch)
+        return await run_in_threadpool(_write_all_or_none, engine, batch.requests)
+
+
+def _write_all_or_none(
+    engine: Engine, requests: Sequence[tuple[Sequence[Insert], object]]
+) -> list[bool | BaseException]:
+    with Session(engine, expire_on_commit=False) as db:
+        try:
+            for inserts, _ in requests:
+                for insert in inserts:
+                    insert(db)
+        except IntegrityError:
+            db.rollback()
+            return [RUN_AGAIN] * len(requests)
+        db.commit()
+    return [WRITTEN] * len(requests)
 
 
 def _stop_gathering(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch) -> None:

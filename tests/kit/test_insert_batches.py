@@ -1,24 +1,27 @@
 """The inserts of reads-first work, written for every request of one turn of the event loop in
-one SQLite write transaction (kit.insert_batches). On PostgreSQL reads-first work runs in a
-worker thread and writes its own inserts (tests/kit/test_database_work.py covers both)."""
+one write transaction (kit.insert_batches): on SQLite on the loop's thread under the writer
+gate, a savepoint per request; on PostgreSQL in a worker thread, one batch at a time."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text
 from sqlalchemy.orm import Session
 
+from kit import insert_batches
 from kit.database_work import run_database_work
 from kit.db import DatabaseBusy, DatabaseTimeouts, _GroupSync, create_db_engine
 from kit.prepared import PreparedRead, PreparedWrite
+from tests.support.databases import new_database_url
 from tests.support.event_loop import run_loop
 
 LOCK_TIMEOUT = 0.5
+T = TypeVar("T")
 
 _NUMBERS = Table("numbers", MetaData(), Column("n", Integer))
 _INSERT_NUMBER = PreparedWrite(insert(_NUMBERS), columns=("n",))
@@ -30,6 +33,16 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
     engine = create_db_engine(
         f"sqlite:///{tmp_path / 'batches.sqlite3'}", DatabaseTimeouts(lock=LOCK_TIMEOUT), reads_first=True
     )
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
+        connection.execute(text("CREATE UNIQUE INDEX numbers_once ON numbers (n)"))
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgresql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    engine = create_db_engine(new_database_url("postgresql", request, tmp_path), reads_first=True)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
         connection.execute(text("CREATE UNIQUE INDEX numbers_once ON numbers (n)"))
@@ -151,3 +164,75 @@ def test_requests_of_the_next_turn_go_in_the_next_batch(engine, statements):
     run_loop(main)
     assert statements.count("BEGIN IMMEDIATE") == 2
     assert _numbers(engine) == [1, 2]
+
+
+def _commits(engine: Engine) -> list[str]:
+    """Each COMMIT SQLAlchemy sends on ``engine`` from now on: the transactions of the
+    requests' reads and of the batches."""
+    commits: list[str] = []
+    event.listen(engine, "commit", lambda _connection: commits.append("commit"))
+    return commits
+
+
+async def _while_a_batch_is_in_flight(
+    engine: Engine, requests: list[Coroutine[Any, Any, T]], meanwhile: Any = None
+) -> list[T]:
+    """Run ``requests`` while this loop's batch for ``engine`` is being written (its lock held
+    here): they end their reads and gather for the next batch, which is written once every
+    one of them has joined it (and ``meanwhile`` has run)."""
+    loop = asyncio.get_running_loop()
+    in_flight = insert_batches._in_flight.setdefault(loop, {}).setdefault(engine, asyncio.Lock())
+    async with in_flight:
+        started = [asyncio.create_task(request) for request in requests]
+        for _ in range(500):
+            gathering = insert_batches._gathering.get(loop, {}).get(engine)
+            if gathering is not None and len(gathering.requests) == len(requests):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the requests never gathered in one batch")
+        if meanwhile is not None:
+            await meanwhile()
+    return await asyncio.gather(*started)
+
+
+def test_on_postgresql_requests_gathered_while_a_batch_is_written_share_the_next_ones_commit(
+    postgresql_engine,
+):
+    commits = _commits(postgresql_engine)
+
+    async def main() -> list[list[int]]:
+        return await _while_a_batch_is_in_flight(
+            postgresql_engine, [_request(postgresql_engine, n) for n in range(5)]
+        )
+
+    assert run_loop(main) == [[]] * 5
+    assert len(commits) == 5 + 1, "each request's reads, then one batch for all their inserts"
+    assert _numbers(postgresql_engine) == [0, 1, 2, 3, 4]
+
+
+def test_on_postgresql_an_insert_a_key_refuses_sends_its_batch_to_run_again_each_alone(postgresql_engine):
+    """No savepoints there: after the requests read, another transaction writes the 7 one of
+    them inserts; the batch writes nothing, and each request runs again the usual way: the
+    one finds the 7 and inserts nothing, the other writes its rows."""
+
+    async def request(n: int, own: int) -> list[int]:
+        with Session(postgresql_engine) as db:
+            work = lambda: _read_then_insert_two(db, n, own)  # noqa: E731
+            return await run_database_work(db, work, commit=True, reads_first=True)
+
+    async def write_7_elsewhere() -> None:
+        def write() -> None:
+            with postgresql_engine.begin() as connection:
+                connection.execute(text("INSERT INTO numbers (n) VALUES (7)"))
+
+        await asyncio.to_thread(write)
+
+    async def main() -> list[list[int]]:
+        return await _while_a_batch_is_in_flight(
+            postgresql_engine, [request(7, 71), request(9, 91)], meanwhile=write_7_elsewhere
+        )
+
+    found_7, _ = run_loop(main)
+    assert 7 in found_7, "run again after the batch failed: it read the 7 written meanwhile"
+    assert _numbers(postgresql_engine) == [7, 9, 91]
