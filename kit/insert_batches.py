@@ -48,6 +48,8 @@ class _Batch:
     requests: list[tuple[Sequence[Insert], asyncio.Future[bool]]] = field(default_factory=list)
 
 
+_writing: set[asyncio.Task[None]] = set()
+
 # The batch each loop is gathering, by engine: the requests that join it before it takes the
 # writer gate are written together.
 _gathering: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, _Batch]] = (
@@ -65,7 +67,9 @@ async def write_with_this_turns_inserts(engine: Engine, inserts: Sequence[Insert
     if batch is None:
         batch = batches[engine] = _Batch()
         # A context of its own: not the first request's (its unit of work, its collecting).
-        loop.create_task(_write(loop, engine, batch), context=contextvars.Context())
+        task = loop.create_task(_write(loop, engine, batch), context=contextvars.Context())
+        _writing.add(task)  # the loop keeps only a weak reference to a task
+        task.add_done_callback(_writing.discard)
     written: asyncio.Future[bool] = loop.create_future()
     batch.requests.append((inserts, written))
     return await written
