@@ -37,7 +37,7 @@ class Runtime:
         engine = create_db_engine(
             settings.effective_database_url,
             settings.database_timeouts,
-            reads_first=settings.database_reads_first,
+            reads_first=settings.reads_first,
         )
         return cls(settings, engine, create_session_factory(engine), master_key)
 

@@ -43,10 +43,12 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
     db_statement_timeout_seconds: float = Field(default=15.0, gt=0, le=600)
     db_lock_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    # SQLite: userinfo, introspection and client_credentials read outside the write lock and
-    # insert after, with the other requests of the loop's turn in one transaction
-    # (kit/reads_first.py, kit/insert_batches.py). False: each in a write transaction of its own.
-    database_reads_first: bool = True
+    # Userinfo, introspection and client_credentials read first (on SQLite outside the write
+    # lock) and insert after, with the other requests of the loop's turn in one transaction
+    # (kit/reads_first.py, kit/insert_batches.py). Unset: on for SQLite, off for PostgreSQL,
+    # where the batch's hop into a worker thread cost more than its shared COMMIT saved
+    # (docs/performance.md). False: each in a write transaction of its own.
+    database_reads_first: bool | None = None
     # A request that has not started its response by then gets 503 + Retry-After.
     request_deadline_seconds: float = Field(default=8.0, gt=0, le=300)
 
@@ -181,6 +183,13 @@ class Settings(BaseSettings):
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'egate.sqlite3').resolve()}"
+
+    @property
+    def reads_first(self) -> bool:
+        """``database_reads_first``, or by default whether the database is SQLite."""
+        if self.database_reads_first is not None:
+            return self.database_reads_first
+        return self.effective_database_url.startswith("sqlite")
 
     @property
     def database_timeouts(self) -> DatabaseTimeouts:

@@ -72,7 +72,7 @@ def test_serve_with_workers_hands_them_the_issuer_on_its_port(tmp_path, monkeypa
     assert served[0][0] == "egate.app:app_from_environment" and served[0][1]["workers"] == 2
     worker = load_settings()
     assert worker.issuer == "http://127.0.0.1:8123" and not worker.demo
-    assert worker.database_reads_first, "workers sharing SQLite read outside its write lock"
+    assert worker.reads_first, "workers sharing SQLite read outside its write lock"
 
 
 def test_one_process_serves_reads_first_too_and_an_operator_may_turn_it_off(tmp_path, monkeypatch):
@@ -83,11 +83,10 @@ def test_one_process_serves_reads_first_too_and_an_operator_may_turn_it_off(tmp_
     served = []
     monkeypatch.setattr("egate.cli.uvicorn.run", lambda app, **options: served.append(app))
     assert main(["serve", "--port", "8123"]) == 0
-    assert served[0].state.runtime.settings.database_reads_first
     assert runs_reads_first(served[0].state.runtime.sessions())
     os.environ["EGATE_DATABASE_READS_FIRST"] = "false"
     assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
-    assert not load_settings().database_reads_first
+    assert not load_settings().reads_first
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from consent.config import ConsentConfig
 from egate.cli import main, uvicorn_proxy_options
 from forms_hub.config import FormsConfig
 from kit.keys import load_master_key
-from kit.settings import SettingsError, load_settings
+from kit.settings import Settings, SettingsError, load_settings
 
 
 def test_defaults_put_sqlite_under_the_data_dir(tmp_path):
@@ -115,3 +115,20 @@ def test_trusted_proxies_are_ips_or_networks_and_reach_uvicorn():
         "forwarded_allow_ips": "10.0.0.1/32,10.1.0.0/16",
     }
     assert uvicorn_proxy_options(load_settings()) == {"proxy_headers": False, "forwarded_allow_ips": None}
+
+
+@pytest.mark.parametrize(
+    ("database_url", "given", "reads_first"),
+    [
+        (None, None, True),  # SQLite: on unless turned off
+        (None, False, False),
+        ("postgresql+psycopg://db.example/egate", None, False),  # PostgreSQL: off unless asked for
+        ("postgresql+psycopg://db.example/egate", True, True),
+    ],
+)
+def test_reads_first_is_on_for_sqlite_and_off_for_postgresql_unless_set(
+    tmp_path, database_url, given, reads_first
+):
+    overrides = {"database_url": database_url, "database_reads_first": given}
+    settings = Settings(data_dir=tmp_path, **{k: v for k, v in overrides.items() if v is not None})
+    assert settings.reads_first is reads_first
