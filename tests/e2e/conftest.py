@@ -153,9 +153,10 @@ def gateway(backend: str, request: pytest.FixtureRequest, tmp_path_factory) -> I
         issuer=f"http://127.0.0.1:{port}",
         admin_token=ADMIN_TOKEN,
     )
-    # Reads-first, as `egate serve` runs (EGATE_DATABASE_READS_FIRST): the hot paths' journeys
-    # here take that way, their inserts in each loop turn's batch (kit.insert_batches); the
-    # tests through the ASGI app build their engines without it and take the usual way.
+    # Reads-first on both backends (EGATE_DATABASE_READS_FIRST: `egate serve`'s default on
+    # SQLite, an operator's choice on PostgreSQL): the hot paths' journeys here take that way,
+    # their inserts in each loop turn's batch (kit.insert_batches); the tests through the ASGI
+    # app build their engines without it and take the usual way.
     engine = create_db_engine(settings.effective_database_url, reads_first=True)
     migrations.upgrade(engine)
     runtime = Runtime(
