@@ -16,7 +16,8 @@ that request runs again the usual way (``kit.database_work``); any other error o
 is its own too. On PostgreSQL a savepoint would cost two round trips a request, so a refused
 insert sends the whole batch back to run again, each request alone; there one batch is written
 at a time per process, in a worker thread, and what arrives meanwhile makes the next (the
-COMMIT, with its WAL flush, is what a disclosure accepted alone paid most for). An error of
+COMMIT, with its WAL flush, is what a disclosure accepted alone paid most for; the batch's
+hop into a thread is why it is the operator's choice there, ``kit.settings``). An error of
 the transaction itself (the gate's timeout, the COMMIT) is every request's, and none of them
 is answered as if written.
 """
