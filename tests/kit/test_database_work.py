@@ -233,19 +233,7 @@ def test_a_jwks_fetch_reached_on_the_loop_is_made_from_a_worker_thread(sqlite_en
     assert len(fetched_in) == 1 and fetched_in[0] != LOOP_THREAD
 
 
-def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before_it(
-    sqlite_engine, monkeypatch
-):
-    from kit.db import _GroupSync
-
-    fsyncs: list[int] = []
-    real_fsync = _GroupSync._fsync
-
-    def counted(self: _GroupSync) -> None:
-        real_fsync(self)
-        fsyncs.append(1)
-
-    monkeypatch.setattr(_GroupSync, "_fsync", counted)
+def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before_it(sqlite_engine, fsyncs):
     synced_when_answered: list[int] = []
 
     async def insert(n: int) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from kit import insert_batches
 from kit.database_work import run_database_work
-from kit.db import DatabaseBusy, DatabaseTimeouts, _GroupSync, create_db_engine
+from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
 from kit.prepared import PreparedRead, PreparedWrite
 from tests.support.databases import new_database_url
 from tests.support.event_loop import run_loop
@@ -28,26 +28,24 @@ _INSERT_NUMBER = PreparedWrite(insert(_NUMBERS), columns=("n",))
 _READ_NUMBERS = PreparedRead(select(_NUMBERS.c.n).order_by(_NUMBERS.c.n))
 
 
-@pytest.fixture
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    engine = create_db_engine(
-        f"sqlite:///{tmp_path / 'batches.sqlite3'}", DatabaseTimeouts(lock=LOCK_TIMEOUT), reads_first=True
-    )
+def _numbers_engine(url: str) -> Iterator[Engine]:
+    """A reads-first engine on ``url`` with the table ``numbers``, each number once."""
+    engine = create_db_engine(url, DatabaseTimeouts(lock=LOCK_TIMEOUT), reads_first=True)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
         connection.execute(text("CREATE UNIQUE INDEX numbers_once ON numbers (n)"))
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    yield from _numbers_engine(f"sqlite:///{tmp_path / 'batches.sqlite3'}")
 
 
 @pytest.fixture
 def postgresql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    engine = create_db_engine(new_database_url("postgresql", request, tmp_path), reads_first=True)
-    with engine.begin() as connection:
-        connection.execute(text("CREATE TABLE numbers (n INTEGER)"))
-        connection.execute(text("CREATE UNIQUE INDEX numbers_once ON numbers (n)"))
-    yield engine
-    engine.dispose()
+    yield from _numbers_engine(new_database_url("postgresql", request, tmp_path))
 
 
 @pytest.fixture
@@ -82,16 +80,8 @@ async def _request(engine: Engine, n: int) -> list[int]:
 
 
 def test_the_requests_of_one_turn_insert_in_one_transaction_made_durable_before_any_answer(
-    engine, statements, monkeypatch
+    engine, statements, fsyncs
 ):
-    fsyncs: list[int] = []
-    real_fsync = _GroupSync._fsync
-
-    def counted(self: _GroupSync) -> None:
-        real_fsync(self)
-        fsyncs.append(1)
-
-    monkeypatch.setattr(_GroupSync, "_fsync", counted)
     synced_when_answered: list[int] = []
 
     async def answered(n: int) -> list[int]:
