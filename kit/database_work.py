@@ -33,6 +33,7 @@ by side and only the inserts queue.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 from typing import TypeVar, cast
 
 from sqlalchemy import Engine
@@ -66,10 +67,7 @@ async def run_database_work(
     writes anything else runs again the usual way."""
     if not (db.in_transaction() or db.new or db.dirty or db.deleted):
         if reads_first and commit and runs_reads_first(db):
-            if has_writer_gate(db):
-                answered = await _reads_then_inserts(db, work)
-            else:
-                answered = await _reads_in_a_thread_then_inserts(db, work)
+            answered = await _reads_then_inserts(db, work)
             if answered:
                 return answered[0]
         async with writer_gate_on_loop(db) as held:
@@ -90,62 +88,49 @@ def _run(db: Session, work: Callable[[], T], commit: bool) -> T:
 
 
 async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
-    """[the work's answer] once its reads ran in a read transaction on the loop's thread and
-    its inserts, if any, were committed after them (in this turn's batch) and are durable; []
+    """[the work's answer] once its reads ran in a transaction that writes nothing (on SQLite
+    on the loop's thread, on PostgreSQL in a worker thread: every statement a round trip) and
+    its inserts, if any, were committed after them in this turn's batch and are durable; []
     with nothing written when the work must run again the usual way."""
     inserts: list[Insert] = []
-    begin_reads_first(db)
+    if has_writer_gate(db):
+        answered = _reads_collecting(db, work, inserts, on_sqlite=True)
+    else:
+        answered = await run_in_threadpool(_reads_collecting, db, work, inserts, on_sqlite=False)
+    if not answered or not inserts:
+        return answered
+    engine = cast(Engine, db.get_bind())  # runs_reads_first: an engine of its own
+    if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
+        return []  # a row written since the reads: the usual way decides
+    return answered
+
+
+def _reads_collecting(
+    db: Session, work: Callable[[], T], inserts: list[Insert], *, on_sqlite: bool
+) -> list[T]:
+    """Run ``work`` with its inserts collected into ``inserts``, then end its transaction:
+    [its answer], or [] with everything rolled back when it must run the usual way."""
+    if on_sqlite:
+        begin_reads_first(db)  # a deferred transaction: no gate, no lock
+    else:
+        db.connection()  # begins it (PostgreSQL's BEGIN goes with the first statement)
     try:
-        with running_on_event_loop(), collecting_inserts(inserts):
+        with running_on_event_loop() if on_sqlite else nullcontext(), collecting_inserts(inserts):
             answer = work()
     except (LeaveEventLoop, NotDeferrable):
         db.rollback()
         return []
-    # ORM changes, flushed or not, a transaction the work ended itself, or a write no guard
-    # saw: the usual way writes them.
+    # ORM changes, flushed or not, a transaction the work ended itself, or (SQLite) a write no
+    # guard saw: the usual way writes them.
     if (
         not db.in_transaction()
         or not db.is_active
         or db.new
         or db.dirty
         or db.deleted
-        or wrote_in_reads_first(db)
+        or (on_sqlite and wrote_in_reads_first(db))
     ):
         db.rollback()
         return []
-    db.commit()  # ends the read transaction: its connection goes back to the pool
-    if not inserts:
-        return [answer]
-    engine = cast(Engine, db.get_bind())  # runs_reads_first: an SQLite engine
-    if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
-        return []  # a row written since the reads: the usual way decides
-    return [answer]
-
-
-async def _reads_in_a_thread_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
-    """PostgreSQL: as ``_reads_then_inserts``, the reads in a worker thread (every statement a
-    round trip), in a transaction that writes nothing; the inserts then in this turn's batch,
-    whose COMMIT they share."""
-    inserts: list[Insert] = []
-    answered = await run_in_threadpool(_reads_collecting, db, work, inserts)
-    if not answered or not inserts:
-        return answered
-    engine = cast(Engine, db.get_bind())
-    if await write_with_this_turns_inserts(engine, inserts) == RUN_AGAIN:
-        return []
-    return answered
-
-
-def _reads_collecting(db: Session, work: Callable[[], T], inserts: list[Insert]) -> list[T]:
-    db.connection()  # begins the transaction (PostgreSQL's BEGIN goes with the first statement)
-    try:
-        with collecting_inserts(inserts):
-            answer = work()
-    except NotDeferrable:
-        db.rollback()
-        return []
-    if not db.in_transaction() or not db.is_active or db.new or db.dirty or db.deleted:
-        db.rollback()
-        return []
-    db.commit()
+    db.commit()  # ends the reads' transaction: its connection goes back to the pool
     return [answer]
