@@ -14,6 +14,7 @@ from sqlalchemy import (
     SmallInteger,
     Text,
     and_,
+    bindparam,
     cast,
     func,
     literal,
@@ -41,6 +42,7 @@ from consent.ledger.models import (
     SequencerLease,
 )
 from kit.db import table_of
+from kit.prepared import PreparedWrite
 
 _entries = table_of(LedgerEntry)
 _nodes = table_of(MerkleNode)
@@ -594,16 +596,26 @@ def has_queued(db: Session) -> bool:
 # -- the sequencer's lease ----------------------------------------------------------------------
 
 
+# Compiled once (kit.prepared): built and compiled per call, this statement was most of what
+# a batch of the sequencer cost beyond its entries (~0.4 ms of ~1.1 ms for a batch of one).
+_TAKE_LEASE = PreparedWrite(
+    update(_lease)
+    .where(
+        _lease.c.id == SEQUENCER_ROW_ID,
+        or_(
+            _lease.c.holder == bindparam("holding"),
+            _lease.c.holder.is_(None),
+            _lease.c.expires_at < bindparam("now"),
+        ),
+    )
+    .values(holder=bindparam("taking"), expires_at=bindparam("until"))
+)
+
+
 def take_lease(db: Session, holder: str, now: datetime, until: datetime) -> bool:
     """Hold (or keep holding) the sequencer's lease until ``until``, unless another holder's
     has not expired by ``now``. The row stays locked until the transaction ends."""
-    mine_or_free = or_(_lease.c.holder == holder, _lease.c.holder.is_(None), _lease.c.expires_at < now)
-    statement = (
-        update(_lease)
-        .where(_lease.c.id == SEQUENCER_ROW_ID, mine_or_free)
-        .values(holder=holder, expires_at=until)
-    )
-    return db.connection().execute(statement).rowcount == 1
+    return _TAKE_LEASE.run(db, [{"holding": holder, "taking": holder, "now": now, "until": until}]) == 1
 
 
 def release_lease(db: Session, holder: str) -> None:
