@@ -120,6 +120,11 @@ def _reads_collecting(
     except (LeaveEventLoop, NotDeferrable):
         db.rollback()
         return []
+    except BaseException:
+        # Ended here, on the thread that ran it: on SQLite its connection is the loop's, for
+        # the next request's reads (kit.db.begin_reads_first), not the unit of work's to end.
+        db.rollback()
+        raise
     # ORM changes, flushed or not, a transaction the work ended itself, or (SQLite) a write no
     # guard saw: the usual way writes them.
     if (

@@ -123,7 +123,64 @@ def begin_reads_first(db: Session) -> None:
     ``wrote_in_reads_first`` checks that nothing was written before the writes begin."""
     if db.in_transaction():
         raise RuntimeError("begin_reads_first: the session is already in a transaction")
-    db.connection(execution_options={READS_FIRST: True})
+    bind = db.get_bind()
+    held = _loop_reads_connection(bind) if isinstance(bind, Engine) and bind in _GATES else None
+    if held is not None:
+        db.connection(bind_arguments={"bind": held})
+    else:
+        db.connection(execution_options={READS_FIRST: True})
+
+
+# Reads-first work on SQLite runs its reads on the event loop's thread, one request at a time
+# and each in a transaction that ends before the next begins (kit.database_work). Checking a
+# pooled connection out and in again for each, with a Connection and its execution options,
+# cost 30-45 us of a userinfo call's ~700 (docs/performance.md), so each loop keeps one
+# connection per engine for them. It goes back to the pool when the loop is collected or the
+# engine disposed; the pool's gauge counts it as checked out meanwhile.
+_LOOP_READS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, Connection]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _loop_reads_connection(engine: Engine) -> Connection | None:
+    """This loop's connection for reads-first reads on ``engine``, not in a transaction; None
+    off an event loop's thread."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+    held = _LOOP_READS.get(loop)
+    if held is None:
+        held = _LOOP_READS[loop] = {}
+        weakref.finalize(loop, _give_back, held)
+    connection = held.get(engine)
+    if connection is not None and (connection.closed or connection.invalidated):
+        connection = None
+    if connection is None:
+        connection = held[engine] = engine.connect().execution_options(**{READS_FIRST: True})
+    elif connection.in_transaction():  # left so by work that failed: not the next one's
+        connection.rollback()
+    return connection
+
+
+def held_for_reads(engine: Engine) -> Connection | None:
+    """The connection the running loop keeps for reads-first reads on ``engine``, if any."""
+    return _LOOP_READS.get(asyncio.get_running_loop(), {}).get(engine)
+
+
+def _give_back(held: dict[Engine, Connection]) -> None:
+    for connection in list(held.values()):
+        with suppress(Exception):
+            connection.close()
+    held.clear()
+
+
+def _give_back_on_dispose(engine: Engine) -> None:
+    for held in list(_LOOP_READS.values()):
+        connection = held.pop(engine, None)
+        if connection is not None:
+            with suppress(Exception):
+                connection.close()
 
 
 def _refuse_writes_in_reads_first(
@@ -183,6 +240,7 @@ def create_db_engine(
         engine = create_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine, "connect", _sqlite_on_connect(timeouts.lock))
         event.listen(engine, "begin", gate.begin)
+        event.listen(engine, "engine_disposed", _give_back_on_dispose)
         _GATES[engine] = gate
         return _with_reads_first(engine) if reads_first else engine
     connect_args = {
