@@ -137,5 +137,5 @@ def _reads_collecting(
     ):
         db.rollback()
         return []
-    db.commit()  # ends the reads' transaction: its connection goes back to the pool
+    db.commit()  # ends the reads' transaction (on SQLite the loop's connection is then free)
     return [answer]
