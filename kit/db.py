@@ -140,6 +140,7 @@ def begin_reads_first(db: Session) -> None:
 _LOOP_READS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, Connection]] = (
     weakref.WeakKeyDictionary()
 )
+_LOOP_READS_CHANGING = threading.Lock()  # a loop's first use against a disposal elsewhere
 
 
 def _loop_reads_connection(engine: Engine) -> Connection | None:
@@ -151,7 +152,8 @@ def _loop_reads_connection(engine: Engine) -> Connection | None:
         return None
     held = _LOOP_READS.get(loop)
     if held is None:
-        held = _LOOP_READS[loop] = {}
+        with _LOOP_READS_CHANGING:
+            held = _LOOP_READS[loop] = {}
         weakref.finalize(loop, _give_back, held)
     connection = held.get(engine)
     if connection is not None and (connection.closed or connection.invalidated):
@@ -176,7 +178,9 @@ def _give_back(held: dict[Engine, Connection]) -> None:
 
 
 def _give_back_on_dispose(engine: Engine) -> None:
-    for held in list(_LOOP_READS.values()):
+    with _LOOP_READS_CHANGING:
+        held_by_loops = list(_LOOP_READS.values())
+    for held in held_by_loops:
         connection = held.pop(engine, None)
         if connection is not None:
             with suppress(Exception):

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from kit.access_tokens import HttpJwks
@@ -389,6 +390,61 @@ def test_reads_first_work_reads_while_another_transaction_writes_then_inserts_af
         "answered",
     ]
     assert _numbers(sqlite_engine) == [1, 2]
+
+
+def test_reads_first_reads_share_the_loops_connection_which_work_that_raises_leaves_clean(
+    sqlite_engine,
+):
+    """On SQLite the reads of reads-first work run on one connection the loop keeps (not a
+    pooled one per request). Work that raises is rolled back on the loop at once: the
+    connection is in no transaction for the next request, whose reads run on it."""
+
+    class Refused(Exception):
+        pass
+
+    def reads_then_raises(db: Session) -> None:
+        _READ_NUMBERS.all(db)
+        raise Refused
+
+    async def main() -> tuple[bool, bool, list[int], int]:
+        failed = Session(sqlite_engine)  # its unit of work ends later, as a route's does
+        with pytest.raises(Refused):
+            await _reads_first(failed, lambda: reads_then_raises(failed))
+        held = held_for_reads(sqlite_engine)
+        assert held is not None
+        left_in_a_transaction = held.in_transaction()
+        reads_on: list[Connection] = []
+
+        def reads_then_inserts(db: Session) -> list[int]:
+            reads_on.append(db.connection())
+            return _read_then_insert(db, 3, [])
+
+        with Session(sqlite_engine) as db:
+            answer = await _reads_first(db, lambda: reads_then_inserts(db))
+        same_connection = reads_on == [held] and held_for_reads(sqlite_engine) is held
+        failed.close()
+        return left_in_a_transaction, same_connection, answer, sqlite_engine.pool.checkedout()
+
+    left_in_a_transaction, same_connection, answer, checked_out = run_loop(main)
+    assert not left_in_a_transaction
+    assert same_connection
+    assert answer == []
+    assert checked_out == 1  # the loop's own, and no request's
+    assert _numbers(sqlite_engine) == [3]
+
+
+def test_disposing_the_engine_gives_the_loops_reads_connection_back(tmp_path):
+    engine = next(_sqlite_numbers(tmp_path, reads_first=True))
+
+    async def main() -> int:
+        with Session(engine) as db:
+            await _reads_first(db, lambda: _read_then_insert(db, 1, []))
+        return engine.pool.checkedout()
+
+    assert run_loop(main) == 1
+    old_pool = engine.pool
+    engine.dispose()
+    assert old_pool.checkedout() == 0
 
 
 def test_reads_first_work_on_an_engine_made_without_it_runs_the_usual_way(
