@@ -55,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from oidc import REDIRECT_URI, pkce, seed  # noqa: E402  (bench/oidc.py)
+from oidc import REDIRECT_URI, authorize_query, pkce, seed  # noqa: E402  (bench/oidc.py)
 
 ISSUER = "http://127.0.0.1:9"
 Call = Callable[[], Awaitable[dict[str, Any]]]
@@ -131,15 +131,11 @@ class Gateway:
         secret = f"{self.seeded['client_id']}:{self.seeded['secret']}".encode()
         self.basic = b"Basic " + base64.b64encode(secret)
 
-    async def call(
-        self,
-        method: str,
-        path: str,
-        headers: list[tuple[bytes, bytes]],
-        body: bytes = b"",
-        query: bytes = b"",
+    def scope(
+        self, method: str, path: str, headers: list[tuple[bytes, bytes]], query: bytes = b""
     ) -> dict[str, Any]:
-        scope = {
+        """An HTTP request's ASGI scope, as uvicorn would give it the app."""
+        return {
             "type": "http",
             "asgi": {"version": "3.0"},
             "http_version": "1.1",
@@ -154,6 +150,16 @@ class Gateway:
             "server": ("127.0.0.1", 9),
             "app": self.app,
         }
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes = b"",
+        query: bytes = b"",
+    ) -> dict[str, Any]:
+        scope = self.scope(method, path, headers, query)
         sent = False
 
         async def receive() -> dict[str, Any]:
@@ -193,18 +199,7 @@ class Gateway:
 
     async def tokens(self) -> dict[str, Any]:
         verifier, challenge = pkce()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.seeded["client_id"],
-                "redirect_uri": REDIRECT_URI,
-                "scope": "openid profile",
-                "state": "s",
-                "nonce": "n",
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        ).encode()
+        query = urlencode(authorize_query(self.seeded["client_id"], challenge)).encode()
         cookie = f"egate_session={self.seeded['cookie']}".encode()
         answer = await self.call("GET", "/authorize", [(b"cookie", cookie)], query=query)
         code = parse_qs(urlsplit(dict(answer["headers"])[b"location"].decode()).query)["code"][0]
@@ -330,12 +325,7 @@ async def layer_costs(calls: int) -> None:
 
         async def cpu_per_call(target: Any) -> float:
             def scope() -> dict[str, Any]:
-                return {
-                    "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                    "scheme": "http", "path": "/userinfo", "raw_path": b"/userinfo", "query_string": b"",
-                    "root_path": "", "headers": [(b"host", b"127.0.0.1:9")], "app": gateway.app,
-                    "client": ("127.0.0.1", 5555), "server": ("127.0.0.1", 9),
-                }  # fmt: skip
+                return gateway.scope("GET", "/userinfo", [])
 
             for _ in range(500):
                 await target(scope(), receive, send)

@@ -129,6 +129,20 @@ def pkce() -> tuple[str, str]:
     return verifier, challenge
 
 
+def authorize_query(client_id: str, challenge: str) -> dict[str, str]:
+    """The /authorize parameters every benchmark's code flow sends (PKCE S256, openid profile)."""
+    return {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "openid profile",
+        "state": "s",
+        "nonce": "n",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
 async def timed(calls, concurrency: int) -> tuple[float, list[float]]:
     queue = list(calls)
     latencies: list[float] = []
@@ -161,16 +175,7 @@ async def run(base: str, seeded: dict[str, str], n: int, concurrency: int) -> No
             verifier, challenge = pkce()
             response = await http.get(
                 "/authorize",
-                params={
-                    "response_type": "code",
-                    "client_id": seeded["client_id"],
-                    "redirect_uri": REDIRECT_URI,
-                    "scope": "openid profile",
-                    "state": "s",
-                    "nonce": "n",
-                    "code_challenge": challenge,
-                    "code_challenge_method": "S256",
-                },
+                params=authorize_query(seeded["client_id"], challenge),
                 cookies={"egate_session": seeded["cookie"]},
             )
             assert response.status_code == 302, response.text[:300]

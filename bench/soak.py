@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.oidc import REDIRECT_URI, free_port, pkce, seed
+from bench.oidc import REDIRECT_URI, authorize_query, free_port, pkce, seed
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ("idp_authorization_codes", "idp_tokens", "consent_ledger_queue")
@@ -43,16 +43,7 @@ def grant(http: httpx.Client, seeded: dict[str, str]) -> None:
     verifier, challenge = pkce()
     authorize = http.get(
         "/authorize",
-        params={
-            "response_type": "code",
-            "client_id": seeded["client_id"],
-            "redirect_uri": REDIRECT_URI,
-            "scope": "openid profile",
-            "state": "s",
-            "nonce": "n",
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        },
+        params=authorize_query(seeded["client_id"], challenge),
         cookies={"egate_session": seeded["cookie"]},
     )
     assert authorize.status_code == 302, authorize.text[:300]

@@ -171,20 +171,22 @@ def held_for_reads(engine: Engine) -> Connection | None:
 
 
 def _give_back(held: dict[Engine, Connection]) -> None:
-    for connection in list(held.values()):
-        with suppress(Exception):
-            connection.close()
-    held.clear()
+    for engine in list(held):
+        _close_quietly(held.pop(engine, None))
 
 
 def _give_back_on_dispose(engine: Engine) -> None:
     with _LOOP_READS_CHANGING:
         held_by_loops = list(_LOOP_READS.values())
     for held in held_by_loops:
-        connection = held.pop(engine, None)
-        if connection is not None:
-            with suppress(Exception):
-                connection.close()
+        _close_quietly(held.pop(engine, None))
+
+
+def _close_quietly(connection: Connection | None) -> None:
+    # Back to the pool at a loop's end or an engine's disposal: nobody is left to tell.
+    if connection is not None:
+        with suppress(Exception):
+            connection.close()
 
 
 def _refuse_writes_in_reads_first(

@@ -52,7 +52,7 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))
 
 from ledger import postgres_url  # noqa: E402  (bench/ledger.py)
-from oidc import REDIRECT_URI, free_port, pkce, seed  # noqa: E402  (bench/oidc.py)
+from oidc import REDIRECT_URI, authorize_query, free_port, pkce, seed  # noqa: E402  (bench/oidc.py)
 
 # `--egate-root` serves another checkout's egate (e.g. main, for before/after figures).
 EGATE_ROOT = ROOT
@@ -257,16 +257,7 @@ def egate_codes(base: str, seeded: dict[str, str], n: int) -> list[tuple[str, st
             verifier, challenge = pkce()
             response = http.get(
                 "/authorize",
-                params={
-                    "response_type": "code",
-                    "client_id": seeded["client_id"],
-                    "redirect_uri": REDIRECT_URI,
-                    "scope": "openid profile",
-                    "state": "s",
-                    "nonce": "n",
-                    "code_challenge": challenge,
-                    "code_challenge_method": "S256",
-                },
+                params=authorize_query(seeded["client_id"], challenge),
             )
             assert response.status_code == 302, response.text[:300]
             codes.append((parse_qs(urlsplit(response.headers["location"]).query)["code"][0], verifier))
