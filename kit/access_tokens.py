@@ -310,10 +310,25 @@ def es256_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
 
 # Tokens whose signature held, with the key it held under: a resource server sees one token
 # many times in its few minutes of life, and the signature check is most of a verification.
-# Only a token that verified enters, as its exact string; it is believed again only under
-# the same key, still published (find_key runs every time), and every other check runs anew.
+# Only a token that verified, or that this process signed itself, enters, as its exact
+# string; it is believed again only under the same key, still published (find_key runs every
+# time), and every other check runs anew.
 _MAX_REMEMBERED_SIGNATURES = 4096
 _signatures_held: dict[str, ec.EllipticCurvePublicKey] = {}
+
+
+def remember_own_signature(token: str, public_jwk: Mapping[str, Any]) -> None:
+    """A token this process has just signed with the key published as ``public_jwk``: its
+    signature holds by construction, so its first presentation here (a department's userinfo
+    call just after the grant) need not check it again. Believed only under that same key
+    still published, as a checked signature is; every other check runs anew."""
+    _remember_signature(token, es256_public_key(public_jwk))
+
+
+def _remember_signature(token: str, key: ec.EllipticCurvePublicKey) -> None:
+    if len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
+        _signatures_held.clear()
+    _signatures_held[token] = key
 
 
 def _es256_signature_holds(key: ec.EllipticCurvePublicKey, token: str, signing_input_length: int) -> bool:
@@ -322,9 +337,7 @@ def _es256_signature_holds(key: ec.EllipticCurvePublicKey, token: str, signing_i
     signature = _b64url(token[signing_input_length + 1 :])
     if not _es256_signature_checks(key, token[:signing_input_length].encode("ascii"), signature):
         return False
-    if len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
-        _signatures_held.clear()
-    _signatures_held[token] = key
+    _remember_signature(token, key)
     return True
 
 

@@ -24,6 +24,7 @@ from identity.sessions.service import session_reference as session_reference
 from identity.tokens import repository as tokens_repository
 from identity.tokens.models import TokenView
 from identity.tokens.subjects import SubjectIdentifiers
+from kit.access_tokens import remember_own_signature
 from kit.sealing import derive_key
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
@@ -119,6 +120,14 @@ class TokenIssuer:
         # and a ``sub`` always names the same account, so every refresh and code exchange of a
         # resident already remembered skips the insert.
         self._remembered: set[tuple[str, str]] = set()
+        self._public_jwks: dict[str, dict[str, Any]] = {}
+
+    def _public_jwk(self, key: ActiveKey) -> dict[str, Any]:
+        """The published half of a signing key (its JWK's ``x`` and ``y``), kept by kid."""
+        public = self._public_jwks.get(key.kid)
+        if public is None:
+            public = self._public_jwks[key.kid] = dict(key.key.as_dict(private=False))
+        return public
 
     def subject(self, client: Client, account_id: str) -> str:
         return self.subjects.for_client(account_id, client.subject_type, client.sector_identifier)
@@ -181,6 +190,7 @@ class TokenIssuer:
             claims["cnf"] = {"jkt": dpop_jkt}
         key = self.keys.signing_key(db, "ES256")
         access_token = signed_jwt({"typ": ACCESS_TOKEN_TYPE}, claims, key)
+        remember_own_signature(access_token, self._public_jwk(key))
         access = TokenView(
             jti=jti,
             kind="access",

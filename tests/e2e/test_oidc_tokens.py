@@ -298,6 +298,24 @@ def test_forged_access_tokens_are_refused(gateway):
     assert missing.status_code == 401 and "Bearer" in missing.headers["WWW-Authenticate"]
 
 
+def test_a_token_this_process_signed_skips_the_signature_check_a_forged_one_gets(gateway, monkeypatch):
+    """The provider remembers the signatures it makes (``kit.access_tokens``): a token it
+    issued is believed at its own userinfo without checking it again; any other string is
+    checked, here by a check that refuses everything."""
+    dept = department(gateway)
+    tokens, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")
+    checked: list[bytes] = []
+    monkeypatch.setattr(
+        "kit.access_tokens._es256_signature_checks",
+        lambda _key, signing_input, _signature: checked.append(signing_input) and False,
+    )
+    assert userinfo_status(dept, tokens["access_token"]) == 200
+    assert checked == []
+    header, payload, signature = tokens["access_token"].split(".")
+    assert userinfo_status(dept, f"{header}.{payload}.{signature[:-4]}AAAA") == 401
+    assert checked == [f"{header}.{payload}".encode()]
+
+
 def test_expired_access_token_is_refused(gateway):
     dept = department(gateway)
     tokens, _, _ = sign_in_and_get_tokens(gateway, dept, gateway.new_resident(), scope="openid")

@@ -29,6 +29,7 @@ from kit.access_tokens import (
     InvalidToken,
     JwksUnavailable,
     find_key,
+    remember_own_signature,
 )
 from kit.outbound import OutboundPolicy
 
@@ -227,6 +228,24 @@ def test_a_signature_that_held_is_believed_again_only_under_the_same_key():
     # Nor does it outlive the key's withdrawal, or spare any other check.
     with pytest.raises(InvalidToken, match="does not publish"):
         verifier(static(Key("es-2"))).verify(token)
+    with pytest.raises(InvalidToken, match="expired"):
+        verifier(now=datetime(2031, 1, 1, tzinfo=UTC)).verify(token)
+
+
+def test_a_token_signed_here_is_believed_without_a_check_only_under_its_key(monkeypatch):
+    token = sign(claims(jti="jti-signed-here"))
+    remember_own_signature(token, KEY.public)
+    checks: list[str] = []
+    monkeypatch.setattr(
+        "kit.access_tokens._es256_signature_checks", lambda *args: checks.append("checked") or False
+    )
+    assert verifier().verify(token).token_id == "jti-signed-here"
+    assert checks == []
+    # Under another key published with the same kid, the signature is checked (and fails here).
+    with pytest.raises(InvalidToken, match="does not verify"):
+        verifier(static(Key("es-1"))).verify(token)
+    assert checks == ["checked"]
+    # Every other check still runs.
     with pytest.raises(InvalidToken, match="expired"):
         verifier(now=datetime(2031, 1, 1, tzinfo=UTC)).verify(token)
 
