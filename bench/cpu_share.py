@@ -17,10 +17,7 @@ measurement, not a way to serve):
 - ``middleware``: requests enter at ``kit.exact_routes`` (no root app, none of our middleware);
 - ``root-app``: requests enter at our outermost middleware (none of Starlette's and
   FastAPI's own layers around it);
-- ``access-log``: the access log line is not written;
-- ``held-reads-connection``: reads-first reads on SQLite check a connection out of the pool
-  per request, as before the loop kept one for them (``kit.db.begin_reads_first``): a part
-  whose absence costs CPU, so its share comes out negative.
+- ``access-log``: the access log line is not written.
 
 A part a path does not take (``ledger`` for client_credentials, which releases no claims) shows
 the run's noise: its share should be 0%.
@@ -78,17 +75,6 @@ def switch_off_ledger(switch: type[Switch]) -> None:
         return [self._entry(disclosure, now)["entry_id"] for disclosure in disclosures]
 
     Ledger.enqueue_many = built_not_queued  # type: ignore[method-assign]
-
-
-def switch_off_held_reads_connection(switch: type[Switch]) -> None:
-    from kit import db
-
-    held = db._loop_reads_connection
-
-    def pooled_when_off(engine: Any) -> Any:
-        return None if switch.off else held(engine)
-
-    db._loop_reads_connection = pooled_when_off
 
 
 def switch_off_access_log(switch: type[Switch]) -> None:
@@ -238,8 +224,6 @@ def switch_on_request(gateway: Gateway, part: str) -> None:
         switch_off_ledger(Switch)
     elif part == "access-log":
         switch_off_access_log(Switch)
-    elif part == "held-reads-connection":
-        switch_off_held_reads_connection(Switch)
     elif part == "middleware":
         from kit.exact_routes import ExactRoutesMiddleware
 

@@ -33,7 +33,6 @@ by side and only the inserts queue.
 from __future__ import annotations
 
 from collections.abc import Callable
-from contextlib import nullcontext
 from typing import TypeVar, cast
 
 from sqlalchemy import Engine
@@ -41,8 +40,8 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from kit.db import (
-    begin_reads_first,
     has_writer_gate,
+    reads_first_on_the_loop,
     runs_reads_first,
     writer_gate_on_loop,
     wrote_in_reads_first,
@@ -111,31 +110,54 @@ def _reads_collecting(
     """Run ``work`` with its inserts collected into ``inserts``, then end its transaction:
     [its answer], or [] with everything rolled back when it must run the usual way."""
     if on_sqlite:
-        begin_reads_first(db)  # a deferred transaction: no gate, no lock
-    else:
-        db.connection()  # begins it (PostgreSQL's BEGIN goes with the first statement)
+        return _reads_on_the_loop(db, work, inserts)
+    db.connection()  # begins it (PostgreSQL's BEGIN goes with the first statement)
     try:
-        with running_on_event_loop() if on_sqlite else nullcontext(), collecting_inserts(inserts):
+        with collecting_inserts(inserts):
             answer = work()
     except (LeaveEventLoop, NotDeferrable):
         db.rollback()
         return []
     except BaseException:
-        # Ended here, on the thread that ran it: on SQLite its connection is the loop's, for
-        # the next request's reads (kit.db.begin_reads_first), not the unit of work's to end.
         db.rollback()
         raise
-    # ORM changes, flushed or not, a transaction the work ended itself, or (SQLite) a write no
-    # guard saw: the usual way writes them.
-    if (
-        not db.in_transaction()
-        or not db.is_active
-        or db.new
-        or db.dirty
-        or db.deleted
-        or (on_sqlite and wrote_in_reads_first(db))
-    ):
+    # ORM changes, flushed or not, or a transaction the work ended itself: the usual way
+    # writes them.
+    if not db.in_transaction() or not db.is_active or db.new or db.dirty or db.deleted:
         db.rollback()
         return []
-    db.commit()  # ends the reads' transaction (on SQLite the loop's connection is then free)
+    db.commit()  # ends the reads' transaction
+    return [answer]
+
+
+def _reads_on_the_loop(db: Session, work: Callable[[], T], inserts: list[Insert]) -> list[T]:
+    """SQLite: the reads on the connection the loop keeps for them, in a transaction begun on
+    it (``kit.db.reads_first_on_the_loop``), which the work's session joins if used."""
+    with reads_first_on_the_loop(db) as reads:
+        try:
+            with running_on_event_loop(), collecting_inserts(inserts):
+                answer = work()
+        except (LeaveEventLoop, NotDeferrable):
+            db.rollback()
+            return []
+        except BaseException:
+            # Ended here, on the thread that ran it: the connection is the loop's, for the
+            # next request's reads, not the unit of work's to end.
+            db.rollback()
+            raise
+        # ORM changes, flushed or not, the transaction ended by the work, or a write no guard
+        # saw: the usual way writes them.
+        if (
+            not reads.is_active
+            or not db.is_active
+            or db.new
+            or db.dirty
+            or db.deleted
+            or wrote_in_reads_first(reads.connection)
+        ):
+            db.rollback()
+            return []
+        if db.in_transaction():
+            db.commit()  # the session's part of the transaction: it leaves the transaction open
+        reads.commit()  # the loop's connection is then free for the next request's reads
     return [answer]

@@ -15,14 +15,14 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, make_url
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Transaction
 from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -109,26 +109,65 @@ def begin_read_only(db: Session) -> None:
     db.connection(execution_options={READ_ONLY: True})
 
 
-# The execution option of a reads-first transaction on SQLite (``begin_reads_first``).
+# The execution option of the connection for reads-first reads on SQLite (``reads_first_on_the_loop``).
 READS_FIRST = "egate_reads_first"
 
 
-def begin_reads_first(db: Session) -> None:
-    """Begin the session's next transaction for the reads of reads-first work
-    (``kit.reads_first``): on SQLite a deferred transaction, a snapshot that takes no lock and
-    passes no writer gate. Its writes are not left to SQLite to refuse (``PRAGMA query_only``,
-    set and unset around each transaction, made SQLite prepare every statement again, which
-    cost more than the statements): a statement that is not a SELECT raises
-    ``NotDeferrable`` before it runs (``_refuse_writes_in_reads_first``), and
-    ``wrote_in_reads_first`` checks that nothing was written before the writes begin."""
+@contextmanager
+def reads_first_on_the_loop(db: Session) -> Iterator[Transaction]:
+    """The transaction for the reads of reads-first work (``kit.reads_first``) on SQLite, on
+    the event loop's thread: a deferred one, a snapshot that takes no lock and passes no
+    writer gate, on the connection the loop keeps for such reads.
+
+    It is begun on that connection (``Connection.begin``), not through the session: the
+    session's transaction bookkeeping, begun and committed around every userinfo call or
+    introspection, cost three times the Core transaction's (docs/performance.md). For the
+    block the session is bound to the connection, so that whatever the work runs through the
+    session joins the transaction (SQLAlchemy's ``rollback_only`` join: the session's commit
+    leaves it open, its rollback ends it); ``PreparedRead`` reads on it without the session
+    (``reads_first_connection``). Left open by the block, it is rolled back.
+
+    Its writes are not left to SQLite to refuse (``PRAGMA query_only``, set and unset around
+    each transaction, made SQLite prepare every statement again, which cost more than the
+    statements): a statement that is not a SELECT raises ``NotDeferrable`` before it runs
+    (``_refuse_writes_in_reads_first``), and ``wrote_in_reads_first`` checks that nothing was
+    written before the writes begin."""
     if db.in_transaction():
-        raise RuntimeError("begin_reads_first: the session is already in a transaction")
-    bind = db.get_bind()
-    held = _loop_reads_connection(bind) if isinstance(bind, Engine) and bind in _GATES else None
-    if held is not None:
-        db.connection(bind_arguments={"bind": held})
-    else:
-        db.connection(execution_options={READS_FIRST: True})
+        raise RuntimeError("reads_first_on_the_loop: the session is already in a transaction")
+    engine = db.get_bind()
+    held = _loop_reads_connection(engine) if isinstance(engine, Engine) and engine in _GATES else None
+    if held is None:
+        raise RuntimeError("reads_first_on_the_loop: SQLite, on an event loop's thread, only")
+    transaction = held.begin()  # the gate's ``begin`` issues a deferred BEGIN (READS_FIRST)
+    db.bind = held
+    reading = _reading_first.set((db, held))
+    try:
+        yield transaction
+    finally:
+        _reading_first.reset(reading)
+        db.bind = engine
+        if transaction.is_active:
+            transaction.rollback()
+
+
+# The session of the reads-first work running now, and the connection its reads run on.
+_reading_first: ContextVar[tuple[Session, Connection] | None] = ContextVar(
+    "egate_reading_first", default=None
+)
+
+
+def reads_first_connection(db: Session) -> Connection | None:
+    """The connection ``db``'s reads-first work reads on, while it runs on the loop
+    (``reads_first_on_the_loop``); None otherwise."""
+    reading = _reading_first.get()
+    return reading[1] if reading is not None and reading[0] is db else None
+
+
+def wrote_in_reads_first(connection: Connection) -> bool:
+    """Whether the reads-first SQLite transaction of ``connection`` changed a row (a write
+    that no guard saw: what ``kit.database_work`` then rolls back and runs again)."""
+    driver: Any = connection.connection.driver_connection
+    return bool(driver.reads_first and driver.total_changes != driver.changes_at_begin)
 
 
 # Reads-first work on SQLite runs its reads on the event loop's thread, one request at a time
@@ -530,13 +569,6 @@ async def writer_gate_on_loop(
         return
     async with gate.hold_on_loop(before_waiting):
         yield True
-
-
-def wrote_in_reads_first(db: Session) -> bool:
-    """Whether the session's reads-first SQLite transaction changed a row (a write that no
-    guard saw: what ``kit.database_work`` then rolls back and runs again)."""
-    driver: Any = db.connection().connection.driver_connection
-    return bool(driver.reads_first and driver.total_changes != driver.changes_at_begin)
 
 
 class _FileWriterLock:

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from kit.db import as_sqlalchemy_error
+from kit.db import as_sqlalchemy_error, reads_first_connection
 from kit.reads_first import insert_now_or_after_reads, write_now
 
 Processor = Callable[[Any], Any] | None
@@ -163,7 +163,10 @@ def _row_count(cursor: Any) -> int:
 def _connection(db: Session) -> Connection:
     if db.new or db.dirty or db.deleted:
         db.flush()
-    return db.connection()
+    # In reads-first work on SQLite, the loop's connection, in the work's transaction: its
+    # session need not begin a transaction of its own to join it (kit.db).
+    reading = reads_first_connection(db)
+    return reading if reading is not None else db.connection()
 
 
 def _on_cursor(

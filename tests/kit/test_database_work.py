@@ -433,6 +433,48 @@ def test_reads_first_reads_share_the_loops_connection_which_work_that_raises_lea
     assert _numbers(sqlite_engine) == [3]
 
 
+def test_reads_first_reads_on_sqlite_begin_no_transaction_of_the_sessions_own_which_joins_theirs(
+    sqlite_engine,
+):
+    """The reads' transaction is begun on the loop's connection, not through the session:
+    prepared reads leave the session outside any transaction of its own; a statement the work
+    runs through the session joins the reads' transaction on that same connection. Afterwards
+    the session is bound to its engine again, in no transaction, and the connection is free."""
+
+    async def main() -> dict[str, object]:
+        seen: dict[str, object] = {}
+
+        def work(db: Session) -> list[int]:
+            held = held_for_reads(sqlite_engine)
+            assert held is not None
+            _READ_NUMBERS.all(db)
+            seen["session began a transaction for a prepared read"] = db.in_transaction()
+            seen["the loop's connection is in the reads' transaction"] = held.in_transaction()
+            seen["the session's own statement"] = db.execute(select(_NUMBERS.c.n)).all()
+            seen["the session joined the loop's connection"] = db.connection() is held
+            return _read_then_insert(db, 4, [])
+
+        with Session(sqlite_engine) as db:
+            seen["answer"] = await _reads_first(db, lambda: work(db))
+            seen["bound to its engine again"] = db.get_bind() is sqlite_engine
+            seen["in a transaction after"] = db.in_transaction()
+        held = held_for_reads(sqlite_engine)
+        seen["the loop's connection in a transaction after"] = held is not None and held.in_transaction()
+        return seen
+
+    assert run_loop(main) == {
+        "session began a transaction for a prepared read": False,
+        "the loop's connection is in the reads' transaction": True,
+        "the session's own statement": [],
+        "the session joined the loop's connection": True,
+        "answer": [],
+        "bound to its engine again": True,
+        "in a transaction after": False,
+        "the loop's connection in a transaction after": False,
+    }
+    assert _numbers(sqlite_engine) == [4]
+
+
 def test_disposing_the_engine_gives_the_loops_reads_connection_back(tmp_path):
     engine = next(_sqlite_numbers(tmp_path, reads_first=True))
 
