@@ -17,7 +17,8 @@ measurement, not a way to serve):
 - ``middleware``: requests enter at ``kit.exact_routes`` (no root app, none of our middleware);
 - ``root-app``: requests enter at our outermost middleware (none of Starlette's and
   FastAPI's own layers around it);
-- ``access-log``: the access log line is not written.
+- ``access-log``: the access log line is not written;
+- ``deadline``: ``kit.outage.DeadlineMiddleware`` passes requests straight through.
 
 A part a path does not take (``ledger`` for client_credentials, which releases no claims) shows
 the run's noise: its share should be 0%.
@@ -25,7 +26,7 @@ the run's noise: its share should be 0%.
 The gateway runs at the log level it ships with, its log in the run's temporary directory.
 
     .venv/bin/python bench/cpu_share.py [--paths userinfo,introspection,client_credentials]
-        [--parts ledger,middleware,root-app,access-log] [--requests 1000] [--rounds 8]
+        [--parts ledger,middleware,root-app,access-log,deadline] [--requests 1000] [--rounds 8]
     .venv/bin/python bench/cpu_share.py --layers   # each middleware layer alone, CPU per call
 """
 
@@ -88,6 +89,20 @@ def switch_off_access_log(switch: type[Switch]) -> None:
             info(*args, **kwargs)
 
     log.info = maybe  # type: ignore[method-assign]
+
+
+def switch_off_deadline(switch: type[Switch]) -> None:
+    from kit.outage import DeadlineMiddleware
+
+    guarded = DeadlineMiddleware.__call__
+
+    async def maybe(self: DeadlineMiddleware, scope: Any, receive: Any, send: Any) -> None:
+        if switch.off:
+            await self.app(scope, receive, send)
+        else:
+            await guarded(self, scope, receive, send)
+
+    DeadlineMiddleware.__call__ = maybe  # type: ignore[method-assign]
 
 
 def entered_at(app: Any, layer: type) -> Any:
@@ -224,6 +239,8 @@ def switch_on_request(gateway: Gateway, part: str) -> None:
         switch_off_ledger(Switch)
     elif part == "access-log":
         switch_off_access_log(Switch)
+    elif part == "deadline":
+        switch_off_deadline(Switch)
     elif part == "middleware":
         from kit.exact_routes import ExactRoutesMiddleware
 

@@ -55,6 +55,17 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Callable[[Any], datetime | None] | None:
+        if dialect.name == "sqlite":
+            # SQLite's DATETIME text parsed (SQLAlchemy's processor: ``fromisoformat``) and
+            # made aware in one call rather than two: every token and grant row has several.
+            return _aware_utc_from_sqlite
+        return super().result_processor(dialect, coltype)
+
+
+def _aware_utc_from_sqlite(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
 
 def new_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
@@ -554,6 +565,41 @@ def has_writer_gate(db: Session) -> bool:
 def runs_reads_first(db: Session) -> bool:
     """Whether the session's engine was made with ``reads_first``."""
     return db.get_bind() in _READS_FIRST_ENGINES
+
+
+@asynccontextmanager
+async def write_transaction_on_the_loop(engine: Engine) -> AsyncIterator[Session]:
+    """A session in a write transaction (BEGIN IMMEDIATE, the writer gate held on the loop:
+    ``_WriterGate.hold_on_loop``) on the connection the loop keeps for reads-first reads, for
+    the inserts those reads put off (``kit.insert_batches``). Committed when the block ends
+    cleanly, rolled back otherwise; what it committed is durable when this returns.
+
+    The loop's own connection rather than a pooled one: no checkout, no session transaction
+    of its own, and the reads that follow find SQLite's page cache as this write left it (a
+    write on another connection makes every other connection reload the pages it reads),
+    which at one request per turn of the loop cost more than the request's own reads
+    (docs/performance.md). The loop runs one thing at a time, and nothing awaits between the
+    BEGIN and the COMMIT, so no reads-first work meets this transaction on the connection."""
+    gate = _GATES[engine]
+    async with gate.hold_on_loop():
+        held = _loop_reads_connection(engine)
+        if held is None:
+            raise RuntimeError("write_transaction_on_the_loop: on an event loop's thread only")
+        held.execution_options(**{READS_FIRST: False})  # the gate's ``begin``: a writer's
+        try:
+            transaction = held.begin()
+        finally:
+            held.execution_options(**{READS_FIRST: True})
+        try:
+            with Session(bind=held, expire_on_commit=False) as db:
+                yield db
+                if db.in_transaction():
+                    db.commit()  # the session's part: it joined the transaction, commits nothing
+            if transaction.is_active:  # not rolled back by the block (a batch of one refused)
+                transaction.commit()
+        finally:
+            if held.in_transaction():
+                held.rollback()
 
 
 @asynccontextmanager

@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from kit.db import writer_gate_on_loop
+from kit.db import write_transaction_on_the_loop
 from kit.loop_thread import running_on_event_loop
 from kit.reads_first import Insert
 
@@ -102,15 +102,13 @@ async def _write(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch)
 async def _write_under_the_gate(
     loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch
 ) -> list[bool | BaseException]:
-    """SQLite: on the loop's thread, holding the process's writer gate."""
-    with Session(engine, expire_on_commit=False) as db:
-        async with writer_gate_on_loop(db):
-            # Requests that ended their reads while the gate was awaited join this batch.
-            _stop_gathering(loop, engine, batch)
-            with running_on_event_loop():
-                outcomes = _write_each(db, batch.requests)
-                db.commit()
-        # Out of the block, the commit is durable (the loop's group fsync).
+    """SQLite: on the loop's thread and its own connection, holding the process's writer gate."""
+    async with write_transaction_on_the_loop(engine) as db:
+        # Requests that ended their reads while the gate was awaited join this batch.
+        _stop_gathering(loop, engine, batch)
+        with running_on_event_loop():
+            outcomes = _write_each(db, batch.requests)
+    # Out of the block, the commit is durable (the loop's group fsync).
     return outcomes
 
 

@@ -46,6 +46,8 @@ class _Compiled:
     binds: Mapping[str, Processor]
     results: tuple[Processor, ...]
 
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns with a processor
+
 
 class PreparedRead:
     def __init__(self, statement: Select[Any]) -> None:
@@ -76,8 +78,16 @@ class PreparedRead:
             return list(cursor.fetchall())
 
         rows = _on_cursor(connection, compiled.sql, values, False, fetch)
-        processors = compiled.results
-        return [tuple(v if p is None else p(v) for p, v in zip(processors, row, strict=True)) for row in rows]
+        converting = compiled.converting
+        if not converting:
+            return [tuple(row) for row in rows]
+        processed = []
+        for row in rows:
+            row_values = list(row)
+            for index, processor in converting:
+                row_values[index] = processor(row_values[index])
+            processed.append(tuple(row_values))
+        return processed
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
         compiled = self._by_dialect.get(dialect.name)
@@ -107,7 +117,8 @@ def _prepared(statement: Select[Any] | Insert | Update, compiled: SQLCompiler, d
         for column in (statement.selected_columns if isinstance(statement, Select) else ())
     )
     positional = tuple(compiled.positiontup or ()) if compiled.positional else None
-    return _Compiled(str(compiled), positional, literal, binds, results)
+    converting = tuple((index, p) for index, p in enumerate(results) if p is not None)
+    return _Compiled(str(compiled), positional, literal, binds, results, converting)
 
 
 class PreparedWrite:

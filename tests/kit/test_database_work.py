@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
-from sqlalchemy import Column, Engine, Integer, MetaData, Table, insert, select, text, update
+from sqlalchemy import Column, Engine, Integer, MetaData, Table, event, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -473,6 +473,34 @@ def test_reads_first_reads_on_sqlite_begin_no_transaction_of_the_sessions_own_wh
         "the loop's connection in a transaction after": False,
     }
     assert _numbers(sqlite_engine) == [4]
+
+
+def test_the_inserts_reads_first_work_put_off_are_written_on_the_loops_own_connection(sqlite_engine):
+    """The turn's batch of inserts is written on the connection the loop keeps for the reads
+    (kit.db.write_transaction_on_the_loop): no other connection is checked out for it, and
+    the connection is in no transaction once the answer is given."""
+    inserted_on: list[Connection] = []
+    checkouts: list[int] = []
+
+    def on_statement(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT"):
+            inserted_on.append(connection)
+
+    event.listen(sqlite_engine, "before_cursor_execute", on_statement)
+    event.listen(sqlite_engine, "checkout", lambda *_: checkouts.append(1))
+
+    async def main() -> tuple[list[int], Connection | None, bool]:
+        with Session(sqlite_engine) as db:
+            answer = await _reads_first(db, lambda: _read_then_insert(db, 5, []))
+        held = held_for_reads(sqlite_engine)
+        return answer, held, held is not None and held.in_transaction()
+
+    answer, held, left_in_a_transaction = run_loop(main)
+    assert answer == []
+    assert held is not None and inserted_on == [held]
+    assert checkouts == [1]  # the loop's connection, once
+    assert not left_in_a_transaction
+    assert _numbers(sqlite_engine) == [5]
 
 
 def test_disposing_the_engine_gives_the_loops_reads_connection_back(tmp_path):
