@@ -25,6 +25,7 @@ import json
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -313,8 +314,9 @@ def es256_public_key(jwk: Mapping[str, Any]) -> ec.EllipticCurvePublicKey:
 # Only a token that verified, or that this process signed itself, enters, as its exact
 # string; it is believed again only under the same key, still published (find_key runs every
 # time), and every other check runs anew.
+# The oldest is forgotten first when full: it is the nearest to its expiry.
 _MAX_REMEMBERED_SIGNATURES = 4096
-_signatures_held: dict[str, ec.EllipticCurvePublicKey] = {}
+_signatures_held: OrderedDict[str, ec.EllipticCurvePublicKey] = OrderedDict()
 
 
 def remember_own_signature(token: str, public_jwk: Mapping[str, Any]) -> None:
@@ -326,8 +328,11 @@ def remember_own_signature(token: str, public_jwk: Mapping[str, Any]) -> None:
 
 
 def _remember_signature(token: str, key: ec.EllipticCurvePublicKey) -> None:
-    if len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
-        _signatures_held.clear()
+    while len(_signatures_held) >= _MAX_REMEMBERED_SIGNATURES:
+        try:
+            _signatures_held.popitem(last=False)
+        except KeyError:  # emptied meanwhile by another thread
+            break
     _signatures_held[token] = key
 
 

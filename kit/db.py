@@ -15,6 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -761,10 +762,15 @@ class _GroupSync:
         self._tickets = 0
         self._synced = 0
         self._syncing = False
-        # The fsync each event loop runs at its next turn, for the commits made on it meanwhile.
+        # Per event loop: the group of commits waiting for the next fsync, and whether one of
+        # its fsyncs is running (in the fsync thread, while the loop goes on).
         self._loop_groups: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Future[None]] = (
             weakref.WeakKeyDictionary()
         )
+        self._loop_syncing: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, bool] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._fsync_thread: ThreadPoolExecutor | None = None
 
     def take_ticket(self) -> int:
         with self._changed:
@@ -772,9 +778,12 @@ class _GroupSync:
             return self._tickets
 
     async def until_durable_on_loop(self, ticket: int) -> None:
-        """Wait until the commit that took ``ticket`` is durable, by an fsync run on the event
-        loop at its next turn for all the commits made meanwhile: the loop's group commit,
-        with no thread to wake (waking one per group cost more CPU than it saved)."""
+        """Wait until the commit that took ``ticket`` is durable: the loop's group commit.
+
+        One fsync covers every commit the loop made before it started; it runs in a thread
+        of its own while the loop goes on serving, and the commits made meanwhile wait for
+        the next, started as soon as it ends. Run on the loop's own thread, the fsync held
+        up every request for a fifth of the loop's time under load (docs/performance.md)."""
         if self._wal_path is None:
             return
         with self._changed:
@@ -784,22 +793,41 @@ class _GroupSync:
         durable = self._loop_groups.get(loop)
         if durable is None:
             durable = self._loop_groups[loop] = loop.create_future()
-            loop.call_soon(self._sync_loop_group, loop, durable)
+            if not self._loop_syncing.get(loop):
+                # At the loop's next turn: the commits of this turn join the group.
+                loop.call_soon(self._start_loop_group, loop)
         await asyncio.shield(durable)
 
-    def _sync_loop_group(self, loop: asyncio.AbstractEventLoop, durable: asyncio.Future[None]) -> None:
-        del self._loop_groups[loop]
+    def _start_loop_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        durable = self._loop_groups.pop(loop, None)
+        if durable is None:
+            return
         with self._changed:
             covered = self._tickets
-        try:
-            self._fsync()
-        except BaseException as error:
-            durable.set_exception(error)
-            raise
-        with self._changed:
-            self._synced = max(self._synced, covered)
-            self._changed.notify_all()
-        durable.set_result(None)
+        if self._fsync_thread is None:
+            self._fsync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="egate-wal-fsync")
+        self._loop_syncing[loop] = True
+        syncing = loop.run_in_executor(self._fsync_thread, self._fsync)
+        syncing.add_done_callback(lambda done: self._loop_group_synced(loop, durable, covered, done))
+
+    def _loop_group_synced(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        durable: asyncio.Future[None],
+        covered: int,
+        done: asyncio.Future[None],
+    ) -> None:
+        self._loop_syncing[loop] = False
+        error = None if done.cancelled() else done.exception()
+        if error is None and not done.cancelled():
+            with self._changed:
+                self._synced = max(self._synced, covered)
+                self._changed.notify_all()
+            durable.set_result(None)
+        else:
+            durable.set_exception(error or RuntimeError("the WAL's fsync was cancelled"))
+        if loop in self._loop_groups:  # the commits made during this fsync
+            self._start_loop_group(loop)
 
     def wait_durable(self) -> None:
         if self._wal_path is None:

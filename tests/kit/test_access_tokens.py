@@ -250,6 +250,21 @@ def test_a_token_signed_here_is_believed_without_a_check_only_under_its_key(monk
         verifier(now=datetime(2031, 1, 1, tzinfo=UTC)).verify(token)
 
 
+def test_remembered_signatures_are_bounded_and_the_oldest_is_forgotten_first(monkeypatch):
+    monkeypatch.setattr("kit.access_tokens._MAX_REMEMBERED_SIGNATURES", 2)
+    tokens = [sign(claims(jti=f"jti-bounded-{n}")) for n in range(3)]
+    for token in tokens:
+        remember_own_signature(token, KEY.public)
+    checked: list[bytes] = []
+    monkeypatch.setattr(
+        "kit.access_tokens._es256_signature_checks",
+        lambda _key, signing_input, _signature: checked.append(signing_input) or True,
+    )
+    for token in reversed(tokens):
+        verifier().verify(token)
+    assert checked == [tokens[0].rsplit(".", 1)[0].encode()]
+
+
 def test_a_published_key_with_bad_coordinates_refuses_the_token_without_failing():
     bent = {**KEY.public, "x": KEY.public["x"][:-4]}
     with pytest.raises(InvalidToken, match="malformed"):

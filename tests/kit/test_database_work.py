@@ -8,6 +8,7 @@ import asyncio
 import fcntl
 import os
 import threading
+import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from kit.access_tokens import HttpJwks
 from kit.database_work import run_database_work
-from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine, held_for_reads
+from kit.db import DatabaseBusy, DatabaseTimeouts, _GroupSync, create_db_engine, held_for_reads
 from kit.loop_thread import may_block
 from kit.prepared import PreparedRead, PreparedWrite
 from tests.support.databases import new_database_url
@@ -254,6 +255,33 @@ def test_commits_on_the_loop_in_one_turn_share_one_fsync_and_none_returns_before
     assert _numbers(sqlite_engine) == [0, 1, 2, 3, 4]
     assert len(fsyncs) == 1
     assert synced_when_answered == [1] * 5
+
+
+def test_the_loop_serves_on_while_the_fsync_of_its_commits_runs_and_answers_after_it(
+    sqlite_engine, monkeypatch
+):
+    """The loop's group fsync runs in a thread of its own: the loop is not held up by it (a
+    ticker keeps its turns), and the work's answer still waits until the commit is durable."""
+    real_fsync = _GroupSync._fsync
+
+    def slow_fsync(self: _GroupSync) -> None:
+        time.sleep(0.3)
+        real_fsync(self)
+
+    monkeypatch.setattr(_GroupSync, "_fsync", slow_fsync)
+
+    async def main() -> tuple[int, float]:
+        async with Ticker() as ticker:
+            started = time.monotonic()
+            with Session(sqlite_engine) as db:
+                await run_database_work(db, lambda: _insert(db, 7))
+            waited = time.monotonic() - started
+        return ticker.ticks, waited
+
+    ticks, waited = run_loop(main)
+    assert waited >= 0.3  # answered once durable
+    assert ticks >= 10  # and the loop turned meanwhile
+    assert _numbers(sqlite_engine) == [7]
 
 
 def _lock_file_is_free(path: Path) -> bool:
