@@ -3,6 +3,7 @@ decrypted profile. The provider filters them by scope and consent; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,8 +33,12 @@ def resident_claims(db: Session, keyring: Keyring, account_id: str) -> dict[str,
     return claims_of(keyring, account)
 
 
-def claims_of(keyring: Keyring, account: SealedClaims) -> dict[str, Any]:
-    """``resident_claims`` of an account already read."""
+def claims_of(
+    keyring: Keyring, account: SealedClaims, wanted: Collection[str] | None = None
+) -> dict[str, Any]:
+    """``resident_claims`` of an account already read. ``wanted``: the claims about to be
+    released, when known: the HKID number, sealed apart from the profile, is decrypted only
+    if it is among them."""
     profile = load_profile(keyring, account)
     result: dict[str, Any] = {names.NAME: profile.name}
     if profile.name_zh:
@@ -50,7 +55,7 @@ def claims_of(keyring: Keyring, account: SealedClaims) -> dict[str, Any]:
         result[names.PHONE_VERIFIED] = account.phone_verified
     if profile.address:
         result[names.ADDRESS] = {"formatted": profile.address, "country": "HK"}
-    hkid = account_hkid(keyring, account)
+    hkid = account_hkid(keyring, account) if wanted is None or names.HKID in wanted else None
     if hkid:
         result[names.HKID] = format_hkid(hkid)
     return result

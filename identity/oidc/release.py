@@ -128,7 +128,7 @@ class ClaimRelease:
         if (names or verified_asked) and not self.release_allowed(ctx, client, token.grant_id):
             names, verified_asked = [], False
         if names:
-            profile = claims_of(self.keyring, account)
+            profile = claims_of(self.keyring, account, names)
             body.update({n: profile[n] for n in names if n in profile})
         fields = list(body)
         if verified_asked:

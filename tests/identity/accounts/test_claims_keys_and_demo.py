@@ -5,6 +5,8 @@ import pytest
 from sqlalchemy import select
 
 from identity import claims as names
+from identity.accounts import claims as claims_module
+from identity.accounts import repository as accounts_repository
 from identity.accounts import service as accounts
 from identity.accounts.claims import UnknownAccount, account_kind_and_roles, resident_claims
 from identity.accounts.demo import seed_demo_resident
@@ -39,6 +41,25 @@ def test_resident_claims_cover_every_claim_the_account_has(db, runtime):
     }
     assert set(claims) <= set(names.ALL_RESIDENT_CLAIMS)
     assert account_kind_and_roles(db, account.id) == ("resident", None, [])
+
+
+def test_the_hkid_number_is_decrypted_only_when_it_is_to_be_released(db, runtime, monkeypatch):
+    account, form = create_resident(db, runtime)
+    sealed = accounts_repository.sealed_claims(db, account.id)
+    opened: list[str] = []
+    real_hkid = claims_module.account_hkid
+
+    def counted(keyring, sealed_account):
+        opened.append(sealed_account.id)
+        return real_hkid(keyring, sealed_account)
+
+    monkeypatch.setattr(claims_module, "account_hkid", counted)
+    without = claims_module.claims_of(keyring_of(runtime), sealed, [names.NAME, names.BIRTHDATE])
+    assert names.HKID not in without and without[names.NAME] == "CHAN Tai Man"
+    assert opened == []
+    with_hkid = claims_module.claims_of(keyring_of(runtime), sealed, [names.NAME, names.HKID])
+    assert with_hkid[names.HKID] == form["hkid"]
+    assert opened == [account.id]
 
 
 def test_chinese_name_is_omitted_when_there_is_none(db, runtime):
