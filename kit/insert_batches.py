@@ -102,21 +102,30 @@ async def _write(loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch)
 async def _write_under_the_gate(
     loop: asyncio.AbstractEventLoop, engine: Engine, batch: _Batch
 ) -> list[bool | BaseException]:
-    """SQLite: on the loop's thread and its own connection, holding the process's writer gate."""
-    async with write_transaction_on_the_loop(engine) as db:
+    """SQLite: on the loop's thread and its own connection, holding the process's writer gate,
+    once the loop's previous batch is durable: the requests whose reads end during its fsync
+    join this one rather than each turn's making a write transaction of its own (what took the
+    lock file, across workers, once per request at moderate load; the commit would have waited
+    for the next fsync anyway)."""
+    async with _one_in_flight(loop, engine), write_transaction_on_the_loop(engine) as db:
         # Requests that ended their reads while the gate was awaited join this batch.
         _stop_gathering(loop, engine, batch)
         with running_on_event_loop():
             outcomes = _write_each(db, batch.requests)
-    # Out of the block, the commit is durable (the loop's group fsync).
+    # The transaction's end awaited the commit's fsync, before the next batch could begin.
     return outcomes
 
 
-# PostgreSQL: one batch in flight per loop and engine; the requests that end their reads
-# meanwhile gather for the next (what makes a batch there, where no gate orders writers).
+# One batch in flight per loop and engine, from its BEGIN until it is durable; the requests
+# that end their reads meanwhile gather for the next (on PostgreSQL what makes a batch, where
+# no gate orders writers).
 _in_flight: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Engine, asyncio.Lock]] = (
     weakref.WeakKeyDictionary()
 )
+
+
+def _one_in_flight(loop: asyncio.AbstractEventLoop, engine: Engine) -> asyncio.Lock:
+    return _in_flight.setdefault(loop, {}).setdefault(engine, asyncio.Lock())
 
 
 async def _write_in_a_thread(
@@ -125,8 +134,7 @@ async def _write_in_a_thread(
     """PostgreSQL: in a worker thread, every statement a round trip. No savepoints (two more
     round trips a request): if any insert fails, nothing of the batch is written and each of
     its requests runs again the usual way, alone."""
-    writing = _in_flight.setdefault(loop, {}).setdefault(engine, asyncio.Lock())
-    async with writing:
+    async with _one_in_flight(loop, engine):
         _stop_gathering(loop, engine, batch)
         return await run_in_threadpool(_write_all_or_none, engine, batch.requests)
 

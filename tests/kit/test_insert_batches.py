@@ -5,6 +5,7 @@ gate, a savepoint per request; on PostgreSQL in a worker thread, one batch at a 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from kit import insert_batches
 from kit.database_work import run_database_work
-from kit.db import DatabaseBusy, DatabaseTimeouts, create_db_engine
+from kit.db import DatabaseBusy, DatabaseTimeouts, _GroupSync, create_db_engine
 from kit.prepared import PreparedRead, PreparedWrite
 from tests.support.databases import new_database_url
 from tests.support.event_loop import run_loop
@@ -154,6 +155,32 @@ def test_requests_of_the_next_turn_go_in_the_next_batch(engine, statements):
     run_loop(main)
     assert statements.count("BEGIN IMMEDIATE") == 2
     assert _numbers(engine) == [1, 2]
+
+
+def test_on_sqlite_the_requests_that_end_their_reads_while_a_batch_is_synced_share_the_next(
+    engine, statements, monkeypatch
+):
+    """One batch in flight per loop until it is durable: requests whose reads end, turn after
+    turn, during its fsync are written together next, in one transaction."""
+    real_fsync = _GroupSync._fsync
+
+    def slow_fsync(self: _GroupSync) -> None:
+        time.sleep(0.3)
+        real_fsync(self)
+
+    monkeypatch.setattr(_GroupSync, "_fsync", slow_fsync)
+
+    async def later(n: int) -> list[int]:
+        await asyncio.sleep(0.05 * n)  # each in a turn of its own, during the first fsync
+        return await _request(engine, n)
+
+    async def main() -> list[list[int]]:
+        return await asyncio.gather(_request(engine, 0), *(later(n) for n in (1, 2, 3)))
+
+    answers = run_loop(main)
+    assert answers[0] == []
+    assert statements.count("BEGIN IMMEDIATE") == 2
+    assert _numbers(engine) == [0, 1, 2, 3]
 
 
 def _commits(engine: Engine) -> list[str]:
