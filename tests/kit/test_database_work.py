@@ -106,7 +106,7 @@ async def _beside_a_holder(
 
     async def commit_soon() -> None:
         await asyncio.sleep(0.1)
-        # The loop's own connection for reads-first reads (kit.db.begin_reads_first) is not a
+        # The loop's own connection for reads-first reads (kit.db.reads_first_on_the_loop) is not a
         # request's: counted apart, and it must be in no transaction while the work waits.
         for_reads = held_for_reads(engine)
         if for_reads is not None:
