@@ -33,6 +33,7 @@ by side and only the inserts queue.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar, cast
 
 from sqlalchemy import Engine
@@ -112,47 +113,30 @@ def _reads_collecting(
     if on_sqlite:
         return _reads_on_the_loop(db, work, inserts)
     db.connection()  # begins it (PostgreSQL's BEGIN goes with the first statement)
-    try:
-        with collecting_inserts(inserts):
-            answer = work()
-    except (LeaveEventLoop, NotDeferrable):
-        db.rollback()
-        return []
-    except BaseException:
-        db.rollback()
-        raise
+    ran = _collecting(db, work, inserts, nullcontext())
     # ORM changes, flushed or not, or a transaction the work ended itself: the usual way
     # writes them.
-    if not db.in_transaction() or not db.is_active or db.new or db.dirty or db.deleted:
+    if not ran or not db.in_transaction() or not db.is_active or _changed_objects(db):
         db.rollback()
         return []
     db.commit()  # ends the reads' transaction
-    return [answer]
+    return ran
 
 
 def _reads_on_the_loop(db: Session, work: Callable[[], T], inserts: list[Insert]) -> list[T]:
     """SQLite: the reads on the connection the loop keeps for them, in a transaction begun on
     it (``kit.db.reads_first_on_the_loop``), which the work's session joins if used."""
     with reads_first_on_the_loop(db) as reads:
-        try:
-            with running_on_event_loop(), collecting_inserts(inserts):
-                answer = work()
-        except (LeaveEventLoop, NotDeferrable):
-            db.rollback()
-            return []
-        except BaseException:
-            # Ended here, on the thread that ran it: the connection is the loop's, for the
-            # next request's reads, not the unit of work's to end.
-            db.rollback()
-            raise
+        # Work that raises is ended here, on the thread that ran it: the connection is the
+        # loop's, for the next request's reads, not the unit of work's to end.
+        ran = _collecting(db, work, inserts, running_on_event_loop())
         # ORM changes, flushed or not, the transaction ended by the work, or a write no guard
         # saw: the usual way writes them.
         if (
-            not reads.is_active
+            not ran
+            or not reads.is_active
             or not db.is_active
-            or db.new
-            or db.dirty
-            or db.deleted
+            or _changed_objects(db)
             or wrote_in_reads_first(reads.connection)
         ):
             db.rollback()
@@ -160,4 +144,25 @@ def _reads_on_the_loop(db: Session, work: Callable[[], T], inserts: list[Insert]
         if db.in_transaction():
             db.commit()  # the session's part of the transaction: it leaves the transaction open
         reads.commit()  # the loop's connection is then free for the next request's reads
-    return [answer]
+    return ran
+
+
+def _collecting(
+    db: Session, work: Callable[[], T], inserts: list[Insert], around: AbstractContextManager[object]
+) -> list[T]:
+    """[the answer of ``work``] run inside ``around`` with its inserts collected, or [] with
+    the session rolled back when it must run the usual way; what else it raises is raised
+    after the rollback."""
+    try:
+        with around, collecting_inserts(inserts):
+            return [work()]
+    except (LeaveEventLoop, NotDeferrable):
+        db.rollback()
+        return []
+    except BaseException:
+        db.rollback()
+        raise
+
+
+def _changed_objects(db: Session) -> bool:
+    return bool(db.new or db.dirty or db.deleted)

@@ -230,13 +230,17 @@ def _give_back_on_dispose(engine: Engine) -> None:
     with _LOOP_READS_CHANGING:
         held_by_loops = list(_LOOP_READS.values())
     for held in held_by_loops:
-        _close_quietly(held.pop(engine, None))
+        # The engine's pool is disposed already (SQLAlchemy tells its listeners afterwards):
+        # the database connection is closed rather than handed back to a pool nobody uses.
+        _close_quietly(held.pop(engine, None), invalidate=True)
 
 
-def _close_quietly(connection: Connection | None) -> None:
-    # Back to the pool at a loop's end or an engine's disposal: nobody is left to tell.
+def _close_quietly(connection: Connection | None, *, invalidate: bool = False) -> None:
+    # At a loop's end or an engine's disposal: nobody is left to tell.
     if connection is not None:
         with suppress(Exception):
+            if invalidate:
+                connection.invalidate()
             connection.close()
 
 

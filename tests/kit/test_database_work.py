@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import os
+import sqlite3
 import threading
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
@@ -531,7 +533,25 @@ def test_the_inserts_reads_first_work_put_off_are_written_on_the_loops_own_conne
     assert _numbers(sqlite_engine) == [5]
 
 
-def test_disposing_the_engine_gives_the_loops_reads_connection_back(tmp_path):
+def test_disposing_the_engine_closes_the_connection_a_living_loop_keeps(tmp_path):
+    engine = next(_sqlite_numbers(tmp_path, reads_first=True))
+
+    async def main() -> tuple[asyncio.AbstractEventLoop, Connection | None, int]:
+        with Session(engine) as db:
+            await _reads_first(db, lambda: _read_then_insert(db, 1, []))
+        return asyncio.get_running_loop(), held_for_reads(engine), engine.pool.checkedout()
+
+    loop, held, checked_out = run_loop(main)  # the loop kept alive: only the disposal closes it
+    assert held is not None and checked_out == 1
+    driver = held.connection.driver_connection
+    engine.dispose()
+    assert held.closed
+    with pytest.raises(sqlite3.ProgrammingError):
+        driver.execute("SELECT 1")
+    del loop
+
+
+def test_a_loop_that_ends_gives_its_reads_connection_back_to_the_pool(tmp_path):
     engine = next(_sqlite_numbers(tmp_path, reads_first=True))
 
     async def main() -> int:
@@ -540,9 +560,9 @@ def test_disposing_the_engine_gives_the_loops_reads_connection_back(tmp_path):
         return engine.pool.checkedout()
 
     assert run_loop(main) == 1
-    old_pool = engine.pool
+    gc.collect()  # the loop, ended, is collected whenever its last reference goes
+    assert engine.pool.checkedout() == 0
     engine.dispose()
-    assert old_pool.checkedout() == 0
 
 
 def test_reads_first_work_on_an_engine_made_without_it_runs_the_usual_way(
