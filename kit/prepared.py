@@ -44,9 +44,9 @@ class _Compiled:
     positional: tuple[str, ...] | None  # parameter names in order; None: named parameters
     literal: dict[str, Any]  # values fixed in the statement (``== 1``), by parameter name
     binds: Mapping[str, Processor]
-    results: tuple[Processor, ...]
-
-    converting: tuple[tuple[int, Callable[[Any], Any]], ...]  # the columns with a processor
+    # The result columns that have a type processor, by position, with it: only those are
+    # touched when a row is read.
+    converting: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class PreparedRead:
@@ -112,13 +112,13 @@ def _prepared(statement: Select[Any] | Insert | Update, compiled: SQLCompiler, d
         for bind, name in compiled.bind_names.items()
         if not bind.required and bind.callable is None
     }
-    results = tuple(
+    results = (
         column.type.dialect_impl(dialect).result_processor(dialect, None)
         for column in (statement.selected_columns if isinstance(statement, Select) else ())
     )
     positional = tuple(compiled.positiontup or ()) if compiled.positional else None
     converting = tuple((index, p) for index, p in enumerate(results) if p is not None)
-    return _Compiled(str(compiled), positional, literal, binds, results, converting)
+    return _Compiled(str(compiled), positional, literal, binds, converting)
 
 
 class PreparedWrite:
