@@ -112,7 +112,9 @@ def _reads_collecting(
     [its answer], or [] with everything rolled back when it must run the usual way."""
     if on_sqlite:
         return _reads_on_the_loop(db, work, inserts)
-    db.connection()  # begins it (PostgreSQL's BEGIN goes with the first statement)
+    # The session's transaction, which takes a connection from the pool (and pays the pool's
+    # ping, a round trip) only if the work runs a statement.
+    db.begin()
     ran = _collecting(db, work, inserts, nullcontext())
     # ORM changes, flushed or not, or a transaction the work ended itself: the usual way
     # writes them.

@@ -10,10 +10,17 @@ reads ended in the same turn of the loop hand their inserts to one batch, which 
 writes at its next turn: one gate, one transaction, one COMMIT, and the loop's group fsync
 (``kit.db._GroupSync``) before any of them is answered.
 
-On SQLite each request's inserts are under a SAVEPOINT of their own: an insert a unique or
-foreign key refuses (a row written since its reads) rolls back that request's rows alone, and
-that request runs again the usual way (``kit.database_work``); any other error of its inserts
-is its own too. On PostgreSQL a savepoint would cost two round trips a request, so a refused
+The rows the requests insert by one writer (``kit.reads_first.RowsInsert``: a queued
+disclosure, a client's token) are written in one execution of it, an executemany: on SQLite
+one statement stepped once a row rather than a statement, a savepoint and its release a
+request; on PostgreSQL one round trip (psycopg pipelines an executemany) rather than one a
+request.
+
+On SQLite, if that write fails, it is undone (a savepoint around it) and each request's
+inserts are written again under a SAVEPOINT of their own: an insert a unique or foreign key
+refuses (a row written since its reads) rolls back that request's rows alone, and that
+request runs again the usual way (``kit.database_work``); any other error of its inserts is
+its own too. On PostgreSQL a savepoint would cost two round trips a request, so a refused
 insert sends the whole batch back to run again, each request alone; there one batch is written
 at a time per process, in a worker thread, and what arrives meanwhile makes the next (the
 COMMIT, with its WAL flush, is what a disclosure accepted alone paid most for; the batch's
@@ -27,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 
 from kit.db import write_transaction_on_the_loop
 from kit.loop_thread import running_on_event_loop
-from kit.reads_first import Insert
+from kit.reads_first import Insert, RowsInsert, RowsWriter
 
 WRITTEN = True
 RUN_AGAIN = False  # an insert was refused by a key: the request runs again the usual way
@@ -142,11 +149,13 @@ async def _write_in_a_thread(
 def _write_all_or_none(
     engine: Engine, requests: Sequence[tuple[Sequence[Insert], object]]
 ) -> list[bool | BaseException]:
+    inserts = _by_writer([inserts for inserts, _ in requests])
+    if inserts is None:
+        inserts = [insert for request_inserts, _ in requests for insert in request_inserts]
     with Session(engine, expire_on_commit=False) as db:
         try:
-            for inserts, _ in requests:
-                for insert in inserts:
-                    insert(db)
+            for insert in inserts:
+                insert(db)
         except IntegrityError:
             db.rollback()
             return [RUN_AGAIN] * len(requests)
@@ -174,6 +183,18 @@ def _write_each(
             return [RUN_AGAIN]
         return [WRITTEN]
     driver: Any = db.connection().connection.driver_connection
+    merged = _by_writer([inserts for inserts, _ in requests])
+    if merged is not None:
+        driver.execute("SAVEPOINT egate_batch")
+        try:
+            for insert in merged:
+                insert(db)
+        except Exception:  # whose it is, each request's own savepoint below tells
+            driver.execute("ROLLBACK TO egate_batch")
+        else:
+            return [WRITTEN] * len(requests)
+        finally:
+            driver.execute("RELEASE egate_batch")
     outcomes: list[bool | BaseException] = []
     for inserts, _ in requests:
         driver.execute("SAVEPOINT egate_request")
@@ -187,3 +208,21 @@ def _write_each(
             outcomes.append(WRITTEN)
         driver.execute("RELEASE egate_request")
     return outcomes
+
+
+def _by_writer(requests: Sequence[Sequence[Insert]]) -> list[Insert] | None:
+    """The requests' inserts as one insert per writer, each with its requests' rows in request
+    order; None if any insert is not a ``RowsInsert``, or if writing writer after writer would
+    change the order of one request's inserts (a foreign key may depend on it)."""
+    by_writer: dict[RowsWriter, tuple[int, list[Mapping[str, Any]]]] = {}
+    for inserts in requests:
+        last = 0
+        for insert in inserts:
+            if not isinstance(insert, RowsInsert):
+                return None
+            position, rows = by_writer.setdefault(insert.writer, (len(by_writer), []))
+            if position < last:
+                return None
+            last = position
+            rows.extend(insert.rows)
+    return [RowsInsert(writer, rows) for writer, (_, rows) in by_writer.items()]

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from kit.db import as_sqlalchemy_error, reads_first_connection
-from kit.reads_first import insert_now_or_after_reads, write_now
+from kit.reads_first import RowsInsert, insert_now_or_after_reads, write_now
 
 Processor = Callable[[Any], Any] | None
 _Result = TypeVar("_Result")
@@ -141,10 +141,8 @@ class PreparedWrite:
             write_now("an UPDATE")  # its effect depends on the rows it finds
             return self._write(db, rows)
 
-        def insert(into: Session) -> None:
-            self._write(into, rows)
-
-        insert_now_or_after_reads(db, insert)  # in reads-first work, once the reads have ended
+        # In reads-first work, once the reads have ended.
+        insert_now_or_after_reads(db, RowsInsert(self._write, rows))
         return len(rows)
 
     def _write(self, db: Session, rows: Sequence[Mapping[str, Any]]) -> int:

@@ -22,10 +22,11 @@ before its inserts are committed and durable.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -33,6 +34,23 @@ if TYPE_CHECKING:
 # Writes its rows in the transaction of the session it is given: the work's own, or that of
 # the batch the inserts of several requests are written in (``kit.insert_batches``).
 Insert = Callable[["Session"], None]
+
+# Writes rows, each the parameters of one execution of the same INSERT.
+RowsWriter = Callable[["Session", Sequence[Mapping[str, Any]]], object]
+
+
+@dataclass(frozen=True)
+class RowsInsert:
+    """An insert of ``rows`` by ``writer``, one object for every request that inserts into
+    that table that way (a ``PreparedWrite``'s, the ledger queue's): a batch writes the rows
+    of all its requests' inserts by one writer in one execution of it (``kit.insert_batches``)."""
+
+    writer: RowsWriter
+    rows: Sequence[Mapping[str, Any]]
+
+    def __call__(self, db: Session) -> None:
+        self.writer(db, self.rows)
+
 
 _collected: ContextVar[list[Insert] | None] = ContextVar("egate_collected_inserts", default=None)
 

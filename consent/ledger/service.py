@@ -26,7 +26,7 @@ once found inconsistent it neither signs nor appends: :class:`LedgerInconsistent
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -70,7 +70,7 @@ from consent.ledger.rfc9162 import (
     root_from_nodes,
 )
 from consent.ledger.verifier import export_checkpoint_line, export_entry_line
-from kit.reads_first import insert_now_or_after_reads
+from kit.reads_first import RowsInsert, insert_now_or_after_reads
 
 BASIS_CONSENT = "consent"
 BASIS_LEGAL = "legal"
@@ -295,6 +295,14 @@ def _new_entry_id() -> str:
     return "dl-" + secrets.token_hex(16)
 
 
+def _write_queued(db: Session, queued: Sequence[Mapping[str, Any]]) -> None:
+    """Insert accepted disclosures into the sequencing queue; one writer for every request,
+    so that a batch of them is one insert (``kit.reads_first.RowsInsert``)."""
+    with repository.appending(db) as storage:
+        storage.enqueue(queued)
+    DISCLOSURES.inc(len(queued))
+
+
 class Ledger:
     """The ledger of one deployment. ``master_key`` opens the checkpoint signing key; a
     ledger built without it appends and proves but leaves signing to one that has it."""
@@ -335,14 +343,9 @@ class Ledger:
         self.integrity.ensure_consistent()
         queued = [{k: v for k, v in entry.items() if k != "index"} for entry in entries]
 
-        def insert(into: Session) -> None:
-            with repository.appending(into) as storage:
-                storage.enqueue(queued)
-            DISCLOSURES.inc(len(queued))
-
         # A queued entry is an insert: in reads-first work it is written once the request's
         # reads have ended, before anything is answered (kit.reads_first).
-        insert_now_or_after_reads(db, insert)
+        insert_now_or_after_reads(db, RowsInsert(_write_queued, queued))
         return [entry["entry_id"] for entry in entries]
 
     # -- integrating (the sequencer's transaction) ---------------------------------------------

@@ -94,13 +94,83 @@ def test_the_requests_of_one_turn_insert_in_one_transaction_made_durable_before_
         return await asyncio.gather(*(answered(n) for n in range(5)))
 
     assert run_loop(main) == [[]] * 5  # each read before any of them inserted
-    writes = [s for s in statements if s.startswith(("BEGIN IMMEDIATE", "INSERT", "COMMIT", "SAVEPOINT"))]
+    writes = [
+        s for s in statements if s.startswith(("BEGIN IMMEDIATE", "INSERT", "COMMIT", "SAVEPOINT", "RELEASE"))
+    ]
     assert writes.count("BEGIN IMMEDIATE") == 1
     began = writes.index("BEGIN IMMEDIATE")
-    assert [s.split()[0] for s in writes[began:]] == ["BEGIN", *["SAVEPOINT", "INSERT"] * 5, "COMMIT"]
+    # One savepoint for the batch's one write of the five rows (SQLite traces each row's step).
+    shape = [s.split()[0] for s in writes[began:]]
+    assert shape == ["BEGIN", "SAVEPOINT", *["INSERT"] * 5, "RELEASE", "COMMIT"]
     assert _numbers(engine) == [0, 1, 2, 3, 4]
     assert len(fsyncs) == 1
     assert synced_when_answered == [1] * 5
+
+
+def _inserts_run(engine: Engine) -> list[int]:
+    """The number of rows of each INSERT SQLAlchemy's cursor events see on ``engine`` from now
+    on (an executemany is one INSERT of several rows)."""
+    runs: list[int] = []
+
+    def seen(_conn: Any, _cursor: Any, sql: str, parameters: Any, _context: Any, many: bool) -> None:
+        if sql.startswith("INSERT"):
+            runs.append(len(parameters) if many else 1)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    return runs
+
+
+def test_the_rows_the_requests_of_a_batch_insert_one_way_are_written_in_one_execution(engine):
+    runs = _inserts_run(engine)
+
+    async def main() -> list[list[int]]:
+        return await asyncio.gather(*(_request(engine, n) for n in range(4)))
+
+    assert run_loop(main) == [[]] * 4
+    assert runs == [4]
+    assert _numbers(engine) == [0, 1, 2, 3]
+
+
+_INSERT_NUMBER_TOO = PreparedWrite(insert(_NUMBERS), columns=("n",))  # a second writer
+
+
+def _insert_with(db: Session, writers: list[PreparedWrite], numbers: list[int]) -> None:
+    _READ_NUMBERS.all(db)
+    for writer, n in zip(writers, numbers, strict=True):
+        writer.run(db, [{"n": n}])
+
+
+def _run_requests(engine: Engine, requests: list[tuple[list[PreparedWrite], list[int]]]) -> None:
+    async def request(writers: list[PreparedWrite], numbers: list[int]) -> None:
+        with Session(engine) as db:
+            work = lambda: _insert_with(db, writers, numbers)  # noqa: E731
+            await run_database_work(db, work, commit=True, reads_first=True)
+
+    async def main() -> None:
+        await asyncio.gather(*(request(writers, numbers) for writers, numbers in requests))
+
+    run_loop(main)
+
+
+def test_writers_a_batch_writes_in_the_order_every_request_of_it_inserts_with_them(engine):
+    runs = _inserts_run(engine)
+    first, second = _INSERT_NUMBER, _INSERT_NUMBER_TOO
+    _run_requests(engine, [([first, second], [1, 2]), ([second], [3]), ([first, second], [4, 5])])
+    assert runs == [2, 3], "the first writer's rows, then the second's"
+    assert _numbers(engine) == [1, 2, 3, 4, 5]
+
+
+def test_requests_that_insert_with_two_writers_in_opposite_orders_are_written_each_in_its_own(
+    engine, statements
+):
+    """Writer by writer would put one request's second insert before its first (which a
+    foreign key may need first): each request's inserts go in its own order instead."""
+    runs = _inserts_run(engine)
+    first, second = _INSERT_NUMBER, _INSERT_NUMBER_TOO
+    _run_requests(engine, [([first, second], [1, 2]), ([second, first], [3, 4])])
+    assert runs == [1, 1, 1, 1]
+    assert statements.count("SAVEPOINT egate_request") == 2
+    assert _numbers(engine) == [1, 2, 3, 4]
 
 
 def _read_then_insert_two(db: Session, n: int, own: int) -> list[int]:
@@ -253,3 +323,36 @@ def test_on_postgresql_an_insert_a_key_refuses_sends_its_batch_to_run_again_each
     found_7, _ = run_loop(main)
     assert 7 in found_7, "run again after the batch failed: it read the 7 written meanwhile"
     assert _numbers(postgresql_engine) == [7, 9, 91]
+
+
+def test_on_postgresql_the_rows_of_a_batch_inserted_one_way_go_in_one_execution(postgresql_engine):
+    runs = _inserts_run(postgresql_engine)
+
+    async def main() -> list[list[int]]:
+        return await _while_a_batch_is_in_flight(
+            postgresql_engine, [_request(postgresql_engine, n) for n in range(4)]
+        )
+
+    assert run_loop(main) == [[]] * 4
+    assert runs == [4]
+    assert _numbers(postgresql_engine) == [0, 1, 2, 3]
+
+
+def test_on_postgresql_work_that_reads_nothing_takes_no_connection_for_its_reads(postgresql_engine):
+    """Its transaction begins with its first statement: without one, no connection is taken
+    from the pool (each checkout pays the pool's ping, a round trip) but the batch's."""
+    checkouts: list[str] = []
+    event.listen(postgresql_engine, "checkout", lambda *_: checkouts.append("checkout"))
+
+    async def request(n: int) -> None:
+        with Session(postgresql_engine) as db:
+            work = lambda: _INSERT_NUMBER.run(db, [{"n": n}])  # noqa: E731
+            await run_database_work(db, work, commit=True, reads_first=True)
+
+    async def main() -> None:
+        for n in (1, 2, 3):  # one after another: a batch each
+            await request(n)
+
+    run_loop(main)
+    assert len(checkouts) == 3, "the batches' connections only"
+    assert _numbers(postgresql_engine) == [1, 2, 3]
