@@ -22,7 +22,6 @@ def get(db: Session, account_id: str) -> Account | None:
 
 
 _ACCOUNTS = table_of(Account)
-_STATUS = PreparedRead(select(_ACCOUNTS.c.status).where(_ACCOUNTS.c.id == bindparam("id")))
 _STANDING = PreparedRead(
     select(_ACCOUNTS.c.kind, _ACCOUNTS.c.department, _ACCOUNTS.c.roles).where(
         _ACCOUNTS.c.id == bindparam("id")
@@ -116,12 +115,6 @@ _SET_PASSWORD_HASH = (
 def replace_password_hash(db: Session, account_id: str, old: str, new: str) -> None:
     """The same password hashed again (new parameters), unless the password changed meanwhile."""
     db.execute(_SET_PASSWORD_HASH, {"account_id": account_id, "old": old, "new": new})
-
-
-def status(db: Session, account_id: str) -> str | None:
-    """The account's status (None: no such account): one column, no entity."""
-    value: str | None = _STATUS.scalar(db, {"id": account_id})
-    return value
 
 
 def standing(db: Session, account_id: str) -> Standing | None:

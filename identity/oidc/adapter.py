@@ -69,11 +69,15 @@ class StarlettePayload(OAuth2Payload):  # type: ignore[misc]  # Authlib ships no
 class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib ships no types
     def __init__(self, request: Request, form: FormData | None, issuer: str) -> None:
         # The URI as the issuer publishes it, never rebuilt from Host headers; Authlib refuses
-        # plain http except on loopback (RFC 8252 §7.3).
-        query = request.url.query
-        uri = issuer + request.url.path + (f"?{query}" if query else "")
+        # plain http except on loopback (RFC 8252 §7.3). Its path and query as Starlette's
+        # ``request.url`` gives them, without building the whole URL (the Host header's
+        # parsing included) on every token request.
+        scope = request.scope
+        path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+        query = scope.get("query_string", b"").decode()
+        uri = issuer + path + (f"?{query}" if query else "")
         super().__init__(method=request.method, uri=uri, headers=request.headers)
-        query_pairs = list(request.query_params.multi_items())
+        query_pairs = list(request.query_params.multi_items()) if query else []
         form_pairs = [(k, v) for k, v in (form.multi_items() if form else []) if isinstance(v, str)]
         _check_sizes(query_pairs + form_pairs)
         self._args = dict(query_pairs)

@@ -100,9 +100,12 @@ class CodeRecord(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib ships
 
 
 class TokenRecord(TokenMixin):  # type: ignore[misc]  # Authlib ships no types
-    def __init__(self, row: TokenView, now: datetime) -> None:
+    def __init__(self, row: TokenView, now: datetime, *, account_active: bool | None = None) -> None:
         self.row = row
         self._now = now
+        # Read with the token (``find_token``): whether the account it was issued for is
+        # active (True for a client's own token); None where it was not read.
+        self.account_active = account_active
 
     def check_client(self, client: OAuthClient) -> bool:
         return self.row.client_id == client.get_client_id()

@@ -8,8 +8,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from identity.accounts import repository as accounts_repository
 from identity.accounts.claims import UnknownAccount, claims_of, resident_claims
 from identity.accounts.repository import SealedClaims
@@ -220,8 +218,3 @@ class ClaimRelease:
         if standing is None:
             raise UnknownAccount(account_id)
         return standing
-
-    def account_inactive(self, db: Session, account_id: str | None) -> bool:
-        if account_id is None:
-            return False
-        return accounts_repository.status(db, account_id) != "active"

@@ -494,16 +494,20 @@ def identity_floor_met(db: Session, client: Client, account_id: str) -> bool:
 
 
 def find_token(provider: Provider, token_string: str, hint: str | None) -> TokenRecord | None:
+    """The token of ours ``token_string`` is, with its account's status: an access token by
+    its ``jti`` once its signature checks, else any by its hash."""
     ctx = current.get()
-    now = ctx.now
-    row = None
+    found = None
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
         if claims is not None:
-            row = tokens_repository.view(ctx.db, claims["jti"])
-    if row is None and len(token_string) <= 512:
-        row = tokens_repository.view_by_hash(ctx.db, token_hash(token_string))
-    return TokenRecord(row, now) if row is not None else None
+            found = tokens_repository.view_with_account_status(ctx.db, jti=claims["jti"])
+    if found is None and len(token_string) <= 512:
+        found = tokens_repository.view_with_account_status(ctx.db, token_hash=token_hash(token_string))
+    if found is None:
+        return None
+    row, status = found
+    return TokenRecord(row, ctx.now, account_active=row.account_id is None or status == "active")
 
 
 class Revocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib ships no types
@@ -537,7 +541,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]  # Authlib shi
         ctx = current.get()
         row = token.row
         owner = self.server.clients.get(ctx.db, row.client_id)
-        if owner is None or self.server.account_inactive(row.account_id):
+        if owner is None or not token.account_active:
             return {"active": False}
         access_type = "DPoP" if row.dpop_jkt else "Bearer"
         body: dict[str, Any] = {
@@ -692,9 +696,6 @@ class Provider(AuthorizationServer):  # type: ignore[misc]  # Authlib ships no t
             now=current.get().now,
             check_expiry=check_expiry,
         )
-
-    def account_inactive(self, account_id: str | None) -> bool:
-        return self.release.account_inactive(current.get().db, account_id)
 
 
 __all__ = ["Provider", "session_reference", "CHANNEL_ID_TOKEN"]

@@ -6,8 +6,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
+from starlette.requests import Request
 
-from identity.oidc.adapter import MAX_PARAMETERS, form_pairs
+from identity.oidc.adapter import MAX_PARAMETERS, StarletteOAuth2Request, form_pairs
 
 
 def _starlette(body: bytes) -> list[tuple[str, object]]:
@@ -43,3 +44,34 @@ def test_the_fields_are_those_starlette_reads(body):
 
 def test_too_many_fields_are_left_to_starlette():
     assert form_pairs(b"&".join(b"a=1" for _ in range(MAX_PARAMETERS + 1))) is None
+
+
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/introspect", b""),
+        ("/authorize", b"response_type=code&client_id=a%20b&state=x%3Fy"),
+        ("/token", b"a=1&a=2"),
+        ("/odd?#\\path", b"q=%C3%A9"),
+        ("/caf\u00e9", b""),
+    ],
+)
+def test_the_request_uri_and_query_are_those_starlettes_url_gives(path, query):
+    """The URI Authlib sees is the issuer's with the request's path and query, as
+    ``request.url`` has them (built here without it), and the query's parameters are read."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "server": ("10.0.0.9", 8000),
+        "path": path,
+        "root_path": "",
+        "query_string": query,
+        "headers": [(b"host", b"elsewhere.example:81")],
+    }
+    request = Request(scope)
+    issuer = "https://id.example.gov.hk"
+    oauth_request = StarletteOAuth2Request(request, None, issuer)
+    url = request.url
+    assert oauth_request.uri == issuer + url.path + (f"?{url.query}" if url.query else "")
+    assert dict(oauth_request.args) == dict(request.query_params)
