@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -42,24 +42,31 @@ class SealedClaims(NamedTuple):
     active: bool
 
 
-_SEALED_CLAIMS = PreparedRead(
-    select(
-        _ACCOUNTS.c.id,
-        _ACCOUNTS.c.profile_encrypted,
-        _ACCOUNTS.c.hkid_encrypted,
-        _ACCOUNTS.c.email_verified_at,
-        _ACCOUNTS.c.phone_verified_at,
-        _ACCOUNTS.c.status,
-    ).where(_ACCOUNTS.c.id == bindparam("id"))
+# The columns SealedClaims is made of, in order: userinfo reads them with the token
+# (identity/tokens/repository.py), other callers by the account's id.
+SEALED_CLAIMS_COLUMNS = (
+    _ACCOUNTS.c.id,
+    _ACCOUNTS.c.profile_encrypted,
+    _ACCOUNTS.c.hkid_encrypted,
+    _ACCOUNTS.c.email_verified_at,
+    _ACCOUNTS.c.phone_verified_at,
+    _ACCOUNTS.c.status,
 )
+_SEALED_CLAIMS = PreparedRead(select(*SEALED_CLAIMS_COLUMNS).where(_ACCOUNTS.c.id == bindparam("id")))
 
 
 def sealed_claims(db: Session, account_id: str) -> SealedClaims | None:
     # PreparedRead flushes the session's pending changes first, as an ORM statement would.
     row = _SEALED_CLAIMS.first(db, {"id": account_id})
-    if row is None:
+    return sealed_claims_of(row) if row is not None else None
+
+
+def sealed_claims_of(columns: Sequence[Any]) -> SealedClaims | None:
+    """SealedClaims from the values of ``SEALED_CLAIMS_COLUMNS`` (all None: no account, as an
+    outer join gives it)."""
+    id_, profile, hkid, email_verified_at, phone_verified_at, status = columns
+    if id_ is None:
         return None
-    id_, profile, hkid, email_verified_at, phone_verified_at, status = row
     return SealedClaims(
         id_, profile, hkid, email_verified_at is not None, phone_verified_at is not None, status == "active"
     )

@@ -55,6 +55,7 @@ from identity.oidc.authorize import unsupported_response_type
 from identity.oidc.models import CodeRecord, OAuthClient, TokenRecord
 from identity.oidc.release import ClaimRelease
 from identity.oidc.resources import ResourceIndicators, token_audience
+from identity.oidc.token_reads import token_with_account_status
 from identity.oidc.tokens import Grantee, TokenIssuer, session_reference, token_hash
 from identity.sessions.service import SessionPolicy
 from identity.throttling.credentials import INVALID_CLIENT_DESCRIPTION
@@ -501,9 +502,9 @@ def find_token(provider: Provider, token_string: str, hint: str | None) -> Token
     if token_string.count(".") == 2 and hint != "refresh_token":
         claims = provider.verify_access_token(token_string, check_expiry=False)
         if claims is not None:
-            found = tokens_repository.view_with_account_status(ctx.db, jti=claims["jti"])
+            found = token_with_account_status(ctx.db, jti=claims["jti"])
     if found is None and len(token_string) <= 512:
-        found = tokens_repository.view_with_account_status(ctx.db, token_hash=token_hash(token_string))
+        found = token_with_account_status(ctx.db, token_hash=token_hash(token_string))
     if found is None:
         return None
     row, status = found

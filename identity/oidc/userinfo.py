@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
-from identity.accounts import repository as accounts_repository
 from identity.oidc.adapter import current
 from identity.oidc.provider import OpenIDProvider
-from identity.tokens import repository as tokens_repository
+from identity.oidc.token_reads import token_with_sealed_claims
 from identity.tokens.verifier import presented_access_token_claims
 from kit.access_tokens import InvalidToken
 from kit.bearer import INSUFFICIENT_SCOPE, INVALID_TOKEN, oauth_error_response
@@ -49,7 +48,8 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             scheme=exc.scheme,
             nonce=exc.nonce,
         )
-    row = tokens_repository.view(ctx.db, claims["jti"])
+    found = token_with_sealed_claims(ctx.db, claims["jti"])
+    row, account = found if found is not None else (None, None)
     if row is None or row.revoked_at is not None or row.kind != "access":
         return oauth_error_response(401, INVALID_TOKEN, "The access token was revoked.", realm=REALM)
     if row.account_id is None or "openid" not in row.scope.split():
@@ -61,7 +61,6 @@ def userinfo_response(provider: OpenIDProvider, presented: tuple[str, Presentati
             scope="openid",
         )
     client = provider.server.clients.get(ctx.db, row.client_id)
-    account = accounts_repository.sealed_claims(ctx.db, row.account_id) if client is not None else None
     if client is None or account is None or not account.active:
         return oauth_error_response(401, INVALID_TOKEN, "The access token is no longer valid.", realm=REALM)
     body = provider.release.userinfo(ctx, row, client, account)

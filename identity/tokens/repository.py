@@ -13,7 +13,6 @@ from sqlalchemy import Select, bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from identity.accounts.models import Account
 from identity.db import rows_changed
 from identity.tokens.models import (
     AssertionJti,
@@ -109,40 +108,6 @@ _REFRESH_LOCKED = PreparedRead(
     .where(_ISSUED.c.token_hash == bindparam("key"))
     .with_for_update(of=_ISSUED)
 )
-
-
-# Introspection's read: the token with its account's status (whether it may still answer
-# active), one statement rather than two.
-_ACCOUNTS = table_of(Account)
-
-
-def _viewing_with_account_status(where: Any) -> Select[Any]:
-    return (
-        select(*(_ISSUED.c[f.name] for f in fields(TokenView)), _ACCOUNTS.c.status)
-        .select_from(_ISSUED.outerjoin(_ACCOUNTS, _ACCOUNTS.c.id == _ISSUED.c.account_id))
-        .where(where)
-    )
-
-
-_VIEW_WITH_STATUS_BY_JTI = PreparedRead(_viewing_with_account_status(_ISSUED.c.jti == bindparam("key")))
-_VIEW_WITH_STATUS_BY_HASH = PreparedRead(
-    _viewing_with_account_status(_ISSUED.c.token_hash == bindparam("key"))
-)
-
-
-def view_with_account_status(
-    db: Session, *, jti: str | None = None, token_hash: str | None = None
-) -> tuple[TokenView, str | None] | None:
-    """The token named by ``jti`` or ``token_hash``, with its account's status (None: a
-    client's own token, or an account that is gone)."""
-    read, key = (
-        (_VIEW_WITH_STATUS_BY_JTI, jti) if jti is not None else (_VIEW_WITH_STATUS_BY_HASH, token_hash)
-    )
-    row = read.first(db, {"key": key})
-    if row is None:
-        return None
-    *columns, status = row
-    return TokenView(*columns), status
 
 
 def _view(db: Session, read: PreparedRead, key: str) -> TokenView | None:

@@ -1,5 +1,6 @@
-"""Introspection reads a token with its account's status in one statement: a token stays
-active only while the account it was issued for is."""
+"""The hot paths read a token with what they need of its account in one statement:
+introspection its status (a token stays active only while its account is), userinfo the
+sealed fields its claims are made of."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from identity.oidc.adapter import RequestContext, current
 from identity.oidc.server import find_token
+from identity.oidc.token_reads import token_with_sealed_claims
 from identity.oidc.tokens import token_hash
 from identity.tokens.models import IssuedToken
 from tests.identity.accounts.factories import create_resident
@@ -55,3 +57,21 @@ def test_a_token_whose_account_is_gone_is_not_active(db):
     db.add(_refresh_token("no-such-account", "orphan"))
     db.flush()
     assert _found(db, "orphan").account_active is False
+
+
+def test_userinfos_read_gives_the_token_with_its_accounts_sealed_claims(db, runtime):
+    account, _ = create_resident(db, runtime)
+    db.add_all([_refresh_token(account.id, "residents"), _refresh_token("no-such-account", "orphan")])
+    db.flush()
+
+    row, claims = token_with_sealed_claims(db, "jti-residents")
+    assert row.jti == "jti-residents" and row.account_id == account.id
+    assert claims is not None and claims.id == account.id and claims.active
+    assert claims.profile_encrypted == account.profile_encrypted
+    assert claims.hkid_encrypted == account.hkid_encrypted
+
+    account.status = "suspended"
+    db.flush()
+    assert token_with_sealed_claims(db, "jti-residents")[1].active is False
+    assert token_with_sealed_claims(db, "jti-orphan")[1] is None
+    assert token_with_sealed_claims(db, "jti-unknown") is None
