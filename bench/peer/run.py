@@ -30,6 +30,7 @@ import base64
 import contextlib
 import json
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -37,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -412,6 +414,7 @@ class WrkResult:
     server_cpu_ms: float
     generator_cpu_ms: float
     cores_busy: float  # the whole machine's, PostgreSQL's server processes included
+    connections: tuple[int, ...] = ()  # per serving process, most first
 
 
 def machine_busy_seconds() -> tuple[float, float]:
@@ -435,7 +438,12 @@ def run_wrk(wrk: str, url: str, script: str, args: argparse.Namespace, pids: lis
     argv = [wrk, "-t2", f"-c{args.connections}", f"-d{args.seconds}s", "--latency", "-s", script, url]
     server, generator = servers_cpu_seconds(pids), resource.getrusage(resource.RUSAGE_CHILDREN)
     busy, started = machine_busy_seconds()[0], time.monotonic()
-    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    running = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(min(1.0, args.seconds / 2))
+    connections = connections_per_process(urlsplit(url).port or 80)
+    out, err = running.communicate()
+    if running.returncode:
+        raise subprocess.CalledProcessError(running.returncode, argv, out, err)
     cores_busy = (machine_busy_seconds()[0] - busy) / (time.monotonic() - started)
     server = servers_cpu_seconds(pids) - server
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -447,7 +455,25 @@ def run_wrk(wrk: str, url: str, script: str, args: argparse.Namespace, pids: lis
     p99 = next(wrk_milliseconds(w[1]) for w in lines if w[:1] == ["99%"])
     failures = sum(int(w[-1]) for w in lines if w[:1] == ["Non-2xx"] or w[:2] == ["Socket", "errors:"])
     per = 1000 / max(requests, 1)
-    return WrkResult(rate, p50, p99, failures, server * per, generator_cpu * per, cores_busy)
+    return WrkResult(rate, p50, p99, failures, server * per, generator_cpu * per, cores_busy, connections)
+
+
+def connections_per_process(port: int) -> tuple[int, ...]:
+    """How many established connections each process serving ``port`` holds, most first
+    (iproute2's ``ss``; empty without it). With ``--workers``, the processes share one
+    listening socket and keep-alive connections stay where they were accepted: when most land
+    on one worker, that run measures about one worker, whatever the count."""
+    try:
+        listing = subprocess.run(
+            ["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return ()
+    held = Counter(re.findall(r"pid=(\d+)", listing))
+    return tuple(sorted(held.values(), reverse=True))
 
 
 def wrk_targets(base: str, seeded: dict[str, str]) -> dict[str, tuple[str, str]]:
@@ -501,7 +527,8 @@ def print_wrk(label: str, results: dict[str, WrkResult]) -> None:
             f"{label}: {path:18s} {result.rate:7.0f} req/s  p50 {result.p50_ms:6.1f} ms"
             f"  p99 {result.p99_ms:6.1f} ms  server cpu {result.server_cpu_ms:5.2f} ms/req"
             f"  wrk cpu {result.generator_cpu_ms:5.2f} ms/req  failed {result.failures}"
-            f"  machine busy {result.cores_busy:4.2f} of {os.cpu_count()} cores",
+            f"  machine busy {result.cores_busy:4.2f} of {os.cpu_count()} cores"
+            + (f"  connections per process {list(result.connections)}" if result.connections else ""),
             flush=True,
         )
 
