@@ -26,6 +26,7 @@ from egate.app import create_app, service_apps
 from egate.demo import seed_demo
 from egate.heap import freeze_startup_heap
 from egate.maintenance import run_maintenance
+from egate.workers import serve_with_workers
 from kit import keys, metrics, migrations
 from kit.console import progress
 from kit.observability import configure_logging
@@ -107,21 +108,24 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _run_uvicorn(app: Any, workers: int, host: str, port: int, settings: Settings) -> None:
-    uvicorn.run(
-        app,
-        factory=workers > 1,
-        workers=workers if workers > 1 else None,
+    options: dict[str, Any] = {
         # A worker imports and builds the whole app before it answers the supervisor's
         # health check; on a busy machine that takes longer than uvicorn's 5 s default.
-        timeout_worker_healthcheck=60,
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        access_log=False,
+        "timeout_worker_healthcheck": 60,
+        "host": host,
+        "port": port,
+        "log_level": settings.log_level,
+        "access_log": False,
         # Only the configured proxies may name the client (kit/client_address.py reads the
         # same setting for Forwarded); with none, forwarding headers are ignored.
         **uvicorn_proxy_options(settings),
-    )
+    }
+    if workers > 1:
+        # Each worker on a socket of its own, so the kernel spreads the connections
+        # (egate/workers.py).
+        serve_with_workers(uvicorn.Config(app, factory=True, workers=workers, **options))
+    else:
+        uvicorn.run(app, **options)
 
 
 def cmd_db(args: argparse.Namespace, settings: Settings) -> int:

@@ -67,9 +67,10 @@ def test_serve_with_workers_hands_them_the_issuer_on_its_port(tmp_path, monkeypa
     environment = {name: value for name, value in os.environ.items() if not name.startswith("EGATE_")}
     monkeypatch.setattr(os, "environ", {**environment, "EGATE_DATA_DIR": str(tmp_path)})
     served = []
-    monkeypatch.setattr("egate.cli.uvicorn.run", lambda app, **options: served.append((app, options)))
+    monkeypatch.setattr("egate.cli.serve_with_workers", served.append)
     assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
-    assert served[0][0] == "egate.app:app_from_environment" and served[0][1]["workers"] == 2
+    assert served[0].app == "egate.app:app_from_environment" and served[0].factory
+    assert served[0].workers == 2 and served[0].port == 8123
     worker = load_settings()
     assert worker.issuer == "http://127.0.0.1:8123" and not worker.demo
     assert worker.reads_first, "workers sharing SQLite read outside its write lock"
@@ -85,6 +86,7 @@ def test_one_process_serves_reads_first_too_and_an_operator_may_turn_it_off(tmp_
     assert main(["serve", "--port", "8123"]) == 0
     assert runs_reads_first(served[0].state.runtime.sessions())
     os.environ["EGATE_DATABASE_READS_FIRST"] = "false"
+    monkeypatch.setattr("egate.cli.serve_with_workers", served.append)
     assert main(["serve", "--port", "8123", "--workers", "2"]) == 0
     assert not load_settings().reads_first
 
