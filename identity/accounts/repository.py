@@ -43,7 +43,7 @@ class SealedClaims(NamedTuple):
 
 
 # The columns SealedClaims is made of, in order: userinfo reads them with the token
-# (identity/tokens/repository.py), other callers by the account's id.
+# (identity/oidc/token_reads.py), other callers by the account's id.
 SEALED_CLAIMS_COLUMNS = (
     _ACCOUNTS.c.id,
     _ACCOUNTS.c.profile_encrypted,
