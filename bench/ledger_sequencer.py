@@ -41,7 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.ledger import percentile, postgres_url, release, runtime_for, transaction_floor
-from consent.config import ConsentConfig, SequencerPolicy
+from consent.config import ConsentConfig, SequencerPolicy, sequencer_interval_for
 from consent.ledger import repository
 from consent.ledger.sequencer import BackgroundSequencer, Sequencer, SequencerProcess, SequencerSpec
 from consent.ledger.service import Integrated
@@ -222,7 +222,8 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         lag = Lag()
         policy = SequencerPolicy(
             batch_size=args.batch_size,
-            interval_seconds=args.interval,
+            # As `egate serve` by default: the pause depends on the backend (consent/config.py).
+            interval_seconds=args.interval or sequencer_interval_for(url),
             checkpoint_interval_seconds=args.checkpoint_interval,
         )
         background: BackgroundSequencer | SequencerProcess
@@ -348,7 +349,12 @@ def main() -> None:
     )
     parser.add_argument("--processes", type=int, default=2, help="writer processes (PostgreSQL)")
     parser.add_argument("--batch-size", type=int, default=5000)
-    parser.add_argument("--interval", type=float, default=0.05, help="the idle sequencer's pause")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="the idle sequencer's pause (default: the server's, by backend)",
+    )
     parser.add_argument(
         "--checkpoint-interval", type=float, default=1.0, help="checkpoints at most this often (0: per batch)"
     )

@@ -104,11 +104,11 @@ class Settings(BaseSettings):
     consent_resident_client_ids: str | None = None  # comma-separated; unset: any public-subject client
     # The ledger's sequencer (consent/ledger/sequencer.py): whether `egate serve` runs one
     # (a standby unless it holds the lease), the most entries one batch integrates, how
-    # often an idle sequencer looks at the queue, and how long a lease holds unrenewed
-    # (what a dead sequencer's successor waits at most).
+    # often an idle sequencer looks at the queue (unset: by backend, consent/config.py), and
+    # how long a lease holds unrenewed (what a dead sequencer's successor waits at most).
     consent_sequencer_enabled: bool = True
     consent_sequencer_batch_size: int = Field(default=5000, ge=1, le=100_000)
-    consent_sequencer_interval_seconds: float = Field(default=0.05, gt=0, le=60)
+    consent_sequencer_interval_seconds: float | None = Field(default=None, gt=0, le=60)
     consent_sequencer_lease_seconds: float = Field(default=5.0, ge=0.5, le=600)
 
     # Housekeeping (egate/maintenance.py): expired codes, tokens, sessions... removed every

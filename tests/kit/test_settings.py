@@ -2,7 +2,12 @@ import stat
 
 import pytest
 
-from consent.config import ConsentConfig
+from consent.config import (
+    POSTGRESQL_SEQUENCER_INTERVAL_SECONDS,
+    SQLITE_SEQUENCER_INTERVAL_SECONDS,
+    ConsentConfig,
+    SequencerPolicy,
+)
 from egate.cli import main, uvicorn_proxy_options
 from forms_hub.config import FormsConfig
 from kit.keys import load_master_key
@@ -90,7 +95,11 @@ def test_operator_settings_reach_the_consent_and_forms_configs():
     assert consent.resident_client_ids == frozenset({"egate-account", "egate-app"})
     assert forms.draft_ttl.days == 3
     assert forms.max_upload_bytes == 4096
-    assert ConsentConfig.from_settings(load_settings()) == ConsentConfig()
+    # The one default that depends on the backend: the sequencer's pause (load_settings: SQLite).
+    sqlite_defaults = ConsentConfig(
+        sequencer=SequencerPolicy(interval_seconds=SQLITE_SEQUENCER_INTERVAL_SECONDS)
+    )
+    assert ConsentConfig.from_settings(load_settings()) == sqlite_defaults
     assert FormsConfig.from_settings(load_settings()) == FormsConfig()
 
 
@@ -132,3 +141,18 @@ def test_reads_first_is_on_for_sqlite_and_off_for_postgresql_unless_set(
     overrides = {"database_url": database_url, "database_reads_first": given}
     settings = Settings(data_dir=tmp_path, **{k: v for k, v in overrides.items() if v is not None})
     assert settings.reads_first is reads_first
+
+
+@pytest.mark.parametrize(
+    ("database_url", "given", "pause"),
+    [
+        (None, None, SQLITE_SEQUENCER_INTERVAL_SECONDS),  # the sequencer shares the serving process
+        ("postgresql+psycopg://db.example/egate", None, POSTGRESQL_SEQUENCER_INTERVAL_SECONDS),
+        (None, 0.01, 0.01),
+        ("postgresql+psycopg://db.example/egate", 0.5, 0.5),
+    ],
+)
+def test_the_sequencers_pause_is_by_backend_unless_set(tmp_path, database_url, given, pause):
+    overrides = {"database_url": database_url, "consent_sequencer_interval_seconds": given}
+    settings = Settings(data_dir=tmp_path, **{k: v for k, v in overrides.items() if v is not None})
+    assert ConsentConfig.from_settings(settings).sequencer.interval_seconds == pause
