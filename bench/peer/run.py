@@ -20,6 +20,14 @@ data dir. The peer runs with better-sqlite3 (WAL, synchronous=FULL), or in memor
     .venv/bin/python bench/peer/run.py --workers 1,2 --postgres   # the same on PostgreSQL
     .venv/bin/python bench/peer/run.py --workers 1,2 --independent  # the bound: servers sharing nothing
     .venv/bin/python bench/peer/run.py --rounds 3        # alternate the servers; medians
+    .venv/bin/python bench/peer/run.py --interleave 6    # both at once, each path in 6 parts in turn
+
+On this shared VM a server's speed drifts by up to a half within a minute, and a run of one
+server after the other compares minutes as much as servers. ``--interleave PARTS`` starts
+both, pinned to the same core, and drives each path's requests in PARTS parts, in turn on
+each server (which goes first alternating). After each part the server's background work
+(egate's sequencer and integrity check) is let finish before the other's part, and counted
+as the part's CPU and time.
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -70,15 +78,12 @@ class Result:
     cpu_ms: float = 0.0  # the server's CPU time (user + system) per request
 
 
-# The server being driven: its CPU time is read from /proc around each path, a figure that
-# other jobs on the machine disturb far less than requests per second.
-SERVER_PID: int | None = None
-
-
-def server_cpu_seconds() -> float:
-    if SERVER_PID is None:
+def server_cpu_seconds(pid: int | None) -> float:
+    """The server's CPU time (user + system) so far, from /proc: a figure that other jobs on
+    the machine disturb far less than requests per second."""
+    if pid is None:
         return 0.0
-    fields = Path(f"/proc/{SERVER_PID}/stat").read_text().rpartition(")")[2].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -95,6 +100,7 @@ class Target:
     userinfo_tokens: list[str] = field(default_factory=list)
     refresh_tokens: list[str] = field(default_factory=list)
     extra_token_params: dict[str, str] = field(default_factory=dict)
+    pid: int | None = None  # the serving process, whose CPU time is read around each run
 
     @property
     def auth(self) -> str:
@@ -110,7 +116,18 @@ async def post_form(http: aiohttp.ClientSession, url: str, auth: str, form: dict
         return json.loads(body)
 
 
-async def timed(http: aiohttp.ClientSession, calls: list[Call], connections: int) -> Result:
+@dataclass
+class Chunk:
+    """One run of some of a path's requests against one server."""
+
+    elapsed: float
+    latencies: list[float]
+    cpu: float  # the server's CPU seconds
+
+
+async def run_calls(
+    http: aiohttp.ClientSession, calls: list[Call], connections: int, pid: int | None
+) -> Chunk:
     queue = list(reversed(calls))
     latencies: list[float] = []
 
@@ -121,91 +138,182 @@ async def timed(http: aiohttp.ClientSession, calls: list[Call], connections: int
             await call(http)
             latencies.append(time.perf_counter() - started)
 
-    started, cpu = time.perf_counter(), server_cpu_seconds()
+    started, cpu = time.perf_counter(), server_cpu_seconds(pid)
     await asyncio.gather(*(worker() for _ in range(connections)))
-    return summarise(time.perf_counter() - started, latencies, server_cpu_seconds() - cpu)
+    return Chunk(time.perf_counter() - started, latencies, server_cpu_seconds(pid) - cpu)
 
 
-def summarise(elapsed: float, latencies: list[float], cpu: float) -> Result:
-    latencies.sort()
+def summarise(chunks: list[Chunk]) -> Result:
+    latencies = sorted(latency for chunk in chunks for latency in chunk.latencies)
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
-    rate = len(latencies) / elapsed
+    rate = len(latencies) / sum(chunk.elapsed for chunk in chunks)
+    cpu = sum(chunk.cpu for chunk in chunks)
     return Result(rate, statistics.median(latencies) * 1000, p99 * 1000, cpu * 1000 / len(latencies))
 
 
-async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
-    token_url = target.base + target.token_path
-    auth = target.auth
-    results: dict[str, Result] = {}
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as http:
+# The order the paths run in: the code exchange's tokens start the refresh chains (whose last
+# refresh tokens are then introspected) and are userinfo's.
+RUN_ORDER = ("client_credentials", "authorization_code", "refresh (rotating)", "userinfo", "introspection")
 
-        def client_credentials(session: aiohttp.ClientSession) -> Awaitable[dict]:
-            form = {"grant_type": "client_credentials", "scope": "ledger:department"}
-            return post_form(session, token_url, auth, form | target.extra_token_params)
 
-        await timed(http, [client_credentials] * 200, connections)  # warm-up, not reported
-        results["client_credentials"] = await timed(http, [client_credentials] * n, connections)
+class Workload:
+    """One server's requests on every path, run whole or in parts (``run``), path after path
+    in ``RUN_ORDER``."""
 
-        exchanged: list[dict] = []
+    def __init__(self, target: Target, n: int, connections: int) -> None:
+        self.target, self.n, self.connections = target, n, connections
+        self.token_url = target.base + target.token_path
+        self.exchanged: list[dict] = []
+        self.chains: list[str] = []
+        self._calls: dict[str, list[Call]] = {}
 
-        def exchange(code: str, verifier: str) -> Call:
-            async def call(session: aiohttp.ClientSession) -> None:
-                form = {
-                    "grant_type": "authorization_code",
-                    "code": code,
-                    "redirect_uri": REDIRECT_URI,
-                    "code_verifier": verifier,
-                }
-                exchanged.append(await post_form(session, token_url, auth, form))
+    def _client_credentials(self, session: aiohttp.ClientSession) -> Awaitable[dict]:
+        form = {"grant_type": "client_credentials", "scope": "ledger:department"}
+        return post_form(session, self.token_url, self.target.auth, form | self.target.extra_token_params)
 
-            return call
+    def _exchange(self, code: str, verifier: str) -> Call:
+        async def call(session: aiohttp.ClientSession) -> None:
+            form = {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "code_verifier": verifier,
+            }
+            self.exchanged.append(await post_form(session, self.token_url, self.target.auth, form))
 
-        results["authorization_code"] = await timed(
-            http, [exchange(c, v) for c, v in target.codes[:n]], connections
-        )
-        chains = target.refresh_tokens[:connections] or [r["refresh_token"] for r in exchanged[:connections]]
-        per_chain = n // len(chains)
+        return call
+
+    def _userinfo(self, token: str) -> Call:
+        async def call(session: aiohttp.ClientSession) -> None:
+            headers = {"Authorization": f"Bearer {token}"}
+            async with session.get(self.target.base + self.target.userinfo_path, headers=headers) as response:
+                body = await response.json(content_type=None)
+                assert response.status == 200 and "name" in body, body
+
+        return call
+
+    def _introspect(self, token: str) -> Call:
+        async def call(session: aiohttp.ClientSession) -> None:
+            form = {"token": token, "token_type_hint": "refresh_token"}
+            url = self.target.base + self.target.introspection_path
+            answer = await post_form(session, url, self.target.auth, form)
+            assert answer["active"] is True, answer
+
+        return call
+
+    def _calls_for(self, path: str) -> list[Call]:
+        """The path's requests, made once it is the path's turn (each takes what the paths
+        before it left: codes exchanged, refresh chains)."""
+        if path not in self._calls:
+            target, n = self.target, self.n
+            if path == "client_credentials":
+                calls: list[Call] = [self._client_credentials] * n
+            elif path == "authorization_code":
+                calls = [self._exchange(code, verifier) for code, verifier in target.codes[:n]]
+            elif path == "userinfo":
+                tokens = target.userinfo_tokens or [r["access_token"] for r in self.exchanged]
+                calls = [self._userinfo(token) for token in tokens[:n]]
+            else:  # introspection: of the chains' live refresh tokens
+                calls = [self._introspect(self.chains[i % len(self.chains)]) for i in range(n)]
+            self._calls[path] = calls
+        return self._calls[path]
+
+    async def warm_up(self, http: aiohttp.ClientSession) -> None:
+        await run_calls(http, [self._client_credentials] * 200, self.connections, None)  # not reported
+
+    async def run(self, http: aiohttp.ClientSession, path: str, part: int = 0, parts: int = 1) -> Chunk:
+        """Part ``part`` of ``parts`` of the path's requests."""
+        if path == "refresh (rotating)":
+            if not self.chains:
+                connections = self.connections
+                self.chains = self.target.refresh_tokens[:connections] or [
+                    r["refresh_token"] for r in self.exchanged[:connections]
+                ]
+            per_chain = self.n // len(self.chains)
+            return await self._refresh(http, per_chain * (part + 1) // parts - per_chain * part // parts)
+        calls = self._calls_for(path)
+        low, high = len(calls) * part // parts, len(calls) * (part + 1) // parts
+        return await run_calls(http, calls[low:high], self.connections, self.target.pid)
+
+    async def _refresh(self, http: aiohttp.ClientSession, steps: int) -> Chunk:
+        """``steps`` refreshes on each chain, one chain per connection, each answer's new
+        refresh token used next."""
         latencies: list[float] = []
+        chains = self.chains
 
         async def refresh_chain(index: int) -> None:
-            for _ in range(per_chain):
+            for _ in range(steps):
                 started = time.perf_counter()
                 form = {"grant_type": "refresh_token", "refresh_token": chains[index]}
-                answer = await post_form(http, token_url, auth, form)
+                answer = await post_form(http, self.token_url, self.target.auth, form)
                 chains[index] = answer["refresh_token"]
                 latencies.append(time.perf_counter() - started)
 
-        started, cpu = time.perf_counter(), server_cpu_seconds()
+        started, cpu = time.perf_counter(), server_cpu_seconds(self.target.pid)
         await asyncio.gather(*(refresh_chain(i) for i in range(len(chains))))
-        elapsed, cpu = time.perf_counter() - started, server_cpu_seconds() - cpu
-        results["refresh (rotating)"] = summarise(elapsed, latencies, cpu)
+        return Chunk(time.perf_counter() - started, latencies, server_cpu_seconds(self.target.pid) - cpu)
 
-        tokens = target.userinfo_tokens or [r["access_token"] for r in exchanged]
 
-        def userinfo(token: str) -> Call:
-            async def call(session: aiohttp.ClientSession) -> None:
-                headers = {"Authorization": f"Bearer {token}"}
-                async with session.get(target.base + target.userinfo_path, headers=headers) as response:
-                    body = await response.json(content_type=None)
-                    assert response.status == 200 and "name" in body, body
+async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
+    """Every path on one server, each path's requests in one run."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections)) as http:
+        workload = Workload(target, n, connections)
+        await workload.warm_up(http)
+        return {path: summarise([await workload.run(http, path)]) for path in RUN_ORDER}
 
-            return call
 
-        results["userinfo"] = await timed(http, [userinfo(t) for t in tokens[:n]], connections)
+# --interleave: after a server's part, its background work (egate's ledger sequencer
+# integrating what the part queued, its integrity check) ends before the other server's part
+# starts. It is the first server's: its CPU is added to the part's, and to the part's time as
+# well (on the one pinned core it would have taken that long from the part's requests).
+QUIET_WINDOW_SECONDS = 0.35  # longer than the sequencer's pause after a batch (at most 0.3 s)
+QUIET_CPU_SECONDS = 0.01
 
-        def introspect(token: str) -> Call:
-            async def call(session: aiohttp.ClientSession) -> None:
-                form = {"token": token, "token_type_hint": "refresh_token"}
-                answer = await post_form(session, target.base + target.introspection_path, auth, form)
-                assert answer["active"] is True, answer
 
-            return call
+async def settle(pid: int | None) -> float:
+    """Wait until the server is quiet for a whole window; the CPU seconds it spent till then."""
+    spent = 0.0
+    for _ in range(20):
+        cpu = server_cpu_seconds(pid)
+        await asyncio.sleep(QUIET_WINDOW_SECONDS)
+        window = server_cpu_seconds(pid) - cpu
+        spent += window
+        if window < QUIET_CPU_SECONDS:
+            break
+    return spent
 
-        results["introspection"] = await timed(
-            http, [introspect(chains[i % len(chains)]) for i in range(n)], connections
-        )
-    return results
+
+async def drive_interleaved(
+    targets: list[Target], n: int, connections: int, parts: int
+) -> dict[str, dict[str, Result]]:
+    """Every path on every server, each path's requests in ``parts`` parts run in turn on the
+    servers (which goes first alternating), so that all of them meet the same minutes of a
+    shared machine: a VM's speed drifts within a minute, by a half at times."""
+    async with contextlib.AsyncExitStack() as stack:
+        sessions = [
+            await stack.enter_async_context(
+                aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=connections))
+            )
+            for _ in targets
+        ]
+        workloads = [Workload(target, n, connections) for target in targets]
+        for workload, http in zip(workloads, sessions, strict=True):
+            await workload.warm_up(http)
+            await settle(workload.target.pid)
+        results: dict[str, dict[str, Result]] = {target.name: {} for target in targets}
+        for path in RUN_ORDER:
+            chunks: list[list[Chunk]] = [[] for _ in targets]
+            for part in range(parts):
+                turn = range(len(targets)) if part % 2 == 0 else reversed(range(len(targets)))
+                for index in turn:
+                    chunk = await workloads[index].run(sessions[index], path, part, parts)
+                    after = await settle(targets[index].pid)
+                    chunk.elapsed += after
+                    chunk.cpu += after
+                    chunks[index].append(chunk)
+            for target, taken in zip(targets, chunks, strict=True):
+                results[target.name][path] = summarise(taken)
+        return results
 
 
 def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
@@ -266,13 +374,23 @@ def egate_codes(base: str, seeded: dict[str, str], n: int) -> list[tuple[str, st
     return codes
 
 
-def run_egate(args: argparse.Namespace) -> dict[str, Result]:
+@contextlib.contextmanager
+def egate_target(args: argparse.Namespace) -> Iterator[Target]:
+    """egate serving, pinned, its codes minted; stopped afterwards."""
     process, seeded, base = start_egate(args.server_cpu)
     try:
         target = Target(
             "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
         )
         target.codes = egate_codes(base, seeded, args.requests)
+        target.pid = process.pid
+        yield target
+    finally:
+        stop(process)
+
+
+def run_egate(args: argparse.Namespace) -> dict[str, Result]:
+    with egate_target(args) as target:
         if args.profile:
             profiler = subprocess.Popen(
                 [
@@ -281,7 +399,7 @@ def run_egate(args: argparse.Namespace) -> dict[str, Result]:
                     "-o",
                     args.profile_out,
                     "--pid",
-                    str(process.pid),
+                    str(target.pid),
                     "-r",
                     "200",
                     "--nonblocking",
@@ -292,16 +410,12 @@ def run_egate(args: argparse.Namespace) -> dict[str, Result]:
                 stderr=subprocess.DEVNULL,
             )
             time.sleep(1)
-        global SERVER_PID
-        SERVER_PID = process.pid
         try:
             return asyncio.run(drive(target, args.requests, args.connections))
         finally:
             if args.profile:
                 profiler.send_signal(2)
                 profiler.wait(timeout=60)
-    finally:
-        stop(process)
 
 
 def install_peer() -> None:
@@ -313,7 +427,10 @@ def install_peer() -> None:
     subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=HERE, env=env, check=True)
 
 
-def run_peer(args: argparse.Namespace) -> dict[str, Result]:
+@contextlib.contextmanager
+def peer_target(args: argparse.Namespace) -> Iterator[Target]:
+    """The peer serving, pinned, its codes and access tokens minted through its own API;
+    stopped afterwards."""
     install_peer()
     port, seed_port = free_port(), free_port()
     db = tempfile.mkdtemp(prefix="egate-peer-") + "/peer.db"
@@ -347,11 +464,21 @@ def run_peer(args: argparse.Namespace) -> dict[str, Result]:
 
         target.codes = [(c["code"], c["verifier"]) for c in minted("code")]
         target.userinfo_tokens = [t["access_token"] for t in minted("userinfo")]
-        global SERVER_PID
-        SERVER_PID = process.pid
-        return asyncio.run(drive(target, args.requests, args.connections))
+        target.pid = process.pid
+        yield target
     finally:
         stop(process)
+
+
+def run_peer(args: argparse.Namespace) -> dict[str, Result]:
+    with peer_target(args) as target:
+        return asyncio.run(drive(target, args.requests, args.connections))
+
+
+def run_interleaved(args: argparse.Namespace) -> dict[str, dict[str, Result]]:
+    """Both servers at once, pinned to the same core, driven in turn (``drive_interleaved``)."""
+    with egate_target(args) as egate, peer_target(args) as peer:
+        return asyncio.run(drive_interleaved([egate, peer], args.requests, args.connections, args.interleave))
 
 
 def resident_kib(pid: int) -> int:
@@ -624,7 +751,16 @@ def main() -> None:
         default=1,
         help="run both servers this many times, in turn; print each and the median",
     )
+    parser.add_argument(
+        "--interleave",
+        type=int,
+        default=0,
+        metavar="PARTS",
+        help="both servers at once, each path's requests in PARTS parts driven in turn on each",
+    )
     args = parser.parse_args()
+    if args.interleave and (args.only or args.profile):
+        parser.error("--interleave drives both servers: not with --only or --profile")
     global EGATE_ROOT
     EGATE_ROOT = args.egate_root
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  load average {os.getloadavg()}")
@@ -637,9 +773,11 @@ def main() -> None:
     rounds: list[dict[str, dict[str, Result]]] = []
     for number in range(1, args.rounds + 1):
         runs: dict[str, dict[str, Result]] = {}
-        if args.only != "peer":
+        if args.interleave:
+            runs = run_interleaved(args)
+        if args.only != "peer" and not args.interleave:
             runs["egate"] = run_egate(args)
-        if args.only != "egate":
+        if args.only != "egate" and not args.interleave:
             runs["peer"] = run_peer(args)
         rounds.append(runs)
         if args.rounds > 1:
