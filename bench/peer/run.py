@@ -137,8 +137,14 @@ async def run_calls(
             await call(http)
             latencies.append(time.perf_counter() - started)
 
+    return await timed_chunk(pid, latencies, asyncio.gather(*(worker() for _ in range(connections))))
+
+
+async def timed_chunk(pid: int | None, latencies: list[float], work: Awaitable[object]) -> Chunk:
+    """Await ``work``, which appends each request's latency to ``latencies``: its time, those
+    latencies and the server's CPU meanwhile."""
     started, cpu = time.perf_counter(), server_cpu_seconds(pid)
-    await asyncio.gather(*(worker() for _ in range(connections)))
+    await work
     return Chunk(time.perf_counter() - started, latencies, server_cpu_seconds(pid) - cpu)
 
 
@@ -248,9 +254,8 @@ class Workload:
                 chains[index] = answer["refresh_token"]
                 latencies.append(time.perf_counter() - started)
 
-        started, cpu = time.perf_counter(), server_cpu_seconds(self.target.pid)
-        await asyncio.gather(*(refresh_chain(i) for i in range(len(chains))))
-        return Chunk(time.perf_counter() - started, latencies, server_cpu_seconds(self.target.pid) - cpu)
+        chained = asyncio.gather(*(refresh_chain(i) for i in range(len(chains))))
+        return await timed_chunk(self.target.pid, latencies, chained)
 
 
 async def drive(target: Target, n: int, connections: int) -> dict[str, Result]:
@@ -327,6 +332,15 @@ def wait_ready(url: str, process: subprocess.Popen, timeout: float = 60) -> None
     raise SystemExit(f"server not ready at {url}")
 
 
+@contextlib.contextmanager
+def stopped_after(process: subprocess.Popen) -> Iterator[None]:
+    """The block, then the server stopped, however the block ended."""
+    try:
+        yield
+    finally:
+        stop(process)
+
+
 def stop(process: subprocess.Popen) -> None:
     process.terminate()
     try:
@@ -376,15 +390,13 @@ def egate_codes(base: str, seeded: dict[str, str], n: int) -> list[tuple[str, st
 def egate_target(args: argparse.Namespace) -> Iterator[Target]:
     """egate serving, pinned, its codes minted; stopped afterwards."""
     process, seeded, base = start_egate(args.server_cpu)
-    try:
+    with stopped_after(process):
         target = Target(
             "egate", base, seeded["client_id"], seeded["secret"], "/token", "/userinfo", "/introspect"
         )
         target.codes = egate_codes(base, seeded, args.requests)
         target.pid = process.pid
         yield target
-    finally:
-        stop(process)
 
 
 def run_egate(args: argparse.Namespace) -> dict[str, Result]:
@@ -448,7 +460,7 @@ def peer_target(args: argparse.Namespace) -> Iterator[Target]:
         argv.append("--memory")
     log = open(Path(db).parent / "peer.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(argv, cwd=HERE, stdout=log, stderr=log)
-    try:
+    with stopped_after(process):
         base = f"http://127.0.0.1:{port}"
         wait_ready(f"{base}/.well-known/openid-configuration", process)
         target = Target("peer", base, "bench-client", "bench-secret", "/token", "/me", "/token/introspection")
@@ -464,8 +476,6 @@ def peer_target(args: argparse.Namespace) -> Iterator[Target]:
         target.userinfo_tokens = [t["access_token"] for t in minted("userinfo")]
         target.pid = process.pid
         yield target
-    finally:
-        stop(process)
 
 
 def run_peer(args: argparse.Namespace) -> dict[str, Result]:
