@@ -80,10 +80,7 @@ class Result:
 def server_cpu_seconds(pid: int | None) -> float:
     """The server's CPU time (user + system) so far, from /proc: a figure that other jobs on
     the machine disturb far less than requests per second."""
-    if pid is None:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return servers_cpu_seconds([pid] if pid is not None else [])
 
 
 @dataclass
@@ -497,6 +494,7 @@ def resident_kib(pid: int) -> int:
 
 
 def servers_cpu_seconds(pids: list[int]) -> float:
+    """The CPU time of ``pids`` so far (user + system), those that have ended left out."""
     total = 0.0
     for pid in pids:
         try:
