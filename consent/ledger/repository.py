@@ -149,6 +149,11 @@ class Appending:
     def lock(self) -> FrontierRow:
         return self.path.lock(self.cursor)
 
+    def read(self) -> FrontierRow:
+        """The frontier as :meth:`lock` reads it, without the lock (a transaction that only
+        reads)."""
+        return self.path.read(self.cursor)
+
     def save(
         self,
         entries: Sequence[Mapping[str, Any]],
@@ -162,8 +167,8 @@ class Appending:
         self.path.enqueue(self.cursor, rows)
 
     def claim(self, limit: int) -> list[Claimed]:
-        """The oldest ``limit`` queued disclosures, in queue order, taken out of the queue
-        for this transaction (call with the frontier locked)."""
+        """The oldest ``limit`` queued disclosures, in queue order. They leave the queue in
+        :meth:`save_claimed`, which refuses them if any left it meanwhile."""
         return self.path.claim(self.cursor, limit)
 
     def save_claimed(
@@ -245,7 +250,8 @@ class _AppendPath:
         lock = "SELECT tree_size, hashes, checkpoint_size, checkpoint_at FROM consent_ledger_frontier"
         # FOR UPDATE on PostgreSQL; SQLite has no row locks, but every SQLite transaction here
         # starts with BEGIN IMMEDIATE (kit.db), which serialises writers just the same.
-        self.lock_sql = lock + " WHERE id = 1" + (" FOR UPDATE" if self.postgresql else "")
+        self.read_sql = lock + " WHERE id = 1"
+        self.lock_sql = self.read_sql + (" FOR UPDATE" if self.postgresql else "")
         columns = ", ".join(f'"{name}"' for name in self.ENTRY_COLUMNS)
         queued = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
         queued_values = ", ".join(p(name) for name in self.QUEUE_COLUMNS)
@@ -255,10 +261,10 @@ class _AppendPath:
             f'"{name}"::text' if self.postgresql and name == "fields" else f'"{name}"'
             for name in self.QUEUE_COLUMNS
         )
-        # The frontier lock taken first makes the transaction the only claimer (under
-        # PostgreSQL's READ COMMITTED as under SQLite's one write lock), so the rows read are
-        # still queued when they are moved below, by sequence number, and they stay queued if
-        # the transaction fails.
+        # Read without a lock (the sequencer reads them in a transaction that only reads);
+        # they are moved below, by sequence number, under the frontier lock, which makes the
+        # mover the only one: every claimed row must still be queued then (counted), and
+        # they all stay queued if the transaction fails.
         self.claim_sql = f"SELECT seq, {returned} FROM consent_ledger_queue ORDER BY seq LIMIT {p('limit')}"  # noqa: S608
         copied = ", ".join(f'"{name}"' for name in self.QUEUE_COLUMNS)
         if not self.postgresql:
@@ -345,7 +351,13 @@ class _AppendPath:
         return {k: (bind[k](v) if k in bind and v is not None else v) for k, v in row.items()}
 
     def lock(self, cursor: Any) -> FrontierRow:
-        cursor.execute(self.lock_sql)
+        return self._frontier(cursor, self.lock_sql)
+
+    def read(self, cursor: Any) -> FrontierRow:
+        return self._frontier(cursor, self.read_sql)
+
+    def _frontier(self, cursor: Any, sql: str) -> FrontierRow:
+        cursor.execute(sql)
         row = cursor.fetchone()
         if row is None:
             return _frontier_row(None)
@@ -413,6 +425,8 @@ class _AppendPath:
             cursor.executemany(self.nodes_sql, nodes)
         cursor.execute(self.frontier_sql, self._bound(frontier))
         cursor.execute(self.delete_claimed_sql, {"seq": claimed[-1].seq})
+        if cursor.rowcount != len(claimed):
+            raise LedgerStateError("claimed entries left the queue before they were stored")
 
     def save(
         self,

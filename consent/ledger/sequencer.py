@@ -8,12 +8,14 @@ process runs a :class:`Sequencer`; the one holding the lease row
 lapses. The same code runs on SQLite in one process.
 
 Defended against: a sequencer dying mid-batch (``kill -9``, a lost connection) — the batch
-is one transaction that deletes the queued rows it stores as entries, so it either lands
-whole or leaves them queued for the next leader; two processes both believing they lead (a
-paused process whose lease lapsed) — the lease row is re-taken inside every batch's own
-transaction, and the frontier row lock serialises whatever slips through, so no entry is
-integrated twice. The lease's times come from each process's wall clock: replicas must
-keep theirs in sync (NTP), to within a fraction of ``lease_seconds``.
+is one write transaction that deletes the queued rows it stores as entries, so it either
+lands whole or leaves them queued for the next leader (on SQLite the batch is read and hashed
+before, in a transaction that only reads, and stored only if the frontier is as read then);
+two processes both believing they lead (a paused process whose lease lapsed) — the lease
+row is re-taken inside every batch's own transaction, and the frontier row lock serialises
+whatever slips through, so no entry is integrated twice. The lease's times come from each
+process's wall clock: replicas must keep theirs in sync (NTP), to within a fraction of
+``lease_seconds``.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from consent.ledger.service import Integrated, Ledger
 from kit.db import (
     DatabaseBusy,
     DatabaseTimeouts,
+    begin_read_only,
     create_db_engine,
     create_session_factory,
     session_scope,
@@ -130,12 +133,13 @@ class Sequencer:
         way, so the interval bounds how many checkpoints a log signs, not its lag."""
         now = self.wall()
         if self._following_on(now):
-            # Right after a batch, as the lease's holder: straight to the next one (one
-            # transaction, not two; SQLite's write lock taken once).
+            # Right after a batch, as the lease's holder: straight to the next one (the lease
+            # and the queue not read first).
             work, unsigned = True, self._unsigned
             sign = self._checkpoint_due(self._checkpoint_at)
         else:
             with _unit_of_work(self.sessions) as db:
+                begin_read_only(db)  # on SQLite, no write lock for a look at the queue
                 holder, expires_at = repository.read_lease(db)
                 work = repository.has_queued(db)
                 frontier = repository.read_frontier(db)
@@ -149,13 +153,24 @@ class Sequencer:
             unsigned = frontier.tree_size > frontier.checkpoint_size
             if not work and fresh and not (unsigned and sign):
                 return None
-        batch = None
+        batch = prepared = None
+        if work and self._shares_writers_lock:
+            # On SQLite the batch's reads and hashing run in a transaction that only reads:
+            # the write transaction below holds the lock every request's writes wait for, and
+            # with the hashing in it each batch held them up for milliseconds more
+            # (docs/performance.md). On PostgreSQL requests take no lock the batch holds, and
+            # one transaction is fewer round trips.
+            with _unit_of_work(self.sessions) as db:
+                begin_read_only(db)
+                prepared = self.ledger.prepare(db, limit=self.policy.batch_size, check_head=sign)
         with _unit_of_work(self.sessions) as db:
             # Re-taken in the batch's own transaction: a lapsed holder cannot integrate.
             self.leading = repository.take_lease(db, self.holder, now, now + self._lease)
-            if self.leading and work:
+            if self.leading and prepared is not None:
+                batch = self.ledger.store(db, prepared, self.clock(), sign=sign)
+            elif self.leading and work and not self._shares_writers_lock:
                 batch = self.ledger.integrate(db, self.clock(), limit=self.policy.batch_size, sign=sign)
-            elif self.leading and unsigned and sign:
+            elif self.leading and unsigned and sign and not work:
                 self._sign_tail(db)
         self._lease_until = now + self._lease if self.leading else None
         self._after_batch = batch is not None

@@ -13,7 +13,10 @@ transaction (the release it records), taking no lock. One sequencer
 of the queue, gives them their indices, stores leaves, nodes and the moved frontier, and
 signs one checkpoint per batch, all in one transaction, so every accepted entry is
 integrated exactly once whoever integrates it and whenever a sequencer dies. This is the
-shape of Trillian's and Tessera's sequencers. :meth:`Ledger.append_many` integrates
+shape of Trillian's and Tessera's sequencers. On SQLite, whose one write lock every request's
+writes wait for, the sequencer reads and hashes a batch first in a transaction that only
+reads (:meth:`Ledger.prepare`) and stores it in the write transaction only if the frontier
+has not moved meanwhile (:meth:`Ledger.store`). :meth:`Ledger.append_many` integrates
 given entries directly (tools, benchmarks, tests); it holds the frontier lock until the
 caller's transaction ends.
 
@@ -60,7 +63,7 @@ from consent.ledger.models import (
     LedgerSigningKey,
     QueuedDisclosure,
 )
-from consent.ledger.repository import EntryFilter, FrontierRow, LedgerStateError, entry_from_row
+from consent.ledger.repository import Claimed, EntryFilter, FrontierRow, LedgerStateError, entry_from_row
 from consent.ledger.rfc9162 import (
     CompactRange,
     GetNode,
@@ -153,6 +156,19 @@ class Integrated:
     @property
     def tree_size(self) -> int:
         return self.first_index + self.count
+
+
+@dataclass(frozen=True)
+class PreparedBatch:
+    """Queued entries placed in the tree that ``state`` stores (:meth:`Ledger.prepare`), for
+    :meth:`Ledger.store` to store if the frontier is still ``state`` then."""
+
+    state: FrontierRow
+    claimed: list[Claimed]
+    leaves: list[tuple[int, bytes]]  # (index, leaf hash) of each claimed entry, in order
+    node_rows: list[dict[str, Any]]  # the nodes the leaves complete
+    tree: CompactRange  # the tree after the batch
+    verified: bool  # the head check passed on ``state`` (a ledger with a master key)
 
 
 @dataclass(frozen=True)
@@ -356,51 +372,75 @@ class Ledger:
         and sign one checkpoint over the result if ``sign``. None when the queue is empty.
 
         The queued rows are taken under the frontier row lock and deleted in the transaction
-        that stores them as entries: a sequencer that dies mid-batch leaves them queued."""
+        that stores them as entries: a sequencer that dies mid-batch leaves them queued. The
+        sequencer does the same in two transactions (:meth:`prepare`, then :meth:`store`)."""
+        prepared = self.prepare(db, limit=limit, check_head=sign, lock=True)
+        return self.store(db, prepared, now, sign=sign) if prepared is not None else None
+
+    def prepare(
+        self, db: Session, *, limit: int, check_head: bool, lock: bool = False
+    ) -> PreparedBatch | None:
+        """The oldest ``limit`` queued entries placed in the tree as the frontier stores it
+        now: their leaves, the nodes they complete and the tree they make. None when the
+        queue is empty. Nothing is written, so ``db`` may be in a transaction that only
+        reads (the sequencer's: a batch's hashing then holds no write lock, which on SQLite
+        every request's writes wait for); ``lock`` takes the frontier row lock for a caller
+        that stores in the same transaction.
+
+        The head check runs here, on the tree the batch extends, whenever this ledger could
+        sign and either ``check_head`` or the tree is not the one this process last
+        committed (an unsigned batch on its own last batch skips the check's queries: a
+        sequencer under load paid a tenth of a second for them per batch)."""
         self.integrity.ensure_consistent()
-        end: int | None = None
+        with repository.appending(db) as storage:
+            state = storage.lock() if lock else storage.read()
+            claimed = storage.claim(limit)
+        if not claimed:
+            return None
+        tree = compact_range(state)
+        leaves, node_rows = [], []
+        for row in claimed:
+            index = row.entry["index"] = tree.size
+            digest = leaf_hash(canonical_entry_bytes(row.entry))
+            leaves.append((index, digest))
+            for node in tree.append_nodes(digest)[1:]:
+                node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
+        verified = self._master_key is not None
+        if verified and (check_head or not self.integrity.extends_remembered(state)):
+            self.integrity.check_head(db, state)
+        return PreparedBatch(state, claimed, leaves, node_rows, tree, verified)
+
+    def store(self, db: Session, batch: PreparedBatch, now: datetime, *, sign: bool) -> Integrated | None:
+        """Store a prepared batch in the caller's write transaction, signing a checkpoint over
+        it if ``sign``: under the frontier row lock, the entries taken out of the queue and
+        stored at their indices, their nodes and the moved frontier. None, with nothing
+        written, when the frontier is no longer the one the batch was prepared on (another
+        sequencer integrated meanwhile): the batch is prepared again."""
+        self.integrity.ensure_consistent()
+        state = batch.state
         try:
             with repository.appending(db) as storage:
-                state = storage.lock()
-                end = state.tree_size
-                claimed = storage.claim(limit)
-                if not claimed:
+                if storage.lock() != state:
                     return None
-                frontier = compact_range(state)
-                leaves, node_rows = [], []
-                for row in claimed:
-                    index = row.entry["index"] = frontier.size
-                    digest = leaf_hash(canonical_entry_bytes(row.entry))
-                    leaves.append((index, digest))
-                    for node in frontier.append_nodes(digest)[1:]:
-                        node_rows.append({"level": node.level, "index": node.index, "hash": node.hash})
-                moved = _moved(frontier, state)
+                moved = _moved(batch.tree, state)
                 checkpoint = None
-                # The head is checked whenever this ledger could sign, so that the next
-                # batch's check starts from this one's tree; an unsigned batch on the very
-                # tree this process's last batch committed skips the check's queries (a
-                # sequencer under load paid a tenth of a second for them per batch): the
-                # next signature checks the head in full.
-                verified = self._master_key is not None
-                if verified and (sign or not self.integrity.extends_remembered(state)):
-                    self.integrity.check_head(db, state)
-                if sign and verified:
-                    checkpoint = self._sign(db, frontier, now)
+                if sign and batch.verified:
+                    checkpoint = self._sign(db, batch.tree, now)
                     moved.update(checkpoint_size=checkpoint.tree_size, checkpoint_at=now)
-                storage.save_claimed(claimed, leaves, node_rows, moved)
+                storage.save_claimed(batch.claimed, batch.leaves, batch.node_rows, moved)
         except IntegrityError as error:
             raise self.integrity.report(
                 "a stored row already occupies a position past the end of the tree"
-                f" (size {end}), or a queued entry is already in the tree"
+                f" (size {state.tree_size}), or a queued entry is already in the tree"
             ) from error
         self._frontier_hint = FrontierRow(**moved)
         return Integrated(
             first_index=state.tree_size,
-            count=len(claimed),
-            tree=frontier,
+            count=len(batch.claimed),
+            tree=batch.tree,
             checkpoint=checkpoint,
-            verified=verified,
-            recorded_at=[row.recorded_at for row in claimed],
+            verified=batch.verified,
+            recorded_at=[row.recorded_at for row in batch.claimed],
         )
 
     def integrated(self, batch: Integrated) -> None:

@@ -15,20 +15,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from consent.config import ConsentConfig, SequencerPolicy
-from consent.ledger import repository
+from consent.ledger import repository, service
 from consent.ledger.entry import canonical_entry_bytes
 from consent.ledger.integrity import LedgerInconsistent
 from consent.ledger.models import LedgerCheckpoint, LedgerEntry, MerkleNode, QueuedDisclosure
 from consent.ledger.rfc9162 import MemoryMerkleLog, leaf_hash
 from consent.ledger.sequencer import Sequencer, SequencerProcess, SequencerSpec
-from consent.ledger.service import DisclosureView, Ledger
+from consent.ledger.service import DisclosureView, Ledger, LedgerStateError
 from consent.ledger.verifier import verify_export
 from kit import migrations
-from kit.db import create_db_engine, create_session_factory, session_scope
+from kit.db import DatabaseTimeouts, begin_read_only, create_db_engine, create_session_factory, session_scope
 from tests.consent.conftest import disclosure
 from tests.support.databases import TEST_SETTINGS, new_database_url
 
@@ -254,6 +254,95 @@ def test_a_release_commits_while_the_sequencer_holds_the_frontier(request, tmp_p
         with sessions() as db:
             assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 1
             assert db.scalar(select(func.count()).select_from(QueuedDisclosure)) == 1
+    finally:
+        engine.dispose()
+
+
+def test_on_sqlite_releases_commit_while_the_sequencer_hashes_its_batch(request, tmp_path, monkeypatch):
+    """On SQLite a batch's reads and hashing take no write lock: a release commits while the
+    sequencer hashes. (Inside the batch's write transaction they held up every request's
+    writes for milliseconds per batch.)"""
+    engine = create_db_engine(new_database_url("sqlite", request, tmp_path), DatabaseTimeouts(lock=0.5))
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        with unit_of_work(sessions) as db:
+            first = ledger.enqueue(db, disclosure(), datetime.now(UTC))
+        released: list[str | BaseException] = []
+
+        def release() -> None:
+            try:
+                with unit_of_work(sessions) as db:
+                    released.append(ledger.enqueue(db, disclosure(request_id="meanwhile"), datetime.now(UTC)))
+            except BaseException as error:  # the lock never came: reported below
+                released.append(error)
+
+        hash_leaf = service.leaf_hash
+
+        def leaf_hash_while_a_release_commits(data: bytes) -> bytes:
+            if not released:
+                writer = threading.Thread(target=release)
+                writer.start()
+                writer.join()
+            return hash_leaf(data)
+
+        monkeypatch.setattr(service, "leaf_hash", leaf_hash_while_a_release_commits)
+        sequencer = Sequencer(ledger, sessions, SequencerPolicy(checkpoint_interval_seconds=0))
+        batch = sequencer.step()
+        assert batch is not None and batch.count == 1
+        assert len(released) == 1 and isinstance(released[0], str), released
+        assert sequencer.drain() == 1  # the release made meanwhile, in the next batch
+        check_tree(sessions, ledger, {first, released[0]})
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_prepared_before_another_sequencer_moved_the_tree_is_not_stored(backend, request, tmp_path):
+    engine = create_db_engine(new_database_url(backend, request, tmp_path))
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger, other = new_ledger(), new_ledger()
+        now = datetime.now(UTC)
+        with unit_of_work(sessions) as db:
+            accepted = {ledger.enqueue(db, disclosure(request_id=f"r{n}"), now) for n in range(3)}
+        with unit_of_work(sessions) as db:
+            begin_read_only(db)
+            prepared = ledger.prepare(db, limit=10, check_head=True)
+        assert prepared is not None and len(prepared.claimed) == 3
+        with unit_of_work(sessions) as db:  # another sequencer integrates two of them meanwhile
+            assert other.integrate(db, now, limit=2).count == 2
+        with unit_of_work(sessions) as db:
+            assert ledger.store(db, prepared, now, sign=True) is None
+        with unit_of_work(sessions) as db:
+            batch = ledger.integrate(db, now, limit=10)
+            assert batch is not None and (batch.first_index, batch.count) == (2, 1)
+        check_tree(sessions, ledger, accepted)
+    finally:
+        engine.dispose()
+
+
+def test_a_prepared_batch_whose_entries_left_the_queue_stores_nothing(backend, request, tmp_path):
+    engine = create_db_engine(new_database_url(backend, request, tmp_path))
+    try:
+        migrations.upgrade(engine)
+        sessions = create_session_factory(engine)
+        ledger = new_ledger()
+        now = datetime.now(UTC)
+        with unit_of_work(sessions) as db:
+            gone, kept = (ledger.enqueue(db, disclosure(request_id=f"r{n}"), now) for n in range(2))
+        with unit_of_work(sessions) as db:
+            begin_read_only(db)
+            prepared = ledger.prepare(db, limit=10, check_head=True)
+        with unit_of_work(sessions) as db:  # not the sequencer's doing: damage, or a rogue tool
+            db.execute(delete(QueuedDisclosure).where(QueuedDisclosure.entry_id == gone))
+        with pytest.raises(LedgerStateError), unit_of_work(sessions) as db:
+            ledger.store(db, prepared, now, sign=True)
+        with sessions() as db:
+            assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+            assert repository.read_frontier(db).tree_size == 0
+            assert db.scalars(select(QueuedDisclosure.entry_id)).all() == [kept]
     finally:
         engine.dispose()
 
