@@ -258,14 +258,22 @@ def test_a_release_commits_while_the_sequencer_holds_the_frontier(request, tmp_p
         engine.dispose()
 
 
+@contextmanager
+def migrated_sessions(backend: str, request, tmp_path, timeouts: DatabaseTimeouts | None = None):
+    """Sessions on a new, migrated database of ``backend``; its engine disposed of afterwards."""
+    engine = create_db_engine(new_database_url(backend, request, tmp_path), timeouts)
+    try:
+        migrations.upgrade(engine)
+        yield create_session_factory(engine)
+    finally:
+        engine.dispose()
+
+
 def test_on_sqlite_releases_commit_while_the_sequencer_hashes_its_batch(request, tmp_path, monkeypatch):
     """On SQLite a batch's reads and hashing take no write lock: a release commits while the
     sequencer hashes. (Inside the batch's write transaction they held up every request's
     writes for milliseconds per batch.)"""
-    engine = create_db_engine(new_database_url("sqlite", request, tmp_path), DatabaseTimeouts(lock=0.5))
-    try:
-        migrations.upgrade(engine)
-        sessions = create_session_factory(engine)
+    with migrated_sessions("sqlite", request, tmp_path, DatabaseTimeouts(lock=0.5)) as sessions:
         ledger = new_ledger()
         with unit_of_work(sessions) as db:
             first = ledger.enqueue(db, disclosure(), datetime.now(UTC))
@@ -294,15 +302,10 @@ def test_on_sqlite_releases_commit_while_the_sequencer_hashes_its_batch(request,
         assert len(released) == 1 and isinstance(released[0], str), released
         assert sequencer.drain() == 1  # the release made meanwhile, in the next batch
         check_tree(sessions, ledger, {first, released[0]})
-    finally:
-        engine.dispose()
 
 
 def test_a_batch_prepared_before_another_sequencer_moved_the_tree_is_not_stored(backend, request, tmp_path):
-    engine = create_db_engine(new_database_url(backend, request, tmp_path))
-    try:
-        migrations.upgrade(engine)
-        sessions = create_session_factory(engine)
+    with migrated_sessions(backend, request, tmp_path) as sessions:
         ledger, other = new_ledger(), new_ledger()
         now = datetime.now(UTC)
         with unit_of_work(sessions) as db:
@@ -319,15 +322,10 @@ def test_a_batch_prepared_before_another_sequencer_moved_the_tree_is_not_stored(
             batch = ledger.integrate(db, now, limit=10)
             assert batch is not None and (batch.first_index, batch.count) == (2, 1)
         check_tree(sessions, ledger, accepted)
-    finally:
-        engine.dispose()
 
 
 def test_a_prepared_batch_whose_entries_left_the_queue_stores_nothing(backend, request, tmp_path):
-    engine = create_db_engine(new_database_url(backend, request, tmp_path))
-    try:
-        migrations.upgrade(engine)
-        sessions = create_session_factory(engine)
+    with migrated_sessions(backend, request, tmp_path) as sessions:
         ledger = new_ledger()
         now = datetime.now(UTC)
         with unit_of_work(sessions) as db:
@@ -343,8 +341,6 @@ def test_a_prepared_batch_whose_entries_left_the_queue_stores_nothing(backend, r
             assert db.scalar(select(func.count()).select_from(LedgerEntry)) == 0
             assert repository.read_frontier(db).tree_size == 0
             assert db.scalars(select(QueuedDisclosure.entry_id)).all() == [kept]
-    finally:
-        engine.dispose()
 
 
 # -- kill -9 -------------------------------------------------------------------------------------
