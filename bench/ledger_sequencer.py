@@ -12,7 +12,9 @@ writer processes (as replicas would be) and the sequencer in this one (a process
 the writers, as `egate serve` runs it on PostgreSQL); a throwaway cluster
 (tests/support/postgres.py) unless EGATE_BENCH_POSTGRES_URL names a server.
 ``--sequencer-process``: the sequencer in a child process (consent.ledger.sequencer.
-SequencerProcess) rather than a thread of this one. The lag is printed twice: for every
+SequencerProcess) rather than a thread of this one. ``--trace-batches MS``: the batches that
+took MS ms or more, and on PostgreSQL the time the sequencer's backend was runnable but not
+running meanwhile (a server on this machine). The lag is printed twice: for every
 entry, and for those recorded after ``--warm-up`` seconds (processes and connections start
 together at first, and the first batches wait on that).
 Targets: >= 5,000 disclosures/s accepted on each backend, lag p99 <= 1 s at that rate
@@ -181,6 +183,64 @@ def lags(batch: Integrated, committed_at: datetime) -> list[tuple[float, float]]
     return [(at.timestamp(), (committed_at - at).total_seconds()) for at in batch.recorded_at]
 
 
+class SlowBatches:
+    """``--trace-batches MS``: the batches whose step took at least MS ms, each with the time its
+    sequencer's PostgreSQL backend spent runnable but waiting for a CPU meanwhile
+    (``/proc/<pid>/schedstat``, so only for a server on this machine). A sequencer thread of
+    this process only: the step and the ledger's integrate are wrapped for the run (a
+    measurement, not a way to serve)."""
+
+    def __init__(self, threshold_ms: float) -> None:
+        self.threshold = threshold_ms / 1000
+        self.slow: list[tuple[float, int, float | None]] = []  # seconds, entries, run-queue wait
+        self._backend: int | None = None
+        self._waited_before = 0.0
+
+    def install(self, sequencer: Sequencer) -> None:
+        step, integrate = sequencer.step, sequencer.ledger.integrate
+
+        def traced_integrate(db: Any, *args: Any, **kwargs: Any) -> Any:
+            info = getattr(db.connection().connection.driver_connection, "info", None)
+            self._backend = getattr(info, "backend_pid", None)
+            self._waited_before = run_queue_wait(self._backend) or 0.0
+            return integrate(db, *args, **kwargs)
+
+        def traced_step() -> Integrated | None:
+            self._backend, started = None, time.perf_counter()
+            batch = step()
+            took = time.perf_counter() - started
+            if batch is not None and took >= self.threshold:
+                waited = run_queue_wait(self._backend)
+                self.slow.append(
+                    (took, batch.count, None if waited is None else waited - self._waited_before)
+                )
+            return batch
+
+        sequencer.step = traced_step  # type: ignore[method-assign]
+        sequencer.ledger.integrate = traced_integrate  # type: ignore[method-assign]
+
+    def report(self) -> None:
+        print(f"  batches that took {self.threshold * 1000:g} ms or more: {len(self.slow)}", flush=True)
+        for took, count, waited in self.slow:
+            wait = (
+                ""
+                if waited is None
+                else f", its backend runnable but waiting for a CPU {waited * 1000:,.0f} ms"
+            )
+            print(f"    {took * 1000:,.0f} ms, {count:,} entries{wait}", flush=True)
+
+
+def run_queue_wait(pid: int | None) -> float | None:
+    """Seconds the process ``pid`` has spent runnable but not running, if it runs here."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/schedstat") as stats:
+            return int(stats.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class SendLag:
     """The observer of a sequencer in a process of its own: each batch's lags, sent back."""
 
@@ -242,7 +302,11 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
             receiver = threading.Thread(target=receive_lags, args=(queue, lag, receiving))
             receiver.start()
         else:
-            background = BackgroundSequencer(Sequencer(port.ledger, runtime.sessions, policy, observe=lag))
+            sequencer = Sequencer(port.ledger, runtime.sessions, policy, observe=lag)
+            if args.trace_batches is not None:
+                slow_batches = SlowBatches(args.trace_batches)
+                slow_batches.install(sequencer)
+            background = BackgroundSequencer(sequencer)
         background.start()
         if args.sequencer_process:
             wait_for_lease(runtime, spec.holder)
@@ -313,6 +377,8 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
                 f" p99 {percentile(steady, 0.99) * 1000:.0f} ms, max {max(steady) * 1000:.0f} ms",
                 flush=True,
             )
+        if args.trace_batches is not None and not args.sequencer_process:
+            slow_batches.report()
         print(
             f"  tree size {size:,}, still queued {waiting}, latest checkpoint at"
             f" {checkpoints.tree_size if checkpoints else 0:,}",
@@ -365,6 +431,14 @@ def main() -> None:
         "--sequencer-process",
         action="store_true",
         help="the sequencer in a process of its own (as `egate serve` runs it), not a thread of this one",
+    )
+    parser.add_argument(
+        "--trace-batches",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="print each batch that took MS ms or more (with a sequencer thread of this process),"
+        " and on PostgreSQL how long its backend waited for a CPU meanwhile",
     )
     args = parser.parse_args()
     for backend in args.backends.split(","):
