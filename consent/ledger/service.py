@@ -375,7 +375,7 @@ class Ledger:
         that stores them as entries: a sequencer that dies mid-batch leaves them queued. The
         sequencer does the same in two transactions (:meth:`prepare`, then :meth:`store`)."""
         prepared = self.prepare(db, limit=limit, check_head=sign, lock=True)
-        return self.store(db, prepared, now, sign=sign) if prepared is not None else None
+        return self._save(db, prepared, now, sign=sign) if prepared is not None else None
 
     def prepare(
         self, db: Session, *, limit: int, check_head: bool, lock: bool = False
@@ -417,11 +417,16 @@ class Ledger:
         written, when the frontier is no longer the one the batch was prepared on (another
         sequencer integrated meanwhile): the batch is prepared again."""
         self.integrity.ensure_consistent()
+        with repository.appending(db) as storage:
+            if storage.lock() != batch.state:
+                return None
+        return self._save(db, batch, now, sign=sign)
+
+    def _save(self, db: Session, batch: PreparedBatch, now: datetime, *, sign: bool) -> Integrated:
+        """Write a batch prepared on the frontier that the caller's transaction holds locked."""
         state = batch.state
         try:
             with repository.appending(db) as storage:
-                if storage.lock() != state:
-                    return None
                 moved = _moved(batch.tree, state)
                 checkpoint = None
                 if sign and batch.verified:
