@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import multiprocessing
 import random
+import resource
 import sys
 import tempfile
 import threading
@@ -123,13 +124,22 @@ def rate(windows: list[Window]) -> tuple[int, float]:
     return total, max(end for _, _, end in windows) - min(start for _, start, _ in windows)
 
 
-def write_in_threads(url: str, seconds: float, threads: int, seed: int, start_at: float) -> list[Window]:
-    """A writer process (PostgreSQL): its own engine and pool, ``threads`` writers."""
+def process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def write_in_threads(
+    url: str, seconds: float, threads: int, seed: int, start_at: float
+) -> tuple[list[Window], float]:
+    """A writer process (PostgreSQL): its own engine and pool, ``threads`` writers. Returns its
+    windows and the process's CPU seconds while they wrote."""
     engine = create_db_engine(url, pool_size=threads + 2)
     sessions = create_session_factory(engine)
     port = LedgerConsentPort()
     counts: list[Window] = []
     time.sleep(max(0.0, start_at - time.time()))  # all processes imported and connected: go together
+    cpu_before = process_cpu_seconds()
     workers = [
         threading.Thread(target=write, args=(sessions, port, seconds, seed * 1000 + n, counts))
         for n in range(threads)
@@ -138,21 +148,24 @@ def write_in_threads(url: str, seconds: float, threads: int, seed: int, start_at
         worker.start()
     for worker in workers:
         worker.join()
+    cpu = process_cpu_seconds() - cpu_before
     engine.dispose()
-    return counts
+    return counts, cpu
 
 
 def write_on_loop_in_process(
     url: str, seconds: float, tasks: int, reads_first: bool, start_at: float, rate: float = 0.0
-) -> list[Window]:
+) -> tuple[list[Window], float]:
     """A writer process (PostgreSQL) as a gateway replica runs: ``tasks`` concurrent requests
-    on one event loop, their work in worker threads (kit.database_work)."""
+    on one event loop, their work in worker threads (kit.database_work). Returns its windows
+    and the process's CPU seconds while they wrote."""
     engine = create_db_engine(url, pool_size=tasks + 2, reads_first=reads_first)
     sessions = create_session_factory(engine)
     port = LedgerConsentPort()
     time.sleep(max(0.0, start_at - time.time()))
+    cpu_before = process_cpu_seconds()
     try:
-        return write_on_loop(sessions, port, seconds, tasks, rate)
+        return write_on_loop(sessions, port, seconds, tasks, rate), process_cpu_seconds() - cpu_before
     finally:
         engine.dispose()
 
@@ -310,6 +323,7 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         background.start()
         if args.sequencer_process:
             wait_for_lease(runtime, spec.holder)
+        writers_cpu: float | None = None  # writer processes of their own (PostgreSQL)
         if name.startswith("SQLite") and args.on_loop:
             windows = write_on_loop(runtime.sessions, port, args.seconds, args.on_loop, args.rate)
         elif name.startswith("SQLite"):
@@ -341,7 +355,9 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
                         pool.apply_async(write_in_threads, (url, args.seconds, args.threads, n, start_at))
                         for n in range(args.processes)
                     ]
-                windows = [window for job in jobs for window in job.get()]
+                runs = [job.get() for job in jobs]
+                windows = [window for process_windows, _ in runs for window in process_windows]
+                writers_cpu = sum(cpu for _, cpu in runs)
         accepted, elapsed = rate(windows)
         warm = min(start for _, start, _ in windows) + args.warm_up
         deadline = time.monotonic() + 60
@@ -362,6 +378,12 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
             f" (target >= 5,000/s); units of work doing only SELECT 1, one thread: {floor:,.0f}/s",
             flush=True,
         )
+        if writers_cpu is not None:
+            print(
+                f"  the writer processes' CPU: {writers_cpu / elapsed * 100:.0f}% of a core,"
+                f" {writers_cpu / accepted * 1e6:.0f} us per accepted disclosure",
+                flush=True,
+            )
         if samples:
             print(
                 f"  integration lag: p50 {percentile(samples, 0.5) * 1000:.0f} ms,"

@@ -38,7 +38,6 @@ from typing import TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from kit.db import (
     has_writer_gate,
@@ -50,6 +49,7 @@ from kit.db import (
 from kit.insert_batches import RUN_AGAIN, write_with_this_turns_inserts
 from kit.loop_thread import LeaveEventLoop, running_on_event_loop
 from kit.reads_first import Insert, NotDeferrable, collecting_inserts
+from kit.worker_threads import in_worker_thread
 
 T = TypeVar("T")
 
@@ -77,7 +77,7 @@ async def run_database_work(
                         return _run(db, work, commit)
                 except LeaveEventLoop:
                     db.rollback()
-    return await run_in_threadpool(_run, db, work, commit)
+    return await in_worker_thread(_run, db, work, commit)
 
 
 def _run(db: Session, work: Callable[[], T], commit: bool) -> T:
@@ -96,7 +96,7 @@ async def _reads_then_inserts(db: Session, work: Callable[[], T]) -> list[T]:
     if has_writer_gate(db):
         answered = _reads_collecting(db, work, inserts, on_sqlite=True)
     else:
-        answered = await run_in_threadpool(_reads_collecting, db, work, inserts, on_sqlite=False)
+        answered = await in_worker_thread(_reads_collecting, db, work, inserts, on_sqlite=False)
     if not answered or not inserts:
         return answered
     engine = cast(Engine, db.get_bind())  # runs_reads_first: an engine of its own

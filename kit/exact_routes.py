@@ -21,11 +21,12 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kit.worker_threads import in_worker_thread
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -118,6 +119,6 @@ async def _handled(app: FastAPI, request: Request, exc: Exception) -> Response:
     if inspect.iscoroutinefunction(handler):
         answer = await handler(request, exc)
     else:
-        answer = await run_in_threadpool(handler, request, exc)
+        answer = await in_worker_thread(handler, request, exc)
     assert isinstance(answer, Response)
     return answer

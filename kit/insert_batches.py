@@ -41,11 +41,11 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 
 from kit.db import write_transaction_on_the_loop
 from kit.loop_thread import running_on_event_loop
 from kit.reads_first import Insert, RowsInsert, RowsWriter
+from kit.worker_threads import in_worker_thread
 
 WRITTEN = True
 RUN_AGAIN = False  # an insert was refused by a key: the request runs again the usual way
@@ -143,7 +143,7 @@ async def _write_in_a_thread(
     its requests runs again the usual way, alone."""
     async with _one_in_flight(loop, engine):
         _stop_gathering(loop, engine, batch)
-        return await run_in_threadpool(_write_all_or_none, engine, batch.requests)
+        return await in_worker_thread(_write_all_or_none, engine, batch.requests)
 
 
 def _write_all_or_none(

@@ -18,6 +18,8 @@ import anyio
 from fastapi import Depends, FastAPI, Request
 from sqlalchemy.orm import Session, sessionmaker
 
+from kit.worker_threads import in_worker_thread
+
 Clock = Callable[[], datetime]
 
 
@@ -41,11 +43,11 @@ async def request_unit_of_work(sessions: sessionmaker[Session]) -> AsyncIterator
         yield session
     except BaseException:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_roll_back_and_close, session)
+            await in_worker_thread(_roll_back_and_close, session)
         raise
     if session.in_transaction() or session.new or session.dirty or session.deleted:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_commit_and_close, session)
+            await in_worker_thread(_commit_and_close, session)
     else:
         session.close()
 

@@ -6,7 +6,6 @@ ends its own sessions opened from it. Registered as the hub client's
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from forms_hub.dependencies import Provider
@@ -15,6 +14,7 @@ from forms_hub.oidc_client.provider import InvalidToken, ProviderError
 from forms_hub.oidc_client.service import own_client_id
 from kit.openapi import oauth_error_responses
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = APIRouter(tags=["sign-in"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -72,4 +72,4 @@ async def backchannel_logout(request: Request, db: DbSession, provider: Provider
             return _refused(str(exc))
         return Response(status_code=200, headers=NO_STORE)
 
-    return await run_in_threadpool(work)
+    return await in_worker_thread(work)

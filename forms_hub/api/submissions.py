@@ -12,7 +12,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
@@ -71,6 +70,7 @@ from forms_hub.views import notification_view, queue_item, submission_view
 from kit.openapi import Responses, combine, problem_responses
 from kit.problems import Problem
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = APIRouter(tags=["submissions"])
 department_router = APIRouter(tags=["department"])
@@ -267,7 +267,7 @@ async def submit_form(
             files=files,
         )
 
-    return await run_in_threadpool(_submitted_once, db, sealer, attempt)
+    return await in_worker_thread(_submitted_once, db, sealer, attempt)
 
 
 @router.get("/api/submissions", response_model=SubmissionList, responses=RESIDENT_READS)

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
@@ -57,6 +56,7 @@ from forms_hub.web.page_helpers import (
 from forms_hub.web.rendering import error_page, redirect, render
 from kit.i18n import CHINESE, ENGLISH, N_
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = page_router()
 # Room for the multipart framing and the text fields around the files.
@@ -275,4 +275,4 @@ async def edit_post(
         except FormsError as exc:
             return refused(request, db, exc)
 
-    return await run_in_threadpool(work)
+    return await in_worker_thread(work)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from forms_hub.access import Visitor
@@ -34,6 +33,7 @@ from forms_hub.web.page_helpers import (
 from forms_hub.web.rendering import error_page, redirect, render
 from kit.i18n import N_
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = page_router()
 OPEN_STATUSES = ("submitted", "in_review", "info_requested")
@@ -169,7 +169,7 @@ async def officer_action(
             return refused(request, db, exc)
         return redirect(f"/forms/officer/cases/{reference}")
 
-    return await run_in_threadpool(work)
+    return await in_worker_thread(work)
 
 
 @router.get("/officer/cases/{reference}/attachments/{attachment_id}")

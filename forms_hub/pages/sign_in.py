@@ -11,7 +11,6 @@ from urllib.parse import urlencode, urlsplit
 
 from fastapi import Query, Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from forms_hub.access import Visitor
@@ -45,6 +44,7 @@ from forms_hub.web.page_helpers import check_csrf, failure_page, page_router
 from forms_hub.web.rendering import error_page, redirect
 from kit.i18n import N_, choose_language
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = page_router(tags=["sign-in"])
 BINDING_MAX_AGE = 600
@@ -249,6 +249,6 @@ async def logout(
             + urlencode({"client_id": client_id, "post_logout_redirect_uri": f"{site.base_url}/"})
         )
 
-    response = redirect(await run_in_threadpool(work))
+    response = redirect(await in_worker_thread(work))
     response.delete_cookie(SESSION_COOKIE, path="/forms")
     return response

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import Request
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
@@ -36,6 +35,7 @@ from forms_hub.web.page_helpers import (
 from forms_hub.web.rendering import render
 from kit.i18n import N_, choose_language
 from kit.web import DbSession, Now
+from kit.worker_threads import in_worker_thread
 
 router = page_router()
 REFRESH_SECONDS = 3
@@ -156,5 +156,5 @@ async def verify_signed_receipt(request: Request, signing: SigningDep) -> Respon
         except SigningUnavailable:
             return {"pdf_failure": hub_i18n.gettext(language, SIGNING_UNAVAILABLE)}
 
-    context = await run_in_threadpool(check)
+    context = await in_worker_thread(check)
     return render(request, "receipt_verify.html", context, status=200 if "pdf_result" in context else 422)

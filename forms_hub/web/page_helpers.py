@@ -13,7 +13,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -25,6 +24,7 @@ from forms_hub.errors import FormsError, IdentityLevelRequired
 from forms_hub.principals import Officer, Resident
 from forms_hub.web.rendering import error_page, redirect, render
 from kit.i18n import N_, choose_language
+from kit.worker_threads import in_worker_thread
 
 # ?notice=<key> names one of these; only known keys, so the query cannot inject text.
 NOTICES = {
@@ -128,4 +128,4 @@ async def resident_post(
         assert success is not None, "a post whose work answers nothing names its success page"
         return redirect(success)
 
-    return await run_in_threadpool(run)
+    return await in_worker_thread(run)

@@ -22,7 +22,6 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
@@ -53,6 +52,7 @@ from identity.web.forms import CheckedForm, checked_form, notice_from, safe_next
 from kit.client_address import request_client_address
 from kit.settings import Settings
 from kit.web import DbSession, Now, request_unit_of_work
+from kit.worker_threads import in_worker_thread
 
 router = APIRouter(include_in_schema=False)
 
@@ -210,7 +210,7 @@ async def _signin_call(request: Request) -> AsyncIterator[SigninCall]:
 @router.post("/signin")
 async def signin_submit(request: Request) -> Response:
     async with _signin_call(request) as call:
-        return await run_in_threadpool(_password_signin, request, call)
+        return await in_worker_thread(_password_signin, request, call)
 
 
 def _password_signin(request: Request, call: SigninCall) -> Response:
