@@ -219,13 +219,16 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def postgres_url():
+def postgres_url(*, durable: bool = False):
+    """A fresh database on EGATE_BENCH_POSTGRES_URL's server, else on a throwaway cluster: the
+    test suite's (no fsync, no synchronous commit) or, ``durable``, one whose every COMMIT
+    waits for its WAL on the disk."""
     given = os.environ.get("EGATE_BENCH_POSTGRES_URL")
     cluster = None
     if not given:
         from tests.support.postgres import start_temp_cluster
 
-        cluster = start_temp_cluster()
+        cluster = start_temp_cluster(durable_commits=durable, settings={"fsync": "on"} if durable else None)
         given = cluster.url("postgres")
     name = f"egate_bench_{secrets.token_hex(4)}"
     admin = create_engine(given, isolation_level="AUTOCOMMIT")

@@ -10,7 +10,8 @@ SQLite: writer threads and the sequencer in one process (SQLite's deployment); w
 work run on the loop's thread as the gateway runs it (kit.database_work). PostgreSQL:
 writer processes (as replicas would be) and the sequencer in this one (a process apart from
 the writers, as `egate serve` runs it on PostgreSQL); a throwaway cluster
-(tests/support/postgres.py) unless EGATE_BENCH_POSTGRES_URL names a server.
+(tests/support/postgres.py; ``--durable``: with fsync and synchronous commits) unless
+EGATE_BENCH_POSTGRES_URL names a server.
 ``--sequencer-process``: the sequencer in a child process (consent.ledger.sequencer.
 SequencerProcess) rather than a thread of this one. ``--trace-batches MS``: the batches that
 took MS ms or more, and on PostgreSQL the time the sequencer's backend was runnable but not
@@ -291,6 +292,11 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         # gateway's (kit.insert_batches).
         runtime = runtime_for(url, directory, reads_first=bool(args.on_loop) and not args.each_alone)
         floor = transaction_floor(runtime, 1000)
+        if not name.startswith("SQLite"):
+            with runtime.engine.connect() as connection:
+                fsync = connection.exec_driver_sql("SHOW fsync").scalar()
+                synchronous = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
+            print(f"  server: fsync {fsync}, synchronous_commit {synchronous}", flush=True)
         port = LedgerConsentPort(runtime, ConsentConfig())
         lag = Lag()
         policy = SequencerPolicy(
@@ -462,6 +468,12 @@ def main() -> None:
         help="print each batch that took MS ms or more (with a sequencer thread of this process),"
         " and on PostgreSQL how long its backend waited for a CPU meanwhile",
     )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="PostgreSQL: a throwaway cluster with fsync and synchronous_commit on (the test"
+        " suite's has both off); ignored with EGATE_BENCH_POSTGRES_URL",
+    )
     args = parser.parse_args()
     for backend in args.backends.split(","):
         if backend == "sqlite":
@@ -472,7 +484,7 @@ def main() -> None:
                     args,
                 )
         elif backend == "postgresql":
-            with postgres_url() as url:
+            with postgres_url(durable=args.durable) as url:
                 bench("PostgreSQL", url, args)
         else:
             parser.error(f"unknown backend {backend!r}")
