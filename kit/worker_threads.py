@@ -1,17 +1,18 @@
 """The hop from the event loop into a worker thread, for synchronous work that may wait
 (PostgreSQL's round trips, a unit of work committed at a request's end, a page's queries).
 
-Starlette's ``run_in_threadpool`` (anyio's ``to_thread.run_sync``) cost 29–31 µs of CPU a hop
-at 30 concurrent requests on one core, this 14 µs (docs/performance.md, the round of
-2026-12-04 ~17:30 UTC): anyio adds a capacity limiter, cancel scopes and a queue with a
-``Condition`` to each hop. On PostgreSQL a request hops once or twice, and the writers at
+Starlette's ``run_in_threadpool`` (anyio's ``to_thread.run_sync``) cost 35 µs of CPU a hop at
+30 concurrent requests on one core, this 21 µs (docs/performance.md, the round of 2026-12-04
+~17:30 UTC): anyio adds a capacity limiter, cancel scopes and a queue with a ``Condition`` to
+each hop. On PostgreSQL a request hops once or twice, and the writers at
 5,000 disclosures/s spent a tenth of their CPU on it. The guarantees kept are anyio's:
 
 - the work sees the caller's context variables (a copy, as anyio gives it);
-- a cancelled caller (a deadline, a client gone) is cancelled only once the work has
+- a cancelled caller (a timeout, a server shutting down) is cancelled only once the work has
   finished, so that nothing the work uses, a session above all, is closed under it;
 - at most ``MAX_WORKERS`` threads run such work at once (anyio's default limit, 40); more
-  wait in the executor's queue.
+  wait in the executor's queue, and a caller cancelled while its work waits there is
+  cancelled at once, the work never started (as anyio's wait for a thread is).
 """
 
 from __future__ import annotations
@@ -33,15 +34,16 @@ _executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="egate-worker")
 
 async def in_worker_thread(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """``work(*args, **kwargs)`` in a worker thread; its answer or its exception. A
-    cancellation that arrives meanwhile is raised once the work has finished."""
+    cancellation that arrives meanwhile is raised once the work has finished, or at once if
+    the work had not started."""
     context = contextvars.copy_context()
-    running = asyncio.get_running_loop().run_in_executor(
-        _executor, functools.partial(context.run, work, *args, **kwargs)
-    )
+    submitted = _executor.submit(functools.partial(context.run, work, *args, **kwargs))
+    running = asyncio.wrap_future(submitted)
     try:
         return await asyncio.shield(running)
     except asyncio.CancelledError:
-        await _finished(running)
+        if not submitted.cancel():  # a work still queued never starts; one started runs on
+            await _finished(running)
         raise
 
 

@@ -8,9 +8,11 @@ import asyncio
 import contextvars
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from kit import worker_threads
 from kit.worker_threads import in_worker_thread
 from tests.support.event_loop import run_loop
 
@@ -91,3 +93,38 @@ def test_a_deadline_waits_for_the_work_then_raises_timeout() -> None:
         run_loop(main)
     assert finished.is_set()
     assert time.monotonic() - started >= 0.3
+
+
+def test_a_caller_cancelled_while_its_work_waits_for_a_thread_never_starts_it(monkeypatch) -> None:
+    one_thread = ThreadPoolExecutor(1)
+    monkeypatch.setattr(worker_threads, "_executor", one_thread)
+    release = threading.Event()
+    started: list[str] = []
+
+    def occupying() -> None:
+        started.append("occupying")
+        release.wait(5)
+
+    def queued() -> None:
+        started.append("queued")
+
+    async def main() -> float:
+        occupant = asyncio.create_task(in_worker_thread(occupying))
+        waiting = asyncio.create_task(in_worker_thread(queued))
+        await asyncio.sleep(0.05)
+        waiting.cancel()
+        began = time.monotonic()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        waited = time.monotonic() - began
+        release.set()
+        await occupant
+        return waited
+
+    try:
+        waited = run_loop(main)
+    finally:
+        release.set()
+        one_thread.shutdown(wait=True)
+    assert waited < 1.0  # not held until the occupying work let the thread go
+    assert started == ["occupying"]
