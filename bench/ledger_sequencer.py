@@ -297,6 +297,14 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
                 fsync = connection.exec_driver_sql("SHOW fsync").scalar()
                 synchronous = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
             print(f"  server: fsync {fsync}, synchronous_commit {synchronous}", flush=True)
+        if args.on_loop:
+            processes = "" if name.startswith("SQLite") else f"{args.processes} processes × "
+            writes = (
+                "in a write transaction each (EGATE_DATABASE_READS_FIRST=false)"
+                if args.each_alone
+                else "a loop turn's in one transaction (EGATE_DATABASE_READS_FIRST=true)"
+            )
+            print(f"  writers: {processes}{args.on_loop} requests on a loop, disclosures {writes}")
         port = LedgerConsentPort(runtime, ConsentConfig())
         lag = Lag()
         policy = SequencerPolicy(
