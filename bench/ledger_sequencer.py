@@ -287,18 +287,19 @@ def wait_for_lease(runtime: Any, holder: str) -> None:
 
 def bench(name: str, url: str, args: argparse.Namespace) -> None:
     print(f"== {name}", flush=True)
+    on_sqlite = name.startswith("SQLite")
     with tempfile.TemporaryDirectory() as directory:
         # On the loop, reads-first work's inserts are written in each turn's batch, as the
         # gateway's (kit.insert_batches).
         runtime = runtime_for(url, directory, reads_first=bool(args.on_loop) and not args.each_alone)
         floor = transaction_floor(runtime, 1000)
-        if not name.startswith("SQLite"):
+        if not on_sqlite:
             with runtime.engine.connect() as connection:
                 fsync = connection.exec_driver_sql("SHOW fsync").scalar()
                 synchronous = connection.exec_driver_sql("SHOW synchronous_commit").scalar()
             print(f"  server: fsync {fsync}, synchronous_commit {synchronous}", flush=True)
         if args.on_loop:
-            processes = "" if name.startswith("SQLite") else f"{args.processes} processes × "
+            processes = "" if on_sqlite else f"{args.processes} processes × "
             writes = (
                 "in a write transaction each (EGATE_DATABASE_READS_FIRST=false)"
                 if args.each_alone
@@ -338,9 +339,9 @@ def bench(name: str, url: str, args: argparse.Namespace) -> None:
         if args.sequencer_process:
             wait_for_lease(runtime, spec.holder)
         writers_cpu: float | None = None  # writer processes of their own (PostgreSQL)
-        if name.startswith("SQLite") and args.on_loop:
+        if on_sqlite and args.on_loop:
             windows = write_on_loop(runtime.sessions, port, args.seconds, args.on_loop, args.rate)
-        elif name.startswith("SQLite"):
+        elif on_sqlite:
             counts: list[Window] = []
             writers = [
                 threading.Thread(target=write, args=(runtime.sessions, port, args.seconds, n, counts))

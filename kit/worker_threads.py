@@ -18,6 +18,7 @@ each hop. On PostgreSQL a request hops once or twice, and the writers at
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 from collections.abc import Callable
@@ -48,14 +49,8 @@ async def in_worker_thread(work: Callable[P, T], *args: P.args, **kwargs: P.kwar
 
 
 async def _finished(running: asyncio.Future[T]) -> None:
-    """Wait until the work is done, whatever more cancellations come; its outcome is the
-    cancelled caller's no longer."""
+    """Wait until the work is done, whatever more cancellations come (``asyncio.wait`` neither
+    cancels the work nor raises its outcome, which is the cancelled caller's no longer)."""
     while not running.done():
-        try:
-            await asyncio.shield(running)
-        except asyncio.CancelledError:
-            continue
-        except BaseException:  # the caller was cancelled: that is what it sees
-            return
-    if not running.cancelled():
-        running.exception()  # retrieved, so that asyncio does not log it as never retrieved
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([running])
