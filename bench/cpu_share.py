@@ -373,6 +373,13 @@ SECTIONS = (
     ("identity.oidc.tokens", "TokenIssuer.issue"),
     ("kit.insert_batches", "_write_each"),
     ("identity.clients.cache", "ClientCache.get"),
+    # Functions are wrapped where the path calls them from (the name its caller looks up).
+    ("identity.oidc.userinfo", "presented_access_token_claims"),
+    ("identity.oidc.userinfo", "token_with_sealed_claims"),
+    ("identity.oidc.release", "ClaimRelease.release_allowed"),
+    ("identity.oidc.release", "claims_of"),
+    ("identity.oidc.routes", "userinfo_response"),
+    ("consent.ledger.repository", "_AppendPath.enqueue"),
 )
 
 

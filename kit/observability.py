@@ -16,6 +16,8 @@ from typing import Any
 from fastapi.telemetry import TelemetryConfig
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kit.turn_log import LoopTurnStreamHandler
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 access_log = logging.getLogger("egate.access")
 
@@ -53,7 +55,13 @@ class TextFormatter(logging.Formatter):
 
 
 def configure_logging(level: str, as_json: bool) -> None:
-    handler = logging.StreamHandler()
+    # Neither formatter prints the caller's file and line, the thread or the process: none
+    # is looked up for every record (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    handler = LoopTurnStreamHandler()
     handler.setFormatter(JSONFormatter() if as_json else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
