@@ -116,6 +116,9 @@ def _run_uvicorn(app: Any, workers: int, host: str, port: int, settings: Setting
         "port": port,
         "log_level": settings.log_level,
         "access_log": False,
+        # No "server: uvicorn" on every response: what serves the gateway is nobody's business
+        # (a scanner's first question), and the header is bytes on every answer.
+        "server_header": False,
         # Only the configured proxies may name the client (kit/client_address.py reads the
         # same setting for Forwarded); with none, forwarding headers are ignored.
         **uvicorn_proxy_options(settings),

@@ -139,6 +139,13 @@ def test_serve_demo_on_another_port_publishes_it_signs_the_hub_in_there_and_name
     assert mailbox.status_code == 200 and 'id="demo-mailbox-notice"' in mailbox.text
 
 
+def test_serve_does_not_name_the_server_software(served_demo):
+    base, _ = served_demo
+    for response in (httpx.get(f"{base}/health/live"), httpx.post(f"{base}/token", data={})):
+        assert "server" not in response.headers
+        assert "date" in response.headers  # RFC 9110 §6.6.1: an origin server with a clock sends it
+
+
 def test_serve_on_postgresql_runs_the_ledger_sequencer_in_a_process_of_its_own(
     request, tmp_path, monkeypatch
 ):
