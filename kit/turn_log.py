@@ -7,10 +7,10 @@ formatting, the line cost a sixth of an unauthenticated userinfo call's CPU
 once and kept with the others of the same turn, and the turn's lines are written together
 at the loop's next turn, in the order they were made.
 
-A line is never held longer than that turn: a WARNING or worse, a line made off the loop
-(the ledger's threads, the CLI) and ``flush`` (``logging.shutdown`` at exit) write what is
-held first, then their own. What a ``kill -9`` can lose is one turn's access lines, logged
-after their responses had gone.
+A line waits for that turn only: a WARNING or worse, a line made off the loop (the ledger's
+threads, the CLI) and ``flush`` (``logging.shutdown`` at exit, so also a loop that stopped
+before its next turn) write what is held first, then their own. What a ``kill -9`` can lose
+is one turn's access lines, logged after their responses had gone.
 """
 
 from __future__ import annotations
