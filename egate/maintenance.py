@@ -21,6 +21,7 @@ from kit.db import DatabaseBusy
 from kit.purge import Purge, purge_all
 from kit.runtime import Runtime
 from kit.settings import Settings
+from kit.thread_names import name_os_thread
 
 log = logging.getLogger("egate.maintenance")
 
@@ -55,6 +56,7 @@ class BackgroundMaintenance:
         self._thread.join(timeout=30)
 
     def _loop(self) -> None:
+        name_os_thread()
         while not self._stop.wait(self.interval):
             try:
                 deleted = self.run()

@@ -30,6 +30,7 @@ from sqlalchemy.types import TypeDecorator
 
 from kit.loop_thread import may_block
 from kit.reads_first import NotDeferrable, collecting_inserts_now, write_now
+from kit.thread_names import name_os_thread
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -809,7 +810,9 @@ class _GroupSync:
         with self._changed:
             covered = self._tickets
         if self._fsync_thread is None:
-            self._fsync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="egate-wal-fsync")
+            self._fsync_thread = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="egate-wal-fsync", initializer=name_os_thread
+            )
         self._loop_syncing[loop] = True
         syncing = loop.run_in_executor(self._fsync_thread, self._fsync)
         syncing.add_done_callback(lambda done: self._loop_group_synced(loop, durable, covered, done))

@@ -29,6 +29,8 @@ from urllib.parse import SplitResult, urlsplit
 
 import httpx
 
+from kit.thread_names import name_os_thread
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 # (host, port) -> the addresses it resolves to, as strings.
 Resolver = Callable[[str, int], list[str]]
@@ -43,7 +45,7 @@ LOCAL_NAME_SUFFIXES = (".localhost", ".local", ".internal", ".localdomain")
 # getaddrinfo cannot be given a timeout: it runs in these threads and is waited for at most
 # RESOLVE_TIMEOUT_SECONDS. A lookup that hangs keeps its thread until the system resolver
 # gives up; a few are enough, and a queue behind them times out the same way.
-_lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbound-dns")
+_lookups = ThreadPoolExecutor(max_workers=4, thread_name_prefix="outbound-dns", initializer=name_os_thread)
 
 
 class DestinationRefused(ValueError):

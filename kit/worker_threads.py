@@ -25,12 +25,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
+from kit.thread_names import name_os_thread
+
 MAX_WORKERS = 40
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="egate-worker")
+_executor = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="egate-worker", initializer=name_os_thread)
 
 
 async def in_worker_thread(work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -75,6 +75,26 @@ class Result:
     p50: float
     p99: float
     cpu_ms: float = 0.0  # the server's CPU time (user + system) per request
+    # The same by thread, in µs per request, by the name the OS knows each by
+    # (kit/thread_names.py; the main thread, the event loop's, as "loop").
+    threads_us: dict[str, float] = field(default_factory=dict)
+
+
+def server_threads_cpu_seconds(pid: int | None) -> Counter[str]:
+    """The server's CPU time so far by thread name (a pool's threads, ``egate-worker_3`` and
+    the like, under their pool's name), from /proc/<pid>/task."""
+    spent: Counter[str] = Counter()
+    if pid is None:
+        return spent
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rpartition(")")[2].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # the thread ended meanwhile
+        name = "loop" if task.name == str(pid) else re.sub(r"_\d+$", "", name)
+        spent[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return spent
 
 
 def server_cpu_seconds(pid: int | None) -> float:
@@ -119,6 +139,7 @@ class Chunk:
     elapsed: float
     latencies: list[float]
     cpu: float  # the server's CPU seconds
+    threads: Counter[str] = field(default_factory=Counter)  # the same by thread
 
 
 async def run_calls(
@@ -140,9 +161,10 @@ async def run_calls(
 async def timed_chunk(pid: int | None, latencies: list[float], work: Awaitable[object]) -> Chunk:
     """Await ``work``, which appends each request's latency to ``latencies``: its time, those
     latencies and the server's CPU meanwhile."""
-    started, cpu = time.perf_counter(), server_cpu_seconds(pid)
+    started, cpu, threads = time.perf_counter(), server_cpu_seconds(pid), server_threads_cpu_seconds(pid)
     await work
-    return Chunk(time.perf_counter() - started, latencies, server_cpu_seconds(pid) - cpu)
+    elapsed, spent = time.perf_counter() - started, server_cpu_seconds(pid) - cpu
+    return Chunk(elapsed, latencies, spent, server_threads_cpu_seconds(pid) - threads)
 
 
 def summarise(chunks: list[Chunk]) -> Result:
@@ -150,7 +172,11 @@ def summarise(chunks: list[Chunk]) -> Result:
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     rate = len(latencies) / sum(chunk.elapsed for chunk in chunks)
     cpu = sum(chunk.cpu for chunk in chunks)
-    return Result(rate, statistics.median(latencies) * 1000, p99 * 1000, cpu * 1000 / len(latencies))
+    threads = sum((chunk.threads for chunk in chunks), Counter())
+    per_request = {name: seconds * 1e6 / len(latencies) for name, seconds in threads.most_common()}
+    return Result(
+        rate, statistics.median(latencies) * 1000, p99 * 1000, cpu * 1000 / len(latencies), per_request
+    )
 
 
 # The order the paths run in: the code exchange's tokens start the refresh chains (whose last
@@ -309,7 +335,9 @@ async def drive_interleaved(
                 turn = range(len(targets)) if part % 2 == 0 else reversed(range(len(targets)))
                 for index in turn:
                     chunk = await workloads[index].run(sessions[index], path, part, parts)
+                    threads = server_threads_cpu_seconds(targets[index].pid)
                     chunk.cpu += await settle(targets[index].pid)
+                    chunk.threads += server_threads_cpu_seconds(targets[index].pid) - threads
                     chunks[index].append(chunk)
             for target, taken in zip(targets, chunks, strict=True):
                 results[target.name][path] = summarise(taken)
@@ -804,6 +832,10 @@ def median_of(rounds: list[dict[str, dict[str, Result]]]) -> dict[str, dict[str,
                 statistics.median(r.p50 for r in results),
                 statistics.median(r.p99 for r in results),
                 statistics.median(r.cpu_ms for r in results),
+                {
+                    thread: statistics.median(r.threads_us.get(thread, 0.0) for r in results)
+                    for thread in results[0].threads_us
+                },
             )
     return median
 
@@ -828,6 +860,11 @@ def print_table(title: str, runs: dict[str, dict[str, Result]], args: argparse.N
             ours, peer = runs["egate"][path], runs["peer"][path]
             ratio = f"{ours.rate / peer.rate:8.2f}  {peer.cpu_ms / ours.cpu_ms:8.2f}"
         print(f"{path:<22}{cells}   {ratio}", flush=True)
+    if "egate" in runs and any(runs["egate"][path].threads_us for path in PATHS):
+        print("egate's CPU per request by thread (µs):")
+        for path in PATHS:
+            shares = runs["egate"][path].threads_us
+            print(f"  {path:<20}" + " · ".join(f"{name} {us:.0f}" for name, us in shares.items() if us >= 1))
 
 
 if __name__ == "__main__":

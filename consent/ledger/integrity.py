@@ -61,6 +61,7 @@ from consent.ledger.rfc9162 import (
     verify_consistency,
 )
 from kit.db import DatabaseBusy, begin_read_only
+from kit.thread_names import name_os_thread
 
 LEDGER_INCONSISTENT = "urn:egate:problem:ledger-inconsistent"
 """The RFC 9457 problem type of every answer refused because the ledger is inconsistent."""
@@ -478,7 +479,7 @@ class BackgroundVerification:
         self.integrity = integrity
         self.sessions = sessions
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledger-integrity", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ledger-verify", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -492,6 +493,7 @@ class BackgroundVerification:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
+        name_os_thread()
         while not self._stop.wait(self.integrity.policy.interval_seconds):
             try:
                 self.integrity.tick(self.sessions)

@@ -53,6 +53,7 @@ from kit.db import (
     session_scope,
     utcnow,
 )
+from kit.thread_names import name_os_thread
 
 log = logging.getLogger("consent.ledger.sequencer")
 BatchObserver = Callable[[Integrated, datetime], None]
@@ -300,7 +301,7 @@ class BackgroundSequencer:
     def __init__(self, sequencer: Sequencer) -> None:
         self.sequencer = sequencer
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="ledger-sequencer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="ledger-sequence", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -314,6 +315,7 @@ class BackgroundSequencer:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        name_os_thread()
         self.sequencer.run(self._stop)
         self.sequencer.resign()
 

@@ -17,6 +17,7 @@ from functools import cache
 
 from identity.security.passwords import PasswordHasher
 from kit.settings import Settings
+from kit.thread_names import name_os_thread
 
 
 def _cores() -> int:
@@ -28,7 +29,7 @@ def _cores() -> int:
 
 @cache
 def _pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="argon2")
+    return ThreadPoolExecutor(max_workers=_cores(), thread_name_prefix="argon2", initializer=name_os_thread)
 
 
 class PooledHasher:
