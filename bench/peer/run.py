@@ -89,12 +89,20 @@ def server_threads_cpu_seconds(pid: int | None) -> Counter[str]:
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
             name = (task / "comm").read_text().strip()
-            fields = (task / "stat").read_text().rpartition(")")[2].split()
         except (FileNotFoundError, ProcessLookupError):
             continue  # the thread ended meanwhile
         name = "loop" if task.name == str(pid) else re.sub(r"_\d+$", "", name)
-        spent[name] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        spent[name] += cpu_seconds_of(task / "stat")
     return spent
+
+
+def cpu_seconds_of(stat: Path) -> float:
+    """User + system CPU seconds from a /proc ``stat`` file; 0 for a process or thread gone."""
+    try:
+        fields = stat.read_text().rpartition(")")[2].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def server_cpu_seconds(pid: int | None) -> float:
@@ -523,14 +531,7 @@ def resident_kib(pid: int) -> int:
 
 def servers_cpu_seconds(pids: list[int]) -> float:
     """The CPU time of ``pids`` so far (user + system), those that have ended left out."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        except FileNotFoundError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return sum(cpu_seconds_of(Path(f"/proc/{pid}/stat")) for pid in pids)
 
 
 def run_workers(args: argparse.Namespace) -> None:
