@@ -69,15 +69,9 @@ class PreparedRead:
     def _run(self, db: Session, parameters: Mapping[str, Any] | None, *, one: bool) -> list[tuple[Any, ...]]:
         connection = _connection(db)
         compiled = self._compiled(connection.dialect)
-        values = _bound(compiled, parameters or {})
-
-        def fetch(cursor: Any) -> list[Any]:
-            if one:
-                row = cursor.fetchone()
-                return [row] if row is not None else []
-            return list(cursor.fetchall())
-
-        rows = _on_cursor(connection, compiled.sql, values, False, fetch)
+        rows = _on_cursor(
+            connection, compiled.sql, _bound(compiled, parameters or {}), False, _first if one else _all
+        )
         converting = compiled.converting
         if not converting:
             return [tuple(row) for row in rows]
@@ -165,13 +159,23 @@ class PreparedWrite:
         return compiled
 
 
+def _first(cursor: Any) -> list[Any]:
+    row = cursor.fetchone()
+    return [row] if row is not None else []
+
+
+def _all(cursor: Any) -> list[Any]:
+    return list(cursor.fetchall())
+
+
 def _row_count(cursor: Any) -> int:
     return int(cursor.rowcount)
 
 
 def _connection(db: Session) -> Connection:
-    if db.new or db.dirty or db.deleted:
-        db.flush()
+    # As an ORM statement's autoflush: ``flush`` returns at once when nothing is pending, where
+    # asking ``new``, ``dirty`` and ``deleted`` first built three sets on every read.
+    db.flush()
     # In reads-first work on SQLite, the loop's connection, in the work's transaction: its
     # session need not begin a transaction of its own to join it (kit.db).
     reading = reads_first_connection(db)

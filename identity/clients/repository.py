@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ScalarSelect, insert, select, update
 from sqlalchemy.orm import Session
 
 from identity.clients.models import Client, ClientsVersion
@@ -42,6 +42,18 @@ def version(db: Session) -> int:
     if known is None:
         known = db.info[_VERSION_READ] = _READ_VERSION.scalar(db) or 0
     return known
+
+
+def version_column() -> ScalarSelect[int]:
+    """The clients' version as a column of another read (``note_version`` keeps what it gave):
+    a hot path that reads a token and then its client saves a statement."""
+    return select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW).scalar_subquery()
+
+
+def note_version(db: Session, read: int | None) -> None:
+    """The version as ``version_column`` read it in ``db``'s transaction, where ``version``
+    has not read it yet (the snapshot is the same)."""
+    db.info.setdefault(_VERSION_READ, read or 0)
 
 
 def raise_version(db: Session) -> None:

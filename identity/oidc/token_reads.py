@@ -1,6 +1,7 @@
 """The token reads of introspection and userinfo: the token with what each needs of its
-account, in one statement rather than two (a PreparedRead over an outer join). Here, above
-both repositories, since the tokens' package does not depend on the accounts'."""
+account, in one statement rather than two (a PreparedRead over an outer join); userinfo's
+with the clients' version too. Here, above the repositories, since the tokens' package does
+not depend on the accounts' or the clients'."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from identity.accounts import repository as accounts_repository
 from identity.accounts.models import Account
+from identity.clients import repository as clients_repository
 from identity.tokens.models import IssuedToken, TokenView
 from kit.db import table_of
 from kit.prepared import PreparedRead
@@ -31,8 +33,11 @@ _STATUS_BY_JTI = PreparedRead(_with_account(_ACCOUNTS.c.status).where(_TOKENS.c.
 _STATUS_BY_HASH = PreparedRead(
     _with_account(_ACCOUNTS.c.status).where(_TOKENS.c.token_hash == bindparam("key"))
 )
+# With the clients' version, which userinfo's client lookup then need not read.
 _SEALED_CLAIMS_BY_JTI = PreparedRead(
-    _with_account(*accounts_repository.SEALED_CLAIMS_COLUMNS).where(_TOKENS.c.jti == bindparam("key"))
+    _with_account(*accounts_repository.SEALED_CLAIMS_COLUMNS, clients_repository.version_column()).where(
+        _TOKENS.c.jti == bindparam("key")
+    )
 )
 
 
@@ -58,5 +63,7 @@ def token_with_sealed_claims(
     row = _SEALED_CLAIMS_BY_JTI.first(db, {"key": jti})
     if row is None:
         return None
+    *columns, clients_version = row
+    clients_repository.note_version(db, clients_version)
     token_columns = len(_TOKEN_COLUMNS)
-    return TokenView(*row[:token_columns]), accounts_repository.sealed_claims_of(row[token_columns:])
+    return TokenView(*columns[:token_columns]), accounts_repository.sealed_claims_of(columns[token_columns:])

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import event, select
+
+from identity.clients.models import ClientsVersion
+from identity.clients.repository import raise_version, version
 from identity.oidc.adapter import RequestContext, current
 from identity.oidc.server import find_token
 from identity.oidc.token_reads import token_with_sealed_claims
@@ -75,3 +79,26 @@ def test_userinfos_read_gives_the_token_with_its_accounts_sealed_claims(db, runt
     assert token_with_sealed_claims(db, "jti-residents")[1].active is False
     assert token_with_sealed_claims(db, "jti-orphan")[1] is None
     assert token_with_sealed_claims(db, "jti-unknown") is None
+
+
+def test_userinfos_read_gives_the_clients_version_its_client_lookup_then_reads_no_more(db, runtime):
+    account, _ = create_resident(db, runtime)
+    db.add(_refresh_token(account.id, "residents"))
+    db.flush()
+    raise_version(db)  # as any change to a client does, in its own transaction
+    db.commit()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, _parameters, _context, _many):
+        statements.append(statement)
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        token_with_sealed_claims(db, "jti-residents")
+        read = version(db)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert read == db.scalar(select(ClientsVersion.version)) >= 1
+    [statement] = [s for s in statements if "idp_clients_version" in s]
+    assert "idp_tokens" in statement, "the version came with the token, not in a read of its own"
