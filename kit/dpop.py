@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, RSAKey
+from starlette.types import Scope
 
 from kit.sealing import derive_key
 
@@ -196,6 +197,14 @@ def normalized_url(url: str) -> str:
     if port is not None and (scheme, port) not in (("https", 443), ("http", 80)):
         host = f"{host}:{port}"
     return f"{scheme}://{host}{parts.path or '/'}"
+
+
+def url_path(scope: Scope) -> str:
+    """``request.url.path``, without building the request's whole URL and parsing it again
+    (what Starlette's ``URL`` does, about 10 us on every userinfo and token call): the path
+    with the characters that would end it escaped, as ``URL`` escapes them."""
+    path: str = scope["path"]
+    return path.replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
 
 
 def public_url(issuer: str, path: str) -> str:

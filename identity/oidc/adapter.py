@@ -23,6 +23,8 @@ from starlette.datastructures import FormData, QueryParams, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from kit.dpop import url_path
+
 # RFC 6749 leaves size limits to the server; nothing a client legitimately sends is larger.
 MAX_PARAMETER_LENGTH = 4096
 MAX_PARAMETERS = 64
@@ -73,7 +75,7 @@ class StarletteOAuth2Request(OAuth2Request):  # type: ignore[misc]  # Authlib sh
         # ``request.url`` gives them, without building the whole URL (the Host header's
         # parsing included) on every token request.
         scope = request.scope
-        path = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+        path = url_path(scope)
         query = scope.get("query_string", b"").decode()
         uri = issuer + path + (f"?{query}" if query else "")
         super().__init__(method=request.method, uri=uri, headers=request.headers)

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from starlette.requests import Request
 
 from kit.access_tokens import AccessTokenVerifier, CachedJwks, InProcessJwks, JwksUnavailable
 from kit.bearer import (
@@ -15,7 +14,6 @@ from kit.bearer import (
     bearer_token,
     challenge,
     oauth_error_response,
-    url_path,
     verified_claims,
 )
 from kit.problems import PROBLEM_JSON, Problem
@@ -108,22 +106,3 @@ def test_keys_that_cannot_be_loaded_are_a_503_not_a_401():
     with pytest.raises(Problem) as refused:
         verified_claims(_verifier(CachedJwks(down, ttl_seconds=60, min_refresh_seconds=5)), token)
     assert refused.value.status == 503 and not isinstance(refused.value, BearerProblem)
-
-
-@pytest.mark.parametrize(
-    "path",
-    ["/userinfo", "/forms/api/v1/userinfo", "/a b/ü", "/odd?path", "/frag#ment", "/back\\slash", "/%41"],
-)
-def test_the_path_a_dpop_proof_is_checked_against_is_the_request_urls(path):
-    """``url_path`` stands in for Starlette's ``request.url.path`` on the hot paths: the same
-    path for every request, however odd its characters."""
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "http",
-        "path": path,
-        "query_string": b"q=1",
-        "headers": [(b"host", b"gateway.example")],
-        "server": ("127.0.0.1", 80),
-    }
-    assert url_path(scope) == Request(scope).url.path

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from starlette.requests import Request
 
 from kit.access_tokens import SenderConstraintFailed
 from kit.dpop import (
@@ -23,6 +24,7 @@ from kit.dpop import (
     jwk_thumbprint,
     normalized_url,
     read_authorization,
+    url_path,
 )
 from tests.support.dpop import KeyHolder, b64, sign_compact
 
@@ -187,3 +189,22 @@ def test_the_authorization_header_is_read_in_both_schemes() -> None:
 def test_sender_constraint_failures_are_answered_in_the_dpop_scheme() -> None:
     assert SenderConstraintFailed("x").scheme == "DPoP"
     assert SenderConstraintFailed("x", "use_dpop_nonce", "n").nonce == "n"
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/userinfo", "/forms/api/v1/userinfo", "/a b/ü", "/odd?path", "/frag#ment", "/back\\slash", "/%41"],
+)
+def test_the_path_a_dpop_proof_is_checked_against_is_the_request_urls(path):
+    """``url_path`` stands in for Starlette's ``request.url.path`` on the hot paths: the same
+    path for every request, however odd its characters."""
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "query_string": b"q=1",
+        "headers": [(b"host", b"gateway.example")],
+        "server": ("127.0.0.1", 80),
+    }
+    assert url_path(scope) == Request(scope).url.path
