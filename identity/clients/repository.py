@@ -28,7 +28,8 @@ def all_by_id(db: Session) -> Sequence[Client]:
 
 VERSION_ROW = 1
 _VERSIONS = table_of(ClientsVersion)
-_READ_VERSION = PreparedRead(select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW))
+_VERSION_SELECT = select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW)
+_READ_VERSION = PreparedRead(_VERSION_SELECT)
 
 
 _VERSION_READ = "identity.clients.version"
@@ -47,7 +48,7 @@ def version(db: Session) -> int:
 def version_column() -> ScalarSelect[int]:
     """The clients' version as a column of another read (``note_version`` keeps what it gave):
     a hot path that reads a token and then its client saves a statement."""
-    return select(_VERSIONS.c.version).where(_VERSIONS.c.id == VERSION_ROW).scalar_subquery()
+    return _VERSION_SELECT.scalar_subquery()
 
 
 def note_version(db: Session, read: int | None) -> None:
